@@ -1,0 +1,46 @@
+"""The query engine interface: run a saved (Athena SQL) query with bound parameters.
+
+Two adapters implement it: ``duckdb_engine`` over the local Parquet lake, ``athena`` over
+the S3 lake. Pages and services only see :class:`QueryEngine` and :class:`QueryResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pandas as pd
+
+
+class QueryError(Exception):
+    """A query failed; the message is one sentence a user can act on."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    frame: pd.DataFrame
+    elapsed_s: float
+    bytes_scanned: int
+    files_scanned: int | None = None  # local engine: Parquet files read
+    query_id: str | None = None  # Athena query execution id
+    cost_usd: float = 0.0  # Athena: price of the data scanned
+    engine: str = ""
+    sql: str = ""  # the SQL the engine ran (after transpiling)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+
+class QueryEngine(Protocol):
+    name: str
+
+    def run(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
+        """Run Athena SQL with ``:name`` placeholders bound to ``params`` (never spliced)."""
+        ...
+
+    def tables(self) -> list[str]:
+        """Names of the lake tables the engine can query."""
+        ...

@@ -1,0 +1,150 @@
+"""The EventBridge event envelope, and PutEvents' validation of request entries.
+
+PutEvents accepts at most 10 entries. Each entry is checked on its own: a bad one gets an
+``ErrorCode`` and ``ErrorMessage`` in the response, and the good ones in the same call are
+still accepted — as EventBridge does
+(https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+MAX_ENTRIES = 10
+DEFAULT_MAX_ENTRY_BYTES = 256 * 1024
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class BusError(Exception):
+    """An error the bus answers with: an EventBridge exception name and a message."""
+
+    code = "InternalException"
+    status = 500
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ValidationException(BusError):
+    code = "ValidationException"
+    status = 400
+
+
+@dataclass(frozen=True)
+class EntryError:
+    code: str
+    message: str
+
+
+def format_time(moment: datetime) -> str:
+    """EventBridge's envelope time: UTC, whole seconds, trailing Z."""
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def parse_time(value: Any) -> datetime:
+    """An entry's ``Time``: a datetime, epoch seconds, or ISO 8601 text."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    raise ValueError(f"unsupported time {value!r}")
+
+
+def entry_size(entry: Mapping[str, Any]) -> int:
+    """The size EventBridge counts against the entry limit.
+
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html:
+    14 bytes for Time if present, plus the UTF-8 bytes of Source, DetailType, Detail and
+    each Resource.
+    """
+    size = 14 if entry.get("Time") is not None else 0
+    for key in ("Source", "DetailType", "Detail"):
+        value = entry.get(key)
+        if isinstance(value, str):
+            size += len(value.encode("utf-8"))
+    for resource in entry.get("Resources") or ():
+        if isinstance(resource, str):
+            size += len(resource.encode("utf-8"))
+    return size
+
+
+def check_entry_count(entries: Any) -> None:
+    if not isinstance(entries, Sequence) or isinstance(entries, (str, bytes)):
+        raise ValidationException("Entries must be a list of entries.")
+    if not entries:
+        raise ValidationException(
+            "1 validation error detected: Value '[]' at 'entries' failed to satisfy "
+            "constraint: Member must have length greater than or equal to 1"
+        )
+    if len(entries) > MAX_ENTRIES:
+        raise ValidationException(
+            f"1 validation error detected: Value at 'entries' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_ENTRIES} (got {len(entries)})"
+        )
+
+
+def _missing(name: str) -> EntryError:
+    return EntryError("InvalidArgument", f"Parameter {name} is not valid. Reason: {name} is a required argument.")
+
+
+def validate_entry(entry: Any, max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES) -> EntryError | dict:
+    """Check one PutEvents entry; return the parsed ``detail`` dict or the entry's error."""
+    if not isinstance(entry, Mapping):
+        return EntryError("InvalidArgument", "Entry is not an object.")
+    for name in ("Source", "DetailType", "Detail"):
+        value = entry.get(name)
+        if value is None or value == "":
+            return _missing(name)
+        if not isinstance(value, str):
+            return EntryError("InvalidArgument", f"Parameter {name} is not valid. Reason: {name} must be a string.")
+    if entry["Source"].lower().startswith("aws."):
+        return EntryError("NotAuthorizedForSourceException", "Not authorized for the source.")
+    size = entry_size(entry)
+    if size > max_entry_bytes:
+        return EntryError(
+            "InvalidArgument", f"Entry size {size} bytes exceeds the limit of {max_entry_bytes} bytes."
+        )
+    resources = entry.get("Resources")
+    if resources is not None and (
+        not isinstance(resources, list) or not all(isinstance(r, str) for r in resources)
+    ):
+        return EntryError("InvalidArgument", "Parameter Resources is not valid. Reason: must be a list of strings.")
+    if entry.get("Time") is not None:
+        try:
+            parse_time(entry["Time"])
+        except (ValueError, OverflowError, OSError):
+            return EntryError("InvalidArgument", f"Parameter Time is not valid: {entry['Time']!r}.")
+    try:
+        detail = json.loads(entry["Detail"])
+    except (ValueError, RecursionError):
+        return EntryError("MalformedDetail", "Detail is malformed.")
+    if not isinstance(detail, dict):
+        return EntryError("MalformedDetail", "Detail is malformed: it must be a JSON object.")
+    return detail
+
+
+def make_envelope(
+    entry: Mapping[str, Any], detail: dict, *, account: str, region: str, now: datetime
+) -> dict:
+    """The event as EventBridge delivers it to targets."""
+    time = parse_time(entry["Time"]) if entry.get("Time") is not None else now
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": entry["DetailType"],
+        "source": entry["Source"],
+        "account": account,
+        "time": format_time(time),
+        "region": region,
+        "resources": list(entry.get("Resources") or []),
+        "detail": detail,
+    }
