@@ -1,0 +1,175 @@
+"""The bus definition (``infra/bus.yaml``): rules, their patterns, targets, retry policies.
+
+Loaded and validated once, with EventBridge's limits
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html): at most 300
+rules per bus and 5 targets per rule; ``MaximumRetryAttempts`` 0–185 and
+``MaximumEventAgeInSeconds`` 60–86,400 (defaults 185 and 24 h). Both the local bus and
+the CloudFormation generator read this one definition.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from app.events import BusError
+from app.settings import REPO_ROOT
+
+DEFAULT_DEFINITION = REPO_ROOT / "infra" / "bus.yaml"
+MAX_RULES = 300
+MAX_TARGETS = 5
+TARGET_KINDS = ("lake", "http", "queue", "log")
+NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}$")
+
+
+class ResourceNotFoundException(BusError):
+    code = "ResourceNotFoundException"
+    status = 400
+
+
+class LimitExceededException(BusError):
+    code = "LimitExceededException"
+    status = 400
+
+
+class DefinitionError(ValueError):
+    """``infra/bus.yaml`` is wrong; the message names the rule and the field."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    maximum_retry_attempts: int = 185
+    maximum_event_age_s: int = 86_400
+
+    @classmethod
+    def from_aws(cls, raw: dict[str, Any] | None) -> RetryPolicy:
+        raw = raw or {}
+        attempts = raw.get("MaximumRetryAttempts", 185)
+        age = raw.get("MaximumEventAgeInSeconds", 86_400)
+        if not isinstance(attempts, int) or isinstance(attempts, bool) or not 0 <= attempts <= 185:
+            raise ValueError(f"MaximumRetryAttempts must be an integer from 0 to 185, got {attempts!r}")
+        if not isinstance(age, int) or isinstance(age, bool) or not 60 <= age <= 86_400:
+            raise ValueError(f"MaximumEventAgeInSeconds must be an integer from 60 to 86400, got {age!r}")
+        return cls(attempts, age)
+
+    def to_aws(self) -> dict[str, int]:
+        return {"MaximumRetryAttempts": self.maximum_retry_attempts,
+                "MaximumEventAgeInSeconds": self.maximum_event_age_s}
+
+
+@dataclass(frozen=True)
+class Target:
+    id: str
+    kind: str
+    endpoint: str | None = None  # http: a name under `endpoints`
+    queue: str | None = None
+    log: str | None = None
+    dead_letter_queue: str | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    input_path: str | None = None
+    input_transformer: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    pattern: dict[str, Any]
+    targets: tuple[Target, ...]
+    description: str = ""
+    state: str = "ENABLED"
+
+    @property
+    def pattern_json(self) -> str:
+        return json.dumps(self.pattern, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    url: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class BusDefinition:
+    bus: str
+    rules: tuple[Rule, ...]
+    endpoints: dict[str, Endpoint]
+    dead_letter_queues: tuple[str, ...]
+
+    def rule(self, name: str) -> Rule:
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus {self.bus}.")
+
+
+def _target(raw: dict[str, Any], rule: str, endpoints: dict, queues: tuple[str, ...]) -> Target:
+    where = f"rule {rule!r} target {raw.get('id')!r}"
+    if not isinstance(raw.get("id"), str) or not NAME_RE.match(raw["id"]):
+        raise DefinitionError(f"{where}: id must be 1-64 letters, digits, '.', '-' or '_'")
+    if raw.get("kind") not in TARGET_KINDS:
+        raise DefinitionError(f"{where}: kind must be one of {', '.join(TARGET_KINDS)}")
+    if raw["kind"] == "http" and raw.get("endpoint") not in endpoints:
+        raise DefinitionError(f"{where}: endpoint {raw.get('endpoint')!r} is not defined under endpoints")
+    dlq = raw.get("dead_letter_queue")
+    if dlq is not None and dlq not in queues:
+        raise DefinitionError(f"{where}: dead_letter_queue {dlq!r} is not listed under dead_letter_queues")
+    try:
+        retry = RetryPolicy.from_aws(raw.get("retry"))
+    except ValueError as exc:
+        raise DefinitionError(f"{where}: {exc}") from None
+    return Target(
+        id=raw["id"], kind=raw["kind"], endpoint=raw.get("endpoint"), queue=raw.get("queue"),
+        log=raw.get("log"), dead_letter_queue=dlq, retry=retry,
+        input_path=raw.get("input_path"), input_transformer=raw.get("input_transformer"),
+    )
+
+
+def _rule(raw: dict[str, Any], endpoints: dict, queues: tuple[str, ...]) -> Rule:
+    from app.bus.patterns import InvalidEventPatternException, compile_pattern
+
+    name = raw.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise DefinitionError(f"rule name {name!r}: must be 1-64 letters, digits, '.', '-' or '_'")
+    try:
+        compile_pattern(raw.get("pattern"))
+    except InvalidEventPatternException as exc:
+        raise DefinitionError(f"rule {name!r}: invalid event pattern: {exc}") from None
+    targets = raw.get("targets") or []
+    if len(targets) > MAX_TARGETS:
+        raise DefinitionError(f"rule {name!r}: {len(targets)} targets, EventBridge allows {MAX_TARGETS}")
+    return Rule(
+        name=name, pattern=raw["pattern"], description=raw.get("description", ""),
+        state=raw.get("state", "ENABLED"),
+        targets=tuple(_target(t, name, endpoints, queues) for t in targets),
+    )
+
+
+def parse_definition(raw: dict[str, Any]) -> BusDefinition:
+    endpoints = {
+        name: Endpoint(name, spec["url"], spec.get("description", ""))
+        for name, spec in (raw.get("endpoints") or {}).items()
+    }
+    queues = tuple(raw.get("dead_letter_queues") or ())
+    rules = tuple(_rule(r, endpoints, queues) for r in raw.get("rules") or [])
+    if len(rules) > MAX_RULES:
+        raise DefinitionError(f"{len(rules)} rules, EventBridge allows {MAX_RULES} per bus")
+    names = [r.name for r in rules]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise DefinitionError(f"rule {duplicate!r} is defined twice")
+    return BusDefinition(raw.get("bus", "verticals"), rules, endpoints, queues)
+
+
+def load_definition(path: Path = DEFAULT_DEFINITION) -> BusDefinition:
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise DefinitionError(f"cannot read bus definition {path}: {exc}") from None
+    return parse_definition(raw or {})

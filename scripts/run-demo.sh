@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Serve the dashboard over the local lake, with whatever local processes the demo needs.
+set -euo pipefail
+lake=${1:-data/lake}
+port=${2:-8501}
+cd "$(dirname "$0")/.."
+export VERTICALS_LAKE="$lake"
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
+# The live bus and the publisher come with the bus API (python -m app bus ...).
+if .venv/bin/python -m app bus --help >/dev/null 2>&1; then
+  .venv/bin/python -m app bus serve --lake "$lake" --port 4010 & pids+=($!)
+  .venv/bin/python -m app bus publish --lake "$lake" --endpoint http://127.0.0.1:4010 & pids+=($!)
+fi
+
+echo "Verticals: http://localhost:$port"
+.venv/bin/streamlit run streamlit_app.py --server.port "$port" --server.headless true \
+  --browser.gatherUsageStats false
