@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +31,10 @@ def _build_once(root: Path) -> Path:
 @pytest.fixture(scope="session")
 def seeded_lake(tmp_path_factory) -> Path:
     """A small lake (60 days × 3,000 events/day, seed 11) ending today, shared read-only."""
-    return _build_once(tmp_path_factory.getbasetemp().parent / "verticals-seeded")
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker has its own basetemp below the run's folder: share that one.
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return _build_once(shared / "verticals-seeded")
 
 
 @pytest.fixture(autouse=True)
