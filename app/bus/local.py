@@ -28,6 +28,7 @@ from typing import Any
 
 from app.bus.definition import BusDefinition, Rule, Target
 from app.bus.dlq import LocalDeadLetterQueue
+from app.bus.journal import Journal, JournaledEvent, ids_in_lake
 from app.bus.patterns import PatternIndex, compile_pattern
 from app.bus.targets import HttpTarget, LakeTarget, LogTarget, Outcome, QueueTarget, Transport, http_transport
 from app.events import (
@@ -75,6 +76,7 @@ class LocalBus:
         self, definition: BusDefinition, lake: Path, *, state_dir: Path | None = None,
         transport: Transport | None = None, account: str = "123456789012", region: str = "us-east-1",
         max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES, metrics_now: datetime | None = None, seed: int = 0,
+        journal: Journal | None = None,
     ):
         self.definition = definition
         self.name = definition.bus
@@ -89,8 +91,8 @@ class LocalBus:
         self.rules: dict[str, Rule] = {}
         self.index = PatternIndex()
         self.targets: dict[tuple[str, str], Any] = {}
-        self.dlqs = {q: LocalDeadLetterQueue(self.state_dir / "dlq" / f"{q}.jsonl")
-                     for q in definition.dead_letter_queues}
+        self.dlqs = {q: self._dlq(q) for q in definition.dead_letter_queues}
+        self.journal = journal
         self.pending: list[PendingDelivery] = []
         self._seq = itertools.count()
         self._epoch = _EpochCache()
@@ -99,17 +101,43 @@ class LocalBus:
 
     # -- rules -------------------------------------------------------------------------
     def add_rule(self, rule: Rule) -> None:
+        """Add a rule, or replace the rule of that name (its targets and state too)."""
+        replacing = rule.name in self.rules
+        if replacing:
+            self.remove_rule(rule.name)
         self.rules[rule.name] = rule
         if rule.state == "ENABLED":
             self.index.add(rule.name, compile_pattern(rule.pattern))
         for target in rule.targets:
+            if target.dead_letter_queue and target.dead_letter_queue not in self.dlqs:
+                self.dlqs[target.dead_letter_queue] = self._dlq(target.dead_letter_queue)
             self.targets[(rule.name, target.id)] = self._build_target(target)
+
+    def remove_rule(self, name: str) -> None:
+        rule = self.rules.pop(name, None)
+        if rule is None:
+            return
+        for target in rule.targets:
+            self.targets.pop((name, target.id), None)
+        self._reindex()
+
+    def _reindex(self) -> None:
+        # PatternIndex has no remove(): rebuild it from the enabled rules.
+        self.index = PatternIndex()
+        for rule in self.rules.values():
+            if rule.state == "ENABLED":
+                self.index.add(rule.name, compile_pattern(rule.pattern))
+
+    def _dlq(self, name: str) -> LocalDeadLetterQueue:
+        return LocalDeadLetterQueue(self.state_dir / "dlq" / f"{name}.jsonl")
 
     def _build_target(self, target: Target) -> Any:
         if target.kind == "lake":
             return LakeTarget(self.writer)
         if target.kind == "http":
-            return HttpTarget(self.definition.endpoints[target.endpoint].url, self.transport)
+            endpoint = self.definition.endpoints.get(target.endpoint)
+            # A target made through the API may name its URL directly (a local extension).
+            return HttpTarget(endpoint.url if endpoint else target.endpoint, self.transport)
         if target.kind == "queue":
             return QueueTarget(target.queue or target.id)
         return LogTarget(self.state_dir / "logs" / f"{target.log or target.id}.jsonl")
@@ -129,6 +157,14 @@ class LocalBus:
     # -- PutEvents ---------------------------------------------------------------------
     def put_events(self, entries: Sequence[Any], now: datetime | None = None) -> dict:
         """PutEvents: each entry accepted or failed on its own; raises for a bad call."""
+        now = now or datetime.now(UTC)
+        response, accepted = self.accept_entries(entries, now)
+        if accepted:
+            self.publish(accepted, ingested_at=now)
+        return response
+
+    def accept_entries(self, entries: Sequence[Any], now: datetime | None = None) -> tuple[dict, list[dict]]:
+        """Validate and journal a PutEvents call: (its response, the accepted envelopes)."""
         check_entry_count(entries)
         now = now or datetime.now(UTC)
         results, accepted = [], []
@@ -140,10 +176,10 @@ class LocalBus:
             envelope = make_envelope(entry, detail, account=self.account, region=self.region, now=now)
             accepted.append(envelope)
             results.append({"EventId": envelope["id"]})
+        if accepted and self.journal is not None:
+            self.journal.accept(accepted, now.timestamp())
         self._count_put_events(entries, len(accepted), now)
-        if accepted:
-            self.publish(accepted, ingested_at=now)
-        return {"FailedEntryCount": len(entries) - len(accepted), "Entries": results}
+        return {"FailedEntryCount": len(entries) - len(accepted), "Entries": results}, accepted
 
     def _count_put_events(self, entries: Sequence[Any], accepted: int, now: datetime) -> None:
         at = now.timestamp()
@@ -159,23 +195,54 @@ class LocalBus:
     def publish(
         self, events: Sequence[dict], *, ingested_at: datetime | None = None,
         virtual_time: bool = False, replay_name: str | None = None, only_rules: set[str] | None = None,
+        skip: set[tuple[str, str, str]] | None = None,
     ) -> None:
-        """Route envelopes to every matching rule's targets, then run what is due."""
+        """Route envelopes to every matching rule's targets, then run what is due.
+
+        ``skip`` holds (event id, rule, target id) deliveries already made (a recovery).
+        """
         ingest = None if virtual_time else (ingested_at or datetime.now(UTC)).timestamp()
         matched: dict[str, list[dict]] = defaultdict(list)
         counts: Counter = Counter()
         for event in events:
             at = self._epoch(event["time"]) if ingest is None else ingest
-            for rule in self.index.match(event):
-                if only_rules is None or rule in only_rules:
-                    matched[rule].append(event)
-                    counts[(at, rule)] += 1
+            rules = [r for r in self.index.match(event) if only_rules is None or r in only_rules]
+            for rule in rules:
+                matched[rule].append(event)
+                counts[(at, rule)] += 1
+            if self.journal is not None:
+                self.journal.expect(event["id"], ((r, t.id) for r in rules for t in self.rules[r].targets))
         self.metrics.add_counts("MatchedEvents", counts)
         self.metrics.add_counts("TriggeredRules", counts)
         for rule_name, rule_events in matched.items():
             for target in self.rules[rule_name].targets:
-                self._start_delivery(rule_name, target, rule_events, ingest, replay_name)
-        self.run_due(None if virtual_time else datetime.now(UTC).timestamp())
+                todo = [e for e in rule_events if (e["id"], rule_name, target.id) not in skip] if skip else rule_events
+                if todo:
+                    self._start_delivery(rule_name, target, todo, ingest, replay_name)
+        self.run_due(ingest)  # None (virtual time): everything; else what is due at ingestion
+
+    def recover(self, entries: Sequence[JournaledEvent]) -> int:
+        """Deliver what a crash interrupted: each journaled event's missing deliveries.
+
+        A lake delivery may have written its file and died before marking it done: events
+        already in the lake count as delivered there, so the lake holds each id once.
+        """
+        if not entries:
+            return 0
+        in_lake = ids_in_lake(self.lake, [e.event for e in entries])
+        lake_targets = [(r.name, t.id) for r in self.rules.values() for t in r.targets if t.kind == "lake"]
+        skip = {(e.event["id"], rule, target) for e in entries for rule, target in e.done}
+        skip |= {(event_id, rule, target) for event_id in in_lake for rule, target in lake_targets}
+        by_ingest: dict[float, list[dict]] = defaultdict(list)
+        for entry in entries:
+            by_ingest[entry.ingested].append(entry.event)
+        for ingested, events in sorted(by_ingest.items()):
+            self.publish(events, ingested_at=datetime.fromtimestamp(ingested, UTC), skip=skip)
+        return len(entries)
+
+    def _done(self, events: Sequence[dict], rule: str, target: str) -> None:
+        if self.journal is not None:
+            self.journal.done((e["id"] for e in events), rule, target)
 
     def _start_delivery(self, rule: str, target: Target, events: list[dict], ingest: float | None,
                         replay_name: str | None) -> None:
@@ -183,10 +250,12 @@ class LocalBus:
         if sink.batch:
             outcome = sink.deliver(events, replay_name=replay_name)
             self._count_batch(rule, events, ingest, outcome)
-            if not outcome.ok:
-                for event in events:
-                    at = ingest if ingest is not None else self._epoch(event["time"])
-                    self._schedule(rule, target, event, at, at, attempt=1)
+            if outcome.ok:
+                self._done(events, rule, target.id)
+                return
+            for event in events:
+                at = ingest if ingest is not None else self._epoch(event["time"])
+                self._schedule(rule, target, event, at + backoff_s(1, self.rng), at, attempt=1)
             return
         for event in events:
             at = ingest if ingest is not None else self._epoch(event["time"])
@@ -213,8 +282,9 @@ class LocalBus:
     def _attempt(self, delivery: PendingDelivery) -> None:
         rule = self.rules.get(delivery.rule)
         target = next((t for t in rule.targets if t.id == delivery.target_id), None) if rule else None
-        if target is None:
-            return  # the rule or target was removed while the delivery waited
+        if target is None:  # the rule or target was removed while the delivery waited
+            self._done([delivery.event], delivery.rule, delivery.target_id)
+            return
         sink = self.targets[(delivery.rule, target.id)]
         at = delivery.due
         moment = datetime.fromtimestamp(at, UTC)
@@ -230,6 +300,7 @@ class LocalBus:
             self.metrics.add("Invocations", at, rule=delivery.rule)
             latency_ms = (at - delivery.ingested) * 1000.0
             self.metrics.add("IngestionToInvocationSuccessLatency", at, latency_ms, rule=delivery.rule)
+            self._done([delivery.event], delivery.rule, target.id)
             return
         self._retry_or_dead_letter(delivery, target, outcome)
 
@@ -252,6 +323,7 @@ class LocalBus:
                      exhausted: str, at: float) -> None:
         queue = self.dlqs.get(target.dead_letter_queue or "")
         if queue is None:
+            self._done([delivery.event], delivery.rule, target.id)
             return  # EventBridge drops the event when the target has no DLQ
         attributes = {
             "ERROR_CODE": outcome.error_code, "ERROR_MESSAGE": outcome.error_message,
@@ -265,6 +337,7 @@ class LocalBus:
             self.metrics.add("InvocationsSentToDlq", at, rule=delivery.rule)
         except OSError:
             self.metrics.add("InvocationsFailedToBeSentToDlq", at, rule=delivery.rule)
+        self._done([delivery.event], delivery.rule, target.id)
 
     def flush(self) -> None:
         self.metrics.flush()
