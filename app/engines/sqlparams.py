@@ -1,0 +1,175 @@
+"""Athena SQL with ``:name`` placeholders: parse, check read-only, find placeholders,
+translate for an engine, and — for Athena — write values as Trino literals.
+
+Saved and ad-hoc queries are written once in Athena (Trino) SQL. Both engines take the
+same text:
+
+- DuckDB binds named parameters natively: :func:`to_duckdb` turns ``:name`` into
+  ``$name`` while sqlglot transpiles the rest.
+- Athena's ``ExecutionParameters`` are positional ``?`` values, "applied sequentially to the
+  parameters in the query in the order in which the parameters occur"
+  (https://docs.aws.amazon.com/athena/latest/APIReference/API_StartQueryExecution.html):
+  :func:`to_positional` rewrites the text and returns the names in textual order, and
+  :func:`format_literal` writes each value as the SQL literal Athena substitutes.
+
+Placeholders are found with sqlglot's parser, never a regex: a ``':x'`` inside a string
+literal or a comment is not a parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.athena import Athena
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
+
+from app.engines.base import QueryError
+
+READ = "athena"
+
+# Statement kinds a read-only query may contain anywhere in its tree.
+_WRITES = (
+    exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
+    exp.Command, exp.Set, exp.Use, exp.Copy, exp.TruncateTable, exp.Into, exp.Pragma,
+    exp.Describe, exp.Show, exp.Transaction, exp.Commit, exp.Rollback, exp.Grant,
+)
+
+
+def parse_query(sql: str) -> exp.Query:
+    """Parse Athena SQL that must be exactly one read-only query (SELECT, WITH, UNION…)."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=READ) if s is not None]
+    except (ParseError, TokenError) as exc:
+        raise QueryError(f"the SQL does not parse as Athena SQL: {_first_line(exc)}") from None
+    if len(statements) != 1:
+        raise QueryError(f"expected one SELECT query, got {len(statements)} statements")
+    tree = statements[0]
+    if not isinstance(tree, exp.Query):
+        raise QueryError(f"only SELECT queries are allowed, not {_statement_kind(tree)}")
+    for node in tree.walk():
+        if isinstance(node, _WRITES):
+            raise QueryError(f"only SELECT queries are allowed; found {_statement_kind(node)}")
+    return tree
+
+
+def placeholders(tree: exp.Expression) -> list[str]:
+    """Distinct placeholder names, first occurrence first (depth-first walk)."""
+    names: list[str] = []
+    for node in tree.find_all(exp.Placeholder, bfs=False):
+        if not node.this:
+            raise QueryError("use named :name placeholders, not ?")
+        if node.name not in names:
+            names.append(node.name)
+    return names
+
+
+def check_params(tree: exp.Expression, params: Mapping[str, Any]) -> None:
+    """Every placeholder has a value and every value has a placeholder."""
+    wanted = placeholders(tree)
+    missing = [n for n in wanted if n not in params]
+    if missing:
+        raise QueryError(f"missing value for parameter {', '.join(':' + n for n in missing)}")
+    unknown = sorted(set(params) - set(wanted))
+    if unknown:
+        known = ", ".join(":" + n for n in wanted) or "none"
+        raise QueryError(
+            f"unknown parameter {', '.join(':' + n for n in unknown)} (the query takes {known})"
+        )
+
+
+def lake_tables(tree: exp.Expression) -> list[exp.Table]:
+    """The table references a query reads from the lake (its own CTE names left out)."""
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    return [t for t in tree.find_all(exp.Table) if t.name not in ctes]
+
+
+def check_tables(tree: exp.Expression, known: Collection[str]) -> None:
+    """Queries read lake tables only: no table functions, no engine catalogs."""
+    for table in lake_tables(tree):
+        if not isinstance(table.this, exp.Identifier):
+            raise QueryError(f"table functions are not allowed: {table.this.sql(dialect=READ)}")
+        if table.name not in known:
+            raise QueryError(f"unknown table {table.name!r}; the lake has {', '.join(sorted(known))}")
+
+
+def to_duckdb(tree: exp.Expression) -> str:
+    """The query in DuckDB's dialect; ``:name`` becomes ``$name``."""
+    return tree.sql(dialect="duckdb")
+
+
+def to_positional(sql: str) -> tuple[str, list[str]]:
+    """Athena SQL with every ``:name`` replaced by ``?``, and the names in textual order.
+
+    sqlglot's tree walk and its generator both visit a CTE after the main query and
+    ``LIMIT`` before ``WHERE``, so the order comes from the tokens of the generated text,
+    whose offsets are exact.
+    """
+    tree = parse_query(sql)
+    names = {n.name for n in tree.find_all(exp.Placeholder)}
+    text = tree.sql(dialect=READ)
+    pieces, order, last = [], [], 0
+    tokens = Athena().tokenize(text)
+    for colon, word in zip(tokens, tokens[1:]):
+        if colon.token_type == TokenType.COLON and word.text in names and word.start == colon.end + 1:
+            pieces.append(text[last:colon.start] + "?")
+            order.append(word.text)
+            last = word.end + 1
+    expected = sum(1 for _ in tree.find_all(exp.Placeholder))
+    if len(order) != expected:
+        raise QueryError(f"found {len(order)} of {expected} placeholders in the generated SQL")
+    return "".join(pieces) + text[last:], order
+
+
+def format_literal(value: Any) -> str:
+    """A value as an Athena (Trino) SQL literal: the one place values become SQL text.
+
+    Trino string literals escape a quote by doubling it and know no backslash escapes
+    (https://trino.io/docs/current/language/types.html#varchar).
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (float, Decimal)):
+        return _number_literal(value)
+    if isinstance(value, datetime):
+        moment = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+        return f"TIMESTAMP '{moment.isoformat(sep=' ', timespec='milliseconds')}'"
+    if isinstance(value, date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, str):
+        return _string_literal(value)
+    if isinstance(value, Sequence):
+        return "ARRAY[" + ", ".join(format_literal(v) for v in value) + "]"
+    raise QueryError(f"cannot write a {type(value).__name__} as an SQL literal")
+
+
+def _number_literal(value: float | Decimal) -> str:
+    if not math.isfinite(value):
+        raise QueryError(f"{value} is not a finite number")
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return f"DOUBLE '{value!r}'" if "e" in repr(value) else repr(value)
+
+
+def _string_literal(value: str) -> str:
+    if "\x00" in value:
+        raise QueryError("text values cannot contain a NUL character")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _statement_kind(node: exp.Expression) -> str:
+    return node.key.upper()
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

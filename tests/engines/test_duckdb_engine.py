@@ -1,0 +1,170 @@
+import threading
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+
+from app.engines.base import QueryError
+from app.engines.duckdb_engine import DuckDBEngine, describe_error, scan_totals, view_sql
+from app.lake.tables import ORDERS, TABLES
+from app.lake.writer import LakeWriter
+from tests.fixtures_lake import FIXTURE_END, event
+
+D0, D1, D2 = (str(FIXTURE_END - timedelta(days=k)) for k in (2, 1, 0))
+
+
+def test_every_lake_table_is_a_view_with_its_glue_columns(engine):
+    assert engine.tables() == list(TABLES)
+    for table in TABLES.values():
+        frame = engine.run(f"SELECT * FROM {table.name} WHERE dt = :day", {"day": D0}).frame
+        assert list(frame.columns) == table.column_names + list(table.partitions)
+
+
+def test_partition_columns_are_text_and_times_are_utc(engine):
+    frame = engine.run("SELECT dt, time, hour(time) AS h FROM orders WHERE order_id = 'o1'").frame
+    assert frame.loc[0, "dt"] == D0
+    assert str(frame["time"].dtype) == "datetime64[us, UTC]"
+    assert frame.loc[0, "h"] == 8
+
+
+def test_named_parameters_are_bound_not_spliced(engine):
+    hostile = "'; DROP VIEW orders; --"
+    frame = engine.run("SELECT count(*) AS n FROM orders WHERE region = :r", {"r": hostile}).frame
+    assert frame.loc[0, "n"] == 0
+    assert engine.run("SELECT count(*) AS n FROM orders").frame.loc[0, "n"] == 5
+
+
+def test_array_parameter_with_contains(engine):
+    sql = "SELECT order_id FROM orders WHERE dt BETWEEN :s AND :e AND contains(:regions, region) ORDER BY 1"
+    frame = engine.run(sql, {"s": D0, "e": D2, "regions": ["west", "central"]}).frame
+    assert frame["order_id"].tolist() == ["o2", "o4"]
+
+
+def test_partition_pruning_reads_only_the_days_asked_for(engine):
+    one_day = engine.run("SELECT count(*) AS n FROM orders WHERE dt = :d", {"d": D1})
+    all_days = engine.run("SELECT count(*) AS n FROM orders")
+    assert (one_day.files_scanned, all_days.files_scanned) == (1, 3)
+    assert 0 < one_day.bytes_scanned < all_days.bytes_scanned
+
+
+def test_source_partition_prunes_the_raw_events(engine):
+    result = engine.run(
+        "SELECT count(*) AS n FROM events WHERE dt = :d AND source = 'verticals.crm'", {"d": D1})
+    assert result.files_scanned == 1 and result.frame.loc[0, "n"] == 1
+
+
+def test_result_carries_engine_metadata(engine):
+    result = engine.run("SELECT json_extract_scalar(detail, '$.order_id') AS o FROM events "
+                        "WHERE dt = :d AND detail_type = 'OrderPlaced'", {"d": D2})
+    assert result.frame["o"].tolist() == ["o4"]
+    assert result.engine == "duckdb" and "->>" in result.sql and result.elapsed_s > 0
+    assert result.rows == 1
+
+
+def test_table_without_files_is_empty_with_typed_columns(tmp_path, duckdb_extensions):
+    engine = DuckDBEngine(tmp_path / "no-lake-yet", extension_directory=duckdb_extensions)
+    frame = engine.run("SELECT * FROM shipments").frame
+    assert frame.empty and list(frame.columns) == TABLES["shipments"].column_names + ["dt"]
+    typed = engine.run("SELECT sum(transit_hours) + 1.5 AS x, max(promised_date) AS d FROM shipments").frame
+    assert typed["x"].isna().all()
+
+
+def test_files_written_after_start_are_seen(tmp_path, duckdb_extensions):
+    engine = DuckDBEngine(tmp_path, extension_directory=duckdb_extensions)
+    assert engine.run("SELECT count(*) AS n FROM refunds").frame.loc[0, "n"] == 0
+    LakeWriter(tmp_path).write([event("RefundIssued", FIXTURE_END, 1, refund_id="r9", order_id="o9",
+                                      amount=5.0, reason="other")])
+    (tmp_path / "refunds" / f"dt={FIXTURE_END}" / ".part-x.parquet.tmp").write_bytes(b"half a file")
+    assert engine.run("SELECT count(*) AS n FROM refunds").frame.loc[0, "n"] == 1
+
+
+def test_files_missing_a_newer_column_read_it_as_null(tmp_path, duckdb_extensions):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "refunds" / "dt=2026-01-01"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"refund_id": ["old"], "amount": [1.0]}), folder / "old.parquet")
+    LakeWriter(tmp_path).write([event("RefundIssued", FIXTURE_END, 1, refund_id="new", order_id="o",
+                                      amount=2.0, reason="other")])
+    engine = DuckDBEngine(tmp_path, extension_directory=duckdb_extensions)
+    frame = engine.run("SELECT refund_id, reason FROM refunds ORDER BY refund_id").frame
+    assert frame["refund_id"].tolist() == ["new", "old"]
+    assert frame["reason"].tolist()[0] == "other" and pd.isna(frame["reason"].tolist()[1])
+
+
+def test_database_qualified_names_read_the_local_views(engine):
+    assert engine.run("SELECT count(*) AS n FROM verticals.orders").frame.loc[0, "n"] == 5
+
+
+@pytest.mark.parametrize("sql, params, message", [
+    pytest.param("SELECT nope FROM orders", {}, r'unknown column: .*"nope"', id="unknown-column"),
+    pytest.param("SELECT * FROM nope", {}, "unknown table 'nope'", id="unknown-table"),
+    pytest.param("SELECT * FROM orders WHERE dt = :day", {}, "missing value for parameter :day", id="missing-param"),
+    pytest.param("SELECT 1 AS x", {"day": "x"}, "unknown parameter :day", id="unknown-param"),
+    pytest.param("SELECT * FROM orders WHERE quantity = :q", {"q": "many"}, "type error", id="bad-value-type"),
+    pytest.param("SELECT lower(quantity) FROM orders", {}, "type error", id="bad-function-type"),
+    pytest.param("SELECT no_such_fn(1)", {}, "unknown function", id="unknown-function"),
+    pytest.param("DELETE FROM orders", {}, "only SELECT", id="delete"),
+    pytest.param("SELECT 1; DROP VIEW orders", {}, "one SELECT", id="stacked"),
+    pytest.param("SELECT * FROM read_text('/etc/hostname')", {}, "table functions", id="file-read"),
+])
+def test_errors_are_one_clear_sentence(engine, sql, params, message):
+    with pytest.raises(QueryError, match=message) as caught:
+        engine.run(sql, params)
+    assert "\n" not in str(caught.value) and "LINE 1" not in str(caught.value)
+
+
+def test_the_database_itself_cannot_read_outside_the_lake(engine, tmp_path):
+    """A second wall behind the SQL checks: DuckDB may only open files under the lake."""
+    import duckdb
+
+    secret = tmp_path / "secret.csv"
+    secret.write_text("a\n1\n")
+    cursor = engine._db.cursor()
+    with pytest.raises(duckdb.PermissionException):
+        cursor.execute(f"SELECT * FROM read_csv('{secret}')")
+    assert cursor.execute("SELECT count(*) FROM orders").fetchone() == (5,)
+
+
+def test_concurrent_queries_from_threads(engine):
+    results, errors = [], []
+
+    def work(day):
+        try:
+            results.append(engine.run("SELECT count(*) AS n FROM events WHERE dt = :d", {"d": day}).frame.loc[0, "n"])
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(day,)) for day in (D0, D1, D2) * 4]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(results) == 12
+
+
+def test_view_sql_quotes_the_lake_path(tmp_path):
+    sql = view_sql(ORDERS, tmp_path / "it's here")
+    assert "it''s here/orders/**/*.parquet" in sql
+
+
+@pytest.mark.parametrize("profile, expected", [
+    pytest.param({}, (0, 0), id="empty"),
+    pytest.param({"io": {"total_bytes_read": 10}, "operator": [
+        {"extra_info": {}, "children": [
+            {"name": "READ_PARQUET", "extra_info": {"Total Files Read": "2"}, "children": []},
+            {"name": "READ_PARQUET", "extra_info": {"Total Files Read": "3"}, "children": []}]}]},
+        (5, 10), id="self-join-counts-both-scans"),
+])
+def test_scan_totals(profile, expected):
+    assert scan_totals(profile) == expected
+
+
+def test_describe_error_drops_the_sql_excerpt():
+    import duckdb
+
+    error = duckdb.BinderException(
+        'Binder Error: Referenced column "x" not found in FROM clause!\nCandidate bindings: "a"\n\nLINE 1: SELECT x\n       ^')
+    assert describe_error(error) == (
+        'unknown column: Binder Error: Referenced column "x" not found in FROM clause! Candidate bindings: "a"')
