@@ -1,0 +1,1 @@
+"""The aws backend's plumbing: sessions and stack resources, error sentences, SQS dead letters."""

@@ -1,0 +1,99 @@
+"""Boto3 sessions and the stack's resources, from settings.
+
+Credentials come from boto3's default chain (environment, profile, SSO, instance or task
+role); ``aws_profile`` only picks a profile. Nothing is created at import time: callers
+build a session with :func:`make_session` and pass it (or clients) down.
+
+The aws backend needs a workgroup, a Glue database and the lake bucket. Each is an
+explicit setting, or else a named output of the CloudFormation stack that ``infra/``
+deploys (:data:`OUTPUT_KEYS`); explicit settings win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from app.aws.errors import AwsError, aws_errors
+from app.settings import Settings
+
+# Output key of the stack for each setting that may come from it (infra/render.py writes them).
+OUTPUT_KEYS: dict[str, str] = {
+    "athena_workgroup": "AthenaWorkGroup",
+    "athena_database": "GlueDatabase",
+    "lake_bucket": "LakeBucket",
+    "bus_name": "EventBusName",
+}
+DLQ_OUTPUT_PREFIX = "DeadLetterQueueUrl"  # one output per DLQ: DeadLetterQueueUrl<Name>
+
+# Our code retries throttled Athena calls itself (app/engines/athena.py); botocore's
+# standard mode still covers transient network and 5xx errors on every client.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=10, read_timeout=60)
+
+
+def make_session(settings: Settings) -> boto3.Session:
+    """A session for the configured profile (or the default chain) and region."""
+    with aws_errors(profile=settings.aws_profile, region=settings.region):
+        return boto3.Session(profile_name=settings.aws_profile or None, region_name=settings.region or None)
+
+
+def client(session: boto3.Session, service: str) -> Any:
+    return session.client(service, config=CLIENT_CONFIG)
+
+
+@dataclass(frozen=True)
+class AwsResources:
+    region: str
+    workgroup: str
+    database: str
+    lake_bucket: str
+    bus_name: str
+    stack: str = ""
+    dead_letter_queue_urls: Mapping[str, str] = field(default_factory=dict)  # queue name -> URL
+
+    @property
+    def location(self) -> str:
+        """Where the data is, for the app's backend badge and cache keys."""
+        return f"s3://{self.lake_bucket} ({self.stack or self.workgroup}, {self.region})"
+
+
+def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
+    """The named outputs of a stack: {OutputKey: OutputValue}."""
+    stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+
+def dead_letter_queue_urls(outputs: Mapping[str, str], queue_names: list[str]) -> dict[str, str]:
+    """DLQ name -> URL from the outputs, in the bus definition's order."""
+    from app.infra.names import logical_id
+
+    urls = {name: outputs.get(DLQ_OUTPUT_PREFIX + logical_id(name), "") for name in queue_names}
+    return {name: url for name, url in urls.items() if url}
+
+
+def resources_from(settings: Settings, outputs: Mapping[str, str], queue_names: list[str]) -> AwsResources:
+    """Explicit settings first, then stack outputs; one clear error naming what is missing."""
+    values = {name: getattr(settings, name) or outputs.get(key, "") for name, key in OUTPUT_KEYS.items()}
+    missing = [name for name in ("athena_workgroup", "athena_database", "lake_bucket") if not values[name]]
+    if missing:
+        where = f"the stack {settings.stack} has no output for" if settings.stack else "set VERTICALS_STACK or"
+        names = ", ".join("VERTICALS_" + m.upper() for m in missing)
+        raise AwsError(f"The aws backend does not know its resources: {where} {names}.")
+    return AwsResources(
+        region=settings.region, workgroup=values["athena_workgroup"], database=values["athena_database"],
+        lake_bucket=values["lake_bucket"], bus_name=values["bus_name"], stack=settings.stack,
+        dead_letter_queue_urls=dead_letter_queue_urls(outputs, queue_names),
+    )
+
+
+def resolve_resources(settings: Settings, session: boto3.Session, queue_names: list[str]) -> AwsResources:
+    """Read the stack's outputs (when a stack is set) and merge the explicit settings."""
+    outputs: dict[str, str] = {}
+    if settings.stack:
+        with aws_errors(profile=settings.aws_profile, region=settings.region):
+            outputs = stack_outputs(client(session, "cloudformation"), settings.stack)
+    return resources_from(settings, outputs, queue_names)
