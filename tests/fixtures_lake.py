@@ -43,10 +43,10 @@ def _fulfilled(day: date, hour: float, n: int, region: str, line: str, late: boo
         event("InventoryReserved", day, hour + 0.2, order_id=order_id, sku=f"{line[:3].upper()}-001",
               product_line=line, warehouse="WH-EAST", quantity=1, on_hand=40),
         event("OrderShipped", day + timedelta(days=1), 9, shipment_id=ship, order_id=order_id,
-              warehouse="WH-EAST", carrier="ups", region=region,
+              warehouse="WH-EAST", carrier="UPS", region=region,
               promised_date=(day + timedelta(days=3)).isoformat()),
         event("OrderDelivered", day + timedelta(days=2), 15, shipment_id=ship, order_id=order_id,
-              warehouse="WH-EAST", carrier="ups", region=region, late=late, transit_hours=30.0),
+              warehouse="WH-EAST", carrier="UPS", region=region, late=late, transit_hours=30.0),
     ]
 
 
@@ -69,7 +69,7 @@ def fixture_events(end: date = FIXTURE_END) -> list[dict]:
         event("StockReplenished", d2, 6, sku="CHA-001", product_line="chairs", warehouse="WH-EAST",
               quantity=200, on_hand=200),
         event("DeliveryDelayed", d2, 8, shipment_id="s2", order_id="o2", warehouse="WH-EAST",
-              carrier="ups", region="west", delay_hours=20.0, reason="weather"),
+              carrier="UPS", region="west", delay_hours=20.0, reason="weather"),
         event("RefundIssued", d2, 13, refund_id="r1", order_id="o2", amount=380.0, reason="damaged"),
         event("CampaignLaunched", d0, 0, campaign_id="m1", name="Spring chairs", channel="search",
               region="east", budget=5000.0, start_date=d0.isoformat(), end_date=d2.isoformat()),
