@@ -1,0 +1,212 @@
+"""The frames the analytics (app/analytics) need, read from the lake with Athena SQL.
+
+Every query filters on the ``dt`` partition (``YYYY-MM-DD`` text), so Athena prunes by
+date and DuckDB reads only the days asked for. Days come back as naive midnight
+timestamps in a ``date`` column. Then two reports put data and analytics together for the
+CLI and the pages: :func:`campaign_report` and :func:`forecast_report`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from app.analytics import campaigns as lift
+from app.analytics import capacity as cap
+from app.analytics import forecast as fc
+from app.analytics.calendar import holiday_regressors
+from app.engines.base import QueryEngine
+
+DAILY_ORDERS_SQL = """
+SELECT dt, region, count(*) AS orders, sum(amount) AS revenue
+FROM orders
+WHERE dt BETWEEN :first_day AND :last_day AND detail_type = 'OrderPlaced'
+GROUP BY dt, region
+"""
+
+CAMPAIGNS_SQL = """
+SELECT campaign_id, max(name) AS name, max(channel) AS channel, max(region) AS region,
+       min(start_date) AS start_date, max(end_date) AS end_date, max(budget) AS budget,
+       sum(CASE WHEN detail_type = 'CampaignSpend' THEN spend ELSE 0 END) AS spend
+FROM campaigns
+WHERE dt BETWEEN :first_day AND :last_day
+GROUP BY campaign_id
+"""
+
+CAMPAIGN_SPEND_SQL = """
+SELECT dt, campaign_id, max(region) AS region, sum(spend) AS spend
+FROM campaigns
+WHERE dt BETWEEN :first_day AND :last_day AND detail_type = 'CampaignSpend'
+GROUP BY dt, campaign_id
+"""
+
+DAILY_DEMAND_SQL = """
+SELECT dt, product_line, sum(quantity) AS units, count(*) AS orders
+FROM orders
+WHERE dt BETWEEN :first_day AND :last_day AND detail_type = 'OrderPlaced'
+GROUP BY dt, product_line
+"""
+
+DAILY_PRODUCTION_SQL = """
+SELECT dt, product_line,
+       sum(CASE WHEN detail_type = 'CapacityPlanned' THEN capacity_units END) AS capacity_units,
+       sum(CASE WHEN detail_type = 'MachineDowntime' THEN downtime_minutes ELSE 0 END) AS downtime_minutes,
+       sum(CASE WHEN detail_type = 'BatchCompleted' THEN units ELSE 0 END) AS produced_units
+FROM production
+WHERE dt BETWEEN :first_day AND :last_day
+GROUP BY dt, product_line
+"""
+
+LAST_DAY_SQL = """
+SELECT max(dt) AS last_day FROM orders WHERE dt >= :since
+"""
+
+
+def _run(engine: QueryEngine, sql: str, first_day: date, last_day: date) -> pd.DataFrame:
+    params = {"first_day": first_day.isoformat(), "last_day": last_day.isoformat()}
+    return engine.run(sql, params).frame
+
+
+def _as_days(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """``dt`` renamed ``date``; it and ``columns`` as naive midnight timestamps."""
+    frame = frame.rename(columns={"dt": "date"})
+    for column in columns or ("date",):
+        days = pd.to_datetime(frame[column])
+        frame[column] = (days.dt.tz_localize(None) if days.dt.tz is not None else days).dt.normalize()
+    return frame
+
+
+def last_day(engine: QueryEngine, today: date | None = None, lookback_days: int = 730) -> date | None:
+    """The last day with orders, looking back at most ``lookback_days`` from ``today``."""
+    since = (today or date.today()) - timedelta(days=lookback_days)
+    value = engine.run(LAST_DAY_SQL, {"since": since.isoformat()}).frame["last_day"].iloc[0]
+    return None if value is None or pd.isna(value) else date.fromisoformat(str(value)[:10])
+
+
+def daily_orders(engine: QueryEngine, first_day: date, last_day: date) -> pd.DataFrame:
+    """date, region, orders (OrderPlaced count), revenue (their amount)."""
+    frame = _as_days(_run(engine, DAILY_ORDERS_SQL, first_day, last_day))
+    return frame.astype({"orders": "int64", "revenue": "float64"}).sort_values(["date", "region"], ignore_index=True)
+
+
+def campaigns(engine: QueryEngine, first_day: date, last_day: date) -> pd.DataFrame:
+    """campaign_id, name, channel, region, start_date, end_date, budget, spend (total so far)."""
+    frame = _run(engine, CAMPAIGNS_SQL, first_day, last_day).dropna(subset=["start_date", "end_date", "region"])
+    frame = _as_days(frame, "start_date", "end_date").astype({"spend": "float64", "budget": "float64"})
+    return frame.sort_values(["start_date", "campaign_id"], ignore_index=True)
+
+
+def campaign_spend(engine: QueryEngine, first_day: date, last_day: date) -> pd.DataFrame:
+    """date, campaign_id, region, spend: each campaign's spend per day."""
+    frame = _as_days(_run(engine, CAMPAIGN_SPEND_SQL, first_day, last_day))
+    return frame.astype({"spend": "float64"}).sort_values(["date", "campaign_id"], ignore_index=True)
+
+
+def daily_demand(engine: QueryEngine, first_day: date, last_day: date) -> pd.DataFrame:
+    """date, product_line, units (ordered), orders."""
+    frame = _as_days(_run(engine, DAILY_DEMAND_SQL, first_day, last_day))
+    return frame.astype({"units": "float64", "orders": "int64"}).sort_values(["product_line", "date"], ignore_index=True)
+
+
+def daily_production(engine: QueryEngine, first_day: date, last_day: date) -> pd.DataFrame:
+    """date, product_line, capacity_units (planned), downtime_minutes, produced_units."""
+    frame = _as_days(_run(engine, DAILY_PRODUCTION_SQL, first_day, last_day))
+    return frame.astype({"capacity_units": "float64", "downtime_minutes": "float64", "produced_units": "float64"}) \
+        .sort_values(["product_line", "date"], ignore_index=True)
+
+
+def default_range(engine: QueryEngine, days: int = 365, today: date | None = None) -> tuple[date, date] | None:
+    """The last ``days`` days of the lake (None when it has no orders)."""
+    end = last_day(engine, today)
+    return None if end is None else (end - timedelta(days=days - 1), end)
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+@dataclass
+class CampaignReport:
+    effects: pd.DataFrame  # campaigns.estimate_campaign_effects, best ROI first
+    orders: pd.DataFrame
+    campaigns: pd.DataFrame
+    spend: pd.DataFrame
+    first_day: date
+    last_day: date
+    settings: lift.LiftSettings = field(default_factory=lift.LiftSettings)
+
+    def counterfactual(self, campaign_id: str) -> pd.DataFrame:
+        return lift.counterfactual(self.orders, self.campaigns, campaign_id, self.settings)
+
+
+def campaign_report(engine: QueryEngine, first_day: date, last_day: date,
+                    settings: lift.LiftSettings | None = None) -> CampaignReport:
+    settings = settings or lift.LiftSettings()
+    orders = daily_orders(engine, first_day, last_day)
+    found = campaigns(engine, first_day, last_day)
+    effects = lift.estimate_campaign_effects(orders, found, settings)
+    effects = effects.sort_values("lift", ascending=False, na_position="last", ignore_index=True)
+    return CampaignReport(effects, orders, found, campaign_spend(engine, first_day, last_day),
+                          first_day, last_day, settings)
+
+
+# --- demand forecast and capacity --------------------------------------------------------------
+
+@dataclass
+class LineOutlook:
+    forecast: fc.LineForecast
+    capacity: pd.DataFrame  # history: date, capacity_units, downtime_minutes, capacity, ...
+    daily: pd.DataFrame  # the forecast against capacity, per day (capacity.shortfalls)
+    weekly: pd.DataFrame  # per 7-day block (capacity.weekly_shortfalls)
+
+
+@dataclass
+class ForecastReport:
+    lines: dict[str, LineOutlook]
+    summary: pd.DataFrame  # one row per line: model, backtest metrics, shortfall and at-risk days
+    horizon: int
+
+
+def forecast_regressors(demand: pd.DataFrame, orders: pd.DataFrame, found: pd.DataFrame, horizon: int,
+                        train_days: int) -> pd.DataFrame:
+    """Retail holidays and planned campaigns on every day of history and horizon."""
+    start, end = demand["date"].min(), demand["date"].max() + pd.Timedelta(days=horizon)
+    every_day = pd.date_range(start, end, freq="D")
+    seen = pd.date_range(start, periods=max(train_days, 1), freq="D")
+    shares = (orders.groupby("region")["orders"].sum() / max(orders["orders"].sum(), 1)).to_dict()
+    frame = holiday_regressors(every_day, seen)
+    frame["campaigns"] = fc.campaign_regressor(every_day, found, shares)
+    return frame
+
+
+def line_outlook(result: fc.LineForecast, production: pd.DataFrame) -> LineOutlook:
+    history = cap.effective_capacity(production[production["product_line"] == result.product_line])
+    ahead = cap.capacity_ahead(history, pd.DatetimeIndex(result.forecast["date"]))
+    daily = cap.shortfalls(result.forecast, ahead)
+    return LineOutlook(result, history, daily, cap.weekly_shortfalls(result.weekly, daily))
+
+
+def forecast_report(engine: QueryEngine, first_day: date, last_day: date, horizon: int = 28,
+                    design: fc.BacktestDesign | None = None) -> ForecastReport:
+    demand = daily_demand(engine, first_day, last_day)
+    design = design or fc.BacktestDesign(horizon=horizon)
+    days = (demand["date"].max() - demand["date"].min()).days + 1 if len(demand) else 0
+    train_days = fc.shrink_to(days, design).origins(days)[0][0] if days else 0
+    regressors = forecast_regressors(demand, daily_orders(engine, first_day, last_day),
+                                     campaigns(engine, first_day, last_day), horizon, train_days) if days else None
+    results = fc.forecast_demand(demand, horizon, {line: regressors for line in demand["product_line"].unique()}, design)
+    production = daily_production(engine, first_day, last_day)
+    lines = {line: line_outlook(result, production) for line, result in results.items()}
+    return ForecastReport(lines, outlook_summary(lines), horizon)
+
+
+def outlook_summary(lines: dict[str, LineOutlook]) -> pd.DataFrame:
+    summary = fc.summary_table({line: outlook.forecast for line, outlook in lines.items()})
+    summary["shortfall_days"] = [_days(o.daily, "short") for o in lines.values()]
+    summary["at_risk_days"] = [_days(o.daily, "at_risk") for o in lines.values()]
+    return summary
+
+
+def _days(daily: pd.DataFrame, column: str) -> list[str]:
+    return [d.date().isoformat() for d in daily.loc[daily[column].fillna(False).astype(bool), "date"]]

@@ -1,0 +1,89 @@
+"""Event rates: how many events each department sends, by detail type, over time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from app.departments import BY_SOURCE
+from app.services.common import run_sql, to_local_time, weekly, with_unit
+from app.services.context import Context
+from app.services.timerange import TimeRange
+
+RATES_SQL = """
+SELECT date_trunc('{unit}', time) AS bucket, source, detail_type, count(*) AS events
+FROM events
+WHERE dt BETWEEN :dt_from AND :dt_to AND time >= :t_from AND time < :t_to
+GROUP BY 1, 2, 3
+"""
+
+HOURLY_SQL = """
+SELECT date_trunc('hour', time) AS hour, count(*) AS events
+FROM events
+WHERE dt BETWEEN :dt_from AND :dt_to AND time >= :t_from AND time < :t_to
+GROUP BY 1
+"""
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class EventRates:
+    rates: pd.DataFrame  # bucket, source, department, detail_type, events
+    bucket: str  # "hour" | "day" | "week"
+    heatmap: pd.DataFrame  # weekday (Mon..Sun) x hour (0..23): mean events per hour
+    top: pd.DataFrame  # detail_type, department, events, share, per_day
+
+    @property
+    def is_empty(self) -> bool:
+        return self.rates.empty
+
+
+def department_name(source: str) -> str:
+    department = BY_SOURCE.get(source)
+    return department.name if department else source
+
+
+def rates_over_time(ctx: Context, rng: TimeRange) -> pd.DataFrame:
+    frame = run_sql(ctx, with_unit(RATES_SQL, rng), rng)
+    frame = frame.assign(bucket=to_local_time(frame["bucket"], ctx.settings.timezone),
+                         events=frame["events"].astype("int64"))
+    if rng.bucket == "week":
+        frame = weekly(frame, "bucket", ["source", "detail_type"], {"events": "sum"})
+    frame["department"] = frame["source"].map(department_name)
+    return frame.sort_values(["bucket", "source", "detail_type"]).reset_index(drop=True)
+
+
+def weekday_hour_heatmap(hourly: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    """Mean events per hour for each weekday and hour of the day, in ``timezone``.
+
+    ``hourly`` has ``hour`` (UTC instants) and ``events``; hours without events count as 0
+    only between the first and last hour seen, so a short range is not diluted.
+    """
+    if hourly.empty:
+        return pd.DataFrame(0.0, index=list(WEEKDAYS), columns=range(24))
+    counts = hourly.assign(hour=pd.to_datetime(hourly["hour"], utc=True)).set_index("hour")["events"]
+    full = pd.date_range(counts.index.min(), counts.index.max(), freq="h")
+    counts = counts.groupby(level=0).sum().reindex(full, fill_value=0)
+    local = counts.index.tz_convert(timezone)
+    table = counts.groupby([local.dayofweek, local.hour]).mean().unstack(fill_value=0.0)
+    table = table.reindex(index=range(7), columns=range(24), fill_value=0.0)
+    table.index = list(WEEKDAYS)
+    return table
+
+
+def top_detail_types(rates: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
+    days = max(rng.duration.total_seconds() / 86_400, 1 / 24)
+    top = rates.groupby(["detail_type", "department"], as_index=False)["events"].sum()
+    total = top["events"].sum()
+    top["share"] = top["events"] / total if total else 0.0
+    top["per_day"] = top["events"] / days
+    return top.sort_values("events", ascending=False).reset_index(drop=True)
+
+
+def event_rates(ctx: Context, rng: TimeRange) -> EventRates:
+    rates = rates_over_time(ctx, rng)
+    hourly = run_sql(ctx, HOURLY_SQL, rng)
+    return EventRates(rates, rng.bucket, weekday_hour_heatmap(hourly, ctx.settings.timezone),
+                      top_detail_types(rates, rng))

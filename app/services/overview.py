@@ -1,0 +1,239 @@
+"""The Overview: one KPI per department, this period against the previous one of equal length.
+
+One query reads the daily parts every KPI is made of (counts, sums, numerators and
+denominators); it runs once per period, each filtered on its exact instants, and
+:func:`summarise` adds the days up. Rates are
+always the ratio of the sums, never a mean of daily ratios.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from app.services.common import run_sql, to_day
+from app.services.context import Context
+from app.services.timerange import TimeRange
+
+# Orders that were shipped in the range were placed up to this many days before it.
+LEAD_TIME_LOOKBACK_DAYS = 21
+
+# (part, table, detail type or None for every row, aggregate): one SQL branch each.
+COUNTED_PARTS: tuple[tuple[str, str, str | None, str], ...] = (
+    ("orders", "orders", "OrderPlaced", "count(*)"),
+    ("revenue", "orders", "OrderPlaced", "sum(amount)"),
+    ("payments_failed", "payments", "PaymentFailed", "count(*)"),
+    ("payments", "payments", None, "count(*)"),  # the table holds authorizations and failures
+    ("spend", "campaigns", "CampaignSpend", "sum(spend)"),
+    ("stock_outs", "inventory", "StockOut", "count(*)"),
+    ("shipments", "shipments", "OrderShipped", "count(*)"),
+    ("delivered_on_time", "shipments", "OrderDelivered", "count_if(NOT coalesce(late, false))"),
+    ("delivered", "shipments", "OrderDelivered", "count(*)"),
+    ("units_made", "production", "BatchCompleted", "sum(units)"),
+    ("tickets", "tickets", "TicketOpened", "count(*)"),
+)
+IN_RANGE = "dt BETWEEN :dt_from AND :dt_to AND time >= :t_from AND time < :t_to"
+
+# Shipments joined to the orders they ship (placed up to LEAD_TIME_LOOKBACK_DAYS earlier),
+# and capacity by the day it was planned for.
+LEAD_AND_CAPACITY_SQL = f"""
+WITH
+placed AS (
+  SELECT order_id, min(time) AS placed_at FROM orders
+  WHERE dt BETWEEN :dt_orders_from AND :dt_to AND detail_type = 'OrderPlaced'
+  GROUP BY order_id
+),
+lead AS (
+  SELECT CAST(s.time AS DATE) AS day, date_diff('second', p.placed_at, s.time) / 3600.0 AS hours
+  FROM shipments s JOIN placed p ON s.order_id = p.order_id
+  WHERE s.dt BETWEEN :dt_from AND :dt_to AND s.time >= :t_from AND s.time < :t_to
+    AND s.detail_type = 'OrderShipped'
+)
+SELECT day, 'lead_hours' AS part, sum(hours) AS value FROM lead GROUP BY 1
+UNION ALL
+SELECT day, 'lead_count', CAST(count(*) AS DOUBLE) FROM lead GROUP BY 1
+UNION ALL
+SELECT plan_date, 'capacity', CAST(sum(capacity_units) AS DOUBLE) FROM production
+WHERE dt BETWEEN :dt_orders_from AND :dt_to AND detail_type = 'CapacityPlanned'
+  AND plan_date BETWEEN CAST(:dt_from AS DATE) AND CAST(:dt_to AS DATE)
+GROUP BY 1
+"""
+
+
+def _part_sql(part: str, table: str, detail_type: str | None, aggregate: str) -> str:
+    only = f" AND detail_type = '{detail_type}'" if detail_type else ""
+    return (f"SELECT CAST(time AS DATE) AS day, '{part}' AS part, CAST({aggregate} AS DOUBLE) AS value\n"
+            f"FROM {table} WHERE {IN_RANGE}{only} GROUP BY 1")
+
+
+# One row per (day, part), every part a KPI is made of. Built from constants only.
+DAILY_PARTS_SQL = LEAD_AND_CAPACITY_SQL + "".join(
+    "UNION ALL\n" + _part_sql(*spec) + "\n" for spec in COUNTED_PARTS)
+
+
+@dataclass(frozen=True)
+class KpiSpec:
+    department: str
+    label: str
+    numerator: str  # a part of DAILY_PARTS_SQL
+    denominator: str | None  # None: the KPI is a plain sum
+    unit: str  # "count" | "money" | "percent" | "hours"
+    higher_is_better: bool
+    detail: tuple[str, str] | None = None  # (part, caption label) shown under the value
+
+
+KPIS: tuple[KpiSpec, ...] = (
+    KpiSpec("Retail web shop", "Orders", "orders", None, "count", True, ("revenue", "revenue")),
+    KpiSpec("Payments", "Payment failure rate", "payments_failed", "payments", "percent", False,
+            ("payments", "payments")),
+    KpiSpec("Marketing", "Campaign spend", "spend", None, "money", True),
+    KpiSpec("ERP", "Stock-outs", "stock_outs", None, "count", False),
+    KpiSpec("Fulfillment", "Shipments", "shipments", None, "count", True, ("lead_time", "mean lead time")),
+    KpiSpec("Logistics", "On-time delivery rate", "delivered_on_time", "delivered", "percent", True,
+            ("delivered", "delivered")),
+    KpiSpec("Production lines", "Output vs capacity", "units_made", "capacity", "percent", True,
+            ("units_made", "units made")),
+    KpiSpec("Customer relations", "Tickets opened", "tickets", None, "count", False),
+)
+
+
+@dataclass(frozen=True)
+class Kpi:
+    spec: KpiSpec
+    value: float | None  # None: no data in the period
+    previous: float | None
+    detail: float | None  # the secondary figure, this period
+    trend: pd.Series  # daily value over this period, indexed by day
+
+    @property
+    def change(self) -> float | None:
+        """Relative change for sums, difference in points for rates; None if not comparable."""
+        if self.value is None or self.previous is None:
+            return None
+        if self.spec.denominator:
+            return self.value - self.previous
+        return None if self.previous == 0 else (self.value - self.previous) / self.previous
+
+
+@dataclass(frozen=True)
+class Overview:
+    kpis: list[Kpi]
+    daily: pd.DataFrame  # day, department, label, value, period ("this" | "previous"), offset_days
+
+    @property
+    def is_empty(self) -> bool:
+        return all(k.value is None for k in self.kpis)
+
+
+def daily_parts(ctx: Context, rng: TimeRange) -> pd.DataFrame:
+    """day, part, value over ``rng``; planned capacity pro rata for partly covered days."""
+    orders_from = (rng.start - pd.Timedelta(days=LEAD_TIME_LOOKBACK_DAYS)).date().isoformat()
+    frame = run_sql(ctx, DAILY_PARTS_SQL, rng, dt_orders_from=orders_from)
+    frame = frame.assign(day=to_day(frame["day"]), value=frame["value"].astype(float))
+    capacity = frame["part"] == "capacity"
+    coverage = day_coverage(rng)
+    frame.loc[capacity, "value"] *= frame.loc[capacity, "day"].map(coverage).fillna(0.0).to_numpy()
+    return frame
+
+
+def day_coverage(rng: TimeRange) -> pd.Series:
+    """The fraction of each UTC day (index) that lies inside the range."""
+    days = pd.date_range(rng.dt_from, rng.dt_to, freq="D")
+    start = pd.Timestamp(rng.start).tz_convert("UTC").tz_localize(None)
+    end = pd.Timestamp(rng.end).tz_convert("UTC").tz_localize(None)
+    inside = [(min(end, d + pd.Timedelta(days=1)) - max(start, d)) / pd.Timedelta(days=1) for d in days]
+    return pd.Series(inside, index=days, dtype=float)
+
+
+def _ratio(numerator: float, denominator: float | None) -> float | None:
+    if denominator is None:
+        return numerator
+    return None if not denominator else numerator / denominator
+
+
+def _period_value(totals: pd.Series, spec: KpiSpec) -> float | None:
+    if totals.get(spec.numerator, 0) == 0 and (spec.denominator is None or totals.get(spec.denominator, 0) == 0):
+        return None
+    denominator = totals.get(spec.denominator, 0.0) if spec.denominator else None
+    return _ratio(float(totals.get(spec.numerator, 0.0)), denominator)
+
+
+def _detail_value(totals: pd.Series, spec: KpiSpec) -> float | None:
+    if spec.detail is None:
+        return None
+    part = spec.detail[0]
+    if part == "lead_time":
+        return _ratio(float(totals.get("lead_hours", 0.0)), float(totals.get("lead_count", 0.0)))
+    return float(totals.get(part, 0.0))
+
+
+def _daily_values(wide: pd.DataFrame, spec: KpiSpec) -> pd.Series:
+    numerator = wide.get(spec.numerator, pd.Series(0.0, index=wide.index))
+    if spec.denominator is None:
+        return numerator
+    denominator = wide.get(spec.denominator, pd.Series(0.0, index=wide.index))
+    return numerator / denominator.replace(0, np.nan)
+
+
+def _wide(parts: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
+    """One column per part, one row per UTC day of ``rng`` (days without rows are 0)."""
+    wide = parts.pivot_table(index="day", columns="part", values="value", aggfunc="sum")
+    return wide.reindex(pd.date_range(rng.dt_from, rng.dt_to, freq="D")).fillna(0.0)
+
+
+def summarise(this_parts: pd.DataFrame, previous_parts: pd.DataFrame, rng: TimeRange) -> Overview:
+    """KPIs of ``rng`` against the period before it, from :func:`daily_parts` of each."""
+    this, before = _wide(this_parts, rng), _wide(previous_parts, rng.previous())
+    kpis, daily = [], []
+    for spec in KPIS:
+        kpis.append(Kpi(spec, _period_value(this.sum(), spec), _period_value(before.sum(), spec),
+                        _detail_value(this.sum(), spec), _daily_values(this, spec)))
+        for period, wide in (("this", this), ("previous", before)):
+            values = _daily_values(wide, spec)
+            daily.append(pd.DataFrame({
+                "day": values.index, "department": spec.department, "label": spec.label,
+                "value": values.to_numpy(), "period": period,
+                "offset_days": (values.index - values.index.min()).days,
+            }))
+    return Overview(kpis, pd.concat(daily, ignore_index=True))
+
+
+def department_overview(ctx: Context, rng: TimeRange) -> Overview:
+    return summarise(daily_parts(ctx, rng), daily_parts(ctx, rng.previous()), rng)
+
+
+def format_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "percent":
+        return f"{value:.1%}"
+    if unit == "money":
+        return f"${value:,.0f}"
+    if unit == "hours":
+        return f"{value:,.1f} h"
+    return f"{value:,.0f}"
+
+
+def format_change(kpi: Kpi) -> str | None:
+    change = kpi.change
+    if change is None:
+        return None
+    if kpi.spec.denominator:
+        return f"{change * 100:+.1f} pp"
+    return f"{change:+.1%}"
+
+
+def format_detail(kpi: Kpi) -> str | None:
+    """The secondary figure under a KPI ("$1,234 revenue", "of 5,210 payments")."""
+    if kpi.spec.detail is None or kpi.detail is None:
+        return None
+    part, label = kpi.spec.detail
+    if part == "revenue":
+        return f"{format_value(kpi.detail, 'money')} {label}"
+    if part == "lead_time":
+        return f"{label} {format_value(kpi.detail, 'hours')}"
+    if kpi.spec.denominator == part:
+        return f"of {format_value(kpi.detail, 'count')} {label}"
+    return f"{format_value(kpi.detail, 'count')} {label}"

@@ -1,0 +1,77 @@
+"""Saved queries: search the library, turn form values into typed parameters, run one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from app.catalog import (DateRange, Param, ParamError, SavedQuery, bind, load_catalog, relative_range,
+                         resolve_params)
+from app.engines.base import QueryResult
+from app.services.context import Context
+
+__all__ = ["ParamError", "RANGE_PRESETS", "QueryRun", "library", "initial_values", "run_saved_query"]
+
+# Relative ranges a date-range parameter offers besides explicit dates (app/catalog phrases).
+RANGE_PRESETS = ("today", "yesterday", "last 7 days", "last 30 days", "last 90 days", "month to date",
+                 "last month", "year to date", "last 365 days")
+
+
+@dataclass(frozen=True)
+class QueryRun:
+    name: str
+    values: dict[str, Any]  # the typed parameter values it ran with
+    result: QueryResult
+
+
+def today_utc() -> date:
+    """Dates in saved queries are ``dt`` partitions: UTC days."""
+    return datetime.now(UTC).date()
+
+
+def _matches(query: SavedQuery, words: list[str]) -> bool:
+    text = " ".join([query.name, query.title, query.description, query.audience, *query.tags]).lower()
+    return all(word in text for word in words)
+
+
+def library(search: str = "", audience: str = "") -> list[SavedQuery]:
+    """Saved queries whose name, title, description or tags contain every search word."""
+    words = search.lower().split()
+    found = [q for q in load_catalog().values() if _matches(q, words) and (not audience or q.audience == audience)]
+    return sorted(found, key=lambda q: q.title)
+
+
+def initial_values(query: SavedQuery, today: date) -> dict[str, Any]:
+    """Each parameter's default as a typed value (what the form starts with)."""
+    return resolve_params(query, {}, today)
+
+
+def range_preset(param: Param) -> str | None:
+    """The relative phrase a date-range default names, if it is one of RANGE_PRESETS."""
+    phrase = " ".join(str(param.default).lower().split())
+    return phrase if phrase in RANGE_PRESETS else None
+
+
+def preset_dates(phrase: str, today: date) -> DateRange | None:
+    return relative_range(phrase, today)
+
+
+def run_saved_query(ctx: Context, name: str, raw: Mapping[str, Any], today: date) -> QueryRun:
+    """Validate ``raw`` form values (ParamError names the parameter) and run the query."""
+    query = load_catalog()[name]
+    values = resolve_params(query, raw, today)
+    sql, params = bind(query, values)
+    return QueryRun(name, values, ctx.engine.run(sql, params))
+
+
+def format_bytes(count: int) -> str:
+    if count < 1024:
+        return f"{count:,} B"
+    size, unit = float(count) / 1024, "KB"
+    for bigger in ("MB", "GB", "TB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, bigger
+    return f"{size:,.1f} {unit}"

@@ -1,0 +1,279 @@
+"""The one Streamlit helper module: settings, the cached context, the shared sidebar
+(time range in the URL, backend badge), cached service calls, and the pieces every page
+draws the same way (KPI rows, charts, empty and error states).
+
+Pages import this and ``app.services``; services never import Streamlit.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from app.engines.base import QueryError
+from app.services import timerange
+from app.services.context import Context, build_context
+from app.services.errors import ServiceError
+from app.services.timerange import TimeRange
+from app.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+EMPTY_RANGE = "No events in this range — seed the lake with `make run` or widen the range."
+RANGE_KEYS = ("range", "from", "to")
+VIEW_KEY = "verticals_view"
+PRESET_KEY = "range_preset"
+DAYS_KEY = "range_days"
+LAST_RANGE_KEY = "verticals_last_range"
+CHART_HEIGHT = 340
+
+
+@dataclass(frozen=True)
+class View:
+    """What the sidebar decided for this run: where the data is and which time range."""
+
+    ctx: Context
+    range: TimeRange
+
+
+# --- settings and context ------------------------------------------------------------
+
+def _secrets() -> dict[str, Any]:
+    """The ``[verticals]`` section of .streamlit/secrets.toml, if there is one."""
+    try:
+        return dict(st.secrets.get("verticals", {}))
+    except (FileNotFoundError, KeyError, ValueError):
+        return {}
+    except Exception as exc:  # noqa: BLE001  a malformed secrets.toml raises its parser's error
+        log.warning("could not read secrets.toml: %s", exc)
+        return {}
+
+
+def settings_or_stop() -> Settings:
+    try:
+        return load_settings(secrets=_secrets())
+    except SettingsError as exc:
+        st.error(f"Settings: {exc} See docs/settings.md.")
+        st.stop()
+
+
+@st.cache_resource(show_spinner="Opening the lake…")
+def _context(key: str, _settings: Settings) -> Context:
+    return build_context(_settings)
+
+
+def settings_key(settings: Settings) -> str:
+    return repr(sorted((k, str(v)) for k, v in settings.values.items()))
+
+
+def context_or_stop(settings: Settings) -> Context:
+    try:
+        return _context(settings_key(settings), settings)
+    except (ServiceError, SettingsError, QueryError, OSError) as exc:
+        st.error(one_sentence(exc))
+        st.stop()
+
+
+# --- the time range and the sidebar ---------------------------------------------------
+
+def _range_from_url(timezone: str) -> tuple[TimeRange, str | None]:
+    query = {k: v for k, v in st.query_params.to_dict().items() if k in RANGE_KEYS}
+    if not query and LAST_RANGE_KEY in st.session_state:  # a page switch dropped the URL's range
+        query = st.session_state[LAST_RANGE_KEY]
+    return timerange.from_query(query, datetime.now(UTC), timezone)
+
+
+def _write_url(params: dict[str, str]) -> None:
+    for key in RANGE_KEYS:
+        if key in st.query_params and key not in params:
+            del st.query_params[key]
+    for key, value in params.items():
+        if st.query_params.get(key) != value:
+            st.query_params[key] = value
+    st.session_state[LAST_RANGE_KEY] = dict(params)
+
+
+def _on_preset_change(timezone: str) -> None:
+    preset = st.session_state[PRESET_KEY]
+    if preset == timerange.CUSTOM:
+        first, last = st.session_state.get(DAYS_KEY) or (None, None)
+        if first and last:
+            _write_url({"from": first.isoformat(), "to": last.isoformat()})
+        return
+    _write_url({"range": preset})
+
+
+def _on_days_change() -> None:
+    days = st.session_state.get(DAYS_KEY) or ()
+    if len(days) == 2:  # the picker reports one date while the second is being chosen
+        _write_url({"from": days[0].isoformat(), "to": days[1].isoformat()})
+
+
+def time_range_picker(timezone: str) -> TimeRange:
+    """Preset or custom days; the choice lives in the URL, so a link reproduces the view."""
+    rng, problem = _range_from_url(timezone)
+    if problem:
+        st.sidebar.warning(problem)
+    st.session_state[PRESET_KEY] = rng.preset
+    st.session_state[DAYS_KEY] = timerange.local_days(rng, timezone)
+    options = [*timerange.PRESETS, timerange.CUSTOM]
+    labels = {**{k: label for k, (label, _) in timerange.PRESETS.items()}, timerange.CUSTOM: "Custom dates"}
+    st.sidebar.selectbox("Time range", options, format_func=labels.__getitem__, key=PRESET_KEY,
+                         on_change=_on_preset_change, args=(timezone,))
+    if rng.preset == timerange.CUSTOM:
+        st.sidebar.date_input("Days (both included)", key=DAYS_KEY, on_change=_on_days_change)
+    _write_url(timerange.to_query(rng, timezone))
+    st.sidebar.caption(f"{_format_instant(rng.start, timezone)} → {_format_instant(rng.end, timezone)} ({timezone})")
+    return rng
+
+
+def _format_instant(moment: datetime, timezone: str) -> str:
+    return pd.Timestamp(moment).tz_convert(timezone).strftime("%d %b %Y %H:%M")
+
+
+def backend_badge(ctx: Context) -> None:
+    st.sidebar.badge(ctx.backend, icon=":material/storage:", color="blue" if ctx.backend == "local" else "orange")
+    st.sidebar.caption(f"{'Lake' if ctx.backend == 'local' else 'Stack'}: `{ctx.location}`")
+
+
+def sidebar() -> View:
+    """The shared sidebar; every page reads its result with :func:`view`."""
+    settings = settings_or_stop()
+    rng = time_range_picker(settings.timezone)
+    ctx = context_or_stop(settings)
+    backend_badge(ctx)
+    current = View(ctx, rng)
+    st.session_state[VIEW_KEY] = current
+    return current
+
+
+def view() -> View:
+    """This run's context and time range (set by the router's sidebar)."""
+    current = st.session_state.get(VIEW_KEY)
+    return current if current is not None else sidebar()
+
+
+# --- cached service calls --------------------------------------------------------------
+
+@functools.cache
+def _runner(ttl: int) -> Callable[..., Any]:
+    # One cached function per ttl: st.cache_data takes its ttl when it decorates.
+    @st.cache_data(ttl=ttl, show_spinner="Querying…", max_entries=256)
+    def run(function_name: str, context_key: str, args: tuple, _function: Callable, _ctx: Context) -> Any:
+        return _function(_ctx, *args)
+    return run
+
+
+def cached(function: Callable[..., T], ctx: Context, *args: Any) -> T:
+    """``function(ctx, *args)``, cached for ``cache_ttl`` seconds by its name, the data it
+    reads and its arguments (widget values are passed in, never read inside)."""
+    name = f"{function.__module__}.{function.__qualname__}"
+    return _runner(ctx.settings.cache_ttl)(name, ctx.key, args, _function=function, _ctx=ctx)
+
+
+def one_sentence(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[0].upper() + text[1:] if text else text
+
+
+def load(function: Callable[..., T], ctx: Context, *args: Any, what: str = "the data") -> T | None:
+    """A cached service call; on failure one sentence on the page (no traceback) and None."""
+    try:
+        return cached(function, ctx, *args)
+    except (ServiceError, QueryError) as exc:
+        st.error(f"Could not load {what}: {one_sentence(exc)}")
+    except Exception as exc:  # noqa: BLE001  the page stays up; the log keeps the traceback
+        log.exception("loading %s failed", what)
+        st.error(f"Could not load {what}: {one_sentence(exc)} (details in the server log).")
+    return None
+
+
+# --- drawing ---------------------------------------------------------------------------
+
+def page_header(title: str, caption: str, rng: TimeRange | None = None) -> None:
+    st.title(title)
+    st.caption(caption + (f" · {rng.label}" if rng else ""))
+
+
+def empty_state(message: str = EMPTY_RANGE) -> None:
+    st.info(message, icon=":material/inbox:")
+
+
+def chart(figure: Any, height: int = CHART_HEIGHT, key: str | None = None) -> None:
+    figure.update_layout(height=height, margin={"l": 8, "r": 8, "t": 48, "b": 8})
+    if figure.layout.hovermode is None:
+        figure.update_layout(hovermode="x unified")
+    if figure.layout.legend.orientation is None:
+        figure.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "title": None})
+    st.plotly_chart(figure, width="stretch", key=key, config={"displaylogo": False})
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    value: str
+    delta: str | None = None
+    inverse: bool = False  # a rise is bad (failure rates, stock-outs)
+    help: str | None = None
+    caption: str | None = None
+    trend: Sequence[float] | None = None
+
+
+def kpi_row(figures: Sequence[Figure], per_row: int = 4) -> None:
+    for start in range(0, len(figures), per_row):
+        columns = st.columns(per_row)
+        for column, figure in zip(columns, figures[start:start + per_row]):
+            with column:
+                st.metric(figure.label, figure.value, figure.delta,
+                          delta_color="inverse" if figure.inverse else "normal", help=figure.help,
+                          border=True, chart_data=figure.trend, chart_type="area")
+                if figure.caption:
+                    st.caption(figure.caption)
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+# --- saved-query parameters --------------------------------------------------------------
+
+CUSTOM_DATES = "custom dates"
+
+
+def param_input(param: Any, default: Any, key: str, range_presets: Sequence[str]) -> Any:
+    """The widget for one saved-query parameter; returns the raw value for resolve_params."""
+    label = param.label + (" (free text)" if param.unsafe else "")
+    if param.type == "date":
+        return st.date_input(label, value=default, key=key, help=param.help or None)
+    if param.type == "daterange":
+        return _daterange_input(param, default, key, label, range_presets)
+    if param.type == "number":
+        step = 1 if param.integer else None
+        value = int(default) if param.integer else float(default)
+        return st.number_input(label, value=value, min_value=param.min, max_value=param.max, step=step, key=key,
+                               help=param.help or None)
+    if param.type == "enum":
+        return st.selectbox(label, param.choices, index=param.choices.index(default), key=key, help=param.help or None)
+    if param.type == "multienum":
+        return st.multiselect(label, param.choices, default=list(default), key=key, help=param.help or None)
+    return st.text_input(label, value=default, max_chars=param.max_length, key=key,
+                         help=(param.help + " " if param.help else "") + param.accepts())
+
+
+def _daterange_input(param: Any, default: Any, key: str, label: str, range_presets: Sequence[str]) -> Any:
+    phrase = " ".join(str(param.default).lower().split())
+    options = [*range_presets, CUSTOM_DATES]
+    choice = st.selectbox(label, options, index=options.index(phrase) if phrase in options else len(options) - 1,
+                          key=f"{key}:preset", help=param.help or None)
+    if choice != CUSTOM_DATES:
+        return choice
+    picked = st.date_input(f"{param.label}: days", value=(default.start, default.end), key=f"{key}:days")
+    return tuple(picked)
