@@ -1,0 +1,201 @@
+"""The bus's metrics from CloudWatch (namespace AWS/Events), in the frame of app.metrics.base.
+
+- Discovery: ListMetrics over the namespace, because the names' casing is not what the
+  docs print (CloudWatch has ``IngestiontoInvocationStartLatency``); names are matched
+  case-insensitively to :data:`app.metrics.base.METRIC_NAMES` and reported in their
+  canonical casing. Series with ``EventBusName``+``RuleName``, ``RuleName`` only,
+  ``EventBusName`` only or no dimension are kept
+  (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html).
+  A ``RuleName``-only series is used for a rule only when the rule has no series with the
+  bus in its dimensions (so nothing is counted twice); its ``bus`` is "".
+- Reading: GetMetricData, two queries per series (Sum or Average, and SampleCount), at
+  most 500 queries per call, every page followed (NextToken).
+- The period is never finer than what CloudWatch still keeps for the start of the range
+  (1 min for 15 days, 5 min to 63 days, 1 h after) nor than :data:`MAX_POINTS` points.
+- A count series with no data point in a period is 0 there; latencies have no value
+  where nothing was delivered.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from app.metrics.base import COLUMNS, LATENCY_METRICS, METRIC_NAMES, NAMESPACE, empty_frame
+
+MAX_QUERIES_PER_CALL = 500  # GetMetricData limit
+MAX_POINTS = 1440  # per series and range: a day at one-minute resolution
+DISCOVERY_TTL_S = 300.0
+KNOWN_DIMENSIONS = frozenset({"EventBusName", "RuleName"})
+CANONICAL = {name.lower(): name for name in METRIC_NAMES}
+
+
+def canonical_name(cloudwatch_name: str) -> str | None:
+    return CANONICAL.get(cloudwatch_name.lower())
+
+
+@dataclass(frozen=True)
+class Series:
+    metric: str  # canonical name
+    cloudwatch_name: str  # as CloudWatch spells it
+    bus: str
+    rule: str
+    dimensions: tuple[tuple[str, str], ...]
+
+    @property
+    def is_latency(self) -> bool:
+        return self.metric in LATENCY_METRICS
+
+
+def series_from_listing(metrics: Iterable[Mapping[str, Any]]) -> list[Series]:
+    """ListMetrics' ``Metrics`` as the series this source knows how to read."""
+    found = []
+    for raw in metrics:
+        name = canonical_name(raw.get("MetricName", ""))
+        dims = {d["Name"]: d["Value"] for d in raw.get("Dimensions", [])}
+        if name is None or not set(dims) <= KNOWN_DIMENSIONS:
+            continue
+        found.append(Series(name, raw["MetricName"], dims.get("EventBusName", ""), dims.get("RuleName", ""),
+                            tuple(sorted(dims.items()))))
+    return sorted(set(found), key=lambda s: (s.metric, s.bus, s.rule, s.cloudwatch_name))
+
+
+def select_series(series: list[Series], metrics: Iterable[str], bus: str | None) -> list[Series]:
+    """The series to read for ``metrics`` on ``bus`` (all buses when None)."""
+    wanted = [s for s in series if s.metric in set(metrics)]
+    on_bus = [s for s in wanted if (s.bus or not s.rule) and (bus is None or s.bus == bus)]
+    covered = {(s.metric, s.rule) for s in on_bus if s.rule}
+    rule_only = [s for s in wanted if s.rule and not s.bus and (s.metric, s.rule) not in covered]
+    return on_bus + rule_only
+
+
+def choose_period(start: datetime, end: datetime, requested_s: int, now: datetime) -> int:
+    """A period CloudWatch can answer for this range, at least ``requested_s``."""
+    age = now - start
+    retained = 60 if age <= timedelta(days=15) else 300 if age <= timedelta(days=63) else 3600
+    for_points = math.ceil((end - start).total_seconds() / MAX_POINTS)
+    period = max(int(requested_s), retained, for_points, 60)
+    return math.ceil(period / 60) * 60
+
+
+def build_queries(series: list[Series], period_s: int) -> list[dict[str, Any]]:
+    """Two queries per series: ``v<i>`` (Sum, or Average for latencies) and ``n<i>`` (SampleCount)."""
+    queries = []
+    for i, s in enumerate(series):
+        metric = {"Namespace": NAMESPACE, "MetricName": s.cloudwatch_name,
+                  "Dimensions": [{"Name": k, "Value": v} for k, v in s.dimensions]}
+        for prefix, stat in (("v", "Average" if s.is_latency else "Sum"), ("n", "SampleCount")):
+            queries.append({"Id": f"{prefix}{i}", "ReturnData": True,
+                            "MetricStat": {"Metric": metric, "Period": period_s, "Stat": stat}})
+    return queries
+
+
+def batches(items: list[Any], size: int = MAX_QUERIES_PER_CALL) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def points_from_results(results: Iterable[Mapping[str, Any]]) -> dict[str, dict[datetime, float]]:
+    """GetMetricData's results (all pages) as {query id: {timestamp: value}}."""
+    points: dict[str, dict[datetime, float]] = defaultdict(dict)
+    for result in results:
+        points[result["Id"]].update(zip(result.get("Timestamps", []), result.get("Values", [])))
+    return points
+
+
+def frame_from_points(series: list[Series], points: Mapping[str, Mapping[datetime, float]],
+                      start: datetime, end: datetime, period_s: int) -> pd.DataFrame:
+    """The long frame; count series get a 0 in every period without a point."""
+    grid = pd.date_range(pd.Timestamp(start).floor(f"{period_s}s"), pd.Timestamp(end), freq=f"{period_s}s",
+                         inclusive="left")
+    parts = [_series_frame(s, points.get(f"v{i}", {}), points.get(f"n{i}", {}), grid)
+             for i, s in enumerate(series)]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return empty_frame()
+    return _merge_spellings(pd.concat(parts, ignore_index=True))
+
+
+def _series_frame(s: Series, values: Mapping[datetime, float], samples: Mapping[datetime, float],
+                  grid: pd.DatetimeIndex) -> pd.DataFrame:
+    stamps = pd.DatetimeIndex(pd.to_datetime(list(values), utc=True))
+    frame = pd.DataFrame({"value": list(values.values()),
+                          "samples": [samples.get(t, 0.0) for t in values]}, index=stamps)
+    frame = frame[~frame.index.duplicated()].sort_index()
+    if not s.is_latency:
+        frame = frame.reindex(frame.index.union(grid)).fillna(0.0)
+    frame = frame[(frame.index >= grid[0]) & (frame.index <= grid[-1])] if len(grid) else frame.iloc[0:0]
+    return frame.rename_axis("timestamp").reset_index().assign(metric=s.metric, bus=s.bus, rule=s.rule)
+
+
+def _merge_spellings(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (timestamp, metric, bus, rule) even when CloudWatch has two spellings."""
+    frame = frame.assign(weighted=frame["value"] * frame["samples"])
+    keys = ["timestamp", "metric", "bus", "rule"]
+    merged = frame.groupby(keys, as_index=False)[["value", "samples", "weighted"]].sum()
+    latency = merged["metric"].isin(LATENCY_METRICS)
+    averaged = merged.loc[latency, "weighted"] / merged.loc[latency, "samples"].where(merged.loc[latency, "samples"] > 0)
+    merged.loc[latency, "value"] = averaged.fillna(merged.loc[latency, "value"])
+    merged["timestamp"] = merged["timestamp"].astype("datetime64[ns, UTC]")
+    return merged[COLUMNS].sort_values(["metric", "rule", "bus", "timestamp"]).reset_index(drop=True)
+
+
+def _utc(moment: datetime) -> datetime:
+    """Naive datetimes are UTC, as everywhere in the app."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class CloudWatchMetricsSource:
+    """:class:`app.metrics.base.MetricsSource` over CloudWatch GetMetricData."""
+
+    def __init__(self, cloudwatch: Any, *, now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 clock: Callable[[], float] = time.monotonic, discovery_ttl_s: float = DISCOVERY_TTL_S):
+        self.cloudwatch = cloudwatch
+        self._now, self._clock, self._ttl = now, clock, discovery_ttl_s
+        self._discovered: tuple[float, list[Series]] | None = None
+
+    @classmethod
+    def from_settings(cls, session: Any) -> CloudWatchMetricsSource:
+        from app.aws.session import client
+
+        return cls(client(session, "cloudwatch"))
+
+    def discover(self) -> list[Series]:
+        """Every series of the namespace (cached for a few minutes: ListMetrics is paged)."""
+        if self._discovered and self._clock() - self._discovered[0] < self._ttl:
+            return self._discovered[1]
+        pages = self.cloudwatch.get_paginator("list_metrics").paginate(Namespace=NAMESPACE)
+        series = series_from_listing(m for page in pages for m in page.get("Metrics", []))
+        self._discovered = (self._clock(), series)
+        return series
+
+    def get(self, metrics: list[str], start: datetime, end: datetime, period_s: int,
+            bus: str | None = None) -> pd.DataFrame:
+        start, end = _utc(start), _utc(end)
+        series = select_series(self.discover(), metrics, bus)
+        if not series:
+            return empty_frame()
+        period = choose_period(start, end, period_s, self._now())
+        queries = build_queries(series, period)
+        results = [r for batch in batches(queries) for r in self._read(batch, start, end, period)]
+        return frame_from_points(series, points_from_results(results), start, end, period)
+
+    def _read(self, queries: list[dict[str, Any]], start: datetime, end: datetime,
+              period_s: int) -> Iterator[Mapping[str, Any]]:
+        # Align the start to the period: CloudWatch answers faster and the buckets line up.
+        aligned = pd.Timestamp(start).floor(f"{period_s}s").to_pydatetime()
+        kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": aligned, "EndTime": end,
+                                  "ScanBy": "TimestampAscending"}
+        while True:
+            page = self.cloudwatch.get_metric_data(**kwargs)
+            yield from page.get("MetricDataResults", [])
+            if not page.get("NextToken"):
+                return
+            kwargs["NextToken"] = page["NextToken"]
