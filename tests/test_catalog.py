@@ -182,3 +182,11 @@ def test_the_shipped_catalog_loads():
     catalog = load_catalog()
     assert len(catalog) >= 15
     assert {q.audience for q in catalog.values()} == {"manager", "analyst", "ops"}
+
+
+def test_load_catalog_sees_an_edited_file(tmp_path: Path):
+    path = tmp_path / "q.sql"
+    path.write_text(_header())
+    assert load_catalog(tmp_path)["q"].title == "T"
+    path.write_text(_header().replace("title: T", "title: Longer title"))
+    assert load_catalog(tmp_path)["q"].title == "Longer title"

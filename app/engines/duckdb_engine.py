@@ -195,6 +195,16 @@ def _without_qualifiers(tree: exp.Expression) -> exp.Expression:
 
 def _execute(cursor: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any]) -> pd.DataFrame:
     try:
-        return cursor.execute(sql, values or None).df()
+        frame = cursor.execute(sql, values or None).df()
     except duckdb.Error as exc:
         raise QueryError(describe_error(exc)) from exc
+    return with_whole_counts(frame, [str(d[1]) for d in cursor.description or ()])
+
+
+def with_whole_counts(frame: pd.DataFrame, duckdb_types: list[str]) -> pd.DataFrame:
+    """DuckDB's ``count_if`` and ``sum`` of integers are HUGEINT, which pandas receives as
+    float; Athena returns bigint. Give those columns back as (nullable) integers."""
+    for name, kind in zip(list(frame.columns), duckdb_types):
+        if kind in ("HUGEINT", "UHUGEINT") and frame[name].dropna().map(float.is_integer).all():
+            frame[name] = frame[name].astype("Int64")
+    return frame

@@ -168,3 +168,11 @@ def test_describe_error_drops_the_sql_excerpt():
         'Binder Error: Referenced column "x" not found in FROM clause!\nCandidate bindings: "a"\n\nLINE 1: SELECT x\n       ^')
     assert describe_error(error) == (
         'unknown column: Binder Error: Referenced column "x" not found in FROM clause! Candidate bindings: "a"')
+
+
+def test_counts_and_integer_sums_come_back_as_integers(engine):
+    frame = engine.run("SELECT count_if(region = 'east') AS east, sum(quantity) AS units, "
+                       "sum(amount) AS amount, sum(CASE WHEN false THEN 1 END) AS none FROM orders").frame
+    assert frame.loc[0, "east"] == 3 and str(frame["east"].dtype) == "Int64"
+    assert frame.loc[0, "units"] == 10 and str(frame["units"].dtype) == "Int64"
+    assert str(frame["amount"].dtype) == "float64" and pd.isna(frame.loc[0, "none"])
