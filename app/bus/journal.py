@@ -9,6 +9,7 @@ File: JSON lines, one record per line::
 
     {"a": [<envelope>, ...], "i": <ingested epoch s>}     accepted events (one PutEvents call)
     {"d": [[<event id>, <rule>, <target id>], ...]}       completed deliveries
+    {"s": [<event id>, ...]}                              events with every delivery made
 
 A torn last line (the process died mid-write, before PutEvents answered) is skipped: those
 events were never acknowledged. Done marks are flushed, not fsynced: losing one only
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,8 @@ class Journal:
         self.compact_at_bytes = compact_at_bytes
         self.open: dict[str, JournaledEvent] = {}  # accepted events with deliveries still to make
         self._file = None
+        self._lock = threading.RLock()  # PutEvents appends while the delivery thread marks
+        self._settled: list[str] = []  # written with the next record
 
     # -- writing -----------------------------------------------------------------------
     def _handle(self):
@@ -53,7 +57,14 @@ class Journal:
         return self._file
 
     def _append(self, record: dict, sync: bool) -> None:
+        with self._lock:
+            self._append_locked(record, sync)
+
+    def _append_locked(self, record: dict, sync: bool) -> None:
         handle = self._handle()
+        if self._settled:
+            handle.write(json.dumps({"s": self._settled}, separators=(",", ":")) + "\n")
+            self._settled = []
         handle.write(json.dumps(record, separators=(",", ":")) + "\n")
         handle.flush()
         if sync:
@@ -61,34 +72,44 @@ class Journal:
 
     def accept(self, events: Sequence[dict], ingested: float) -> None:
         """Durably record accepted events; returns once they are on disk."""
-        self._append({"a": list(events), "i": ingested}, sync=True)
-        for event in events:
-            self.open[event["id"]] = JournaledEvent(event, ingested)
+        with self._lock:
+            self._append_locked({"a": list(events), "i": ingested}, sync=True)
+            for event in events:
+                self.open[event["id"]] = JournaledEvent(event, ingested)
 
     def expect(self, event_id: str, deliveries: Iterable[Delivery]) -> None:
         """The deliveries routing chose for an event; an event with none is settled."""
-        entry = self.open.get(event_id)
-        if entry is None:
-            return
-        entry.expected = set(deliveries)
-        self._settle_if_done(event_id, entry)
+        with self._lock:
+            entry = self.open.get(event_id)
+            if entry is None:
+                return
+            entry.expected = set(deliveries)
+            self._settle_if_done(event_id, entry)
 
     def done(self, event_ids: Iterable[str], rule: str, target: str) -> None:
         ids = list(event_ids)
-        self._append({"d": [[i, rule, target] for i in ids]}, sync=False)
-        for event_id in ids:
-            entry = self.open.get(event_id)
-            if entry is not None:
-                entry.done.add((rule, target))
-                self._settle_if_done(event_id, entry)
+        with self._lock:
+            for event_id in ids:
+                entry = self.open.get(event_id)
+                if entry is not None:
+                    entry.done.add((rule, target))
+                    self._settle_if_done(event_id, entry)
+            record = {"d": [[i, rule, target] for i in ids], "s": self._settled}
+            self._settled = []
+            self._append_locked(record, sync=False)
 
     def _settle_if_done(self, event_id: str, entry: JournaledEvent) -> None:
         if entry.expected is not None and entry.expected <= entry.done:
             del self.open[event_id]
+            self._settled.append(event_id)
 
     # -- recovery and compaction -------------------------------------------------------
     def recover(self) -> list[JournaledEvent]:
         """Read the journal: accepted events not known to be settled, oldest first."""
+        with self._lock:
+            return self._recover_locked()
+
+    def _recover_locked(self) -> list[JournaledEvent]:
         entries: dict[str, JournaledEvent] = {}
         if self.path.exists():
             for record in _records(self.path):
@@ -98,12 +119,18 @@ class Journal:
                 for event_id, rule, target in record.get("d", ()):
                     if event_id in entries:
                         entries[event_id].done.add((rule, target))
+                for event_id in record.get("s", ()):
+                    entries.pop(event_id, None)
         self.open = entries
-        self.compact()
+        self._compact_locked()
         return list(entries.values())
 
     def compact(self) -> None:
         """Rewrite the journal with only the open events (atomically)."""
+        with self._lock:
+            self._compact_locked()
+
+    def _compact_locked(self) -> None:
         self.close()
         tmp = self.path.with_name(self.path.name + ".tmp")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +151,12 @@ class Journal:
         return False
 
     def close(self) -> None:
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        if self._settled and self._file is not None:
+            self._append_locked({"s": []}, sync=False)
         if self._file is not None:
             self._file.close()
             self._file = None

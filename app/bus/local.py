@@ -233,6 +233,8 @@ class LocalBus:
         lake_targets = [(r.name, t.id) for r in self.rules.values() for t in r.targets if t.kind == "lake"]
         skip = {(e.event["id"], rule, target) for e in entries for rule, target in e.done}
         skip |= {(event_id, rule, target) for event_id in in_lake for rule, target in lake_targets}
+        for rule, target in lake_targets:
+            self._done([{"id": event_id} for event_id in in_lake], rule, target)
         by_ingest: dict[float, list[dict]] = defaultdict(list)
         for entry in entries:
             by_ingest[entry.ingested].append(entry.event)

@@ -1,0 +1,301 @@
+"""EventBridge's API over the local bus: operations take and return EventBridge's JSON shapes.
+
+The HTTP server (:mod:`app.bus.server`) maps ``X-Amz-Target: AWSEvents.<Op>`` to
+:meth:`BusApi.call`. Request and response fields follow the API reference
+(https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_Operations.html); errors
+are :class:`~app.events.BusError` subclasses carrying EventBridge's exception names.
+
+Rules created or changed through the API are kept in ``<state>/rules.json`` and laid over
+``infra/bus.yaml``'s rules at start, so they survive a restart.
+
+Target ``Arn`` kinds the local bus understands: ``arn:aws:firehose:…`` (the lake),
+``arn:aws:sqs:…:<queue>``, ``arn:aws:logs:…:log-group:<name>``,
+``arn:aws:events:…:api-destination/<endpoint>`` (an ``endpoints`` entry of bus.yaml) and —
+a local extension — a plain ``http://`` URL for an HTTP consumer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.bus.definition import (
+    MAX_TARGETS, NAME_RE, LimitExceededException, ResourceNotFoundException, RetryPolicy, Rule, Target,
+)
+from app.bus.local import LocalBus
+from app.bus.patterns import compile_pattern
+from app.events import ValidationException
+
+Deliver = Callable[[list[dict], datetime], None]
+
+
+class RuleStore:
+    """Rules made through the API, and yaml rules deleted through it: ``rules.json``."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def load(self) -> tuple[list[Rule], set[str]]:
+        if not self.path.exists():
+            return [], set()
+        raw = json.loads(self.path.read_text())
+        return [_rule_from_json(r) for r in raw.get("rules", [])], set(raw.get("deleted", []))
+
+    def save(self, rules: list[Rule], deleted: set[str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"rules": [asdict(r) for r in rules], "deleted": sorted(deleted)}, indent=1))
+        os.replace(tmp, self.path)
+
+
+def _rule_from_json(raw: dict) -> Rule:
+    targets = tuple(Target(**{**t, "retry": RetryPolicy(**t["retry"])}) for t in raw["targets"])
+    return Rule(raw["name"], raw["pattern"], targets, raw.get("description", ""), raw.get("state", "ENABLED"))
+
+
+def apply_stored_rules(bus: LocalBus, store: RuleStore) -> None:
+    rules, deleted = store.load()
+    for name in deleted:
+        bus.remove_rule(name)
+    for rule in rules:
+        bus.add_rule(rule)
+
+
+class BusApi:
+    def __init__(self, bus: LocalBus, store: RuleStore, deliver: Deliver | None = None):
+        self.bus = bus
+        self.store = store
+        self.deliver = deliver or (lambda events, now: bus.publish(events, ingested_at=now))
+        self.yaml_rules = {r.name for r in bus.definition.rules}
+        _, self.deleted = store.load()
+
+    def call(self, operation: str, request: dict) -> dict:
+        handler = OPERATIONS.get(operation)
+        if handler is None:
+            raise UnknownOperationException(f"Operation {operation} is not supported by the local bus.")
+        if not isinstance(request, dict):
+            raise SerializationException("The request body must be a JSON object.")
+        return handler(self, request)
+
+    # -- helpers -----------------------------------------------------------------------
+    def _check_bus(self, name: Any) -> None:
+        if name in (None, "default", self.bus.name) or name == self._bus_arn():
+            return
+        raise ResourceNotFoundException(f"Event bus {name} does not exist.")
+
+    def _bus_arn(self) -> str:
+        return f"arn:aws:events:{self.bus.region}:{self.bus.account}:event-bus/{self.bus.name}"
+
+    def _rule(self, request: dict, key: str = "Name") -> Rule:
+        self._check_bus(request.get("EventBusName"))
+        name = _required(request, key)
+        rule = self.bus.rules.get(name)
+        if rule is None:
+            raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus {self.bus.name}.")
+        return rule
+
+    def _save(self, rule: Rule | None, name: str) -> None:
+        if rule is None:
+            self.bus.remove_rule(name)
+            if name in self.yaml_rules:
+                self.deleted.add(name)
+        else:
+            self.bus.add_rule(rule)
+            self.deleted.discard(name)
+        changed = [r for r in self.bus.rules.values()
+                   if r.name not in self.yaml_rules or r != self.bus.definition.rule(r.name)]
+        self.store.save(changed, self.deleted)
+
+    def describe(self, rule: Rule) -> dict:
+        out = {"Name": rule.name, "Arn": self.bus.rule_arn(rule.name), "EventPattern": rule.pattern_json,
+               "State": rule.state, "EventBusName": self.bus.name, "CreatedBy": self.bus.account}
+        if rule.description:
+            out["Description"] = rule.description
+        return out
+
+    def target_to_aws(self, target: Target) -> dict:
+        arn = target.endpoint if target.kind == "http" and _is_url(target.endpoint) else self.bus.target_arn(target)
+        out: dict[str, Any] = {"Id": target.id, "Arn": arn, "RetryPolicy": target.retry.to_aws()}
+        if target.dead_letter_queue:
+            out["DeadLetterConfig"] = {"Arn": f"arn:aws:sqs:{self.bus.region}:{self.bus.account}:{target.dead_letter_queue}"}
+        if target.input_path:
+            out["InputPath"] = target.input_path
+        if target.input_transformer:
+            out["InputTransformer"] = target.input_transformer
+        return out
+
+    def target_from_aws(self, raw: dict) -> Target:
+        target_id = _required(raw, "Id")
+        if not isinstance(target_id, str) or not NAME_RE.match(target_id):
+            raise ValidationException(f"Target Id {target_id!r} must be 1-64 letters, digits, '.', '-' or '_'.")
+        kind, fields = self._kind_of(_required(raw, "Arn"))
+        try:
+            retry = RetryPolicy.from_aws(raw.get("RetryPolicy"))
+        except ValueError as exc:
+            raise ValidationException(str(exc)) from None
+        dlq_arn = (raw.get("DeadLetterConfig") or {}).get("Arn")
+        if dlq_arn is not None and not str(dlq_arn).startswith("arn:aws:sqs:"):
+            raise ValidationException(f"DeadLetterConfig Arn {dlq_arn} is not an SQS queue ARN.")
+        return Target(id=target_id, kind=kind, retry=retry, input_path=raw.get("InputPath"),
+                      input_transformer=raw.get("InputTransformer"),
+                      dead_letter_queue=dlq_arn.rsplit(":", 1)[-1] if dlq_arn else None, **fields)
+
+    def _kind_of(self, arn: str) -> tuple[str, dict]:
+        if _is_url(arn):
+            return "http", {"endpoint": arn}
+        parts = str(arn).split(":", 5)
+        if len(parts) < 6 or parts[0] != "arn":
+            raise ValidationException(f"Parameter {arn} is not valid. Reason: Provided Arn is not in correct format.")
+        service, resource = parts[2], parts[5]
+        if service == "firehose":
+            return "lake", {}
+        if service == "sqs":
+            return "queue", {"queue": resource}
+        if service == "logs":
+            return "log", {"log": resource.rsplit("/", 1)[-1].removeprefix("log-group:")}
+        if service == "events" and resource.startswith("api-destination/"):
+            endpoint = resource.split("/")[1]
+            if endpoint not in self.bus.definition.endpoints:
+                raise ResourceNotFoundException(f"API destination {endpoint} does not exist.")
+            return "http", {"endpoint": endpoint}
+        raise ValidationException(f"Target Arn {arn} is not a target kind the local bus supports "
+                                  "(firehose, sqs, logs, events api-destination, or an http:// URL).")
+
+    # -- operations --------------------------------------------------------------------
+    def put_events(self, request: dict) -> dict:
+        now = datetime.now(UTC)
+        response, accepted = self.bus.accept_entries(_required(request, "Entries"), now)
+        if accepted:
+            self.deliver(accepted, now)
+        return response
+
+    def put_rule(self, request: dict) -> dict:
+        self._check_bus(request.get("EventBusName"))
+        name = _required(request, "Name")
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise ValidationException(f"Rule name {name!r} must be 1-64 letters, digits, '.', '-' or '_'.")
+        if request.get("ScheduleExpression"):
+            raise ValidationException("ScheduleExpression is not supported by the local bus.")
+        text = request.get("EventPattern")
+        if not text:
+            raise ValidationException("Parameter(s) EventPattern or ScheduleExpression must be specified.")
+        compile_pattern(text)  # raises InvalidEventPatternException
+        state = request.get("State", "ENABLED")
+        if state not in ("ENABLED", "DISABLED"):
+            raise ValidationException(f"State {state!r} must be ENABLED or DISABLED.")
+        existing = self.bus.rules.get(name)
+        if existing is None and len(self.bus.rules) >= 300:
+            raise LimitExceededException("The requested resource exceeds the maximum number allowed.")
+        targets = existing.targets if existing else ()
+        self._save(Rule(name, json.loads(text), targets, request.get("Description", ""), state), name)
+        return {"RuleArn": self.bus.rule_arn(name)}
+
+    def describe_rule(self, request: dict) -> dict:
+        return self.describe(self._rule(request))
+
+    def list_rules(self, request: dict) -> dict:
+        self._check_bus(request.get("EventBusName"))
+        prefix = request.get("NamePrefix") or ""
+        names = sorted(n for n in self.bus.rules if n.startswith(prefix))
+        return _page([self.describe(self.bus.rules[n]) for n in names], request, "Rules")
+
+    def delete_rule(self, request: dict) -> dict:
+        rule = self._rule(request)
+        if rule.targets:
+            raise ValidationException("Rule can't be deleted since it has targets.")
+        self._save(None, rule.name)
+        return {}
+
+    def enable_rule(self, request: dict) -> dict:
+        rule = self._rule(request)
+        self._save(replace(rule, state="ENABLED"), rule.name)
+        return {}
+
+    def disable_rule(self, request: dict) -> dict:
+        rule = self._rule(request)
+        self._save(replace(rule, state="DISABLED"), rule.name)
+        return {}
+
+    def put_targets(self, request: dict) -> dict:
+        rule = self._rule(request, "Rule")
+        raw_targets = _required(request, "Targets")
+        if not isinstance(raw_targets, list) or not raw_targets:
+            raise ValidationException("Targets must be a non-empty list.")
+        new = [self.target_from_aws(t) for t in raw_targets]
+        merged = {t.id: t for t in rule.targets} | {t.id: t for t in new}
+        if len(merged) > MAX_TARGETS:
+            raise LimitExceededException(
+                f"The requested resource exceeds the maximum number allowed: {MAX_TARGETS} targets per rule.")
+        self._save(replace(rule, targets=tuple(merged.values())), rule.name)
+        return {"FailedEntryCount": 0, "FailedEntries": []}
+
+    def remove_targets(self, request: dict) -> dict:
+        rule = self._rule(request, "Rule")
+        ids = set(_required(request, "Ids"))
+        self._save(replace(rule, targets=tuple(t for t in rule.targets if t.id not in ids)), rule.name)
+        return {"FailedEntryCount": 0, "FailedEntries": []}
+
+    def list_targets_by_rule(self, request: dict) -> dict:
+        rule = self._rule(request, "Rule")
+        return _page([self.target_to_aws(t) for t in rule.targets], request, "Targets")
+
+    def test_event_pattern(self, request: dict) -> dict:
+        pattern = compile_pattern(_required(request, "EventPattern"))
+        text = _required(request, "Event")
+        try:
+            event = json.loads(text)
+        except (TypeError, ValueError):
+            event = None
+        if not isinstance(event, dict):
+            raise ValidationException("Parameter Event is not valid: it must be a JSON object.")
+        # Match the text itself: number spelling and duplicate keys count as EventBridge reads them.
+        return {"Result": bool(pattern.matches_json(text))}
+
+
+class UnknownOperationException(ValidationException):
+    code = "UnknownOperationException"
+
+
+class SerializationException(ValidationException):
+    code = "SerializationException"
+
+
+def _required(request: dict, key: str) -> Any:
+    if request.get(key) is None:
+        raise ValidationException(f"1 validation error detected: Value null at '{key}' failed to satisfy "
+                                  "constraint: Member must not be null")
+    return request[key]
+
+
+def _is_url(text: Any) -> bool:
+    return isinstance(text, str) and text.startswith(("http://", "https://"))
+
+
+def _page(items: list[dict], request: dict, key: str) -> dict:
+    """ListRules / ListTargetsByRule paging: ``Limit`` items from ``NextToken`` (an offset)."""
+    start = int(request.get("NextToken") or 0)
+    limit = int(request.get("Limit") or 100)
+    out: dict[str, Any] = {key: items[start:start + limit]}
+    if start + limit < len(items):
+        out["NextToken"] = str(start + limit)
+    return out
+
+
+OPERATIONS: dict[str, Callable[[BusApi, dict], dict]] = {
+    "PutEvents": BusApi.put_events,
+    "PutRule": BusApi.put_rule,
+    "DescribeRule": BusApi.describe_rule,
+    "ListRules": BusApi.list_rules,
+    "DeleteRule": BusApi.delete_rule,
+    "EnableRule": BusApi.enable_rule,
+    "DisableRule": BusApi.disable_rule,
+    "PutTargets": BusApi.put_targets,
+    "RemoveTargets": BusApi.remove_targets,
+    "ListTargetsByRule": BusApi.list_targets_by_rule,
+    "TestEventPattern": BusApi.test_event_pattern,
+}

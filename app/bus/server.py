@@ -1,0 +1,249 @@
+"""``bus serve``: the local bus behind EventBridge's JSON protocol, for boto3 and the AWS CLI.
+
+Requests are ``POST /`` with ``X-Amz-Target: AWSEvents.<Operation>`` and a JSON body
+(``Content-Type: application/x-amz-json-1.1``); errors answer HTTP 400 with
+``{"__type": "<ExceptionName>", "message": "…"}`` — the awsJson1_1 protocol
+(https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html).
+
+Durability: PutEvents answers once its accepted events are fsynced to the journal;
+delivery happens on a worker thread. At start the journal is read back and every accepted
+event that had not reached all its targets is delivered (see :mod:`app.bus.journal`).
+
+Background threads: delivery (drains accepted events in batches), retries
+(:meth:`LocalBus.run_due` with the wall clock), and housekeeping (metrics flush every
+~10 s, journal compaction, lake compaction).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from app.bus.api import BusApi, RuleStore, SerializationException, apply_stored_rules
+from app.bus.definition import BusDefinition, load_definition
+from app.bus.journal import Journal
+from app.bus.local import LocalBus
+from app.bus.targets import http_transport
+from app.events import BusError
+
+log = logging.getLogger("verticals.bus")
+CONTENT_TYPE = "application/x-amz-json-1.1"
+TARGET_PREFIX = "AWSEvents."
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    lake: Path
+    state_dir: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 4010
+    metrics_every_s: float = 10.0
+    retry_tick_s: float = 0.2
+    compact_every_s: float = 300.0
+    delivery_batch: int = 1000
+    definition: Path | None = None  # default: infra/bus.yaml
+
+
+class LockedMetrics:
+    """The metrics recorder shared by PutEvents' threads and the delivery thread."""
+
+    def __init__(self, recorder):
+        self.recorder = recorder
+        self.lock = threading.Lock()
+
+    def add(self, *args, **kwargs) -> None:
+        with self.lock:
+            self.recorder.add(*args, **kwargs)
+
+    def add_counts(self, *args) -> None:
+        with self.lock:
+            self.recorder.add_counts(*args)
+
+    def flush(self) -> int:
+        with self.lock:
+            return self.recorder.flush()
+
+
+class BusService:
+    """The bus, its journal and its worker threads.
+
+    ``lock`` serializes routing, delivery and rule changes. PutEvents does not take it: it
+    only validates, journals (the journal and the metrics have their own locks) and queues,
+    so a slow consumer never slows publishers down.
+    """
+
+    def __init__(self, config: ServerConfig, definition: BusDefinition | None = None):
+        self.config = config
+        definition = definition or (load_definition(config.definition) if config.definition else load_definition())
+        state_dir = config.state_dir or Path(config.lake).parent / "bus"
+        self.lock = threading.RLock()
+        self.journal = Journal(state_dir / "journal.jsonl")
+        self.bus = LocalBus(definition, config.lake, state_dir=state_dir, transport=http_transport(timeout_s=2.0),
+                            journal=self.journal)
+        self.bus.metrics = LockedMetrics(self.bus.metrics)
+        store = RuleStore(state_dir / "rules.json")
+        apply_stored_rules(self.bus, store)
+        # (accepted events, ingestion time) from PutEvents; (journaled events, None) at start
+        self.accepted: queue.Queue[tuple[list, datetime | None]] = queue.Queue()
+        self.api = BusApi(self.bus, store, deliver=lambda events, now: self.accepted.put((events, now)))
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def call(self, operation: str, request: dict) -> dict:
+        if operation == "PutEvents":
+            return self.api.call(operation, request)
+        with self.lock:
+            return self.api.call(operation, request)
+
+    def start(self) -> None:
+        """Read the journal back, then deliver what it holds on the delivery thread."""
+        unfinished = self.journal.recover()
+        if unfinished:
+            log.warning("re-delivering %d journaled events after a restart", len(unfinished))
+        self.accepted.put((unfinished, None))
+        for work in (self._deliver_loop, self._retry_loop, self._housekeeping_loop):
+            thread = threading.Thread(target=work, name=work.__name__, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        with self.lock:
+            self._drain_accepted(block=False)
+            self.bus.flush()
+            self.journal.close()
+
+    # -- worker threads ----------------------------------------------------------------
+    def _drain_accepted(self, block: bool) -> int:
+        """Publish what PutEvents accepted, many calls at once (fewer, larger lake files)."""
+        try:
+            events, ingested = self.accepted.get(timeout=0.2) if block else self.accepted.get_nowait()
+        except queue.Empty:
+            return 0
+        if ingested is None:  # journaled before a restart
+            with self.lock:
+                return self.bus.recover(events)
+        batch = list(events)
+        while len(batch) < self.config.delivery_batch:
+            try:
+                more, _ = self.accepted.get_nowait()
+            except queue.Empty:
+                break
+            batch.extend(more)
+        with self.lock:
+            self.bus.publish(batch, ingested_at=ingested)
+        return len(batch)
+
+    def _deliver_loop(self) -> None:
+        while not self.stopping.is_set():
+            self._guard(self._drain_accepted, True)
+
+    def _retry_loop(self) -> None:
+        while not self.stopping.wait(self.config.retry_tick_s):
+            with self.lock:
+                self._guard(self.bus.run_due, time.time())
+
+    def _housekeeping_loop(self) -> None:
+        last_compaction = time.monotonic()
+        while not self.stopping.wait(self.config.metrics_every_s):
+            with self.lock:
+                self._guard(self.bus.flush)
+                self._guard(self.journal.compact_if_large)
+            if time.monotonic() - last_compaction >= self.config.compact_every_s:
+                last_compaction = time.monotonic()
+                self._guard(self._compact_lake)
+
+    def _compact_lake(self) -> None:
+        from app.lake.compact import compact
+
+        compact(self.config.lake, min_age_s=self.config.compact_every_s)
+
+    @staticmethod
+    def _guard(work, *args):
+        # A background failure is logged, never fatal: the journal still holds the events.
+        try:
+            return work(*args)
+        except Exception:  # noqa: BLE001
+            log.exception("bus background work failed")
+            return None
+
+
+def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # Headers and body in one segment: unbuffered writes with Nagle's algorithm and
+        # delayed ACKs cost ~40 ms per keep-alive request.
+        wbufsize = 64 * 1024
+        disable_nagle_algorithm = True
+
+        def do_GET(self) -> None:  # noqa: N802 - a readiness probe
+            self._send(200, {"status": "ok", "bus": service.bus.name})
+
+        def do_POST(self) -> None:  # noqa: N802
+            try:
+                operation, request = self._read_request()
+                self._send(200, service.call(operation, request))
+            except BusError as exc:
+                self._send(exc.status if exc.status < 500 else 500, {"__type": exc.code, "message": exc.message})
+            except Exception as exc:  # noqa: BLE001 - any other failure is the pattern module's or ours
+                code = getattr(exc, "code", None)
+                if isinstance(code, str):  # InvalidEventPatternException
+                    self._send(400, {"__type": code, "message": getattr(exc, "message", str(exc))})
+                else:
+                    log.exception("internal error")
+                    self._send(500, {"__type": "InternalException", "message": str(exc)})
+
+        def _read_request(self) -> tuple[str, dict]:
+            target = self.headers.get("X-Amz-Target", "")
+            if not target.startswith(TARGET_PREFIX):
+                raise SerializationException(f"Missing or unknown X-Amz-Target header: {target!r}.")
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                raise SerializationException(f"Request body of {length} bytes is too large.")
+            try:
+                request = json.loads(self.rfile.read(length) or b"{}")
+            except ValueError:
+                raise SerializationException("The request body is not valid JSON.") from None
+            return target[len(TARGET_PREFIX):], request
+
+        def _send(self, status: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet access log
+            log.debug(format, *args)
+
+    return Handler
+
+
+def serve(config: ServerConfig, ready: threading.Event | None = None) -> None:
+    """Run until interrupted (SIGINT/SIGTERM raise KeyboardInterrupt/SystemExit)."""
+    service = BusService(config)
+    service.start()
+    server = ThreadingHTTPServer((config.host, config.port), handler_for(service))
+    server.daemon_threads = True
+    print(f"bus {service.bus.name} listening on http://{config.host}:{server.server_port} "
+          f"(lake {config.lake})", flush=True)
+    if ready:
+        ready.set()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        service.stop()

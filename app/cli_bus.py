@@ -1,0 +1,168 @@
+"""``python -m app bus …``: serve the local bus's API, publish the live demo, run the demo consumer.
+
+* ``bus serve [--host 127.0.0.1] [--port 4010] [--lake PATH]`` — EventBridge's API.
+* ``bus publish --endpoint URL [--lake PATH] [--rate N]`` — the simulated enterprise
+  publishes the current minutes through boto3 ``put_events`` (batches of ≤ 10).
+* ``bus consumer [--port 4020]`` — the HTTP consumers named under ``endpoints`` in
+  infra/bus.yaml; each answers 503 while the simulation has it down, else 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlparse
+
+from app.__main__ import lake_argument, resolve_lake
+
+PUT_EVENTS_BATCH = 10  # PutEvents' entry limit
+
+
+def _exit_on_sigterm() -> None:
+    # SIGTERM unwinds like Ctrl-C, so the server flushes metrics and closes the journal.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+def cmd_bus_serve(args: argparse.Namespace) -> int:
+    from app.bus.server import ServerConfig, serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _exit_on_sigterm()
+    config = ServerConfig(lake=resolve_lake(args), state_dir=args.state_dir, host=args.host, port=args.port,
+                          definition=args.definition)
+    try:
+        serve(config)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+# -- the live publisher ----------------------------------------------------------------------
+
+def to_entry(event: dict) -> dict:
+    """A simulated envelope as a PutEvents request entry."""
+    return {"Source": event["source"], "DetailType": event["detail-type"], "Time": event["time"],
+            "Detail": json.dumps(event["detail"], separators=(",", ":")),
+            "Resources": list(event.get("resources") or [])}
+
+
+def batches(items: list, size: int = PUT_EVENTS_BATCH) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def events_client(endpoint: str):
+    import boto3
+
+    return boto3.client("events", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="local", aws_secret_access_key="local")
+
+
+def live_enterprise(rate: int, seed: int, today: date):
+    from app.demo.enterprise import DemoConfig, Enterprise
+
+    return Enterprise(DemoConfig(days=2, events_per_day=rate, seed=seed, end=today))
+
+
+def cmd_bus_publish(args: argparse.Namespace) -> int:
+    _exit_on_sigterm()
+    client = events_client(args.endpoint)
+    since = datetime.now(UTC).replace(microsecond=0)
+    enterprise, day = live_enterprise(args.rate, args.seed, since.date()), since.date()
+    print(f"publishing the simulated enterprise to {args.endpoint} (~{args.rate:,} events/day)", flush=True)
+    try:
+        while True:
+            time.sleep(args.tick)
+            until = datetime.now(UTC).replace(microsecond=0)
+            if until.date() != day:  # a new day: the simulation is built per window of days
+                enterprise, day = live_enterprise(args.rate, args.seed, until.date()), until.date()
+            sent, failed = publish_window(client, enterprise.events_between(since, until))
+            since = until
+            if failed:
+                print(f"{failed} of {sent} entries were refused", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        return 0
+
+
+def publish_window(client, events: list[dict]) -> tuple[int, int]:
+    failed = 0
+    for batch in batches([to_entry(e) for e in events]):
+        failed += client.put_events(Entries=batch)["FailedEntryCount"]
+    return len(events), failed
+
+
+# -- the demo consumer -----------------------------------------------------------------------
+
+def consumer_status(enterprise, consumer: str | None, now: datetime) -> int:
+    if consumer is None:
+        return 404
+    return 503 if enterprise.consumer_is_down(consumer, now) else 200
+
+
+def cmd_bus_consumer(args: argparse.Namespace) -> int:
+    from app.bus.definition import load_definition
+
+    _exit_on_sigterm()
+    today = datetime.now(UTC).date()
+    enterprise = live_enterprise(args.rate, args.seed, today + timedelta(days=1))
+    consumer_of_path = {urlparse(e.url).path: name for name, e in load_definition().endpoints.items()}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status = consumer_status(enterprise, consumer_of_path.get(self.path), datetime.now(UTC))
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    print(f"demo consumers {sorted(consumer_of_path.values())} on http://{args.host}:{args.port}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def add_bus_commands(commands: argparse._SubParsersAction) -> None:
+    bus = commands.add_parser("bus", help="the local event bus").add_subparsers(dest="bus_command", required=True)
+    serve = bus.add_parser("serve", help="serve EventBridge's API over the local bus")
+    lake_argument(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=4010)
+    serve.add_argument("--state-dir", type=_path, default=None,
+                       help="journal, API rules and DLQs (default: <lake>/../bus)")
+    serve.add_argument("--definition", type=_path, default=None, help="bus definition (default: infra/bus.yaml)")
+    serve.set_defaults(handler=cmd_bus_serve)
+
+    publish = bus.add_parser("publish", help="publish the simulated enterprise live through the bus API")
+    lake_argument(publish)
+    publish.add_argument("--endpoint", required=True, help="bus API URL, e.g. http://127.0.0.1:4010")
+    publish.add_argument("--rate", type=int, default=12_000, help="simulated events per day")
+    publish.add_argument("--seed", type=int, default=7)
+    publish.add_argument("--tick", type=float, default=5.0, help="seconds between publishes")
+    publish.set_defaults(handler=cmd_bus_publish)
+
+    consumer = bus.add_parser("consumer", help="the demo's HTTP consumers (503 while the simulation has them down)")
+    lake_argument(consumer)
+    consumer.add_argument("--host", default="127.0.0.1")
+    consumer.add_argument("--port", type=int, default=4020)
+    consumer.add_argument("--rate", type=int, default=12_000)
+    consumer.add_argument("--seed", type=int, default=7)
+    consumer.set_defaults(handler=cmd_bus_consumer)
+
+
+def _path(text: str):
+    from pathlib import Path
+
+    return Path(text).resolve()

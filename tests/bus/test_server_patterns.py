@@ -1,0 +1,63 @@
+"""Every golden EventBridge case through boto3's ``test_event_pattern`` against ``bus serve``."""
+
+import json
+import os
+from pathlib import Path
+
+import botocore.exceptions
+import pytest
+
+from app.settings import REPO_ROOT
+from tests.bus.server_helpers import running_bus, write_definition
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bus-server")]
+
+
+def golden_folder() -> Path:
+    folder = Path(os.environ.get("VERTICALS_TESTDATA") or REPO_ROOT.parent / "shared" / "testdata" / "eventbridge")
+    if not (folder / "match_cases.jsonl").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"EventBridge golden cases missing at {folder} (set VERTICALS_TESTDATA)")
+        pytest.skip(f"EventBridge golden cases not found at {folder}; set VERTICALS_TESTDATA")
+    return folder
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bus")
+    with running_bus(tmp, write_definition(tmp)) as bus:
+        yield bus.client()
+
+
+def test_every_match_case_gives_eventbridges_result(events):
+    folder = golden_folder()
+    cases = [(c["id"], json.dumps(c["pattern"]), json.dumps(c["event"]), c["match"])
+             for c in read_jsonl(folder / "match_cases.jsonl")]
+    # Where EventBridge's answer is undetermined (match: null) the cases say to follow event-ruler.
+    cases += [(c["id"], c["pattern_raw"], c["event_raw"], c["event_ruler_match"] if c["match"] is None else c["match"])
+              for c in read_jsonl(folder / "raw_cases.jsonl")]
+    big = json.loads((folder / "big_event_case.json").read_text())
+    cases.append((big["id"], json.dumps(big["pattern"]), json.dumps(big["event"]), big["match"]))
+    wrong = [case_id for case_id, pattern, event, expected in cases
+             if events.test_event_pattern(EventPattern=pattern, Event=event)["Result"] != expected]
+    assert len(cases) >= 580
+    assert wrong == []
+
+
+def test_every_invalid_pattern_is_refused_with_eventbridges_exception(events):
+    accepted = []
+    cases = read_jsonl(golden_folder() / "invalid_patterns.jsonl")
+    for case in cases:
+        text = case.get("pattern_raw") or json.dumps(case["pattern"])
+        try:
+            events.test_event_pattern(EventPattern=text, Event='{"source": "x"}')
+            accepted.append(case["id"])
+        except botocore.exceptions.ClientError as error:
+            assert error.response["Error"]["Code"] == "InvalidEventPatternException", case["id"]
+            assert error.response["Error"]["Message"], case["id"]
+    assert len(cases) >= 100
+    assert accepted == []
