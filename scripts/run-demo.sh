@@ -10,9 +10,15 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
-# The live bus and the publisher come with the bus API (python -m app bus ...).
+# The live demo: the demo's HTTP consumers (with their outages), the bus API, and the
+# simulated enterprise publishing the current minutes through it.
 if .venv/bin/python -m app bus --help >/dev/null 2>&1; then
+  .venv/bin/python -m app bus consumer --lake "$lake" --port 4020 & pids+=($!)
   .venv/bin/python -m app bus serve --lake "$lake" --port 4010 & pids+=($!)
+  for _ in $(seq 50); do  # wait for the bus before publishing to it
+    curl -fs http://127.0.0.1:4010/ >/dev/null 2>&1 && break
+    sleep 0.2
+  done
   .venv/bin/python -m app bus publish --lake "$lake" --endpoint http://127.0.0.1:4010 & pids+=($!)
 fi
 
