@@ -43,16 +43,17 @@ def classify_http_status(status: int) -> Outcome:
 
 # A transport sends one event to a URL at a moment and returns the HTTP status. The live
 # bus uses real HTTP; seeding history uses the simulated consumer in-process, at the
-# event's simulated time, so that its outages land in the past where they belong.
-Transport = Callable[[str, bytes, datetime], int]
+# event's simulated time, so that its outages land in the past where they belong. The
+# transport serializes the event itself: the in-process one never needs the bytes.
+Transport = Callable[[str, dict, datetime], int]
 
 
 def http_transport(timeout_s: float = 5.0) -> Transport:
     session = requests.Session()
 
-    def send(url: str, body: bytes, at: datetime) -> int:
+    def send(url: str, event: dict, at: datetime) -> int:
         try:
-            return session.post(url, data=body, timeout=timeout_s,
+            return session.post(url, data=json.dumps(event).encode(), timeout=timeout_s,
                                 headers={"Content-Type": "application/json"}).status_code
         except requests.RequestException:
             return 503  # unreachable: EventBridge retries connection failures
@@ -67,7 +68,7 @@ class HttpTarget:
         self.transport = transport
 
     def invoke(self, event: dict, at: datetime) -> Outcome:
-        return classify_http_status(self.transport(self.url, json.dumps(event).encode(), at))
+        return classify_http_status(self.transport(self.url, event, at))
 
 
 class LakeTarget:

@@ -31,7 +31,7 @@ def demo_transport(enterprise: Enterprise, definition: BusDefinition):
     """HTTP consumers answered in-process by the simulation, at the simulated moment."""
     consumer_of_url = {e.url: name for name, e in definition.endpoints.items()}
 
-    def send(url: str, body: bytes, at: datetime) -> int:
+    def send(url: str, event: dict, at: datetime) -> int:
         consumer = consumer_of_url.get(url, url)
         return 503 if enterprise.consumer_is_down(consumer, at) else 200
     return send

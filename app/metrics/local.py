@@ -11,7 +11,7 @@ same numbers come from CloudWatch).
 
 from __future__ import annotations
 
-from collections import defaultdict
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,11 +33,18 @@ SCHEMA = pa.schema([
 ])
 
 
+DAY_S = 86_400
+
+
 def resolution_s(age: timedelta) -> int:
     """CloudWatch's retention steps: the period a point of this age is kept at."""
-    if age <= timedelta(days=15):
+    return _resolution_for_age_s(age.total_seconds())
+
+
+def _resolution_for_age_s(age_s: float) -> int:
+    if age_s <= 15 * DAY_S:
         return 60
-    if age <= timedelta(days=63):
+    if age_s <= 63 * DAY_S:
         return 300
     return 3600
 
@@ -48,18 +55,23 @@ class MetricsRecorder:
     def __init__(self, lake: Path, bus: str, now: datetime | None = None):
         self.root = Path(lake) / METRICS_DIR
         self.bus = bus
-        self._now = now  # fixed "now" for seeding history; None = wall clock
-        self._points: dict[tuple[int, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        self._now_s = now.timestamp() if now else None  # fixed "now" for seeding history; None = wall clock
+        self._points: dict[tuple[int, str, str], list[float]] = {}
 
     def _bucket(self, epoch_s: float) -> int:
-        now = self._now or datetime.now(UTC)
-        step = resolution_s(now - datetime.fromtimestamp(epoch_s, UTC))
+        # Hot path (called per delivery while seeding): plain arithmetic, no datetimes.
+        now_s = self._now_s if self._now_s is not None else time.time()
+        step = _resolution_for_age_s(now_s - epoch_s)
         return int(epoch_s // step * step)
 
     def add(self, metric: str, epoch_s: float, value: float = 1.0, rule: str = "", samples: float = 1.0) -> None:
-        point = self._points[(self._bucket(epoch_s), metric, rule)]
-        point[0] += value
-        point[1] += samples
+        key = (self._bucket(epoch_s), metric, rule)
+        point = self._points.get(key)
+        if point is None:
+            self._points[key] = [value, samples]
+        else:
+            point[0] += value
+            point[1] += samples
 
     def add_counts(self, metric: str, counts: dict[tuple[float, str], float]) -> None:
         """Many count points at once: ``{(epoch_s, rule): count}``."""
@@ -70,18 +82,20 @@ class MetricsRecorder:
         return len(self._points)
 
     def flush(self) -> int:
+        """Write what accumulated, one file per day touched; returns the points written."""
         if not self._points:
             return 0
-        frame = pd.DataFrame(
-            [(ts, metric, self.bus, rule, v, n) for (ts, metric, rule), (v, n) in self._points.items()],
-            columns=COLUMNS,
-        )
+        by_day: dict[str, list[tuple]] = {}
+        for (ts, metric, rule), (value, samples) in self._points.items():
+            day = time.strftime("%Y-%m-%d", time.gmtime(ts))
+            by_day.setdefault(day, []).append((ts * 1000, metric, self.bus, rule, value, samples))
+        written = len(self._points)
         self._points.clear()
-        frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True)
-        for dt, part in frame.groupby(frame["timestamp"].dt.strftime("%Y-%m-%d")):
-            table = pa.Table.from_pandas(part, schema=SCHEMA, preserve_index=False)
-            write_parquet_atomic(table, self.root / f"dt={dt}")
-        return len(frame)
+        for day, rows in by_day.items():
+            columns = list(zip(*rows))
+            table = pa.table([pa.array(col, type=f.type) for col, f in zip(columns, SCHEMA)], schema=SCHEMA)
+            write_parquet_atomic(table, self.root / f"dt={day}")
+        return written
 
 
 class LocalMetricsSource:

@@ -43,8 +43,8 @@ class ScriptedConsumer:
         self.then = then
         self.calls: list[tuple[str, dict, datetime]] = []
 
-    def __call__(self, url: str, body: bytes, at: datetime) -> int:
-        self.calls.append((url, json.loads(body), at))
+    def __call__(self, url: str, event: dict, at: datetime) -> int:
+        self.calls.append((url, json.loads(json.dumps(event)), at))
         return self.statuses.pop(0) if self.statuses else self.then
 
 
