@@ -98,6 +98,7 @@ class Enterprise:
         self.outages = self._schedule_outages()
         self.arns = line_arns(config.region, config.account)
         self.events_per_order = self._calibrate()
+        self.mean_demand = float(np.mean([self._demand_factor(d) for d in range(self.first_day, self.last_day + 1)]))
         self.orders_per_day = self._orders_per_day()  # at a demand factor of 1
         self.capacities = self._plan_capacities()
         self._cohorts: dict[int, tuple[int, dict[int, list[Rows]]]] = {}  # see _cohort_parts
@@ -134,13 +135,13 @@ class Enterprise:
         return production + marketing / self.config.days
 
     def _orders_per_day(self) -> float:
-        self._mean_demand = np.mean([self._demand_factor(d) for d in range(self.first_day, self.last_day + 1)])
+        """Orders a day at demand factor 1 so that the window averages ``events_per_day``."""
         from_orders = max(self.config.events_per_day - self._fixed_events_per_day(), self.events_per_order)
-        return from_orders / self.events_per_order / self._mean_demand
+        return from_orders / self.events_per_order / self.mean_demand
 
     def _plan_capacities(self) -> np.ndarray:
         """Units per day per line: the line's mean demand over the window times its margin."""
-        orders = self.orders_per_day * self._mean_demand
+        orders = self.orders_per_day * self.mean_demand
         return np.array([round(orders * p.share * mean_quantity(p) * p.capacity_margin) for p in PRODUCT_LINES])
 
     def expected_orders(self, day: int, with_campaigns: bool = True) -> np.ndarray:
@@ -228,7 +229,7 @@ class Enterprise:
             "holidays": [h.to_truth() for h in holidays_between(self.start, self.end)],
             "regions": {r.name: r.share for r in REGIONS},
             "product_lines": {p.name: p.share for p in PRODUCT_LINES},
-            "orders_per_day": round(self.orders_per_day * self._mean_demand, 1),
+            "orders_per_day": round(self.orders_per_day * self.mean_demand, 1),
         }
 
 

@@ -275,10 +275,18 @@ def test_events_between_is_the_slice_of_the_day_batches(events, start, end):
     assert wanted or start.year == 2025
 
 
-def test_events_between_answers_again_from_its_cache(enterprise):
-    window = (datetime(2026, 4, 2, 10, tzinfo=UTC), datetime(2026, 4, 2, 10, 5, tzinfo=UTC))
-    assert enterprise.events_between(*window) == enterprise.events_between(*window)
-    assert enterprise.events_between(window[1], window[0]) == []
+def test_a_live_publisher_draws_only_the_new_days_cohort(monkeypatch):
+    live = Enterprise(SMALL)
+    drawn = []
+    original = live.simulate_day
+    monkeypatch.setattr(live, "simulate_day", lambda day: drawn.append(day) or original(day))
+    window = (datetime(2026, 4, 2, 23, 55, tzinfo=UTC), datetime(2026, 4, 3, 0, 0, tzinfo=UTC))
+    first = live.events_between(*window)
+    assert len(drawn) == len(set(drawn)) == 46  # the day and the 45 before it
+    assert live.events_between(*window) == first and len(drawn) == 46
+    after_midnight = live.events_between(window[1], window[1] + timedelta(minutes=5))
+    assert after_midnight and drawn[46:] == [(date(2026, 4, 3) - date(1970, 1, 1)).days]
+    assert live.events_between(window[1], window[0]) == []
 
 
 # --- demand and campaigns ---------------------------------------------------------------------
@@ -294,6 +302,24 @@ def test_weekends_sell_more_than_weekdays(events):
     weekend = [n for d, n in per_day.items() if date.fromisoformat(d).weekday() >= 5]
     weekday = [n for d, n in per_day.items() if date.fromisoformat(d).weekday() <= 2]
     assert np.mean(weekend) / np.mean(weekday) > 1.15
+
+
+def test_daily_orders_are_poisson_around_the_expected_count(enterprise, events):
+    counts = daily_orders(events)
+    ratios = []
+    for day in range(enterprise.first_day, enterprise.last_day + 1):
+        expected = enterprise.expected_orders(day)
+        when = (date(1970, 1, 1) + timedelta(days=day)).isoformat()
+        ratios += [(counts[r, when] - mu) ** 2 / mu for r, mu in zip(enterprise.ground_truth()["regions"], expected)]
+    assert 0.8 < np.mean(ratios) < 1.25  # variance / mean of a Poisson count is 1
+
+
+def test_demand_peaks_in_the_fourth_quarter_and_on_black_friday(year):
+    def total(day):
+        return year.expected_orders((day - date(1970, 1, 1)).days, with_campaigns=False).sum()
+    december, june = total(date(2025, 12, 9)), total(date(2026, 6, 9))  # both Tuesdays
+    assert december > 1.2 * june
+    assert total(date(2025, 11, 28)) > 1.8 * total(date(2025, 11, 21))  # Black Friday vs a Friday
 
 
 def _lift_estimate(counts, truth, campaign, pre_days=21):
