@@ -6,10 +6,12 @@ transpiled it. The view is built as
 
     SELECT <declared columns> FROM (<typed empty row set> UNION ALL BY NAME read_parquet(...))
 
-so that a table without files yet is empty with the declared column types, and files
-written before a column existed read it as NULL. ``read_parquet`` globs at every query,
-so new files show up without rebuilding anything; writers publish by rename, and the
-``*.parquet`` glob never sees their ``.tmp`` names.
+so that a table without files yet is empty with the declared column types. Files written
+before a column existed read it as NULL when the view reconciles files by column name
+(``union_by_name``); that reads every file's footer at every query, so a table only does
+it when its files need it (:func:`needs_union_by_name`). ``read_parquet`` globs at every
+query, so new files show up without rebuilding anything; writers publish by rename, and
+the ``*.parquet`` glob never sees their ``.tmp`` names.
 
 Safety: a query must be one SELECT over lake tables (checked with sqlglot), parameters
 are bound by DuckDB (``$name``), and the database may only read files under the lake
@@ -126,17 +128,25 @@ def describe_error(exc: duckdb.Error) -> str:
 
 class DuckDBEngine:
     """Runs Athena SQL over the local lake. Safe to share between threads: each query
-    runs on its own cursor (a DuckDB connection to the same in-memory database)."""
+    runs on its own cursor (a DuckDB connection to the same in-memory database).
+
+    ``union_by_name``: None (the default) decides per table, see :func:`needs_union_by_name`;
+    True or False forces it for every table.
+    """
 
     name = "duckdb"
 
     def __init__(
         self, lake: Path, *, extension_directory: str | Path | None = None,
-        union_by_name: bool = True,
+        union_by_name: bool | None = None,
     ):
         self.lake = Path(lake).expanduser().resolve()
         self._lock = threading.Lock()
-        self._db = _open_database(self.lake, extension_directory, union_by_name)
+        self._db = _connect(extension_directory)
+        self.union_by_name: dict[str, bool] = {
+            name: self._create_view(table, union_by_name) for name, table in TABLES.items()
+        }
+        _confine_to(self._db, self.lake)
 
     def tables(self) -> list[str]:
         return list(TABLES)
@@ -147,14 +157,11 @@ class DuckDBEngine:
         check_tables(tree, TABLES)
         check_params(tree, values)
         duck_sql = to_duckdb(_without_qualifiers(tree))
-        cursor = self._cursor()
         try:
-            started = perf_counter()
-            frame = _execute(cursor, duck_sql, values)
-            elapsed = perf_counter() - started
-            profile = json.loads(cursor.get_profiling_information(format="json"))
-        finally:
-            cursor.close()
+            frame, elapsed, profile = self._execute(duck_sql, values)
+        except _SchemaMismatch:
+            self._read_by_name({t.name for t in lake_tables(tree)})
+            frame, elapsed, profile = self._execute(duck_sql, values)
         files, scanned = scan_totals(profile)
         return QueryResult(frame=frame, elapsed_s=elapsed, bytes_scanned=scanned,
                            files_scanned=files, engine=self.name, sql=duck_sql)
@@ -163,25 +170,69 @@ class DuckDBEngine:
         with self._lock:
             self._db.close()
 
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
+    def _create_view(self, table: Table, union_by_name: bool | None) -> bool:
+        if union_by_name is None:
+            union_by_name = needs_union_by_name(self._db, table, self.lake)
+        self._db.execute(view_sql(table, self.lake, union_by_name))
+        return union_by_name
+
+    def _read_by_name(self, names: set[str]) -> None:
+        """A file lacks a column the first file has: reconcile these tables' files by name
+        from now on (slower: every file's footer is read at each query)."""
+        with self._lock:
+            for name in sorted(names):
+                if not self.union_by_name[name]:
+                    self._db.execute(view_sql(TABLES[name], self.lake, True))
+                    self.union_by_name[name] = True
+
+    def _execute(self, sql: str, values: dict[str, Any]) -> tuple[pd.DataFrame, float, dict]:
         with self._lock:
             cursor = self._db.cursor()
-        # Profiling is a per-connection setting (DuckDB refuses SET GLOBAL for it).
-        cursor.execute("SET enable_profiling = 'no_output'")
-        return cursor
+        try:
+            # Profiling is a per-connection setting (DuckDB refuses SET GLOBAL for it).
+            cursor.execute("SET enable_profiling = 'no_output'")
+            started = perf_counter()
+            frame = _fetch(cursor, sql, values)
+            elapsed = perf_counter() - started
+            profile = json.loads(cursor.get_profiling_information(format="json"))
+            types = [str(d[1]) for d in cursor.description or ()]
+        finally:
+            cursor.close()
+        return with_whole_counts(frame, types), elapsed, profile
 
 
-def _open_database(lake: Path, extension_directory: str | Path | None, union_by_name: bool):
+class _SchemaMismatch(Exception):
+    pass
+
+
+def needs_union_by_name(db: duckdb.DuckDBPyConnection, table: Table, lake: Path) -> bool:
+    """Whether the table's files must be reconciled by column name.
+
+    Without ``union_by_name`` DuckDB takes the columns from the first file: a later file
+    lacking one of them is an error (the engine then switches, see ``_read_by_name``), but
+    a column the first file lacks would read as NULL everywhere, silently. So: by name
+    when the first file lacks a declared column. Reading every footer at every query costs
+    ~3x the time on a lake of a few thousand files (bench/bench_queries.py).
+    """
+    described = {row[0] for row in db.execute(f"DESCRIBE {files_sql(table, lake, False)}").fetchall()}
+    if described == {"empty"}:  # no files yet (allow_empty's placeholder column)
+        return False
+    return not set(table.column_names) <= described
+
+
+def _connect(extension_directory: str | Path | None) -> duckdb.DuckDBPyConnection:
     extensions = str(extension_directory or Path(tempfile.gettempdir()) / "verticals-duckdb-ext")
     db = duckdb.connect(":memory:", config={"extension_directory": extensions})
     # ICU is built in but not loaded when connect() applies its config; set it afterwards.
     # GLOBAL so that every cursor inherits it: timestamps group by UTC days and hours.
     db.execute("SET GLOBAL TimeZone = 'UTC'")
-    for table in TABLES.values():
-        db.execute(view_sql(table, lake, union_by_name))
+    return db
+
+
+def _confine_to(db: duckdb.DuckDBPyConnection, lake: Path) -> None:
+    """From here on the database reads files under the lake only."""
     db.execute(f"SET allowed_directories = [{quote_string(str(lake) + '/')}]")
     db.execute("SET enable_external_access = false")
-    return db
 
 
 def _without_qualifiers(tree: exp.Expression) -> exp.Expression:
@@ -193,12 +244,13 @@ def _without_qualifiers(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def _execute(cursor: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any]) -> pd.DataFrame:
+def _fetch(cursor: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any]) -> pd.DataFrame:
     try:
-        frame = cursor.execute(sql, values or None).df()
+        return cursor.execute(sql, values or None).df()
     except duckdb.Error as exc:
+        if "schema mismatch in glob" in str(exc):
+            raise _SchemaMismatch(str(exc)) from exc
         raise QueryError(describe_error(exc)) from exc
-    return with_whole_counts(frame, [str(d[1]) for d in cursor.description or ()])
 
 
 def with_whole_counts(frame: pd.DataFrame, duckdb_types: list[str]) -> pd.DataFrame:

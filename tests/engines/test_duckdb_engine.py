@@ -176,3 +176,31 @@ def test_counts_and_integer_sums_come_back_as_integers(engine):
     assert frame.loc[0, "east"] == 3 and str(frame["east"].dtype) == "Int64"
     assert frame.loc[0, "units"] == 10 and str(frame["units"].dtype) == "Int64"
     assert str(frame["amount"].dtype) == "float64" and pd.isna(frame.loc[0, "none"])
+
+
+def _old_refunds_file(folder):
+    """A refunds file from before the reason and order_id columns existed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"event_id": ["old"], "refund_id": ["old"], "amount": [1.0]}), folder / "old.parquet")
+
+
+def test_tables_read_by_name_only_when_their_first_file_lacks_a_column(tmp_path, duckdb_extensions):
+    _old_refunds_file(tmp_path / "refunds" / "dt=2026-01-01")
+    LakeWriter(tmp_path).write([event("OrderPlaced", FIXTURE_END, 1, order_id="o")])
+    engine = DuckDBEngine(tmp_path, extension_directory=duckdb_extensions)
+    assert engine.union_by_name["refunds"] is True
+    assert engine.union_by_name["orders"] is False and engine.union_by_name["tickets"] is False
+
+
+def test_a_later_file_lacking_a_column_switches_the_table_to_by_name(tmp_path, duckdb_extensions):
+    LakeWriter(tmp_path).write([event("RefundIssued", FIXTURE_END - timedelta(days=1), 1, refund_id="new",
+                                      order_id="o", amount=2.0, reason="other")])
+    engine = DuckDBEngine(tmp_path, extension_directory=duckdb_extensions)
+    assert engine.union_by_name["refunds"] is False
+    _old_refunds_file(tmp_path / "refunds" / f"dt={FIXTURE_END}")
+    frame = engine.run("SELECT refund_id, reason FROM refunds ORDER BY refund_id").frame
+    assert frame["refund_id"].tolist() == ["new", "old"] and frame["reason"].isna().tolist() == [False, True]
+    assert engine.union_by_name["refunds"] is True
