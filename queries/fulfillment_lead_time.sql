@@ -41,9 +41,9 @@ moved AS (
 lead_times AS (
     SELECT
         p.day,
-        date_diff('second', p.placed_at, m.shipped_at) / 3600.0 AS to_ship_h,
-        date_diff('second', m.shipped_at, m.delivered_at) / 3600.0 AS transit_h,
-        date_diff('second', p.placed_at, m.delivered_at) / 3600.0 AS total_h
+        CAST(date_diff('second', p.placed_at, m.shipped_at) AS double) / 3600 AS to_ship_h,
+        CAST(date_diff('second', m.shipped_at, m.delivered_at) AS double) / 3600 AS transit_h,
+        CAST(date_diff('second', p.placed_at, m.delivered_at) AS double) / 3600 AS total_h
     FROM placed AS p
     JOIN moved AS m ON m.order_id = p.order_id
     WHERE m.shipped_at IS NOT NULL

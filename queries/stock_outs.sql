@@ -39,7 +39,7 @@ refills AS (
 waits AS (
     SELECT
         o.event_id,
-        date_diff('second', o.time, min(r.time)) / 3600.0 AS hours_to_replenish
+        CAST(date_diff('second', o.time, min(r.time)) AS double) / 3600 AS hours_to_replenish
     FROM outs AS o
     LEFT JOIN refills AS r
         ON r.warehouse = o.warehouse AND r.product_line = o.product_line AND r.time > o.time
