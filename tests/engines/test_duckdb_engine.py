@@ -25,6 +25,8 @@ def test_partition_columns_are_text_and_times_are_utc(engine):
     assert frame.loc[0, "dt"] == D0
     assert str(frame["time"].dtype) == "datetime64[us, UTC]"
     assert frame.loc[0, "h"] == 8
+    # Set on purpose, not inherited from the machine (whose default reads "Etc/UTC" here).
+    assert engine.run("SELECT current_setting('TimeZone') AS tz").frame.loc[0, "tz"] == "UTC"
 
 
 def test_named_parameters_are_bound_not_spliced(engine):
