@@ -1,0 +1,236 @@
+"""The rendered CloudFormation template: committed file current, cfn-lint clean, and
+faithful to the bus definition and the lake schema."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.aws.session import DLQ_OUTPUT_PREFIX, OUTPUT_KEYS
+from app.bus.definition import load_definition, parse_definition
+from app.infra.names import logical_id
+from app.infra.render import (
+    TEMPLATE_PATH,
+    RenderError,
+    entity_transformer,
+    events_transformer,
+    render_template,
+    restrict_to_detail_types,
+    to_json,
+    to_yaml,
+)
+from app.lake.tables import ENTITY_TABLES, EVENTS, TABLES
+
+DEFINITION = load_definition()
+TEMPLATE = render_template(DEFINITION)
+RESOURCES = TEMPLATE["Resources"]
+
+
+def of_type(kind: str) -> dict:
+    return {rid: r for rid, r in RESOURCES.items() if r["Type"] == kind}
+
+
+def rule_named(name: str) -> dict:
+    [rule] = [r["Properties"] for r in of_type("AWS::Events::Rule").values() if r["Properties"]["Name"] == name]
+    return rule
+
+
+def test_committed_template_is_a_fresh_render():
+    assert TEMPLATE_PATH.read_text() == to_yaml(TEMPLATE), "run: python -m app infra render"
+
+
+def test_cfn_lint_finds_nothing():
+    from cfnlint.api import ManualArgs, lint
+
+    matches = lint(to_yaml(TEMPLATE), config=ManualArgs(regions=["us-east-1", "eu-central-1"]))
+    assert [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches] == []
+
+
+def test_yaml_has_no_aliases_and_json_round_trips():
+    assert "*id" not in to_yaml(TEMPLATE) and "&id" not in to_yaml(TEMPLATE)
+    assert json.loads(to_json(TEMPLATE)) == json.loads(json.dumps(TEMPLATE))
+
+
+def test_every_rule_of_the_definition_is_deployed_as_written():
+    for rule in DEFINITION.rules:
+        deployed = rule_named(rule.name)
+        assert deployed["EventPattern"] == rule.pattern
+        assert deployed["EventBusName"] == {"Fn::GetAtt": ["EventBus", "Name"]}
+        assert deployed["State"] == rule.state
+        targets = {t["Id"]: t for t in deployed["Targets"]}
+        assert set(targets) == {t.id for t in rule.targets}
+        for target in rule.targets:
+            assert targets[target.id]["RetryPolicy"] == target.retry.to_aws()
+            if target.dead_letter_queue:
+                assert targets[target.id]["DeadLetterConfig"] == {
+                    "Arn": {"Fn::GetAtt": [logical_id("Queue", target.dead_letter_queue), "Arn"]}}
+
+
+@pytest.mark.parametrize("table", ENTITY_TABLES, ids=lambda t: t.name)
+def test_lake_rule_has_a_companion_rule_per_entity_table(table):
+    rule = rule_named(f"lake-archive-{table.name}")
+    assert rule["EventPattern"] == {"source": [{"prefix": "verticals."}], "detail-type": list(table.detail_types)}
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [logical_id("LakeStream", table.name), "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["QueueLakeDlq", "Arn"]}
+    assert set(target["InputTransformer"]["InputPathsMap"]) == set(table.column_names)
+
+
+def test_raw_events_go_whole_to_the_events_stream():
+    [target] = rule_named("lake-archive")["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["LakeStreamEvents", "Arn"]}
+    paths = target["InputTransformer"]["InputPathsMap"]
+    assert paths["detail"] == "$.detail" and paths["detail_type"] == "$.detail-type"
+    assert set(EVENTS.column_names) - {"ingested_at"} <= set(paths)
+    assert '"ingested_at":"<aws.events.event.ingestion-time>"' in target["InputTransformer"]["InputTemplate"]
+
+
+@pytest.mark.parametrize("transformer", [events_transformer()] + [entity_transformer(t) for t in ENTITY_TABLES],
+                         ids=["events"] + [t.name for t in ENTITY_TABLES])
+def test_input_templates_fill_into_valid_json(transformer):
+    # EventBridge replaces each unquoted <var> by a JSON value and each quoted one by text.
+    filled = transformer["InputTemplate"]
+    for name in transformer["InputPathsMap"]:
+        filled = filled.replace(f"<{name}>", '{"nested": [1, "two"]}')
+    filled = filled.replace("<aws.events.event.ingestion-time>", "2026-03-14T09:30:00Z")
+    assert set(json.loads(filled)) >= set(transformer["InputPathsMap"])
+
+
+@pytest.mark.parametrize("table", list(TABLES.values()), ids=lambda t: t.name)
+def test_glue_tables_mirror_the_lake_schema_with_partition_projection(table):
+    props = RESOURCES[logical_id("Table", table.name)]["Properties"]["TableInput"]
+    columns = props["StorageDescriptor"]["Columns"]
+    assert [(c["Name"], c["Type"]) for c in columns] == [(c.name, c.type) for c in table.columns]
+    assert [p["Name"] for p in props["PartitionKeys"]] == list(table.partitions)
+    params = props["Parameters"]
+    assert params["projection.enabled"] == "true"
+    assert params["projection.dt.type"] == "date" and params["projection.dt.format"] == "yyyy-MM-dd"
+    keys = "/".join(f"{p}=${{!{p}}}" for p in table.partitions)
+    assert params["storage.location.template"] == {"Fn::Sub": f"s3://${{LakeBucket}}/{table.name}/{keys}/"}
+    stream = RESOURCES[logical_id("LakeStream", table.name)]["Properties"]["ExtendedS3DestinationConfiguration"]
+    assert stream["Prefix"].startswith(f"{table.name}/dt=!{{partitionKeyFromQuery:dt}}/")
+    assert stream["DataFormatConversionConfiguration"]["SchemaConfiguration"]["TableName"] == {
+        "Ref": logical_id("Table", table.name)}
+
+
+def test_events_table_projects_every_department_source():
+    params = RESOURCES["TableEvents"]["Properties"]["TableInput"]["Parameters"]
+    from app.departments import SOURCES
+
+    assert params["projection.source.type"] == "enum"
+    assert params["projection.source.values"].split(",") == list(SOURCES)
+
+
+def test_dlq_policies_let_exactly_the_rules_that_use_them_send():
+    senders = {}
+    for pid, p in of_type("AWS::SQS::QueuePolicy").items():
+        statement = p["Properties"]["PolicyDocument"]["Statement"][0]
+        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+        senders[p["Properties"]["Queues"][0]["Ref"]] = {a["Fn::GetAtt"][0] for a in
+                                                         statement["Condition"]["ArnEquals"]["aws:SourceArn"]}
+    assert senders["QueueCrmWebhookDlq"] == {"RuleCrmCustomerSignals"}
+    assert senders["QueueAttributionDlq"] == {"RuleMarketingAttribution"}
+    assert senders["QueueLakeDlq"] == {"RuleLakeArchive"} | {logical_id("Rule", "lake-archive", t.name)
+                                                             for t in ENTITY_TABLES}
+    assert senders["QueuePaymentsOrders"] == {"RulePaymentsOnOrder"}
+    for name in DEFINITION.dead_letter_queues:
+        props = RESOURCES[logical_id("Queue", name)]["Properties"]
+        assert props["MessageRetentionPeriod"] == 1_209_600 and props["SqsManagedSseEnabled"] is True
+
+
+def _dashboard_statements() -> list[dict]:
+    statements = RESOURCES["DashboardRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    return [s["Fn::If"][1] if "Fn::If" in s else s for s in statements]
+
+
+def test_dashboard_role_reads_and_writes_only_its_results():
+    allowed = {a for s in _dashboard_statements() for a in s["Action"]}
+    writes = {a for a in allowed if a.split(":")[1].startswith(("Put", "Delete", "Create", "Update", "Start", "Stop"))}
+    assert writes == {"s3:PutObject", "athena:StartQueryExecution", "athena:StopQueryExecution",
+                      "events:PutEvents", "sqs:DeleteMessage"}
+    by_sid = {s["Sid"]: s for s in _dashboard_statements()}
+    assert by_sid["WriteOwnResults"]["Resource"] == {"Fn::Sub": "${ResultsBucket.Arn}/results/*"}
+    assert by_sid["ReadLake"]["Action"] == ["s3:GetObject"]
+    assert not any("*" in a for a in allowed)
+    assert [s["Sid"] for s in _dashboard_statements() if s["Resource"] == "*"] == ["ReadMetrics"]
+    conditional = [s["Fn::If"][0] for s in
+                   RESOURCES["DashboardRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] if "Fn::If" in s]
+    assert conditional == ["CanRedrive", "CanRedrive"]  # PutEvents and DeleteMessage only when allowed
+
+
+def test_buckets_are_private_encrypted_and_retained():
+    for name in ("LakeBucket", "ResultsBucket"):
+        bucket = RESOURCES[name]
+        assert bucket["DeletionPolicy"] == "Retain"
+        assert all(bucket["Properties"]["PublicAccessBlockConfiguration"].values())
+        assert bucket["Properties"]["BucketEncryption"]
+    lake = RESOURCES["LakeBucket"]["Properties"]
+    assert lake["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert lake["ObjectLockEnabled"] == {"Fn::If": ["ObjectLockOn", True, {"Ref": "AWS::NoValue"}]}
+    transitions = lake["LifecycleConfiguration"]["Rules"][0]["Transitions"]
+    assert [t["StorageClass"] for t in transitions] == ["STANDARD_IA", "GLACIER_IR"]
+
+
+def test_workgroup_enforces_engine_v3_and_a_scan_cutoff():
+    config = RESOURCES["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["EngineVersion"] == {"SelectedEngineVersion": "Athena engine version 3"}
+    assert config["BytesScannedCutoffPerQuery"] == {"Ref": "BytesScannedCutoffPerQuery"}
+    assert config["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${ResultsBucket}/results/"}
+
+
+def test_alarms_cover_every_rule_and_dead_letter_queue():
+    alarms = [a["Properties"] for a in of_type("AWS::CloudWatch::Alarm").values()]
+    failed = {next(d["Value"] for d in a["Dimensions"] if d["Name"] == "RuleName")
+              for a in alarms if a["MetricName"] == "FailedInvocations"}
+    assert failed == {r["Properties"]["Name"] for r in of_type("AWS::Events::Rule").values()}
+    depth = [a for a in alarms if a["MetricName"] == "ApproximateNumberOfMessagesVisible"]
+    assert len(depth) == len(DEFINITION.dead_letter_queues)
+
+
+def test_outputs_name_what_the_app_reads():
+    outputs = TEMPLATE["Outputs"]
+    assert set(OUTPUT_KEYS.values()) <= set(outputs)
+    for dlq in DEFINITION.dead_letter_queues:
+        assert outputs[DLQ_OUTPUT_PREFIX + logical_id(dlq)]["Value"] == {"Ref": logical_id("Queue", dlq)}
+
+
+@pytest.mark.parametrize(("pattern", "types", "expected"), [
+    pytest.param({"source": ["a"]}, ("X", "Y"), {"source": ["a"], "detail-type": ["X", "Y"]}, id="open"),
+    pytest.param({"detail-type": ["X", "Z"]}, ("X", "Y"), {"detail-type": ["X"]}, id="intersect"),
+    pytest.param({"detail-type": ["Z"]}, ("X", "Y"), None, id="disjoint"),
+    pytest.param({"detail-type": [{"prefix": "Order"}]}, ("OrderPlaced", "Refund"), {"detail-type": ["OrderPlaced"]},
+                 id="prefix-matcher"),
+    pytest.param({"detail-type": [{"anything-but": "X"}]}, ("X", "Y"), {"detail-type": ["Y"]}, id="anything-but"),
+    pytest.param({"$or": [{"detail-type": ["X"]}, {"detail-type": ["Z"]}]}, ("X", "Y"),
+                 {"detail-type": ["X"]}, id="or-one-branch-left-is-merged"),
+    pytest.param({"$or": [{"source": ["a"], "detail-type": ["X"]}, {"source": ["b"], "detail-type": ["Y"]},
+                          {"detail-type": ["Z"]}]}, ("X", "Y"),
+                 {"$or": [{"source": ["a"], "detail-type": ["X"]}, {"source": ["b"], "detail-type": ["Y"]}],
+                  "detail-type": ["X", "Y"]}, id="or-branch-dropped"),
+    pytest.param({"$or": [{"detail-type": ["Z"]}, {"source": ["q"], "detail-type": ["W"]}]}, ("X",), None,
+                 id="or-nothing-left"),
+    pytest.param({"$or": [{"source": ["a"]}, {"source": ["b"]}]}, ("X",),
+                 {"$or": [{"source": ["a"]}, {"source": ["b"]}], "detail-type": ["X"]}, id="or-without-types"),
+])
+def test_restrict_to_detail_types(pattern, types, expected):
+    assert restrict_to_detail_types(pattern, types) == expected
+
+
+def test_a_rule_whose_companion_name_is_too_long_is_refused():
+    name = "r" * 60
+    definition = parse_definition({"bus": "b", "dead_letter_queues": [], "rules": [
+        {"name": name, "pattern": {"source": ["x"]}, "targets": [{"id": "lake", "kind": "lake"}]}]})
+    with pytest.raises(RenderError, match="longer than 64"):
+        render_template(definition)
+
+
+def test_a_bus_without_lake_targets_has_no_companion_rules():
+    definition = parse_definition({"bus": "b", "dead_letter_queues": ["d"], "rules": [
+        {"name": "only-queue", "pattern": {"source": ["x"]},
+         "targets": [{"id": "q", "kind": "queue", "queue": "work", "dead_letter_queue": "d"}]}]})
+    template = render_template(definition)
+    names = [r["Properties"]["Name"] for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    assert names == ["only-queue"]
+    assert template["Resources"]["QueueWork"]["Properties"]["QueueName"] == "b-work"
