@@ -57,8 +57,8 @@ def schedule_outages(rng: np.random.Generator, plan: OutagePlan, start: int, end
     """Outages of one consumer for a window of epoch seconds ``[start, end)`` and the year after."""
     days = (end - start) / DAY
     recent_from = max(start, end - RECENT_DAYS * DAY)
-    older = max(1, round(rng.uniform(*plan.per_year) * days / 365))
     recent = int(rng.integers(*plan.recent))
+    older = max(1, round(rng.uniform(*plan.per_year) * days / 365) - recent)
     future = round(sum(plan.per_year) / 2 * FUTURE_DAYS / 365)
     return _without_overlaps(
         _windows(rng, older, start, recent_from, plan)

@@ -435,7 +435,7 @@ def test_capacity_is_short_of_demand_at_the_seasonal_peak(year):
 
 def test_crm_webhook_is_down_in_several_windows_some_of_them_recent(year):
     windows = [(moment(a), moment(b)) for a, b in year.ground_truth()["outages"]["crm-webhook"]]
-    assert 6 <= len(windows) <= 16
+    assert 6 <= len(windows) <= 12
     assert sum(a.date() > year.end - timedelta(days=7) for a, _ in windows) >= 2
     for a, b in windows:
         assert timedelta(minutes=20) <= b - a <= timedelta(hours=6)
