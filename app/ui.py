@@ -156,9 +156,26 @@ def sidebar() -> View:
 
 
 def view() -> View:
-    """This run's context and time range (set by the router's sidebar)."""
-    current = st.session_state.get(VIEW_KEY)
-    return current if current is not None else sidebar()
+    """This run's context and time range, from the router's sidebar.
+
+    A page runs without the router when Streamlit runs the page file directly: a server
+    process whose first run opens a deep link uses the legacy ``pages/`` folder mode until
+    some run has called ``st.navigation`` (``PagesManager.uses_pages_directory``). The
+    page then switches that mode off and reruns through the router; a first run has no
+    widget state to lose. AppTest resets the mode before every run, so there the page
+    draws the sidebar itself instead (a rerun would drop the clicked button's value).
+    """
+    current = st.session_state.pop(VIEW_KEY, None)
+    if current is not None:
+        return current
+    from streamlit import config
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        if not config.get_option("global.appTest"):
+            st.rerun()
+    return sidebar()
 
 
 # --- cached service calls --------------------------------------------------------------
@@ -248,13 +265,13 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 CUSTOM_DATES = "custom dates"
 
 
-def param_input(param: Any, default: Any, key: str, range_presets: Sequence[str]) -> Any:
+def param_input(param: Any, default: Any, key: str, range_options: Sequence[str] = ()) -> Any:
     """The widget for one saved-query parameter; returns the raw value for resolve_params."""
     label = param.label + (" (free text)" if param.unsafe else "")
     if param.type == "date":
         return st.date_input(label, value=default, key=key, help=param.help or None)
     if param.type == "daterange":
-        return _daterange_input(param, default, key, label, range_presets)
+        return _daterange_input(param, default, key, label, range_options)
     if param.type == "number":
         step = 1 if param.integer else None
         value = int(default) if param.integer else float(default)
@@ -268,9 +285,11 @@ def param_input(param: Any, default: Any, key: str, range_presets: Sequence[str]
                          help=(param.help + " " if param.help else "") + param.accepts())
 
 
-def _daterange_input(param: Any, default: Any, key: str, label: str, range_presets: Sequence[str]) -> Any:
+def _daterange_input(param: Any, default: Any, key: str, label: str, range_options: Sequence[str]) -> Any:
+    """A relative range (the default first) or custom days; a default of fixed dates
+    starts on custom days."""
+    options = [*range_options, CUSTOM_DATES]
     phrase = " ".join(str(param.default).lower().split())
-    options = [*range_presets, CUSTOM_DATES]
     choice = st.selectbox(label, options, index=options.index(phrase) if phrase in options else len(options) - 1,
                           key=f"{key}:preset", help=param.help or None)
     if choice != CUSTOM_DATES:

@@ -36,7 +36,7 @@ if query.params:
     for index, param in enumerate(query.params):
         with columns[index % len(columns)]:
             raw[param.name] = ui.param_input(param, defaults[param.name], f"sq:{name}:{param.name}",
-                                             saved_queries.RANGE_PRESETS)
+                                             saved_queries.range_options(param, today))
 
 with st.expander("SQL (Athena)", expanded=False):
     st.code(query.sql, language="sql")

@@ -67,7 +67,7 @@ def weekday_hour_heatmap(hourly: pd.DataFrame, timezone: str) -> pd.DataFrame:
     full = pd.date_range(counts.index.min(), counts.index.max(), freq="h")
     counts = counts.groupby(level=0).sum().reindex(full, fill_value=0)
     local = counts.index.tz_convert(timezone)
-    table = counts.groupby([local.dayofweek, local.hour]).mean().unstack(fill_value=0.0)
+    table = counts.groupby([local.day_of_week, local.hour]).mean().unstack(fill_value=0.0)
     table = table.reindex(index=range(7), columns=range(24), fill_value=0.0)
     table.index = list(WEEKDAYS)
     return table

@@ -90,8 +90,8 @@ def seasonal_forecast(history: pd.Series, horizon: int, weeks: int = SEASONAL_WE
     last = history.index.max()
     days = pd.date_range(last + pd.Timedelta(days=1), periods=horizon, freq="D")
     recent = history[history.index > last - pd.Timedelta(days=7 * weeks)]
-    by_weekday = recent.groupby(recent.index.dayofweek).mean()
-    return pd.Series(days.dayofweek.map(by_weekday).to_numpy(dtype=float), index=days)
+    by_weekday = recent.groupby(recent.index.day_of_week).mean()
+    return pd.Series(days.day_of_week.map(by_weekday).to_numpy(dtype=float), index=days)
 
 
 def capacity_for(planned: pd.Series, days: pd.DatetimeIndex, weeks: int = SEASONAL_WEEKS) -> pd.Series:
@@ -101,8 +101,8 @@ def capacity_for(planned: pd.Series, days: pd.DatetimeIndex, weeks: int = SEASON
     if planned.empty:
         return pd.Series(np.nan, index=days)
     recent = planned[planned.index > planned.index.max() - pd.Timedelta(days=7 * weeks)]
-    usual = recent.groupby(recent.index.dayofweek).median()
-    fallback = pd.Series(days.dayofweek.map(usual).to_numpy(dtype=float), index=days)
+    usual = recent.groupby(recent.index.day_of_week).median()
+    fallback = pd.Series(days.day_of_week.map(usual).to_numpy(dtype=float), index=days)
     return planned.reindex(days).fillna(fallback)
 
 

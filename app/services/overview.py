@@ -183,15 +183,23 @@ def _wide(parts: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
     return wide.reindex(pd.date_range(rng.dt_from, rng.dt_to, freq="D")).fillna(0.0)
 
 
+def _data_start(*parts: pd.DataFrame) -> pd.Timestamp:
+    """The first day with any data: days before it are "no data yet", not zeros."""
+    days = [p.loc[p["value"] > 0, "day"].min() for p in parts if not p.empty]
+    days = [d for d in days if pd.notna(d)]
+    return min(days) if days else pd.Timestamp.max
+
+
 def summarise(this_parts: pd.DataFrame, previous_parts: pd.DataFrame, rng: TimeRange) -> Overview:
     """KPIs of ``rng`` against the period before it, from :func:`daily_parts` of each."""
     this, before = _wide(this_parts, rng), _wide(previous_parts, rng.previous())
+    start = _data_start(this_parts, previous_parts)
     kpis, daily = [], []
     for spec in KPIS:
         kpis.append(Kpi(spec, _period_value(this.sum(), spec), _period_value(before.sum(), spec),
-                        _detail_value(this.sum(), spec), _daily_values(this, spec)))
+                        _detail_value(this.sum(), spec), _daily_values(this, spec)[lambda v: v.index >= start]))
         for period, wide in (("this", this), ("previous", before)):
-            values = _daily_values(wide, spec)
+            values = _daily_values(wide, spec).where(lambda v: v.index >= start)
             daily.append(pd.DataFrame({
                 "day": values.index, "department": spec.department, "label": spec.label,
                 "value": values.to_numpy(), "period": period,

@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from app.catalog import (DateRange, Param, ParamError, SavedQuery, bind, load_catalog, relative_range,
-                         resolve_params)
+from app.catalog import ParamError  # noqa: F401  (pages catch it: a bad form value, named)
+from app.catalog import Param, SavedQuery, bind, load_catalog, relative_range, resolve_params
 from app.engines.base import QueryResult
 from app.services.context import Context
-
-__all__ = ["ParamError", "RANGE_PRESETS", "QueryRun", "library", "initial_values", "run_saved_query"]
 
 # Relative ranges a date-range parameter offers besides explicit dates (app/catalog phrases).
 RANGE_PRESETS = ("today", "yesterday", "last 7 days", "last 30 days", "last 90 days", "month to date",
@@ -48,14 +46,12 @@ def initial_values(query: SavedQuery, today: date) -> dict[str, Any]:
     return resolve_params(query, {}, today)
 
 
-def range_preset(param: Param) -> str | None:
-    """The relative phrase a date-range default names, if it is one of RANGE_PRESETS."""
+def range_options(param: Param, today: date) -> list[str]:
+    """The relative ranges to offer for a date-range parameter: its own default phrase
+    first (when it is one, e.g. "last 14 days"), then RANGE_PRESETS."""
     phrase = " ".join(str(param.default).lower().split())
-    return phrase if phrase in RANGE_PRESETS else None
-
-
-def preset_dates(phrase: str, today: date) -> DateRange | None:
-    return relative_range(phrase, today)
+    own = [phrase] if relative_range(phrase, today) is not None else []
+    return list(dict.fromkeys([*own, *RANGE_PRESETS]))
 
 
 def run_saved_query(ctx: Context, name: str, raw: Mapping[str, Any], today: date) -> QueryRun:

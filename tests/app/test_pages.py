@@ -1,0 +1,189 @@
+"""Every page on the small seeded lake (60 days, seed 11): what each page shows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.bus.definition import load_definition
+from app.catalog import load_catalog
+from app.departments import DEPARTMENTS, DETAIL_TYPES
+from tests.app.apptest import open_app, open_page
+
+pytestmark = pytest.mark.usefixtures("on_seeded_lake")
+
+WHOLE_LAKE = {"range": "90d"}  # the seeded lake holds 60 days ending today
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def number(text: str) -> float:
+    return float(text.replace(",", "").replace("$", "").replace("%", "").split()[0])
+
+
+def charts(at) -> list[dict]:
+    """The Plotly figures on the page, as the JSON the browser gets."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def assert_clean(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_overview_shows_a_kpi_per_department_with_its_change():
+    at = open_app(WHOLE_LAKE)
+    assert_clean(at)
+    assert at.title[0].value == "Overview"
+    shown = metrics(at)
+    assert len(shown) == 8
+    assert {label.split(" · ")[0] for label in shown} == {d.name for d in DEPARTMENTS}
+    assert all(value != "—" for value in shown.values()), shown
+    assert number(shown["Retail web shop · Orders"]) > 10_000  # ~500 orders a day for 60 days
+    assert 0 < number(shown["Payments · Payment failure rate"]) < 50
+    assert 0 < number(shown["Logistics · On-time delivery rate"]) <= 100
+    figure = charts(at)[0]
+    assert {trace["name"] for trace in figure["data"]} == {"this", "previous"}
+    assert len(figure["data"]) == 16  # 8 KPIs x (this, previous)
+
+
+def test_overview_compares_against_the_previous_period():
+    at = open_app({"range": "7d"})
+    assert_clean(at)
+    deltas = {m.label: m.delta for m in at.metric}
+    assert deltas["Retail web shop · Orders"].endswith("%")  # the week before has orders too
+    assert deltas["Payments · Payment failure rate"].endswith("pp")  # rates change in points
+
+
+def test_event_rates_show_every_department_over_time_and_a_heatmap():
+    at = open_page("event_rates", WHOLE_LAKE)
+    assert_clean(at)
+    assert number(metrics(at)["Events"]) > 100_000
+    area, heatmap = charts(at)
+    assert {trace["name"] for trace in area["data"]} == {d.name for d in DEPARTMENTS}
+    assert heatmap["data"][0]["type"] == "heatmap"
+    assert heatmap["data"][0]["y"] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    top = at.dataframe[0].value
+    assert len(top) >= 15
+    assert set(top["detail_type"]) <= set(DETAIL_TYPES)
+    assert top["events"].is_monotonic_decreasing
+
+
+def test_event_rates_split_by_detail_type():
+    at = open_page("event_rates", WHOLE_LAKE)
+    at.segmented_control(key="rates_split").set_value("Detail type").run()
+    at.multiselect(key="rates_departments").set_value(["Payments"]).run()
+    assert_clean(at)
+    area = charts(at)[0]
+    assert {trace["name"] for trace in area["data"]} == {"PaymentAuthorized", "PaymentFailed", "RefundIssued"}
+
+
+def test_delivery_health_ranks_rules_and_lists_dead_letters():
+    at = open_page("delivery_health", WHOLE_LAKE)
+    assert_clean(at)
+    rules, summary, letters = (frame.value for frame in at.dataframe)
+    assert set(rules["rule"]) == {r.name for r in load_definition().rules}
+    assert rules["matched"].sum() > 0
+    assert rules.iloc[0]["failed"] > 0  # the CRM webhook's outages make failures
+    rates = rules["failure_rate"].fillna(-1)
+    assert rates.is_monotonic_decreasing
+    assert len(letters) > 0
+    assert letters["ERROR_CODE"].ne("").all() and letters["RULE_ARN"].str.startswith("arn:aws:events:").all()
+    assert summary["messages"].sum() == len(letters)
+    figure = charts(at)[0]
+    assert {a["text"] for a in figure["layout"]["annotations"]} >= {"MatchedEvents", "Invocations",
+                                                                    "FailedInvocations"}
+
+
+def test_campaigns_show_spend_orders_correlation_and_campaigns():
+    at = open_page("campaigns", WHOLE_LAKE)
+    assert_clean(at)
+    shown = metrics(at)
+    assert number(shown["Campaign spend"]) > 0
+    assert shown["Orders follow spend after"].endswith("days")
+    per_region, correlation = charts(at)
+    assert {t["name"] for t in per_region["data"]} == {"spend ($)", "orders"}
+    assert len(per_region["data"]) == 10  # 5 regions x (spend, orders)
+    assert correlation["data"][0]["type"] == "bar"
+    table = at.dataframe[0].value
+    assert len(table) > 0 and (table["spend"] > 0).all()
+
+
+def test_demand_forecast_shows_history_forecast_and_capacity():
+    at = open_page("demand_forecast", WHOLE_LAKE)
+    assert_clean(at)
+    assert metrics(at)["Product lines"] == "5"
+    figure = charts(at)[0]
+    names = {t["name"] for t in figure["data"]}
+    assert {"units ordered", "forecast", "planned capacity"} <= names
+    assert at.dataframe or any("covers the forecast" in s.value for s in at.success)
+
+
+def test_demand_forecast_horizon_changes_the_forecast():
+    at = open_page("demand_forecast", WHOLE_LAKE)
+    at.slider(key="forecast_horizon").set_value(7).run()
+    assert_clean(at)
+    assert "next 7 days" in " ".join(c.value for c in at.caption)
+
+
+def test_saved_query_runs_and_shows_rows():
+    at = open_page("saved_queries")
+    assert_clean(at)
+    assert len(at.selectbox(key="sq_name").options) >= 15
+    at.selectbox(key="sq_name").set_value("campaign_spend_vs_orders").run()
+    assert "campaigns" in at.code[0].value.lower()
+    at.button(key="sq_run").click().run()
+    assert_clean(at)
+    rows = at.dataframe[0].value
+    assert len(rows) > 0 and {"day", "region", "spend", "orders"} <= set(rows.columns)
+    assert number(metrics(at)["Rows"]) == len(rows)
+    assert number(metrics(at)["Files scanned"]) > 0
+    assert at.get("download_button")
+
+
+def test_saved_query_search_filters_the_library():
+    at = open_page("saved_queries")
+    at.text_input(key="sq_search").set_value("payment").run()
+    titles = set(at.selectbox(key="sq_name").options)
+    about_payments = {q.title for q in load_catalog().values()
+                      if "payment" in f"{q.name} {q.title} {q.description} {' '.join(q.tags)}".lower()}
+    assert "Payment failure rate by method" in titles
+    assert titles == about_payments
+    at.text_input(key="sq_search").set_value("no such query anywhere").run()
+    assert any("No saved query matches" in i.value for i in at.info)
+
+
+def test_saved_query_parameter_error_is_shown():
+    at = open_page("saved_queries")
+    at.selectbox(key="sq_name").set_value("campaign_spend_vs_orders").run()
+    at.multiselect(key="sq:campaign_spend_vs_orders:regions").set_value([]).run()
+    at.button(key="sq_run").click().run()
+    assert not at.exception
+    assert any("regions" in e.value and "nothing was chosen" in e.value for e in at.error)
+    assert not at.dataframe
+
+
+def test_event_explorer_finds_events_and_follows_an_order():
+    at = open_page("event_explorer", WHOLE_LAKE)
+    at.multiselect(key="ex_types").set_value(["OrderPlaced"]).run()
+    assert_clean(at)
+    events = at.dataframe[0].value
+    assert len(events) > 0 and set(events["detail_type"]) == {"OrderPlaced"}
+    order_id = at.selectbox(key="ex_order").value
+    journey = at.dataframe[1].value
+    assert (journey["detail_type"].iloc[0]) == "OrderPlaced"
+    assert len(journey["department"].unique()) >= 3  # shop, payments, then at least the ERP
+    timeline = charts(at)[0]
+    assert order_id in timeline["layout"]["title"]["text"]
+
+
+def test_event_explorer_finds_an_event_by_id():
+    at = open_page("event_explorer", WHOLE_LAKE)
+    first = at.dataframe[0].value.iloc[0]
+    at.text_input(key="ex_text").set_value(first["id"]).run()
+    assert_clean(at)
+    found = at.dataframe[0].value
+    assert list(found["id"]) == [first["id"]]
