@@ -12,7 +12,7 @@ deploys (:data:`OUTPUT_KEYS`); explicit settings win.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import boto3
@@ -90,10 +90,25 @@ def resources_from(settings: Settings, outputs: Mapping[str, str], queue_names: 
     )
 
 
+def queue_urls_by_name(sqs: Any, bus: str, queue_names: list[str]) -> dict[str, str]:
+    """DLQ URLs without a stack: the template names them ``<bus>-<name>``; missing ones are skipped."""
+    urls = {}
+    for name in queue_names:
+        try:
+            urls[name] = sqs.get_queue_url(QueueName=f"{bus}-{name}")["QueueUrl"]
+        except sqs.exceptions.QueueDoesNotExist:
+            continue
+    return urls
+
+
 def resolve_resources(settings: Settings, session: boto3.Session, queue_names: list[str]) -> AwsResources:
     """Read the stack's outputs (when a stack is set) and merge the explicit settings."""
     outputs: dict[str, str] = {}
-    if settings.stack:
-        with aws_errors(profile=settings.aws_profile, region=settings.region):
+    with aws_errors(profile=settings.aws_profile, region=settings.region):
+        if settings.stack:
             outputs = stack_outputs(client(session, "cloudformation"), settings.stack)
-    return resources_from(settings, outputs, queue_names)
+        resources = resources_from(settings, outputs, queue_names)
+        if not resources.dead_letter_queue_urls:
+            urls = queue_urls_by_name(client(session, "sqs"), resources.bus_name, queue_names)
+            resources = replace(resources, dead_letter_queue_urls=urls)
+    return resources
