@@ -209,22 +209,29 @@ class LocalBus:
         """
         ingest = None if virtual_time else (ingested_at or datetime.now(UTC)).timestamp()
         matched: dict[str, list[dict]] = defaultdict(list)
+        matched_at: dict[str, list[float]] = defaultdict(list)  # ingestion time of each matched event
         counts: Counter = Counter()
         for event in events:
             at = self._epoch(event["time"]) if ingest is None else ingest
             rules = [r for r in self.index.match(event) if only_rules is None or r in only_rules]
             for rule in rules:
                 matched[rule].append(event)
+                matched_at[rule].append(at)
                 counts[(minute_of(at), rule)] += 1
             if self.journal is not None:
                 self.journal.expect(event["id"], ((r, t.id) for r in rules for t in self.rules[r].targets))
         self.metrics.add_counts("MatchedEvents", counts)
         self.metrics.add_counts("TriggeredRules", counts)
         for rule_name, rule_events in matched.items():
+            ats = matched_at[rule_name]
             for target in self.rules[rule_name].targets:
-                todo = [e for e in rule_events if (e["id"], rule_name, target.id) not in skip] if skip else rule_events
+                if skip:
+                    keep = [i for i, e in enumerate(rule_events) if (e["id"], rule_name, target.id) not in skip]
+                    todo, todo_at = [rule_events[i] for i in keep], [ats[i] for i in keep]
+                else:
+                    todo, todo_at = rule_events, ats
                 if todo:
-                    self._start_delivery(rule_name, target, todo, ingest, replay_name)
+                    self._start_delivery(rule_name, target, todo, todo_at, replay_name)
         self.run_due(ingest)  # None (virtual time): everything; else what is due at ingestion
 
     def recover(self, entries: Sequence[JournaledEvent]) -> int:
@@ -252,25 +259,23 @@ class LocalBus:
         if self.journal is not None:
             self.journal.done((e["id"] for e in events), rule, target)
 
-    def _start_delivery(self, rule: str, target: Target, events: list[dict], ingest: float | None,
+    def _start_delivery(self, rule: str, target: Target, events: list[dict], ats: list[float],
                         replay_name: str | None) -> None:
         sink = self.targets[(rule, target.id)]
         if sink.batch:
             outcome = sink.deliver(events, replay_name=replay_name)
-            self._count_batch(rule, events, ingest, outcome)
+            self._count_batch(rule, ats, outcome)
             if outcome.ok:
                 self._done(events, rule, target.id)
                 return
-            for event in events:
-                at = ingest if ingest is not None else self._epoch(event["time"])
+            for event, at in zip(events, ats):
                 self._schedule(rule, target, event, at + backoff_s(1, self.rng), at, attempt=1)
             return
-        for event in events:
-            at = ingest if ingest is not None else self._epoch(event["time"])
+        for event, at in zip(events, ats):
             self._schedule(rule, target, event, at, at, attempt=0)
 
-    def _count_batch(self, rule: str, events: list[dict], ingest: float | None, outcome: Outcome) -> None:
-        counts = Counter((minute_of(ingest if ingest is not None else self._epoch(e["time"])), rule) for e in events)
+    def _count_batch(self, rule: str, ats: list[float], outcome: Outcome) -> None:
+        counts = Counter((minute_of(at), rule) for at in ats)
         self.metrics.add_counts("InvocationAttempts", counts)
         if outcome.ok:
             self.metrics.add_counts("Invocations", counts)

@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -85,17 +86,25 @@ class MetricsRecorder:
         """Write what accumulated, one file per day touched; returns the points written."""
         if not self._points:
             return 0
-        by_day: dict[str, list[tuple]] = {}
-        for (ts, metric, rule), (value, samples) in self._points.items():
-            day = time.strftime("%Y-%m-%d", time.gmtime(ts))
-            by_day.setdefault(day, []).append((ts * 1000, metric, self.bus, rule, value, samples))
-        written = len(self._points)
-        self._points.clear()
-        for day, rows in by_day.items():
-            columns = list(zip(*rows))
-            table = pa.table([pa.array(col, type=f.type) for col, f in zip(columns, SCHEMA)], schema=SCHEMA)
-            write_parquet_atomic(table, self.root / f"dt={day}")
-        return written
+        keys, values = list(self._points), list(self._points.values())
+        self._points = {}
+        seconds = np.fromiter((k[0] for k in keys), dtype=np.int64, count=len(keys))
+        table = pa.table([
+            pa.array(seconds * 1000, pa.int64()).cast(SCHEMA.field("timestamp").type),
+            pa.array([k[1] for k in keys], pa.string()),
+            pa.array([self.bus] * len(keys), pa.string()),
+            pa.array([k[2] for k in keys], pa.string()),
+            pa.array([v[0] for v in values], pa.float64()),
+            pa.array([v[1] for v in values], pa.float64()),
+        ], schema=SCHEMA)
+        days = seconds // DAY_S
+        order = np.argsort(days, kind="stable")
+        table, days = table.take(order), days[order]
+        starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
+        for begin, stop in zip(starts, np.r_[starts[1:], len(days)]):
+            day = time.strftime("%Y-%m-%d", time.gmtime(int(days[begin]) * DAY_S))
+            write_parquet_atomic(table.slice(begin, stop - begin), self.root / f"dt={day}")
+        return len(keys)
 
 
 class LocalMetricsSource:
