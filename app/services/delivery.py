@@ -65,7 +65,7 @@ def rule_health(metrics: pd.DataFrame, rules: tuple[str, ...] = ()) -> pd.DataFr
     counts = metrics[metrics["metric"].isin(COUNTS)].pivot_table(
         index="rule", columns="metric", values="value", aggfunc="sum")
     counts = counts.reindex(columns=list(COUNTS), fill_value=0.0)
-    counts = counts.reindex(sorted(set(counts.index) | set(rules)), fill_value=0.0).fillna(0.0)
+    counts = counts.reindex(sorted(set(metrics["rule"]) | set(rules)), fill_value=0.0).fillna(0.0)
     start_latency = metrics[metrics["metric"] == "IngestionToInvocationStartLatency"]
     table = pd.DataFrame({
         "rule": counts.index,
@@ -137,7 +137,8 @@ def dlq_summary(letters: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["queue", "ERROR_CODE", "messages", "latest"])
     return (letters.groupby(["queue", "ERROR_CODE"], as_index=False)
             .agg(messages=("message_id", "count"), latest=("sent_at", "max"))
-            .sort_values("messages", ascending=False).reset_index(drop=True))
+            .sort_values(["messages", "queue", "ERROR_CODE"], ascending=[False, True, True])
+            .reset_index(drop=True))
 
 
 def event_summary(body: str) -> str:

@@ -111,7 +111,7 @@ def shortfalls(forecast: pd.DataFrame) -> pd.DataFrame:
     short = forecast[forecast["forecast"] > forecast["capacity"]].copy()
     short["gap"] = short["forecast"] - short["capacity"]
     return short[["product_line", "day", "forecast", "capacity", "gap"]].sort_values(
-        ["gap"], ascending=False).reset_index(drop=True)
+        ["gap", "day", "product_line"], ascending=[False, True, True]).reset_index(drop=True)
 
 
 def _line_frames(measures: pd.DataFrame, line: str, days: pd.DatetimeIndex, horizon: int):

@@ -1,0 +1,50 @@
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from app.services import event_rates
+from app.services.timerange import custom_range
+
+
+def hourly(*rows: tuple[str, int]) -> pd.DataFrame:
+    return pd.DataFrame({"hour": pd.to_datetime([r[0] for r in rows], utc=True), "events": [r[1] for r in rows]})
+
+
+def test_heatmap_means_per_weekday_and_hour_with_silent_hours_as_zero():
+    # Monday 2026-11-02 10:00 UTC: 6 events; the next Monday 10:00: nothing (a gap, so 0).
+    table = event_rates.weekday_hour_heatmap(hourly(("2026-11-02 10:00", 6), ("2026-11-09 11:00", 2)), "UTC")
+    assert table.shape == (7, 24)
+    assert table.loc["Mon", 10] == 3.0  # (6 + 0) / 2 Mondays
+    assert table.loc["Mon", 11] == 1.0  # (0 + 2) / 2
+    assert table.loc["Sun", 10] == 0.0
+
+
+def test_heatmap_is_in_the_time_zone():
+    table = event_rates.weekday_hour_heatmap(hourly(("2026-11-02 23:00", 5)), "Europe/Berlin")
+    assert table.loc["Tue", 0] == 5.0  # 23:00 UTC on Monday is midnight on Tuesday in Berlin
+
+
+def test_heatmap_of_nothing_is_zeros():
+    assert event_rates.weekday_hour_heatmap(hourly(), "UTC").to_numpy().sum() == 0
+
+
+def test_top_detail_types_share_and_rate():
+    rates = pd.DataFrame({
+        "bucket": pd.to_datetime(["2026-11-02", "2026-11-03", "2026-11-02"]),
+        "department": ["Retail web shop", "Retail web shop", "Payments"],
+        "detail_type": ["OrderPlaced", "OrderPlaced", "PaymentFailed"],
+        "events": [30, 40, 30],
+    })
+    top = event_rates.top_detail_types(rates, custom_range(date(2026, 11, 2), date(2026, 11, 3)))
+    assert top.to_dict("list") == {
+        "detail_type": ["OrderPlaced", "PaymentFailed"], "department": ["Retail web shop", "Payments"],
+        "events": [70, 30], "share": [0.7, 0.3], "per_day": [35.0, 15.0]}
+
+
+@pytest.mark.parametrize(("source", "name"), [
+    pytest.param("verticals.shop", "Retail web shop", id="known"),
+    pytest.param("partner.acme", "partner.acme", id="unknown-source-shown-as-is"),
+])
+def test_department_name(source, name):
+    assert event_rates.department_name(source) == name
