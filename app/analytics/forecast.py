@@ -1,0 +1,548 @@
+"""Demand forecasts per product line, chosen and calibrated by a rolling-origin backtest.
+
+Models (all on log units, so that seasonality and campaign effects are multiplicative):
+
+* ``seasonal_naive`` — tomorrow is the same weekday last week. The baseline MASE compares with.
+* ``ets`` — additive Holt-Winters in state-space form (level, damped trend, weekly season):
+  statsmodels ``statespace.ExponentialSmoothing``.
+* ``sarimax`` — regression with ARIMA(1,1,1) errors (statsmodels ``SARIMAX``): weekday
+  dummies, holidays when given, and the planned campaigns as regressors.
+
+Backtest design (see docs/analytics.md). With ``n`` days of history, horizon ``H``:
+
+    | train (fit parameters once) | calibration origins | gap H | test origins (28) | H |
+
+Every origin forecasts the next ``H`` days from the data before it. Parameters are fitted
+once, on the history before the first calibration origin; every later origin re-runs the
+Kalman filter over the data up to it with those parameters (no refit), which is what keeps
+the whole backtest fast. Calibration origins choose the model (lowest MAE) and calibrate the
+intervals: the model's standardised log errors there give the quantiles that replace the
+normal ones (split conformal). Their targets end before the first test origin, so the test
+window — the reported figures — is never seen by the choice or the calibration. The
+forecast proper starts after the last day, with intervals calibrated on all backtest errors.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from app.analytics.blas import one_thread
+from app.analytics.campaigns import effect_days
+
+LEVELS = (0.8, 0.95)
+MODEL_NAMES = ("seasonal_naive", "ets", "sarimax")
+
+
+@dataclass(frozen=True)
+class BacktestDesign:
+    horizon: int = 28  # days each origin forecasts (the forecast's own horizon)
+    test_origins: int = 28  # one per day: the reported backtest
+    calibration_origins: int = 56  # earlier origins: model choice and interval calibration
+    min_train: int = 56  # days the parameters are fitted on, at least
+    season: int = 7
+    headline_steps: int = 7  # the headline figures: days 1-7 after each origin
+
+    def fits(self, days: int) -> bool:
+        return days >= self.required_days
+
+    @property
+    def required_days(self) -> int:
+        return self.min_train + self.calibration_origins + self.test_origins + 2 * self.horizon - 1
+
+    def origins(self, days: int) -> tuple[np.ndarray, np.ndarray]:
+        """(calibration origins, test origins): index of each origin's first forecast day."""
+        test_first = days - self.horizon - self.test_origins + 1
+        calibration_last = test_first - self.horizon
+        calibration = np.arange(calibration_last - self.calibration_origins + 1, calibration_last + 1)
+        return calibration, np.arange(test_first, test_first + self.test_origins)
+
+
+def shrink_to(days: int, design: BacktestDesign) -> BacktestDesign:
+    """A smaller design that fits a short history (fewer calibration origins first)."""
+    spare = days - design.required_days
+    if spare >= 0:
+        return design
+    calibration = max(design.calibration_origins + spare, 14)
+    return replace(design, calibration_origins=calibration)
+
+
+@dataclass
+class Paths:
+    """Forecasts of one model from many origins: log-scale median and sd, origins × horizon."""
+
+    origins: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+
+
+def target_matrix(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    return np.stack([y[o:o + horizon] for o in origins])
+
+
+class SeasonalNaive:
+    """y[t + h] = y[t + h - 7k], the same weekday in the last observed week."""
+
+    name = "seasonal_naive"
+
+    def __init__(self, season: int = 7):
+        self.season = season
+        self.scale = np.nan
+
+    def fit(self, y: np.ndarray, exog: np.ndarray | None) -> SeasonalNaive:
+        diffs = y[self.season:] - y[:-self.season]
+        self.scale = float(np.nanstd(diffs)) or 1e-6
+        return self
+
+    def paths(self, y: np.ndarray, exog: np.ndarray | None, origins: np.ndarray, horizon: int) -> Paths:
+        steps = np.arange(horizon)
+        weeks = steps // self.season + 1
+        index = origins[:, None] + steps[None, :] - self.season * weeks[None, :]
+        return Paths(origins, y[index], np.broadcast_to(self.scale * np.sqrt(weeks), index.shape).copy())
+
+    def forecast(self, y: np.ndarray, exog: np.ndarray | None, future: np.ndarray | None, horizon: int) -> Paths:
+        extended = np.concatenate([y, np.full(horizon, np.nan)])
+        return self.paths(extended, None, np.array([len(y)]), horizon)
+
+
+class StateSpaceModel:
+    """A statsmodels state-space model fitted once, then filtered to each origin."""
+
+    name = ""
+
+    def __init__(self):
+        self.result = None
+
+    def build(self, y: np.ndarray, exog: np.ndarray | None):
+        raise NotImplementedError
+
+    def fit(self, y: np.ndarray, exog: np.ndarray | None) -> StateSpaceModel:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.result = self.build(y, exog).fit(disp=False)
+        return self
+
+    def _applied(self, y: np.ndarray, exog: np.ndarray | None):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.result.apply(y, exog=exog) if self.uses_exog else self.result.apply(y)
+
+    def paths(self, y: np.ndarray, exog: np.ndarray | None, origins: np.ndarray, horizon: int) -> Paths:
+        applied = self._applied(y, exog)
+        means, sds = [], []
+        for origin in origins:
+            prediction = applied.get_prediction(start=int(origin), end=int(origin) + horizon - 1, dynamic=True)
+            means.append(np.asarray(prediction.predicted_mean))
+            sds.append(np.sqrt(np.asarray(prediction.var_pred_mean)))
+        return Paths(origins, np.stack(means), np.stack(sds))
+
+    def forecast(self, y: np.ndarray, exog: np.ndarray | None, future: np.ndarray | None, horizon: int) -> Paths:
+        applied = self._applied(y, exog)
+        prediction = applied.get_forecast(horizon, exog=future) if self.uses_exog else applied.get_forecast(horizon)
+        return Paths(np.array([len(y)]), np.asarray(prediction.predicted_mean)[None, :],
+                     np.sqrt(np.asarray(prediction.var_pred_mean))[None, :])
+
+    uses_exog = False
+
+
+class ETS(StateSpaceModel):
+    """Additive Holt-Winters on log units: level, damped trend, weekly season."""
+
+    name = "ets"
+
+    def build(self, y, exog):
+        from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
+
+        # Concentrated initial states: 4 parameters to search instead of 12.
+        return ExponentialSmoothing(y, trend=True, damped_trend=True, seasonal=7,
+                                    initialization_method="concentrated")
+
+
+class RegressionARIMA(StateSpaceModel):
+    """Log units = weekday + holidays + planned campaigns + ARIMA(1,1,1) errors.
+
+    Fitted in two stages, because a joint likelihood search over ~20 coefficients takes
+    seconds per line: the regression coefficients by least squares on first differences
+    (the errors are integrated, so differences are what is close to independent), then
+    the ARIMA part by maximum likelihood on what the regression leaves. The state-space
+    model is then run with all of them fixed.
+    """
+
+    name = "sarimax"
+    uses_exog = True
+    order = (1, 1, 1)
+
+    def build(self, y, exog):
+        from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+        return SARIMAX(y, exog=exog, order=self.order)
+
+    def fit(self, y: np.ndarray, exog: np.ndarray | None) -> RegressionARIMA:
+        from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+        beta = np.linalg.lstsq(np.diff(exog, axis=0), np.diff(y), rcond=None)[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arima = SARIMAX(y - exog @ beta, order=self.order).fit(disp=False)
+            model = self.build(y, exog)
+            fixed = dict(zip([f"x{i + 1}" for i in range(exog.shape[1])], beta)) | dict(zip(arima.model.param_names, arima.params))
+            self.result = model.smooth(np.array([fixed[name] for name in model.param_names]))
+        return self
+
+
+def make_models(season: int = 7) -> list:
+    return [SeasonalNaive(season), ETS(), RegressionARIMA()]
+
+
+# --- regressors ----------------------------------------------------------------------------
+
+def campaign_regressor(dates: pd.DatetimeIndex, campaigns: pd.DataFrame, region_shares: dict[str, float],
+                       lag_weights: np.ndarray | None = None) -> pd.Series:
+    """How much of the demand planned campaigns may be lifting each day: the sum over
+    campaigns of their region's share of orders, spread over the days the response may
+    start (``lag_weights``: probability of each lag in days; by default uniform over a week,
+    since a campaign's own lag is only known once it has run)."""
+    weights = np.full(8, 1 / 8) if lag_weights is None else np.asarray(lag_weights, dtype=float)
+    values = np.zeros(len(dates))
+    for c in campaigns.itertuples():
+        share = region_shares.get(c.region, 0.0)
+        for lag, weight in enumerate(weights):
+            values += share * weight * effect_days(c.start_date, c.end_date, lag, dates)
+    return pd.Series(values, index=dates, name="campaigns")
+
+
+# --- calibration and metrics -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per interval level, the quantiles of standardised log errors (actual minus forecast,
+    over the model's sd) for each step ahead: (low z per step, high z per step). Steps are
+    calibrated in blocks of a week, so that each quantile rests on 7 × origins errors while
+    following how the model's errors really grow with the horizon."""
+
+    z: dict[float, tuple[np.ndarray, np.ndarray]]
+
+    @classmethod
+    def from_errors(cls, actual_log: np.ndarray, paths: Paths, block: int = 7) -> Calibration:
+        standardised = (actual_log - paths.mean) / paths.sd
+        steps = standardised.shape[1]
+        z = {level: (np.empty(steps), np.empty(steps)) for level in LEVELS}
+        for first in range(0, steps, block):
+            errors = standardised[:, first:first + block].ravel()
+            errors = errors[np.isfinite(errors)]
+            for level, (low, high) in z.items():
+                low[first:first + block] = np.quantile(errors, (1 - level) / 2)
+                high[first:first + block] = np.quantile(errors, (1 + level) / 2)
+        return cls(z)
+
+    @classmethod
+    def normal(cls, steps: int) -> Calibration:
+        """Uncalibrated: the normal distribution's quantiles."""
+        return cls({0.8: (np.full(steps, -1.2816), np.full(steps, 1.2816)),
+                    0.95: (np.full(steps, -1.96), np.full(steps, 1.96))})
+
+    def bounds(self, paths: Paths, level: float) -> tuple[np.ndarray, np.ndarray]:
+        low, high = self.z[level]
+        steps = paths.mean.shape[1]
+        return np.exp(paths.mean + low[:steps] * paths.sd), np.exp(paths.mean + high[:steps] * paths.sd)
+
+
+def naive_scale(units: np.ndarray, season: int = 7) -> float:
+    """Mean absolute seasonal difference in the training data: MASE's denominator."""
+    diffs = np.abs(units[season:] - units[:-season])
+    return float(np.nanmean(diffs))
+
+
+def accuracy(actual: np.ndarray, predicted: np.ndarray, scale: float) -> dict[str, float]:
+    """WAPE, MASE and sMAPE of a set of forecasts (all arrays the same shape)."""
+    error = np.abs(actual - predicted)
+    denominator = np.abs(actual) + np.abs(predicted)
+    return {
+        "mae": float(np.mean(error)),
+        "wape": float(error.sum() / np.abs(actual).sum()),
+        "mase": float(np.mean(error) / scale),
+        "smape": float(np.mean(np.where(denominator > 0, 2 * error / np.where(denominator > 0, denominator, 1), 0))),
+    }
+
+
+def coverage(actual: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
+    return float(np.mean((actual >= low) & (actual <= high)))
+
+
+# --- backtest ------------------------------------------------------------------------------
+
+@dataclass
+class ModelRun:
+    """One model's backtest on one series: its forecasts from every origin, from the first
+    calibration origin to the last test origin, one per day."""
+
+    model: object
+    paths: Paths
+    errors: np.ndarray  # standardised log errors of ``paths`` (origins × steps)
+    design: BacktestDesign
+    selection_mae: float  # MAE over the calibration origins: what the choice rests on
+    test_bounds: dict[float, tuple[np.ndarray, np.ndarray]]  # level -> (low, high), test origins × steps
+    metrics: dict[str, float]  # test origins, days 1 to design.headline_steps after each
+    metrics_all: dict[str, float]  # test origins, every day of the horizon
+
+    @property
+    def test_rows(self) -> slice:
+        return slice(len(self.paths.origins) - self.design.test_origins, None)
+
+    @property
+    def test_paths(self) -> Paths:
+        rows = self.test_rows
+        return Paths(self.paths.origins[rows], self.paths.mean[rows], self.paths.sd[rows])
+
+    def calibration_at(self, origin: int) -> Calibration:
+        return sliding_calibration(self.errors, self.paths.origins, origin, self.design.calibration_origins)
+
+
+@dataclass
+class Series:
+    """One product line's daily units, on every calendar day, with its regressors."""
+
+    dates: pd.DatetimeIndex
+    units: np.ndarray
+    exog: np.ndarray  # history rows, then ``horizon`` future rows
+
+    @property
+    def log(self) -> np.ndarray:
+        return np.log(np.maximum(self.units, 1.0))
+
+    @property
+    def past_exog(self) -> np.ndarray:
+        return self.exog[:len(self.units)]
+
+    @property
+    def future_exog(self) -> np.ndarray:
+        return self.exog[len(self.units):]
+
+
+def weekday_dummies(dates: pd.DatetimeIndex) -> np.ndarray:
+    weekday = dates.dayofweek.to_numpy()
+    return np.column_stack([(weekday == d).astype(float) for d in range(1, 7)])
+
+
+def make_series(daily: pd.Series, horizon: int, regressors: pd.DataFrame | None) -> Series:
+    """Daily units on a full calendar (a day with no demand is 0), with weekday dummies and
+    the caller's regressors (indexed by date, covering history and horizon; missing = 0)."""
+    daily = daily.sort_index()
+    history = pd.date_range(daily.index.min(), daily.index.max(), freq="D")
+    every_day = pd.date_range(history[0], periods=len(history) + horizon, freq="D")
+    units = daily.reindex(history, fill_value=0).to_numpy(dtype=float)
+    columns = [weekday_dummies(every_day)]
+    if regressors is not None and not regressors.empty:
+        columns.append(regressors.reindex(every_day).fillna(0.0).to_numpy(dtype=float))
+    return Series(history, units, np.column_stack(columns))
+
+
+def backtest_model(model, series: Series, design: BacktestDesign) -> ModelRun:
+    """Fit on the training days; forecast from every origin after them; choose on the
+    calibration origins, score on the test origins with sliding calibration."""
+    calibration_origins, test_origins = design.origins(len(series.units))
+    origins = np.arange(calibration_origins[0], test_origins[-1] + 1)
+    y, exog = series.log, series.past_exog
+    model.fit(y[:origins[0]], exog[:origins[0]])
+    paths = model.paths(y, exog, origins, design.horizon)
+    errors = (target_matrix(y, origins, design.horizon) - paths.mean) / paths.sd
+    chosen_on = slice(0, len(calibration_origins))
+    actual = target_matrix(series.units, origins, design.horizon)
+    selection_mae = float(np.mean(np.abs(actual[chosen_on] - np.exp(paths.mean[chosen_on]))))
+    bounds = sliding_bounds(paths, errors, test_origins, design)
+    test = Paths(test_origins, paths.mean[-len(test_origins):], paths.sd[-len(test_origins):])
+    headline = test_metrics(series.units, test, bounds, design, 1, min(design.headline_steps, design.horizon))
+    overall = test_metrics(series.units, test, bounds, design)
+    return ModelRun(model, paths, errors, design, selection_mae, bounds, headline, overall)
+
+
+def sliding_calibration(errors: np.ndarray, origins: np.ndarray, at: int, window: int, block: int = 7) -> Calibration:
+    """The calibration a forecast made at origin ``at`` may use: for each block of steps,
+    the errors of the ``window`` latest origins whose targets in that block were all known
+    before ``at`` (origin o's step s falls on day o + s - 1)."""
+    steps = errors.shape[1]
+    z = {level: (np.empty(steps), np.empty(steps)) for level in LEVELS}
+    for first in range(0, steps, block):
+        last = min(first + block, steps)
+        usable = np.flatnonzero(origins <= at - last)[-window:]
+        found = errors[usable, first:last].ravel()
+        found = found[np.isfinite(found)]
+        for level, (low, high) in z.items():
+            low[first:last] = np.quantile(found, (1 - level) / 2) if len(found) else -np.inf
+            high[first:last] = np.quantile(found, (1 + level) / 2) if len(found) else np.inf
+    return Calibration(z)
+
+
+def sliding_bounds(paths: Paths, errors: np.ndarray, test_origins: np.ndarray,
+                   design: BacktestDesign) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """80% and 95% bounds of every test forecast, each calibrated only on what was known at
+    its origin."""
+    rows = {origin: i for i, origin in enumerate(paths.origins)}
+    bounds = {level: ([], []) for level in LEVELS}
+    for origin in test_origins:
+        i = rows[origin]
+        one = Paths(paths.origins[i:i + 1], paths.mean[i:i + 1], paths.sd[i:i + 1])
+        calibration = sliding_calibration(errors, paths.origins, origin, design.calibration_origins)
+        for level, (lows, highs) in bounds.items():
+            low, high = calibration.bounds(one, level)
+            lows.append(low[0])
+            highs.append(high[0])
+    return {level: (np.stack(lows), np.stack(highs)) for level, (lows, highs) in bounds.items()}
+
+
+def test_metrics(units: np.ndarray, paths: Paths, bounds: dict, design: BacktestDesign,
+                 first_step: int = 1, last_step: int | None = None) -> dict:
+    """WAPE, MASE, sMAPE and interval coverage of the forecasts ``first_step`` to
+    ``last_step`` days after each origin (1-based; default: every step)."""
+    steps = slice(first_step - 1, last_step or design.horizon)
+    actual = target_matrix(units, paths.origins, design.horizon)[:, steps]
+    figures = accuracy(actual, np.exp(paths.mean[:, steps]), naive_scale(units[:paths.origins[0]], design.season))
+    for level, (low, high) in bounds.items():
+        figures[f"coverage_{round(level * 100)}"] = coverage(actual, low[:, steps], high[:, steps])
+    return figures
+
+
+def by_week(units: np.ndarray, run: ModelRun, design: BacktestDesign) -> pd.DataFrame:
+    """The test-window figures of one model for days 1-7, 8-14, … after the origin, and all."""
+    rows = []
+    for first in range(1, design.horizon + 1, 7):
+        last = min(first + 6, design.horizon)
+        rows.append({"days": f"{first}-{last}", **test_metrics(units, run.test_paths, run.test_bounds, design, first, last)})
+    rows.append({"days": f"1-{design.horizon}", **test_metrics(units, run.test_paths, run.test_bounds, design)})
+    return pd.DataFrame(rows)
+
+
+# --- the forecast --------------------------------------------------------------------------
+
+@dataclass
+class LineForecast:
+    """What the page shows for one product line."""
+
+    product_line: str
+    model: str  # the chosen model's name
+    history: pd.DataFrame  # date, units
+    forecast: pd.DataFrame  # date, forecast, low_80, high_80, low_95, high_95
+    backtest: pd.DataFrame  # one row per model: test-window metrics, selection MAE, chosen
+    test_window: pd.DataFrame  # the chosen model's test forecasts: origin, date, step, actual, forecast, bounds
+    design: BacktestDesign
+    note: str = ""
+    weekly: pd.DataFrame = field(default_factory=pd.DataFrame)  # the forecast in 7-day blocks
+    accuracy_by_week: pd.DataFrame = field(default_factory=pd.DataFrame)  # chosen model, per days-ahead block
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        chosen = self.backtest[self.backtest["chosen"]]
+        return chosen.iloc[0].to_dict() if len(chosen) else {}
+
+
+def bounds_frame(dates, mean: np.ndarray, bounds: dict) -> pd.DataFrame:
+    """date, forecast (the median), low/high for each level; arrays of any matching shape."""
+    frame = pd.DataFrame({"date": dates, "forecast": np.exp(mean).ravel()})
+    for level, (low, high) in bounds.items():
+        frame[f"low_{round(level * 100)}"], frame[f"high_{round(level * 100)}"] = low.ravel(), high.ravel()
+    return frame
+
+
+def forward_bounds(paths: Paths, calibration: Calibration) -> dict:
+    return {level: calibration.bounds(paths, level) for level in LEVELS}
+
+
+def test_window_frame(series: Series, run: ModelRun) -> pd.DataFrame:
+    """The chosen model's test forecasts: origin, date, step, actual, forecast, bounds."""
+    paths, horizon = run.test_paths, run.design.horizon
+    steps = np.tile(np.arange(1, horizon + 1), len(paths.origins))
+    origins = np.repeat(paths.origins, horizon)
+    frame = bounds_frame(series.dates[origins + steps - 1], paths.mean, run.test_bounds)
+    frame.insert(0, "origin", series.dates[origins])
+    frame.insert(2, "step", steps)
+    frame.insert(3, "actual", series.units[origins + steps - 1])
+    return frame
+
+
+def backtest_table(runs: list[ModelRun], chosen: ModelRun) -> pd.DataFrame:
+    naive_mae = next((r.metrics["mae"] for r in runs if r.model.name == "seasonal_naive"), np.nan)
+    naive_all = next((r.metrics_all["mae"] for r in runs if r.model.name == "seasonal_naive"), np.nan)
+    rows = [{"model": r.model.name, **r.metrics, "rel_mae": r.metrics["mae"] / naive_mae,
+             **{f"{k}_all": v for k, v in r.metrics_all.items()}, "rel_mae_all": r.metrics_all["mae"] / naive_all,
+             "selection_mae": r.selection_mae, "chosen": r is chosen} for r in runs]
+    return pd.DataFrame(rows)
+
+
+def weekly_blocks(daily: pd.DataFrame, run: ModelRun, series: Series) -> pd.DataFrame:
+    """The forecast in 7-day blocks from its first day, with intervals from the backtest's
+    own 7-day-block errors (the ratio of actual to forecast totals) over its latest origins."""
+    blocks = run.design.horizon // 7
+    if blocks == 0:
+        return pd.DataFrame()
+    latest = slice(-run.design.calibration_origins, None)
+    origins = run.paths.origins[latest]
+    shape = (len(origins), blocks, 7)
+    actual = target_matrix(series.units, origins, run.design.horizon)[:, :blocks * 7].reshape(shape).sum(axis=2)
+    predicted = np.exp(run.paths.mean[latest])[:, :blocks * 7].reshape(shape).sum(axis=2)
+    log_ratio = np.log(actual / predicted)
+    totals = daily["forecast"].to_numpy()[:blocks * 7].reshape(blocks, 7).sum(axis=1)
+    frame = pd.DataFrame({"week_start": daily["date"].to_numpy()[::7][:blocks], "forecast": totals})
+    for level in LEVELS:
+        low = np.quantile(log_ratio, (1 - level) / 2, axis=0)
+        high = np.quantile(log_ratio, (1 + level) / 2, axis=0)
+        frame[f"low_{round(level * 100)}"], frame[f"high_{round(level * 100)}"] = totals * np.exp(low), totals * np.exp(high)
+    return frame
+
+
+@one_thread()
+def forecast_line(name: str, daily: pd.Series, horizon: int = 28, regressors: pd.DataFrame | None = None,
+                  design: BacktestDesign | None = None, models: list | None = None) -> LineForecast:
+    """Backtest every model on one line, choose the best on the calibration origins, and
+    forecast ``horizon`` days past the last one with calibrated 80% and 95% intervals."""
+    design = shrink_to(len(daily), replace(design or BacktestDesign(), horizon=horizon))
+    series = make_series(daily, horizon, regressors)
+    history = pd.DataFrame({"date": series.dates, "units": series.units})
+    future_dates = pd.date_range(series.dates[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
+    if not design.fits(len(series.units)):
+        return too_short(name, series, history, future_dates, design, horizon)
+    runs = [backtest_model(model, series, design) for model in (models or make_models(design.season))]
+    chosen = min(runs, key=lambda r: r.selection_mae)
+    paths = chosen.model.forecast(series.log, series.past_exog, series.future_exog, horizon)
+    calibration = chosen.calibration_at(len(series.units))
+    daily_frame = bounds_frame(future_dates, paths.mean, forward_bounds(paths, calibration))
+    return LineForecast(name, chosen.model.name, history, daily_frame, backtest_table(runs, chosen),
+                        test_window_frame(series, chosen), design,
+                        weekly=weekly_blocks(daily_frame, chosen, series),
+                        accuracy_by_week=by_week(series.units, chosen, design))
+
+
+def too_short(name: str, series: Series, history: pd.DataFrame, future_dates, design: BacktestDesign,
+              horizon: int) -> LineForecast:
+    """A seasonal-naive forecast with normal (uncalibrated) intervals, and no backtest."""
+    model = SeasonalNaive(design.season).fit(series.log, None)
+    paths = model.forecast(series.log, None, None, horizon)
+    daily_frame = bounds_frame(future_dates, paths.mean, forward_bounds(paths, Calibration.normal(horizon)))
+    note = (f"{len(series.units)} days of history: a backtest needs {design.required_days}; "
+            "showing the seasonal-naive forecast with uncalibrated intervals.")
+    return LineForecast(name, model.name, history, daily_frame, pd.DataFrame(), pd.DataFrame(), design, note)
+
+
+def forecast_demand(demand: pd.DataFrame, horizon: int = 28, regressors: dict[str, pd.DataFrame] | None = None,
+                    design: BacktestDesign | None = None) -> dict[str, LineForecast]:
+    """Every product line of ``demand`` (date, product_line, units)."""
+    demand = demand.assign(date=pd.to_datetime(demand["date"]).dt.normalize().dt.tz_localize(None))
+    results = {}
+    for line, rows in demand.groupby("product_line", sort=True):
+        daily = rows.groupby("date")["units"].sum()
+        results[str(line)] = forecast_line(str(line), daily, horizon, (regressors or {}).get(line), design)
+    return results
+
+
+def summary_table(results: dict[str, LineForecast]) -> pd.DataFrame:
+    """One row per line: the chosen model and its test-window metrics."""
+    rows = []
+    for line, result in results.items():
+        m = result.metrics
+        rows.append({"product_line": line, "model": result.model,
+                     **{k: m.get(k, np.nan) for k in ("wape", "mase", "smape", "coverage_80", "coverage_95", "rel_mae",
+                                                       "mase_all", "coverage_80_all", "coverage_95_all")},
+                     "note": result.note})
+    return pd.DataFrame(rows)
