@@ -72,9 +72,11 @@ def chunks(items: list[Any], size: int = BATCH) -> Iterable[list[Any]]:
 class SqsDeadLetters:
     """The DLQs of the stack (name -> queue URL); the Delivery health page's dead-letter source."""
 
-    def __init__(self, sqs: Any, urls: Mapping[str, str], *, visibility_s: int = 30, max_messages: int = 1000):
+    def __init__(self, sqs: Any, urls: Mapping[str, str], *, events: Any = None, bus: str = "",
+                 visibility_s: int = 30, max_messages: int = 1000):
         self.sqs = sqs
         self.urls = dict(urls)
+        self.events, self.bus = events, bus  # for redrive
         self.visibility_s = visibility_s
         self.max_messages = max_messages
 
@@ -82,7 +84,8 @@ class SqsDeadLetters:
     def from_settings(cls, resources: Any, session: Any) -> SqsDeadLetters:
         from app.aws.session import client
 
-        return cls(client(session, "sqs"), resources.dead_letter_queue_urls)
+        return cls(client(session, "sqs"), resources.dead_letter_queue_urls, events=client(session, "events"),
+                   bus=resources.bus_name)
 
     def queues(self) -> list[str]:
         return list(self.urls)
@@ -102,8 +105,11 @@ class SqsDeadLetters:
         letters = sorted((parse_message(m) for m in messages), key=lambda letter: letter.sent_at)
         return letters[-limit:] if limit else letters
 
-    def redrive(self, queue: str, message_ids: Iterable[str], events: Any, bus: str) -> RedriveResult:
-        """Send the chosen messages' events back to ``bus``; delete each once it is accepted."""
+    def redrive(self, queue: str, message_ids: Iterable[str], events: Any = None, bus: str = "") -> RedriveResult:
+        """Send the chosen messages' events back to the bus; delete each once it is accepted."""
+        events, bus = events or self.events, bus or self.bus
+        if events is None or not bus:
+            raise ValueError("redrive needs an EventBridge client and the bus name")
         url, wanted = self._url(queue), set(message_ids)
         messages = self._receive_until(url, lambda seen: wanted <= seen)
         chosen = [m for m in messages if m["MessageId"] in wanted]

@@ -117,8 +117,10 @@ def parameters(definition: BusDefinition) -> dict[str, Any]:
     }
     for endpoint in definition.endpoints.values():
         key = logical_id(endpoint.name)
-        params[f"{key}Url"] = {"Type": "String", "Default": endpoint.url,
-                               "Description": f"HTTPS URL of {endpoint.name}: {endpoint.description}"}
+        # API destinations take public HTTPS endpoints only; the local URL cannot be a default.
+        params[f"{key}Url"] = {"Type": "String", "AllowedPattern": "^https://.+", "ConstraintDescription": "an HTTPS URL",
+                               "Description": f"HTTPS URL of {endpoint.name} (locally {endpoint.url}): "
+                                              f"{endpoint.description}"}
         params[f"{key}ApiKey"] = {"Type": "String", "NoEcho": True, "MinLength": 1,
                                   "Description": f"API key EventBridge sends to {endpoint.name} (x-api-key)."}
     return params

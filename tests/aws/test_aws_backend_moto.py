@@ -25,6 +25,8 @@ from app.settings import load_settings
 from tests.aws.cfn_moto import REGION, moto_variant
 
 DEFINITION = load_definition()
+PARAMETERS = {"CrmWebhookApiKey": "k", "AttributionApiApiKey": "k", "CrmWebhookUrl": "https://crm.example.com/e",
+              "AttributionApiUrl": "https://marketing.example.com/a"}
 RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/verticals/crm-customer-signals"
 
 
@@ -62,8 +64,7 @@ def aws_settings():
         variant, _ = moto_variant(render_template(DEFINITION))
         cfn = boto3.client("cloudformation", region_name=REGION)
         cfn.create_stack(StackName="prod", TemplateBody=to_json(variant), Capabilities=["CAPABILITY_IAM"],
-                         Parameters=[{"ParameterKey": "CrmWebhookApiKey", "ParameterValue": "k"},
-                                     {"ParameterKey": "AttributionApiApiKey", "ParameterValue": "k"}])
+                         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()])
         outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="prod")["Stacks"][0]["Outputs"]}
         # moto drops the Glue and Athena resources, so their outputs: name them explicitly.
         yield load_settings({"VERTICALS_BACKEND": "aws", "VERTICALS_STACK": "prod", "VERTICALS_REGION": REGION,
@@ -93,6 +94,10 @@ def test_delivery_health_on_the_aws_backend(aws_settings):
     assert set(letters["rule"]) == {"crm-customer-signals"} and set(letters["ERROR_MESSAGE"]) == {"503 from crm"}
     assert letters["RETRY_ATTEMPTS"].tolist() == [3, 3, 3]
     assert parts.location.startswith(f"s3://{outputs['LakeBucket']} (prod, us-east-1)")
+
+    redriven = parts.dead_letters.redrive("crm-webhook-dlq", [letters.iloc[0]["message_id"]])
+    assert redriven.sent == [letters.iloc[0]["message_id"]] and not redriven.failed
+    assert len(parts.dead_letters.peek("crm-webhook-dlq")) == 2
 
 
 def test_dead_letter_queues_are_found_by_name_without_a_stack(aws_settings):

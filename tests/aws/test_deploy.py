@@ -170,8 +170,13 @@ def test_deploy_outputs_and_destroy_from_the_command_line(capsys, monkeypatch):
     variant, _ = moto_variant(render.render_template(load_definition()))
     monkeypatch.setattr(render, "render_template", lambda definition: variant)
     args = ["--stack", "cli", "--region", REGION]
-    assert main(["infra", "deploy", *args, "--parameter", "CrmWebhookApiKey=k1",
-                 "--parameter", "AttributionApiApiKey=k2"]) == 0
+    assert main(["infra", "deploy", *args, "--parameter", "CrmWebhookApiKey=k1"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: a first deploy needs a value for CrmWebhookUrl, AttributionApiUrl, AttributionApiApiKey: "
+        "pass --parameter CrmWebhookUrl=…")
+    assert main(["infra", "deploy", *args, "--parameter", "CrmWebhookApiKey=k1", "--parameter", "AttributionApiApiKey=k2",
+                 "--parameter", "CrmWebhookUrl=https://crm.example.com/e",
+                 "--parameter", "AttributionApiUrl=https://marketing.example.com/a"]) == 0
     out = capsys.readouterr().out
     assert "deploying stack cli in us-east-1" in out and "s3://verticals-cfn-templates-123456789012-us-east-1" in out
     assert "Add      AWS::Events::EventBus" in out
@@ -182,8 +187,8 @@ def test_deploy_outputs_and_destroy_from_the_command_line(capsys, monkeypatch):
 
     boto3.client("cloudformation", region_name=REGION).create_stack(  # moto fills outputs on CreateStack only
         StackName="cli2", TemplateBody=render.to_json(variant), Capabilities=["CAPABILITY_IAM"],
-        Parameters=[{"ParameterKey": "CrmWebhookApiKey", "ParameterValue": "k"},
-                    {"ParameterKey": "AttributionApiApiKey", "ParameterValue": "k"}])
+        Parameters=[{"ParameterKey": k, "ParameterValue": "https://x.example.com/" if k.endswith("Url") else "k"}
+                    for k in ("CrmWebhookApiKey", "AttributionApiApiKey", "CrmWebhookUrl", "AttributionApiUrl")])
     assert main(["infra", "outputs", "--stack", "cli2", "--region", REGION, "--format", "env"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[:3] == ["VERTICALS_BACKEND=aws", "VERTICALS_STACK=cli2", "VERTICALS_REGION=us-east-1"]

@@ -16,7 +16,8 @@ from app.settings import load_settings
 from tests.aws.cfn_moto import REGION, moto_variant
 
 DEFINITION = load_definition()
-PARAMETERS = {"CrmWebhookApiKey": "k1", "AttributionApiApiKey": "k2"}
+PARAMETERS = {"CrmWebhookApiKey": "k1", "AttributionApiApiKey": "k2", "CrmWebhookUrl": "https://crm.example.com/e",
+              "AttributionApiUrl": "https://marketing.example.com/a"}
 
 
 def test_outputs_point_the_app_at_the_stack():
