@@ -42,6 +42,16 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _minutes_up_to_a_week(raw: str) -> int:
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ValueError("must be a whole number of minutes") from None
+    if not 0 <= value <= 10_080:
+        raise ValueError("must be from 0 (never reuse) to 10080 (7 days, Athena's limit)")
+    return value
+
+
 def _non_negative_float(raw: str) -> float:
     try:
         value = float(str(raw).strip())
@@ -105,6 +115,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("athena_database", "", _text, "aws backend: Glue database (overrides the stack output)."),
     Setting("lake_bucket", "", _text, "aws backend: S3 bucket of the lake (overrides the stack output)."),
     Setting("athena_price_per_tb", "5.0", _non_negative_float, "aws backend: USD per TB scanned."),
+    Setting("athena_result_reuse_minutes", "60", _minutes_up_to_a_week,
+            "aws backend: minutes an identical Athena query may reuse a stored result (0: never)."),
     Setting("query_timeout", "120", _positive_int, "Seconds before a running query is stopped."),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -10,13 +10,16 @@ without publishing them), so the bus+lake overhead is a ratio, not a guess.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.demo.enterprise import DemoConfig, Enterprise
-from app.demo.seed import seed_lake
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.demo.enterprise import DemoConfig, Enterprise  # noqa: E402
+from app.demo.seed import seed_lake  # noqa: E402
 
 
 def main() -> None:

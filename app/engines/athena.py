@@ -254,7 +254,7 @@ class AthenaEngine:
         """An engine for the stack's workgroup and database (see app.aws.session)."""
         from app.aws.session import client
 
-        reuse = settings.values.get("athena_result_reuse_minutes", DEFAULT_REUSE_MINUTES)
+        reuse = settings.athena_result_reuse_minutes
         options = AthenaOptions(
             workgroup=resources.workgroup, database=resources.database, reuse_max_age_minutes=int(reuse),
             timeout_s=float(settings.query_timeout), price_per_tb=float(settings.athena_price_per_tb),
