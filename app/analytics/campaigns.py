@@ -43,6 +43,7 @@ FLAG_SHORT_PRE = "short_pre_period"  # less than two weeks of history before the
 FLAG_INCOMPLETE = "incomplete"  # the effect window runs past the data
 FLAG_NO_EFFECT = "no_significant_effect"  # the interval spans 0, so no lag is reported
 FLAG_NO_DATA = "no_data"  # nothing to estimate from
+FLAG_TOO_EARLY = "too_early"  # started too recently: at some lag its effect would not show yet
 
 RESULT_COLUMNS = [
     "campaign_id", "region", "channel", "start_date", "end_date", "spend",
@@ -61,6 +62,7 @@ class LiftSettings:
     level: float = 0.95  # confidence level of the interval
     min_control_share: float = 0.5  # below this share of effect days with a clean control: fall back
     min_pre_days: int = 14
+    min_effect_days: int = 3  # days of effect that must be observable at every lag tried
 
 
 # --- the data, as arrays over day numbers ---------------------------------------------------
@@ -316,17 +318,19 @@ def nuisance(rows: Rows, dummies: list[np.ndarray], own_history: bool) -> tuple[
     return groups, np.column_stack([demean(c, groups, rows.weights) for c in columns])
 
 
-def build_design(context: Context, spell: Spell, known_lags: dict[str, int]) -> tuple[Design, list[str]]:
+def build_design(context: Context, spell: Spell, known_lags: dict[str, int],
+                 kept: frozenset[str] = frozenset()) -> tuple[Design, list[str]]:
     """One campaign's regression rows and nuisance, and what to flag.
 
     Other campaigns acting on the window get a dummy at their lag when it is known (the
-    second pass); otherwise the days they may act on are left out (the first pass)."""
+    second pass); otherwise the days they may act on are left out (the first pass), unless
+    they are ``kept`` (their days stay, and the caller fits their effect alongside)."""
     settings, panel = context.settings, context.panel
     window = context.window(spell)
     others = context.touching(spell, window)
     dropped = np.zeros((len(window), len(panel.regions)), dtype=bool)
     for other in others:
-        if other.campaign_id not in known_lags:
+        if other.campaign_id not in known_lags and other.campaign_id not in kept:
             dropped[:, panel.regions.index(other.region)] |= other.reach(window, settings.max_lag)
     share, controls = clean_share(context, spell, window)
     own_history = share < settings.min_control_share
@@ -377,7 +381,7 @@ def stacked(table: np.ndarray, rows: Rows) -> np.ndarray:
 
 def estimate_one(context: Context, spell: Spell, known_lags: dict[str, int]) -> Estimate | None:
     """Fit every lag from 0 to max_lag; keep the one that fits best."""
-    if spell.region not in context.panel.regions or spell.start > len(context.panel.dates) - 1 or spell.end < 0:
+    if spell.region not in context.panel.regions or too_early(context, spell) or spell.end < 0:
         return None
     design, flags = build_design(context, spell, known_lags)
     if not design.rows.treated.any():
@@ -398,14 +402,51 @@ def estimate_one(context: Context, spell: Spell, known_lags: dict[str, int]) -> 
 
 # --- every campaign -------------------------------------------------------------------------
 
+def overlapping_pairs(context: Context) -> list[tuple[Spell, Spell]]:
+    """Campaigns of one region that may act on the same days, in pairs."""
+    reach = context.settings.max_lag
+    found = context.spells
+    return [(a, b) for i, a in enumerate(found) for b in found[i + 1:]
+            if a.region == b.region and a.start <= b.end + reach and b.start <= a.end + reach]
+
+
+def joint_lags(context: Context, a: Spell, b: Spell, lags: dict[str, int]) -> tuple[int, int] | None:
+    """The pair of lags that fits two overlapping campaigns best, fitted together (alone,
+    each would take the other's effect for its own on the days they share)."""
+    known = {k: v for k, v in lags.items() if k not in (a.campaign_id, b.campaign_id)}
+    design, _ = build_design(context, a, known, kept=frozenset({b.campaign_id}))
+    if not design.rows.treated.any():
+        return None
+    y = design.residual(stacked(context.panel.log_orders, design.rows))
+    span = range(context.settings.max_lag + 1)
+    da = [design.residual(lag_dummy(context, design.rows, a, lag)) for lag in span]
+    db = [design.residual(lag_dummy(context, design.rows, b, lag)) for lag in span]
+    best, best_sse = None, np.inf
+    for i, x in enumerate(da):
+        for j, z in enumerate(db):
+            gram = np.array([[x @ x, x @ z], [x @ z, z @ z]])
+            if np.linalg.det(gram) < 1e-9 * max(gram[0, 0] * gram[1, 1], 1e-12):
+                continue
+            moments = np.array([x @ y, z @ y])
+            sse = float(y @ y - moments @ np.linalg.solve(gram, moments))
+            if sse < best_sse:
+                best, best_sse = (i, j), sse
+    return best
+
+
 @one_thread()
 def fit_all(orders: pd.DataFrame, campaigns: pd.DataFrame,
             settings: LiftSettings = LiftSettings()) -> tuple[Context, dict[str, Estimate | None]]:
-    """Estimate every campaign twice: first with the days other campaigns may act on left
-    out, then with those campaigns modelled at the lags the first pass found."""
+    """Estimate every campaign: a first pass with the days other campaigns may act on left
+    out finds each lag; overlapping pairs of one region then get their lags searched
+    together; the final pass models every other campaign at its lag."""
     context = Context.build(Panel.from_frame(orders), clean_campaigns(campaigns), settings)
     first = {s.campaign_id: estimate_one(context, s, {}) for s in context.spells}
     lags = {cid: e.lag for cid, e in first.items() if e is not None}
+    for a, b in overlapping_pairs(context):
+        found = joint_lags(context, a, b, lags)
+        if found is not None:
+            lags[a.campaign_id], lags[b.campaign_id] = found
     final = {s.campaign_id: estimate_one(context, s, {k: v for k, v in lags.items() if k != s.campaign_id})
              for s in context.spells}
     return context, final
@@ -451,9 +492,23 @@ def identity(row) -> dict:
             "start_date": row.start_date, "end_date": row.end_date, "spend": row.spend}
 
 
-def unestimated(row) -> dict:
+def unestimated(row, flag: str = FLAG_NO_DATA) -> dict:
     return {column: np.nan for column in RESULT_COLUMNS} | identity(row) | {
-        "lag_days": None, "method": "", "controls": [], "flags": [FLAG_NO_DATA]}
+        "lag_days": None, "method": "", "controls": [], "flags": [flag]}
+
+
+def too_early(context: Context, spell: Spell) -> bool:
+    """Whether the data end before the campaign's effect could show at the longest lag."""
+    settings = context.settings
+    return spell.start + settings.max_lag + settings.min_effect_days - 1 > len(context.panel.dates) - 1
+
+
+def table_row(context: Context, spell: Spell, estimate: Estimate | None) -> dict:
+    if too_early(context, spell):
+        return unestimated(spell.row, FLAG_TOO_EARLY)
+    if estimate is None:
+        return unestimated(spell.row)
+    return summarize(estimate, context.panel, context.settings.level)
 
 
 def estimate_campaign_effects(orders: pd.DataFrame, campaigns: pd.DataFrame,
@@ -463,8 +518,7 @@ def estimate_campaign_effects(orders: pd.DataFrame, campaigns: pd.DataFrame,
     if campaigns.empty or orders.empty:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     context, estimates = fit_all(orders, campaigns, settings)
-    rows = [summarize(estimates[s.campaign_id], context.panel, settings.level) if estimates[s.campaign_id]
-            else unestimated(s.row) for s in context.spells]
+    rows = [table_row(context, s, estimates[s.campaign_id]) for s in context.spells]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 

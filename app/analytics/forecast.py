@@ -193,8 +193,27 @@ class RegressionARIMA(StateSpaceModel):
         return self
 
 
+class Combination:
+    """The mean (on the log scale) of fitted models' forecasts: a hedge when no single
+    model is reliably best."""
+
+    def __init__(self, members: list):
+        self.members = members
+        self.name = "+".join(m.name for m in members)
+
+    def forecast(self, y: np.ndarray, exog: np.ndarray | None, future: np.ndarray | None, horizon: int) -> Paths:
+        return average_paths([m.forecast(y, exog, future, horizon) for m in self.members])
+
+
+def average_paths(paths: list[Paths]) -> Paths:
+    return Paths(paths[0].origins, np.mean([p.mean for p in paths], axis=0), np.mean([p.sd for p in paths], axis=0))
+
+
 def make_models(season: int = 7) -> list:
     return [SeasonalNaive(season), ETS(), RegressionARIMA()]
+
+
+COMBINED = ("ets", "sarimax")  # the models whose mean is a candidate too
 
 
 # --- regressors ----------------------------------------------------------------------------
@@ -323,7 +342,7 @@ class Series:
 
 
 def weekday_dummies(dates: pd.DatetimeIndex) -> np.ndarray:
-    weekday = dates.dayofweek.to_numpy()
+    weekday = dates.day_of_week.to_numpy()
     return np.column_stack([(weekday == d).astype(float) for d in range(1, 7)])
 
 
@@ -341,13 +360,26 @@ def make_series(daily: pd.Series, horizon: int, regressors: pd.DataFrame | None)
 
 
 def backtest_model(model, series: Series, design: BacktestDesign) -> ModelRun:
-    """Fit on the training days; forecast from every origin after them; choose on the
-    calibration origins, score on the test origins with sliding calibration."""
+    """Fit on the training days; forecast from every origin after them."""
     calibration_origins, test_origins = design.origins(len(series.units))
     origins = np.arange(calibration_origins[0], test_origins[-1] + 1)
     y, exog = series.log, series.past_exog
     model.fit(y[:origins[0]], exog[:origins[0]])
-    paths = model.paths(y, exog, origins, design.horizon)
+    return score_paths(model, model.paths(y, exog, origins, design.horizon), series, design)
+
+
+def backtest_combination(runs: list[ModelRun], series: Series, design: BacktestDesign) -> ModelRun | None:
+    members = [r for r in runs if r.model.name in COMBINED]
+    if len(members) < 2:
+        return None
+    paths = average_paths([r.paths for r in members])
+    return score_paths(Combination([r.model for r in members]), paths, series, design)
+
+
+def score_paths(model, paths: Paths, series: Series, design: BacktestDesign) -> ModelRun:
+    """Choose on the calibration origins, score on the test origins with sliding calibration."""
+    calibration_origins, test_origins = design.origins(len(series.units))
+    origins, y = paths.origins, series.log
     errors = (target_matrix(y, origins, design.horizon) - paths.mean) / paths.sd
     chosen_on = slice(0, len(calibration_origins))
     actual = target_matrix(series.units, origins, design.horizon)
@@ -504,6 +536,7 @@ def forecast_line(name: str, daily: pd.Series, horizon: int = 28, regressors: pd
     if not design.fits(len(series.units)):
         return too_short(name, series, history, future_dates, design, horizon)
     runs = [backtest_model(model, series, design) for model in (models or make_models(design.season))]
+    runs += [run for run in [backtest_combination(runs, series, design)] if run is not None]
     chosen = min(runs, key=lambda r: r.selection_mae)
     paths = chosen.model.forecast(series.log, series.past_exog, series.future_exog, horizon)
     calibration = chosen.calibration_at(len(series.units))

@@ -37,10 +37,10 @@ def calendar(days: int, end: str) -> pd.DatetimeIndex:
 def common_shape(dates: pd.DatetimeIndex, rng: np.random.Generator) -> np.ndarray:
     """What every region shares: trend, weekly and yearly seasonality, holidays, shocks."""
     t = np.arange(len(dates))
-    yearly = 1 + 0.15 * np.sin(2 * np.pi * (dates.dayofyear.to_numpy() - 80) / 365.25)
+    yearly = 1 + 0.15 * np.sin(2 * np.pi * (dates.day_of_year.to_numpy() - 80) / 365.25)
     holidays = np.where((dates.month == 12) & (dates.day.isin([24, 25, 26])), 1.6, 1.0)
     shocks = np.exp(rng.normal(0, 0.03, len(dates)))
-    return (1 + 0.0008 * t) * WEEKLY[dates.dayofweek.to_numpy()] * yearly * holidays * shocks
+    return (1 + 0.0008 * t) * WEEKLY[dates.day_of_week.to_numpy()] * yearly * holidays * shocks
 
 
 def effect(dates: pd.DatetimeIndex, plant: Planted) -> np.ndarray:
@@ -83,12 +83,12 @@ def demand_shape(dates: pd.DatetimeIndex) -> np.ndarray:
     """Weekday, a yearly cycle peaking in mid-December, growth, and retail holidays."""
     from app.analytics.calendar import retail_days
 
-    season = 1 + 0.14 * np.cos(2 * np.pi * (dates.dayofyear.to_numpy() - 345) / 365.25)
+    season = 1 + 0.14 * np.cos(2 * np.pi * (dates.day_of_year.to_numpy() - 345) / 365.25)
     trend = 1 + 0.08 * np.arange(len(dates)) / 365
     holidays = pd.Series(1.0, index=dates)
     for day, name in retail_days(dates.min(), dates.max()).itertuples(index=False):
         holidays[day] = HOLIDAY_FACTORS[name]
-    return WEEKLY[dates.dayofweek.to_numpy()] / WEEKLY.mean() * season * trend * holidays.to_numpy()
+    return WEEKLY[dates.day_of_week.to_numpy()] / WEEKLY.mean() * season * trend * holidays.to_numpy()
 
 
 def line_demand(lines: dict[str, float], days: int = 365, end: str = "2026-11-26", seed: int = 0,

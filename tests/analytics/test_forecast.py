@@ -1,0 +1,123 @@
+"""Demand forecasting: backtest design, calibration, metrics, and a whole line on synthetic demand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.analytics import forecast as fc
+from app.analytics.calendar import holiday_regressors
+from tests.analytics.synthetic import line_demand
+
+
+@pytest.mark.parametrize("days, horizon", [
+    pytest.param(365, 28, id="year-4-weeks"),
+    pytest.param(365, 7, id="year-1-week"),
+    pytest.param(200, 14, id="200-days-2-weeks"),
+])
+def test_calibration_targets_end_before_the_first_test_origin(days, horizon):
+    design = fc.BacktestDesign(horizon=horizon)
+    calibration, test = design.origins(days)
+    assert len(test) == design.test_origins and test[-1] + horizon == days  # last target = last day
+    assert calibration[-1] + horizon <= test[0]  # calibration never sees a test target
+    assert calibration[0] >= design.min_train or days < design.required_days
+    assert np.all(np.diff(np.r_[calibration, test]) >= 1)
+
+
+def test_short_history_shrinks_the_calibration_first():
+    design = fc.shrink_to(180, fc.BacktestDesign(horizon=28))
+    assert design.fits(180)
+    assert design.calibration_origins < 56 and design.test_origins == 28
+
+
+def test_seasonal_naive_repeats_the_same_weekday_of_the_last_week():
+    y = np.arange(30, dtype=float)
+    paths = fc.SeasonalNaive(7).fit(y, None).paths(y, None, np.array([20]), 10)
+    assert paths.mean[0].tolist() == [13, 14, 15, 16, 17, 18, 19, 13, 14, 15]
+
+
+@pytest.mark.parametrize("actual, predicted, expected", [
+    pytest.param([10, 20], [10, 20], {"wape": 0.0, "mase": 0.0, "smape": 0.0}, id="perfect"),
+    pytest.param([10, 30], [20, 20], {"wape": 0.5, "mase": 2.0, "smape": (2 * 10 / 30 + 2 * 10 / 50) / 2}, id="off-by-10"),
+])
+def test_accuracy_figures(actual, predicted, expected):
+    figures = fc.accuracy(np.array(actual, float), np.array(predicted, float), scale=5.0)
+    for name, value in expected.items():
+        assert figures[name] == pytest.approx(value)
+
+
+def test_mase_scale_is_the_mean_absolute_weekly_difference():
+    units = np.array([10, 10, 10, 10, 10, 10, 10, 12, 8, 10, 10, 10, 10, 10], float)
+    assert fc.naive_scale(units) == pytest.approx(4 / 7)
+
+
+def test_sliding_calibration_only_uses_errors_known_at_the_origin():
+    origins = np.arange(100)
+    errors = np.random.default_rng(0).normal(size=(100, 7))
+    errors[60:] = 50.0  # forecasts made at origin 60 or later: their errors are not known before 67
+    calibration = fc.sliding_calibration(errors, origins, at=67, window=56)
+    low, high = calibration.z[0.8]
+    assert -2 < low[0] < -0.8 and 0.8 < high[0] < 2
+    later = fc.sliding_calibration(errors, origins, at=100, window=56)
+    assert later.z[0.8][1][0] == pytest.approx(50.0)
+
+
+@pytest.fixture(scope="module")
+def chairs() -> fc.LineForecast:
+    demand = line_demand({"chairs": 600.0}, days=365, seed=1)
+    daily = demand.set_index("date")["units"]
+    dates = pd.date_range(daily.index.min(), periods=len(daily) + 28)
+    train = fc.BacktestDesign().origins(len(daily))[0][0]
+    return fc.forecast_line("chairs", daily, 28, holiday_regressors(dates, dates[:train]))
+
+
+def test_a_year_of_line_demand_is_backtested_and_forecast(chairs):
+    assert chairs.note == ""
+    assert set(chairs.backtest["model"]) == {"seasonal_naive", "ets", "sarimax", "ets+sarimax"}
+    assert chairs.backtest["chosen"].sum() == 1 and chairs.model != "seasonal_naive"
+    metrics = chairs.metrics
+    assert metrics["mase"] <= 0.8  # days 1-7 ahead, 28 rolling origins
+    assert 0.7 <= metrics["coverage_80"] <= 0.9 and metrics["coverage_95"] >= 0.85
+    assert list(chairs.accuracy_by_week["days"]) == ["1-7", "8-14", "15-21", "22-28", "1-28"]
+
+
+def test_forecast_frame_has_ordered_bounds_for_every_day(chairs):
+    frame = chairs.forecast
+    assert len(frame) == 28 and frame["date"].iloc[0] == chairs.history["date"].iloc[-1] + pd.Timedelta(days=1)
+    assert (frame["low_95"] <= frame["low_80"]).all() and (frame["low_80"] <= frame["forecast"]).all()
+    assert (frame["forecast"] <= frame["high_80"]).all() and (frame["high_80"] <= frame["high_95"]).all()
+    assert len(chairs.weekly) == 4
+    assert chairs.weekly["forecast"].sum() == pytest.approx(frame["forecast"].sum())
+
+
+def test_black_friday_is_forecast_from_last_years_black_friday(chairs):
+    # The synthetic year ends on Thanksgiving 2026: Black Friday is tomorrow, at 2.1x.
+    frame = chairs.forecast.set_index("date")["forecast"]
+    black_friday, next_friday = frame[pd.Timestamp("2026-11-27")], frame[pd.Timestamp("2026-12-04")]
+    assert black_friday > 1.6 * next_friday
+
+
+def test_test_window_rows_are_the_chosen_models_backtest(chairs):
+    window = chairs.test_window
+    assert len(window) == 28 * 28
+    inside = (window["actual"] >= window["low_80"]) & (window["actual"] <= window["high_80"])
+    assert inside.mean() == pytest.approx(chairs.metrics["coverage_80_all"])
+
+
+def test_too_short_a_history_says_so_and_still_forecasts():
+    demand = line_demand({"sofas": 200.0}, days=60, seed=2)
+    result = fc.forecast_line("sofas", demand.set_index("date")["units"], 14)
+    assert "backtest needs" in result.note and result.backtest.empty
+    assert len(result.forecast) == 14 and result.model == "seasonal_naive"
+
+
+def test_campaign_regressor_spreads_the_region_share_over_the_possible_lags():
+    dates = pd.date_range("2025-01-01", periods=30)
+    campaigns = pd.DataFrame({"campaign_id": ["c"], "region": ["east"],
+                              "start_date": [pd.Timestamp("2025-01-05")], "end_date": [pd.Timestamp("2025-01-10")]})
+    values = fc.campaign_regressor(dates, campaigns, {"east": 0.4}, lag_weights=np.array([0.5, 0.5]))
+    assert values[pd.Timestamp("2025-01-04")] == 0
+    assert values[pd.Timestamp("2025-01-05")] == pytest.approx(0.2)
+    assert values[pd.Timestamp("2025-01-08")] == pytest.approx(0.4)
+    assert values[pd.Timestamp("2025-01-11")] == pytest.approx(0.2)
