@@ -75,9 +75,18 @@ class MetricsRecorder:
             point[1] += samples
 
     def add_counts(self, metric: str, counts: dict[tuple[float, str], float]) -> None:
-        """Many count points at once: ``{(epoch_s, rule): count}``."""
+        """Many count points at once: ``{(epoch_s, rule): count}`` (the seeding hot path)."""
+        now_s = self._now_s if self._now_s is not None else time.time()
+        points = self._points
         for (epoch_s, rule), count in counts.items():
-            self.add(metric, epoch_s, count, rule, count)
+            step = _resolution_for_age_s(now_s - epoch_s)
+            key = (int(epoch_s // step * step), metric, rule)
+            point = points.get(key)
+            if point is None:
+                points[key] = [count, count]
+            else:
+                point[0] += count
+                point[1] += count
 
     def pending(self) -> int:
         return len(self._points)
