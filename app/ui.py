@@ -225,11 +225,11 @@ def empty_state(message: str = EMPTY_RANGE) -> None:
 
 
 def chart(figure: Any, height: int = CHART_HEIGHT, key: str | None = None) -> None:
-    figure.update_layout(height=height, margin={"l": 8, "r": 8, "t": 48, "b": 8})
+    # The legend stays where Plotly puts it (right of the plot): above or below, it
+    # collides with titles and date tick labels as soon as a chart is resized.
+    figure.update_layout(height=height, margin={"l": 8, "r": 8, "t": 48, "b": 8}, legend_title_text="")
     if figure.layout.hovermode is None:
         figure.update_layout(hovermode="x unified")
-    if figure.layout.legend.orientation is None:
-        figure.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "title": None})
     st.plotly_chart(figure, width="stretch", key=key, config={"displaylogo": False})
 
 
@@ -242,16 +242,19 @@ class Figure:
     help: str | None = None
     caption: str | None = None
     trend: Sequence[float] | None = None
+    kicker: str | None = None  # a small line above the label (the department)
 
 
 def kpi_row(figures: Sequence[Figure], per_row: int = 4) -> None:
     for start in range(0, len(figures), per_row):
         columns = st.columns(per_row)
         for column, figure in zip(columns, figures[start:start + per_row]):
-            with column:
+            with column.container(border=True):
+                if figure.kicker:
+                    st.caption(f"**{figure.kicker.upper()}**")
                 st.metric(figure.label, figure.value, figure.delta,
                           delta_color="inverse" if figure.inverse else "normal", help=figure.help,
-                          border=True, chart_data=figure.trend, chart_type="area")
+                          chart_data=figure.trend, chart_type="area")
                 if figure.caption:
                     st.caption(figure.caption)
 

@@ -19,11 +19,12 @@ elif result is not None:
     daily = result.daily
     lag = result.best_lag
     best = result.correlation.set_index("lag_days")["correlation"].get(lag) if lag is not None else None
+    st.caption(f"Over the {result.days} whole days of the range (UTC).")
     ui.kpi_row([
         ui.Figure("Campaign spend", f"${daily['spend'].sum():,.0f}"),
         ui.Figure("Orders", f"{daily['orders'].sum():,}", caption=f"${daily['revenue'].sum():,.0f} revenue"),
         ui.Figure("Campaigns active", f"{len(result.campaigns):,}"),
-        ui.Figure("Orders follow spend after", "—" if lag is None else f"{lag} days",
+        ui.Figure("Orders follow spend after", "—" if lag is None else f"{lag} day{'s' if lag != 1 else ''}",
                   caption=None if best is None else f"correlation {best:.2f}",
                   help="The lag at which a region's spend correlates best with its share of all orders."),
     ])
@@ -35,11 +36,13 @@ elif result is not None:
     for row, region in enumerate(chosen, start=1):
         own = daily[daily["region"] == region]
         figure.add_trace(go.Bar(x=own["day"], y=own["spend"], name="spend ($)", marker_color="#f59e0b",
-                                opacity=0.55, showlegend=row == 1), row=row, col=1, secondary_y=True)
+                                opacity=0.55, showlegend=row == 1, legendgroup="spend"),
+                         row=row, col=1, secondary_y=True)
         figure.add_trace(go.Scatter(x=own["day"], y=own["orders"], name="orders", line_color="#2563eb",
-                                    showlegend=row == 1), row=row, col=1)
+                                    showlegend=row == 1, legendgroup="orders"), row=row, col=1)
     figure.update_yaxes(title_text="orders", secondary_y=False, rangemode="tozero")
-    figure.update_yaxes(title_text="spend", secondary_y=True, showgrid=False, rangemode="tozero")
+    figure.update_yaxes(title_text="spend", secondary_y=True, showgrid=False, tickmode="auto", nticks=4,
+                        range=[0, max(daily["spend"].max(), 1) * 1.05], tickprefix="$", tickformat=",.0f")
     ui.chart(figure, height=150 * len(chosen) + 90)
 
     left, right = st.columns([2, 3])
@@ -53,7 +56,7 @@ elif result is not None:
                    "of all orders, averaged over regions.")
     with right:
         st.markdown("**Campaigns in this range**")
-        st.dataframe(result.campaigns, hide_index=True, height=360, column_config={
+        st.dataframe(result.campaigns, hide_index=True, column_config={
             "campaign_id": "Campaign", "name": "Name", "channel": "Channel", "region": "Region",
             "budget": st.column_config.NumberColumn("Budget", format="dollar"),
             "start_date": st.column_config.DateColumn("Start"), "end_date": st.column_config.DateColumn("End"),

@@ -24,8 +24,10 @@ elif outlook is not None:
         ui.Figure("Lines short at least once", f"{short['product_line'].nunique()}", inverse=True),
         ui.Figure("Largest daily gap", f"{short['gap'].max():,.0f} units" if len(short) else "none"),
     ])
-    st.caption(f"Forecast: {outlook.method}. Capacity after the last planned day: the usual capacity of the same "
-               "weekday.")
+    first, last = outlook.history["day"].min(), outlook.history["day"].max()
+    st.caption(f"History: {first:%d %b} – {last:%d %b %Y}, whole UTC days (at least 8 weeks: the forecast needs "
+               f"them). Forecast: {outlook.method}. Capacity after the last planned day: the usual capacity of the "
+               "same weekday.")
 
     line = st.segmented_control("Product line", outlook.product_lines, default=outlook.product_lines[0],
                                 key="forecast_line") or outlook.product_lines[0]
@@ -34,7 +36,9 @@ elif outlook is not None:
     figure = go.Figure([
         go.Scatter(x=history["day"], y=history["demand"], name="units ordered", line_color="#2563eb"),
         go.Scatter(x=history["day"], y=history["output"], name="units made", line_color="#10b981", opacity=0.7),
-        go.Scatter(x=ahead["day"], y=ahead["forecast"], name="forecast", line={"color": "#2563eb", "dash": "dash"}),
+        go.Scatter(x=list(history["day"].tail(1)) + list(ahead["day"]),  # joined to the last day seen
+                   y=list(history["demand"].tail(1)) + list(ahead["forecast"]), name="forecast",
+                   line={"color": "#2563eb", "dash": "dash"}),
         go.Scatter(x=list(history["day"]) + list(ahead["day"]),
                    y=list(history["capacity"]) + list(ahead["capacity"]), name="planned capacity",
                    line={"color": "#dc2626", "shape": "hv"}),

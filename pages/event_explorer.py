@@ -6,6 +6,12 @@ import streamlit as st
 from app import ui
 from app.services import explorer
 
+COLUMNS = {
+    "time": st.column_config.DatetimeColumn("Time", format="YYYY-MM-DD HH:mm:ss"),
+    "department": "Department", "source": "Source", "detail_type": "Detail type", "id": "Event id",
+    "order_id": "Order", "summary": st.column_config.TextColumn("Detail", width="large"), "step": "Step",
+}
+
 view = ui.view()
 ui.page_header("Event explorer", "Find events by source, detail type, time and id; follow an order across "
                "departments", view.range)
@@ -24,10 +30,7 @@ if events is not None and events.empty:
 elif events is not None:
     st.caption(f"{len(events):,} newest events" + (" (the first 500; narrow the search to see others)"
                                                    if len(events) >= explorer.MAX_ROWS else ""))
-    st.dataframe(events.drop(columns=["detail"]), hide_index=True, height=320, column_config={
-        "time": st.column_config.DatetimeColumn("Time", format="YYYY-MM-DD HH:mm:ss"),
-        "summary": st.column_config.TextColumn("Detail", width="large"),
-    })
+    st.dataframe(events.drop(columns=["detail"]), hide_index=True, height=320, column_config=COLUMNS)
 
     st.subheader("Follow an order")
     order_ids = list(dict.fromkeys(events["order_id"].dropna()))
@@ -39,14 +42,14 @@ elif events is not None:
         if journey is not None and journey.is_empty:
             st.info(f"No events carry order {order_id} in this range — widen the range.")
         elif journey is not None:
+            present = [d for d in explorer.department_order() if d in set(journey.events["department"])]
             figure = px.scatter(journey.events, x="time", y="department", color="department", text="detail_type",
                                 hover_data={"summary": True, "id": True, "department": False},
-                                category_orders={"department": explorer.department_order()},
+                                category_orders={"department": present}, labels={"time": "", "department": ""},
                                 title=f"Order {order_id}: {len(journey.events)} events")
             figure.update_traces(marker={"size": 14}, textposition="top center")
             figure.add_scatter(x=journey.events["time"], y=journey.events["department"], mode="lines",
                                line={"color": "#9ca3af", "width": 1}, showlegend=False, hoverinfo="skip")
             figure.update_layout(showlegend=False, hovermode="closest")
             ui.chart(figure, height=420)
-            st.dataframe(journey.events, hide_index=True, column_config={
-                "time": st.column_config.DatetimeColumn("Time", format="YYYY-MM-DD HH:mm:ss")})
+            st.dataframe(journey.events, hide_index=True, column_config=COLUMNS)

@@ -13,7 +13,7 @@ rates = ui.load(event_rates.event_rates, view.ctx, view.range, what="the event r
 if rates is not None and rates.is_empty:
     ui.empty_state()
 elif rates is not None:
-    total = int(rates.rates["events"].sum())
+    total = rates.total
     days = max(view.range.duration.total_seconds() / 86_400, 1 / 24)
     busiest = rates.heatmap.stack().idxmax()
     ui.kpi_row([
@@ -38,8 +38,10 @@ elif rates is not None:
     figure = px.area(series, x="bucket", y="events", color=color,
                      title=f"Events per {rates.bucket}", labels={"bucket": "", "events": "events"})
     ui.chart(figure, height=420)
+    st.caption(f"Whole {rates.bucket}s only: a {rates.bucket} the range cuts (such as the one under way) is "
+               "counted in the figures above but not drawn.")
 
-    left, right = st.columns([3, 2])
+    left, right = st.columns([1, 1])
     with left:
         heat = px.imshow(rates.heatmap, aspect="auto", color_continuous_scale="Blues",
                          labels={"x": "hour of day", "y": "", "color": "events/hour"},
@@ -48,9 +50,10 @@ elif rates is not None:
         ui.chart(heat, height=360)
     with right:
         st.markdown("**Top detail types**")
-        st.dataframe(rates.top, hide_index=True, height=330, column_config={
+        st.dataframe(rates.top, hide_index=True, height=330, column_order=[
+            "detail_type", "events", "share", "per_day", "department"], column_config={
             "detail_type": "Detail type", "department": "Department",
-            "events": st.column_config.NumberColumn("Events", format="%d"),
+            "events": st.column_config.NumberColumn("Events", format="localized"),
             "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1),
             "per_day": st.column_config.NumberColumn("Per day", format="%.0f"),
         })

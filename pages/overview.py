@@ -1,7 +1,8 @@
 """Overview: the health of every department, this period against the one before."""
 
-import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
+from plotly.subplots import make_subplots
 
 from app import ui
 from app.services import overview
@@ -16,22 +17,30 @@ if result is not None and result.is_empty:
 elif result is not None:
     ui.kpi_row([
         ui.Figure(
-            label=f"{kpi.spec.department} · {kpi.spec.label}",
+            label=kpi.spec.label,
+            kicker=kpi.spec.department,
             value=overview.format_value(kpi.value, kpi.spec.unit),
             delta=overview.format_change(kpi),
             inverse=not kpi.spec.higher_is_better,
-            help=f"Previous period: {overview.format_value(kpi.previous, kpi.spec.unit)}",
-            caption=overview.format_detail(kpi),
+            # Two lines in every card, so the cards line up.
+            caption=f"{overview.format_detail(kpi) or '&nbsp;'}  \n"
+                    f"before: {overview.format_value(kpi.previous, kpi.spec.unit)}",
             trend=kpi.trend.fillna(0).tolist(),
         )
         for kpi in result.kpis
     ])
-    st.subheader("Daily, this period against the previous one")
-    figure = px.line(result.daily, x="offset_days", y="value", color="period", facet_col="label",
-                     facet_col_wrap=4, facet_row_spacing=0.12, facet_col_spacing=0.05,
-                     line_dash="period", line_dash_map={"this": "solid", "previous": "dot"},
-                     color_discrete_map={"this": "#2563eb", "previous": "#9ca3af"},
-                     labels={"offset_days": "day of the period", "value": "", "period": "period"})
-    figure.update_yaxes(matches=None, showticklabels=True, rangemode="tozero")
-    figure.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+
+    st.subheader("Day by day, against the previous period")
+    figure = make_subplots(rows=2, cols=4, subplot_titles=[k.spec.label for k in result.kpis],
+                           vertical_spacing=0.16, horizontal_spacing=0.06)
+    for index, kpi in enumerate(result.kpis):
+        row, col = index // 4 + 1, index % 4 + 1
+        for period, style in (("previous", {"color": "#9ca3af", "dash": "dot"}), ("this", {"color": "#2563eb"})):
+            days = result.daily[(result.daily["label"] == kpi.spec.label) & (result.daily["period"] == period)]
+            figure.add_trace(go.Scatter(x=days["offset_days"], y=days["value"], name=f"{period} period",
+                                        line=style, showlegend=index == 0, legendgroup=period),
+                             row=row, col=col)
+        figure.update_yaxes(rangemode="tozero", tickformat=".0%" if kpi.spec.unit == "percent" else "~s",
+                            row=row, col=col)
+    figure.update_xaxes(title_text="day of the period", row=2)
     ui.chart(figure, height=520)

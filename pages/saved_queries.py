@@ -8,7 +8,7 @@ from app.services import saved_queries
 
 view = ui.view()
 ui.page_header("Saved queries", "Athena SQL from queries/, with typed parameters bound by the engine (never "
-               "spliced into the text)")
+               "spliced into the text). Each query has its own period: the sidebar's range does not apply here.")
 
 left, right = st.columns([3, 1])
 search = left.text_input("Search titles and descriptions", key="sq_search", placeholder="e.g. payment, late, campaign")
@@ -26,7 +26,8 @@ name = st.selectbox(f"Query ({len(found)} found)", names, index=names.index(link
                     format_func=lambda n: by_name[n].title, key="sq_name")
 st.query_params["query"] = name
 query = by_name[name]
-st.markdown(f"{query.description}  \n*For {query.audience}s*" + (f" · tags: {', '.join(query.tags)}" if query.tags else ""))
+st.markdown(query.description)
+st.caption(f"Audience: {query.audience}" + (f" · tags: {', '.join(query.tags)}" if query.tags else ""))
 
 today = saved_queries.today_utc()
 defaults = saved_queries.initial_values(query, today)
@@ -37,10 +38,6 @@ if query.params:
         with columns[index % len(columns)]:
             raw[param.name] = ui.param_input(param, defaults[param.name], f"sq:{name}:{param.name}",
                                              saved_queries.range_options(param, today))
-
-with st.expander("SQL (Athena)", expanded=False):
-    st.code(query.sql, language="sql")
-    st.caption("Output columns: " + ", ".join(f"`{c.name}` {c.description}" for c in query.columns))
 
 if st.button("Run", type="primary", icon=":material/play_arrow:", key="sq_run"):
     try:
@@ -71,5 +68,7 @@ if run is not None and run.name == name:
     with st.expander(f"SQL the {result.engine or 'engine'} ran"):
         st.code(result.sql or query.sql, language="sql")
         st.json({k: str(v) for k, v in run.values.items()}, expanded=False)
-elif run is None:
-    st.caption("Set the parameters and press Run.")
+
+with st.expander("SQL (Athena)", expanded=run is None or run.name != name):
+    st.code(query.sql, language="sql")
+    st.caption("Output columns: " + ", ".join(f"`{c.name}` {c.description}" for c in query.columns))

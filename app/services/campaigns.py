@@ -56,9 +56,10 @@ HAVING sum(CASE WHEN detail_type = 'CampaignSpend' AND time >= :t_from THEN 1 EL
 
 @dataclass(frozen=True)
 class CampaignView:
-    daily: pd.DataFrame  # day, region, spend, orders, revenue
+    daily: pd.DataFrame  # day, region, spend, orders, revenue (whole UTC days of the range)
     correlation: pd.DataFrame  # lag_days, correlation, regions
     campaigns: pd.DataFrame  # campaign_id, name, channel, region, budget, start_date, end_date, spend, …
+    days: int = 0  # whole days analysed
 
     @property
     def is_empty(self) -> bool:
@@ -115,6 +116,15 @@ def lagged_correlation(daily: pd.DataFrame, max_lag: int = MAX_LAG_DAYS) -> pd.D
     return pd.DataFrame(rows, columns=columns)
 
 
+def empty_view() -> CampaignView:
+    daily = pd.DataFrame(columns=["day", "region", "spend", "orders", "revenue"])
+    return CampaignView(daily, lagged_correlation(daily), pd.DataFrame())
+
+
 def campaign_view(ctx: Context, rng: TimeRange) -> CampaignView:
-    daily = spend_and_orders(ctx, rng)
-    return CampaignView(daily, lagged_correlation(daily), campaign_table(ctx, rng))
+    """Spend and orders per day: over the range's whole days (a day under way is no day)."""
+    days = rng.whole_days()
+    if days is None:
+        return empty_view()
+    daily = spend_and_orders(ctx, days)
+    return CampaignView(daily, lagged_correlation(daily), campaign_table(ctx, days), days.duration.days)

@@ -54,6 +54,20 @@ def to_day(series: pd.Series) -> pd.Series:
     return moments.dt.normalize().astype("datetime64[ns]")
 
 
+BUCKET_LENGTH = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7)}
+
+
+def whole_buckets(frame: pd.DataFrame, column: str, length: pd.Timedelta, rng: TimeRange) -> pd.DataFrame:
+    """Rows whose bucket ``[t, t + length)`` lies inside the range (``column`` in UTC).
+
+    A bucket still under way, or cut by the range's start, holds part of a period and
+    would be drawn as a sudden drop.
+    """
+    moments = pd.to_datetime(frame[column], utc=True)
+    inside = (moments >= pd.Timestamp(rng.start)) & (moments + length <= pd.Timestamp(rng.end))
+    return frame[inside]
+
+
 def weekly(frame: pd.DataFrame, time_column: str, keys: list[str], values: Mapping[str, str]) -> pd.DataFrame:
     """Daily rows summed into weeks starting on Monday."""
     grouper = pd.Grouper(key=time_column, freq="W-MON", label="left", closed="left")

@@ -24,7 +24,12 @@ class DeadLetterSource(Protocol):
         ...
 
     def peek(self, queue: str, limit: int | None = None) -> list[DeadLetter]:
-        """Messages of one queue, oldest first, without removing them."""
+        """The newest ``limit`` messages of one queue (all if None), oldest first, without
+        removing them."""
+        ...
+
+    def depth(self, queue: str) -> int:
+        """How many messages wait in the queue (SQS: ApproximateNumberOfMessages)."""
         ...
 
 
@@ -56,6 +61,13 @@ class LocalDeadLetters:
 
     def peek(self, queue: str, limit: int | None = None) -> list[DeadLetter]:
         return LocalDeadLetterQueue(self.folder / f"{queue}.jsonl").peek(limit)
+
+    def depth(self, queue: str) -> int:
+        path = self.folder / f"{queue}.jsonl"
+        if not path.exists():
+            return 0
+        with path.open() as lines:
+            return sum(1 for line in lines if line.strip())
 
 
 def build_local_context(settings: Settings) -> Context:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from app.bus.dlq import DeadLetter
-from app.services.common import to_local_time, weekly
+from app.services.common import to_local_time, weekly, whole_buckets
 from app.services.context import Context
 from app.services.timerange import TimeRange, period_seconds
 
@@ -35,13 +35,19 @@ HEALTH_COLUMNS = ["rule", "matched", "invocations", "failed", "failure_rate", "r
 
 @dataclass(frozen=True)
 class DeliveryHealth:
-    series: pd.DataFrame  # timestamp, rule, metric, value (per rule, counts and latency)
+    series: pd.DataFrame  # timestamp, rule, metric, value (per rule; whole periods only)
     rules: pd.DataFrame  # HEALTH_COLUMNS, worst rule first
-    dead_letters: pd.DataFrame  # queue, sent_at, rule, source, detail_type, event_id, ERROR_CODE, …
+    dead_letters: pd.DataFrame  # the newest messages: queue, sent_at, rule, source, detail_type, ERROR_CODE, …
+    queue_depth: dict[str, int]  # messages waiting in each dead-letter queue
 
     @property
     def is_empty(self) -> bool:
-        return self.series.empty and self.dead_letters.empty
+        return self.rules["matched"].sum() == 0 and not any(self.queue_depth.values())
+
+    @property
+    def has_latency(self) -> bool:
+        """Whether the bus reported any delivery latency (seeded history has none)."""
+        return bool((self.rules["latency_ms"].fillna(0) > 0).any())
 
 
 def rule_metrics(ctx: Context, rng: TimeRange) -> pd.DataFrame:
@@ -84,15 +90,18 @@ def rule_health(metrics: pd.DataFrame, rules: tuple[str, ...] = ()) -> pd.DataFr
 
 
 def chart_series(metrics: pd.DataFrame, rng: TimeRange, timezone: str) -> pd.DataFrame:
-    """timestamp (local), rule, metric, value; weekly sums for long ranges."""
+    """timestamp (local), rule, metric, value over whole periods; weekly for long ranges."""
     frame = metrics.loc[metrics["metric"].isin(CHART_METRICS), ["timestamp", "rule", "metric", "value"]].copy()
-    frame["timestamp"] = to_local_time(frame["timestamp"], timezone)
+    period = pd.Timedelta(seconds=period_seconds(rng))
     if rng.bucket == "week" and not frame.empty:
         counts = frame[frame["metric"].isin(COUNTS)]
         latency = frame[frame["metric"].isin(LATENCIES)]
         frame = pd.concat([weekly(counts, "timestamp", ["rule", "metric"], {"value": "sum"}),
                            weekly(latency, "timestamp", ["rule", "metric"], {"value": "mean"})],
                           ignore_index=True)
+        period = pd.Timedelta(days=7)
+    frame = whole_buckets(frame, "timestamp", period, rng)
+    frame = frame.assign(timestamp=to_local_time(frame["timestamp"], timezone))
     return frame.sort_values(["rule", "metric", "timestamp"]).reset_index(drop=True)
 
 
@@ -112,8 +121,8 @@ def _letter_row(queue: str, letter: DeadLetter) -> dict:
 
 
 def dead_letters(ctx: Context, limit: int = 500) -> pd.DataFrame:
-    """The newest ``limit`` messages across every DLQ, newest first (all of them, not only
-    those of the range: a dead letter waits until someone redrives it)."""
+    """The newest ``limit`` messages of each DLQ, newest first — whenever they were sent,
+    not only in the range: a dead letter waits until someone redrives it."""
     rows = [_letter_row(queue, letter) for queue in ctx.dead_letters.queues()
             for letter in ctx.dead_letters.peek(queue, limit)]
     columns = ["queue", "sent_at", "rule", "source", "detail_type", "event_id", "event_time",
@@ -122,23 +131,27 @@ def dead_letters(ctx: Context, limit: int = 500) -> pd.DataFrame:
     frame["sent_at"] = pd.to_datetime(frame["sent_at"], utc=True, format="ISO8601")
     frame["sent_at"] = to_local_time(frame["sent_at"], ctx.settings.timezone)
     frame["RETRY_ATTEMPTS"] = pd.to_numeric(frame["RETRY_ATTEMPTS"], errors="coerce").astype("Int64")
-    return frame.sort_values("sent_at", ascending=False).head(limit).reset_index(drop=True)
+    return frame.sort_values("sent_at", ascending=False).reset_index(drop=True)
 
 
 def delivery_health(ctx: Context, rng: TimeRange) -> DeliveryHealth:
     metrics = rule_metrics(ctx, rng)
+    depth = {queue: ctx.dead_letters.depth(queue) for queue in ctx.dead_letters.queues()}
     return DeliveryHealth(chart_series(metrics, rng, ctx.settings.timezone),
-                          rule_health(metrics, ctx.rules), dead_letters(ctx))
+                          rule_health(metrics, ctx.rules), dead_letters(ctx), depth)
 
 
-def dlq_summary(letters: pd.DataFrame) -> pd.DataFrame:
-    """Messages per queue and error code (what broke, how often)."""
+def dlq_summary(letters: pd.DataFrame, depth: dict[str, int]) -> pd.DataFrame:
+    """Per queue and error code (what broke, how often) among the messages read, with
+    how many wait in the queue in all."""
+    columns = ["queue", "waiting", "ERROR_CODE", "messages", "latest"]
     if letters.empty:
-        return pd.DataFrame(columns=["queue", "ERROR_CODE", "messages", "latest"])
-    return (letters.groupby(["queue", "ERROR_CODE"], as_index=False)
-            .agg(messages=("message_id", "count"), latest=("sent_at", "max"))
-            .sort_values(["messages", "queue", "ERROR_CODE"], ascending=[False, True, True])
-            .reset_index(drop=True))
+        return pd.DataFrame(columns=columns)
+    summary = (letters.groupby(["queue", "ERROR_CODE"], as_index=False)
+               .agg(messages=("message_id", "count"), latest=("sent_at", "max")))
+    summary["waiting"] = summary["queue"].map(depth).fillna(0).astype("int64")
+    return summary[columns].sort_values(["messages", "queue", "ERROR_CODE"], ascending=[False, True, True]
+                                        ).reset_index(drop=True)
 
 
 def event_summary(body: str) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from app.departments import BY_SOURCE
-from app.services.common import run_sql, to_local_time, weekly, with_unit
+from app.services.common import BUCKET_LENGTH, run_sql, to_local_time, weekly, whole_buckets, with_unit
 from app.services.context import Context
 from app.services.timerange import TimeRange
 
@@ -30,14 +30,18 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 @dataclass(frozen=True)
 class EventRates:
-    rates: pd.DataFrame  # bucket, source, department, detail_type, events
+    rates: pd.DataFrame  # bucket (local time), source, department, detail_type, events; whole buckets
     bucket: str  # "hour" | "day" | "week"
     heatmap: pd.DataFrame  # weekday (Mon..Sun) x hour (0..23): mean events per hour
-    top: pd.DataFrame  # detail_type, department, events, share, per_day
+    top: pd.DataFrame  # detail_type, department, events, share, per_day; the whole range
 
     @property
     def is_empty(self) -> bool:
-        return self.rates.empty
+        return self.top.empty
+
+    @property
+    def total(self) -> int:
+        return int(self.top["events"].sum())
 
 
 def department_name(source: str) -> str:
@@ -46,13 +50,19 @@ def department_name(source: str) -> str:
 
 
 def rates_over_time(ctx: Context, rng: TimeRange) -> pd.DataFrame:
+    """bucket (UTC), source, department, detail_type, events over the whole range."""
     frame = run_sql(ctx, with_unit(RATES_SQL, rng), rng)
-    frame = frame.assign(bucket=to_local_time(frame["bucket"], ctx.settings.timezone),
-                         events=frame["events"].astype("int64"))
+    frame = frame.assign(bucket=pd.to_datetime(frame["bucket"], utc=True), events=frame["events"].astype("int64"))
     if rng.bucket == "week":
         frame = weekly(frame, "bucket", ["source", "detail_type"], {"events": "sum"})
     frame["department"] = frame["source"].map(department_name)
     return frame.sort_values(["bucket", "source", "detail_type"]).reset_index(drop=True)
+
+
+def chart_rates(rates: pd.DataFrame, rng: TimeRange, timezone: str) -> pd.DataFrame:
+    """The whole buckets only, in the time zone pages show."""
+    shown = whole_buckets(rates, "bucket", BUCKET_LENGTH[rng.bucket], rng)
+    return shown.assign(bucket=to_local_time(shown["bucket"], timezone)).reset_index(drop=True)
 
 
 def weekday_hour_heatmap(hourly: pd.DataFrame, timezone: str) -> pd.DataFrame:
@@ -85,5 +95,5 @@ def top_detail_types(rates: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
 def event_rates(ctx: Context, rng: TimeRange) -> EventRates:
     rates = rates_over_time(ctx, rng)
     hourly = run_sql(ctx, HOURLY_SQL, rng)
-    return EventRates(rates, rng.bucket, weekday_hour_heatmap(hourly, ctx.settings.timezone),
-                      top_detail_types(rates, rng))
+    return EventRates(chart_rates(rates, rng, ctx.settings.timezone), rng.bucket,
+                      weekday_hour_heatmap(hourly, ctx.settings.timezone), top_detail_types(rates, rng))

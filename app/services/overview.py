@@ -191,21 +191,32 @@ def _data_start(*parts: pd.DataFrame) -> pd.Timestamp:
 
 
 def summarise(this_parts: pd.DataFrame, previous_parts: pd.DataFrame, rng: TimeRange) -> Overview:
-    """KPIs of ``rng`` against the period before it, from :func:`daily_parts` of each."""
+    """KPIs of ``rng`` against the period before it, from :func:`daily_parts` of each.
+
+    The figures count every instant of the range; the daily series show whole days only
+    (a day under way would look like a collapse) and nothing before the data begins.
+    """
     this, before = _wide(this_parts, rng), _wide(previous_parts, rng.previous())
     start = _data_start(this_parts, previous_parts)
     kpis, daily = [], []
     for spec in KPIS:
+        trend = _daily_values(this, spec)[_shown_days(rng, start)]
         kpis.append(Kpi(spec, _period_value(this.sum(), spec), _period_value(before.sum(), spec),
-                        _detail_value(this.sum(), spec), _daily_values(this, spec)[lambda v: v.index >= start]))
-        for period, wide in (("this", this), ("previous", before)):
-            values = _daily_values(wide, spec).where(lambda v: v.index >= start)
+                        _detail_value(this.sum(), spec), trend))
+        for period, wide, days in (("this", this, rng), ("previous", before, rng.previous())):
+            values = _daily_values(wide, spec).where(_shown_days(days, start))
             daily.append(pd.DataFrame({
                 "day": values.index, "department": spec.department, "label": spec.label,
                 "value": values.to_numpy(), "period": period,
                 "offset_days": (values.index - values.index.min()).days,
             }))
     return Overview(kpis, pd.concat(daily, ignore_index=True))
+
+
+def _shown_days(rng: TimeRange, data_start: pd.Timestamp) -> pd.Series:
+    """Which UTC days of ``rng`` a daily series shows: whole days since the data began."""
+    coverage = day_coverage(rng)
+    return (coverage >= 1.0) & (coverage.index >= data_start)
 
 
 def department_overview(ctx: Context, rng: TimeRange) -> Overview:

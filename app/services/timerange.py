@@ -66,6 +66,15 @@ class TimeRange:
         """The period of equal length just before this one (for period-over-period deltas)."""
         return TimeRange(self.start - self.duration, self.start, CUSTOM, f"previous {self.duration.days or 1}-day period")
 
+    def whole_days(self) -> TimeRange | None:
+        """The UTC days wholly inside the range (None if there is none): day-grained
+        analyses leave out a day under way and a day the range starts in the middle of."""
+        start = ceil_to(self.start, timedelta(days=1))
+        end = datetime.fromtimestamp(self.end.timestamp() // 86_400 * 86_400, UTC)
+        if end <= start:
+            return None
+        return TimeRange(start, end, CUSTOM, f"{(end - start).days} whole days")
+
     def widened(self, start: datetime) -> TimeRange:
         """The same end, starting earlier (history a forecast needs)."""
         return TimeRange(min(start, self.start), self.end, CUSTOM, self.label)

@@ -44,3 +44,18 @@ def test_local_context_reads_the_lake_folder(tmp_path):
 def test_the_aws_backend_is_a_clear_error_until_it_lands():
     with pytest.raises(ServiceError, match="VERTICALS_BACKEND=local"):
         context.build_context(load_settings({"VERTICALS_BACKEND": "aws"}))
+
+
+def test_whole_buckets_leave_out_cut_ones():
+    rng = custom_range(date(2026, 11, 2), date(2026, 11, 2))
+    rolling = type(rng)(pd.Timestamp("2026-11-02 00:30", tz="UTC").to_pydatetime(),
+                        pd.Timestamp("2026-11-02 03:30", tz="UTC").to_pydatetime(), "x", "x")
+    frame = pd.DataFrame({"bucket": pd.date_range("2026-11-02", periods=4, freq="h", tz="UTC")})
+    kept = common.whole_buckets(frame, "bucket", pd.Timedelta(hours=1), rolling)
+    assert kept["bucket"].dt.hour.tolist() == [1, 2]
+
+
+def test_local_dead_letters_depth(tmp_path):
+    (tmp_path / "q.jsonl").write_text('{"a": 1}\n\n{"a": 2}\n')
+    letters = context.LocalDeadLetters(tmp_path, ["q", "missing"])
+    assert (letters.depth("q"), letters.depth("missing")) == (2, 0)

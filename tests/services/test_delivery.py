@@ -51,13 +51,21 @@ def test_dead_letters_from_every_queue_newest_first(tmp_path, settings_ctx):
     first = letters.iloc[1]
     assert (first["queue"], first["rule"], first["RETRY_ATTEMPTS"], first["detail"]) == (
         "crm-webhook-dlq", "crm-customer-signals", 3, json.dumps({"order_id": "ORD-1"}, separators=(",", ":")))
-    summary = delivery.dlq_summary(letters)
-    assert summary[["queue", "ERROR_CODE", "messages"]].to_dict("records") == [
-        {"queue": "crm-webhook-dlq", "ERROR_CODE": "SDK_CLIENT_ERROR", "messages": 1},
-        {"queue": "lake-dlq", "ERROR_CODE": "X", "messages": 1}]
+    summary = delivery.dlq_summary(letters, {"crm-webhook-dlq": 7, "lake-dlq": 1})
+    assert summary[["queue", "waiting", "ERROR_CODE", "messages"]].to_dict("records") == [
+        {"queue": "crm-webhook-dlq", "waiting": 7, "ERROR_CODE": "SDK_CLIENT_ERROR", "messages": 1},
+        {"queue": "lake-dlq", "waiting": 1, "ERROR_CODE": "X", "messages": 1}]
+
+
+def test_dead_letters_reads_the_newest_of_each_queue(tmp_path, settings_ctx):
+    queue = LocalDeadLetterQueue(tmp_path / "q.jsonl")
+    for day in range(1, 6):
+        queue.send({"id": f"e-{day}"}, {}, datetime(2026, 11, day, tzinfo=UTC))
+    letters = delivery.dead_letters(settings_ctx(LocalDeadLetters(tmp_path, ["q"])), limit=2)
+    assert letters["event_id"].tolist() == ["e-5", "e-4"]
 
 
 def test_no_dead_letters(tmp_path, settings_ctx):
     ctx = settings_ctx(LocalDeadLetters(tmp_path, ["crm-webhook-dlq"]))
     assert delivery.dead_letters(ctx).empty
-    assert delivery.dlq_summary(delivery.dead_letters(ctx)).empty
+    assert delivery.dlq_summary(delivery.dead_letters(ctx), {}).empty

@@ -89,3 +89,12 @@ def test_there_is_a_kpi_per_department():
     from app.departments import DEPARTMENTS
 
     assert [k.department for k in overview.KPIS] == [d.name for d in DEPARTMENTS]
+
+
+def test_daily_series_leave_out_days_under_way():
+    rolling = type(WEEK)(datetime(2026, 11, 2, 12, tzinfo=UTC), datetime(2026, 11, 5, 12, tzinfo=UTC), "x", "x")
+    this = parts(("2026-11-02", "orders", 5), ("2026-11-03", "orders", 10), ("2026-11-04", "orders", 12),
+                 ("2026-11-05", "orders", 6))
+    orders = kpi(overview.summarise(this, parts(), rolling), "Orders")
+    assert orders.value == 33  # the figure counts every instant of the range
+    assert orders.trend.index.strftime("%d").tolist() == ["03", "04"]

@@ -88,3 +88,15 @@ def test_widened_keeps_the_end():
     wide = rng.widened(rng.end - timedelta(days=56))
     assert wide.end == rng.end and wide.duration == timedelta(days=56)
     assert rng.widened(rng.end) == TimeRange(rng.start, rng.end, CUSTOM, rng.label)
+
+
+@pytest.mark.parametrize(("start", "end", "whole"), [
+    pytest.param(datetime(2026, 11, 2, 9, tzinfo=UTC), datetime(2026, 11, 5, 9, tzinfo=UTC),
+                 (datetime(2026, 11, 3, tzinfo=UTC), datetime(2026, 11, 5, tzinfo=UTC)), id="rolling"),
+    pytest.param(datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 4, tzinfo=UTC),
+                 (datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 4, tzinfo=UTC)), id="already-whole"),
+    pytest.param(datetime(2026, 11, 2, 9, tzinfo=UTC), datetime(2026, 11, 3, 9, tzinfo=UTC), None, id="24h-none"),
+])
+def test_whole_days(start, end, whole):
+    days = TimeRange(start, end, "x", "x").whole_days()
+    assert (days.start, days.end) == whole if whole else days is None
