@@ -105,6 +105,7 @@ def _print_campaigns(effects: pd.DataFrame, fmt: str) -> None:
         print(json.dumps(records(effects[CAMPAIGN_FIELDS]), indent=2))
         return
     table = effects[CAMPAIGN_TABLE].copy()
+    table["lag_days"] = table["lag_days"].map(lambda lag: "-" if lag is None or pd.isna(lag) else str(int(lag)))
     table["flags"] = table["flags"].map(lambda flags: ",".join(flags) or "-")
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.3f}", na_rep="-"))
 

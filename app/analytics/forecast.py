@@ -466,6 +466,8 @@ class LineForecast:
 
     @property
     def metrics(self) -> dict[str, float]:
+        if self.backtest.empty:
+            return {}
         chosen = self.backtest[self.backtest["chosen"]]
         return chosen.iloc[0].to_dict() if len(chosen) else {}
 
