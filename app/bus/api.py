@@ -6,7 +6,8 @@ The HTTP server (:mod:`app.bus.server`) maps ``X-Amz-Target: AWSEvents.<Op>`` to
 are :class:`~app.events.BusError` subclasses carrying EventBridge's exception names.
 
 Rules created or changed through the API are kept in ``<state>/rules.json`` and laid over
-``infra/bus.yaml``'s rules at start, so they survive a restart.
+``infra/bus.yaml``'s rules at start, so they survive a restart. Archives and replays
+(:mod:`app.bus.api_archive`, :mod:`app.bus.archive`) are kept beside them.
 
 Target ``Arn`` kinds the local bus understands: ``arn:aws:firehose:…`` (the lake),
 ``arn:aws:sqs:…:<queue>``, ``arn:aws:logs:…:log-group:<name>``,
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.bus.api_archive import ArchiveOperations, RunReplay
 from app.bus.definition import (
     MAX_TARGETS, NAME_RE, LimitExceededException, ResourceNotFoundException, RetryPolicy, Rule, Target,
 )
@@ -66,13 +68,22 @@ def apply_stored_rules(bus: LocalBus, store: RuleStore) -> None:
         bus.add_rule(rule)
 
 
-class BusApi:
-    def __init__(self, bus: LocalBus, store: RuleStore, deliver: Deliver | None = None):
+class BusApi(ArchiveOperations):
+    """``deliver`` routes accepted PutEvents entries and ``run_replay`` runs a started replay;
+    both default to doing it at once (the server hands them to its worker threads)."""
+
+    def __init__(self, bus: LocalBus, store: RuleStore, deliver: Deliver | None = None,
+                 run_replay: RunReplay | None = None):
         self.bus = bus
         self.store = store
         self.deliver = deliver or (lambda events, now: bus.publish(events, ingested_at=now))
+        self.run_replay = run_replay or bus.run_replay
         self.yaml_rules = {r.name for r in bus.definition.rules}
         _, self.deleted = store.load()
+
+    @staticmethod
+    def page(items: list[dict], request: dict, key: str) -> dict:
+        return _page(items, request, key)
 
     def call(self, operation: str, request: dict) -> dict:
         handler = OPERATIONS.get(operation)
@@ -298,4 +309,13 @@ OPERATIONS: dict[str, Callable[[BusApi, dict], dict]] = {
     "RemoveTargets": BusApi.remove_targets,
     "ListTargetsByRule": BusApi.list_targets_by_rule,
     "TestEventPattern": BusApi.test_event_pattern,
+    "CreateArchive": BusApi.create_archive,
+    "DescribeArchive": BusApi.describe_archive,
+    "ListArchives": BusApi.list_archives,
+    "UpdateArchive": BusApi.update_archive,
+    "DeleteArchive": BusApi.delete_archive,
+    "StartReplay": BusApi.start_replay,
+    "DescribeReplay": BusApi.describe_replay,
+    "ListReplays": BusApi.list_replays,
+    "CancelReplay": BusApi.cancel_replay,
 }

@@ -19,14 +19,17 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
+import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.bus.definition import BusDefinition, Rule, Target
+from app.bus.archive import MAX_ACTIVE_REPLAYS, ArchiveStore, Replay, ReplayStore, replay_batches
+from app.bus.definition import BusDefinition, LimitExceededException, ResourceNotFoundException, Rule, Target
 from app.bus.dlq import LocalDeadLetterQueue
 from app.bus.journal import Journal, JournaledEvent, ids_in_lake
 from app.bus.patterns import PatternIndex, compile_pattern
@@ -38,6 +41,12 @@ from app.lake.writer import LakeWriter
 from app.metrics.local import MetricsRecorder
 
 MAX_BACKOFF_S = 300.0
+ARCHIVE_TARGET = "archive"  # journal deliveries to an archive: ("archive:<name>", "archive")
+
+
+def archive_delivery(name: str) -> str:
+    # Rule names cannot hold ':', so this never names a rule.
+    return f"archive:{name}"
 
 
 def backoff_s(attempt: int, rng: random.Random) -> float:
@@ -100,6 +109,8 @@ class LocalBus:
         self.dlqs = {q: self._dlq(q) for q in definition.dead_letter_queues}
         self.journal = journal
         self.pending: list[PendingDelivery] = []
+        self.archives = ArchiveStore(self.state_dir)
+        self.replays = ReplayStore(self.state_dir)
         self._seq = itertools.count()
         self._epoch = _EpochCache()
         for rule in definition.rules:
@@ -210,6 +221,9 @@ class LocalBus:
         ingest = None if virtual_time else (ingested_at or datetime.now(UTC)).timestamp()
         matched: dict[str, list[dict]] = defaultdict(list)
         matched_at: dict[str, list[float]] = defaultdict(list)  # ingestion time of each matched event
+        archived: dict[str, list[dict]] = defaultdict(list)
+        archiving = bool(self.archives) and replay_name is None
+        journal = self.journal if replay_name is None else None  # a replay is not a new acceptance
         counts: Counter = Counter()
         for event in events:
             at = self._epoch(event["time"]) if ingest is None else ingest
@@ -218,8 +232,16 @@ class LocalBus:
                 matched[rule].append(event)
                 matched_at[rule].append(at)
                 counts[(minute_of(at), rule)] += 1
-            if self.journal is not None:
-                self.journal.expect(event["id"], ((r, t.id) for r in rules for t in self.rules[r].targets))
+            archives = self._archives_for(event, skip) if archiving else ()
+            for name in archives:
+                archived[name].append(event)
+            if journal is not None:
+                journal.expect(event["id"], itertools.chain(
+                    ((r, t.id) for r in rules for t in self.rules[r].targets),
+                    ((archive_delivery(a), ARCHIVE_TARGET) for a in archives)))
+        for name, archive_events in archived.items():
+            self.archives.append(name, archive_events)
+            self._done(archive_events, archive_delivery(name), ARCHIVE_TARGET)
         self.metrics.add_counts("MatchedEvents", counts)
         self.metrics.add_counts("TriggeredRules", counts)
         for rule_name, rule_events in matched.items():
@@ -233,6 +255,12 @@ class LocalBus:
                 if todo:
                     self._start_delivery(rule_name, target, todo, todo_at, replay_name)
         self.run_due(ingest)  # None (virtual time): everything; else what is due at ingestion
+
+    def _archives_for(self, event: dict, skip: set[tuple[str, str, str]] | None) -> list[str]:
+        names = self.archives.matching(event)
+        if skip:
+            names = [n for n in names if (event["id"], archive_delivery(n), ARCHIVE_TARGET) not in skip]
+        return names
 
     def recover(self, entries: Sequence[JournaledEvent]) -> int:
         """Deliver what a crash interrupted: each journaled event's missing deliveries.
@@ -257,7 +285,8 @@ class LocalBus:
 
     def _done(self, events: Sequence[dict], rule: str, target: str) -> None:
         if self.journal is not None:
-            self.journal.done((e["id"] for e in events), rule, target)
+            # A replayed event keeps the id of the accepted one: its deliveries are not that one's.
+            self.journal.done((e["id"] for e in events if "replay-name" not in e), rule, target)
 
     def _start_delivery(self, rule: str, target: Target, events: list[dict], ats: list[float],
                         replay_name: str | None) -> None:
@@ -301,7 +330,8 @@ class LocalBus:
         sink = self.targets[(delivery.rule, target.id)]
         at = delivery.due
         moment = datetime.fromtimestamp(at, UTC)
-        outcome = sink.invoke(delivery.event, moment) if not sink.batch else sink.deliver([delivery.event])
+        outcome = sink.invoke(delivery.event, moment) if not sink.batch else sink.deliver(
+            [delivery.event], replay_name=delivery.event.get("replay-name"))
         self.metrics.add("InvocationAttempts", at, rule=delivery.rule)
         if delivery.attempt == 0:
             self.metrics.add("IngestionToInvocationStartLatency", at, (at - delivery.ingested) * 1000.0,
@@ -354,4 +384,56 @@ class LocalBus:
 
     def flush(self) -> None:
         self.metrics.flush()
+
+    # -- replays -----------------------------------------------------------------------
+    def start_replay(self, replay: Replay) -> Replay:
+        """Record a replay in state STARTING; :meth:`run_replay` then sends its events."""
+        if replay.archive not in self.archives.archives:
+            raise ResourceNotFoundException(f"Archive {replay.archive} does not exist.")
+        for rule in replay.rules or ():
+            if rule not in self.rules:
+                raise ResourceNotFoundException(f"Rule {rule} does not exist on EventBus {self.name}.")
+        if len(self.replays.active()) >= MAX_ACTIVE_REPLAYS:
+            raise LimitExceededException(
+                f"The requested resource exceeds the maximum number allowed: {MAX_ACTIVE_REPLAYS} active replays.")
+        replay.state, replay.started = "STARTING", time.time()
+        self.replays.add(replay)
+        return replay
+
+    def cancel_replay(self, name: str) -> Replay:
+        """Ask a replay to stop after its current batch (EventBridge's CANCELLING)."""
+        replay = self.replays.replays[name]
+        replay.state = "CANCELLING"
+        self.replays.save()
+        return replay
+
+    def run_replay(self, name: str, turn: Callable[[], AbstractContextManager] = nullcontext,
+                   save_every_s: float = 1.0) -> Replay:
+        """Send a replay's archived events back through the rules, a batch of whole minutes
+        at a time, each batch inside ``turn()`` (the server's lock); stops early when the
+        replay is set CANCELLING."""
+        replay = self.replays.replays[name]
+        if replay.state == "STARTING":  # not if a CancelReplay came first
+            replay.state = "RUNNING"
+        self.replays.save()
+        only = set(replay.rules) if replay.rules is not None else None
+        saved = time.monotonic()
+        try:
+            self.archives.expire(time.time())
+            for last, batch in replay_batches(self.archives.events(replay.archive, replay.start, replay.end), name):
+                if replay.state == "CANCELLING":
+                    break
+                with turn():
+                    self.publish(batch, replay_name=name, only_rules=only)
+                replay.replayed += len(batch)
+                replay.last_replayed = last
+                if time.monotonic() - saved >= save_every_s:
+                    self.replays.save()
+                    saved = time.monotonic()
+            replay.state = "CANCELLED" if replay.state == "CANCELLING" else "COMPLETED"
+        except Exception as exc:  # noqa: BLE001 - the replay fails, the bus goes on
+            replay.state, replay.reason = "FAILED", f"{type(exc).__name__}: {exc}"
+        replay.ended = time.time()
+        self.replays.save()
+        return replay
 

@@ -10,8 +10,9 @@ delivery happens on a worker thread. At start the journal is read back and every
 event that had not reached all its targets is delivered (see :mod:`app.bus.journal`).
 
 Background threads: delivery (drains accepted events in batches), retries
-(:meth:`LocalBus.run_due` with the wall clock), and housekeeping (metrics flush every
-~10 s, journal compaction, lake compaction).
+(:meth:`LocalBus.run_due` with the wall clock), housekeeping (metrics flush every ~10 s,
+journal compaction, archive retention, lake compaction), and one per running replay (it
+takes the bus lock batch by batch, so live traffic keeps flowing while it runs).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import queue
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -94,7 +96,9 @@ class BusService:
         apply_stored_rules(self.bus, store)
         # (accepted events, ingestion time) from PutEvents; (journaled events, None) at start
         self.accepted: queue.Queue[tuple[list, datetime | None]] = queue.Queue()
-        self.api = BusApi(self.bus, store, deliver=lambda events, now: self.accepted.put((events, now)))
+        self.api = BusApi(self.bus, store, deliver=lambda events, now: self.accepted.put((events, now)),
+                          run_replay=self._start_replay)
+        self.compaction_lock = threading.Lock()  # a replay checks the lake for the ids it holds
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
 
@@ -106,6 +110,9 @@ class BusService:
 
     def start(self) -> None:
         """Read the journal back, then deliver what it holds on the delivery thread."""
+        interrupted = self.bus.replays.fail_interrupted(time.time())
+        if interrupted:
+            log.warning("replays %s were running when the bus stopped: now FAILED", ", ".join(interrupted))
         unfinished = self.journal.recover()
         if unfinished:
             log.warning("re-delivering %d journaled events after a restart", len(unfinished))
@@ -117,6 +124,9 @@ class BusService:
 
     def stop(self) -> None:
         self.stopping.set()
+        with self.lock:
+            for replay in self.bus.replays.active():
+                self.bus.cancel_replay(replay.name)
         for thread in self.threads:
             thread.join(timeout=5)
         with self.lock:
@@ -145,6 +155,18 @@ class BusService:
             self.bus.publish(batch, ingested_at=ingested)
         return len(batch)
 
+    def _start_replay(self, name: str) -> None:
+        thread = threading.Thread(target=self._guard, args=(self.bus.run_replay, name, self._replay_turn),
+                                  name=f"replay-{name}", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    @contextmanager
+    def _replay_turn(self):
+        # Compaction must not hide lake files while a replay checks which events the lake has.
+        with self.compaction_lock, self.lock:
+            yield
+
     def _deliver_loop(self) -> None:
         while not self.stopping.is_set():
             self._guard(self._drain_accepted, True)
@@ -160,6 +182,7 @@ class BusService:
             with self.lock:
                 self._guard(self.bus.flush)
                 self._guard(self.journal.compact_if_large)
+                self._guard(self.bus.archives.expire, time.time())
             if time.monotonic() - last_compaction >= self.config.compact_every_s:
                 last_compaction = time.monotonic()
                 self._guard(self._compact_lake)
@@ -167,7 +190,8 @@ class BusService:
     def _compact_lake(self) -> None:
         from app.lake.compact import compact
 
-        compact(self.config.lake, min_age_s=self.config.compact_every_s)
+        with self.compaction_lock:
+            compact(self.config.lake, min_age_s=self.config.compact_every_s)
 
     @staticmethod
     def _guard(work, *args):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import requests
 
+from app.bus.journal import ids_in_lake
 from app.lake.writer import LakeWriter
 
 
@@ -79,10 +80,19 @@ class LakeTarget:
 
     def deliver(self, events: Sequence[dict], replay_name: str | None = None) -> Outcome:
         try:
-            self.writer.write(events, replay_name=replay_name)
+            if replay_name is not None:
+                events = self._not_in_lake(events)
+            if events:
+                self.writer.write(events, replay_name=replay_name)
         except OSError as exc:
             return Outcome(False, True, "SDK_CLIENT_ERROR", f"lake write failed: {exc}")
         return DELIVERED
+
+    def _not_in_lake(self, events: Sequence[dict]) -> list[dict]:
+        """A replay brings back events the lake usually holds already (same ids): the lake
+        keeps each event once, so only the ones it lacks are written — typed rows too."""
+        present = ids_in_lake(self.writer.root, events)
+        return [e for e in events if e["id"] not in present]
 
 
 class QueueTarget:
