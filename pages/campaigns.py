@@ -14,7 +14,8 @@ ui.page_header("Campaigns", "Marketing spend against orders per region, and afte
 
 result = ui.load(campaigns.campaign_view, view.ctx, view.range, what="campaign spend and orders")
 if result is not None and result.is_empty:
-    ui.empty_state()
+    ui.empty_state("No whole day of spend and orders in this range — widen it (campaigns are compared day by day) "
+                   "or seed the lake with `make run`.")
 elif result is not None:
     daily = result.daily
     lag = result.best_lag
@@ -45,24 +46,27 @@ elif result is not None:
                         range=[0, max(daily["spend"].max(), 1) * 1.05], tickprefix="$", tickformat=",.0f")
     ui.chart(figure, height=150 * len(chosen) + 90)
 
-    left, right = st.columns([2, 3])
+    left, right = st.columns([3, 2])
     with left:
         bars = px.bar(result.correlation, x="lag_days", y="correlation", title="Spend vs later order share",
                       labels={"lag_days": "orders this many days after the spend", "correlation": "correlation"})
         if lag is not None:
             bars.add_vline(x=lag, line_dash="dot", line_color="#dc2626")
-        ui.chart(bars, height=360)
-        st.caption("A first look, not an effect estimate: correlation of a region's daily spend with its share "
-                   "of all orders, averaged over regions.")
+        ui.chart(bars, height=320)
     with right:
-        st.markdown("**Campaigns in this range**")
-        st.dataframe(result.campaigns, hide_index=True, column_config={
-            "campaign_id": "Campaign", "name": "Name", "channel": "Channel", "region": "Region",
-            "budget": st.column_config.NumberColumn("Budget", format="dollar"),
-            "start_date": st.column_config.DateColumn("Start"), "end_date": st.column_config.DateColumn("End"),
-            "spend": st.column_config.NumberColumn("Spend in range", format="dollar"),
-            "impressions": st.column_config.NumberColumn("Impressions", format="localized"),
-            "clicks": st.column_config.NumberColumn("Clicks", format="localized"),
-            "ctr": st.column_config.NumberColumn("CTR", format="percent"),
-            "budget_used": st.column_config.ProgressColumn("Budget used", format="percent", min_value=0, max_value=1),
-        })
+        st.markdown("**How to read this**")
+        st.caption("A first look, not an effect estimate: for each lag, the correlation of a region's daily spend "
+                   "with its share of all orders that many days later, averaged over the regions that spent. "
+                   "The share removes what every region has in common (weekday, season, holidays).")
+
+    st.subheader("Campaigns in this range")
+    st.dataframe(result.campaigns, hide_index=True, column_config={
+        "campaign_id": "Campaign", "name": "Name", "channel": "Channel", "region": "Region",
+        "budget": st.column_config.NumberColumn("Budget", format="dollar"),
+        "start_date": st.column_config.DateColumn("Start"), "end_date": st.column_config.DateColumn("End"),
+        "spend": st.column_config.NumberColumn("Spend in range", format="dollar"),
+        "impressions": st.column_config.NumberColumn("Impressions", format="localized"),
+        "clicks": st.column_config.NumberColumn("Clicks", format="localized"),
+        "ctr": st.column_config.NumberColumn("CTR", format="percent"),
+        "budget_used": st.column_config.ProgressColumn("Budget used", format="percent", min_value=0, max_value=1),
+    })

@@ -4,6 +4,7 @@ import plotly.express as px
 import streamlit as st
 
 from app import ui
+from app.departments import DEPARTMENTS
 from app.services import event_rates
 
 view = ui.view()
@@ -15,12 +16,18 @@ if rates is not None and rates.is_empty:
 elif rates is not None:
     total = rates.total
     days = max(view.range.duration.total_seconds() / 86_400, 1 / 24)
-    busiest = rates.heatmap.stack().idxmax()
+    if rates.weekly_pattern:
+        weekday, hour = rates.heatmap.stack().idxmax()
+        busiest = ui.Figure("Busiest hour of the week", f"{weekday} {hour:02d}:00",
+                            help=f"Mean events per hour by weekday and hour ({view.ctx.settings.timezone})")
+    else:
+        per_bucket = rates.rates.groupby("bucket")["events"].sum()
+        busiest = ui.Figure(f"Busiest {rates.bucket}", "—" if per_bucket.empty else f"{per_bucket.idxmax():%a %H:%M}",
+                            caption=None if per_bucket.empty else f"{per_bucket.max():,} events")
     ui.kpi_row([
         ui.Figure("Events", f"{total:,}"),
         ui.Figure("Per hour, on average", f"{total / (days * 24):,.0f}"),
-        ui.Figure("Busiest hour of the week", f"{busiest[0]} {busiest[1]:02d}:00",
-                  help=f"Mean events per hour by weekday and hour ({view.ctx.settings.timezone})"),
+        busiest,
         ui.Figure("Detail types seen", f"{rates.top['detail_type'].nunique()}"),
     ])
 
@@ -35,18 +42,24 @@ elif rates is not None:
     else:
         color = "department"
     series = frame.groupby(["bucket", color], as_index=False)["events"].sum()
-    figure = px.area(series, x="bucket", y="events", color=color,
-                     title=f"Events per {rates.bucket}", labels={"bucket": "", "events": "events"})
+    names = [d.name for d in DEPARTMENTS]
+    figure = px.area(series, x="bucket", y="events", color=color, title=f"Events per {rates.bucket}",
+                     labels={"bucket": "", "events": "events"}, category_orders={"department": names},
+                     color_discrete_map=dict(zip(names, px.colors.qualitative.Safe)))
     ui.chart(figure, height=420)
-    st.caption(f"Whole {rates.bucket}s only: a {rates.bucket} the range cuts (such as the one under way) is "
-               "counted in the figures above but not drawn.")
+    st.caption(f"Whole {rates.bucket}s only: {'an' if rates.bucket == 'hour' else 'a'} {rates.bucket} the range "
+               "cuts (such as the one under way) is counted in the figures above but not drawn.")
 
     left, right = st.columns([1, 1])
     with left:
-        heat = px.imshow(rates.heatmap, aspect="auto", color_continuous_scale="Blues",
-                         labels={"x": "hour of day", "y": "", "color": "events/hour"},
-                         title=f"Mean events per hour ({view.ctx.settings.timezone})")
-        heat.update_xaxes(dtick=2)
+        if rates.weekly_pattern:
+            heat = px.imshow(rates.heatmap, aspect="auto", color_continuous_scale="Blues",
+                             labels={"x": "hour of day", "y": "", "color": "events/hour"},
+                             title=f"Mean events per hour ({view.ctx.settings.timezone})")
+            heat.update_xaxes(dtick=2)
+        else:
+            heat = px.imshow(rates.by_type, aspect="auto", color_continuous_scale="Blues",
+                             labels={"x": "", "y": "", "color": "events"}, title=f"Events per {rates.bucket}")
         ui.chart(heat, height=360)
     with right:
         st.markdown("**Top detail types**")

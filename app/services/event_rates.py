@@ -26,6 +26,7 @@ GROUP BY 1
 """
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+WEEK = pd.Timedelta(days=7)  # shorter ranges show detail type x time instead of the weekly pattern
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class EventRates:
     bucket: str  # "hour" | "day" | "week"
     heatmap: pd.DataFrame  # weekday (Mon..Sun) x hour (0..23): mean events per hour
     top: pd.DataFrame  # detail_type, department, events, share, per_day; the whole range
+    by_type: pd.DataFrame  # detail type x bucket (local time): events
+    weekly_pattern: bool  # the range holds a whole week: the weekday x hour heatmap means something
 
     @property
     def is_empty(self) -> bool:
@@ -95,5 +98,12 @@ def top_detail_types(rates: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
 def event_rates(ctx: Context, rng: TimeRange) -> EventRates:
     rates = rates_over_time(ctx, rng)
     hourly = run_sql(ctx, HOURLY_SQL, rng)
-    return EventRates(chart_rates(rates, rng, ctx.settings.timezone), rng.bucket,
-                      weekday_hour_heatmap(hourly, ctx.settings.timezone), top_detail_types(rates, rng))
+    shown = chart_rates(rates, rng, ctx.settings.timezone)
+    return EventRates(shown, rng.bucket, weekday_hour_heatmap(hourly, ctx.settings.timezone),
+                      top_detail_types(rates, rng), detail_type_heatmap(shown), rng.duration >= WEEK)
+
+
+def detail_type_heatmap(rates: pd.DataFrame) -> pd.DataFrame:
+    """Events per detail type (rows, busiest first) and bucket (columns)."""
+    table = rates.pivot_table(index="detail_type", columns="bucket", values="events", aggfunc="sum", fill_value=0)
+    return table.loc[table.sum(axis=1).sort_values(ascending=False).index]

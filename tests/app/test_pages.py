@@ -191,3 +191,12 @@ def test_event_explorer_finds_an_event_by_id():
     assert_clean(at)
     found = at.dataframe[0].value
     assert list(found["id"]) == [first["id"]]
+
+
+def test_event_rates_over_a_day_show_detail_types_over_time():
+    at = open_page("event_rates", {"range": "24h"})
+    assert_clean(at)
+    assert "Busiest hour" in metrics(at)
+    heatmap = charts(at)[1]
+    assert heatmap["data"][0]["type"] == "heatmap"
+    assert "OrderPlaced" in heatmap["data"][0]["y"]

@@ -48,3 +48,11 @@ def test_top_detail_types_share_and_rate():
 ])
 def test_department_name(source, name):
     assert event_rates.department_name(source) == name
+
+
+def test_detail_type_heatmap_busiest_first():
+    rates = pd.DataFrame({"bucket": pd.to_datetime(["2026-11-02 10:00", "2026-11-02 11:00", "2026-11-02 10:00"]),
+                          "detail_type": ["StockOut", "StockOut", "OrderPlaced"], "events": [1, 1, 5]})
+    table = event_rates.detail_type_heatmap(rates)
+    assert table.index.tolist() == ["OrderPlaced", "StockOut"]
+    assert table.to_numpy().tolist() == [[5, 0], [1, 1]]
