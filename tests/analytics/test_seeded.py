@@ -176,16 +176,9 @@ def forecast_summaries(year_lakes) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_on_the_demo_seed_forecasts_beat_repeating_last_week_by_a_fifth_on_every_line(forecast_summaries):
-    demo = forecast_summaries[forecast_summaries["seed"] == 7]
-    assert len(demo) == 5 and (demo["mase"] <= 0.8).all(), demo[["product_line", "model", "mase"]]
-
-
-@pytest.mark.slow
-def test_on_every_seed_no_line_forecasts_much_worse_than_that(forecast_summaries):
-    # Seed 23's desks miss 0.8 (0.804): ETS won the calibration window and lost the test window.
+def test_forecasts_beat_repeating_last_week_by_a_fifth_on_every_line(forecast_summaries):
     assert len(forecast_summaries) == 5 * len(SEEDS)
-    assert forecast_summaries["mase"].max() <= 0.85 and forecast_summaries["mase"].median() <= 0.7
+    assert (forecast_summaries["mase"] <= 0.8).all(), forecast_summaries[["seed", "product_line", "model", "mase"]]
 
 
 @pytest.mark.slow
