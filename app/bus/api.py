@@ -138,6 +138,8 @@ class BusApi(ArchiveOperations):
             out["InputPath"] = target.input_path
         if target.input_transformer:
             out["InputTransformer"] = target.input_transformer
+        if target.input is not None:
+            out["Input"] = target.input
         return out
 
     def target_from_aws(self, raw: dict) -> Target:
@@ -152,9 +154,11 @@ class BusApi(ArchiveOperations):
         dlq_arn = (raw.get("DeadLetterConfig") or {}).get("Arn")
         if dlq_arn is not None and not str(dlq_arn).startswith("arn:aws:sqs:"):
             raise ValidationException(f"DeadLetterConfig Arn {dlq_arn} is not an SQS queue ARN.")
-        return Target(id=target_id, kind=kind, retry=retry, input_path=raw.get("InputPath"),
-                      input_transformer=raw.get("InputTransformer"),
-                      dead_letter_queue=dlq_arn.rsplit(":", 1)[-1] if dlq_arn else None, **fields)
+        target = Target(id=target_id, kind=kind, retry=retry, input_path=raw.get("InputPath"),
+                        input_transformer=raw.get("InputTransformer"), input=raw.get("Input"),
+                        dead_letter_queue=dlq_arn.rsplit(":", 1)[-1] if dlq_arn else None, **fields)
+        target.input_transform()  # raises PutTargets' ValidationException
+        return target
 
     def _kind_of(self, arn: str) -> tuple[str, dict]:
         if _is_url(arn):

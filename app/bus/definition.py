@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from app.events import BusError
+from app.events import BusError, ValidationException
 from app.settings import REPO_ROOT
 
 DEFAULT_DEFINITION = REPO_ROOT / "infra" / "bus.yaml"
@@ -73,6 +73,18 @@ class Target:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     input_path: str | None = None
     input_transformer: dict[str, Any] | None = None
+    input: str | None = None  # constant JSON text sent instead of the event
+
+    def input_transform(self):
+        """The compiled Input/InputPath/InputTransformer (None: the target gets the event);
+        raises ValidationException with PutTargets' message when one is wrong."""
+        from app.bus.transform import compile_input
+
+        if self.kind == "lake" and (self.input or self.input_path or self.input_transformer):
+            raise ValidationException(f"Target {self.id}: the lake target takes whole events; "
+                                      "Input, InputPath and InputTransformer are not supported on it.")
+        return compile_input(self.id, input=self.input, input_path=self.input_path,
+                             input_transformer=self.input_transformer)
 
 
 @dataclass(frozen=True)
@@ -124,11 +136,16 @@ def _target(raw: dict[str, Any], rule: str, endpoints: dict, queues: tuple[str, 
         retry = RetryPolicy.from_aws(raw.get("retry"))
     except ValueError as exc:
         raise DefinitionError(f"{where}: {exc}") from None
-    return Target(
+    target = Target(
         id=raw["id"], kind=raw["kind"], endpoint=raw.get("endpoint"), queue=raw.get("queue"),
         log=raw.get("log"), dead_letter_queue=dlq, retry=retry,
-        input_path=raw.get("input_path"), input_transformer=raw.get("input_transformer"),
+        input_path=raw.get("input_path"), input_transformer=raw.get("input_transformer"), input=raw.get("input"),
     )
+    try:
+        target.input_transform()
+    except ValidationException as exc:
+        raise DefinitionError(f"{where}: {exc.message}") from None
+    return target
 
 
 def _rule(raw: dict[str, Any], endpoints: dict, queues: tuple[str, ...]) -> Rule:

@@ -33,6 +33,7 @@ from app.bus.definition import BusDefinition, LimitExceededException, ResourceNo
 from app.bus.dlq import LocalDeadLetterQueue
 from app.bus.journal import Journal, JournaledEvent, ids_in_lake
 from app.bus.patterns import PatternIndex, compile_pattern
+from app.bus.transform import InputTransform
 from app.bus.targets import HttpTarget, LakeTarget, LogTarget, Outcome, QueueTarget, Transport, http_transport
 from app.events import (
     DEFAULT_MAX_ENTRY_BYTES, EntryError, check_entry_count, entry_size, make_envelope, validate_entry,
@@ -106,6 +107,7 @@ class LocalBus:
         self.rules: dict[str, Rule] = {}
         self.index = PatternIndex()
         self.targets: dict[tuple[str, str], Any] = {}
+        self.inputs: dict[tuple[str, str], InputTransform] = {}  # targets that get something else than the event
         self.dlqs = {q: self._dlq(q) for q in definition.dead_letter_queues}
         self.journal = journal
         self.pending: list[PendingDelivery] = []
@@ -129,6 +131,9 @@ class LocalBus:
             if target.dead_letter_queue and target.dead_letter_queue not in self.dlqs:
                 self.dlqs[target.dead_letter_queue] = self._dlq(target.dead_letter_queue)
             self.targets[(rule.name, target.id)] = self._build_target(target)
+            transform = target.input_transform()
+            if transform is not None:
+                self.inputs[(rule.name, target.id)] = transform
 
     def remove_rule(self, name: str) -> None:
         rule = self.rules.pop(name, None)
@@ -136,6 +141,7 @@ class LocalBus:
             return
         for target in rule.targets:
             self.targets.pop((name, target.id), None)
+            self.inputs.pop((name, target.id), None)
         self._reindex()
 
     def _reindex(self) -> None:
@@ -292,7 +298,7 @@ class LocalBus:
                         replay_name: str | None) -> None:
         sink = self.targets[(rule, target.id)]
         if sink.batch:
-            outcome = sink.deliver(events, replay_name=replay_name)
+            outcome = sink.deliver(self._payloads(rule, target.id, events, ats), replay_name=replay_name)
             self._count_batch(rule, ats, outcome)
             if outcome.ok:
                 self._done(events, rule, target.id)
@@ -302,6 +308,14 @@ class LocalBus:
             return
         for event, at in zip(events, ats):
             self._schedule(rule, target, event, at, at, attempt=0)
+
+    def _payloads(self, rule: str, target_id: str, events: list[dict], ats: list[float]) -> list:
+        """What the target receives: the events, or their Input/InputPath/InputTransformer text."""
+        transform = self.inputs.get((rule, target_id))
+        if transform is None:
+            return events
+        arn = self.rule_arn(rule)
+        return [transform.apply(e, rule_name=rule, rule_arn=arn, ingested=at) for e, at in zip(events, ats)]
 
     def _count_batch(self, rule: str, ats: list[float], outcome: Outcome) -> None:
         counts = Counter((minute_of(at), rule) for at in ats)
@@ -330,8 +344,9 @@ class LocalBus:
         sink = self.targets[(delivery.rule, target.id)]
         at = delivery.due
         moment = datetime.fromtimestamp(at, UTC)
-        outcome = sink.invoke(delivery.event, moment) if not sink.batch else sink.deliver(
-            [delivery.event], replay_name=delivery.event.get("replay-name"))
+        payload = self._payloads(delivery.rule, target.id, [delivery.event], [delivery.ingested])[0]
+        outcome = sink.invoke(payload, moment) if not sink.batch else sink.deliver(
+            [payload], replay_name=delivery.event.get("replay-name"))
         self.metrics.add("InvocationAttempts", at, rule=delivery.rule)
         if delivery.attempt == 0:
             self.metrics.add("IngestionToInvocationStartLatency", at, (at - delivery.ingested) * 1000.0,

@@ -45,16 +45,22 @@ def classify_http_status(status: int) -> Outcome:
 # A transport sends one event to a URL at a moment and returns the HTTP status. The live
 # bus uses real HTTP; seeding history uses the simulated consumer in-process, at the
 # event's simulated time, so that its outages land in the past where they belong. The
-# transport serializes the event itself: the in-process one never needs the bytes.
-Transport = Callable[[str, dict, datetime], int]
+# transport serializes the event itself: the in-process one never needs the bytes. A
+# target with an input transformer sends text instead of the event (``Payload``).
+Payload = dict | str
+Transport = Callable[[str, Payload, datetime], int]
+
+
+def payload_bytes(payload: Payload) -> bytes:
+    return (payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))).encode()
 
 
 def http_transport(timeout_s: float = 5.0) -> Transport:
     session = requests.Session()
 
-    def send(url: str, event: dict, at: datetime) -> int:
+    def send(url: str, event: Payload, at: datetime) -> int:
         try:
-            return session.post(url, data=json.dumps(event).encode(), timeout=timeout_s,
+            return session.post(url, data=payload_bytes(event), timeout=timeout_s,
                                 headers={"Content-Type": "application/json"}).status_code
         except requests.RequestException:
             return 503  # unreachable: EventBridge retries connection failures
@@ -68,7 +74,7 @@ class HttpTarget:
         self.url = url
         self.transport = transport
 
-    def invoke(self, event: dict, at: datetime) -> Outcome:
+    def invoke(self, event: Payload, at: datetime) -> Outcome:
         return classify_http_status(self.transport(self.url, event, at))
 
 
@@ -123,7 +129,7 @@ class LogTarget:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a") as log:
-                log.writelines(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
+                log.writelines(payload_bytes(e).decode() + "\n" for e in events)
         except OSError as exc:
             return Outcome(False, True, "SDK_CLIENT_ERROR", f"log write failed: {exc}")
         return DELIVERED

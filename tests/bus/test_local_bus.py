@@ -269,3 +269,37 @@ def test_virtual_time_publishes_at_each_events_own_time(tmp_path):
     assert lake_ids(tmp_path / "lake") == ["e1"]
     assert {ts for (ts, metric, _) in bus.metrics._points if metric == "MatchedEvents"} == {
         datetime(2025, 1, 2, 3, 4, tzinfo=UTC).timestamp()}
+
+
+# -- what targets receive ------------------------------------------------------------------
+
+def test_targets_receive_their_input_transformer_text_and_the_dlq_keeps_the_event(tmp_path):
+    raw = {"bus": "test-bus", "endpoints": {"consumer": {"url": CONSUMER_URL}}, "dead_letter_queues": ["dlq"],
+           "rules": [{"name": "orders", "pattern": {"detail-type": ["OrderPlaced"]}, "targets": [
+               {"id": "http", "kind": "http", "endpoint": "consumer", "dead_letter_queue": "dlq",
+                "retry": {"MaximumRetryAttempts": 0},
+                "input_transformer": {"InputPathsMap": {"o": "$.detail.order_id"},
+                                      "InputTemplate": '{"order": <o>, "rule": <aws.events.rule-name>}'}},
+               {"id": "log", "kind": "log", "log": "orders", "input_path": "$.detail"},
+               {"id": "q", "kind": "queue", "queue": "orders", "input": '{"ping": true}'}]}]}
+    consumer = ScriptedConsumer(500)
+    bus = LocalBus(parse_definition(raw), tmp_path / "lake", transport=consumer)
+    event_id = bus.put_events([entry(order_id="o7")], now=NOW)["Entries"][0]["EventId"]
+    assert [json.loads(call[1]) for call in consumer.calls] == [{"order": "o7", "rule": "orders"}]
+    assert (tmp_path / "bus" / "logs" / "orders.jsonl").read_text() == '{"order_id":"o7"}\n'
+    assert list(bus.targets[("orders", "q")].messages) == ['{"ping": true}']
+    assert bus.dlqs["dlq"].peek()[0].event["id"] == event_id  # dead letters hold the event itself
+
+
+@pytest.mark.parametrize("target, words", [
+    pytest.param({"id": "lake", "kind": "lake", "input_path": "$.detail"}, "lake target takes whole events",
+                 id="lake-with-input-path"),
+    pytest.param({"id": "q", "kind": "queue", "input_transformer": {"InputTemplate": '"<nope>"'}},
+                 "invalid placeholder nope", id="undefined-placeholder"),
+])
+def test_the_definition_refuses_bad_target_inputs(target, words):
+    from app.bus.definition import DefinitionError
+
+    raw = {"rules": [{"name": "r", "pattern": {"source": ["a"]}, "targets": [target]}]}
+    with pytest.raises(DefinitionError, match=words):
+        parse_definition(raw)

@@ -94,6 +94,17 @@ def test_rule_operations_and_their_errors(tmp_path):
         with pytest.raises(botocore.exceptions.ClientError) as excinfo:
             events.put_events(Entries=[order(1)] * 11)
         assert error_code(excinfo) == "ValidationException"
+        with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+            events.put_targets(Rule="r1", Targets=[{"Id": "t", "Arn": "arn:aws:sqs:us-east-1:1:q", "InputPath": "$.detail",
+                                                    "InputTransformer": {"InputTemplate": '"x"'}}])
+        assert excinfo.value.response["Error"]["Message"] == \
+            "Only one of Input, InputPath, or InputTransformer must be provided for target t."
+        transformer = {"InputPathsMap": {"a": "$.detail.amount"}, "InputTemplate": '{"amount": <a>}'}
+        events.put_targets(Rule="r1", Targets=[{"Id": "t", "Arn": "arn:aws:sqs:us-east-1:1:q",
+                                                "InputTransformer": transformer}])
+        listed = {t["Id"]: t for t in events.list_targets_by_rule(Rule="r1")["Targets"]}
+        assert listed["t"]["InputTransformer"] == transformer
+        events.remove_targets(Rule="r1", Ids=["t"])
 
         events.put_rule(Name="r2", EventPattern=json.dumps({"source": ["b"]}))
         assert [r["Name"] for r in events.list_rules()["Rules"]] == ["r1", "r2"]
