@@ -1,5 +1,5 @@
-"""What every service shares: its error type, running lake SQL over a time range, and
-putting query results into the shape pages draw."""
+"""What every service shares: running lake SQL over a time range, and putting query
+results into the shape pages draw (local time, whole buckets, weeks)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pandas as pd
 
 from app.engines.sqlparams import parse_query, placeholders
 from app.services.context import Context
-from app.services.errors import ServiceError  # noqa: F401  (re-exported for services)
 from app.services.timerange import TimeRange
 
 # date_trunc units a query may be written for. Units are SQL keywords chosen from this
