@@ -3,10 +3,12 @@
 Models (all on log units, so that seasonality and campaign effects are multiplicative):
 
 * ``seasonal_naive`` — tomorrow is the same weekday last week. The baseline MASE compares with.
-* ``ets`` — additive Holt-Winters in state-space form (level, damped trend, weekly season):
-  statsmodels ``statespace.ExponentialSmoothing``.
+* ``ets`` — additive Holt-Winters in state-space form (level, damped trend, weekly season),
+  statsmodels ``statespace.ExponentialSmoothing``, on demand with the holiday and campaign
+  effects taken out (and put back in the forecast).
 * ``sarimax`` — regression with ARIMA(1,1,1) errors (statsmodels ``SARIMAX``): weekday
-  dummies, holidays when given, and the planned campaigns as regressors.
+  dummies, retail holidays and the planned campaigns as regressors.
+* ``ets+sarimax`` — the mean of the two.
 
 Backtest design (see docs/analytics.md). With ``n`` days of history, horizon ``H``:
 
@@ -15,11 +17,11 @@ Backtest design (see docs/analytics.md). With ``n`` days of history, horizon ``H
 Every origin forecasts the next ``H`` days from the data before it. Parameters are fitted
 once, on the history before the first calibration origin; every later origin re-runs the
 Kalman filter over the data up to it with those parameters (no refit), which is what keeps
-the whole backtest fast. Calibration origins choose the model (lowest MAE) and calibrate the
-intervals: the model's standardised log errors there give the quantiles that replace the
-normal ones (split conformal). Their targets end before the first test origin, so the test
-window — the reported figures — is never seen by the choice or the calibration. The
-forecast proper starts after the last day, with intervals calibrated on all backtest errors.
+the whole backtest fast. The calibration origins choose the model (lowest MAE); their targets
+end before the first test origin, so the test window — the reported figures — never
+influences the choice. Intervals are calibrated on the model's own standardised log errors
+(split-conformal quantiles per week ahead), sliding: each forecast uses only the errors of
+the latest origins whose outcomes were known when it was made.
 """
 
 from __future__ import annotations
@@ -280,23 +282,10 @@ def campaign_regressor(dates: pd.DatetimeIndex, campaigns: pd.DataFrame, region_
 class Calibration:
     """Per interval level, the quantiles of standardised log errors (actual minus forecast,
     over the model's sd) for each step ahead: (low z per step, high z per step). Steps are
-    calibrated in blocks of a week, so that each quantile rests on 7 × origins errors while
-    following how the model's errors really grow with the horizon."""
+    calibrated in blocks of a week (see :func:`sliding_calibration`), so that each quantile
+    rests on 7 × origins errors while following how the errors really grow with the horizon."""
 
     z: dict[float, tuple[np.ndarray, np.ndarray]]
-
-    @classmethod
-    def from_errors(cls, actual_log: np.ndarray, paths: Paths, block: int = 7) -> Calibration:
-        standardised = (actual_log - paths.mean) / paths.sd
-        steps = standardised.shape[1]
-        z = {level: (np.empty(steps), np.empty(steps)) for level in LEVELS}
-        for first in range(0, steps, block):
-            errors = standardised[:, first:first + block].ravel()
-            errors = errors[np.isfinite(errors)]
-            for level, (low, high) in z.items():
-                low[first:first + block] = np.quantile(errors, (1 - level) / 2)
-                high[first:first + block] = np.quantile(errors, (1 + level) / 2)
-        return cls(z)
 
     @classmethod
     def normal(cls, steps: int) -> Calibration:

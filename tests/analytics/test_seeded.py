@@ -26,6 +26,10 @@ from app.engines.duckdb_engine import DuckDBEngine
 from app.services import analytics_data as data
 from tests.analytics.lakes import END, ground_truth, seed_analytics_lake
 
+# Under `pytest -n 2 --dist loadgroup` these share one worker, so the session fixtures
+# (seeded lakes, estimates) are computed once.
+pytestmark = pytest.mark.xdist_group("analytics-seeded-lakes")
+
 SEEDS = (7, 11, 23)
 YEAR = {"days": 365, "events_per_day": 12_000}
 
