@@ -5,6 +5,8 @@
   publishes the current minutes through boto3 ``put_events`` (batches of ≤ 10).
 * ``bus consumer [--port 4020]`` — the HTTP consumers named under ``endpoints`` in
   infra/bus.yaml; each answers 503 while the simulation has it down, else 200.
+* ``bus redrive --queue Q [--message-id ID …] [--lake PATH]`` — dead letters delivered again
+  to the rule target that failed them; those delivered are deleted.
 """
 
 from __future__ import annotations
@@ -41,6 +43,21 @@ def cmd_bus_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def cmd_bus_redrive(args: argparse.Namespace) -> int:
+    from app.bus.definition import load_definition
+    from app.bus.dlq import LocalDeadLetters
+
+    definition = load_definition(args.definition) if args.definition else None
+    letters = LocalDeadLetters.for_lake(resolve_lake(args), definition, state_dir=args.state_dir)
+    ids = args.message_id or [m.message_id for m in letters.peek(args.queue)]
+    result = letters.redrive(args.queue, ids)
+    print(f"{args.queue}: {len(result.sent)} delivered again and deleted, {len(result.failed)} still failing, "
+          f"{len(result.missing)} not found")
+    for message_id, why in sorted(result.failed.items()):
+        print(f"  {message_id}: {why}")
+    return 0 if not result.failed and not result.missing else 1
 
 
 # -- the live publisher ----------------------------------------------------------------------
@@ -144,6 +161,14 @@ def add_bus_commands(commands: argparse._SubParsersAction) -> None:
                        help="journal, API rules and DLQs (default: <lake>/../bus)")
     serve.add_argument("--definition", type=_path, default=None, help="bus definition (default: infra/bus.yaml)")
     serve.set_defaults(handler=cmd_bus_serve)
+
+    redrive = bus.add_parser("redrive", help="deliver dead letters again to the rule target that failed them")
+    lake_argument(redrive)
+    redrive.add_argument("--queue", required=True, help="dead-letter queue name, e.g. crm-webhook-dlq")
+    redrive.add_argument("--message-id", action="append", help="a message to redrive (repeat; default: all)")
+    redrive.add_argument("--state-dir", type=_path, default=None, help="the bus's state folder (default: <lake>/../bus)")
+    redrive.add_argument("--definition", type=_path, default=None, help="bus definition (default: infra/bus.yaml)")
+    redrive.set_defaults(handler=cmd_bus_redrive)
 
     publish = bus.add_parser("publish", help="publish the simulated enterprise live through the bus API")
     lake_argument(publish)

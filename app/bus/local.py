@@ -21,7 +21,7 @@ import itertools
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,11 +30,13 @@ from typing import Any
 
 from app.bus.archive import MAX_ACTIVE_REPLAYS, ArchiveStore, Replay, ReplayStore, replay_batches
 from app.bus.definition import BusDefinition, LimitExceededException, ResourceNotFoundException, Rule, Target
-from app.bus.dlq import LocalDeadLetterQueue
+from app.bus.dlq import DeadLetter, LocalDeadLetterQueue, RedriveResult
 from app.bus.journal import Journal, JournaledEvent, ids_in_lake
 from app.bus.patterns import PatternIndex, compile_pattern
+from app.bus.targets import (
+    DELIVERED, HttpTarget, LakeTarget, LogTarget, Outcome, QueueTarget, Transport, http_transport,
+)
 from app.bus.transform import InputTransform
-from app.bus.targets import HttpTarget, LakeTarget, LogTarget, Outcome, QueueTarget, Transport, http_transport
 from app.events import (
     DEFAULT_MAX_ENTRY_BYTES, EntryError, check_entry_count, entry_size, make_envelope, validate_entry,
 )
@@ -399,6 +401,53 @@ class LocalBus:
 
     def flush(self) -> None:
         self.metrics.flush()
+
+    # -- dead-letter redrive -----------------------------------------------------------
+    def redrive(self, queue: str, message_ids: Iterable[str], now: datetime | None = None) -> RedriveResult:
+        """Deliver the chosen dead letters' events again, once each, to the rule target that
+        dead-lettered them (RULE_ARN, TARGET_ARN); delete only those delivered. A failure
+        leaves the message where it is, with the reason in the result."""
+        dlq = self.dlqs.get(queue) or self._dlq(queue)
+        if queue not in self.dlqs and not dlq.path.exists():
+            raise ValueError(f"unknown dead-letter queue {queue!r}; the bus has {', '.join(self.dlqs)}")
+        wanted = set(message_ids)
+        letters = [letter for letter in dlq.peek() if letter.message_id in wanted]
+        result = RedriveResult(missing=sorted(wanted - {letter.message_id for letter in letters}))
+        at = (now or datetime.now(UTC)).timestamp()
+        for letter in letters:
+            problem = self._redeliver(letter, at)
+            if problem:
+                result.failed[letter.message_id] = problem
+            else:
+                result.sent.append(letter.message_id)
+        dlq.delete(set(result.sent))
+        return result
+
+    def _redeliver(self, letter: DeadLetter, at: float) -> str:
+        """Deliver one dead letter's event; '' when delivered, else why not."""
+        try:
+            event = letter.event
+        except ValueError:
+            return "the message body is not an EventBridge event"
+        rule_name = letter.attributes.get("RULE_ARN", "").rsplit("/", 1)[-1]
+        rule = self.rules.get(rule_name)
+        target_arn = letter.attributes.get("TARGET_ARN", "")
+        target = next((t for t in rule.targets if self.target_arn(t) == target_arn), None) if rule else None
+        if target is None:
+            return f"rule {rule_name!r} has no target {target_arn} any more"
+        outcome = self._deliver_once(rule_name, target, event, at)
+        return "" if outcome.ok else f"{outcome.error_code}: {outcome.error_message}"
+
+    def _deliver_once(self, rule: str, target: Target, event: dict, at: float) -> Outcome:
+        sink = self.targets[(rule, target.id)]
+        if target.kind == "lake" and ids_in_lake(self.lake, [event]):
+            return DELIVERED  # it reached the lake after all: the lake keeps each event once
+        payload = self._payloads(rule, target.id, [event], [at])[0]
+        outcome = sink.invoke(payload, datetime.fromtimestamp(at, UTC)) if not sink.batch else sink.deliver([payload])
+        self.metrics.add("InvocationAttempts", at, rule=rule)
+        self.metrics.add("Invocations", at, rule=rule)
+        self.metrics.add("SuccessfulInvocationAttempts" if outcome.ok else "FailedInvocations", at, rule=rule)
+        return outcome
 
     # -- replays -----------------------------------------------------------------------
     def start_replay(self, replay: Replay) -> Replay:
