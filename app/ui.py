@@ -275,11 +275,11 @@ def param_input(param: Any, default: Any, key: str, range_options: Sequence[str]
         return st.date_input(label, value=default, key=key, help=param.help or None)
     if param.type == "daterange":
         return _daterange_input(param, default, key, label, range_options)
-    if param.type == "number":
-        step = 1 if param.integer else None
-        value = int(default) if param.integer else float(default)
-        return st.number_input(label, value=value, min_value=param.min, max_value=param.max, step=step, key=key,
-                               help=param.help or None)
+    if param.type == "number":  # Streamlit wants value, bounds and step all int or all float
+        kind = int if param.integer else float
+        bounds = [None if b is None else kind(b) for b in (param.min, param.max)]
+        return st.number_input(label, value=kind(default), min_value=bounds[0], max_value=bounds[1],
+                               step=kind(1) if param.integer else None, key=key, help=param.help or None)
     if param.type == "enum":
         return st.selectbox(label, param.choices, index=param.choices.index(default), key=key, help=param.help or None)
     if param.type == "multienum":
