@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from app.bus.definition import load_definition
@@ -211,3 +212,22 @@ def test_every_saved_query_runs_from_its_form(name):
     rows = at.dataframe[0].value  # the seeded lake ends today: every default period has data
     assert len(rows) > 0 and number(metrics(at)["Rows"]) == len(rows)
     assert list(rows.columns) == load_catalog()[name].column_names
+
+
+@pytest.mark.parametrize("page", ["event_rates", "delivery_health", "event_explorer"])
+def test_pages_show_times_in_the_configured_time_zone(page, monkeypatch):
+    monkeypatch.setenv("VERTICALS_TIMEZONE", "America/New_York")
+    at = open_page(page, WHOLE_LAKE)
+    assert_clean(at)
+    assert "(America/New_York)" in at.sidebar.caption[0].value
+    assert charts(at) and at.dataframe
+
+
+def test_event_times_are_converted_to_the_time_zone(monkeypatch):
+    first = open_page("event_explorer", WHOLE_LAKE).dataframe[0].value.iloc[0]
+    monkeypatch.setenv("VERTICALS_TIMEZONE", "America/New_York")
+    at = open_page("event_explorer", WHOLE_LAKE)
+    at.text_input(key="ex_text").set_value(first["id"]).run()
+    local = at.dataframe[0].value.iloc[0]["time"]
+    expected = pd.Timestamp(first["time"], tz="UTC").tz_convert("America/New_York").tz_localize(None)
+    assert local == expected and local != first["time"]
