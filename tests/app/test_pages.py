@@ -9,8 +9,8 @@ import pytest
 
 from app.bus.definition import load_definition
 from app.catalog import load_catalog
-from app.services.overview import KPIS
 from app.departments import DEPARTMENTS, DETAIL_TYPES
+from app.services.overview import KPIS
 from tests.app.apptest import open_app, open_page
 
 pytestmark = pytest.mark.usefixtures("on_seeded_lake")
