@@ -6,15 +6,14 @@ function here, so the aws backend slots in beside the local one without touching
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from app.bus.dlq import DeadLetter, LocalDeadLetterQueue
+from app.bus.dlq import DeadLetter
 from app.engines.base import QueryEngine
 from app.metrics.base import MetricsSource
-from app.services.errors import ServiceError
 from app.settings import Settings
 
 
@@ -49,29 +48,10 @@ class Context:
         return f"{self.backend}:{self.location}"
 
 
-class LocalDeadLetters:
-    """The local bus's DLQs: ``<lake>/../bus/dlq/<queue>.jsonl``."""
-
-    def __init__(self, folder: Path, queues: Sequence[str]):
-        self.folder = Path(folder)
-        self._queues = list(queues)
-
-    def queues(self) -> list[str]:
-        return list(self._queues)
-
-    def peek(self, queue: str, limit: int | None = None) -> list[DeadLetter]:
-        return LocalDeadLetterQueue(self.folder / f"{queue}.jsonl").peek(limit)
-
-    def depth(self, queue: str) -> int:
-        path = self.folder / f"{queue}.jsonl"
-        if not path.exists():
-            return 0
-        with path.open() as lines:
-            return sum(1 for line in lines if line.strip())
-
-
 def build_local_context(settings: Settings) -> Context:
+    """DuckDB over the lake folder, the local metrics store, the DLQs in ``<lake>/../bus``."""
     from app.bus.definition import load_definition
+    from app.bus.dlq import LocalDeadLetters
     from app.engines.duckdb_engine import DuckDBEngine
     from app.metrics.local import LocalMetricsSource
 
@@ -79,15 +59,22 @@ def build_local_context(settings: Settings) -> Context:
     definition = load_definition()
     return Context(
         settings=settings, engine=DuckDBEngine(lake), metrics=LocalMetricsSource(lake),
-        dead_letters=LocalDeadLetters(lake.parent / "bus" / "dlq", definition.dead_letter_queues),
+        dead_letters=LocalDeadLetters.for_lake(lake, definition),
         backend="local", location=str(lake), rules=tuple(r.name for r in definition.rules),
     )
 
 
 def build_aws_context(settings: Settings) -> Context:
-    # The seam for the aws backend: Athena engine, CloudWatch metrics, SQS dead letters.
-    raise ServiceError(
-        "The aws backend is not available in this build yet; set VERTICALS_BACKEND=local.")
+    """Athena, CloudWatch and SQS for the configured stack (app/aws owns the boto3 clients).
+
+    A missing credential, stack or resource raises ``app.aws.errors.AwsError``: one
+    sentence, shown as it is.
+    """
+    from app.aws.backend import build_aws_parts
+
+    parts = build_aws_parts(settings)
+    return Context(settings=settings, engine=parts.engine, metrics=parts.metrics,
+                   dead_letters=parts.dead_letters, backend="aws", location=parts.location, rules=parts.rules)
 
 
 BACKENDS: dict[str, Callable[[Settings], Context]] = {

@@ -74,8 +74,9 @@ def test_an_invalid_setting_is_one_clear_error(monkeypatch):
     assert not at.metric
 
 
-def test_the_aws_backend_seam_says_what_to_do(monkeypatch):
+def test_the_aws_backend_without_a_stack_says_what_to_do(monkeypatch):
     monkeypatch.setenv("VERTICALS_BACKEND", "aws")
     at = open_app()
     assert not at.exception
-    assert len(at.error) == 1 and "VERTICALS_BACKEND=local" in at.error[0].value
+    assert len(at.error) == 1 and "VERTICALS_STACK" in at.error[0].value
+    assert not at.metric

@@ -3,8 +3,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from app.aws.errors import AwsError
+from app.bus.dlq import LocalDeadLetters
 from app.services import common, context
-from app.services.errors import ServiceError
 from app.services.timerange import custom_range
 from app.settings import load_settings
 
@@ -41,8 +42,8 @@ def test_local_context_reads_the_lake_folder(tmp_path):
     assert ctx.engine.run("SELECT count(*) AS n FROM orders WHERE dt >= :d", {"d": "2026-01-01"}).frame["n"][0] == 0
 
 
-def test_the_aws_backend_is_a_clear_error_until_it_lands():
-    with pytest.raises(ServiceError, match="VERTICALS_BACKEND=local"):
+def test_the_aws_backend_without_resources_is_one_clear_error():
+    with pytest.raises(AwsError, match="VERTICALS_STACK"):
         context.build_context(load_settings({"VERTICALS_BACKEND": "aws"}))
 
 
@@ -57,5 +58,5 @@ def test_whole_buckets_leave_out_cut_ones():
 
 def test_local_dead_letters_depth(tmp_path):
     (tmp_path / "q.jsonl").write_text('{"a": 1}\n\n{"a": 2}\n')
-    letters = context.LocalDeadLetters(tmp_path, ["q", "missing"])
+    letters = LocalDeadLetters(tmp_path, ["q", "missing"])
     assert (letters.depth("q"), letters.depth("missing")) == (2, 0)

@@ -4,9 +4,8 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from app.bus.dlq import LocalDeadLetterQueue
+from app.bus.dlq import LocalDeadLetterQueue, LocalDeadLetters
 from app.services import delivery
-from app.services.context import LocalDeadLetters
 
 
 def metric_rows(*rows: tuple[str, str, float, float]) -> pd.DataFrame:
