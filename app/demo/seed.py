@@ -16,6 +16,7 @@ from pathlib import Path
 from app.bus.definition import BusDefinition, load_definition
 from app.bus.local import LocalBus
 from app.demo.enterprise import DemoConfig, Enterprise, write_ground_truth
+from app.events import format_time
 
 Progress = Callable[[int, int, int], None]  # (days done, days total, events so far)
 
@@ -52,10 +53,14 @@ def seed_lake(
     last_day = end or datetime.now(UTC).date()
     bus = LocalBus(definition, lake, transport=demo_transport(enterprise, definition), seed=seed,
                    metrics_now=datetime.combine(last_day + timedelta(days=1), time(), UTC))
+    # History stops at this moment: the simulation of today runs to midnight, but events
+    # after now have not happened yet (the live publisher sends them as their time comes).
+    cutoff = format_time(started)
     total = 0
     for done, batch in enumerate(enterprise.day_batches(), start=1):
-        bus.publish(batch.events, virtual_time=True)
-        total += len(batch.events)
+        events = [e for e in batch.events if e["time"] <= cutoff] if batch.date >= started.date() else batch.events
+        bus.publish(events, virtual_time=True)
+        total += len(events)
         if done % 7 == 0:
             bus.flush()
         if progress:

@@ -83,7 +83,7 @@ def test_every_page_renders_in_chromium(server):
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS + [f"--user-data-dir={home}/chromium"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)  # HOME is a temporary folder
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for path, title in PAGES:
             page.goto(f"{url}/{path}?range=30d")
