@@ -86,13 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     add_demo_commands(commands)
     for module_name, function in COMMAND_GROUPS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # that command group is not part of this build
-        getattr(module, function)(commands)
+        getattr(importlib.import_module(module_name), function)(commands)
     return parser
 
 
