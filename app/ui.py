@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -184,16 +185,19 @@ def view() -> View:
 def _runner(ttl: int) -> Callable[..., Any]:
     # One cached function per ttl: st.cache_data takes its ttl when it decorates.
     @st.cache_data(ttl=ttl, show_spinner="Querying…", max_entries=256)
-    def run(function_name: str, context_key: str, args: tuple, _function: Callable, _ctx: Context) -> Any:
+    def run(function_name: str, context_key: str, args: tuple, token: Any, _function: Callable, _ctx: Context) -> Any:
         return _function(_ctx, *args)
     return run
 
 
-def cached(function: Callable[..., T], ctx: Context, *args: Any) -> T:
+def cached(function: Callable[..., T], ctx: Context, *args: Any, token: Any = None) -> T:
     """``function(ctx, *args)``, cached for ``cache_ttl`` seconds by its name, the data it
-    reads and its arguments (widget values are passed in, never read inside)."""
+    reads and its arguments (widget values are passed in, never read inside).
+
+    ``token`` is part of the key and nothing else: a new token reads afresh (a live page's
+    refresh tick, a redrive that changed a queue)."""
     name = f"{function.__module__}.{function.__qualname__}"
-    return _runner(ctx.settings.cache_ttl)(name, ctx.key, args, _function=function, _ctx=ctx)
+    return _runner(ctx.settings.cache_ttl)(name, ctx.key, args, token, _function=function, _ctx=ctx)
 
 
 def one_sentence(exc: BaseException) -> str:
@@ -201,10 +205,10 @@ def one_sentence(exc: BaseException) -> str:
     return text[0].upper() + text[1:] if text else text
 
 
-def load(function: Callable[..., T], ctx: Context, *args: Any, what: str = "the data") -> T | None:
+def load(function: Callable[..., T], ctx: Context, *args: Any, what: str = "the data", token: Any = None) -> T | None:
     """A cached service call; on failure one sentence on the page (no traceback) and None."""
     try:
-        return cached(function, ctx, *args)
+        return cached(function, ctx, *args, token=token)
     except (ServiceError, QueryError) as exc:
         st.error(f"Could not load {what}: {one_sentence(exc)}")
     except Exception as exc:  # noqa: BLE001  the page stays up; the log keeps the traceback
@@ -299,3 +303,90 @@ def _daterange_input(param: Any, default: Any, key: str, label: str, range_optio
         return choice
     picked = st.date_input(f"{param.label}: days", value=(default.start, default.end), key=f"{key}:days")
     return tuple(picked)
+
+
+# --- live pages ----------------------------------------------------------------------------
+
+LIVE_EVERY_S = 15  # seconds between refreshes of a live page
+LIVE_UP_TO = timedelta(hours=24)  # ranges this short start live
+
+
+def live_toggle(rng: TimeRange, key: str) -> bool:
+    """The "Live" switch: on by default for ranges up to 24 hours. Its state is kept per
+    kind of range, so widening the range starts it off and narrowing it starts it on."""
+    short = rng.duration <= LIVE_UP_TO
+    return st.toggle("Live", value=short, key=f"{key}:{'short' if short else 'long'}",
+                     help=f"Refresh the figures every {LIVE_EVERY_S} s while this page is open.")
+
+
+def live_fragment(live: bool) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """``st.fragment`` that reruns itself every LIVE_EVERY_S seconds when ``live``."""
+    return st.fragment(run_every=LIVE_EVERY_S if live else None)
+
+
+def live_range(rng: TimeRange, now: datetime | None = None) -> TimeRange:
+    """The range a refresh shows: a relative range moved up to now (a fragment rerun does
+    not rerun the sidebar that computed it); picked days stay as they are."""
+    if rng.preset not in timerange.PRESETS:
+        return rng
+    return timerange.preset_range(rng.preset, now or datetime.now(UTC))
+
+
+def live_token(live: bool) -> int | None:
+    """A cache token that changes every LIVE_EVERY_S seconds when live (None otherwise)."""
+    return int(time.time() // LIVE_EVERY_S) if live else None
+
+
+def refreshed_caption(live: bool, timezone: str) -> None:
+    now = pd.Timestamp.now(tz=timezone).strftime("%H:%M:%S")
+    st.caption(f"Live: read at {now}, again every {LIVE_EVERY_S} s." if live else f"Read at {now}.")
+
+
+def act(function: Callable[..., T], ctx: Context, *args: Any, what: str) -> T | None:
+    """An uncached service call that changes something (a redrive); on failure one
+    sentence on the page and None."""
+    try:
+        return function(ctx, *args)
+    except (ServiceError, QueryError, ValueError) as exc:
+        st.error(f"Could not {what}: {one_sentence(exc)}")
+    except Exception as exc:  # noqa: BLE001  the page stays up; the log keeps the traceback
+        log.exception("%s failed", what)
+        st.error(f"Could not {what}: {one_sentence(exc)} (details in the server log).")
+    return None
+
+
+# --- analyses that take seconds ----------------------------------------------------------
+
+# Analyses read whole past days, which do not change within the hour; recomputing them
+# every cache_ttl would cost seconds of CPU for the same answer.
+ANALYSIS_TTL = 3600
+
+
+@functools.cache
+def _analysis_runner(ttl: int) -> Callable[..., Any]:
+    @st.cache_data(ttl=ttl, show_spinner=False, max_entries=32)  # the caller shows its own spinner
+    def run(function_name: str, context_key: str, args: tuple, _function: Callable, _ctx: Context) -> Any:
+        return _function(_ctx, *args)
+    return run
+
+
+def load_analysis(function: Callable[..., T], ctx: Context, *args: Any, what: str, spinner: str) -> T | None:
+    """Like :func:`load`, for an analysis that takes seconds: cached for at least
+    ``ANALYSIS_TTL`` seconds, computed under a spinner that says what is being done and
+    for how long. Pass the arguments that key the result (days, not a moving range)."""
+    name = f"{function.__module__}.{function.__qualname__}"
+    runner = _analysis_runner(max(ctx.settings.cache_ttl, ANALYSIS_TTL))
+    with st.spinner(spinner, show_time=True):
+        try:
+            return runner(name, ctx.key, args, _function=function, _ctx=ctx)
+        except Exception as exc:  # noqa: BLE001  the page stays up
+            _show_failure(exc, what)
+    return None
+
+
+def _show_failure(exc: Exception, what: str) -> None:
+    if isinstance(exc, (ServiceError, QueryError)):
+        st.error(f"Could not load {what}: {one_sentence(exc)}")
+        return
+    log.exception("loading %s failed", what)
+    st.error(f"Could not load {what}: {one_sentence(exc)} (details in the server log).")

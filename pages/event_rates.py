@@ -1,5 +1,7 @@
 """Event rates: what each department sends over the bus, when."""
 
+from datetime import UTC, datetime
+
 import plotly.express as px
 import streamlit as st
 
@@ -9,13 +11,13 @@ from app.services import event_rates
 
 view = ui.view()
 ui.page_header("Event rates", "Events accepted by the bus, per department and detail type", view.range)
+live = ui.live_toggle(view.range, key="rates_live")
+NAMES = [d.name for d in DEPARTMENTS]
+COLOURS = dict(zip(NAMES, px.colors.qualitative.Safe))
 
-rates = ui.load(event_rates.event_rates, view.ctx, view.range, what="the event rates")
-if rates is not None and rates.is_empty:
-    ui.empty_state()
-elif rates is not None:
+
+def kpis(rates: event_rates.EventRates, days: float) -> None:
     total = rates.total
-    days = max(view.range.duration.total_seconds() / 86_400, 1 / 24)
     if rates.weekly_pattern:
         weekday, hour = rates.heatmap.stack().idxmax()
         busiest = ui.Figure("Busiest hour of the week", f"{weekday} {hour:02d}:00",
@@ -31,6 +33,20 @@ elif rates is not None:
         ui.Figure("Detail types seen", f"{rates.top['detail_type'].nunique()}"),
     ])
 
+
+def recent_chart(now: datetime) -> None:
+    recent = ui.load(event_rates.recent_rates, view.ctx, now, what="the last hour", token=ui.live_token(True))
+    if recent is None or recent.empty:
+        st.caption("No events in the last hour.")
+        return
+    figure = px.bar(recent, x="minute", y="events", color="department", title="Last hour, per minute",
+                    labels={"minute": "", "events": "events"}, category_orders={"department": NAMES},
+                    color_discrete_map=COLOURS)
+    figure.update_layout(bargap=0.1)
+    ui.chart(figure, height=260, key="rates_recent")
+
+
+def rates_chart(rates: event_rates.EventRates) -> None:
     split = st.segmented_control("Split by", ["Department", "Detail type"], default="Department",
                                  key="rates_split") or "Department"
     frame = rates.rates
@@ -42,14 +58,15 @@ elif rates is not None:
     else:
         color = "department"
     series = frame.groupby(["bucket", color], as_index=False)["events"].sum()
-    names = [d.name for d in DEPARTMENTS]
     figure = px.area(series, x="bucket", y="events", color=color, title=f"Events per {rates.bucket}",
-                     labels={"bucket": "", "events": "events"}, category_orders={"department": names},
-                     color_discrete_map=dict(zip(names, px.colors.qualitative.Safe)))
-    ui.chart(figure, height=420)
+                     labels={"bucket": "", "events": "events"}, category_orders={"department": NAMES},
+                     color_discrete_map=COLOURS)
+    ui.chart(figure, height=420, key="rates_area")
     st.caption(f"Whole {rates.bucket}s only: {'an' if rates.bucket == 'hour' else 'a'} {rates.bucket} the range "
                "cuts (such as the one under way) is counted in the figures above but not drawn.")
 
+
+def heatmap_and_top(rates: event_rates.EventRates) -> None:
     left, right = st.columns([1, 1])
     with left:
         if rates.weekly_pattern:
@@ -60,7 +77,7 @@ elif rates is not None:
         else:
             heat = px.imshow(rates.by_type, aspect="auto", color_continuous_scale="Blues",
                              labels={"x": "", "y": "", "color": "events"}, title=f"Events per {rates.bucket}")
-        ui.chart(heat, height=360)
+        ui.chart(heat, height=360, key="rates_heatmap")
     with right:
         st.markdown("**Top detail types**")
         st.dataframe(rates.top, hide_index=True, height=330, column_order=[
@@ -70,3 +87,23 @@ elif rates is not None:
             "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1),
             "per_day": st.column_config.NumberColumn("Per day", format="%.0f"),
         })
+
+
+@ui.live_fragment(live)
+def rates_section() -> None:
+    rng = ui.live_range(view.range) if live else view.range
+    rates = ui.load(event_rates.event_rates, view.ctx, rng, what="the event rates", token=ui.live_token(live))
+    if rates is None:
+        return
+    if rates.is_empty:
+        ui.empty_state()
+        return
+    ui.refreshed_caption(live, view.ctx.settings.timezone)
+    kpis(rates, max(rng.duration.total_seconds() / 86_400, 1 / 24))
+    if live:
+        recent_chart(datetime.now(UTC).replace(second=0, microsecond=0))
+    rates_chart(rates)
+    heatmap_and_top(rates)
+
+
+rates_section()

@@ -6,12 +6,12 @@ function here, so the aws backend slots in beside the local one without touching
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from app.bus.dlq import DeadLetter
+from app.bus.dlq import DeadLetter, RedriveResult
 from app.engines.base import QueryEngine
 from app.metrics.base import MetricsSource
 from app.settings import Settings
@@ -29,6 +29,10 @@ class DeadLetterSource(Protocol):
 
     def depth(self, queue: str) -> int:
         """How many messages wait in the queue (SQS: ApproximateNumberOfMessages)."""
+        ...
+
+    def redrive(self, queue: str, message_ids: Iterable[str]) -> RedriveResult:
+        """Send the chosen messages on again; only those that went leave the queue."""
         ...
 
 

@@ -1,54 +1,120 @@
 """Delivery health: how well each rule delivered, from the bus metrics, and what sits in
-the dead-letter queues.
+the dead-letter queues (browse, and redrive after a confirmation).
 
 Metric names and meanings are CloudWatch's
 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html):
-``MatchedEvents`` events the rule matched, ``Invocations`` target invocations,
-``FailedInvocations`` invocations that failed for good (after retries),
-``RetryInvocationAttempts`` retries, ``InvocationsSentToDlq`` dead-lettered deliveries.
+``MatchedEvents`` events the rule matched, ``TriggeredRules`` times it ran,
+``Invocations`` target invocations, ``FailedInvocations`` invocations that failed for good
+(after retries), ``InvocationAttempts`` every try (``SuccessfulInvocationAttempts`` the
+good ones, ``RetryInvocationAttempts`` the retries), ``ThrottledRules`` runs throttled,
+``InvocationsSentToDlq`` / ``InvocationsFailedToBeSentToDlq`` dead-lettered or lost.
+EventBridge reports them per rule, not per target: a rule's targets are listed beside
+its figures, and a dead letter names its target (``TARGET_ARN``).
+
+The account-wide ``PutEvents*`` metrics have no rule (on AWS no dimension at all).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
+from app.bus.definition import BusDefinition, Target, load_definition
 from app.bus.dlq import DeadLetter
 from app.services.common import to_local_time, weekly, whole_buckets
 from app.services.context import Context
-from app.services.timerange import TimeRange, period_seconds
+from app.services.timerange import CUSTOM, TimeRange, period_seconds
 
-COUNTS = ("MatchedEvents", "Invocations", "FailedInvocations", "RetryInvocationAttempts",
-          "InvocationsSentToDlq", "ThrottledRules")
+# Rule-level count metrics, and the column each one becomes in the rules table.
+COUNT_COLUMNS = {
+    "MatchedEvents": "matched",
+    "TriggeredRules": "triggered",
+    "Invocations": "invocations",
+    "FailedInvocations": "failed",
+    "InvocationAttempts": "attempts",
+    "SuccessfulInvocationAttempts": "successful_attempts",
+    "RetryInvocationAttempts": "retries",
+    "ThrottledRules": "throttled",
+    "InvocationsSentToDlq": "sent_to_dlq",
+    "InvocationsFailedToBeSentToDlq": "failed_to_dlq",
+}
+COUNTS = tuple(COUNT_COLUMNS)
 LATENCIES = ("IngestionToInvocationStartLatency", "IngestionToInvocationSuccessLatency")
+LATENCY_LABELS = {"IngestionToInvocationStartLatency": "Ingestion to invocation start",
+                  "IngestionToInvocationSuccessLatency": "Ingestion to invocation success"}
+PERCENTILES = (50, 90, 99)
+PUT_EVENTS_COUNTS = ("PutEventsApproximateCallCount", "PutEventsApproximateSuccessCount",
+                     "PutEventsApproximateFailedCount", "PutEventsApproximateThrottledCount",
+                     "PutEventsEntriesCount", "PutEventsFailedEntriesCount", "PutEventsRequestSize")
+PUT_EVENTS = PUT_EVENTS_COUNTS + ("PutEventsLatency",)
 # What the page charts per rule, in this order (ThrottledRules only when there is any).
 CHART_METRICS = ("MatchedEvents", "Invocations", "FailedInvocations", "RetryInvocationAttempts",
                  "InvocationsSentToDlq", "IngestionToInvocationStartLatency")
+RECENT_METRICS = ("MatchedEvents", "Invocations", "FailedInvocations")
 DLQ_ATTRIBUTES = ("ERROR_CODE", "ERROR_MESSAGE", "EXHAUSTED_RETRY_CONDITION", "RETRY_ATTEMPTS",
                   "RULE_ARN", "TARGET_ARN")
-HEALTH_COLUMNS = ["rule", "matched", "invocations", "failed", "failure_rate", "retries", "sent_to_dlq",
-                  "throttled", "latency_ms"]
+HEALTH_COLUMNS = ["rule", "targets", "matched", "triggered", "invocations", "failed", "failure_rate", "attempts",
+                  "successful_attempts", "retries", "throttled", "sent_to_dlq", "failed_to_dlq", "latency_ms"]
+LATENCY_COLUMNS = ["rule", "latency", "samples", "mean_ms", "p50", "p90", "p99"]
 
 
 @dataclass(frozen=True)
-class DeliveryHealth:
-    series: pd.DataFrame  # timestamp, rule, metric, value (per rule; whole periods only)
+class PutEventsFigures:
+    """The account's PutEvents calls over the range (sums; latency and size are means)."""
+
+    calls: float = 0.0
+    succeeded: float = 0.0
+    failed: float = 0.0
+    throttled: float = 0.0
+    entries: float = 0.0
+    failed_entries: float = 0.0
+    mean_request_bytes: float | None = None
+    mean_latency_ms: float | None = None
+    trend: tuple[float, ...] = ()  # entries per period, for a sparkline
+
+    @property
+    def any(self) -> bool:
+        return bool(self.calls or self.entries)
+
+
+@dataclass(frozen=True)
+class DeliveryMetrics:
+    series: pd.DataFrame  # timestamp (local), rule, metric, value (per rule; whole periods only)
     rules: pd.DataFrame  # HEALTH_COLUMNS, worst rule first
-    dead_letters: pd.DataFrame  # the newest messages: queue, sent_at, rule, source, detail_type, ERROR_CODE, …
+    latency: pd.DataFrame  # LATENCY_COLUMNS, slowest first; p50/p90/p99 NaN where the source has none
+    put_events: PutEventsFigures
     queue_depth: dict[str, int]  # messages waiting in each dead-letter queue
 
     @property
     def is_empty(self) -> bool:
-        return self.rules["matched"].sum() == 0 and not any(self.queue_depth.values())
+        return (self.rules["matched"].sum() == 0 and not any(self.queue_depth.values())
+                and not self.put_events.any)
 
     @property
     def has_latency(self) -> bool:
-        """Whether the bus reported any delivery latency (seeded history has none)."""
-        return bool((self.rules["latency_ms"].fillna(0) > 0).any())
+        """Whether any delivery took time (seeded history is delivered at ingestion: 0 ms)."""
+        return bool((self.latency["mean_ms"] > 0).any()) if not self.latency.empty else False
 
+    @property
+    def has_percentiles(self) -> bool:
+        return bool(self.latency["p50"].notna().any()) if not self.latency.empty else False
+
+    @property
+    def waiting(self) -> int:
+        return sum(self.queue_depth.values())
+
+
+@dataclass(frozen=True)
+class DeliveryHealth(DeliveryMetrics):
+    dead_letters: pd.DataFrame = field(default_factory=pd.DataFrame)  # see dead_letters()
+
+
+# --- metrics -----------------------------------------------------------------------------
 
 def rule_metrics(ctx: Context, rng: TimeRange) -> pd.DataFrame:
     """The rule-level metrics over ``rng`` (rows with a RuleName dimension only)."""
@@ -66,27 +132,52 @@ def _weighted_latency(latency: pd.DataFrame) -> pd.Series:
     return sums["total"] / sums["samples"].replace(0, np.nan)
 
 
-def rule_health(metrics: pd.DataFrame, rules: tuple[str, ...] = ()) -> pd.DataFrame:
+def rule_health(metrics: pd.DataFrame, rules: tuple[str, ...] = (),
+                targets: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per rule with its totals; the highest failure rate first, then most failures."""
     counts = metrics[metrics["metric"].isin(COUNTS)].pivot_table(
         index="rule", columns="metric", values="value", aggfunc="sum")
     counts = counts.reindex(columns=list(COUNTS), fill_value=0.0)
     counts = counts.reindex(sorted(set(metrics["rule"]) | set(rules)), fill_value=0.0).fillna(0.0)
-    start_latency = metrics[metrics["metric"] == "IngestionToInvocationStartLatency"]
-    table = pd.DataFrame({
-        "rule": counts.index,
-        "matched": counts["MatchedEvents"].to_numpy(),
-        "invocations": counts["Invocations"].to_numpy(),
-        "failed": counts["FailedInvocations"].to_numpy(),
-        "retries": counts["RetryInvocationAttempts"].to_numpy(),
-        "sent_to_dlq": counts["InvocationsSentToDlq"].to_numpy(),
-        "throttled": counts["ThrottledRules"].to_numpy(),
-    })
+    table = counts.rename(columns=COUNT_COLUMNS).rename_axis(columns=None).rename_axis("rule").reset_index()
+    table["targets"] = [(targets or {}).get(rule, "") for rule in table["rule"]]
     table["failure_rate"] = table["failed"] / table["invocations"].replace(0, np.nan)
+    start_latency = metrics[metrics["metric"] == "IngestionToInvocationStartLatency"]
     table["latency_ms"] = table["rule"].map(_weighted_latency(start_latency))
-    table = table.sort_values(["failure_rate", "failed", "rule"], ascending=[False, False, True],
+    table = table.sort_values(["failure_rate", "failed", "sent_to_dlq", "rule"], ascending=[False, False, False, True],
                               na_position="last")
     return table[HEALTH_COLUMNS].reset_index(drop=True)
+
+
+def latency_table(metrics: pd.DataFrame, percentiles: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per rule and latency metric: samples, mean and (where the source gives them) p50,
+    p90, p99 in ms; the slowest (p99, else mean) first. Rules without samples are left out."""
+    latency = metrics[metrics["metric"].isin(LATENCIES) & (metrics["samples"] > 0)]
+    if latency.empty:
+        return pd.DataFrame(columns=LATENCY_COLUMNS)
+    weighted = latency.assign(total=latency["value"] * latency["samples"])
+    table = weighted.groupby(["rule", "metric"], as_index=False)[["total", "samples"]].sum()
+    table["mean_ms"] = table["total"] / table["samples"]
+    wanted = ["rule", "metric", "p50", "p90", "p99"]
+    if percentiles is not None and not percentiles.empty:
+        table = table.merge(percentiles[wanted], on=["rule", "metric"], how="left")
+    else:
+        table = table.assign(p50=np.nan, p90=np.nan, p99=np.nan)
+    table["latency"] = table["metric"].map(LATENCY_LABELS)
+    table["slowest"] = table["p99"].fillna(table["mean_ms"])
+    table = table.sort_values(["slowest", "rule", "latency"], ascending=[False, True, True])
+    return table[LATENCY_COLUMNS].astype({"p50": float, "p90": float, "p99": float}).reset_index(drop=True)
+
+
+def latency_percentiles(ctx: Context, rng: TimeRange) -> pd.DataFrame | None:
+    """p50/p90/p99 per rule over the range, when the metrics source can give them (the
+    local store keeps a histogram per point; the CloudWatch source does not ask for
+    percentile statistics yet), else None."""
+    reader = getattr(ctx.metrics, "latency_percentiles", None)
+    if reader is None:
+        return None
+    frame = reader(list(LATENCIES), rng.start, rng.end, percentiles=PERCENTILES, bus=ctx.settings.bus_name)
+    return frame[frame["rule"] != ""] if not frame.empty else frame
 
 
 def chart_series(metrics: pd.DataFrame, rng: TimeRange, timezone: str) -> pd.DataFrame:
@@ -105,6 +196,98 @@ def chart_series(metrics: pd.DataFrame, rng: TimeRange, timezone: str) -> pd.Dat
     return frame.sort_values(["rule", "metric", "timestamp"]).reset_index(drop=True)
 
 
+def account_rows(frame: pd.DataFrame, bus: str) -> pd.DataFrame:
+    """The account-wide rows: CloudWatch's have no dimension (bus ""), the local store's
+    carry the bus name; never both, so nothing is counted twice."""
+    unruled = frame[frame["rule"] == ""]
+    no_dimension = unruled[unruled["bus"] == ""]
+    return no_dimension if not no_dimension.empty else unruled[unruled["bus"] == bus]
+
+
+def put_events_figures(frame: pd.DataFrame) -> PutEventsFigures:
+    """Sums of the PutEvents counts, the mean request size and the mean latency."""
+    if frame.empty:
+        return PutEventsFigures()
+    sums = frame.groupby("metric")["value"].sum()
+    samples = frame.groupby("metric")["samples"].sum()
+    latency = frame[frame["metric"] == "PutEventsLatency"]
+    weight = latency["samples"].sum()
+    calls = samples.get("PutEventsRequestSize", 0.0)
+    entries = frame[frame["metric"] == "PutEventsEntriesCount"].groupby("timestamp")["value"].sum()
+    return PutEventsFigures(
+        calls=float(sums.get("PutEventsApproximateCallCount", 0.0)),
+        succeeded=float(sums.get("PutEventsApproximateSuccessCount", 0.0)),
+        failed=float(sums.get("PutEventsApproximateFailedCount", 0.0)),
+        throttled=float(sums.get("PutEventsApproximateThrottledCount", 0.0)),
+        entries=float(sums.get("PutEventsEntriesCount", 0.0)),
+        failed_entries=float(sums.get("PutEventsFailedEntriesCount", 0.0)),
+        mean_request_bytes=float(sums["PutEventsRequestSize"] / calls) if calls else None,
+        mean_latency_ms=float((latency["value"] * latency["samples"]).sum() / weight) if weight else None,
+        trend=tuple(float(v) for v in entries.sort_index()),
+    )
+
+
+def put_events(ctx: Context, rng: TimeRange) -> PutEventsFigures:
+    frame = ctx.metrics.get(list(PUT_EVENTS), rng.start, rng.end, period_seconds(rng))
+    return put_events_figures(account_rows(frame, ctx.settings.bus_name))
+
+
+def target_label(target: Target) -> str:
+    dlq = f" → {target.dead_letter_queue}" if target.dead_letter_queue else ""
+    return f"{target.id} ({target.kind}{dlq})"
+
+
+def rule_targets(definition: BusDefinition, rules: Iterable[str]) -> dict[str, str]:
+    """Each rule's targets as one line; a deployed lake fan-out rule (``<rule>-<table>``)
+    has its base rule's targets."""
+    by_name = {rule.name: rule for rule in definition.rules}
+    labels = {}
+    for name in rules:
+        base = by_name.get(name) or next((r for r in definition.rules if name.startswith(f"{r.name}-")), None)
+        if base is not None:
+            labels[name] = ", ".join(target_label(t) for t in base.targets)
+    return labels
+
+
+def queue_depth(ctx: Context) -> dict[str, int]:
+    return {queue: ctx.dead_letters.depth(queue) for queue in ctx.dead_letters.queues()}
+
+
+def delivery_metrics(ctx: Context, rng: TimeRange) -> DeliveryMetrics:
+    """Everything but the dead letters' contents: cheap enough to refresh every few seconds
+    (peeking SQS receives and releases every message, so that waits for the user)."""
+    metrics = rule_metrics(ctx, rng)
+    names = tuple(dict.fromkeys([*ctx.rules, *metrics["rule"].unique()]))
+    return DeliveryMetrics(
+        chart_series(metrics, rng, ctx.settings.timezone),
+        rule_health(metrics, ctx.rules, rule_targets(load_definition(), names)),
+        latency_table(metrics, latency_percentiles(ctx, rng)), put_events(ctx, rng), queue_depth(ctx))
+
+
+def delivery_health(ctx: Context, rng: TimeRange) -> DeliveryHealth:
+    """The metrics and the newest dead letters of every queue."""
+    metrics = delivery_metrics(ctx, rng)
+    return DeliveryHealth(**vars(metrics), dead_letters=dead_letters(ctx))
+
+
+def recent_activity(ctx: Context, now: datetime, minutes: int = 60) -> pd.DataFrame:
+    """Matched, invoked and failed per minute over the last whole ``minutes``, all rules
+    together: timestamp (local), metric, value."""
+    end = pd.Timestamp(now).floor("min").to_pydatetime()
+    rng = TimeRange(end - timedelta(minutes=minutes), end, CUSTOM, f"last {minutes} minutes")
+    frame = ctx.metrics.get(list(RECENT_METRICS), rng.start, rng.end, 60, bus=ctx.settings.bus_name)
+    frame = whole_buckets(frame[frame["rule"] != ""], "timestamp", pd.Timedelta(minutes=1), rng)
+    totals = frame.groupby(["timestamp", "metric"], as_index=False)["value"].sum()
+    totals["timestamp"] = to_local_time(totals["timestamp"], ctx.settings.timezone)
+    return totals.sort_values(["metric", "timestamp"]).reset_index(drop=True)
+
+
+# --- dead letters ------------------------------------------------------------------------
+
+LETTER_COLUMNS = ["queue", "sent_at", "rule", "target", "source", "detail_type", "event_id", "event_time",
+                  *DLQ_ATTRIBUTES, "message_id", "detail"]
+
+
 def _letter_row(queue: str, letter: DeadLetter) -> dict:
     try:
         event = letter.event
@@ -113,6 +296,7 @@ def _letter_row(queue: str, letter: DeadLetter) -> dict:
     rule_arn = letter.attributes.get("RULE_ARN", "")
     return {
         "queue": queue, "sent_at": letter.sent_at, "rule": rule_arn.rsplit("/", 1)[-1],
+        "target": target_name(letter.attributes.get("TARGET_ARN", "")),
         "source": event.get("source", ""), "detail_type": event.get("detail-type", ""),
         "event_id": event.get("id", ""), "event_time": event.get("time", ""),
         **{name: letter.attributes.get(name, "") for name in DLQ_ATTRIBUTES},
@@ -120,25 +304,22 @@ def _letter_row(queue: str, letter: DeadLetter) -> dict:
     }
 
 
-def dead_letters(ctx: Context, limit: int = 500) -> pd.DataFrame:
-    """The newest ``limit`` messages of each DLQ, newest first — whenever they were sent,
-    not only in the range: a dead letter waits until someone redrives it."""
-    rows = [_letter_row(queue, letter) for queue in ctx.dead_letters.queues()
+def target_name(arn: str) -> str:
+    """The readable end of a target ARN: ``api-destination/crm-webhook``, ``payments-orders``."""
+    resource = arn.split(":", 5)[-1] if arn.count(":") >= 5 else arn
+    return resource.split("/", 1)[-1] if resource.startswith(("deliverystream/", "log-group:")) else resource
+
+
+def dead_letters(ctx: Context, limit: int = 500, queues: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The newest ``limit`` messages of each DLQ (or of ``queues``), newest first — whenever
+    they were sent, not only in the range: a dead letter waits until someone redrives it."""
+    rows = [_letter_row(queue, letter) for queue in (queues or ctx.dead_letters.queues())
             for letter in ctx.dead_letters.peek(queue, limit)]
-    columns = ["queue", "sent_at", "rule", "source", "detail_type", "event_id", "event_time",
-               *DLQ_ATTRIBUTES, "message_id", "detail"]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=LETTER_COLUMNS)
     frame["sent_at"] = pd.to_datetime(frame["sent_at"], utc=True, format="ISO8601")
     frame["sent_at"] = to_local_time(frame["sent_at"], ctx.settings.timezone)
     frame["RETRY_ATTEMPTS"] = pd.to_numeric(frame["RETRY_ATTEMPTS"], errors="coerce").astype("Int64")
     return frame.sort_values("sent_at", ascending=False).reset_index(drop=True)
-
-
-def delivery_health(ctx: Context, rng: TimeRange) -> DeliveryHealth:
-    metrics = rule_metrics(ctx, rng)
-    depth = {queue: ctx.dead_letters.depth(queue) for queue in ctx.dead_letters.queues()}
-    return DeliveryHealth(chart_series(metrics, rng, ctx.settings.timezone),
-                          rule_health(metrics, ctx.rules), dead_letters(ctx), depth)
 
 
 def dlq_summary(letters: pd.DataFrame, depth: dict[str, int]) -> pd.DataFrame:
@@ -160,3 +341,49 @@ def event_summary(body: str) -> str:
         return json.dumps(json.loads(body).get("detail", {}), separators=(",", ":"))[:200]
     except (ValueError, AttributeError):
         return body[:200]
+
+
+# --- redrive -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RedriveReport:
+    queue: str
+    backend: str  # "local": delivered to the target again; "aws": put back on the bus
+    asked: int
+    sent: tuple[str, ...]
+    failed: dict[str, str]  # message id -> why; the message stays in the queue
+    missing: tuple[str, ...]  # no longer in the queue (redriven or deleted meanwhile)
+
+    @property
+    def sentence(self) -> str:
+        done = "delivered again" if self.backend == "local" else "put back on the bus"
+        parts = [f"{len(self.sent)} of {self.asked} message{'s' if self.asked != 1 else ''} {done}"]
+        if self.failed:
+            reasons = pd.Series(list(self.failed.values())).value_counts()
+            top = "; ".join(f"{reason} ({count})" for reason, count in reasons.head(2).items())
+            parts.append(f"{len(self.failed)} failed again and stay in {self.queue}: {top}")
+        if self.missing:
+            parts.append(f"{len(self.missing)} {'was' if len(self.missing) == 1 else 'were'} no longer in the queue")
+        return ", ".join(parts) + "."
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.missing
+
+
+def redrive(ctx: Context, queue: str, message_ids: Iterable[str]) -> RedriveReport:
+    """Redrive the chosen messages of one queue: the local bus delivers each again to the
+    target that dead-lettered it; on AWS each event goes back on the bus (PutEvents).
+    Only what succeeded leaves the queue."""
+    ids = list(dict.fromkeys(message_ids))
+    result = ctx.dead_letters.redrive(queue, ids)
+    return RedriveReport(queue, ctx.backend, len(ids), tuple(result.sent), dict(result.failed),
+                         tuple(result.missing))
+
+
+def redrive_question(letters: pd.DataFrame, queue: str) -> str:
+    """What the confirmation asks: how many messages, from where, to which targets."""
+    targets = letters[["rule", "target"]].drop_duplicates().sort_values(["rule", "target"])
+    where = ", ".join(f"{r.target} (rule {r.rule})" if r.rule else r.target or "?" for r in targets.itertuples())
+    count = len(letters)
+    return f"Redrive {count} message{'s' if count != 1 else ''} from {queue} to {where}?"

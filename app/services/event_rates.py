@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import pandas as pd
 
 from app.departments import BY_SOURCE
 from app.services.common import BUCKET_LENGTH, run_sql, to_local_time, weekly, whole_buckets, with_unit
 from app.services.context import Context
-from app.services.timerange import TimeRange
+from app.services.timerange import CUSTOM, TimeRange
 
 RATES_SQL = """
 SELECT date_trunc('{unit}', time) AS bucket, source, detail_type, count(*) AS events
 FROM events
 WHERE dt BETWEEN :dt_from AND :dt_to AND time >= :t_from AND time < :t_to
 GROUP BY 1, 2, 3
+"""
+
+MINUTES_SQL = """
+SELECT date_trunc('minute', time) AS minute, source, count(*) AS events
+FROM events
+WHERE dt BETWEEN :dt_from AND :dt_to AND time >= :t_from AND time < :t_to
+GROUP BY 1, 2
 """
 
 HOURLY_SQL = """
@@ -107,3 +115,15 @@ def detail_type_heatmap(rates: pd.DataFrame) -> pd.DataFrame:
     """Events per detail type (rows, busiest first) and bucket (columns)."""
     table = rates.pivot_table(index="detail_type", columns="bucket", values="events", aggfunc="sum", fill_value=0)
     return table.loc[table.sum(axis=1).sort_values(ascending=False).index]
+
+
+def recent_rates(ctx: Context, now: datetime, minutes: int = 60) -> pd.DataFrame:
+    """Events per whole minute and department over the last ``minutes`` (the live view):
+    minute (local time), department, events; the minute under way is left out."""
+    end = pd.Timestamp(now).floor("min").to_pydatetime()
+    rng = TimeRange(end - timedelta(minutes=minutes), end, CUSTOM, f"last {minutes} minutes")
+    frame = run_sql(ctx, MINUTES_SQL, rng)
+    frame = frame.assign(department=frame["source"].map(department_name), events=frame["events"].astype("int64"))
+    per_minute = frame.groupby(["minute", "department"], as_index=False)["events"].sum()
+    per_minute["minute"] = to_local_time(per_minute["minute"], ctx.settings.timezone)
+    return per_minute.sort_values(["minute", "department"]).reset_index(drop=True)

@@ -90,10 +90,12 @@ def test_event_rates_split_by_detail_type():
 def test_delivery_health_ranks_rules_and_lists_dead_letters():
     at = open_page("delivery_health", WHOLE_LAKE)
     assert_clean(at)
-    rules, summary, letters = (frame.value for frame in at.dataframe)
+    rules, summary, letters = (frame.value for frame in at.dataframe)  # no latency table: seeded at 0 ms
     assert set(rules["rule"]) == {r.name for r in load_definition().rules}
     assert rules["matched"].sum() > 0
     assert rules.iloc[0]["failed"] > 0  # the CRM webhook's outages make failures
+    assert (rules["attempts"] >= rules["invocations"]).all() and rules["retries"].sum() > 0
+    assert rules.set_index("rule").loc["crm-customer-signals", "targets"] == "crm-webhook (http → crm-webhook-dlq)"
     rates = rules["failure_rate"].fillna(-1)
     assert rates.is_monotonic_decreasing
     assert len(letters) > 0
@@ -102,6 +104,7 @@ def test_delivery_health_ranks_rules_and_lists_dead_letters():
     figure = charts(at)[0]
     assert {a["text"] for a in figure["layout"]["annotations"]} >= {"MatchedEvents", "Invocations",
                                                                     "FailedInvocations"}
+    assert not at.toggle(key="delivery_live:long").value  # 90 days: not live
 
 
 def test_campaigns_show_spend_orders_correlation_and_campaigns():
@@ -197,11 +200,14 @@ def test_event_explorer_finds_an_event_by_id():
     assert list(found["id"]) == [first["id"]]
 
 
-def test_event_rates_over_a_day_show_detail_types_over_time():
+def test_event_rates_over_a_day_show_detail_types_over_time_and_the_last_hour():
     at = open_page("event_rates", {"range": "24h"})
     assert_clean(at)
+    assert at.toggle(key="rates_live:short").value  # a day: live by default
     assert "Busiest hour" in metrics(at)
-    heatmap = charts(at)[1]
+    recent, _, heatmap = charts(at)
+    assert recent["layout"]["title"]["text"] == "Last hour, per minute"
+    assert {trace["name"] for trace in recent["data"]} <= {d.name for d in DEPARTMENTS}
     assert heatmap["data"][0]["type"] == "heatmap"
     assert "OrderPlaced" in heatmap["data"][0]["y"]
 

@@ -1,11 +1,14 @@
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
 
 from app.bus.dlq import LocalDeadLetterQueue, LocalDeadLetters
-from app.services import delivery
+from app.services import context, delivery
+from app.services.context import Context
+from app.services.timerange import custom_range
+from app.settings import load_settings
 
 
 def metric_rows(*rows: tuple[str, str, float, float]) -> pd.DataFrame:
@@ -68,3 +71,221 @@ def test_no_dead_letters(tmp_path, settings_ctx):
     ctx = settings_ctx(LocalDeadLetters(tmp_path, ["crm-webhook-dlq"]))
     assert delivery.dead_letters(ctx).empty
     assert delivery.dlq_summary(delivery.dead_letters(ctx), {}).empty
+
+
+# --- the full metric set, latency, PutEvents ------------------------------------------------
+
+def test_every_rule_metric_has_its_column():
+    metrics = metric_rows(*[("crm", name, float(i + 1), float(i + 1)) for i, name in enumerate(delivery.COUNTS)])
+    row = delivery.rule_health(metrics, targets={"crm": "crm-webhook (http → crm-webhook-dlq)"}).iloc[0]
+    assert [row[column] for column in delivery.COUNT_COLUMNS.values()] == [float(i + 1) for i in range(10)]
+    assert row["targets"] == "crm-webhook (http → crm-webhook-dlq)"
+    assert list(delivery.rule_health(metrics).columns) == delivery.HEALTH_COLUMNS
+
+
+def test_rules_with_equal_failure_rates_rank_by_failures_then_dead_letters():
+    metrics = metric_rows(("a", "Invocations", 10, 10), ("b", "Invocations", 10, 10), ("c", "Invocations", 20, 20),
+                          ("c", "FailedInvocations", 2, 2), ("b", "InvocationsSentToDlq", 1, 1))
+    assert delivery.rule_health(metrics)["rule"].tolist() == ["c", "b", "a"]
+
+
+PERCENTILES = pd.DataFrame({"rule": ["crm", "crm"], "metric": list(delivery.LATENCIES),
+                            "p50": [40.0, 60.0], "p90": [90.0, 140.0], "p99": [900.0, 1500.0]})
+
+
+@pytest.mark.parametrize(("percentiles", "first", "p99"), [
+    pytest.param(PERCENTILES, ("crm", "Ingestion to invocation success"), [1500.0, 900.0, None],
+                 id="percentiles-slowest-p99-first"),
+    pytest.param(None, ("lake", "Ingestion to invocation start"), [None, None, None], id="means-only"),
+])
+def test_latency_table(percentiles, first, p99):
+    metrics = metric_rows(("crm", "IngestionToInvocationStartLatency", 100.0, 3),
+                          ("crm", "IngestionToInvocationSuccessLatency", 200.0, 3),
+                          ("lake", "IngestionToInvocationStartLatency", 250.0, 1),
+                          ("quiet", "IngestionToInvocationStartLatency", 0.0, 0))
+    table = delivery.latency_table(metrics, percentiles)
+    assert list(table.columns) == delivery.LATENCY_COLUMNS
+    assert (table.loc[0, "rule"], table.loc[0, "latency"]) == first
+    assert "quiet" not in set(table["rule"])  # no samples, no row
+    assert [None if pd.isna(v) else v for v in table["p99"]] == p99
+    assert table.set_index(["rule", "latency"]).loc[("crm", "Ingestion to invocation start"), "mean_ms"] == 100.0
+
+
+def test_latency_means_are_weighted_by_samples_across_periods():
+    metrics = metric_rows(("crm", "IngestionToInvocationStartLatency", 100.0, 1),
+                          ("crm", "IngestionToInvocationStartLatency", 10.0, 9))
+    assert delivery.latency_table(metrics).loc[0, "mean_ms"] == pytest.approx(19.0)
+
+
+def put_rows(bus: str, *rows: tuple[str, float, float]) -> pd.DataFrame:
+    return pd.DataFrame({"timestamp": pd.Timestamp("2026-11-02", tz="UTC"), "metric": [r[0] for r in rows],
+                         "bus": bus, "rule": "", "value": [r[1] for r in rows], "samples": [r[2] for r in rows]})
+
+
+@pytest.mark.parametrize(("frame", "entries"), [
+    pytest.param(pd.concat([put_rows("", ("PutEventsEntriesCount", 7, 7)),
+                            put_rows("verticals", ("PutEventsEntriesCount", 5, 5))]), 7.0,
+                 id="cloudwatch-no-dimension-wins"),
+    pytest.param(pd.concat([put_rows("verticals", ("PutEventsEntriesCount", 5, 5)),
+                            put_rows("other-bus", ("PutEventsEntriesCount", 3, 3))]), 5.0,
+                 id="local-store-this-bus"),
+    pytest.param(put_rows("other-bus", ("PutEventsEntriesCount", 3, 3)), 0.0, id="another-bus-only"),
+])
+def test_account_rows(frame, entries):
+    assert delivery.put_events_figures(delivery.account_rows(frame, "verticals")).entries == entries
+
+
+def test_put_events_figures():
+    frame = put_rows("", ("PutEventsApproximateCallCount", 4, 4), ("PutEventsApproximateSuccessCount", 3, 3),
+                     ("PutEventsApproximateFailedCount", 1, 1), ("PutEventsApproximateThrottledCount", 2, 2),
+                     ("PutEventsEntriesCount", 40, 4), ("PutEventsFailedEntriesCount", 1, 1),
+                     ("PutEventsRequestSize", 8192, 4), ("PutEventsLatency", 30.0, 3),
+                     ("PutEventsLatency", 10.0, 1))
+    figures = delivery.put_events_figures(frame)
+    assert (figures.calls, figures.succeeded, figures.failed, figures.throttled) == (4, 3, 1, 2)
+    assert (figures.entries, figures.failed_entries, figures.mean_request_bytes) == (40, 1, 2048)
+    assert figures.mean_latency_ms == pytest.approx(25.0)  # (30*3 + 10*1) / 4
+    assert figures.trend == (40.0,) and figures.any
+
+
+def test_no_put_events():
+    figures = delivery.put_events_figures(put_rows("").iloc[0:0])
+    assert not figures.any and figures.mean_request_bytes is None and figures.mean_latency_ms is None
+
+
+def test_rule_targets_from_the_definition_with_the_lake_fan_out():
+    from app.bus.definition import load_definition
+
+    labels = delivery.rule_targets(load_definition(), ["crm-customer-signals", "lake-archive-orders", "api-made"])
+    assert labels == {"crm-customer-signals": "crm-webhook (http → crm-webhook-dlq)",
+                      "lake-archive-orders": "lake (lake → lake-dlq)"}
+
+
+@pytest.mark.parametrize(("arn", "name"), [
+    pytest.param("arn:aws:events:us-east-1:123456789012:api-destination/crm-webhook", "api-destination/crm-webhook",
+                 id="api-destination"),
+    pytest.param("arn:aws:firehose:us-east-1:123456789012:deliverystream/verticals-lake", "verticals-lake",
+                 id="firehose"),
+    pytest.param("arn:aws:sqs:us-east-1:123456789012:payments-orders", "payments-orders", id="sqs"),
+    pytest.param("arn:aws:logs:us-east-1:123456789012:log-group:/verticals/ops-alerts", "verticals/ops-alerts",
+                 id="log-group"),
+    pytest.param("not-an-arn", "not-an-arn", id="not-an-arn"),
+])
+def test_target_name(arn, name):
+    assert delivery.target_name(arn) == name
+
+
+class FakeMetrics:
+    """Returns the rows it holds inside [start, end), and percentiles when given some."""
+
+    def __init__(self, frame: pd.DataFrame, percentiles: pd.DataFrame | None = None):
+        self.frame, self.calls = frame, []
+        if percentiles is not None:  # a source without the method gives means only
+            self.latency_percentiles = lambda *args, **kwargs: percentiles
+
+    def get(self, metrics, start, end, period_s, bus=None):
+        self.calls.append((tuple(metrics), start, end, period_s, bus))
+        frame = self.frame[self.frame["metric"].isin(metrics)]
+        if bus is not None:
+            frame = frame[frame["bus"] == bus]
+        inside = (frame["timestamp"] >= pd.Timestamp(start)) & (frame["timestamp"] < pd.Timestamp(end))
+        return frame[inside].reset_index(drop=True)
+
+
+class FakeDeadLetters:
+    def __init__(self, depth: dict[str, int]):
+        self._depth = depth
+
+    def queues(self):
+        return list(self._depth)
+
+    def depth(self, queue):
+        return self._depth[queue]
+
+    def peek(self, queue, limit=None):
+        return []
+
+
+def metrics_ctx(metrics, depth=None):
+    from tests.services.conftest import NoEngine
+
+    return Context(load_settings({}), NoEngine(), metrics, FakeDeadLetters(depth or {"crm-webhook-dlq": 0}),
+                   "local", "test", ("crm-customer-signals", "lake-archive"))
+
+
+def test_delivery_metrics_puts_the_pieces_together():
+    at = pd.Timestamp("2026-11-02 10:00", tz="UTC")
+    frame = pd.concat([metric_rows(("crm-customer-signals", "Invocations", 10, 10),
+                                   ("crm-customer-signals", "FailedInvocations", 4, 4),
+                                   ("crm-customer-signals", "IngestionToInvocationStartLatency", 120.0, 6)),
+                       put_rows("verticals", ("PutEventsEntriesCount", 30, 3))]).assign(timestamp=at)
+    percentiles = PERCENTILES.assign(rule="crm-customer-signals", bus="verticals", samples=6.0)
+    rng = custom_range(date(2026, 11, 2), date(2026, 11, 2))
+    health = delivery.delivery_metrics(metrics_ctx(FakeMetrics(frame, percentiles), {"crm-webhook-dlq": 3}), rng)
+    assert health.rules["rule"].tolist() == ["crm-customer-signals", "lake-archive"]
+    assert health.rules.loc[0, ["invocations", "failed", "failure_rate"]].tolist() == [10, 4, 0.4]
+    assert health.rules.loc[1, "targets"] == "lake (lake → lake-dlq)"
+    start = health.latency[health.latency["latency"] == "Ingestion to invocation start"].iloc[0]
+    assert (start["mean_ms"], start["p50"], start["p99"]) == (120.0, 40.0, 900.0)
+    assert health.has_latency and health.has_percentiles
+    assert health.put_events.entries == 30 and health.waiting == 3 and not health.is_empty
+
+
+def test_recent_activity_is_whole_minutes_of_the_last_hour_summed_over_rules():
+    now = datetime(2026, 11, 2, 10, 30, 40, tzinfo=UTC)
+    minute = pd.Timestamp("2026-11-02 10:29", tz="UTC")
+    frame = pd.DataFrame({
+        "timestamp": [minute, minute, minute + pd.Timedelta(minutes=1), minute - pd.Timedelta(minutes=61), minute],
+        "metric": ["Invocations", "Invocations", "Invocations", "Invocations", "FailedInvocations"],
+        "bus": "verticals", "rule": ["a", "b", "a", "a", "a"], "value": [3.0, 4.0, 9.0, 5.0, 1.0],
+        "samples": 1.0})
+    metrics = FakeMetrics(frame)
+    recent = delivery.recent_activity(metrics_ctx(metrics), now)
+    assert recent[["metric", "value"]].to_dict("records") == [
+        {"metric": "FailedInvocations", "value": 1.0}, {"metric": "Invocations", "value": 7.0}]
+    assert recent["timestamp"].tolist() == [pd.Timestamp("2026-11-02 10:29")] * 2
+    assert metrics.calls[0][3] == 60  # per minute
+
+
+# --- redrive ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("backend", "sent", "failed", "missing", "sentence", "ok"), [
+    pytest.param("local", 3, {}, (), "3 of 3 messages delivered again.", True, id="all-local"),
+    pytest.param("aws", 1, {}, (), "1 of 1 message put back on the bus.", True, id="one-aws"),
+    pytest.param("local", 1, {"m2": "SDK_CLIENT_ERROR: 503", "m3": "SDK_CLIENT_ERROR: 503"}, ("m4",),
+                 "1 of 4 messages delivered again, 2 failed again and stay in q: "
+                 "SDK_CLIENT_ERROR: 503 (2), 1 was no longer in the queue.", False, id="mixed"),
+])
+def test_redrive_report_sentence(backend, sent, failed, missing, sentence, ok):
+    asked = sent + len(failed) + len(missing)
+    report = delivery.RedriveReport("q", backend, asked, tuple(f"m{i}" for i in range(sent)), failed, missing)
+    assert (report.sentence, report.ok) == (sentence, ok)
+
+
+def test_redrive_question_names_count_queue_and_targets():
+    letters = pd.DataFrame({"rule": ["crm", "crm", "ops"], "target": ["api-destination/crm"] * 2 + ["ops-log"]})
+    assert delivery.redrive_question(letters, "crm-webhook-dlq") == (
+        "Redrive 3 messages from crm-webhook-dlq to api-destination/crm (rule crm), ops-log (rule ops)?")
+    assert delivery.redrive_question(letters.iloc[:1], "q").startswith("Redrive 1 message from q")
+
+
+def test_redrive_on_the_local_bus_delivers_and_keeps_what_failed_again(tmp_path):
+    lake = tmp_path / "lake"
+    dlq = LocalDeadLetterQueue(tmp_path / "bus" / "dlq" / "crm-webhook-dlq.jsonl")
+    prefix = "arn:aws:events:us-east-1:123456789012:"
+    event = {"version": "0", "id": "e-1", "source": "verticals.shop", "detail-type": "OrderPlaced",
+             "account": "123456789012", "time": "2026-11-02T10:00:00Z", "region": "us-east-1", "resources": [],
+             "detail": {"order_id": "o-1"}}
+    to_queue = {"ERROR_CODE": "SDK_CLIENT_ERROR", "RULE_ARN": prefix + "rule/verticals/payments-on-order",
+                "TARGET_ARN": "arn:aws:sqs:us-east-1:123456789012:payments-orders"}
+    gone = {**to_queue, "TARGET_ARN": prefix + "api-destination/removed"}
+    at = datetime(2026, 11, 2, 10, 5, tzinfo=UTC)
+    delivered, stale = dlq.send(event, to_queue, at), dlq.send({**event, "id": "e-2"}, gone, at)
+    ctx = context.build_context(load_settings({"VERTICALS_LAKE": str(lake)}))
+
+    report = delivery.redrive(ctx, "crm-webhook-dlq", [delivered, stale, "no-such-id", delivered])
+
+    assert (report.asked, report.sent, report.missing) == (3, (delivered,), ("no-such-id",))
+    assert list(report.failed) == [stale] and "removed" in report.failed[stale]
+    assert [letter.message_id for letter in dlq.peek()] == [stale]  # only the delivered one left
+    assert "1 of 3 messages delivered again" in report.sentence

@@ -56,3 +56,31 @@ def test_detail_type_heatmap_busiest_first():
     table = event_rates.detail_type_heatmap(rates)
     assert table.index.tolist() == ["OrderPlaced", "StockOut"]
     assert table.to_numpy().tolist() == [[5, 0], [1, 1]]
+
+
+def test_recent_rates_are_whole_minutes_of_the_last_hour(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from app.lake.writer import LakeWriter
+    from app.services import context
+    from app.settings import load_settings
+
+    now = datetime(2026, 11, 2, 10, 30, 40, tzinfo=UTC)
+
+    def event(i: int, at: datetime, source: str = "verticals.shop") -> dict:
+        return {"version": "0", "id": f"e-{i}", "detail-type": "OrderPlaced" if source.endswith("shop") else "StockOut",
+                "source": source, "account": "123456789012", "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": "us-east-1", "resources": [], "detail": {}}
+    LakeWriter(tmp_path / "lake").write([
+        event(1, now - timedelta(minutes=1, seconds=10)), event(2, now - timedelta(seconds=50)),
+        event(3, now - timedelta(seconds=45), "verticals.erp"),
+        event(4, now - timedelta(seconds=5)),  # the minute under way: left out
+        event(5, now - timedelta(minutes=61)),  # more than an hour ago
+    ])
+    ctx = context.build_context(load_settings({"VERTICALS_LAKE": str(tmp_path / "lake"),
+                                               "VERTICALS_TIMEZONE": "Europe/Berlin"}))
+    recent = event_rates.recent_rates(ctx, now)
+    assert recent.to_dict("records") == [
+        {"minute": pd.Timestamp("2026-11-02 11:29"), "department": "ERP", "events": 1},
+        {"minute": pd.Timestamp("2026-11-02 11:29"), "department": "Retail web shop", "events": 2},
+    ]
