@@ -37,7 +37,7 @@ def cmd_bus_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     _exit_on_sigterm()
     config = ServerConfig(lake=resolve_lake(args), state_dir=args.state_dir, host=args.host, port=args.port,
-                          definition=args.definition)
+                          definition=args.definition, put_events_tps=args.put_events_tps)
     try:
         serve(config)
     except KeyboardInterrupt:
@@ -160,6 +160,8 @@ def add_bus_commands(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--state-dir", type=_path, default=None,
                        help="journal, API rules and DLQs (default: <lake>/../bus)")
     serve.add_argument("--definition", type=_path, default=None, help="bus definition (default: infra/bus.yaml)")
+    serve.add_argument("--put-events-tps", type=float, default=10_000.0,
+                       help="PutEvents requests a second before ThrottlingException (EventBridge's quota: 10000)")
     serve.set_defaults(handler=cmd_bus_serve)
 
     redrive = bus.add_parser("redrive", help="deliver dead letters again to the rule target that failed them")

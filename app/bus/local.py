@@ -23,10 +23,12 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from app.bus.archive import MAX_ACTIVE_REPLAYS, ArchiveStore, Replay, ReplayStore, replay_batches
 from app.bus.definition import BusDefinition, LimitExceededException, ResourceNotFoundException, Rule, Target
@@ -41,7 +43,7 @@ from app.events import (
     DEFAULT_MAX_ENTRY_BYTES, EntryError, check_entry_count, entry_size, make_envelope, validate_entry,
 )
 from app.lake.writer import LakeWriter
-from app.metrics.local import MetricsRecorder
+from app.metrics.local import MetricsRecorder, Periods
 
 MAX_BACKOFF_S = 300.0
 ARCHIVE_TARGET = "archive"  # journal deliveries to an archive: ("archive:<name>", "archive")
@@ -57,21 +59,14 @@ def backoff_s(attempt: int, rng: random.Random) -> float:
     return rng.uniform(0.5, 1.0) * min(MAX_BACKOFF_S, 2.0 ** (attempt - 1))
 
 
-def minute_of(epoch_s: float) -> float:
-    # Metrics are kept per minute at the finest (CloudWatch's 1-minute period): counting per
-    # minute first saves a recorder call per event.
-    return epoch_s // 60 * 60
-
-
-@dataclass(order=True)
+@dataclass(slots=True)
 class PendingDelivery:
     due: float  # epoch seconds
-    seq: int
-    rule: str = field(compare=False)
-    target_id: str = field(compare=False)
-    event: dict = field(compare=False)
-    ingested: float = field(compare=False)
-    attempt: int = field(compare=False, default=0)
+    rule: str
+    target_id: str
+    event: dict
+    ingested: float
+    attempt: int = 0
 
 
 class _EpochCache:
@@ -112,7 +107,7 @@ class LocalBus:
         self.inputs: dict[tuple[str, str], InputTransform] = {}  # targets that get something else than the event
         self.dlqs = {q: self._dlq(q) for q in definition.dead_letter_queues}
         self.journal = journal
-        self.pending: list[PendingDelivery] = []
+        self.pending: list[tuple[float, int, PendingDelivery]] = []  # a heap by due time
         self.archives = ArchiveStore(self.state_dir)
         self.replays = ReplayStore(self.state_dir)
         self._seq = itertools.count()
@@ -190,6 +185,7 @@ class LocalBus:
 
     def accept_entries(self, entries: Sequence[Any], now: datetime | None = None) -> tuple[dict, list[dict]]:
         """Validate and journal a PutEvents call: (its response, the accepted envelopes)."""
+        started = time.perf_counter()
         check_entry_count(entries)
         now = now or datetime.now(UTC)
         results, accepted = [], []
@@ -204,7 +200,13 @@ class LocalBus:
         if accepted and self.journal is not None:
             self.journal.accept(accepted, now.timestamp())
         self._count_put_events(entries, len(accepted), now)
+        self.metrics.add("PutEventsLatency", now.timestamp(), (time.perf_counter() - started) * 1000.0)
         return {"FailedEntryCount": len(entries) - len(accepted), "Entries": results}, accepted
+
+    def count_throttled_put_events(self, now: datetime) -> None:
+        """A PutEvents call refused for the request rate (the server's quota)."""
+        self.metrics.add("PutEventsApproximateCallCount", now.timestamp())
+        self.metrics.add("PutEventsApproximateThrottledCount", now.timestamp())
 
     def _count_put_events(self, entries: Sequence[Any], accepted: int, now: datetime) -> None:
         at = now.timestamp()
@@ -220,49 +222,79 @@ class LocalBus:
     def publish(
         self, events: Sequence[dict], *, ingested_at: datetime | None = None,
         virtual_time: bool = False, replay_name: str | None = None, only_rules: set[str] | None = None,
-        skip: set[tuple[str, str, str]] | None = None,
+        skip: set[tuple[str, str, str]] | None = None, now: datetime | None = None,
+        ingested_each: Sequence[float] | None = None,
     ) -> None:
         """Route envelopes to every matching rule's targets, then run what is due.
 
-        ``skip`` holds (event id, rule, target id) deliveries already made (a recovery).
+        Ingestion: each event's own ``time`` (``virtual_time``), one epoch per event
+        (``ingested_each``: several PutEvents calls delivered together), or ``ingested_at``.
+        ``now`` is when delivery happens (default: the latest ingestion); the latency metrics
+        measure from ingestion to it. ``skip`` holds (event id, rule, target id) deliveries
+        already made (a recovery).
+
+        Each rule's events go to each of its targets in one batch: one lake write, one
+        metrics update per stored period, whatever the number of events.
         """
-        ingest = None if virtual_time else (ingested_at or datetime.now(UTC)).timestamp()
-        matched: dict[str, list[dict]] = defaultdict(list)
-        matched_at: dict[str, list[float]] = defaultdict(list)  # ingestion time of each matched event
-        archived: dict[str, list[dict]] = defaultdict(list)
+        ats = self._ingestion_times(events, ingested_at, virtual_time, ingested_each)
+        run_at = None if virtual_time else (now.timestamp() if now else max(ats, default=0.0))
+        matched, archived = self._route(events, replay_name, only_rules, skip)
+        for name, indexes in archived.items():
+            archive_events = [events[i] for i in indexes]
+            self.archives.append(name, archive_events)
+            self._done(archive_events, archive_delivery(name), ARCHIVE_TARGET)
+        for rule_name, indexes in matched.items():
+            rule_events, rule_ats = [events[i] for i in indexes], [ats[i] for i in indexes]
+            periods = self._periods(rule_ats, run_at)
+            self.metrics.add_period_counts(("MatchedEvents", "TriggeredRules"), rule_name, periods)
+            for target in self.rules[rule_name].targets:
+                if skip:
+                    keep = [i for i, e in enumerate(rule_events) if (e["id"], rule_name, target.id) not in skip]
+                    if keep:
+                        todo_at = [rule_ats[i] for i in keep]
+                        self._start_delivery(rule_name, target, [rule_events[i] for i in keep], todo_at,
+                                             replay_name, run_at, self._periods(todo_at, run_at))
+                else:
+                    self._start_delivery(rule_name, target, rule_events, rule_ats, replay_name, run_at, periods)
+        self.run_due(run_at)  # retries: in virtual time all of them, else those due by now
+
+    def _ingestion_times(self, events: Sequence[dict], ingested_at: datetime | None, virtual_time: bool,
+                         ingested_each: Sequence[float] | None) -> list[float]:
+        if virtual_time:
+            epoch = self._epoch
+            return [epoch(e["time"]) for e in events]
+        if ingested_each is not None:
+            return list(ingested_each)
+        return [(ingested_at or datetime.now(UTC)).timestamp()] * len(events)
+
+    def _periods(self, ats: list[float], run_at: float | None) -> Periods:
+        """Events per stored metrics period: at each event's own time, or all at ``run_at``."""
+        if run_at is None:
+            return self.metrics.period_counts(ats)
+        return Periods(self.metrics.period_counts([run_at]).starts, np.array([len(ats)]))
+
+    def _route(self, events: Sequence[dict], replay_name: str | None, only_rules: set[str] | None,
+               skip: set[tuple[str, str, str]] | None) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+        """(rule -> indexes of the events it matched, archive -> indexes of the events it keeps)."""
+        matched: dict[str, list[int]] = defaultdict(list)
+        archived: dict[str, list[int]] = defaultdict(list)
         archiving = bool(self.archives) and replay_name is None
         journal = self.journal if replay_name is None else None  # a replay is not a new acceptance
-        counts: Counter = Counter()
-        for event in events:
-            at = self._epoch(event["time"]) if ingest is None else ingest
-            rules = [r for r in self.index.match(event) if only_rules is None or r in only_rules]
+        match = self.index.match
+        for i, event in enumerate(events):
+            rules = match(event)
+            if only_rules is not None:
+                rules = [r for r in rules if r in only_rules]
             for rule in rules:
-                matched[rule].append(event)
-                matched_at[rule].append(at)
-                counts[(minute_of(at), rule)] += 1
+                matched[rule].append(i)
             archives = self._archives_for(event, skip) if archiving else ()
             for name in archives:
-                archived[name].append(event)
+                archived[name].append(i)
             if journal is not None:
                 journal.expect(event["id"], itertools.chain(
                     ((r, t.id) for r in rules for t in self.rules[r].targets),
                     ((archive_delivery(a), ARCHIVE_TARGET) for a in archives)))
-        for name, archive_events in archived.items():
-            self.archives.append(name, archive_events)
-            self._done(archive_events, archive_delivery(name), ARCHIVE_TARGET)
-        self.metrics.add_counts("MatchedEvents", counts)
-        self.metrics.add_counts("TriggeredRules", counts)
-        for rule_name, rule_events in matched.items():
-            ats = matched_at[rule_name]
-            for target in self.rules[rule_name].targets:
-                if skip:
-                    keep = [i for i, e in enumerate(rule_events) if (e["id"], rule_name, target.id) not in skip]
-                    todo, todo_at = [rule_events[i] for i in keep], [ats[i] for i in keep]
-                else:
-                    todo, todo_at = rule_events, ats
-                if todo:
-                    self._start_delivery(rule_name, target, todo, todo_at, replay_name)
-        self.run_due(ingest)  # None (virtual time): everything; else what is due at ingestion
+        return matched, archived
 
     def _archives_for(self, event: dict, skip: set[tuple[str, str, str]] | None) -> list[str]:
         names = self.archives.matching(event)
@@ -270,8 +302,8 @@ class LocalBus:
             names = [n for n in names if (event["id"], archive_delivery(n), ARCHIVE_TARGET) not in skip]
         return names
 
-    def recover(self, entries: Sequence[JournaledEvent]) -> int:
-        """Deliver what a crash interrupted: each journaled event's missing deliveries.
+    def recover(self, entries: Sequence[JournaledEvent], now: datetime | None = None) -> int:
+        """Deliver what a crash interrupted (at ``now``): each journaled event's missing deliveries.
 
         A lake delivery may have written its file and died before marking it done: events
         already in the lake count as delivered there, so the lake holds each id once.
@@ -288,7 +320,7 @@ class LocalBus:
         for entry in entries:
             by_ingest[entry.ingested].append(entry.event)
         for ingested, events in sorted(by_ingest.items()):
-            self.publish(events, ingested_at=datetime.fromtimestamp(ingested, UTC), skip=skip)
+            self.publish(events, ingested_at=datetime.fromtimestamp(ingested, UTC), skip=skip, now=now)
         return len(entries)
 
     def _done(self, events: Sequence[dict], rule: str, target: str) -> None:
@@ -297,47 +329,84 @@ class LocalBus:
             self.journal.done((e["id"] for e in events if "replay-name" not in e), rule, target)
 
     def _start_delivery(self, rule: str, target: Target, events: list[dict], ats: list[float],
-                        replay_name: str | None) -> None:
+                        replay_name: str | None, run_at: float | None, periods: Periods) -> None:
+        """First attempts: a batch target takes the events in one call, an HTTP target one
+        invocation each. What fails is retried (or dead-lettered) through the pending heap."""
         sink = self.targets[(rule, target.id)]
-        if sink.batch:
-            outcome = sink.deliver(self._payloads(rule, target.id, events, ats), replay_name=replay_name)
-            self._count_batch(rule, ats, outcome)
-            if outcome.ok:
-                self._done(events, rule, target.id)
-                return
-            for event, at in zip(events, ats):
-                self._schedule(rule, target, event, at + backoff_s(1, self.rng), at, attempt=1)
+        if not sink.batch:
+            self._invoke_each(rule, target, sink, events, ats, run_at, periods)
+            return
+        outcome = sink.deliver(self._payloads(rule, target.id, events, ats), replay_name=replay_name)
+        self._count_first_attempts(rule, ats, periods, ats if outcome.ok else [], run_at)
+        if outcome.ok:
+            self._done(events, rule, target.id)
             return
         for event, at in zip(events, ats):
-            self._schedule(rule, target, event, at, at, attempt=0)
+            start = at if run_at is None else run_at
+            self._retry_or_dead_letter(PendingDelivery(start, rule, target.id, event, at), target, outcome)
+
+    def _invoke_each(self, rule: str, target: Target, sink: Any, events: list[dict], ats: list[float],
+                     run_at: float | None, periods: Periods) -> None:
+        delivered, delivered_at = [], []
+        for event, at in zip(events, ats):
+            start = at if run_at is None else run_at
+            outcome = sink.invoke(self._payload(rule, target.id, event, at), datetime.fromtimestamp(start, UTC))
+            if outcome.ok:
+                delivered.append(event)
+                delivered_at.append(at)
+                continue
+            if outcome.error_code == "THROTTLING":
+                self.metrics.add("ThrottledRules", start, rule=rule)
+            self._retry_or_dead_letter(PendingDelivery(start, rule, target.id, event, at), target, outcome)
+        self._count_first_attempts(rule, ats, periods, delivered_at, run_at)
+        self._done(delivered, rule, target.id)
+
+    def _count_first_attempts(self, rule: str, ats: list[float], periods: Periods,
+                              delivered_at: list[float], run_at: float | None) -> None:
+        """InvocationAttempts, and for those delivered Invocations and SuccessfulInvocationAttempts;
+        with their latencies from ingestion (0 in virtual time: delivered at ingestion)."""
+        metrics = self.metrics
+        start, success = "IngestionToInvocationStartLatency", "IngestionToInvocationSuccessLatency"
+        virtual = run_at is None
+        metrics.add_period_counts(("InvocationAttempts",), rule, periods, (start,) if virtual else ())
+        if delivered_at:
+            done = periods if len(delivered_at) == len(ats) else self._periods(delivered_at, run_at)
+            metrics.add_period_counts(("Invocations", "SuccessfulInvocationAttempts"), rule, done,
+                                      (success,) if virtual else ())
+        if not virtual:
+            metrics.add_latencies(start, run_at, [(run_at - at) * 1000.0 for at in ats], rule)
+            if delivered_at:
+                metrics.add_latencies(success, run_at, [(run_at - at) * 1000.0 for at in delivered_at], rule)
+
+    def _payload(self, rule: str, target_id: str, event: dict, at: float) -> Any:
+        transform = self.inputs.get((rule, target_id))
+        if transform is None:
+            return event
+        return transform.apply(event, rule_name=rule, rule_arn=self.rule_arn(rule), ingested=at)
 
     def _payloads(self, rule: str, target_id: str, events: list[dict], ats: list[float]) -> list:
         """What the target receives: the events, or their Input/InputPath/InputTransformer text."""
-        transform = self.inputs.get((rule, target_id))
-        if transform is None:
+        if (rule, target_id) not in self.inputs:
             return events
-        arn = self.rule_arn(rule)
-        return [transform.apply(e, rule_name=rule, rule_arn=arn, ingested=at) for e, at in zip(events, ats)]
+        return [self._payload(rule, target_id, e, at) for e, at in zip(events, ats)]
 
-    def _count_batch(self, rule: str, ats: list[float], outcome: Outcome) -> None:
-        counts = Counter((minute_of(at), rule) for at in ats)
-        self.metrics.add_counts("InvocationAttempts", counts)
-        if outcome.ok:
-            self.metrics.add_counts("Invocations", counts)
-            self.metrics.add_counts("SuccessfulInvocationAttempts", counts)
-
-    def _schedule(self, rule: str, target: Target, event: dict, due: float, ingested: float, attempt: int) -> None:
-        heapq.heappush(self.pending, PendingDelivery(due, next(self._seq), rule, target.id, event, ingested, attempt))
+    def _schedule(self, delivery: PendingDelivery) -> None:
+        heapq.heappush(self.pending, (delivery.due, next(self._seq), delivery))
 
     def run_due(self, now: float | None) -> int:
-        """Attempt every delivery due by ``now`` (None: all of them, in simulated time)."""
+        """Attempt every retry due by ``now`` (None: all of them, each at its due time)."""
         done = 0
-        while self.pending and (now is None or self.pending[0].due <= now):
-            self._attempt(heapq.heappop(self.pending))
+        pending = self.pending
+        while pending and (now is None or pending[0][0] <= now):
+            delivery = heapq.heappop(pending)[2]
+            if now is not None:
+                delivery.due = max(delivery.due, now)  # it starts now, not when it fell due
+            self._attempt(delivery)
             done += 1
         return done
 
     def _attempt(self, delivery: PendingDelivery) -> None:
+        """A retry (attempt >= 1) of one event to one target."""
         rule = self.rules.get(delivery.rule)
         target = next((t for t in rule.targets if t.id == delivery.target_id), None) if rule else None
         if target is None:  # the rule or target was removed while the delivery waited
@@ -345,16 +414,14 @@ class LocalBus:
             return
         sink = self.targets[(delivery.rule, target.id)]
         at = delivery.due
-        moment = datetime.fromtimestamp(at, UTC)
-        payload = self._payloads(delivery.rule, target.id, [delivery.event], [delivery.ingested])[0]
-        outcome = sink.invoke(payload, moment) if not sink.batch else sink.deliver(
+        payload = self._payload(delivery.rule, target.id, delivery.event, delivery.ingested)
+        outcome = sink.invoke(payload, datetime.fromtimestamp(at, UTC)) if not sink.batch else sink.deliver(
             [payload], replay_name=delivery.event.get("replay-name"))
         self.metrics.add("InvocationAttempts", at, rule=delivery.rule)
-        if delivery.attempt == 0:
-            self.metrics.add("IngestionToInvocationStartLatency", at, (at - delivery.ingested) * 1000.0,
-                             rule=delivery.rule)
-        else:
-            self.metrics.add("RetryInvocationAttempts", at, rule=delivery.rule)
+        self.metrics.add("RetryInvocationAttempts", at, rule=delivery.rule)
+        if outcome.error_code == "THROTTLING":
+            # The target throttled this rule's invocation (HTTP 429): CloudWatch's ThrottledRules.
+            self.metrics.add("ThrottledRules", at, rule=delivery.rule)
         if outcome.ok:
             self.metrics.add("SuccessfulInvocationAttempts", at, rule=delivery.rule)
             self.metrics.add("Invocations", at, rule=delivery.rule)
@@ -369,7 +436,8 @@ class LocalBus:
         next_due = delivery.due + backoff_s(delivery.attempt + 1, self.rng)
         if outcome.retryable and delivery.attempt < policy.maximum_retry_attempts \
                 and next_due - delivery.ingested <= policy.maximum_event_age_s:
-            self._schedule(delivery.rule, target, delivery.event, next_due, delivery.ingested, delivery.attempt + 1)
+            self._schedule(PendingDelivery(next_due, delivery.rule, target.id, delivery.event, delivery.ingested,
+                                           delivery.attempt + 1))
             return
         at = delivery.due
         self.metrics.add("Invocations", at, rule=delivery.rule)
@@ -442,7 +510,7 @@ class LocalBus:
         sink = self.targets[(rule, target.id)]
         if target.kind == "lake" and ids_in_lake(self.lake, [event]):
             return DELIVERED  # it reached the lake after all: the lake keeps each event once
-        payload = self._payloads(rule, target.id, [event], [at])[0]
+        payload = self._payload(rule, target.id, event, at)
         outcome = sink.invoke(payload, datetime.fromtimestamp(at, UTC)) if not sink.batch else sink.deliver([payload])
         self.metrics.add("InvocationAttempts", at, rule=rule)
         self.metrics.add("Invocations", at, rule=rule)

@@ -52,27 +52,51 @@ class ServerConfig:
     retry_tick_s: float = 0.2
     compact_every_s: float = 300.0
     delivery_batch: int = 1000
+    # PutEvents requests per second before ThrottlingException: EventBridge's default quota
+    # in us-east-1, us-west-2 and eu-west-1 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html).
+    put_events_tps: float = 10_000.0
     definition: Path | None = None  # default: infra/bus.yaml
 
 
+class ThrottlingException(BusError):
+    code = "ThrottlingException"
+    status = 400
+
+
+class RequestRate:
+    """A token bucket: ``rate`` requests a second, bursts of up to a second's worth."""
+
+    def __init__(self, rate: float, clock=time.monotonic):
+        self.rate, self.clock = rate, clock
+        self.tokens, self.at = rate, clock()
+        self.lock = threading.Lock()
+
+    def admit(self) -> bool:
+        with self.lock:
+            now = self.clock()
+            self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
+            self.at = now
+            if self.tokens < 1.0:
+                return False
+            self.tokens -= 1.0
+            return True
+
+
 class LockedMetrics:
-    """The metrics recorder shared by PutEvents' threads and the delivery thread."""
+    """The metrics recorder shared by PutEvents' threads and the delivery thread: each of
+    its methods, called under one lock."""
 
     def __init__(self, recorder):
         self.recorder = recorder
         self.lock = threading.Lock()
 
-    def add(self, *args, **kwargs) -> None:
-        with self.lock:
-            self.recorder.add(*args, **kwargs)
+    def __getattr__(self, name: str):
+        method = getattr(self.recorder, name)
 
-    def add_counts(self, *args) -> None:
-        with self.lock:
-            self.recorder.add_counts(*args)
-
-    def flush(self) -> int:
-        with self.lock:
-            return self.recorder.flush()
+        def locked(*args, **kwargs):
+            with self.lock:
+                return method(*args, **kwargs)
+        return locked
 
 
 class BusService:
@@ -100,10 +124,14 @@ class BusService:
                           run_replay=self._start_replay)
         self.compaction_lock = threading.Lock()  # a replay checks the lake for the ids it holds
         self.stopping = threading.Event()
+        self.put_events_rate = RequestRate(config.put_events_tps)
         self.threads: list[threading.Thread] = []
 
     def call(self, operation: str, request: dict) -> dict:
         if operation == "PutEvents":
+            if not self.put_events_rate.admit():
+                self.bus.count_throttled_put_events(datetime.now(UTC))
+                raise ThrottlingException("Rate exceeded")
             return self.api.call(operation, request)
         with self.lock:
             return self.api.call(operation, request)
@@ -143,16 +171,19 @@ class BusService:
             return 0
         if ingested is None:  # journaled before a restart
             with self.lock:
-                return self.bus.recover(events)
+                return self.bus.recover(events, now=datetime.now(UTC))
         batch = list(events)
+        ingested_each = [ingested.timestamp()] * len(events)
         while len(batch) < self.config.delivery_batch:
             try:
-                more, _ = self.accepted.get_nowait()
+                more, more_ingested = self.accepted.get_nowait()
             except queue.Empty:
                 break
             batch.extend(more)
+            ingested_each.extend([more_ingested.timestamp()] * len(more))
         with self.lock:
-            self.bus.publish(batch, ingested_at=ingested)
+            # Delivery starts now: the latency metrics count the time events waited here.
+            self.bus.publish(batch, ingested_each=ingested_each, now=datetime.now(UTC))
         return len(batch)
 
     def _start_replay(self, name: str) -> None:

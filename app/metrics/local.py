@@ -7,23 +7,33 @@ That keeps a year of seeded history small and makes a long range cheap to read.
 
 Files: ``<lake>/_bus_metrics/dt=YYYY-MM-DD/part-*.parquet`` (not a Glue table: on AWS the
 same numbers come from CloudWatch).
+
+Latency points also carry a histogram of their samples (``histogram``: bucket -> count,
+20 logarithmic buckets per decade of milliseconds, so a percentile read back is within
+about 6 % of the true one). Histograms add up when points are merged, so
+:meth:`LocalMetricsSource.latency_percentiles` gives p50/p90/p99 over any range, as
+CloudWatch's percentile statistics do.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from app.lake.writer import write_parquet_atomic
 from app.metrics.base import COLUMNS, LATENCY_METRICS, empty_frame
 
 METRICS_DIR = "_bus_metrics"
+HISTOGRAM_TYPE = pa.map_(pa.int16(), pa.int64())
 SCHEMA = pa.schema([
     ("timestamp", pa.timestamp("ms", tz="UTC")),
     ("metric", pa.string()),
@@ -31,7 +41,23 @@ SCHEMA = pa.schema([
     ("rule", pa.string()),
     ("value", pa.float64()),
     ("samples", pa.float64()),
+    ("histogram", HISTOGRAM_TYPE),  # latency metrics only; files written before it read it as null
 ])
+LATENCIES = frozenset(LATENCY_METRICS)
+BUCKETS_PER_DECADE = 20
+TOP_BUCKET = 1 + 9 * BUCKETS_PER_DECADE  # 1e9 ms (11 days) and more share the last bucket
+
+
+def latency_bucket(ms: float) -> int:
+    """Bucket 0 holds [0, 1) ms; bucket i >= 1 holds [10^((i-1)/20), 10^(i/20)) ms."""
+    if ms < 1.0:
+        return 0
+    return min(TOP_BUCKET, 1 + int(math.log10(ms) * BUCKETS_PER_DECADE))
+
+
+def bucket_bounds(bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    low = np.where(bucket == 0, 0.0, 10.0 ** ((bucket - 1) / BUCKETS_PER_DECADE))
+    return low, 10.0 ** (bucket / BUCKETS_PER_DECADE)
 
 
 DAY_S = 86_400
@@ -50,19 +76,38 @@ def _resolution_for_age_s(age_s: float) -> int:
     return 3600
 
 
+@dataclass(frozen=True)
+class Periods:
+    """Moments counted per stored period: ``starts`` (epoch s) and ``counts``, int64 arrays."""
+
+    starts: np.ndarray
+    counts: np.ndarray
+
+
 class MetricsRecorder:
-    """Accumulates per-period sums and sample counts in memory; ``flush`` writes them."""
+    """Accumulates per-period sums and sample counts in memory; ``flush`` writes them.
+
+    Two ways in: :meth:`add` (one point: a retry, a PutEvents call) keeps a dict of points;
+    :meth:`add_period_counts` (a batch: many events counted per period under several
+    metrics) only keeps the arrays, and ``flush`` adds everything up with numpy, so the
+    batch path costs the same however many periods and metrics it touches.
+    """
 
     def __init__(self, lake: Path, bus: str, now: datetime | None = None):
         self.root = Path(lake) / METRICS_DIR
         self.bus = bus
         self._now_s = now.timestamp() if now else None  # fixed "now" for seeding history; None = wall clock
         self._points: dict[tuple[int, str, str], list[float]] = {}
+        self._histograms: dict[tuple[int, str, str], dict[int, int]] = {}  # latency points only
+        # (periods, count metrics, rule, latency metrics given that many samples of 0 ms)
+        self._blocks: list[tuple[Periods, tuple[str, ...], str, tuple[str, ...]]] = []
+
+    def _now(self) -> float:
+        return self._now_s if self._now_s is not None else time.time()
 
     def _bucket(self, epoch_s: float) -> int:
-        # Hot path (called per delivery while seeding): plain arithmetic, no datetimes.
-        now_s = self._now_s if self._now_s is not None else time.time()
-        step = _resolution_for_age_s(now_s - epoch_s)
+        # Hot path (called per retry while seeding): plain arithmetic, no datetimes.
+        step = _resolution_for_age_s(self._now() - epoch_s)
         return int(epoch_s // step * step)
 
     def add(self, metric: str, epoch_s: float, value: float = 1.0, rule: str = "", samples: float = 1.0) -> None:
@@ -73,39 +118,55 @@ class MetricsRecorder:
         else:
             point[0] += value
             point[1] += samples
+        if metric in LATENCIES and samples:
+            self._count_in_histogram(key, latency_bucket(value / samples), int(samples))
+
+    def _count_in_histogram(self, key: tuple[int, str, str], bucket: int, count: int) -> None:
+        histogram = self._histograms.get(key)
+        if histogram is None:
+            self._histograms[key] = {bucket: count}
+        else:
+            histogram[bucket] = histogram.get(bucket, 0) + count
+
+    def add_latencies(self, metric: str, epoch_s: float, values_ms: list[float], rule: str) -> None:
+        """Many latency samples of one period and rule (a batch delivered at once)."""
+        key = (self._bucket(epoch_s), metric, rule)
+        point = self._points.setdefault(key, [0.0, 0.0])
+        point[0] += sum(values_ms)
+        point[1] += len(values_ms)
+        for ms in values_ms:
+            self._count_in_histogram(key, latency_bucket(ms), 1)
 
     def add_counts(self, metric: str, counts: dict[tuple[float, str], float]) -> None:
-        """Many count points at once: ``{(epoch_s, rule): count}`` (the seeding hot path)."""
-        now_s = self._now_s if self._now_s is not None else time.time()
-        points = self._points
+        """Many count points at once: ``{(epoch_s, rule): count}``."""
         for (epoch_s, rule), count in counts.items():
-            step = _resolution_for_age_s(now_s - epoch_s)
-            key = (int(epoch_s // step * step), metric, rule)
-            point = points.get(key)
-            if point is None:
-                points[key] = [count, count]
-            else:
-                point[0] += count
-                point[1] += count
+            self.add(metric, epoch_s, count, rule, count)
+
+    def period_counts(self, epochs: list[float]) -> Periods:
+        """How many of these moments fall in each stored period (CloudWatch's resolution for
+        their age), for :meth:`add_period_counts`."""
+        moments = np.asarray(epochs, dtype=np.float64)
+        age = self._now() - moments
+        step = np.where(age <= 15 * DAY_S, 60, np.where(age <= 63 * DAY_S, 300, 3600))
+        starts, counts = np.unique((moments // step * step).astype(np.int64), return_counts=True)
+        return Periods(starts, counts)
+
+    def add_period_counts(self, metrics: tuple[str, ...], rule: str, periods: Periods,
+                          zero_latencies: tuple[str, ...] = ()) -> None:
+        """Add each period's count to each count metric, and as many samples of 0 ms to each
+        latency metric (deliveries at ingestion, in virtual time)."""
+        if len(periods.starts):
+            self._blocks.append((periods, metrics, rule, zero_latencies))
 
     def pending(self) -> int:
-        return len(self._points)
+        return len(self._points) + sum(len(p.starts) * (len(m) + len(z)) for p, m, _, z in self._blocks)
 
     def flush(self) -> int:
         """Write what accumulated, one file per day touched; returns the points written."""
-        if not self._points:
+        if not self._points and not self._blocks:
             return 0
-        keys, values = list(self._points), list(self._points.values())
-        self._points = {}
-        seconds = np.fromiter((k[0] for k in keys), dtype=np.int64, count=len(keys))
-        table = pa.table([
-            pa.array(seconds * 1000, pa.int64()).cast(SCHEMA.field("timestamp").type),
-            pa.array([k[1] for k in keys], pa.string()),
-            pa.array([self.bus] * len(keys), pa.string()),
-            pa.array([k[2] for k in keys], pa.string()),
-            pa.array([v[0] for v in values], pa.float64()),
-            pa.array([v[1] for v in values], pa.float64()),
-        ], schema=SCHEMA)
+        table = self._table()
+        seconds = pc.divide(table["timestamp"].cast(pa.int64()), 1000).to_numpy()
         days = seconds // DAY_S
         order = np.argsort(days, kind="stable")
         table, days = table.take(order), days[order]
@@ -113,7 +174,81 @@ class MetricsRecorder:
         for begin, stop in zip(starts, np.r_[starts[1:], len(days)]):
             day = time.strftime("%Y-%m-%d", time.gmtime(int(days[begin]) * DAY_S))
             write_parquet_atomic(table.slice(begin, stop - begin), self.root / f"dt={day}")
-        return len(keys)
+        return table.num_rows
+
+    def pending_points(self) -> pd.DataFrame:
+        """What a flush would write, without writing it: period, metric, rule, value, samples."""
+        grouped, series = self._aggregate()
+        return grouped.drop(columns=["code", "zero"])
+
+    def _aggregate(self) -> tuple[pd.DataFrame, dict[tuple[str, str], int]]:
+        """One row per (period, metric, rule): period, code, metric, rule, value, samples, zero."""
+        series: dict[tuple[str, str], int] = {}  # (metric, rule) -> code
+        columns = self._point_columns(series) + self._block_columns(series)
+        names = ("period", "code", "value", "samples", "zero")
+        if not columns:
+            return pd.DataFrame(columns=[*names, "metric", "rule"]), series
+        frame = pd.DataFrame({name: np.concatenate([c[i] for c in columns]) for i, name in enumerate(names)})
+        grouped = frame.groupby(["period", "code"], as_index=False, sort=False).sum()
+        labels = list(series)
+        codes = grouped["code"].to_numpy()
+        grouped["metric"] = np.array([m for m, _ in labels], dtype=object)[codes]
+        grouped["rule"] = np.array([r for _, r in labels], dtype=object)[codes]
+        return grouped, series
+
+    def _table(self) -> pa.Table:
+        """Everything accumulated, one row per (period, metric, rule), in SCHEMA; resets."""
+        grouped, series = self._aggregate()
+        histograms = self._histogram_column(grouped, series)
+        self._points, self._histograms, self._blocks = {}, {}, []
+        return pa.table([
+            pa.array(grouped["period"].to_numpy() * 1000, pa.int64()).cast(SCHEMA.field("timestamp").type),
+            pa.array(grouped["metric"].to_numpy(), pa.string()),
+            pa.array([self.bus] * len(grouped), pa.string()),
+            pa.array(grouped["rule"].to_numpy(), pa.string()),
+            pa.array(grouped["value"].to_numpy(), pa.float64()),
+            pa.array(grouped["samples"].to_numpy(), pa.float64()),
+            histograms,
+        ], schema=SCHEMA)
+
+    def _point_columns(self, series: dict) -> list[tuple]:
+        if not self._points:
+            return []
+        keys = list(self._points)
+        values = np.array(list(self._points.values()), dtype=np.float64).reshape(-1, 2)
+        codes = [series.setdefault((metric, rule), len(series)) for _, metric, rule in keys]
+        return [(np.array([k[0] for k in keys], dtype=np.int64), np.array(codes, dtype=np.int64),
+                 values[:, 0], values[:, 1], np.zeros(len(keys)))]
+
+    def _block_columns(self, series: dict) -> list[tuple]:
+        columns = []
+        for periods, metrics, rule, zero_latencies in self._blocks:
+            counts = periods.counts.astype(np.float64)
+            none = np.zeros(len(counts))
+            for metric in metrics + zero_latencies:
+                code = np.full(len(counts), series.setdefault((metric, rule), len(series)), dtype=np.int64)
+                latency = metric in zero_latencies
+                columns.append((periods.starts, code, none if latency else counts, counts, counts if latency else none))
+        return columns
+
+    def _histogram_column(self, grouped: pd.DataFrame, series: dict) -> pa.Array:
+        """bucket -> count for latency rows (their 0 ms samples and their points'), else null."""
+        rows = [pd.DataFrame({"row": np.flatnonzero(grouped["zero"].to_numpy() > 0), "bucket": 0})]
+        rows[0]["count"] = grouped["zero"].to_numpy()[rows[0]["row"].to_numpy()]
+        if self._histograms:
+            long = pd.DataFrame([(period, series[(metric, rule)], bucket, count)
+                                 for (period, metric, rule), histogram in self._histograms.items()
+                                 for bucket, count in histogram.items()],
+                                columns=["period", "code", "bucket", "count"])
+            where = grouped[["period", "code"]].reset_index().rename(columns={"index": "row"})
+            rows.append(long.merge(where, on=["period", "code"])[["row", "bucket", "count"]])
+        long = pd.concat(rows).groupby(["row", "bucket"], as_index=False)["count"].sum()
+        sizes = np.bincount(long["row"].to_numpy(), minlength=len(grouped))
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
+        return pa.MapArray.from_arrays(
+            pa.array(offsets), pa.array(long["bucket"].to_numpy(), pa.int16()),
+            pa.array(long["count"].to_numpy().astype(np.int64), pa.int64()), type=HISTOGRAM_TYPE,
+            mask=pa.array(sizes == 0))
 
 
 class LocalMetricsSource:
@@ -122,21 +257,29 @@ class LocalMetricsSource:
     def __init__(self, lake: Path):
         self.root = Path(lake) / METRICS_DIR
 
-    def _read(self, start: datetime, end: datetime) -> pd.DataFrame:
+    def _table(self, start: datetime, end: datetime, columns: list[str], metrics: list[str]) -> pa.Table | None:
         files = [
             str(p) for day in pd.date_range(start.date(), end.date(), freq="D")
             for p in (self.root / f"dt={day:%Y-%m-%d}").glob("*.parquet")
         ]
         if not files:
+            return None
+        moment = SCHEMA.field("timestamp").type
+        wanted = ((ds.field("timestamp") >= pa.scalar(start, moment)) & (ds.field("timestamp") < pa.scalar(end, moment))
+                  & ds.field("metric").isin(metrics))
+        return ds.dataset(files, schema=SCHEMA, format="parquet").to_table(columns=columns, filter=wanted)
+
+    def _read(self, start: datetime, end: datetime, metrics: list[str]) -> pd.DataFrame:
+        table = self._table(start, end, COLUMNS, metrics)
+        if table is None:
             return empty_frame()
-        frame = ds.dataset(files, schema=SCHEMA, format="parquet").to_table().to_pandas()
+        frame = table.to_pandas()
         frame["timestamp"] = frame["timestamp"].astype("datetime64[ns, UTC]")
-        return frame[(frame["timestamp"] >= pd.Timestamp(start)) & (frame["timestamp"] < pd.Timestamp(end))]
+        return frame
 
     def get(self, metrics: list[str], start: datetime, end: datetime, period_s: int,
             bus: str | None = None) -> pd.DataFrame:
-        frame = self._read(start, end)
-        frame = frame[frame["metric"].isin(metrics)]
+        frame = self._read(start, end, metrics)
         if bus is not None:
             frame = frame[frame["bus"] == bus]
         if frame.empty:
@@ -146,6 +289,70 @@ class LocalMetricsSource:
         latency = grouped["metric"].isin(LATENCY_METRICS)
         grouped.loc[latency, "value"] = grouped.loc[latency, "value"] / grouped.loc[latency, "samples"].clip(lower=1)
         return _fill_missing_periods(grouped, start, end, period_s)
+
+    def latency_percentiles(
+        self, metrics: list[str], start: datetime, end: datetime,
+        percentiles: tuple[float, ...] = (50, 90, 99), bus: str | None = None, period_s: int | None = None,
+    ) -> pd.DataFrame:
+        """Percentiles (ms) of latency metrics per rule over [start, end), or per period.
+
+        Columns: timestamp (the period's start; ``start`` for the whole range), metric,
+        bus, rule, samples, then ``p50``, ``p90``, ``p99`` (one per percentile asked).
+        CloudWatch gives the same with the ``p50``/``p90``/``p99`` statistics.
+        """
+        keys = ["timestamp", "metric", "bus", "rule"]
+        columns = keys + ["samples", *percentile_columns(percentiles)]
+        table = self._table(start, end, keys + ["histogram"], [m for m in metrics if m in LATENCIES])
+        if table is not None and bus is not None:
+            table = table.filter(pc.equal(table["bus"], bus))
+        if table is not None:
+            table = table.filter(pc.is_valid(table["histogram"]))
+        if table is None or table.num_rows == 0:
+            return pd.DataFrame(columns=columns)
+        points = table.select(keys).to_pandas()
+        points["timestamp"] = (points["timestamp"].astype("datetime64[ns, UTC]").dt.floor(f"{period_s}s")
+                               if period_s else pd.Timestamp(start))
+        points["group"] = points.groupby(keys, sort=True).ngroup()
+        long = _histogram_rows(table)
+        long["group"] = points["group"].to_numpy()[long["row"].to_numpy()]
+        stats = percentiles_of_histograms(long[["group", "bucket", "count"]], percentiles)
+        out = points.drop_duplicates("group").merge(stats, on="group")
+        return out[columns].sort_values(keys).reset_index(drop=True)
+
+
+def percentile_columns(percentiles: tuple[float, ...]) -> list[str]:
+    return [f"p{q:g}" for q in percentiles]
+
+
+def _histogram_rows(table: pa.Table) -> pd.DataFrame:
+    """One row per (point, bucket): row, bucket, count."""
+    # As list<struct>: list kernels take it (not a map), and they respect a filtered array's slicing.
+    histograms = table["histogram"].combine_chunks().cast(
+        pa.list_(pa.struct([("key", pa.int16()), ("value", pa.int64())])))
+    entries = pc.list_flatten(histograms)
+    return pd.DataFrame({
+        "row": pc.list_parent_indices(histograms).to_numpy(),
+        "bucket": entries.field("key").to_numpy().astype(np.int64),
+        "count": entries.field("value").to_numpy().astype(np.float64),
+    })
+
+
+def percentiles_of_histograms(groups: pd.DataFrame, percentiles: tuple[float, ...]) -> pd.DataFrame:
+    """``groups``: group, bucket, count. Returns group, samples and a pNN column per percentile.
+
+    A percentile is interpolated linearly inside the bucket that holds its rank."""
+    merged = groups.groupby(["group", "bucket"], as_index=False)["count"].sum().sort_values(["group", "bucket"])
+    merged["cum"] = merged.groupby("group")["count"].cumsum()
+    merged["total"] = merged.groupby("group")["count"].transform("sum")
+    merged["low"], merged["high"] = bucket_bounds(merged["bucket"].to_numpy())
+    out = merged.groupby("group", as_index=False)["count"].sum().rename(columns={"count": "samples"})
+    for q, column in zip(percentiles, percentile_columns(percentiles)):
+        target = merged["total"] * q / 100.0
+        hit = merged[merged["cum"] >= target].groupby("group").head(1)
+        fraction = ((target[hit.index] - (hit["cum"] - hit["count"])) / hit["count"]).clip(0.0, 1.0)
+        values = hit["low"] + fraction * (hit["high"] - hit["low"])
+        out[column] = out["group"].map(pd.Series(values.to_numpy(), index=hit["group"].to_numpy()))
+    return out
 
 
 def _fill_missing_periods(frame: pd.DataFrame, start: datetime, end: datetime, period_s: int) -> pd.DataFrame:

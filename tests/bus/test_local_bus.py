@@ -188,11 +188,10 @@ def test_backoff_is_capped_at_five_minutes():
 
 # -- metrics -----------------------------------------------------------------------------
 
-def recorded(bus):
-    totals = Counter()
-    for (_, metric, rule), (value, _) in bus.metrics._points.items():
-        totals[(metric, rule)] += value
-    return totals
+def recorded(bus, column="value"):
+    """{(metric, rule): total} of what the bus's recorder would write (value or samples)."""
+    points = bus.metrics.pending_points()
+    return Counter(points.groupby(["metric", "rule"])[column].sum().to_dict())
 
 
 def test_metrics_carry_cloudwatch_names_per_rule(tmp_path):
@@ -267,7 +266,8 @@ def test_virtual_time_publishes_at_each_events_own_time(tmp_path):
     bus.publish([event], virtual_time=True)
     assert consumer.calls[0][2] == datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert lake_ids(tmp_path / "lake") == ["e1"]
-    assert {ts for (ts, metric, _) in bus.metrics._points if metric == "MatchedEvents"} == {
+    points = bus.metrics.pending_points()
+    assert set(points.loc[points["metric"] == "MatchedEvents", "period"]) == {
         datetime(2025, 1, 2, 3, 4, tzinfo=UTC).timestamp()}
 
 
@@ -303,3 +303,47 @@ def test_the_definition_refuses_bad_target_inputs(target, words):
     raw = {"rules": [{"name": "r", "pattern": {"source": ["a"]}, "targets": [target]}]}
     with pytest.raises(DefinitionError, match=words):
         parse_definition(raw)
+
+
+# -- more metrics: throttles, latencies, PutEvents ---------------------------------------------
+
+def test_a_429_counts_as_a_throttled_rule_invocation(tmp_path):
+    bus = make_bus(tmp_path, ScriptedConsumer(429, 429, 200))
+    bus.put_events([entry()], now=NOW)
+    bus.run_due(None)
+    m = recorded(bus)
+    assert m[("ThrottledRules", "orders-to-consumer")] == 2
+    assert m[("RetryInvocationAttempts", "orders-to-consumer")] == 2
+
+
+def test_latencies_run_from_ingestion_to_the_start_of_delivery(tmp_path):
+    bus = make_bus(tmp_path, ScriptedConsumer())
+    _, accepted = bus.accept_entries([entry()], NOW)
+    bus.publish(accepted, ingested_at=NOW, now=NOW.replace(second=2))  # waited 2 s to be delivered
+    values, samples = recorded(bus), recorded(bus, "samples")
+    points = {key: values[key] / samples[key] for key in values if key[0].startswith("IngestionTo")}
+    assert points == {
+        ("IngestionToInvocationStartLatency", "to-lake"): 2000.0,
+        ("IngestionToInvocationSuccessLatency", "to-lake"): 2000.0,
+        ("IngestionToInvocationStartLatency", "orders-to-consumer"): 2000.0,
+        ("IngestionToInvocationSuccessLatency", "orders-to-consumer"): 2000.0,
+    }
+
+
+def test_batch_targets_in_virtual_time_record_zero_latency_samples(tmp_path):
+    bus = LocalBus(definition(), tmp_path / "lake", transport=ScriptedConsumer(),
+                   metrics_now=datetime(2025, 1, 2, 4, tzinfo=UTC))
+    events = [{"version": "0", "id": f"e{i}", "detail-type": "StockOut", "source": "verticals.erp", "account": "1",
+               "time": f"2025-01-02T03:0{i}:00Z", "region": "r", "resources": [], "detail": {}} for i in range(3)]
+    bus.publish(events, virtual_time=True)
+    m = recorded(bus)
+    samples = recorded(bus, "samples")[("IngestionToInvocationStartLatency", "to-lake")]
+    assert samples == 3 and m[("IngestionToInvocationStartLatency", "to-lake")] == 0.0
+
+
+def test_put_events_latency_is_recorded_per_call(tmp_path):
+    bus = make_bus(tmp_path, ScriptedConsumer())
+    bus.put_events([entry()], now=NOW)
+    bus.put_events([entry()], now=NOW)
+    samples = recorded(bus, "samples")[("PutEventsLatency", "")]
+    assert samples == 2 and recorded(bus)[("PutEventsLatency", "")] > 0

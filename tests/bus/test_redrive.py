@@ -99,11 +99,8 @@ def test_an_unknown_queue_is_refused(tmp_path):
 
 
 def totals(bus, rule):
-    out = {}
-    for (_, metric, name), (value, _) in bus.metrics._points.items():
-        if name == rule:
-            out[metric] = out.get(metric, 0) + value
-    return out
+    points = bus.metrics.pending_points()
+    return points[points["rule"] == rule].groupby("metric")["value"].sum().to_dict()
 
 
 def test_redrive_counts_its_invocations(tmp_path):
