@@ -1,0 +1,265 @@
+"""Every page through AppTest on the aws backend (VERTICALS_BACKEND=aws) against moto.
+
+The stack is the rendered template deployed to moto (what moto cannot create is made
+through each service's API, tests/aws/cfn_moto.py). CloudWatch holds AWS/Events metrics
+put the way EventBridge publishes them, SQS holds dead letters with EventBridge's
+attributes, and Athena answers each query the pages send with what DuckDB finds in the
+shared seeded lake (tests/aws/moto_athena.py): so a page on aws must show the same figures
+as on the local backend over the same lake, through ExecutionParameters, the workgroup's
+result location and Athena's CSV.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import boto3
+import pandas as pd
+import pytest
+import streamlit as st
+from moto import mock_aws
+
+from app.bus.definition import load_definition
+from app.infra.render import render_template, to_json
+from tests.app.apptest import open_app, open_page
+from tests.aws.cfn_moto import REGION, Resolver, apply_dropped, moto_variant
+from tests.aws.moto_athena import athena_answers_from
+
+STACK = "prod"
+TEMPLATE = render_template(load_definition())
+PARAMETERS = {"CrmWebhookApiKey": "k", "AttributionApiApiKey": "k", "CrmWebhookUrl": "https://crm.example.com/e",
+              "AttributionApiUrl": "https://marketing.example.com/a"}
+RULE_DIMS = [{"Name": "EventBusName", "Value": "verticals"}]
+PREFIX = "arn:aws:events:us-east-1:123456789012:"
+# Whole days inside the seeded lake (60 days ending today): the same on both backends.
+DAYS = {"from": (date.today() - timedelta(days=35)).isoformat(), "to": (date.today() - timedelta(days=6)).isoformat()}
+
+
+def deploy_stack() -> Resolver:
+    variant, dropped = moto_variant(TEMPLATE)
+    boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName=STACK, TemplateBody=to_json(variant), Capabilities=["CAPABILITY_IAM"],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()])
+    resolver = Resolver(TEMPLATE, STACK, PARAMETERS)
+    apply_dropped(resolver, dropped)  # the Athena workgroup and the Glue database among them
+    return resolver
+
+
+def put_rule_metrics(now: datetime) -> None:
+    """Three rules over the last hour, as EventBridge publishes them (its casing of the
+    latency names included)."""
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    for minutes_ago, matched, failed in ((50, 40, 0), (30, 35, 6), (10, 20, 2)):
+        at = now - timedelta(minutes=minutes_ago)
+        for rule, scale, fails in (("crm-customer-signals", 1, failed), ("lake-archive", 5, 0), ("ops-alerts", 0.2, 0)):
+            dims = [*RULE_DIMS, {"Name": "RuleName", "Value": rule}]
+            data = {"MatchedEvents": matched * scale, "TriggeredRules": matched * scale,
+                    "Invocations": matched * scale, "FailedInvocations": fails,
+                    "InvocationAttempts": matched * scale + 2 * fails, "RetryInvocationAttempts": 2 * fails,
+                    "InvocationsSentToDlq": fails}
+            cloudwatch.put_metric_data(Namespace="AWS/Events", MetricData=[
+                *({"MetricName": name, "Value": value, "Timestamp": at, "Dimensions": dims}
+                  for name, value in data.items()),
+                {"MetricName": "IngestiontoInvocationStartLatency", "Value": 180.0 if fails else 40.0,
+                 "Timestamp": at, "Dimensions": dims}])
+
+
+def put_account_metrics(now: datetime) -> None:
+    """PutEvents metrics have no dimension on AWS."""
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    for minutes_ago in (45, 15):
+        at = now - timedelta(minutes=minutes_ago)
+        cloudwatch.put_metric_data(Namespace="AWS/Events", MetricData=[
+            {"MetricName": "PutEventsApproximateCallCount", "Value": 10, "Timestamp": at},
+            {"MetricName": "PutEventsEntriesCount", "Value": 100, "Timestamp": at},
+            {"MetricName": "PutEventsFailedEntriesCount", "Value": 3, "Timestamp": at},
+            {"MetricName": "PutEventsApproximateThrottledCount", "Value": 1, "Timestamp": at},
+            {"MetricName": "PutEventsRequestSize", "Value": 2048, "Timestamp": at}])
+
+
+def send_dead_letters(queue_url: str, count: int = 3) -> list[str]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    ids = []
+    for i in range(count):
+        event = {"version": "0", "id": f"evt-{i}", "detail-type": "PaymentFailed", "source": "verticals.payments",
+                 "account": "123456789012", "time": "2026-03-14T09:30:00Z", "region": REGION, "resources": [],
+                 "detail": {"order_id": f"o-{i}"}}
+        attributes = {"ERROR_CODE": "SDK_CLIENT_ERROR", "ERROR_MESSAGE": "503 from crm", "RETRY_ATTEMPTS": "3",
+                      "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
+                      "RULE_ARN": PREFIX + "rule/verticals/crm-customer-signals",
+                      "TARGET_ARN": PREFIX + "api-destination/crm-webhook/0a1b"}
+        ids.append(sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(event), MessageAttributes={
+            k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()})["MessageId"])
+    return ids
+
+
+def fresh_caches() -> None:
+    st.cache_data.clear()
+    st.cache_resource.clear()  # the context holds clients and CloudWatch's discovered series
+
+
+@pytest.fixture
+def on_aws(seeded_lake, monkeypatch) -> Iterator[dict]:
+    """moto with the deployed stack, metrics and dead letters; the app's settings on aws."""
+    with mock_aws():
+        resolver = deploy_stack()
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        put_rule_metrics(now)
+        put_account_metrics(now)
+        letters = send_dead_letters(resolver.ref("QueueCrmWebhookDlq"))
+        settings = {"VERTICALS_BACKEND": "aws", "VERTICALS_STACK": STACK, "VERTICALS_REGION": REGION,
+                    # moto drops the Glue database and the workgroup, so the stack has no outputs for them
+                    "VERTICALS_ATHENA_WORKGROUP": resolver.ref("AthenaWorkGroup"),
+                    "VERTICALS_ATHENA_DATABASE": resolver.ref("GlueDatabase")}
+        for key, value in settings.items():
+            monkeypatch.setenv(key, value)
+        fresh_caches()
+        with athena_answers_from(seeded_lake) as athena:
+            yield {"letters": letters, "athena": athena, "resolver": resolver}
+        fresh_caches()
+
+
+def texts(elements) -> list[str]:
+    return [element.value for element in elements]
+
+
+def assert_clean(at) -> None:
+    assert not at.exception, texts(at.exception)
+    assert not at.error, texts(at.error)
+
+
+def figures(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+# --- Delivery health: CloudWatch and SQS ---------------------------------------------------
+
+def test_delivery_health_shows_cloudwatch_metrics_and_sqs_dead_letters(on_aws):
+    at = open_page("delivery_health", {"range": "24h"})
+    assert_clean(at)
+    assert any(c.startswith("Stack: `s3://") for c in texts(at.sidebar.caption))  # the aws backend
+    shown = figures(at)
+    assert shown["Matched events"] == "589"  # 95 + 5 x 95 + 0.2 x 95
+    assert (shown["Failed invocations"], shown["Dead letters waiting"]) == ("8", "3")
+    assert (shown["Entries put"], shown["Failed entries"], shown["Throttled calls"]) == ("200", "6", "2")
+
+    rules = at.dataframe[0].value
+    assert rules.iloc[0]["rule"] == "crm-customer-signals"  # the only one failing: first
+    crm = rules.set_index("rule").loc["crm-customer-signals"]
+    assert (crm["invocations"], crm["failed"], crm["retries"], crm["sent_to_dlq"]) == (95, 8, 16, 8)
+    assert crm["targets"] == "crm-webhook (http → crm-webhook-dlq)"
+    assert "lake-archive-orders" in set(rules["rule"])  # a deployed rule without metrics still shows
+    latency = at.dataframe[1].value
+    assert latency.iloc[0]["rule"] == "crm-customer-signals"  # the slowest first
+    assert latency.iloc[0]["mean_ms"] == pytest.approx((40 + 180 + 180) / 3)
+    assert any("Percentiles are not available" in c for c in texts(at.main.caption))
+
+    letters = at.dataframe(key="dlq_table:0:crm-webhook-dlq").value
+    assert set(letters["message_id"]) == set(on_aws["letters"])
+    assert set(letters["ERROR_MESSAGE"]) == {"503 from crm"} and letters["RETRY_ATTEMPTS"].tolist() == [3, 3, 3]
+    assert set(letters["target"]) == {"api-destination/crm-webhook/0a1b"}
+
+
+def test_redrive_on_aws_puts_the_events_back_on_the_bus(on_aws):
+    at = open_page("delivery_health", {"range": "24h"})
+    first = on_aws["letters"][0]
+    at.multiselect(key="dlq_pick:0:crm-webhook-dlq").set_value([first]).run()
+    at.button(key="dlq_redrive").click().run()
+    assert texts(at.warning) == ["Redrive 1 message from crm-webhook-dlq to api-destination/crm-webhook/0a1b "
+                                 "(rule crm-customer-signals)?"]
+    at.button(key="dlq_confirm").click().run()
+    assert_clean(at)
+    assert texts(at.success) == ["1 of 1 message put back on the bus."]
+    assert figures(at)["Dead letters waiting"] == "2"
+    remaining = at.dataframe(key="dlq_table:1:crm-webhook-dlq").value
+    assert set(remaining["message_id"]) == set(on_aws["letters"][1:])
+
+
+# --- the lake pages: Athena in moto, answered from the seeded lake ------------------------------
+
+def sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in one order: DuckDB returns rows that tie on ORDER BY in any order."""
+    order = frame.astype(str).sort_values(list(frame.columns)).index  # cells may hold lists
+    return frame.loc[order].reset_index(drop=True)
+
+
+def local_then_aws(monkeypatch, open_it):
+    """The same page on the local backend, then on aws (moto), over the same lake."""
+    with monkeypatch.context() as local:
+        local.setenv("VERTICALS_BACKEND", "local")
+        on_local = open_it()
+    fresh_caches()
+    return on_local, open_it()
+
+
+def test_overview_on_aws_shows_what_the_local_backend_shows(on_aws, seeded_lake, monkeypatch):
+    monkeypatch.setenv("VERTICALS_LAKE", str(seeded_lake))
+    on_local, at = local_then_aws(monkeypatch, lambda: open_app(DAYS))
+    assert_clean(at)
+    assert figures(at) == figures(on_local) and len(figures(at)) == 8
+    assert all(value != "—" for value in figures(at).values())
+    queries = on_aws["athena"].queries
+    assert queries and all(q["WorkGroup"] == STACK and q["ExecutionParameters"] for q in queries)
+    results = on_aws["resolver"].ref("ResultsBucket")
+    assert all(q["OutputLocation"] == f"s3://{results}/results/" for q in queries)
+    assert all(":" + name not in q["QueryString"] for q in queries for name in ("dt_from", "t_from"))
+
+
+@pytest.mark.parametrize("page", [
+    pytest.param("event_rates", id="event-rates"),
+    pytest.param("campaigns", id="campaigns"),
+    pytest.param("demand_forecast", id="demand-forecast"),
+    pytest.param("event_explorer", id="event-explorer"),
+])
+def test_dashboard_on_aws_shows_what_the_local_backend_shows(page, on_aws, seeded_lake, monkeypatch):
+    monkeypatch.setenv("VERTICALS_LAKE", str(seeded_lake))
+    on_local, at = local_then_aws(monkeypatch, lambda: open_page(page, DAYS))
+    assert_clean(at)
+    assert figures(at) == figures(on_local)
+    assert len(at.dataframe) == len(on_local.dataframe) and len(at.get("plotly_chart")) > 0
+    for aws_table, local_table in zip(at.dataframe, on_local.dataframe):
+        assert len(aws_table.value) > 0
+        pd.testing.assert_frame_equal(sorted_rows(aws_table.value), sorted_rows(local_table.value), check_dtype=False)
+    assert on_aws["athena"].queries  # the figures came through Athena
+
+
+def test_a_saved_query_runs_on_athena(on_aws):
+    at = open_page("saved_queries")
+    at.selectbox(key="sq_name").set_value("campaign_spend_vs_orders").run()
+    at.button(key="sq_run").click().run()
+    assert_clean(at)
+    rows = at.dataframe[0].value
+    assert len(rows) > 0 and {"day", "region", "spend", "orders"} <= set(rows.columns)
+    sent = on_aws["athena"].queries[-1]
+    assert "?" in sent["QueryString"] and sent["ExecutionParameters"]
+
+
+# --- one sentence when the backend cannot answer ------------------------------------------------
+
+def test_a_missing_workgroup_is_one_sentence_on_the_page(on_aws, monkeypatch):
+    monkeypatch.setenv("VERTICALS_ATHENA_WORKGROUP", "nope")
+    at = open_app(DAYS)
+    assert not at.exception
+    errors = texts(at.error)
+    assert errors and all("WorkGroup" in e and "\n" not in e and "Traceback" not in e for e in errors)
+
+
+@pytest.mark.parametrize(("changes", "sentence"), [
+    pytest.param({"VERTICALS_ATHENA_WORKGROUP": None, "VERTICALS_ATHENA_DATABASE": None, "VERTICALS_STACK": None},
+                 "The aws backend does not know its resources: set VERTICALS_STACK or VERTICALS_ATHENA_WORKGROUP, "
+                 "VERTICALS_ATHENA_DATABASE, VERTICALS_LAKE_BUCKET.", id="no-resources"),
+    pytest.param({"VERTICALS_STACK": "nope"},
+                 "The CloudFormation stack nope does not exist in us-east-1: check VERTICALS_STACK and "
+                 "VERTICALS_REGION, or deploy it with python -m app infra deploy.", id="missing-stack"),
+])
+def test_a_backend_that_cannot_start_is_one_sentence(changes, sentence, on_aws, monkeypatch):
+    for key, value in changes.items():
+        if value is None:
+            monkeypatch.delenv(key)
+        else:
+            monkeypatch.setenv(key, value)
+    for at in (open_app(), open_page("delivery_health")):
+        assert not at.exception
+        assert texts(at.error) == [sentence]
