@@ -1,4 +1,5 @@
-"""Demand forecast: units ordered per product line, the next weeks, against planned capacity."""
+"""Demand forecast: units ordered per product line, the next days with their ranges, against
+the capacity the production lines plan; and how well the forecast did in a backtest."""
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -7,55 +8,109 @@ from app import ui
 from app.services import forecast
 
 view = ui.view()
-ui.page_header("Demand forecast", "Units ordered per product line, a forecast of the next weeks, and the capacity "
-               "the production lines planned", view.range)
+ui.page_header("Demand forecast", "Units ordered per product line, a forecast with 80% and 95% ranges, and the "
+               "capacity the production lines planned", view.range)
 
-horizon = st.slider("Forecast horizon (days)", 7, 56, forecast.HORIZON_DAYS, step=7, key="forecast_horizon")
-outlook = ui.load(forecast.demand_outlook, view.ctx, view.range, horizon, what="the demand history")
-if outlook is not None and outlook.is_empty:
-    ui.empty_state("No orders in this range to forecast from — seed the lake with `make run` or widen the range "
-                   "(the forecast needs at least a week of history).")
-elif outlook is not None:
-    short = outlook.shortfalls
-    ui.kpi_row([
-        ui.Figure("Product lines", f"{len(outlook.product_lines)}"),
-        ui.Figure("Shortfall days ahead", f"{short['day'].nunique()}", inverse=True,
-                  caption=f"over the next {outlook.horizon_days} days"),
-        ui.Figure("Lines short at least once", f"{short['product_line'].nunique()}", inverse=True),
-        ui.Figure("Largest daily gap", f"{short['gap'].max():,.0f} units" if len(short) else "none"),
-    ])
-    first, last = outlook.history["day"].min(), outlook.history["day"].max()
-    st.caption(f"History: {first:%d %b} – {last:%d %b %Y}, whole UTC days (at least 8 weeks: the forecast needs "
-               f"them). Forecast: {outlook.method}. Capacity after the last planned day: the usual capacity of the "
-               "same weekday.")
+horizon = st.segmented_control("Forecast horizon", forecast.HORIZONS, default=forecast.HORIZON_DAYS,
+                               format_func=lambda days: f"{days} days", key="forecast_horizon") \
+    or forecast.HORIZON_DAYS
+window = ui.load(forecast.forecast_window, view.ctx, view.range, what="the lake's last day")
+report = None if window is None or not window.has_orders else ui.load_analysis(
+    forecast.forecast_outlook, view.ctx, window.first, window.last, horizon, what="the demand forecast",
+    spinner=f"Backtesting the forecast models on the year up to {window.last:%d %b %Y}…")
+if window is not None and not window.has_orders:
+    ui.empty_state("No orders in the lake yet to forecast from — seed it with `make run`.")
+elif report is not None and forecast.is_empty(report):
+    ui.empty_state(f"No orders between {window.first:%d %b %Y} and {window.last:%d %b %Y} to forecast from — pick a "
+                   "later range or seed the lake with `make run`.")
+elif report is not None:
+    st.caption(f"Forecast from {window.day_after:%d %b %Y}, learnt from the {forecast.history_days(report)} whole UTC "
+               f"days of orders up to {window.last:%d %b %Y}, the end of the range (a year at most, whatever the "
+               "range's start). Capacity ahead: each line's last plan less its usual downtime.")
+    st.dataframe(forecast.summary(report), hide_index=True, column_config={
+        "product_line": "Product line", "model": "Chosen model",
+        "mase": st.column_config.NumberColumn("MASE (days 1–7)", format="%.2f",
+                                              help="Mean absolute error over that of repeating last week: below 1 "
+                                                   "is better than repeating last week"),
+        "coverage_80": st.column_config.NumberColumn("80% range held", format="%.0f%%"),
+        "short_days": st.column_config.NumberColumn(f"Short days (of {horizon})",
+                                                    help="Days the forecast exceeds capacity"),
+        "at_risk_days": st.column_config.NumberColumn(f"At-risk days (of {horizon})",
+                                                      help="Days the top of the 80% range exceeds capacity"),
+    })
 
-    line = st.segmented_control("Product line", outlook.product_lines, default=outlook.product_lines[0],
-                                key="forecast_line") or outlook.product_lines[0]
-    history = outlook.history[outlook.history["product_line"] == line]
-    ahead = outlook.forecast[outlook.forecast["product_line"] == line]
+    lines = forecast.product_lines(report)
+    left, right = st.columns([3, 1])
+    line = left.segmented_control("Product line", lines, default=lines[0], key="forecast_line") or lines[0]
+    weekly = right.toggle("Weekly totals", key="forecast_weekly")
+    outlook = report.lines[line]
+    shown = forecast.line_view(outlook, horizon, weekly)
+    if shown is None:
+        st.info(f"Weekly ranges come from the backtest, which {line} has not had yet: showing days.")
+        shown = forecast.line_view(outlook, horizon)
+    ahead, past = shown.forecast, shown.history
     figure = go.Figure([
-        go.Scatter(x=history["day"], y=history["demand"], name="units ordered", line_color="#2563eb"),
-        go.Scatter(x=history["day"], y=history["output"], name="units made", line_color="#10b981", opacity=0.7),
-        go.Scatter(x=list(history["day"].tail(1)) + list(ahead["day"]),  # joined to the last day seen
-                   y=list(history["demand"].tail(1)) + list(ahead["forecast"]), name="forecast",
+        go.Scatter(x=ahead["date"], y=ahead["high_95"], mode="lines", line={"width": 0}, showlegend=False,
+                   hoverinfo="skip", name="95% range"),
+        go.Scatter(x=ahead["date"], y=ahead["low_95"], mode="lines", line={"width": 0}, fill="tonexty",
+                   fillcolor="rgba(37,99,235,0.12)", name="95% range"),
+        go.Scatter(x=ahead["date"], y=ahead["high_80"], mode="lines", line={"width": 0}, showlegend=False,
+                   hoverinfo="skip", name="80% range"),
+        go.Scatter(x=ahead["date"], y=ahead["low_80"], mode="lines", line={"width": 0}, fill="tonexty",
+                   fillcolor="rgba(37,99,235,0.25)", name="80% range"),
+        go.Scatter(x=past["date"], y=past["units"], mode="lines", name="units ordered", line_color="#2563eb"),
+        go.Scatter(x=list(past["date"].tail(1)) + list(ahead["date"]),  # joined to the last day seen
+                   y=list(past["units"].tail(1)) + list(ahead["forecast"]), mode="lines", name="forecast",
                    line={"color": "#2563eb", "dash": "dash"}),
-        go.Scatter(x=list(history["day"]) + list(ahead["day"]),
-                   y=list(history["capacity"]) + list(ahead["capacity"]), name="planned capacity",
-                   line={"color": "#dc2626", "shape": "hv"}),
+        go.Scatter(x=list(past["date"]) + list(ahead["date"]), y=list(past["capacity"]) + list(ahead["capacity"]),
+                   mode="lines", name="planned capacity", line={"color": "#dc2626", "shape": "hv"}),
     ])
-    gaps = short[short["product_line"] == line]
-    figure.add_trace(go.Scatter(x=gaps["day"], y=gaps["forecast"], mode="markers", name="shortfall",
-                                marker={"color": "#dc2626", "size": 9, "symbol": "x"}))
-    figure.update_layout(title=f"{line}: units per day", yaxis_rangemode="tozero")
-    ui.chart(figure, height=420)
+    flagged = shown.shortfalls
+    for status, color, symbol in (("short", "#dc2626", "x"), ("at risk", "#f59e0b", "circle-open")):
+        rows = flagged[flagged["status"] == status]
+        figure.add_trace(go.Scatter(x=rows["date"], y=rows["forecast"], mode="markers", name=status,
+                                    marker={"color": color, "size": 9, "symbol": symbol}))
+    figure.add_vline(x=ahead["date"].iloc[0], line_dash="dot", line_color="#64748b")
+    figure.update_layout(title=f"{line}: units per {shown.unit}", yaxis_rangemode="tozero",
+                         legend_traceorder="normal")  # Plotly reverses it when traces are filled
+    ui.chart(figure, height=420, key="forecast_chart")
 
-    st.subheader("Shortfall days")
-    if short.empty:
-        st.success(f"Planned capacity covers the forecast on every day of the next {outlook.horizon_days}.")
+    for sentence in forecast.sentences(line, outlook, horizon):
+        if sentence:
+            st.markdown(f"- {sentence}")
+
+    st.subheader(f"Shortfall {shown.unit}s")
+    if flagged.empty:
+        st.success(f"Planned capacity covers {line}'s forecast, even at the top of its 80% range, on every "
+                   f"{shown.unit} of the next {horizon} days.")
     else:
-        st.dataframe(short, hide_index=True, column_config={
-            "product_line": "Product line", "day": st.column_config.DateColumn("Day"),
+        st.dataframe(flagged, hide_index=True, column_config={
+            "date": st.column_config.DateColumn("Day" if shown.unit == "day" else "Week from"),
+            "status": "Status",
             "forecast": st.column_config.NumberColumn("Forecast", format="%.0f"),
+            "high_80": st.column_config.NumberColumn("Top of 80% range", format="%.0f"),
             "capacity": st.column_config.NumberColumn("Capacity", format="%.0f"),
-            "gap": st.column_config.NumberColumn("Short by", format="%.0f"),
+            "short_by": st.column_config.NumberColumn("Short by", format="%.0f"),
+            "short_by_at_80": st.column_config.NumberColumn("Short by (top of 80%)", format="%.0f"),
         })
+        st.caption("Short: the forecast exceeds capacity. At risk: only the top of the 80% range does (1 day in 10 "
+                   "demand is expected above it).")
+
+    st.subheader("Backtest")
+    table = forecast.backtest_table(outlook, horizon)
+    if table.empty:
+        st.info(f"No backtest for {line} yet: it needs {forecast.missing_days(outlook)} more days of history.")
+    else:
+        st.dataframe(table, hide_index=True, column_config={
+            "model": "Model", "chosen": st.column_config.CheckboxColumn("Chosen"),
+            "mase": st.column_config.NumberColumn("MASE", format="%.2f"),
+            "wape": st.column_config.NumberColumn("WAPE", format="%.1f%%"),
+            "smape": st.column_config.NumberColumn("sMAPE", format="%.1f%%"),
+            "coverage_80": st.column_config.NumberColumn("80% range held", format="%.0f%%"),
+            "coverage_95": st.column_config.NumberColumn("95% range held", format="%.0f%%"),
+            "mase_all": st.column_config.NumberColumn(f"MASE (days 1–{horizon})", format="%.2f"),
+        })
+        st.caption(f"Each model forecast the {horizon} days after each of the last "
+                   f"{outlook.forecast.design.test_origins} days whose outcome is known, using only the data before; figures are for days 1–7 ahead unless "
+                   "the column says otherwise. MASE: error relative to repeating last week (below 1 is better). "
+                   "WAPE: the miss as a share of demand. The model was chosen on earlier days than these.")

@@ -1,145 +1,177 @@
-"""Demand forecast: units ordered per product line, a first seasonal forecast, and the
-production capacity planned for the same days.
+"""Demand forecast: units ordered per product line, the next days with 80% and 95% ranges,
+against the capacity the production lines plan, and how well the models did in a backtest.
 
-The forecast here is deliberately simple — each future day is the mean of the last
-``SEASONAL_WEEKS`` same weekdays — so that the page has an honest baseline; the forecasting
-models with backtests (app/analytics) replace :func:`seasonal_forecast` when they land.
+The forecasts come from app/analytics/forecast.py (through
+``analytics_data.forecast_report``): models chosen per line by a rolling-origin backtest.
+They need a long history, so they run over the year of whole UTC days up to the end of the
+page's range (:func:`forecast_window`), and forecast from the day after it. The page caches
+:func:`forecast_outlook` by those days.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from app.services.common import run_sql, to_day
+from app.analytics import narrative
+from app.services.analytics_data import ForecastReport, LineOutlook, forecast_report
+from app.services.campaigns import ANALYSIS_DAYS, AnalysisWindow, analysis_window
 from app.services.context import Context
 from app.services.timerange import TimeRange
 
+HORIZONS = (7, 14, 28)
 HORIZON_DAYS = 28
-SEASONAL_WEEKS = 4
-HISTORY_MIN_DAYS = 8 * 7  # the forecast needs whole weeks behind it
-PLAN_LOOKBACK_DAYS = 60  # a day's capacity may be planned this long before it
-METHOD = f"Mean of the last {SEASONAL_WEEKS} same weekdays (seasonal baseline)"
+WEEK = 7
 
-DEMAND_SQL = """
-WITH plans AS (
-  SELECT plan_date, line_id, arbitrary(product_line) AS product_line,
-         max_by(capacity_units, time) AS capacity_units
-  FROM production
-  WHERE dt BETWEEN :dt_plan_from AND :dt_to AND detail_type = 'CapacityPlanned'
-    AND plan_date >= CAST(:dt_from AS DATE)
-  GROUP BY plan_date, line_id
-)
-SELECT CAST(time AS DATE) AS day, product_line, 'demand' AS measure, CAST(sum(quantity) AS DOUBLE) AS value
-FROM orders
-WHERE dt BETWEEN :dt_from AND :dt_to AND time >= :t_from AND time < :t_to AND detail_type = 'OrderPlaced'
-GROUP BY 1, 2
-UNION ALL
-SELECT CAST(time AS DATE), product_line, 'output', CAST(sum(units) AS DOUBLE)
-FROM production
-WHERE dt BETWEEN :dt_from AND :dt_to AND time >= :t_from AND time < :t_to AND detail_type = 'BatchCompleted'
-GROUP BY 1, 2
-UNION ALL
-SELECT plan_date, product_line, 'capacity', CAST(sum(capacity_units) AS DOUBLE)
-FROM plans
-GROUP BY 1, 2
-"""
+MODEL_NAMES = {
+    "seasonal_naive": "Repeat last week",
+    "ets": "Holt-Winters (ETS)",
+    "sarimax": "Regression + ARIMA",
+    "ets+sarimax": "Mean of ETS and ARIMA",
+}
 
+
+def forecast_window(ctx: Context, rng: TimeRange) -> AnalysisWindow:
+    """The year of whole days up to the range's end: the forecast's history, whatever the
+    range's start."""
+    return analysis_window(ctx, rng, ANALYSIS_DAYS, lead_days=None)
+
+
+def forecast_outlook(ctx: Context, first_day: date, last_day: date, horizon: int = HORIZON_DAYS) -> ForecastReport:
+    """Every product line's forecast from the day after ``last_day``, backtested on the days
+    from ``first_day``."""
+    return forecast_report(ctx.engine, first_day, last_day, horizon)
+
+
+def product_lines(report: ForecastReport) -> list[str]:
+    return sorted(report.lines)
+
+
+def is_empty(report: ForecastReport) -> bool:
+    return not report.lines
+
+
+def history_days(report: ForecastReport) -> int:
+    """Days of history of the line with the longest one."""
+    return max((len(outlook.forecast.history) for outlook in report.lines.values()), default=0)
+
+
+# --- backtest, in figures and in words ------------------------------------------------------
+
+def missing_days(outlook: LineOutlook) -> int:
+    """How many more days of history the line needs for a backtest (0: it had one)."""
+    result = outlook.forecast
+    return 0 if not result.backtest.empty else max(result.design.required_days - len(result.history), 1)
+
+
+def model_words(model: str) -> str:
+    """A model's name as a manager reads it ("ets+sarimax": the mean of both)."""
+    parts = [narrative.MODEL_WORDS.get(part, part) for part in model.split("+")]
+    return parts[0] if len(parts) == 1 else "the mean of " + " and ".join(parts)
+
+
+def sentences(line: str, outlook: LineOutlook, horizon: int) -> list[str]:
+    """What a manager reads about one line: the model and how it did, then the capacity."""
+    result, metrics = outlook.forecast, outlook.forecast.metrics
+    short, at_risk = int(outlook.daily["short"].sum()), int(outlook.daily["at_risk"].sum())
+    capacity = narrative.shortfall_sentence(line, short, at_risk, horizon)
+    missing = missing_days(outlook)
+    if missing:
+        return [f"Needs {missing} more days of history for a backtest ({result.design.required_days} days for a "
+                f"{horizon}-day horizon; there are {len(result.history)}): until then the forecast repeats last "
+                "week, with ranges that assume normal errors instead of measured ones.", capacity]
+    steps = min(result.design.headline_steps, horizon)
+    return [f"Chosen model: {model_words(result.model)}, the most accurate on the backtest.",
+            f"{narrative.mase_sentence(metrics['mase'])} Measured on the forecasts 1–{steps} days ahead made on "
+            f"each of the last {result.design.test_origins} days whose outcome is known.",
+            narrative.wape_sentence(metrics["wape"]),
+            narrative.coverage_sentence(metrics["coverage_80"], 0.8),
+            capacity]
+
+
+def backtest_table(outlook: LineOutlook, horizon: int) -> pd.DataFrame:
+    """One row per model tried, the chosen one first, then by MASE: the headline figures
+    (days 1-7 ahead, in percent where they are shares) and, for a longer horizon, the MASE
+    over all of it."""
+    backtest = outlook.forecast.backtest
+    columns = ["model", "chosen", "mase", "wape", "smape", "coverage_80", "coverage_95"]
+    columns += ["mase_all"] if horizon > outlook.forecast.design.headline_steps else []
+    if backtest.empty:
+        return pd.DataFrame(columns=columns)
+    frame = backtest.sort_values(["chosen", "mase"], ascending=[False, True])
+    return pd.DataFrame({
+        "model": frame["model"].map(lambda m: MODEL_NAMES.get(m, m)), "chosen": frame["chosen"],
+        "mase": frame["mase"], "wape": frame["wape"] * 100, "smape": frame["smape"] * 100,
+        "coverage_80": frame["coverage_80"] * 100, "coverage_95": frame["coverage_95"] * 100,
+        "mase_all": frame["mase_all"],
+    })[columns].reset_index(drop=True)
+
+
+def summary(report: ForecastReport) -> pd.DataFrame:
+    """One row per line: the chosen model, its MASE and 80% coverage, short and at-risk days."""
+    frame = report.summary
+    return pd.DataFrame({
+        "product_line": frame["product_line"],
+        "model": [MODEL_NAMES.get(m, m) if not missing_days(report.lines[line]) else "Repeat last week (no backtest)"
+                  for line, m in zip(frame["product_line"], frame["model"])],
+        "mase": frame["mase"], "coverage_80": frame["coverage_80"] * 100,
+        "short_days": frame["shortfall_days"].map(len), "at_risk_days": frame["at_risk_days"].map(len),
+    })
+
+
+# --- the chart and the shortfall table, daily or weekly --------------------------------------
 
 @dataclass(frozen=True)
-class DemandOutlook:
-    history: pd.DataFrame  # day, product_line, demand, output, capacity
-    forecast: pd.DataFrame  # day, product_line, forecast, capacity
-    shortfalls: pd.DataFrame  # product_line, day, forecast, capacity, gap
-    method: str
-    horizon_days: int
+class LineView:
+    """What the chart and the table draw for one line, per day or per 7-day block."""
 
-    @property
-    def is_empty(self) -> bool:
-        return self.history.empty or not self.history["demand"].any()
-
-    @property
-    def product_lines(self) -> list[str]:
-        return sorted(self.history["product_line"].unique())
+    history: pd.DataFrame  # date, units, capacity
+    forecast: pd.DataFrame  # date, forecast, low_80, high_80, low_95, high_95, capacity, short, at_risk
+    shortfalls: pd.DataFrame  # date, status (short | at risk), forecast, high_80, capacity, short_by, short_by_at_80
+    unit: str  # "day" | "week"
 
 
-def history_range(rng: TimeRange) -> TimeRange:
-    """The range, or the last ``HISTORY_MIN_DAYS`` days up to its end if it is shorter."""
-    return rng.widened(rng.end - pd.Timedelta(days=HISTORY_MIN_DAYS))
+def shown_history_days(horizon: int) -> int:
+    """History drawn before a forecast: about three times its horizon, 6 to 13 weeks."""
+    return min(13 * WEEK, max(6 * WEEK, 3 * horizon + WEEK))
 
 
-def complete_days(rng: TimeRange) -> pd.DatetimeIndex:
-    """The UTC days wholly inside the range (a day under way is not history yet)."""
-    start = pd.Timestamp(rng.start).tz_convert("UTC").tz_localize(None).ceil("D")
-    end = pd.Timestamp(rng.end).tz_convert("UTC").tz_localize(None).floor("D")
-    return pd.date_range(start, end - pd.Timedelta(days=1), freq="D")
+def line_view(outlook: LineOutlook, horizon: int, weekly: bool = False) -> LineView | None:
+    """The line per day, or per 7-day block (None when weekly ranges need a backtest the
+    line has not had)."""
+    history = daily_history(outlook).tail(shown_history_days(horizon))
+    if not weekly:
+        return LineView(history.reset_index(drop=True), outlook.daily, shortfall_rows(outlook.daily), "day")
+    if outlook.weekly.empty:
+        return None
+    forecast = outlook.weekly.rename(columns={"week_start": "date"})
+    return LineView(weekly_totals(history), forecast, shortfall_rows(forecast), "week")
 
 
-def demand_measures(ctx: Context, rng: TimeRange) -> pd.DataFrame:
-    """day, product_line, measure (demand | output | capacity), value."""
-    plan_from = (rng.start - pd.Timedelta(days=PLAN_LOOKBACK_DAYS)).date().isoformat()
-    frame = run_sql(ctx, DEMAND_SQL, rng, dt_plan_from=plan_from)
-    return frame.assign(day=to_day(frame["day"]), value=frame["value"].astype(float))
+def daily_history(outlook: LineOutlook) -> pd.DataFrame:
+    """date, units, capacity: every day of the line's history (capacity NaN without a plan)."""
+    capacity = outlook.capacity[["date", "capacity"]]
+    return outlook.forecast.history.merge(capacity, on="date", how="left")
 
 
-def seasonal_forecast(history: pd.Series, horizon: int, weeks: int = SEASONAL_WEEKS) -> pd.Series:
-    """Each of the ``horizon`` days after ``history`` (a daily series) as the mean of the
-    last ``weeks`` values on the same weekday."""
-    last = history.index.max()
-    days = pd.date_range(last + pd.Timedelta(days=1), periods=horizon, freq="D")
-    recent = history[history.index > last - pd.Timedelta(days=7 * weeks)]
-    by_weekday = recent.groupby(recent.index.day_of_week).mean()
-    return pd.Series(days.day_of_week.map(by_weekday).to_numpy(dtype=float), index=days)
+def weekly_totals(history: pd.DataFrame) -> pd.DataFrame:
+    """Whole 7-day blocks ending on the last day (so they line up with the forecast's blocks,
+    which start the day after), labelled by their first day."""
+    whole = history.tail(len(history) // WEEK * WEEK).reset_index(drop=True)
+    block = np.arange(len(whole)) // WEEK
+    return whole.groupby(block).agg(date=("date", "first"), units=("units", "sum"),
+                                    capacity=("capacity", lambda c: c.sum(min_count=WEEK))).reset_index(drop=True)
 
 
-def capacity_for(planned: pd.Series, days: pd.DatetimeIndex, weeks: int = SEASONAL_WEEKS) -> pd.Series:
-    """Capacity on ``days``: what is planned, else the median of the last ``weeks`` same
-    weekdays that had a plan (lines plan a few days ahead; beyond that, assume the usual)."""
-    planned = planned.dropna()
-    if planned.empty:
-        return pd.Series(np.nan, index=days)
-    recent = planned[planned.index > planned.index.max() - pd.Timedelta(days=7 * weeks)]
-    usual = recent.groupby(recent.index.day_of_week).median()
-    fallback = pd.Series(days.day_of_week.map(usual).to_numpy(dtype=float), index=days)
-    return planned.reindex(days).fillna(fallback)
-
-
-def shortfalls(forecast: pd.DataFrame) -> pd.DataFrame:
-    """Days where forecast demand exceeds capacity, biggest gap first."""
-    short = forecast[forecast["forecast"] > forecast["capacity"]].copy()
-    short["gap"] = short["forecast"] - short["capacity"]
-    return short[["product_line", "day", "forecast", "capacity", "gap"]].sort_values(
-        ["gap", "day", "product_line"], ascending=[False, True, True]).reset_index(drop=True)
-
-
-def _line_frames(measures: pd.DataFrame, line: str, days: pd.DatetimeIndex, horizon: int):
-    own = measures[measures["product_line"] == line]
-    wide = own.pivot_table(index="day", columns="measure", values="value", aggfunc="sum")
-    wide = wide.reindex(columns=["demand", "output", "capacity"])
-    history = wide.reindex(days).fillna({"demand": 0.0, "output": 0.0})
-    future = seasonal_forecast(history["demand"], horizon)
-    capacity = capacity_for(wide["capacity"], future.index)
-    return (history.rename_axis("day").reset_index().assign(product_line=line),
-            pd.DataFrame({"day": future.index, "product_line": line, "forecast": future.to_numpy(),
-                          "capacity": capacity.to_numpy()}))
-
-
-def outlook(measures: pd.DataFrame, rng: TimeRange, horizon: int = HORIZON_DAYS) -> DemandOutlook:
-    """History over ``rng`` (whole days), then ``horizon`` forecast days per product line."""
-    days = complete_days(rng)
-    lines = sorted(measures.loc[measures["measure"] == "demand", "product_line"].dropna().unique())
-    if len(days) < 7:  # no whole week of history: nothing to forecast from
-        lines = []
-    parts = [_line_frames(measures, line, days, horizon) for line in lines]
-    history = pd.concat([h for h, _ in parts], ignore_index=True) if parts else pd.DataFrame(
-        columns=["day", "demand", "output", "capacity", "product_line"])
-    forecast = pd.concat([f for _, f in parts], ignore_index=True) if parts else pd.DataFrame(
-        columns=["day", "product_line", "forecast", "capacity"])
-    return DemandOutlook(history, forecast, shortfalls(forecast), METHOD, horizon)
-
-
-def demand_outlook(ctx: Context, rng: TimeRange, horizon: int = HORIZON_DAYS) -> DemandOutlook:
-    wide = history_range(rng)
-    return outlook(demand_measures(ctx, wide), wide, horizon)
+def shortfall_rows(forecast: pd.DataFrame) -> pd.DataFrame:
+    """The days (or weeks) the forecast, or the top of its 80% range, exceeds capacity."""
+    flagged = forecast[forecast["at_risk"].fillna(False).astype(bool)]
+    status = np.where(flagged["short"].fillna(False).astype(bool), "short", "at risk")
+    return pd.DataFrame({
+        "date": flagged["date"], "status": status, "forecast": flagged["forecast"], "high_80": flagged["high_80"],
+        "capacity": flagged["capacity"], "short_by": (flagged["forecast"] - flagged["capacity"]).clip(lower=0.0),
+        "short_by_at_80": flagged["high_80"] - flagged["capacity"],
+    }).reset_index(drop=True)

@@ -1,9 +1,9 @@
-"""Every page on the small seeded lake (60 days, seed 11): what each page shows."""
+"""Every page on the small seeded lake (60 days, seed 11): what each page shows (Campaigns and
+Demand forecast: test_campaigns_page.py, test_demand_forecast_page.py)."""
 
 from __future__ import annotations
 
 import json
-import re
 
 import pandas as pd
 import pytest
@@ -105,37 +105,6 @@ def test_delivery_health_ranks_rules_and_lists_dead_letters():
     assert {a["text"] for a in figure["layout"]["annotations"]} >= {"MatchedEvents", "Invocations",
                                                                     "FailedInvocations"}
     assert not at.toggle(key="delivery_live:long").value  # 90 days: not live
-
-
-def test_campaigns_show_spend_orders_correlation_and_campaigns():
-    at = open_page("campaigns", WHOLE_LAKE)
-    assert_clean(at)
-    shown = metrics(at)
-    assert number(shown["Campaign spend"]) > 0
-    assert re.fullmatch(r"\d+ days?", shown["Orders follow spend after"])
-    per_region, correlation = charts(at)
-    assert {t["name"] for t in per_region["data"]} == {"spend ($)", "orders"}
-    assert len(per_region["data"]) == 10  # 5 regions x (spend, orders)
-    assert correlation["data"][0]["type"] == "bar"
-    table = at.dataframe[0].value
-    assert len(table) > 0 and (table["spend"] > 0).all()
-
-
-def test_demand_forecast_shows_history_forecast_and_capacity():
-    at = open_page("demand_forecast", WHOLE_LAKE)
-    assert_clean(at)
-    assert metrics(at)["Product lines"] == "5"
-    figure = charts(at)[0]
-    names = {t["name"] for t in figure["data"]}
-    assert {"units ordered", "forecast", "planned capacity"} <= names
-    assert at.dataframe or any("covers the forecast" in s.value for s in at.success)
-
-
-def test_demand_forecast_horizon_changes_the_forecast():
-    at = open_page("demand_forecast", WHOLE_LAKE)
-    at.slider(key="forecast_horizon").set_value(7).run()
-    assert_clean(at)
-    assert "next 7 days" in " ".join(c.value for c in at.caption)
 
 
 def test_saved_query_runs_and_shows_rows():
