@@ -70,18 +70,25 @@ class PendingDelivery:
 
 
 class _EpochCache:
-    """Envelope time text → epoch seconds, parsed once per distinct minute."""
+    """Envelope time text (``2026-11-20T10:04:05Z``) → epoch seconds: the date parsed once a
+    day, each minute by arithmetic (strptime per minute cost more than the matching)."""
 
     def __init__(self) -> None:
         self._minutes: dict[str, float] = {}
+        self._days: dict[str, float] = {}
 
     def __call__(self, text: str) -> float:
         minute = text[:16]
         base = self._minutes.get(minute)
         if base is None:
-            base = datetime.strptime(minute, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC).timestamp()
-            self._minutes[minute] = base
+            base = self._minutes[minute] = self._day(text[:10]) + int(text[11:13]) * 3600 + int(text[14:16]) * 60
         return base + int(text[17:19])
+
+    def _day(self, day: str) -> float:
+        base = self._days.get(day)
+        if base is None:
+            base = self._days[day] = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+        return base
 
 
 class LocalBus:
@@ -281,6 +288,11 @@ class LocalBus:
         archiving = bool(self.archives) and replay_name is None
         journal = self.journal if replay_name is None else None  # a replay is not a new acceptance
         match = self.index.match
+        if not archiving and journal is None and only_rules is None:  # the seeding hot path
+            for i, event in enumerate(events):
+                for rule in match(event):
+                    matched[rule].append(i)
+            return matched, archived
         for i, event in enumerate(events):
             rules = match(event)
             if only_rules is not None:

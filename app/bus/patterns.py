@@ -60,7 +60,7 @@ import math
 import re
 from bisect import bisect_left
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Callable, Iterable, Iterator
 
 __all__ = [
@@ -1073,8 +1073,23 @@ def _any_of(checks: list[Callable[[Any], bool]]) -> Callable[[Any], bool]:
     return test
 
 
-def _ip_matches(value: str, ips: frozenset, cidrs: tuple) -> bool:
+# The last value parsed as an IP, and the result: every cidr pattern on a field reads the same
+# value of an event, so one parse serves them all. Replaced as one tuple (thread-safe).
+_LAST_IP: tuple[str, tuple[int, int] | None] = ("", None)
+
+
+def _parse_ip_once(value: str) -> tuple[int, int] | None:
+    global _LAST_IP
+    last = _LAST_IP
+    if last[0] == value:
+        return last[1]
     address = _parse_ip(value)
+    _LAST_IP = (value, address)
+    return address
+
+
+def _ip_matches(value: str, ips: frozenset, cidrs: tuple) -> bool:
+    address = _parse_ip_once(value)
     if address is None:
         return False
     if address in ips:
@@ -1150,7 +1165,7 @@ class _PathPlan:
         value = view.event.get(self.first, _MISSING)
         kind = type(value)
         if kind is list:
-            return _walk(view, self)
+            return _walk(view, self) if value else _NO_FIELDS  # an empty array has no leaves
         return _NO_FIELDS if value is _MISSING or kind is dict else ((value,), None)
 
     def _collect_two(self, view: "_EventView") -> tuple:
@@ -1558,11 +1573,33 @@ class _Keys:
 
 
 class _Entry:
-    __slots__ = ("name", "pattern", "order", "matches_view")
+    __slots__ = ("name", "pattern", "order", "matches_view", "candidate", "proven")
 
     def __init__(self, name: str, pattern: Pattern, order: int):
         self.name, self.pattern, self.order = name, pattern, order
         self.matches_view = pattern._matches_view
+        self.file(order, None)
+
+    def file(self, order: int, path: str | None) -> None:
+        """Where the index filed the entry: its order, and ``proven``, the (order, name,
+        check) candidate to use when an exact-string look-up at ``path`` found it."""
+        self.order = order
+        self.candidate = (order, self.name, self.matches_view)
+        self.proven = (order, self.name, self._proven_check(path)) if path else self.candidate
+
+    def _proven_check(self, path: str) -> Callable[[_EventView], bool]:
+        """The pattern's test without its step at ``path``, when that step only asks for exact
+        strings: a look-up that found the entry under the event's (single, array-free) value
+        there has already passed it. Saves a step and a call on the commonest rules."""
+        subrules = self.pattern._subrules
+        if len(subrules) != 1:
+            return self.matches_view
+        steps = subrules[0]
+        filed = [step for step in steps if step[0] == path]
+        if len(filed) != 1 or not _is_exact_strings(filed[0][4]):
+            return self.matches_view
+        rest = tuple(step for step in steps if step[0] != path)
+        return partial(_subrule_matches, rest) if rest else _always
 
 
 class _AffixTable:
@@ -1627,7 +1664,7 @@ class _IndexedPath:
     """The entries filed under one path, by what they need its value to be."""
 
     __slots__ = ("plan", "strings", "prefixes", "suffixes", "folded", "folded_prefixes",
-                 "folded_suffixes", "numbers", "literals", "present", "strings_only")
+                 "folded_suffixes", "numbers", "literals", "present", "strings_only", "candidates", "proven")
 
     def __init__(self, path: str):
         self.plan = _plan(path)
@@ -1639,6 +1676,9 @@ class _IndexedPath:
         self.literals: dict[Any, list[_Entry]] = {}
         self.present: list[_Entry] = []
         self.strings_only = True  # only exact strings filed: one dict look-up per value
+        # value -> candidate tuples of the entries filed under it (the strings_only fast path)
+        self.candidates: dict[str, list[tuple]] = {}
+        self.proven: dict[str, list[tuple]] = {}
 
     def add(self, entry: _Entry, keys: _Keys) -> None:
         self.strings_only = self.strings_only and not (
@@ -1648,6 +1688,9 @@ class _IndexedPath:
                               (self.literals, keys.literals)):
             for value in values:
                 table.setdefault(value, []).append(entry)
+        for value in keys.strings:
+            self.candidates.setdefault(value, []).append(entry.candidate)
+            self.proven.setdefault(value, []).append(entry.proven)
         self.prefixes.add(entry, keys.prefixes)
         self.suffixes.add(entry, keys.suffixes)
         self.folded_prefixes.add(entry, keys.folded_prefixes)
@@ -1757,9 +1800,9 @@ class PatternIndex:
         paths: dict[str, _IndexedPath] = {}
         unfiled: list[_Entry] = []
         for order, (entry, path) in enumerate(zip(entries, _choose_paths(requirements, self.LOOKUP_COST))):
-            entry.order = order
+            entry.file(order, path)
             if path is None:
-                unfiled.append(entry)
+                unfiled.append(entry.candidate)
                 continue
             if path not in paths:
                 paths[path] = _IndexedPath(path)
@@ -1767,10 +1810,11 @@ class PatternIndex:
         self._state = state = (tuple(paths.items()), tuple(unfiled))
         return state
 
-    def _candidates(self, view: _EventView) -> list[_Entry]:
+    def _candidates(self, view: _EventView) -> list[tuple]:
+        """(order, name, check) of every pattern the event could match, in added order."""
         state = self._state or self._file_all()
         filed, unfiled = state
-        candidates: list[_Entry] = []
+        candidates: list[tuple] = []
         cache = view.cache
         for path, indexed in filed:
             found = cache.get(path)
@@ -1781,19 +1825,21 @@ class PatternIndex:
                 continue
             if indexed.strings_only and len(values) == 1:  # the usual source / detail-type look-up
                 if type(values[0]) is str:
-                    candidates.extend(indexed.strings.get(values[0], ()))
+                    bucket = indexed.proven.get(values[0], ()) if found[1] is None else \
+                        indexed.candidates.get(values[0], ())
+                    candidates.extend(bucket)
             else:
-                candidates.extend(indexed.entries_for(values))
+                candidates.extend(entry.candidate for entry in indexed.entries_for(values))
         candidates.extend(unfiled)
         if len(candidates) > 1:
-            candidates.sort(key=_entry_order)
+            candidates.sort()  # by order: unique, so the tuples never compare further
         return candidates
 
     def _match_view(self, view: _EventView) -> list[str]:
         names: list[str] = []
-        for entry in self._candidates(view):
-            if entry.matches_view(view) and entry.name not in names:
-                names.append(entry.name)
+        for _, name, check in self._candidates(view):
+            if check(view) and name not in names:
+                names.append(name)
         return names
 
 
@@ -1833,5 +1879,6 @@ def _drop_lonely_paths(chosen: list[str | None]) -> list[str | None]:
     return [path if path is not None and usage[path] > 1 else None for path in chosen]
 
 
-def _entry_order(entry: _Entry) -> int:
-    return entry.order
+def _is_exact_strings(step: _Step) -> bool:
+    return step.test is not None and getattr(step.test, "__self__", None).__class__ is frozenset \
+        and not step.absent_ok
