@@ -22,28 +22,28 @@ elif analysis is not None and analysis.is_empty:
     ui.empty_state(f"No orders between {window.first:%d %b %Y} and {window.last:%d %b %Y} — pick a later range or "
                    "seed the lake with `make run`.")
 elif analysis is not None:
-    sort_by = st.segmented_control("Rank by", list(campaigns.SORTS), format_func=campaigns.SORTS.__getitem__,
-                                   default="incremental_revenue", key="campaign_sort") or "incremental_revenue"
-    table = campaigns.ranked(analysis, window, sort_by)
     st.caption(f"Campaigns that started {window.shown_first:%d %b %Y} – {window.shown_last:%d %b %Y}, estimated on "
                f"the {analysis.days_with_orders} whole UTC days of orders from "
                f"{analysis.first_day_with_orders:%d %b %Y} to {window.last:%d %b %Y} (a campaign needs the weeks "
                "before it as a baseline, whatever the range).")
-    total = campaigns.totals(table)
-    ui.kpi_row([
-        ui.Figure("Campaigns", f"{total.campaigns}", caption=f"{total.estimated} estimated · "
-                  f"{total.with_effect} with an effect"),
-        ui.Figure("Incremental orders", f"{total.incremental_orders:+,.0f}", caption="over the counterfactual"),
-        ui.Figure("Incremental revenue", campaigns.signed_dollars(total.incremental_revenue),
-                  caption=f"on ${total.spend:,.0f} of spend"),
-        ui.Figure("Revenue per $1 spent", "—" if total.estimated == 0 else f"${total.roi:,.2f}",
-                  help="Incremental revenue / spend, over the estimated campaigns (not net of the spend)."),
-    ])
-
-    if table.empty:
+    if campaigns.started_in(analysis.effects, window).empty:
         ui.empty_state(f"No campaign started in this range ({len(analysis.effects)} in the {window.days} days "
                        "analysed) — widen the range.")
     else:
+        sort_by = st.segmented_control("Rank by", list(campaigns.SORTS), format_func=campaigns.SORTS.__getitem__,
+                                       default="incremental_revenue", key="campaign_sort") or "incremental_revenue"
+        table = campaigns.ranked(analysis, window, sort_by)
+        total = campaigns.totals(table)
+        ui.kpi_row([
+            ui.Figure("Campaigns", f"{total.campaigns}", caption=f"{total.estimated} estimated · "
+                      f"{total.with_effect} with an effect"),
+            ui.Figure("Incremental orders", f"{total.incremental_orders:+,.0f}", caption="over the counterfactual"),
+            ui.Figure("Incremental revenue", campaigns.signed_dollars(total.incremental_revenue),
+                      caption=f"on ${total.spend:,.0f} of spend"),
+            ui.Figure("Revenue per $1 spent", "—" if total.estimated == 0 else f"${total.roi:,.2f}",
+                      help="Incremental revenue / spend, over the estimated campaigns (not net of the spend)."),
+        ])
+
         st.dataframe(table, hide_index=True, column_order=campaigns.TABLE_COLUMNS, column_config={
             "campaign_id": "Campaign", "name": "Name",
             "start_date": st.column_config.DateColumn("Start"), "end_date": st.column_config.DateColumn("End"),
