@@ -72,7 +72,7 @@ def open_lake(args: argparse.Namespace):
     if not Path(lake).is_dir():
         raise NoData(f"no lake at {lake}: seed one with `python -m app demo seed --lake {lake}`")
     engine = DuckDBEngine(lake)
-    found = default_range(engine, args.days, today=date.today())
+    found = default_range(engine, args.days)
     if found is None:
         raise NoData(f"the lake at {lake} has no orders: seed it with `python -m app demo seed --lake {lake}`")
     return engine, *found

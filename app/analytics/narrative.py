@@ -11,6 +11,12 @@ MODEL_WORDS = {
 }
 
 
+def model_words(model: str) -> str:
+    """A model's name as a manager reads it ("ets+sarimax": the mean of both)."""
+    parts = [MODEL_WORDS.get(part, part) for part in model.split("+")]
+    return parts[0] if len(parts) == 1 else "the mean of " + " and ".join(parts)
+
+
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
@@ -49,7 +55,7 @@ def wape_sentence(wape: float) -> str:
 
 
 def model_sentence(model: str) -> str:
-    return f"Chosen model: {MODEL_WORDS.get(model, model)}, the most accurate on the backtest."
+    return f"Chosen model: {model_words(model)}, the most accurate on the backtest."
 
 
 def lift_sentence(row: dict) -> str:
@@ -63,9 +69,9 @@ def lift_sentence(row: dict) -> str:
         text = f"{name}: no measurable effect on orders (between {low} and {high})."
     else:
         text = (f"{name} added {row['incremental_orders']:,.0f} orders ({percent(row['lift'], signed=True)}, "
-                f"between {low} and {high}), starting {row['lag_days']} day(s) after launch.")
+                f"between {low} and {high}), starting {int(row['lag_days'])} day(s) after launch.")
         if not _missing(row.get("roi")):
-            text += f" Each 1 spent brought {row['roi']:.2f} in extra revenue."
+            text += f" Each $1 spent brought ${row['roi']:.2f} in extra revenue."
     return text + _caveats(flags)
 
 

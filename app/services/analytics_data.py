@@ -9,7 +9,7 @@ CLI and the pages: :func:`campaign_report` and :func:`forecast_report`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -119,9 +119,15 @@ def daily_production(engine: QueryEngine, first_day: date, last_day: date) -> pd
 
 
 def default_range(engine: QueryEngine, days: int = 365, today: date | None = None) -> tuple[date, date] | None:
-    """The last ``days`` days of the lake (None when it has no orders)."""
+    """The last ``days`` days of the lake up to ``today`` (default: yesterday, the last
+    whole day: a day under way would look like a collapse in demand); None when the lake
+    has no orders."""
+    today = today or datetime.now(UTC).date() - timedelta(days=1)
     end = last_day(engine, today)
-    return None if end is None else (end - timedelta(days=days - 1), end)
+    if end is None:
+        return None
+    end = min(end, today)
+    return (end - timedelta(days=days - 1), end)
 
 
 # --- campaigns ---------------------------------------------------------------------------------

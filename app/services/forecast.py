@@ -67,10 +67,7 @@ def missing_days(outlook: LineOutlook) -> int:
     return 0 if not result.backtest.empty else max(result.design.required_days - len(result.history), 1)
 
 
-def model_words(model: str) -> str:
-    """A model's name as a manager reads it ("ets+sarimax": the mean of both)."""
-    parts = [narrative.MODEL_WORDS.get(part, part) for part in model.split("+")]
-    return parts[0] if len(parts) == 1 else "the mean of " + " and ".join(parts)
+model_words = narrative.model_words
 
 
 def sentences(line: str, outlook: LineOutlook, horizon: int) -> list[str]:

@@ -28,7 +28,7 @@ def test_coverage_sentence_states_the_target():
     pytest.param({"campaign_id": "CMP-1", "lift": 0.15, "lift_low": 0.11, "lift_high": 0.19, "lag_days": 3,
                   "incremental_orders": 1240.0, "roi": 3.4, "flags": []},
                  "CMP-1 added 1,240 orders (+15%, between +11% and +19%), starting 3 day(s) after launch. "
-                 "Each 1 spent brought 3.40 in extra revenue.", id="effect"),
+                 "Each $1 spent brought $3.40 in extra revenue.", id="effect"),
     pytest.param({"campaign_id": "CMP-2", "lift": 0.01, "lift_low": -0.03, "lift_high": 0.05, "lag_days": None,
                   "incremental_orders": 40.0, "roi": 0.1, "flags": ["no_significant_effect"]},
                  "CMP-2: no measurable effect on orders (between −3% and +5%).", id="no-effect"),
