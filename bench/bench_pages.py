@@ -1,0 +1,89 @@
+"""Time of each page's data calls (the service functions a page calls), cold and warm.
+
+Cold: a fresh context (new DuckDB connection, nothing cached by the app). Warm: the same
+call again on the same context — what the app pays after the OS file cache is warm but
+before its own st.cache_data hits (a cache hit costs nothing). The baseline, measured in
+the same run, is one `SELECT count(*)` over the raw events of the range: every figure is
+also printed as a multiple of it.
+
+    .venv/bin/python bench/bench_pages.py --lake data/lake [--ranges 7d 30d 365d]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.services import campaigns, delivery, event_rates, explorer, forecast, overview  # noqa: E402
+from app.services.context import Context, build_context  # noqa: E402
+from app.services.saved_queries import run_saved_query  # noqa: E402
+from app.services.timerange import TimeRange, preset_range  # noqa: E402
+from app.settings import load_settings  # noqa: E402
+
+
+def _baseline(ctx: Context, rng: TimeRange) -> object:
+    sql = "SELECT count(*) AS n FROM events WHERE dt BETWEEN :dt_from AND :dt_to"
+    return ctx.engine.run(sql, {"dt_from": rng.dt_from, "dt_to": rng.dt_to})
+
+
+def _campaigns(ctx: Context, rng: TimeRange) -> object:
+    window = campaigns.analysis_window(ctx, rng)
+    return campaigns.campaign_analysis(ctx, window.first, window.last)
+
+
+def _forecast(ctx: Context, rng: TimeRange) -> object:
+    window = forecast.forecast_window(ctx, rng)
+    return forecast.forecast_outlook(ctx, window.first, window.last, 28)
+
+
+PAGE_CALLS: dict[str, Callable[[Context, TimeRange], object]] = {
+    "Overview": overview.department_overview,
+    "Event rates": event_rates.event_rates,
+    "Delivery health": delivery.delivery_health,
+    "Campaigns (year of analytics)": _campaigns,
+    "Demand forecast (28 days)": _forecast,
+    "Saved queries (order_funnel)": lambda ctx, rng: run_saved_query(
+        ctx, "order_funnel", {}, datetime.now(UTC).date()),
+    "Event explorer (search)": lambda ctx, rng: explorer.find_events(ctx, rng, explorer.EventQuery()),
+}
+
+
+def timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lake", type=Path, default=None)
+    parser.add_argument("--ranges", nargs="+", default=["7d", "30d", "365d"])
+    args = parser.parse_args()
+    settings = load_settings()
+    if args.lake:
+        settings = settings.replace(lake=str(args.lake.resolve()))
+    now = datetime.now(UTC)
+    print(f"lake {settings.lake}")
+    print(f"{'page data call':32}" + "".join(f"{r + ' cold':>12}{r + ' warm':>12}" for r in args.ranges))
+    baseline_row, rows = [], {name: [] for name in PAGE_CALLS}
+    for key in args.ranges:
+        rng = preset_range(key, now)
+        ctx = build_context(settings)
+        baseline_row += [timed(lambda: _baseline(ctx, rng)), timed(lambda: _baseline(ctx, rng))]
+        for name, call in PAGE_CALLS.items():
+            ctx = build_context(settings)
+            rows[name] += [timed(lambda: call(ctx, rng)), timed(lambda: call(ctx, rng))]
+    print(f"{'baseline: count(*) of events':32}" + "".join(f"{t:>11.2f}s" for t in baseline_row))
+    for name, times in rows.items():
+        cells = "".join(f"{t:>6.2f}s {t / b:>3.0f}x" for t, b in zip(times, baseline_row))
+        print(f"{name:32}{cells}")
+
+
+if __name__ == "__main__":
+    main()
