@@ -14,6 +14,7 @@ from app.services import delivery
 VERSION_KEY = "dlq_version"  # bumped after a redrive or a refresh: the queues are read again
 PENDING_KEY = "dlq_pending"
 REPORT_KEY = "dlq_report"
+RECENT_COLOURS = {"Invocations": "#1f77b4", "RetryInvocationAttempts": "#ff7f0e", "FailedInvocations": "#d62728"}
 
 view = ui.view()
 ctx = view.ctx
@@ -27,18 +28,19 @@ COUNT_CONFIG = {
     "targets": st.column_config.TextColumn("Targets", help="Target id (kind → dead-letter queue)"),
     "matched": st.column_config.NumberColumn("Matched", format="localized", help="MatchedEvents"),
     "triggered": st.column_config.NumberColumn("Triggered", format="localized", help="TriggeredRules"),
-    "invocations": st.column_config.NumberColumn("Invocations", format="localized"),
+    "invocations": st.column_config.NumberColumn("Invocations", format="localized", help="Invocations"),
     "failed": st.column_config.NumberColumn("Failed", format="localized", help="FailedInvocations"),
-    "failure_rate": st.column_config.NumberColumn("Failure rate", format="percent"),
+    "failure_rate": st.column_config.NumberColumn("Failure rate", format="percent",
+                                                  help="FailedInvocations / Invocations"),
     "attempts": st.column_config.NumberColumn("Attempts", format="localized", help="InvocationAttempts"),
-    "successful_attempts": st.column_config.NumberColumn("Successful attempts", format="localized",
+    "successful_attempts": st.column_config.NumberColumn("Succeeded", format="localized",
                                                          help="SuccessfulInvocationAttempts"),
     "retries": st.column_config.NumberColumn("Retries", format="localized", help="RetryInvocationAttempts"),
     "throttled": st.column_config.NumberColumn("Throttled", format="localized", help="ThrottledRules"),
-    "sent_to_dlq": st.column_config.NumberColumn("Sent to DLQ", format="localized", help="InvocationsSentToDlq"),
-    "failed_to_dlq": st.column_config.NumberColumn("Lost (DLQ failed)", format="localized",
-                                                   help="InvocationsFailedToBeSentToDlq"),
-    "latency_ms": st.column_config.NumberColumn("Mean start latency (ms)", format="%.0f",
+    "sent_to_dlq": st.column_config.NumberColumn("To DLQ", format="localized", help="InvocationsSentToDlq"),
+    "failed_to_dlq": st.column_config.NumberColumn("DLQ failed", format="localized",
+                                                   help="InvocationsFailedToBeSentToDlq: lost events"),
+    "latency_ms": st.column_config.NumberColumn("Start latency (ms)", format="%.1f",
                                                 help="IngestionToInvocationStartLatency, mean"),
 }
 LETTER_CONFIG = {
@@ -71,7 +73,8 @@ def recent_chart(rng_now: datetime) -> None:
         st.caption("No deliveries in the last hour.")
         return
     figure = px.line(recent, x="timestamp", y="value", color="metric", title="Last hour, per minute (all rules)",
-                     labels={"timestamp": "", "value": ""}, category_orders={"metric": list(delivery.RECENT_METRICS)})
+                     labels={"timestamp": "", "value": ""}, category_orders={"metric": list(delivery.RECENT_METRICS)},
+                     color_discrete_map=RECENT_COLOURS)
     ui.chart(figure, height=260, key="delivery_recent")
 
 
@@ -90,13 +93,16 @@ def latency_table(health: delivery.DeliveryMetrics) -> None:
     st.dataframe(table, hide_index=True, column_order=columns, column_config={
         "rule": st.column_config.TextColumn("Rule", pinned=True), "latency": "Latency",
         "samples": st.column_config.NumberColumn("Deliveries", format="localized"),
-        "mean_ms": st.column_config.NumberColumn("Mean (ms)", format="%.0f"),
-        "p50": st.column_config.NumberColumn("p50 (ms)", format="%.0f"),
-        "p90": st.column_config.NumberColumn("p90 (ms)", format="%.0f"),
-        "p99": st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
+        "mean_ms": st.column_config.NumberColumn("Mean (ms)", format="%.1f"),
+        "p50": st.column_config.NumberColumn("p50 (ms)", format="%.1f"),
+        "p90": st.column_config.NumberColumn("p90 (ms)", format="%.1f"),
+        "p99": st.column_config.NumberColumn("p99 (ms)", format="%.1f"),
     })
     if not health.has_percentiles:
         st.caption("Percentiles are not available from this metrics source: means only.")
+    elif ctx.backend == "local":
+        st.caption("Percentiles are read from histograms of about 12 % wide buckets: below 1 ms they only mean "
+                   "\"under 1 ms\" (seeded history is delivered at ingestion, 0 ms).")
 
 
 def rule_chart(health: delivery.DeliveryMetrics) -> None:
@@ -126,13 +132,15 @@ def put_events_row(figures: delivery.PutEventsFigures) -> None:
     latency = "—" if figures.mean_latency_ms is None else f"{figures.mean_latency_ms:,.1f} ms"
     ui.kpi_row([
         ui.Figure("Entries put", f"{figures.entries:,.0f}", trend=figures.trend or None,
-                  caption=f"{figures.calls:,.0f} calls, {size} each on average"),
+                  caption=f"{figures.calls:,.0f} call{'s' if figures.calls != 1 else ''}, {size} each on average"),
         ui.Figure("Failed entries", f"{figures.failed_entries:,.0f}", inverse=True,
                   caption=f"{figures.failed:,.0f} calls with a failed entry"),
         ui.Figure("Throttled calls", f"{figures.throttled:,.0f}", inverse=True,
                   help="PutEventsApproximateThrottledCount: calls refused for the request rate"),
         ui.Figure("PutEvents latency", latency, help="PutEventsLatency, mean"),
     ])
+    if ctx.backend == "local":
+        st.caption("Counted by the bus API (`bus serve`): seeded history reaches the bus without PutEvents calls.")
 
 
 @ui.live_fragment(live)
@@ -199,8 +207,9 @@ def show_report() -> None:
 
 def browse(letters: pd.DataFrame, depth: dict[str, int]) -> None:
     queues = list(dict.fromkeys(letters["queue"]))
-    queue = st.selectbox("Queue", queues, format_func=lambda q: f"{q} ({depth.get(q, 0):,} waiting)", key="dlq_queue")
+    queue = st.selectbox("Queue", queues, key="dlq_queue")
     in_queue = letters[letters["queue"] == queue]
+    st.caption(f"{depth.get(queue, 0):,} waiting; the newest {len(in_queue):,} read.")
     codes = sorted(in_queue["ERROR_CODE"].unique())
     chosen = st.multiselect("Error codes", codes, key=f"dlq_codes:{queue}", placeholder="All error codes")
     shown = in_queue[in_queue["ERROR_CODE"].isin(chosen or codes)].reset_index(drop=True)

@@ -26,7 +26,7 @@ import pandas as pd
 
 from app.bus.definition import BusDefinition, Target, load_definition
 from app.bus.dlq import DeadLetter
-from app.services.common import to_local_time, weekly, whole_buckets
+from app.services.common import BUCKET_LENGTH, to_local_time, weekly, whole_buckets
 from app.services.context import Context
 from app.services.timerange import CUSTOM, TimeRange, period_seconds
 
@@ -55,7 +55,7 @@ PUT_EVENTS = PUT_EVENTS_COUNTS + ("PutEventsLatency",)
 # What the page charts per rule, in this order (ThrottledRules only when there is any).
 CHART_METRICS = ("MatchedEvents", "Invocations", "FailedInvocations", "RetryInvocationAttempts",
                  "InvocationsSentToDlq", "IngestionToInvocationStartLatency")
-RECENT_METRICS = ("MatchedEvents", "Invocations", "FailedInvocations")
+RECENT_METRICS = ("Invocations", "RetryInvocationAttempts", "FailedInvocations")
 DLQ_ATTRIBUTES = ("ERROR_CODE", "ERROR_MESSAGE", "EXHAUSTED_RETRY_CONDITION", "RETRY_ATTEMPTS",
                   "RULE_ARN", "TARGET_ARN")
 HEALTH_COLUMNS = ["rule", "targets", "matched", "triggered", "invocations", "failed", "failure_rate", "attempts",
@@ -151,7 +151,7 @@ def rule_health(metrics: pd.DataFrame, rules: tuple[str, ...] = (),
 
 def latency_table(metrics: pd.DataFrame, percentiles: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per rule and latency metric: samples, mean and (where the source gives them) p50,
-    p90, p99 in ms; the slowest (p99, else mean) first. Rules without samples are left out."""
+    p90, p99 in ms; the slowest (p99, then mean) first. Rules without samples are left out."""
     latency = metrics[metrics["metric"].isin(LATENCIES) & (metrics["samples"] > 0)]
     if latency.empty:
         return pd.DataFrame(columns=LATENCY_COLUMNS)
@@ -164,8 +164,9 @@ def latency_table(metrics: pd.DataFrame, percentiles: pd.DataFrame | None = None
     else:
         table = table.assign(p50=np.nan, p90=np.nan, p99=np.nan)
     table["latency"] = table["metric"].map(LATENCY_LABELS)
-    table["slowest"] = table["p99"].fillna(table["mean_ms"])
-    table = table.sort_values(["slowest", "rule", "latency"], ascending=[False, True, True])
+    # p99 as shown (0.1 ms), so that estimates equal on the page do not order by float noise
+    table["slowest"] = table["p99"].round(1).fillna(table["mean_ms"])
+    table = table.sort_values(["slowest", "mean_ms", "rule", "latency"], ascending=[False, False, True, True])
     return table[LATENCY_COLUMNS].astype({"p50": float, "p90": float, "p99": float}).reset_index(drop=True)
 
 
@@ -181,19 +182,23 @@ def latency_percentiles(ctx: Context, rng: TimeRange) -> pd.DataFrame | None:
 
 
 def chart_series(metrics: pd.DataFrame, rng: TimeRange, timezone: str) -> pd.DataFrame:
-    """timestamp (local), rule, metric, value over whole periods; weekly for long ranges."""
-    frame = metrics.loc[metrics["metric"].isin(CHART_METRICS), ["timestamp", "rule", "metric", "value"]].copy()
-    period = pd.Timedelta(seconds=period_seconds(rng))
-    if rng.bucket == "week" and not frame.empty:
-        counts = frame[frame["metric"].isin(COUNTS)]
-        latency = frame[frame["metric"].isin(LATENCIES)]
-        frame = pd.concat([weekly(counts, "timestamp", ["rule", "metric"], {"value": "sum"}),
-                           weekly(latency, "timestamp", ["rule", "metric"], {"value": "mean"})],
-                          ignore_index=True)
-        period = pd.Timedelta(days=7)
-    frame = whole_buckets(frame, "timestamp", period, rng)
+    """timestamp (local), rule, metric, value per bucket of the range (hour, day or week,
+    as Event rates draws it; the live view has its own per-minute chart), whole buckets
+    only. Counts are summed; latencies are means weighted by their samples."""
+    frame = metrics.loc[metrics["metric"].isin(CHART_METRICS), ["timestamp", "rule", "metric", "value", "samples"]]
+    frame = frame.assign(weighted=frame["value"].fillna(0) * frame["samples"])
+    sums = {"value": "sum", "samples": "sum", "weighted": "sum"}
+    if rng.bucket == "week":
+        frame = weekly(frame, "timestamp", ["rule", "metric"], sums)
+    else:
+        frame = frame.assign(timestamp=frame["timestamp"].dt.floor(BUCKET_LENGTH[rng.bucket]))
+        frame = frame.groupby(["timestamp", "rule", "metric"], as_index=False)[list(sums)].sum()
+    latency = frame["metric"].isin(LATENCIES)
+    frame.loc[latency, "value"] = frame.loc[latency, "weighted"] / frame.loc[latency, "samples"].replace(0, np.nan)
+    frame = whole_buckets(frame, "timestamp", BUCKET_LENGTH[rng.bucket], rng)
     frame = frame.assign(timestamp=to_local_time(frame["timestamp"], timezone))
-    return frame.sort_values(["rule", "metric", "timestamp"]).reset_index(drop=True)
+    columns = ["timestamp", "rule", "metric", "value"]
+    return frame[columns].sort_values(["rule", "metric", "timestamp"]).reset_index(drop=True)
 
 
 def account_rows(frame: pd.DataFrame, bus: str) -> pd.DataFrame:
@@ -271,8 +276,8 @@ def delivery_health(ctx: Context, rng: TimeRange) -> DeliveryHealth:
 
 
 def recent_activity(ctx: Context, now: datetime, minutes: int = 60) -> pd.DataFrame:
-    """Matched, invoked and failed per minute over the last whole ``minutes``, all rules
-    together: timestamp (local), metric, value."""
+    """Invocations, retries and failures per minute over the last whole ``minutes``, all
+    rules together: timestamp (local), metric, value."""
     end = pd.Timestamp(now).floor("min").to_pydatetime()
     rng = TimeRange(end - timedelta(minutes=minutes), end, CUSTOM, f"last {minutes} minutes")
     frame = ctx.metrics.get(list(RECENT_METRICS), rng.start, rng.end, 60, bus=ctx.settings.bus_name)

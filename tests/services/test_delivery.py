@@ -289,3 +289,37 @@ def test_redrive_on_the_local_bus_delivers_and_keeps_what_failed_again(tmp_path)
     assert list(report.failed) == [stale] and "removed" in report.failed[stale]
     assert [letter.message_id for letter in dlq.peek()] == [stale]  # only the delivered one left
     assert "1 of 3 messages delivered again" in report.sentence
+
+
+@pytest.mark.parametrize(("first", "last", "stamps", "values"), [
+    pytest.param(date(2026, 11, 2), date(2026, 11, 2), ["2026-11-02 10:00"], [7.0], id="a-day-hourly"),
+    pytest.param(date(2026, 10, 1), date(2026, 11, 2), ["2026-11-02 00:00"], [7.0], id="a-month-daily"),
+])
+def test_chart_series_sums_counts_per_bucket_of_the_range(first, last, stamps, values):
+    at = pd.Timestamp("2026-11-02 10:05", tz="UTC")
+    metrics = metric_rows(("crm", "Invocations", 3, 3), ("crm", "Invocations", 4, 4)).assign(
+        timestamp=[at, at + pd.Timedelta(minutes=30)])
+    series = delivery.chart_series(metrics, custom_range(first, last), "UTC")
+    assert series["timestamp"].tolist() == [pd.Timestamp(s) for s in stamps]
+    assert series["value"].tolist() == values
+
+
+def test_chart_series_weights_latency_and_leaves_out_a_bucket_under_way():
+    rows = [("crm", "IngestionToInvocationStartLatency", 100.0, 1), ("crm", "IngestionToInvocationStartLatency", 10.0, 9),
+            ("crm", "Invocations", 5, 5)]
+    metrics = metric_rows(*rows).assign(timestamp=[pd.Timestamp("2026-11-02 10:05", tz="UTC"),
+                                                   pd.Timestamp("2026-11-02 10:35", tz="UTC"),
+                                                   pd.Timestamp("2026-11-02 11:10", tz="UTC")])
+    rng = delivery.TimeRange(pd.Timestamp("2026-11-02 10:00", tz="UTC").to_pydatetime(),
+                             pd.Timestamp("2026-11-02 11:30", tz="UTC").to_pydatetime(), "custom", "")
+    series = delivery.chart_series(metrics, rng, "UTC")
+    assert series[["metric", "value"]].to_dict("records") == [
+        {"metric": "IngestionToInvocationStartLatency", "value": pytest.approx(19.0)}]  # 11:00 is cut by the end
+
+
+def test_equal_p99s_rank_by_mean():
+    metrics = metric_rows(("a", "IngestionToInvocationStartLatency", 0.0, 10),
+                          ("b", "IngestionToInvocationStartLatency", 20.0, 10))
+    percentiles = pd.DataFrame({"rule": ["a", "b"], "metric": "IngestionToInvocationStartLatency",
+                                "p50": 0.5, "p90": 0.9, "p99": [0.99001, 0.98999]})
+    assert delivery.latency_table(metrics, percentiles)["rule"].tolist() == ["b", "a"]
