@@ -323,3 +323,22 @@ def test_equal_p99s_rank_by_mean():
     percentiles = pd.DataFrame({"rule": ["a", "b"], "metric": "IngestionToInvocationStartLatency",
                                 "p50": 0.5, "p90": 0.9, "p99": [0.99001, 0.98999]})
     assert delivery.latency_table(metrics, percentiles)["rule"].tolist() == ["b", "a"]
+
+
+def test_percentiles_from_the_local_metrics_store(tmp_path):
+    from app.metrics.local import MetricsRecorder
+
+    lake = tmp_path / "lake"
+    now = datetime.now(UTC)
+    recorder = MetricsRecorder(lake, "verticals")
+    recorder.add_latencies("IngestionToInvocationStartLatency", now.timestamp() - 600,
+                           [10.0] * 90 + [1000.0] * 10, rule="crm-customer-signals")
+    recorder.add("Invocations", now.timestamp() - 600, 100.0, rule="crm-customer-signals", samples=100.0)
+    recorder.flush()
+    ctx = context.build_context(load_settings({"VERTICALS_LAKE": str(lake)}))
+    rng = delivery.TimeRange(now - pd.Timedelta(hours=1), now, "custom", "")
+
+    latency = delivery.delivery_metrics(ctx, rng).latency.iloc[0]
+
+    assert (latency["rule"], latency["samples"], latency["mean_ms"]) == ("crm-customer-signals", 100, 109.0)
+    assert latency["p50"] == pytest.approx(10.0, rel=0.13) and latency["p99"] == pytest.approx(1000.0, rel=0.13)
