@@ -23,5 +23,5 @@ if .venv/bin/python -m app bus --help >/dev/null 2>&1; then
 fi
 
 echo "Verticals: http://localhost:$port"
-.venv/bin/streamlit run streamlit_app.py --server.port "$port" --server.headless true \
+.venv/bin/streamlit run streamlit_app.py --server.port "$port" --server.headless true --server.fileWatcherType none \
   --browser.gatherUsageStats false

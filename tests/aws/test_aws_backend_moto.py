@@ -2,7 +2,7 @@
 service reading CloudWatch metrics and SQS dead letters from moto.
 
 (Athena cannot run queries in moto; the engine is tested with the Stubber in
-test_athena_engine.py. The AppTest of every page on the aws backend is not here yet.)
+test_athena_engine.py; the AppTest of every page on the aws backend is test_apptest_aws.py.)
 """
 
 from __future__ import annotations
