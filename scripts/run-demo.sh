@@ -12,15 +12,13 @@ trap cleanup EXIT INT TERM
 
 # The live demo: the demo's HTTP consumers (with their outages), the bus API, and the
 # simulated enterprise publishing the current minutes through it.
-if .venv/bin/python -m app bus --help >/dev/null 2>&1; then
-  .venv/bin/python -m app bus consumer --lake "$lake" --port 4020 & pids+=($!)
-  .venv/bin/python -m app bus serve --lake "$lake" --port 4010 & pids+=($!)
-  for _ in $(seq 50); do  # wait for the bus before publishing to it
-    curl -fs http://127.0.0.1:4010/ >/dev/null 2>&1 && break
-    sleep 0.2
-  done
-  .venv/bin/python -m app bus publish --lake "$lake" --endpoint http://127.0.0.1:4010 & pids+=($!)
-fi
+.venv/bin/python -m app bus consumer --lake "$lake" --port 4020 & pids+=($!)
+.venv/bin/python -m app bus serve --lake "$lake" --port 4010 & pids+=($!)
+for _ in $(seq 100); do  # wait for the bus to listen before publishing to it
+  (exec 3<>/dev/tcp/127.0.0.1/4010) 2>/dev/null && break
+  sleep 0.2
+done
+.venv/bin/python -m app bus publish --lake "$lake" --endpoint http://127.0.0.1:4010 & pids+=($!)
 
 echo "Verticals: http://localhost:$port"
 .venv/bin/streamlit run streamlit_app.py --server.port "$port" --server.headless true --server.fileWatcherType none \
