@@ -25,7 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from app.lake.tables import EVENTS, TABLE_FOR_DETAIL_TYPE, Column, Table
+from app.lake.tables import EVENTS, TABLE_FOR_DETAIL_TYPE, TABLES, Column, Table
+
+TABLE_NAME_FOR_DETAIL_TYPE = {detail_type: t.name for detail_type, t in TABLE_FOR_DETAIL_TYPE.items()}
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 COMPRESSION = "zstd"
@@ -92,6 +94,9 @@ def _column_array(values: list[Any], column: Column) -> pa.Array:
         return pa.array([_coerce(v, column) for v in values], column.arrow_type)
 
 
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode  # built once, not per event
+
+
 def raw_events_table(events: Sequence[dict], replay_name: str | None, ingested_at: datetime) -> pa.Table:
     n = len(events)
     ingested = pa.array([ingested_at] * n, pa.timestamp("ms", tz="UTC"))
@@ -103,7 +108,7 @@ def raw_events_table(events: Sequence[dict], replay_name: str | None, ingested_a
         "time": _timestamps([e["time"] for e in events]),
         "region": pa.array([e.get("region") for e in events], pa.string()),
         "resources": pa.array([e.get("resources") or [] for e in events], pa.list_(pa.string())),
-        "detail": pa.array([json.dumps(e["detail"], separators=(",", ":")) for e in events], pa.string()),
+        "detail": pa.array([_compact_json(e["detail"]) for e in events], pa.string()),
         "replay_name": pa.array([replay_name] * n, pa.string()),
         "ingested_at": ingested,
     }, schema=EVENTS.arrow_schema())
@@ -134,18 +139,21 @@ class LakeWriter:
     ) -> list[Path]:
         ingested_at = ingested_at or datetime.now(UTC)
         raw_parts: dict[tuple[str, str], list[dict]] = defaultdict(list)
-        entity_parts: dict[tuple[Table, str], list[dict]] = defaultdict(list)
+        # Keyed by table *name*: hashing the frozen Table (all its columns) per event cost
+        # a quarter of the writer's time.
+        entity_parts: dict[tuple[str, str], list[dict]] = defaultdict(list)
         for event in events:
             dt = event["time"][:10]
             raw_parts[(dt, event["source"])].append(event)
-            table = TABLE_FOR_DETAIL_TYPE.get(event["detail-type"])
-            if table is not None and isinstance(event.get("detail"), dict):
-                entity_parts[(table, dt)].append(event)
+            table_name = TABLE_NAME_FOR_DETAIL_TYPE.get(event["detail-type"])
+            if table_name is not None and isinstance(event.get("detail"), dict):
+                entity_parts[(table_name, dt)].append(event)
         written = []
         for (dt, source), group in raw_parts.items():
             folder = partition_dir(self.root, EVENTS, dt=dt, source=source)
             written.append(write_parquet_atomic(raw_events_table(group, replay_name, ingested_at), folder))
-        for (table, dt), group in entity_parts.items():
+        for (table_name, dt), group in entity_parts.items():
+            table = TABLES[table_name]
             folder = partition_dir(self.root, table, dt=dt)
             written.append(write_parquet_atomic(entity_table(table, group), folder))
         return written
