@@ -14,6 +14,10 @@
   (1 min for 15 days, 5 min to 63 days, 1 h after) nor than :data:`MAX_POINTS` points.
 - A count series with no data point in a period is 0 there; latencies have no value
   where nothing was delivered.
+- Percentiles (:meth:`CloudWatchMetricsSource.latency_percentiles`): GetMetricData with
+  the ``p50``/``p90``/``p99`` statistics plus SampleCount per latency series
+  (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Statistics-definitions.html).
+  Percentiles of two spellings of one series cannot be merged: the one with more samples wins.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from app.metrics.base import COLUMNS, LATENCY_METRICS, METRIC_NAMES, NAMESPACE, empty_frame
+from app.metrics.local import percentile_columns
 
 MAX_QUERIES_PER_CALL = 500  # GetMetricData limit
 MAX_POINTS = 1440  # per series and range: a day at one-minute resolution
@@ -95,6 +100,66 @@ def build_queries(series: list[Series], period_s: int) -> list[dict[str, Any]]:
             queries.append({"Id": f"{prefix}{i}", "ReturnData": True,
                             "MetricStat": {"Metric": metric, "Period": period_s, "Stat": stat}})
     return queries
+
+
+def percentile_stat(q: float) -> str:
+    """CloudWatch's extended statistic for the q-th percentile: 99 -> "p99", 99.9 -> "p99.9"."""
+    return f"p{q:g}"
+
+
+def build_percentile_queries(series: list[Series], percentiles: tuple[float, ...],
+                             period_s: int) -> list[dict[str, Any]]:
+    """Per series ``n<i>`` (SampleCount) and ``p<j>_<i>`` (the j-th percentile's statistic)."""
+    queries = []
+    for i, s in enumerate(series):
+        metric = {"Namespace": NAMESPACE, "MetricName": s.cloudwatch_name,
+                  "Dimensions": [{"Name": k, "Value": v} for k, v in s.dimensions]}
+        stats = [(f"n{i}", "SampleCount")] + [(f"p{j}_{i}", percentile_stat(q)) for j, q in enumerate(percentiles)]
+        queries += [{"Id": query_id, "ReturnData": True,
+                     "MetricStat": {"Metric": metric, "Period": period_s, "Stat": stat}}
+                    for query_id, stat in stats]
+    return queries
+
+
+def percentile_frame(series: list[Series], points: Mapping[str, Mapping[datetime, float]],
+                     percentiles: tuple[float, ...], whole_range_start: datetime | None = None) -> pd.DataFrame:
+    """The frame of :meth:`CloudWatchMetricsSource.latency_percentiles` from GetMetricData's points.
+
+    A point is kept when it has samples. With ``whole_range_start`` every point is dated
+    there and only the one with the most samples is kept per series."""
+    names = percentile_columns(percentiles)
+    keys = ["timestamp", "metric", "bus", "rule"]
+    rows = [{"timestamp": t, "metric": s.metric, "bus": s.bus, "rule": s.rule, "samples": n,
+             **{name: points.get(f"p{j}_{i}", {}).get(t, math.nan) for j, name in enumerate(names)}}
+            for i, s in enumerate(series) for t, n in points.get(f"n{i}", {}).items() if n > 0]
+    if not rows:
+        return pd.DataFrame(columns=keys + ["samples", *names])
+    frame = pd.DataFrame(rows)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True).astype("datetime64[ns, UTC]")
+    if whole_range_start is not None:
+        frame["timestamp"] = pd.Timestamp(whole_range_start).tz_convert(UTC)
+    # One row per key: two spellings (or two periods of a whole range) -> the most samples.
+    frame = frame.sort_values("samples", ascending=False, kind="stable").drop_duplicates(keys)
+    return frame[keys + ["samples", *names]].sort_values(keys).reset_index(drop=True)
+
+
+def cloudwatch_aligned_start(start: datetime, period_s: int) -> datetime:
+    """Where CloudWatch starts the first period when ``start`` is not aligned: to the minute
+    for periods under 5 min, to 5 min under an hour, to the hour above
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html)."""
+    step = "1min" if period_s < 300 else "5min" if period_s < 3600 else "1h"
+    return pd.Timestamp(start).floor(step).to_pydatetime()
+
+
+def whole_range_period(start: datetime, end: datetime) -> tuple[datetime, int]:
+    """(aligned start, period) such that one period covers [start, end)."""
+    period = max(60, math.ceil((end - start).total_seconds() / 60) * 60)
+    while True:
+        aligned = cloudwatch_aligned_start(start, period)
+        needed = max(60, math.ceil((end - aligned).total_seconds() / 60) * 60)
+        if needed <= period:
+            return aligned, period
+        period = needed
 
 
 def batches(items: list[Any], size: int = MAX_QUERIES_PER_CALL) -> Iterator[list[Any]]:
@@ -187,10 +252,28 @@ class CloudWatchMetricsSource:
         results = [r for batch in batches(queries) for r in self._read(batch, start, end, period)]
         return frame_from_points(series, points_from_results(results), start, end, period)
 
+    def latency_percentiles(
+        self, metrics: list[str], start: datetime, end: datetime,
+        percentiles: tuple[float, ...] = (50, 90, 99), bus: str | None = None, period_s: int | None = None,
+    ) -> pd.DataFrame:
+        """Percentiles (ms) of latency metrics per rule over [start, end), or per period:
+        the frame of :meth:`app.metrics.local.LocalMetricsSource.latency_percentiles`."""
+        start, end = _utc(start), _utc(end)
+        series = select_series(self.discover(), [m for m in metrics if m in LATENCY_METRICS], bus)
+        if period_s is None:
+            aligned, period = whole_range_period(start, end)
+        else:
+            period = choose_period(start, end, period_s, self._now())
+            aligned = pd.Timestamp(start).floor(f"{period}s").to_pydatetime()
+        queries = build_percentile_queries(series, tuple(percentiles), period)
+        results = [r for batch in batches(queries) for r in self._read(batch, aligned, end)]
+        return percentile_frame(series, points_from_results(results), tuple(percentiles),
+                                start if period_s is None else None)
+
     def _read(self, queries: list[dict[str, Any]], start: datetime, end: datetime,
-              period_s: int) -> Iterator[Mapping[str, Any]]:
+              period_s: int | None = None) -> Iterator[Mapping[str, Any]]:
         # Align the start to the period: CloudWatch answers faster and the buckets line up.
-        aligned = pd.Timestamp(start).floor(f"{period_s}s").to_pydatetime()
+        aligned = pd.Timestamp(start).floor(f"{period_s}s").to_pydatetime() if period_s else start
         kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": aligned, "EndTime": end,
                                   "ScanBy": "TimestampAscending"}
         while True:
