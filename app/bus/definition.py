@@ -3,8 +3,11 @@
 Loaded and validated once, with EventBridge's limits
 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html): at most 300
 rules per bus and 5 targets per rule; ``MaximumRetryAttempts`` 0–185 and
-``MaximumEventAgeInSeconds`` 60–86,400 (defaults 185 and 24 h). Both the local bus and
-the CloudFormation generator read this one definition.
+``MaximumEventAgeInSeconds`` 60–86,400 (defaults 185 and 24 h). Archives: names of 1–48
+letters, digits, '.', '-' or '_', a description of at most 512 characters, an optional
+event pattern, ``retention_days`` 0 (for ever) or more
+(https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_CreateArchive.html).
+Both the local bus and the CloudFormation generator read this one definition.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ MAX_RULES = 300
 MAX_TARGETS = 5
 TARGET_KINDS = ("lake", "http", "queue", "log")
 NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}$")
+ARCHIVE_NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,48}$")
+MAX_DESCRIPTION = 512
 
 
 class ResourceNotFoundException(BusError):
@@ -108,11 +113,21 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class ArchiveSpec:
+    """An archive of the bus's events (``archives:`` in the definition)."""
+    name: str
+    pattern: dict[str, Any] | None = None  # None: every event of the bus
+    retention_days: int = 0  # 0: kept for ever
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class BusDefinition:
     bus: str
     rules: tuple[Rule, ...]
     endpoints: dict[str, Endpoint]
     dead_letter_queues: tuple[str, ...]
+    archives: tuple[ArchiveSpec, ...] = ()
 
     def rule(self, name: str) -> Rule:
         for rule in self.rules:
@@ -168,6 +183,35 @@ def _rule(raw: dict[str, Any], endpoints: dict, queues: tuple[str, ...]) -> Rule
     )
 
 
+def _archive(raw: Any) -> ArchiveSpec:
+    from app.bus.patterns import InvalidEventPatternException, compile_pattern
+
+    name = raw.get("name") if isinstance(raw, dict) else None
+    if not isinstance(name, str) or not ARCHIVE_NAME_RE.match(name):
+        raise DefinitionError(f"archive name {name!r}: must be 1-48 letters, digits, '.', '-' or '_'")
+    pattern, retention, description = raw.get("pattern"), raw.get("retention_days", 0), raw.get("description", "")
+    if pattern is not None:
+        try:
+            compile_pattern(pattern)
+        except InvalidEventPatternException as exc:
+            raise DefinitionError(f"archive {name!r}: invalid event pattern: {exc}") from None
+    if not isinstance(retention, int) or isinstance(retention, bool) or retention < 0:
+        raise DefinitionError(f"archive {name!r}: retention_days must be an integer >= 0 (0: for ever), "
+                              f"got {retention!r}")
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        raise DefinitionError(f"archive {name!r}: description must be text of at most {MAX_DESCRIPTION} characters")
+    return ArchiveSpec(name, pattern, retention, description)
+
+
+def _archives(raw: Any) -> tuple[ArchiveSpec, ...]:
+    archives = tuple(_archive(a) for a in raw or [])
+    names = [a.name for a in archives]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise DefinitionError(f"archive {duplicate!r} is defined twice")
+    return archives
+
+
 def parse_definition(raw: dict[str, Any]) -> BusDefinition:
     endpoints = {
         name: Endpoint(name, spec["url"], spec.get("description", ""))
@@ -181,7 +225,7 @@ def parse_definition(raw: dict[str, Any]) -> BusDefinition:
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
         raise DefinitionError(f"rule {duplicate!r} is defined twice")
-    return BusDefinition(raw.get("bus", "verticals"), rules, endpoints, queues)
+    return BusDefinition(raw.get("bus", "verticals"), rules, endpoints, queues, _archives(raw.get("archives")))
 
 
 def load_definition(path: Path = DEFAULT_DEFINITION) -> BusDefinition:

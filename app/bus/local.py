@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from app.bus.archive import MAX_ACTIVE_REPLAYS, ArchiveStore, Replay, ReplayStore, replay_batches
+from app.bus.archive import MAX_ACTIVE_REPLAYS, Archive, ArchiveStore, Replay, ReplayStore, replay_batches
 from app.bus.definition import BusDefinition, LimitExceededException, ResourceNotFoundException, Rule, Target
 from app.bus.dlq import DeadLetter, LocalDeadLetterQueue, RedriveResult
 from app.bus.journal import Journal, JournaledEvent, ids_in_lake
@@ -116,11 +116,20 @@ class LocalBus:
         self.journal = journal
         self.pending: list[tuple[float, int, PendingDelivery]] = []  # a heap by due time
         self.archives = ArchiveStore(self.state_dir)
+        self._create_defined_archives(definition)
         self.replays = ReplayStore(self.state_dir)
         self._seq = itertools.count()
         self._epoch = _EpochCache()
         for rule in definition.rules:
             self.add_rule(rule)
+
+    def _create_defined_archives(self, definition: BusDefinition) -> None:
+        """The definition's archives, created as CreateArchive would; an archive of that
+        name already in the store (an earlier start's, or one made through the API) stays."""
+        for spec in definition.archives:
+            if spec.name not in self.archives.archives:
+                self.archives.put(Archive(spec.name, spec.pattern, spec.retention_days, spec.description,
+                                          time.time()))
 
     # -- rules -------------------------------------------------------------------------
     def add_rule(self, rule: Rule) -> None:

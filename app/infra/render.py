@@ -658,10 +658,24 @@ def bus_resources(definition: BusDefinition) -> dict[str, Any]:
     }
 
 
+def archive_resources(definition: BusDefinition) -> dict[str, Any]:
+    """The definition's archives: ``AWS::Events::Archive`` of the bus, by name."""
+    resources = {}
+    for archive in definition.archives:
+        properties = {"ArchiveName": archive.name, "Description": archive.description,
+                      "SourceArn": get_att("EventBus", "Arn"), "EventPattern": archive.pattern,
+                      "RetentionDays": archive.retention_days}
+        resources[logical_id("Archive", archive.name)] = {
+            "Type": "AWS::Events::Archive",
+            "Properties": {k: v for k, v in properties.items() if v not in (None, "")}}
+    return resources
+
+
 def render_template(definition: BusDefinition, tables: Mapping[str, Table] = TABLES) -> Template:
     lake_tables = list(tables.values())
     resources: dict[str, Any] = {
         **bus_resources(definition),
+        **archive_resources(definition),
         "LakeBucket": lake_bucket(), "LakeBucketPolicy": _tls_only("LakeBucket"),
         "ResultsBucket": results_bucket(), "ResultsBucketPolicy": _tls_only("ResultsBucket"),
         **glue_resources(lake_tables),

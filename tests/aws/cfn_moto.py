@@ -17,6 +17,7 @@ a bucket policy's Deny, so the TLS-only bucket policies are not applied here. So
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -62,9 +63,19 @@ def moto_variant(template: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
     """The template without what moto cannot create, and {logical id: type} of what went."""
     supported = moto_supported_types()
     dropped = {rid: r["Type"] for rid, r in template["Resources"].items() if r["Type"] not in supported}
-    resources = {rid: _prune(r, set(dropped)) for rid, r in template["Resources"].items() if rid not in dropped}
+    resources = {rid: _moto_archive_pattern(_prune(r, set(dropped)))
+                 for rid, r in template["Resources"].items() if rid not in dropped}
     outputs = {key: out for key, out in template["Outputs"].items() if not references(out) & set(dropped)}
     return {**template, "Resources": resources, "Outputs": outputs}, dropped
+
+
+def _moto_archive_pattern(resource: dict[str, Any]) -> dict[str, Any]:
+    """moto 5.2 json.loads an AWS::Events::Archive's EventPattern, so it takes only the
+    string form of this Json property (CloudFormation takes the object, as the template has it)."""
+    pattern = resource.get("Properties", {}).get("EventPattern")
+    if resource["Type"] != "AWS::Events::Archive" or not isinstance(pattern, dict):
+        return resource
+    return {**resource, "Properties": {**resource["Properties"], "EventPattern": json.dumps(pattern)}}
 
 
 class Resolver:

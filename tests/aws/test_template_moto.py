@@ -188,3 +188,13 @@ def test_the_lake_layout_reads_through_the_glue_tables(deployed, tmp_path):
 def test_logical_ids_of_queues_match_outputs():
     for name in DEFINITION.dead_letter_queues:
         assert logical_id("Queue", name) in TEMPLATE["Resources"]
+
+
+def test_the_definition_archives_exist_on_the_bus(deployed):
+    events = client("events")
+    bus_arn = events.describe_event_bus(Name=DEFINITION.bus)["Arn"]
+    for archive in DEFINITION.archives:
+        described = events.describe_archive(ArchiveName=archive.name)
+        assert (described["EventSourceArn"], described["RetentionDays"]) == (bus_arn, archive.retention_days)
+        assert json.loads(described["EventPattern"]) == archive.pattern
+    assert DEFINITION.archives  # infra/bus.yaml has some, so the loop above checked something
