@@ -96,9 +96,12 @@ class LocalBus:
         self, definition: BusDefinition, lake: Path, *, state_dir: Path | None = None,
         transport: Transport | None = None, account: str = "123456789012", region: str = "us-east-1",
         max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES, metrics_now: datetime | None = None, seed: int = 0,
-        journal: Journal | None = None,
+        journal: Journal | None = None, archive: bool = True,
     ):
+        """``archive=False``: publish without appending to archives (seeding history, which
+        the lake already keeps; archiving it as JSON lines would cost 4x the lake's disk)."""
         self.definition = definition
+        self.archive_events = archive
         self.name = definition.bus
         self.account, self.region = account, region
         self.max_entry_bytes = max_entry_bytes
@@ -294,7 +297,7 @@ class LocalBus:
         """(rule -> indexes of the events it matched, archive -> indexes of the events it keeps)."""
         matched: dict[str, list[int]] = defaultdict(list)
         archived: dict[str, list[int]] = defaultdict(list)
-        archiving = bool(self.archives) and replay_name is None
+        archiving = self.archive_events and bool(self.archives) and replay_name is None
         journal = self.journal if replay_name is None else None  # a replay is not a new acceptance
         match = self.index.match
         if not archiving and journal is None and only_rules is None:  # the seeding hot path

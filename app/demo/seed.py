@@ -51,7 +51,8 @@ def seed_lake(
     definition = definition or load_definition()
     enterprise = Enterprise(DemoConfig(days=days, events_per_day=events_per_day, seed=seed, end=end))
     last_day = end or datetime.now(UTC).date()
-    bus = LocalBus(definition, lake, transport=demo_transport(enterprise, definition), seed=seed,
+    # The seeded history is kept by the lake; archives record what goes through `bus serve`.
+    bus = LocalBus(definition, lake, transport=demo_transport(enterprise, definition), seed=seed, archive=False,
                    metrics_now=datetime.combine(last_day + timedelta(days=1), time(), UTC))
     # History stops at this moment: the simulation of today runs to midnight, but events
     # after now have not happened yet (the live publisher sends them as their time comes).

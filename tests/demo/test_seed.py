@@ -16,3 +16,4 @@ def test_seeding_history_stops_at_now_and_records_metrics_and_truth(tmp_path):
     assert lake_is_seeded(lake)
     assert (tmp_path / "ground_truth.json").exists()
     assert any((lake / "_bus_metrics").rglob("*.parquet"))
+    assert not list((tmp_path / "bus").rglob("archives/*/*")), "seeded history is the lake's, not archived again"
