@@ -172,8 +172,8 @@ def latency_table(metrics: pd.DataFrame, percentiles: pd.DataFrame | None = None
 
 def latency_percentiles(ctx: Context, rng: TimeRange) -> pd.DataFrame | None:
     """p50/p90/p99 per rule over the range, when the metrics source can give them (the
-    local store keeps a histogram per point; the CloudWatch source does not ask for
-    percentile statistics yet), else None."""
+    local store from its histograms, CloudWatch from GetMetricData's pNN statistics),
+    else None."""
     reader = getattr(ctx.metrics, "latency_percentiles", None)
     if reader is None:
         return None
