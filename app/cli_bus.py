@@ -19,6 +19,7 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlparse
 
 from app.__main__ import lake_argument, resolve_lake
@@ -86,17 +87,35 @@ def live_enterprise(rate: int, seed: int, today: date):
     return Enterprise(DemoConfig(days=2, events_per_day=rate, seed=seed, end=today))
 
 
+def seeded_enterprise(lake: Path):
+    """The simulation the lake was seeded with, so live events continue its history: the
+    same campaigns, outages and in-flight orders (the simulation runs on past its end).
+    None when the lake was not seeded by `demo seed`."""
+    from app.demo.enterprise import DemoConfig, Enterprise
+
+    try:
+        truth = json.loads((Path(lake).parent / "ground_truth.json").read_text())
+        config = DemoConfig(days=int(truth["days"]), events_per_day=int(truth["events_per_day"]),
+                            seed=int(truth["seed"]), end=date.fromisoformat(str(truth["end"])[:10]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Enterprise(config)
+
+
 def cmd_bus_publish(args: argparse.Namespace) -> int:
     _exit_on_sigterm()
     client = events_client(args.endpoint)
     since = datetime.now(UTC).replace(microsecond=0)
-    enterprise, day = live_enterprise(args.rate, args.seed, since.date()), since.date()
-    print(f"publishing the simulated enterprise to {args.endpoint} (~{args.rate:,} events/day)", flush=True)
+    seeded = seeded_enterprise(resolve_lake(args))
+    enterprise, day = seeded or live_enterprise(args.rate, args.seed, since.date()), since.date()
+    scale = f"{seeded.config.events_per_day:,} events/day, continuing the seeded history" if seeded \
+        else f"~{args.rate:,} events/day"
+    print(f"publishing the simulated enterprise to {args.endpoint} ({scale})", flush=True)
     try:
         while True:
             time.sleep(args.tick)
             until = datetime.now(UTC).replace(microsecond=0)
-            if until.date() != day:  # a new day: the simulation is built per window of days
+            if not seeded and until.date() != day:  # unseeded: the simulation is built per window of days
                 enterprise, day = live_enterprise(args.rate, args.seed, until.date()), until.date()
             sent, failed = publish_window(client, enterprise.events_between(since, until))
             since = until
@@ -126,7 +145,7 @@ def cmd_bus_consumer(args: argparse.Namespace) -> int:
 
     _exit_on_sigterm()
     today = datetime.now(UTC).date()
-    enterprise = live_enterprise(args.rate, args.seed, today + timedelta(days=1))
+    enterprise = seeded_enterprise(resolve_lake(args)) or live_enterprise(args.rate, args.seed, today + timedelta(days=1))
     consumer_of_path = {urlparse(e.url).path: name for name, e in load_definition().endpoints.items()}
 
     class Handler(BaseHTTPRequestHandler):
@@ -189,7 +208,5 @@ def add_bus_commands(commands: argparse._SubParsersAction) -> None:
     consumer.set_defaults(handler=cmd_bus_consumer)
 
 
-def _path(text: str):
-    from pathlib import Path
-
+def _path(text: str) -> Path:
     return Path(text).resolve()
