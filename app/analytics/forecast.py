@@ -96,7 +96,10 @@ class SeasonalNaive:
 
     def fit(self, y: np.ndarray, exog: np.ndarray | None) -> SeasonalNaive:
         diffs = y[self.season:] - y[:-self.season]
-        self.scale = float(np.nanstd(diffs)) or 1e-6
+        diffs = diffs[~np.isnan(diffs)]
+        # Under two seasons of history there is no seasonal difference to measure: NaN
+        # scale (uncalibrated intervals), said so by the caller, rather than a warning.
+        self.scale = (float(np.std(diffs)) or 1e-6) if diffs.size > 1 else np.nan
         return self
 
     def paths(self, y: np.ndarray, exog: np.ndarray | None, origins: np.ndarray, horizon: int) -> Paths:
