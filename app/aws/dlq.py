@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from app.bus.dlq import DeadLetter
+from app.bus.dlq import DeadLetter, RedriveResult
 from app.events import parse_time
 
 BATCH = 10  # ReceiveMessage, ChangeMessageVisibilityBatch, DeleteMessageBatch and PutEvents
@@ -55,13 +54,6 @@ def put_events_entry(body: str, bus: str) -> dict[str, Any]:
     if event.get("time"):
         entry["Time"] = parse_time(event["time"])
     return entry
-
-
-@dataclass
-class RedriveResult:
-    sent: list[str] = field(default_factory=list)  # message ids now back on the bus
-    failed: dict[str, str] = field(default_factory=dict)  # message id -> why (the message stays)
-    missing: list[str] = field(default_factory=list)  # ids not found in the queue
 
 
 def chunks(items: list[Any], size: int = BATCH) -> Iterable[list[Any]]:
