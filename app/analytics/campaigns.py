@@ -20,6 +20,8 @@ to the region's own history (weekday profile and trend, before and after) and is
 
 Weights are each region's mean daily orders (the variance of a log count is about 1/count);
 the standard error is inflated for residual autocorrelation (AR(1) factor (1+ρ)/(1-ρ)).
+The interval accounts for the lag search: its critical value is the quantile of the largest
+|t| over all the lags tried, not of one t (see ``search_critical_value``).
 
 Frames (built by app/services/analytics_data.py):
     orders     date, region, orders, revenue                 one row per region and day
@@ -63,6 +65,7 @@ class LiftSettings:
     min_control_share: float = 0.5  # below this share of effect days with a clean control: fall back
     min_pre_days: int = 14
     min_effect_days: int = 3  # days of effect that must be observable at every lag tried
+    search_draws: int = 20_000  # simulated draws for the max-|t| critical value over the lags
 
 
 # --- the data, as arrays over day numbers ---------------------------------------------------
@@ -231,6 +234,29 @@ def fit_lag(design: Design, y: np.ndarray, dummy: np.ndarray, lag: int) -> Fit:
     return Fit(lag, beta, float(se), dof, sse)
 
 
+def search_critical_value(columns: list[np.ndarray], level: float, dof: int, draws: int) -> float:
+    """Critical value for an interval at the lag the search picked: the ``level`` quantile
+    of max |t| over every lag tried, when no lag has an effect.
+
+    Picking the best-fitting of 15 lags picks the largest |t|, so a nominal t-quantile makes
+    null campaigns look significant about three times as often as it claims. The max-|t|
+    quantile holds whichever lag is picked (post-selection inference: Berk et al., "Valid
+    post-selection inference", Ann. Statist. 41(2), 2013). The t's of adjacent lags are
+    highly correlated (their windows share most days), so the quantile comes from their
+    correlation — the residualised lag dummies' — by simulation with a fixed seed (the same
+    data give the same interval), not a Bonferroni bound over 15 independent tests."""
+    single = float(stats.t.ppf((1 + level) / 2, max(dof, 1)))
+    if len(columns) < 2:
+        return single
+    unit = np.array([c / np.linalg.norm(c) for c in columns])
+    values, vectors = np.linalg.eigh(unit @ unit.T)
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))
+    z = np.random.default_rng(0).standard_normal((draws, len(columns))) @ root.T
+    largest = float(np.quantile(np.abs(z).max(axis=1), level))
+    # The simulated quantile is Gaussian; carry its tail probability over to t with dof.
+    return max(single, float(stats.t.ppf(stats.norm.cdf(largest), max(dof, 1))))
+
+
 def autocorrelation_factor(series: np.ndarray) -> float:
     """Variance inflation of a mean of AR(1) noise: (1+ρ)/(1-ρ), never below 1."""
     if len(series) < 10:
@@ -369,6 +395,7 @@ class Estimate:
     best: Fit
     revenue: Fit
     flags: list[str]
+    critical: float  # the interval's critical value, the lag search accounted for
 
     @property
     def lag(self) -> int:
@@ -387,17 +414,19 @@ def estimate_one(context: Context, spell: Spell, known_lags: dict[str, int]) -> 
     if not design.rows.treated.any():
         return None
     target = design.residual(stacked(context.panel.log_orders, design.rows))
-    fits = [fit_lag(design, target, lag_dummy(context, design.rows, spell, lag), lag)
-            for lag in range(context.settings.max_lag + 1)]
+    dummies = [lag_dummy(context, design.rows, spell, lag) for lag in range(context.settings.max_lag + 1)]
+    fits = [fit_lag(design, target, dummy, lag) for lag, dummy in enumerate(dummies)]
     usable = [f for f in fits if np.isfinite(f.beta)]
     if not usable:
         return None
     best = min(usable, key=lambda f: f.sse)
+    critical = search_critical_value([design.residual(dummies[f.lag]) for f in usable],
+                                     context.settings.level, best.dof, context.settings.search_draws)
     revenue = fit_lag(design, design.residual(stacked(context.panel.log_revenue, design.rows)),
                       lag_dummy(context, design.rows, spell, best.lag), best.lag)
     if spell.end + best.lag > len(context.panel.dates) - 1:
         flags.append(FLAG_INCOMPLETE)
-    return Estimate(spell, design, fits, best, revenue, flags)
+    return Estimate(spell, design, fits, best, revenue, flags, critical)
 
 
 # --- every campaign -------------------------------------------------------------------------
@@ -452,9 +481,9 @@ def fit_all(orders: pd.DataFrame, campaigns: pd.DataFrame,
     return context, final
 
 
-def interval(fit: Fit, level: float) -> tuple[float, float]:
-    """The confidence interval of the log effect."""
-    half = stats.t.ppf((1 + level) / 2, max(fit.dof, 1)) * fit.se
+def interval(fit: Fit, critical: float) -> tuple[float, float]:
+    """The confidence interval of the log effect (``critical`` standard errors each side)."""
+    half = critical * fit.se
     return fit.beta - half, fit.beta + half
 
 
@@ -463,11 +492,12 @@ def incremental(actual: float, log_effect: float) -> float:
     return float(actual * -np.expm1(-log_effect))
 
 
-def summarize(estimate: Estimate, panel: Panel, level: float) -> dict:
+def summarize(estimate: Estimate, panel: Panel) -> dict:
     """The table row of one campaign (see RESULT_COLUMNS)."""
     spell, best = estimate.spell, estimate.best
-    low, high = interval(best, level)
-    rev_low, rev_high = interval(estimate.revenue, level)
+    # Revenue is read at the lag orders picked, so the same search is accounted for.
+    low, high = interval(best, estimate.critical)
+    rev_low, rev_high = interval(estimate.revenue, estimate.critical)
     days = spell.acts(np.arange(len(panel.dates)), best.lag)
     region = panel.regions.index(spell.region)
     orders, revenue = float(np.nansum(panel.orders[days, region])), float(np.nansum(panel.revenue[days, region]))
@@ -508,7 +538,7 @@ def table_row(context: Context, spell: Spell, estimate: Estimate | None) -> dict
         return unestimated(spell.row, FLAG_TOO_EARLY)
     if estimate is None:
         return unestimated(spell.row)
-    return summarize(estimate, context.panel, context.settings.level)
+    return summarize(estimate, context.panel)
 
 
 def estimate_campaign_effects(orders: pd.DataFrame, campaigns: pd.DataFrame,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from app.analytics import campaigns as lift
 from tests.analytics.synthetic import Planted, campaign_frame, regional_orders
@@ -149,3 +150,29 @@ def test_no_campaigns_gives_an_empty_table_with_the_columns():
     orders = regional_orders([], regions=BIG, days=60)
     table = lift.estimate_campaign_effects(orders, campaign_frame([]))
     assert table.empty and list(table.columns) == lift.RESULT_COLUMNS
+
+
+@pytest.mark.parametrize("columns, expected", [
+    pytest.param(1, stats.t.ppf(0.975, 400), id="one-lag-is-the-t-quantile"),
+    pytest.param(-15, stats.t.ppf(0.975, 400), id="identical-lags-search-nothing"),
+    pytest.param(15, stats.t.ppf(stats.norm.cdf(stats.norm.ppf(1 - (1 - 0.95 ** (1 / 15)) / 2)), 400),
+                 id="independent-lags-are-sidak"),
+])
+def test_search_critical_value(columns, expected):
+    # columns > 0: that many orthogonal lag dummies; < 0: that many copies of one dummy.
+    base = np.eye(60)[:abs(columns)] if columns > 0 else np.ones((-columns, 60))
+    value = lift.search_critical_value(list(base), 0.95, 400, 20_000)
+    assert value == pytest.approx(expected, rel=0.02)
+
+
+def test_idle_campaigns_are_significant_at_the_stated_rate_despite_the_lag_search():
+    # Picking the best of 15 lags with a single-lag t-quantile called ~22% of these significant.
+    regions = {"north": 300.0, "south": 250.0, "east": 200.0, "west": 400.0}
+    significant = []
+    for seed in range(40):
+        rng = np.random.default_rng(1000 + seed)
+        plant = Planted("idle", "north", f"2025-0{4 + seed % 5}-1{seed % 9}", int(rng.integers(7, 22)), 0.0,
+                        int(rng.integers(0, 8)))
+        row = estimate([plant], seed=seed, regions=regions).loc["idle"]
+        significant.append(lift.FLAG_NO_EFFECT not in row["flags"])
+    assert np.mean(significant) <= 0.10

@@ -21,7 +21,8 @@ import pytest
 from scipy import stats
 
 from app.__main__ import main
-from app.analytics.campaigns import FLAG_TOO_EARLY
+from app.analytics import campaigns as lift
+from app.analytics.campaigns import FLAG_NO_EFFECT, FLAG_TOO_EARLY
 from app.engines.duckdb_engine import DuckDBEngine
 from app.services import analytics_data as data
 from tests.analytics.lakes import END, ground_truth, seed_analytics_lake
@@ -121,13 +122,18 @@ def lift_table(year_lakes) -> pd.DataFrame:
     frames = []
     for seed, lake in year_lakes.items():
         engine = DuckDBEngine(lake)
-        effects = data.campaign_report(engine, *year_range(engine)).effects
+        report = data.campaign_report(engine, *year_range(engine))
+        # The standard error itself: the interval's width also holds the lag search's
+        # critical value, which says nothing about how precise the point estimate is.
+        _, estimates = lift.fit_all(report.orders, report.campaigns, report.settings)
+        se = {cid: e.best.se for cid, e in estimates.items() if e is not None}
+        effects = report.effects.assign(se=report.effects["campaign_id"].map(se))
         truth = pd.DataFrame(ground_truth(lake)["campaigns"])[["campaign_id", "lift", "lag_days"]]
         truth = truth.rename(columns={"lift": "planted", "lag_days": "planted_lag"})
         frames.append(effects.merge(truth, on="campaign_id").assign(seed=seed))
     table = pd.concat(frames, ignore_index=True)
     estimated = table[~table["flags"].map(lambda f: FLAG_TOO_EARLY in f)].copy()
-    se = (np.log1p(estimated["lift_high"]) - np.log1p(estimated["lift_low"])) / (2 * stats.norm.ppf(0.975))
+    se = estimated["se"]
     estimated["z"] = (np.log1p(estimated["lift"]) - np.log1p(estimated["planted"])) / se
     estimated["se_points"] = se * (1 + estimated["planted"]) * 100
     estimated["error_points"] = (estimated["lift"] - estimated["planted"]) * 100
@@ -169,6 +175,8 @@ def test_campaigns_without_effect_are_never_reported_with_confidence(lift_table)
     idle = lift_table[lift_table["planted"] == 0]
     assert len(idle) >= len(SEEDS)
     assert (idle["z"].abs() < 3).all()
+    assert ((idle["lift_low"] < 0) & (0 < idle["lift_high"])).all(), idle[["seed", "campaign_id", "lift_low", "lift_high"]]
+    assert idle["flags"].map(lambda flags: FLAG_NO_EFFECT in flags).all()
 
 
 @pytest.fixture(scope="session")
