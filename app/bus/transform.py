@@ -34,9 +34,10 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from app.events import ValidationException
+from app.events import ValidationException, format_time
 
 MAX_PATHS = 100
 MAX_PATH_LENGTH = 256
@@ -159,7 +160,7 @@ def _as_json(value: Any) -> str:
 
 
 def ingestion_time_text(epoch_s: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
+    return format_time(datetime.fromtimestamp(epoch_s, UTC))
 
 
 def event_without_detail(event: dict, ingested: float) -> dict:

@@ -35,6 +35,7 @@ from app.demo.world import (
     PRODUCT_LINES, REGION_SHARES, REGIONS, Calendar, build_catalog, epoch_day, from_epoch_day,
     holidays_between, mean_quantity,
 )
+from app.events import format_time
 
 # Independent random streams: (seed, stream, ...) never collide between purposes.
 COHORT, CAMPAIGNS, OUTAGES, CATALOG, CALIBRATION = range(1, 6)
@@ -71,7 +72,7 @@ def _seconds(moment: datetime) -> int:
 
 
 def _iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(datetime.fromtimestamp(seconds, UTC))
 
 
 def _blocks(first: int, days: int, horizon_end: int) -> list[tuple[int, int]]:

@@ -25,11 +25,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from app.events import TIME_FORMAT
 from app.lake.tables import EVENTS, TABLE_FOR_DETAIL_TYPE, TABLES, Column, Table
 
 TABLE_NAME_FOR_DETAIL_TYPE = {detail_type: t.name for detail_type, t in TABLE_FOR_DETAIL_TYPE.items()}
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 COMPRESSION = "zstd"
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -63,12 +63,9 @@ def bucket_bounds(bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 DAY_S = 86_400
 
 
-def resolution_s(age: timedelta) -> int:
-    """CloudWatch's retention steps: the period a point of this age is kept at."""
-    return _resolution_for_age_s(age.total_seconds())
-
-
-def _resolution_for_age_s(age_s: float) -> int:
+def resolution_s(age_s: float) -> int:
+    """CloudWatch's retention steps: the period a point ``age_s`` seconds old is kept at
+    (plain arithmetic: it runs for every point while seeding)."""
     if age_s <= 15 * DAY_S:
         return 60
     if age_s <= 63 * DAY_S:
@@ -107,7 +104,7 @@ class MetricsRecorder:
 
     def _bucket(self, epoch_s: float) -> int:
         # Hot path (called per retry while seeding): plain arithmetic, no datetimes.
-        step = _resolution_for_age_s(self._now() - epoch_s)
+        step = resolution_s(self._now() - epoch_s)
         return int(epoch_s // step * step)
 
     def add(self, metric: str, epoch_s: float, value: float = 1.0, rule: str = "", samples: float = 1.0) -> None:

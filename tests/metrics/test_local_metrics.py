@@ -13,7 +13,7 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     pytest.param(timedelta(days=200), 3600, id="old-hourly"),
 ])
 def test_resolution_follows_cloudwatch_retention(age, step):
-    assert resolution_s(age) == step
+    assert resolution_s(age.total_seconds()) == step
 
 
 def test_counts_round_trip_with_missing_periods_as_zero(tmp_path):
