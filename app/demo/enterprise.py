@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from app.demo.campaigns import Campaign, campaign_rows, lift_factors, schedule_campaigns
-from app.demo.orders import MAX_CHAIN_DAYS, OrderChain, draw_carts, draw_orders, simulate_orders, stock_plan
+from app.demo.orders import MAX_CHAIN_DAYS, ORDER_CHAIN_TYPES, OrderChain, draw_carts, draw_orders, simulate_orders, stock_plan
 from app.demo.outages import PLANS, Outages, schedule_outages
 from app.demo.production import DOWNTIME_P, SHIFT_START_HOURS, line_arns, simulate_production
 from app.demo.rows import DAY, Rows, merge_events
@@ -52,6 +52,11 @@ class DemoConfig:
     end: date | None = None  # last simulated day (inclusive); None: today (UTC)
     account: str = "123456789012"
     region: str = "us-east-1"
+    # Only these detail types are drawn (None: all). The others are still *planned* — the
+    # volume, campaigns and capacities do not change — and the kept events are the very
+    # ones the whole simulation publishes; without an order's consequences among them the
+    # order chain is not drawn at all, which is what makes a large analytics lake cheap.
+    detail_types: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -158,11 +163,14 @@ class Enterprise:
         if day < self.first_day:
             return []
         rng = stream(self.config.seed, COHORT, day)
-        return (
+        wanted = self.config.detail_types
+        rows = (
             simulate_production(rng, day, self.capacities, self.arns)
             + campaign_rows(rng, self.campaigns, day)
-            + simulate_orders(rng, day, self.expected_orders(day), self.expected_orders(day, False), self.catalog)
+            + simulate_orders(rng, day, self.expected_orders(day), self.expected_orders(day, False), self.catalog,
+                              consequences=wanted is None or bool((wanted - {"OrderPlaced"}) & ORDER_CHAIN_TYPES))
         )
+        return rows if wanted is None else [r for r in rows if r.detail_type in wanted]
 
     def _cohort_parts(self, cohort: int, first: int, keep: bool) -> dict[int, list[Rows]]:
         """The cohort's rows split by the day they fall on (only days from ``first`` on are

@@ -176,6 +176,14 @@ class Stock:
     events: list[Rows]
 
 
+# What the orders of a day cause (carts abandoned included): everything but production and marketing.
+ORDER_CHAIN_TYPES = frozenset({
+    "OrderPlaced", "PaymentAuthorized", "PaymentFailed", "InventoryReserved", "StockOut", "StockReplenished",
+    "OrderCancelled", "OrderShipped", "OrderDelivered", "DeliveryDelayed", "RefundIssued", "TicketOpened",
+    "TicketResolved", "CartAbandoned",
+})
+
+
 class OrderChain:
     """Draws the consequences of a day's orders, step by step, collecting rows."""
 
@@ -188,9 +196,13 @@ class OrderChain:
         if len(times):
             self.rows.append(make_rows(self.rng, detail_type, times, columns))
 
-    def run(self) -> list[Rows]:
+    def place(self) -> None:
         o = self.orders
         self.emit("OrderPlaced", o.placed, o.columns(np.arange(len(o))))
+
+    def run(self) -> list[Rows]:
+        o = self.orders
+        self.place()
         payments = self.pay()
         stock = self.reserve(payments.authorized_at)
         ship_delay = np.clip(self.rng.gamma(2.0, 6.0 * HOUR, len(o)), HOUR, 72 * HOUR).astype(np.int64)
@@ -480,13 +492,18 @@ def stock_plan(expected: np.ndarray) -> np.ndarray:
 
 
 def simulate_orders(rng: np.random.Generator, day: int, expected: np.ndarray, planned: np.ndarray,
-                    catalog: Catalog) -> list[Rows]:
+                    catalog: Catalog, consequences: bool = True) -> list[Rows]:
     """Every event caused by the orders placed on epoch ``day`` (plus the day's abandoned carts).
 
     ``expected``: mean orders per region (campaigns included); ``planned``: what the ERP
-    planned stock for (the calendar without campaigns)."""
+    planned stock for (the calendar without campaigns). Without ``consequences``, only the
+    OrderPlaced rows — the same ones, since they are drawn first."""
     orders = draw_orders(rng, day, expected, catalog)
-    rows = OrderChain(rng, day, orders, stock_plan(planned)).run()
+    chain = OrderChain(rng, day, orders, stock_plan(planned))
+    if not consequences:
+        chain.place()
+        return chain.rows
+    rows = chain.run()
     rows.append(draw_carts(rng, day, expected))
     latest = max(int(r.times[-1]) for r in rows if len(r))
     if latest >= (day + MAX_CHAIN_DAYS + 1) * DAY:

@@ -1,7 +1,9 @@
 """Seeded lakes for the analytics: the simulated enterprise's events, written by the lake
 writer, restricted to the detail types the analytics read (orders placed, marketing,
-production) so that a year at full scale is written in about a minute instead of several.
-The estimators never see ``ground_truth.json``; tests read it to compare."""
+production). The enterprise still plans everything at the asked-for scale, but draws only
+those events (the very ones the full simulation publishes), so that a year at the default
+scale is written in well under a minute. The estimators never see ``ground_truth.json``;
+tests read it to compare."""
 
 from __future__ import annotations
 
@@ -24,10 +26,11 @@ def seed_analytics_lake(root: Path, *, days: int, events_per_day: int, seed: int
     lake = Path(root) / "lake"
     if (Path(root) / "ground_truth.json").exists():
         return lake
-    enterprise = Enterprise(DemoConfig(days=days, events_per_day=events_per_day, seed=seed, end=end))
+    enterprise = Enterprise(DemoConfig(days=days, events_per_day=events_per_day, seed=seed, end=end,
+                                       detail_types=ANALYTICS_DETAIL_TYPES))
     writer = LakeWriter(lake)
     for batch in enterprise.day_batches():
-        writer.write([e for e in batch.events if e["detail-type"] in ANALYTICS_DETAIL_TYPES])
+        writer.write(batch.events)
     write_ground_truth(enterprise, lake)
     return lake
 

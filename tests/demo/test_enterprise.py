@@ -3,12 +3,14 @@ import math
 import re
 import uuid
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
 
 from app.demo.enterprise import DayBatch, DemoConfig, Enterprise, write_ground_truth
+from app.demo.orders import ORDER_CHAIN_TYPES
 from app.demo.outages import PLANS
 from app.demo.rows import format_times, format_uuids, new_uuids
 from app.demo.world import holidays_of_year
@@ -77,6 +79,23 @@ def daily_orders(events):
 def test_same_config_draws_identical_events_ids_included(events):
     again = [e for b in Enterprise(SMALL).day_batches() for e in b.events]
     assert again == events
+
+
+@pytest.mark.parametrize("kept", [
+    pytest.param({"OrderPlaced", "CampaignSpend", "BatchCompleted"}, id="no-order-consequences"),
+    pytest.param({"OrderPlaced", "OrderShipped", "MachineDowntime"}, id="with-a-consequence"),
+    pytest.param({"CartAbandoned"}, id="carts-only"),
+])
+def test_kept_detail_types_are_exactly_the_whole_simulations_events_of_those_types(events, kept):
+    only = Enterprise(replace(SMALL, detail_types=frozenset(kept)))
+    assert [e for b in only.day_batches() for e in b.events] == [e for e in events if e["detail-type"] in kept]
+    assert only.ground_truth() == Enterprise(SMALL).ground_truth()
+
+
+def test_the_order_chain_draws_exactly_its_declared_types(events):
+    from_orders = {e["detail-type"] for e in events} - {
+        t for t, source in SOURCE_OF_DETAIL_TYPE.items() if source in ("verticals.marketing", "verticals.production")}
+    assert from_orders == ORDER_CHAIN_TYPES
 
 
 def test_another_seed_draws_other_events(events):
