@@ -1,6 +1,10 @@
 import json
+import random
+import struct
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -65,3 +69,71 @@ def test_no_temporary_file_is_left_behind(tmp_path):
     LakeWriter(tmp_path).write([envelope(order_id="o1")])
     assert not list(tmp_path.rglob("*.tmp"))
     assert pq.read_schema(next((tmp_path / "orders").rglob("*.parquet"))) == ORDERS.arrow_schema()
+
+
+# The raw table's detail is orjson's text where it equals json's, json's elsewhere: each
+# case must read back as exactly the detail and be the very text json writes.
+JSON_TEXT = json.JSONEncoder(separators=(",", ":")).encode  # what the writer wrote before orjson
+
+HOSTILE_DETAILS = [
+    pytest.param({}, id="empty-object"),
+    pytest.param({"n": 2**70, "neg": -2**70}, id="int-beyond-64-bits"),
+    pytest.param({"max": 2**64 - 1, "min": -2**63, "over": 2**64}, id="int-at-64-bit-edges"),
+    pytest.param({"big": 1e20, "tenth": 0.1, "negzero": -0.0, "whole": 3.0, "int": 3}, id="floats-and-ints"),
+    pytest.param({"tiny": 1e-7, "sub": 5e-324, "max": 1.7976931348623157e308}, id="float-exponents"),
+    pytest.param({"small": 2.5e-5, "edge": 1e-4}, id="floats-under-1e-4"),
+    pytest.param({"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}, id="nan-and-infinity"),
+    pytest.param({"text": "café 日本語 😀 \u2028\u2029", "name": "Ünïcödé"}, id="unicode"),
+    pytest.param({"esc": "\"quote\" \\back\\ /slash \n\r\t\b\f \x00\x1f\x7f </script>"}, id="escapes"),
+    pytest.param({"lone": "\ud800", "pair": json.loads('"\\ud83d\\ude00"')}, id="surrogates"),
+    pytest.param({"k\u00e9y \"q\"": "v", "": ""}, id="odd-keys"),
+    pytest.param({"a": [1, [2, [3, {"b": {"c": [None, True, False, "", [], {}]}}]]]}, id="nested"),
+    pytest.param({"none": None, "looks": "null", "num": "1e-07", "zeros": "0.00001"},
+                 id="null-and-float-like-strings"),
+    pytest.param({"deep": json.loads("[" * 300 + "]" * 300)}, id="nesting-beyond-orjson-limit"),
+]
+
+
+def raw_details(lake: Path) -> list[str]:
+    return [row["detail"] for row in read(lake / "events")]
+
+
+@pytest.mark.parametrize("detail", HOSTILE_DETAILS)
+def test_the_raw_detail_reads_back_as_exactly_the_event_detail(tmp_path, detail):
+    LakeWriter(tmp_path).write([{**envelope(), "detail": detail}])
+    [text] = raw_details(tmp_path)
+    assert repr(json.loads(text)) == repr(detail)  # repr: 1.0 is not 1, -0.0 is not 0.0, nan is nan
+    assert text == JSON_TEXT(detail)
+
+
+class Label(str):
+    pass
+
+
+@pytest.mark.parametrize("detail", [
+    pytest.param({1: "a", True: "b", None: "c"}, id="non-string-keys"),
+    pytest.param({Label("key"): Label("value")}, id="str-subclasses"),
+    pytest.param({"n": np.float64(0.1)}, id="float-subclass"),
+])
+def test_details_no_put_events_entry_can_hold_are_written_as_json_writes_them(tmp_path, detail):
+    # Publishers in this process hand the writer Python dicts: what json wrote, it still writes.
+    LakeWriter(tmp_path).write([{**envelope(), "detail": detail}])
+    assert raw_details(tmp_path) == [JSON_TEXT(detail)]
+
+
+def test_a_detail_json_cannot_write_still_fails_rather_than_being_made_up(tmp_path):
+    with pytest.raises(TypeError):
+        LakeWriter(tmp_path).write([{**envelope(), "detail": {"at": datetime(2026, 11, 20, tzinfo=UTC)}}])
+
+
+def test_seeded_random_floats_and_characters_are_written_as_json_writes_them(tmp_path):
+    draw = random.Random(7)
+    floats = [struct.unpack("<d", draw.getrandbits(64).to_bytes(8, "little"))[0] for _ in range(2_000)]
+    floats += [draw.uniform(1, 10) * 10.0 ** draw.randrange(-12, 22) for _ in range(2_000)]
+    code_points = [draw.choice([draw.randrange(0x80), draw.randrange(0xD800), draw.randrange(0xE000, 0x110000)])
+                   for _ in range(5_000)]
+    characters = "".join(map(chr, code_points))
+    details = [{"float": x} for x in floats] + [{"text": characters[i:i + 50]} for i in range(0, 5_000, 50)]
+    LakeWriter(tmp_path).write([{**envelope(), "id": f"e{i}", "detail": d} for i, d in enumerate(details)])
+    by_id = {row["id"]: row["detail"] for row in read(tmp_path / "events")}
+    assert [by_id[f"e{i}"] for i in range(len(details))] == [JSON_TEXT(d) for d in details]
