@@ -96,6 +96,16 @@ def _missing(name: str) -> EntryError:
     return EntryError("InvalidArgument", f"Parameter {name} is not valid. Reason: {name} is a required argument.")
 
 
+class NotJSON(ValueError):
+    pass
+
+
+def _not_json(constant: str):
+    """Python's json reads NaN and Infinity; JSON (RFC 8259) has no such values and
+    EventBridge rejects them."""
+    raise NotJSON(f"{constant} is not a JSON value")
+
+
 def validate_entry(entry: Any, max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES) -> EntryError | dict:
     """Check one PutEvents entry; return the parsed ``detail`` dict or the entry's error."""
     if not isinstance(entry, Mapping):
@@ -124,9 +134,10 @@ def validate_entry(entry: Any, max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES) -
         except (ValueError, OverflowError, OSError):
             return EntryError("InvalidArgument", f"Parameter Time is not valid: {entry['Time']!r}.")
     try:
-        detail = json.loads(entry["Detail"])
-    except (ValueError, RecursionError):
-        return EntryError("MalformedDetail", "Detail is malformed.")
+        detail = json.loads(entry["Detail"], parse_constant=_not_json)
+    except (ValueError, RecursionError) as error:
+        reason = f": {error.args[0]}" if isinstance(error, NotJSON) else "."
+        return EntryError("MalformedDetail", f"Detail is malformed{reason}")
     if not isinstance(detail, dict):
         return EntryError("MalformedDetail", "Detail is malformed: it must be a JSON object.")
     return detail

@@ -20,6 +20,8 @@ def entry(**overrides):
     pytest.param(entry(Detail=None), "InvalidArgument", id="missing-detail"),
     pytest.param(entry(Detail="{not json"), "MalformedDetail", id="malformed-detail"),
     pytest.param(entry(Detail="[1, 2]"), "MalformedDetail", id="detail-array"),
+    pytest.param(entry(Detail='{"amount": NaN}'), "MalformedDetail", id="detail-nan"),
+    pytest.param(entry(Detail='{"a": [-Infinity]}'), "MalformedDetail", id="detail-infinity"),
     pytest.param(entry(Detail='"text"'), "MalformedDetail", id="detail-string"),
     pytest.param(entry(Detail="[" * 100_000), "MalformedDetail", id="detail-deeply-nested"),
     pytest.param(entry(Source="aws.ec2"), "NotAuthorizedForSourceException", id="aws-source"),
