@@ -22,8 +22,10 @@ from app.demo.world import REGION_NAMES, from_epoch_day
 
 CHANNELS = ("search", "social", "email", "tv", "display")
 CHANNEL_SHARES = (0.30, 0.28, 0.14, 0.10, 0.18)
-BUDGET_RANGE = {"search": (30_000, 120_000), "social": (20_000, 90_000), "email": (5_000, 20_000),
-                "tv": (150_000, 400_000), "display": (15_000, 60_000)}
+BUDGET_RANGE = {  # at the default scale (12,000 events, about 2,000 orders a day)
+    "search": (30_000, 120_000), "social": (20_000, 90_000), "email": (5_000, 20_000),
+    "tv": (150_000, 400_000), "display": (15_000, 60_000),
+}
 COST_PER_MILLE = {"search": 12.0, "social": 8.0, "email": 1.5, "tv": 30.0, "display": 4.0}
 CLICK_RATE = {"search": 0.035, "social": 0.012, "email": 0.025, "tv": 0.0005, "display": 0.004}
 THEMES = ("New Year", "Winter", "Spring", "Spring", "Summer", "Summer",
@@ -156,9 +158,10 @@ def _overlaps(drafts: list[_Draft], ids: list[str]) -> list[tuple[str, ...]]:
     ]
 
 
-def _finish(rng: np.random.Generator, draft: _Draft, campaign_id: str, overlaps: tuple[str, ...]) -> Campaign:
+def _finish(rng: np.random.Generator, draft: _Draft, campaign_id: str, overlaps: tuple[str, ...],
+            budget_scale: float) -> Campaign:
     channel = CHANNELS[int(rng.choice(len(CHANNELS), p=CHANNEL_SHARES))]
-    budget = round(float(rng.uniform(*BUDGET_RANGE[channel])), -2)
+    budget = round(float(rng.uniform(*BUDGET_RANGE[channel])) * budget_scale, -2)
     weights = rng.lognormal(0.0, 0.25, draft.duration)
     spend = np.round(budget * rng.uniform(0.92, 1.0) * weights / weights.sum(), 2)
     impressions = np.round(spend / COST_PER_MILLE[channel] * 1000 * rng.lognormal(0, 0.1, draft.duration))
@@ -173,10 +176,12 @@ def _finish(rng: np.random.Generator, draft: _Draft, campaign_id: str, overlaps:
 
 
 def schedule_campaigns(
-    rng: np.random.Generator, first: int, last: int, blocks: list[tuple[int, int]]
+    rng: np.random.Generator, first: int, last: int, blocks: list[tuple[int, int]], budget_scale: float = 1.0,
 ) -> list[Campaign]:
     """Campaigns starting between epoch days ``first`` and ``last``; each block
-    ``[a, b)`` of days gets one idle campaign and (a year's block) 1-2 overlapping pairs."""
+    ``[a, b)`` of days gets one idle campaign and (a year's block) 1-2 overlapping pairs.
+    ``BUDGET_RANGE`` fits the default scale; ``budget_scale`` multiplies the budgets (and so
+    the impressions and clicks) for a larger or smaller enterprise."""
     drafts = _drafts(rng, first, last)
     planted = []
     for a, b in blocks:
@@ -184,7 +189,7 @@ def schedule_campaigns(
         planted.extend(_plant_block(rng, block, b - a))
     planted.sort(key=lambda d: (d.start_day, d.region))
     ids = _campaign_ids(planted)
-    return [_finish(rng, d, i, o) for d, i, o in zip(planted, ids, _overlaps(planted, ids))]
+    return [_finish(rng, d, i, o, budget_scale) for d, i, o in zip(planted, ids, _overlaps(planted, ids))]
 
 
 def lift_factors(campaigns: list[Campaign], day: int) -> np.ndarray:

@@ -100,7 +100,10 @@ class Enterprise:
         horizon_end = self.last_day + FUTURE_DAYS
         self.campaigns: list[Campaign] = schedule_campaigns(
             stream(config.seed, CAMPAIGNS), self.first_day, horizon_end,
-            _blocks(self.first_day, config.days, horizon_end))
+            _blocks(self.first_day, config.days, horizon_end),
+            # Marketing spends in proportion to the business: a 20x enterprise is no
+            # better a return on the same budget.
+            budget_scale=config.events_per_day / DemoConfig.events_per_day)
         self.outages = self._schedule_outages()
         self.arns = line_arns(config.region, config.account)
         self.events_per_order = self._calibrate()

@@ -92,6 +92,15 @@ def test_kept_detail_types_are_exactly_the_whole_simulations_events_of_those_typ
     assert only.ground_truth() == Enterprise(SMALL).ground_truth()
 
 
+def test_budgets_grow_with_the_enterprise_and_nothing_else_about_the_campaigns_changes(truth):
+    assert DemoConfig.events_per_day == 12_000  # the scale BUDGET_RANGE is for
+    bigger = Enterprise(replace(SMALL, events_per_day=3 * SMALL.events_per_day)).ground_truth()["campaigns"]
+    assert len(bigger) == len(truth["campaigns"])
+    for small, big in zip(truth["campaigns"], bigger):
+        assert big["budget"] == pytest.approx(3 * small["budget"], abs=200)  # each rounded to hundreds
+        assert {k: v for k, v in big.items() if k != "budget"} == {k: v for k, v in small.items() if k != "budget"}
+
+
 def test_the_order_chain_draws_exactly_its_declared_types(events):
     from_orders = {e["detail-type"] for e in events} - {
         t for t, source in SOURCE_OF_DETAIL_TYPE.items() if source in ("verticals.marketing", "verticals.production")}
