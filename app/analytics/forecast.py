@@ -159,6 +159,14 @@ def difference_regression(y: np.ndarray, exog: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(np.diff(exog, axis=0), np.diff(y), rcond=None)[0]
 
 
+# (level, trend, season, damping): statsmodels' defaults but for the level's floor. On a
+# few calm months the likelihood puts the level smoothing at its 1e-4 bound, a level that
+# never moves, and the forecasts then miss any rise that follows (on 180 days of the seeded
+# lakes the worst line's MASE fell from 1.67 to 1.24 with the floor; a year is unchanged).
+LEVEL_SMOOTHING_FLOOR = 0.05
+ETS_BOUNDS = [(LEVEL_SMOOTHING_FLOOR, 0.9999), (0.0001, 0.9999), (0.0001, 0.9999), (0.8, 0.98)]
+
+
 class ETS(StateSpaceModel):
     """Additive Holt-Winters on log units (level, damped trend, weekly season), applied to
     demand with the holiday and campaign effects taken out and put back in the forecast,
@@ -176,7 +184,7 @@ class ETS(StateSpaceModel):
         # Heuristic initial states (from the first weeks, as Hyndman et al. 2008 do): only the
         # 4 smoothing parameters are searched, 20x faster than estimating the 12 states too.
         return ExponentialSmoothing(y, trend=True, damped_trend=True, seasonal=7,
-                                    initialization_method="heuristic")
+                                    initialization_method="heuristic", bounds=ETS_BOUNDS)
 
     def effects(self, exog: np.ndarray | None) -> np.ndarray:
         """The events' part of log demand (the weekday columns are the season's job)."""

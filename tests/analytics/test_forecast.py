@@ -105,6 +105,19 @@ def test_test_window_rows_are_the_chosen_models_backtest(chairs):
     assert inside.mean() == pytest.approx(chairs.metrics["coverage_80_all"])
 
 
+def test_the_ets_level_keeps_moving_where_the_likelihood_would_freeze_it():
+    from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
+
+    rng = np.random.default_rng(3)
+    weekdays = np.log([0.93, 0.90, 0.92, 0.95, 1.00, 1.13, 1.17])
+    calm = 5 + np.tile(weekdays, 14) + rng.normal(0, 0.05, 98)  # three calm months: a flat level and noise
+    free = ExponentialSmoothing(calm, trend=True, damped_trend=True, seasonal=7,
+                                initialization_method="heuristic").fit(disp=False)
+    assert free.model.param_names[0] == "smoothing_level"
+    assert free.params[0] < fc.LEVEL_SMOOTHING_FLOOR  # unbounded, the level would freeze
+    assert fc.ETS().fit(calm, None).result.params[0] >= fc.LEVEL_SMOOTHING_FLOOR - 1e-9
+
+
 def test_too_short_a_history_says_so_and_still_forecasts():
     demand = line_demand({"sofas": 200.0}, days=60, seed=2)
     result = fc.forecast_line("sofas", demand.set_index("date")["units"], 14)
