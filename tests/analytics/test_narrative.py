@@ -19,9 +19,19 @@ def test_mase_sentence(mase, sentence):
     assert narrative.mase_sentence(mase) == sentence
 
 
-def test_coverage_sentence_states_the_target():
-    assert narrative.coverage_sentence(0.78) == (
-        "The 80% range held the actual demand on 78% of backtest days (it should be about 80%).")
+@pytest.mark.parametrize("coverage, verdict", [
+    pytest.param(0.78, "in line with a calibrated range, whose figure moves between about 70% and 90% from month to month",
+                 id="calibrated"),
+    pytest.param(0.71, "in line with a calibrated range, whose figure moves between about 70% and 90% from month to month",
+                 id="low-but-within-the-swing"),
+    pytest.param(0.70, "in line with a calibrated range, whose figure moves between about 70% and 90% from month to month",
+                 id="at-the-edge"),
+    pytest.param(0.62, "probably too narrow: expect more misses than it says", id="too-narrow"),
+    pytest.param(0.97, "probably wider than it needs to be", id="too-wide"),
+])
+def test_coverage_sentence_reads_the_share_against_its_usual_swing(coverage, verdict):
+    assert narrative.coverage_sentence(coverage) == (
+        f"The 80% range held the actual demand on {round(coverage * 100)}% of backtest days: {verdict}.")
 
 
 @pytest.mark.parametrize("row, expected", [
