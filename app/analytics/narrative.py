@@ -56,7 +56,8 @@ def coverage_sentence(coverage: float, level: float = 0.8) -> str:
     elif coverage > high:
         verdict = "probably wider than it needs to be"
     else:
-        verdict = f"in line with a calibrated range, whose figure moves between about {percent(low)} and {percent(high)} from month to month"
+        verdict = (f"in line with a calibrated range, whose figure moves between about {percent(low)} "
+                   f"and {percent(high)} from month to month")
     return (f"The {percent(level)} range held the actual demand on {percent(coverage)} of backtest days: "
             f"{verdict}.")
 

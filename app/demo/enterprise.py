@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from app.demo.campaigns import Campaign, campaign_rows, lift_factors, schedule_campaigns
-from app.demo.orders import MAX_CHAIN_DAYS, ORDER_CHAIN_TYPES, OrderChain, draw_carts, draw_orders, simulate_orders, stock_plan
+from app.demo.orders import (
+    MAX_CHAIN_DAYS, ORDER_CHAIN_TYPES, OrderChain, draw_carts, draw_orders, simulate_orders, stock_plan,
+)
 from app.demo.outages import PLANS, Outages, schedule_outages
 from app.demo.production import DOWNTIME_P, SHIFT_START_HOURS, line_arns, simulate_production
 from app.demo.rows import DAY, Rows, merge_events
