@@ -112,6 +112,8 @@ class Enterprise:
         self.mean_demand = float(np.mean([self._demand_factor(d) for d in range(self.first_day, self.last_day + 1)]))
         self.orders_per_day = self._orders_per_day()  # at a demand factor of 1
         self.capacities = self._plan_capacities()
+        wanted = config.detail_types
+        self.draws_order_chain = wanted is None or bool((wanted - {"OrderPlaced"}) & ORDER_CHAIN_TYPES)
         self._cohorts: dict[int, tuple[int, dict[int, list[Rows]]]] = {}  # see _cohort_parts
 
     # --- planning ---------------------------------------------------------------------------
@@ -173,7 +175,7 @@ class Enterprise:
             simulate_production(rng, day, self.capacities, self.arns)
             + campaign_rows(rng, self.campaigns, day)
             + simulate_orders(rng, day, self.expected_orders(day), self.expected_orders(day, False), self.catalog,
-                              consequences=wanted is None or bool((wanted - {"OrderPlaced"}) & ORDER_CHAIN_TYPES))
+                              consequences=self.draws_order_chain)
         )
         return rows if wanted is None else [r for r in rows if r.detail_type in wanted]
 

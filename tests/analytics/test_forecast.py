@@ -8,6 +8,7 @@ import pytest
 
 from app.analytics import forecast as fc
 from app.analytics.calendar import holiday_regressors
+from app.demo.world import WEEKDAY_FACTORS
 from tests.analytics.synthetic import line_demand
 
 
@@ -109,8 +110,7 @@ def test_the_ets_level_keeps_moving_where_the_likelihood_would_freeze_it():
     from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
 
     rng = np.random.default_rng(3)
-    weekdays = np.log([0.93, 0.90, 0.92, 0.95, 1.00, 1.13, 1.17])
-    calm = 5 + np.tile(weekdays, 14) + rng.normal(0, 0.05, 98)  # three calm months: a flat level and noise
+    calm = 5 + np.tile(np.log(WEEKDAY_FACTORS), 14) + rng.normal(0, 0.05, 98)  # three calm months: a flat level and noise
     free = ExponentialSmoothing(calm, trend=True, damped_trend=True, seasonal=7,
                                 initialization_method="heuristic").fit(disp=False)
     assert free.model.param_names[0] == "smoothing_level"
