@@ -29,8 +29,9 @@ class CliError(Exception):
 
 
 def lake_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lake", type=Path, default=None,
-                        help="lake folder (default: the VERTICALS_LAKE setting, data/lake)")
+    parser.add_argument(
+        "--lake", type=Path, default=None, help="lake folder (default: the VERTICALS_LAKE setting, data/lake)"
+    )
 
 
 def resolve_lake(args: argparse.Namespace) -> Path:
@@ -47,7 +48,9 @@ def _positive(text: str) -> int:
 def _print_progress(done: int, total: int, events: int) -> None:
     width = 30
     filled = int(width * done / total)
-    sys.stderr.write(f"\rseeding [{'#' * filled}{'.' * (width - filled)}] {done}/{total} days, {events:,} events")
+    sys.stderr.write(
+        f"\rseeding [{'#' * filled}{'.' * (width - filled)}] {done}/{total} days, {events:,} events"
+    )
     if done == total:
         sys.stderr.write("\n")
     sys.stderr.flush()
@@ -60,16 +63,26 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
     if args.if_empty and lake_is_seeded(lake):
         print(f"lake already seeded at {lake}")
         return 0
-    report = seed_lake(lake, days=args.days, events_per_day=args.events_per_day, seed=args.seed,
-                       end=args.end, progress=None if args.quiet else _print_progress)
+    report = seed_lake(
+        lake,
+        days=args.days,
+        events_per_day=args.events_per_day,
+        seed=args.seed,
+        end=args.end,
+        progress=None if args.quiet else _print_progress,
+    )
     rate = report.events / report.seconds if report.seconds else 0
-    print(f"seeded {report.events:,} events over {report.days} days into {lake} "
-          f"in {report.seconds:.1f} s ({rate:,.0f} events/s)")
+    print(
+        f"seeded {report.events:,} events over {report.days} days into {lake} "
+        f"in {report.seconds:.1f} s ({rate:,.0f} events/s)"
+    )
     return 0
 
 
 def add_demo_commands(commands: argparse._SubParsersAction) -> None:
-    demo = commands.add_parser("demo", help="the simulated enterprise").add_subparsers(dest="demo_command", required=True)
+    demo = commands.add_parser("demo", help="the simulated enterprise").add_subparsers(
+        dest="demo_command", required=True
+    )
     seed = demo.add_parser("seed", help="fill the local lake with simulated history")
     lake_argument(seed)
     seed.add_argument("--days", type=_positive, default=365)

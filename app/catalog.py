@@ -73,6 +73,7 @@ class DateRange:
 
 # --- relative dates ------------------------------------------------------------------
 
+
 def _last_month(today: date) -> DateRange:
     end = today.replace(day=1) - timedelta(days=1)
     return DateRange(end.replace(day=1), end)
@@ -120,6 +121,7 @@ def _iso_date(text: str) -> date | None:
 
 
 # --- parameters ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Param:
@@ -280,8 +282,10 @@ def _num(value: float) -> str:
 
 def _number_accepts(param: Param) -> str:
     kind = "a whole number" if param.integer else "a number"
-    bounds = [f">= {_num(param.min)}" if param.min is not None else "",
-              f"<= {_num(param.max)}" if param.max is not None else ""]
+    bounds = [
+        f">= {_num(param.min)}" if param.min is not None else "",
+        f"<= {_num(param.max)}" if param.max is not None else "",
+    ]
     return " ".join([kind, " and ".join(b for b in bounds if b)]).strip()
 
 
@@ -335,6 +339,7 @@ PARAM_TYPES: dict[str, ParamType] = {
 
 
 # --- saved queries -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class OutputColumn:
@@ -437,7 +442,9 @@ def _load_header(text: str) -> dict[str, Any]:
         raise CatalogError("the file must start with a YAML header in -- comment lines")
     unknown = sorted(set(header) - HEADER_KEYS)
     if unknown:
-        raise CatalogError(f"unknown header key(s) {', '.join(unknown)}; known: {', '.join(sorted(HEADER_KEYS))}")
+        raise CatalogError(
+            f"unknown header key(s) {', '.join(unknown)}; known: {', '.join(sorted(HEADER_KEYS))}"
+        )
     return header
 
 
@@ -471,7 +478,9 @@ def _param(name: Any, spec: Any) -> Param:
     kind = PARAM_TYPES[spec["type"]]
     unknown = sorted(set(spec) - PARAM_KEYS - kind.options)
     if unknown:
-        raise CatalogError(f"parameter {name}: unknown option(s) {', '.join(unknown)} for type {spec['type']}")
+        raise CatalogError(
+            f"parameter {name}: unknown option(s) {', '.join(unknown)} for type {spec['type']}"
+        )
     if "default" not in spec:
         raise CatalogError(f"parameter {name} needs a default (saved queries run with their defaults)")
     param = _build_param(name, spec)
@@ -484,11 +493,17 @@ def _build_param(name: str, spec: dict[str, Any]) -> Param:
     if spec["type"] in ("enum", "multienum") and not choices:
         raise CatalogError(f"parameter {name} needs choices")
     return Param(
-        name=name, type=spec["type"], default=spec["default"],
+        name=name,
+        type=spec["type"],
+        default=spec["default"],
         label=str(spec.get("label") or name.replace("_", " ").capitalize()),
-        help=str(spec.get("help") or ""), choices=choices,
-        min=spec.get("min"), max=spec.get("max"), integer=bool(spec.get("integer", False)),
-        max_length=int(spec.get("max_length", 100)), pattern=spec.get("pattern"),
+        help=str(spec.get("help") or ""),
+        choices=choices,
+        min=spec.get("min"),
+        max=spec.get("max"),
+        integer=bool(spec.get("integer", False)),
+        max_length=int(spec.get("max_length", 100)),
+        pattern=spec.get("pattern"),
         max_days=spec.get("max_days"),
     )
 
@@ -509,9 +524,7 @@ def _check_body(query: SavedQuery) -> None:
         raise CatalogError(str(exc)) from None
     declared = query.placeholders
     if sorted(found) != sorted(declared):
-        raise CatalogError(
-            f"the SQL uses {_names(found)} but the parameters bind {_names(declared)}"
-        )
+        raise CatalogError(f"the SQL uses {_names(found)} but the parameters bind {_names(declared)}")
 
 
 def _names(names: Sequence[str]) -> str:
@@ -519,6 +532,7 @@ def _names(names: Sequence[str]) -> str:
 
 
 # --- values --------------------------------------------------------------------------
+
 
 def resolve_params(query: SavedQuery, raw: Mapping[str, Any], today: date) -> dict[str, Any]:
     """Every declared parameter's typed value: from ``raw`` when given, else the default."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +22,47 @@ import pandas as pd
 
 from app.__main__ import lake_argument, resolve_lake
 
-CAMPAIGN_FIELDS = ["campaign_id", "region", "channel", "start_date", "end_date", "spend", "lift", "lift_low",
-                   "lift_high", "lag_days", "incremental_orders", "incremental_revenue", "roi", "flags"]
-CAMPAIGN_TABLE = ["campaign_id", "region", "lift", "lift_low", "lift_high", "lag_days",
-                  "incremental_orders", "incremental_revenue", "roi", "flags"]
-FORECAST_FIELDS = ["product_line", "model", "wape", "mase", "smape", "coverage_80", "coverage_95", "rel_mae",
-                   "shortfall_days", "at_risk_days", "note"]
+CAMPAIGN_FIELDS = [
+    "campaign_id",
+    "region",
+    "channel",
+    "start_date",
+    "end_date",
+    "spend",
+    "lift",
+    "lift_low",
+    "lift_high",
+    "lag_days",
+    "incremental_orders",
+    "incremental_revenue",
+    "roi",
+    "flags",
+]
+CAMPAIGN_TABLE = [
+    "campaign_id",
+    "region",
+    "lift",
+    "lift_low",
+    "lift_high",
+    "lag_days",
+    "incremental_orders",
+    "incremental_revenue",
+    "roi",
+    "flags",
+]
+FORECAST_FIELDS = [
+    "product_line",
+    "model",
+    "wape",
+    "mase",
+    "smape",
+    "coverage_80",
+    "coverage_95",
+    "rel_mae",
+    "shortfall_days",
+    "at_risk_days",
+    "note",
+]
 
 
 def _positive(text: str) -> int:
@@ -43,14 +77,18 @@ def _positive(text: str) -> int:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     lake_argument(parser)
-    parser.add_argument("--days", type=_positive, default=365, help="days of history to analyse (default 365)")
+    parser.add_argument(
+        "--days", type=_positive, default=365, help="days of history to analyse (default 365)"
+    )
     parser.add_argument("--format", choices=("table", "json"), default="table")
 
 
 def add_analyze_commands(commands: argparse._SubParsersAction) -> None:
     analyze = commands.add_parser("analyze", help="campaign effects and demand forecasts")
     kinds = analyze.add_subparsers(dest="analyze_command", required=True)
-    campaigns = kinds.add_parser("campaigns", help="each campaign's lift, lag and ROI against a counterfactual")
+    campaigns = kinds.add_parser(
+        "campaigns", help="each campaign's lift, lag and ROI against a counterfactual"
+    )
     _common(campaigns)
     campaigns.set_defaults(handler=cmd_analyze_campaigns)
     forecast = kinds.add_parser("forecast", help="demand forecast per product line, backtest and shortfalls")
@@ -74,7 +112,9 @@ def open_lake(args: argparse.Namespace):
     engine = DuckDBEngine(lake)
     found = default_range(engine, args.days)
     if found is None:
-        raise NoData(f"the lake at {lake} has no orders: seed it with `python -m app demo seed --lake {lake}`")
+        raise NoData(
+            f"the lake at {lake} has no orders: seed it with `python -m app demo seed --lake {lake}`"
+        )
     return engine, *found
 
 
@@ -87,8 +127,9 @@ def cmd_analyze_campaigns(args: argparse.Namespace) -> int:
 def cmd_analyze_forecast(args: argparse.Namespace) -> int:
     from app.services.analytics_data import forecast_report
 
-    return _guarded(lambda: _print_forecast(forecast_report(*open_lake(args), horizon=args.horizon).summary,
-                                            args.format))
+    return _guarded(
+        lambda: _print_forecast(forecast_report(*open_lake(args), horizon=args.horizon).summary, args.format)
+    )
 
 
 def _guarded(action) -> int:
@@ -105,7 +146,9 @@ def _print_campaigns(effects: pd.DataFrame, fmt: str) -> None:
         print(json.dumps(records(effects[CAMPAIGN_FIELDS]), indent=2))
         return
     table = effects[CAMPAIGN_TABLE].copy()
-    table["lag_days"] = table["lag_days"].map(lambda lag: "-" if lag is None or pd.isna(lag) else str(int(lag)))
+    table["lag_days"] = table["lag_days"].map(
+        lambda lag: "-" if lag is None or pd.isna(lag) else str(int(lag))
+    )
     table["flags"] = table["flags"].map(lambda flags: ",".join(flags) or "-")
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.3f}", na_rep="-"))
 

@@ -37,8 +37,14 @@ def cmd_bus_serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     _exit_on_sigterm()
-    config = ServerConfig(lake=resolve_lake(args), state_dir=args.state_dir, host=args.host, port=args.port,
-                          definition=args.definition, put_events_tps=args.put_events_tps)
+    config = ServerConfig(
+        lake=resolve_lake(args),
+        state_dir=args.state_dir,
+        host=args.host,
+        port=args.port,
+        definition=args.definition,
+        put_events_tps=args.put_events_tps,
+    )
     try:
         serve(config)
     except KeyboardInterrupt:
@@ -54,8 +60,10 @@ def cmd_bus_redrive(args: argparse.Namespace) -> int:
     letters = LocalDeadLetters.for_lake(resolve_lake(args), definition, state_dir=args.state_dir)
     ids = args.message_id or [m.message_id for m in letters.peek(args.queue)]
     result = letters.redrive(args.queue, ids)
-    print(f"{args.queue}: {len(result.sent)} delivered again and deleted, {len(result.failed)} still failing, "
-          f"{len(result.missing)} not found")
+    print(
+        f"{args.queue}: {len(result.sent)} delivered again and deleted, {len(result.failed)} still failing, "
+        f"{len(result.missing)} not found"
+    )
     for message_id, why in sorted(result.failed.items()):
         print(f"  {message_id}: {why}")
     return 0 if not result.failed and not result.missing else 1
@@ -63,22 +71,32 @@ def cmd_bus_redrive(args: argparse.Namespace) -> int:
 
 # -- the live publisher ----------------------------------------------------------------------
 
+
 def to_entry(event: dict) -> dict:
     """A simulated envelope as a PutEvents request entry."""
-    return {"Source": event["source"], "DetailType": event["detail-type"], "Time": event["time"],
-            "Detail": json.dumps(event["detail"], separators=(",", ":")),
-            "Resources": list(event.get("resources") or [])}
+    return {
+        "Source": event["source"],
+        "DetailType": event["detail-type"],
+        "Time": event["time"],
+        "Detail": json.dumps(event["detail"], separators=(",", ":")),
+        "Resources": list(event.get("resources") or []),
+    }
 
 
 def batches(items: list, size: int = PUT_EVENTS_BATCH) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def events_client(endpoint: str):
     import boto3
 
-    return boto3.client("events", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="local", aws_secret_access_key="local")
+    return boto3.client(
+        "events",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
 
 
 def live_enterprise(rate: int, seed: int, today: date):
@@ -95,8 +113,12 @@ def seeded_enterprise(lake: Path):
 
     try:
         truth = json.loads((Path(lake).parent / "ground_truth.json").read_text())
-        config = DemoConfig(days=int(truth["days"]), events_per_day=int(truth["events_per_day"]),
-                            seed=int(truth["seed"]), end=date.fromisoformat(str(truth["end"])[:10]))
+        config = DemoConfig(
+            days=int(truth["days"]),
+            events_per_day=int(truth["events_per_day"]),
+            seed=int(truth["seed"]),
+            end=date.fromisoformat(str(truth["end"])[:10]),
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return Enterprise(config)
@@ -108,8 +130,11 @@ def cmd_bus_publish(args: argparse.Namespace) -> int:
     since = datetime.now(UTC).replace(microsecond=0)
     seeded = seeded_enterprise(resolve_lake(args))
     enterprise, day = seeded or live_enterprise(args.rate, args.seed, since.date()), since.date()
-    scale = f"{seeded.config.events_per_day:,} events/day, continuing the seeded history" if seeded \
+    scale = (
+        f"{seeded.config.events_per_day:,} events/day, continuing the seeded history"
+        if seeded
         else f"~{args.rate:,} events/day"
+    )
     print(f"publishing the simulated enterprise to {args.endpoint} ({scale})", flush=True)
     try:
         while True:
@@ -134,6 +159,7 @@ def publish_window(client, events: list[dict]) -> tuple[int, int]:
 
 # -- the demo consumer -----------------------------------------------------------------------
 
+
 def consumer_status(enterprise, consumer: str | None, now: datetime) -> int:
     if consumer is None:
         return 404
@@ -145,18 +171,20 @@ def cmd_bus_consumer(args: argparse.Namespace) -> int:
 
     _exit_on_sigterm()
     today = datetime.now(UTC).date()
-    enterprise = seeded_enterprise(resolve_lake(args)) or live_enterprise(args.rate, args.seed, today + timedelta(days=1))
+    enterprise = seeded_enterprise(resolve_lake(args)) or live_enterprise(
+        args.rate, args.seed, today + timedelta(days=1)
+    )
     consumer_of_path = {urlparse(e.url).path: name for name, e in load_definition().endpoints.items()}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             status = consumer_status(enterprise, consumer_of_path.get(self.path), datetime.now(UTC))
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, format: str, *args) -> None:  # noqa: A002
+        def log_message(self, format: str, *args) -> None:
             pass
 
     server = ThreadingHTTPServer((args.host, args.port), Handler)
@@ -171,24 +199,37 @@ def cmd_bus_consumer(args: argparse.Namespace) -> int:
 
 
 def add_bus_commands(commands: argparse._SubParsersAction) -> None:
-    bus = commands.add_parser("bus", help="the local event bus").add_subparsers(dest="bus_command", required=True)
+    bus = commands.add_parser("bus", help="the local event bus").add_subparsers(
+        dest="bus_command", required=True
+    )
     serve = bus.add_parser("serve", help="serve EventBridge's API over the local bus")
     lake_argument(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=4010)
-    serve.add_argument("--state-dir", type=_path, default=None,
-                       help="journal, API rules and DLQs (default: <lake>/../bus)")
-    serve.add_argument("--definition", type=_path, default=None, help="bus definition (default: infra/bus.yaml)")
-    serve.add_argument("--put-events-tps", type=float, default=10_000.0,
-                       help="PutEvents requests a second before ThrottlingException (EventBridge's quota: 10000)")
+    serve.add_argument(
+        "--state-dir", type=_path, default=None, help="journal, API rules and DLQs (default: <lake>/../bus)"
+    )
+    serve.add_argument(
+        "--definition", type=_path, default=None, help="bus definition (default: infra/bus.yaml)"
+    )
+    serve.add_argument(
+        "--put-events-tps",
+        type=float,
+        default=10_000.0,
+        help="PutEvents requests a second before ThrottlingException (EventBridge's quota: 10000)",
+    )
     serve.set_defaults(handler=cmd_bus_serve)
 
     redrive = bus.add_parser("redrive", help="deliver dead letters again to the rule target that failed them")
     lake_argument(redrive)
     redrive.add_argument("--queue", required=True, help="dead-letter queue name, e.g. crm-webhook-dlq")
     redrive.add_argument("--message-id", action="append", help="a message to redrive (repeat; default: all)")
-    redrive.add_argument("--state-dir", type=_path, default=None, help="the bus's state folder (default: <lake>/../bus)")
-    redrive.add_argument("--definition", type=_path, default=None, help="bus definition (default: infra/bus.yaml)")
+    redrive.add_argument(
+        "--state-dir", type=_path, default=None, help="the bus's state folder (default: <lake>/../bus)"
+    )
+    redrive.add_argument(
+        "--definition", type=_path, default=None, help="bus definition (default: infra/bus.yaml)"
+    )
     redrive.set_defaults(handler=cmd_bus_redrive)
 
     publish = bus.add_parser("publish", help="publish the simulated enterprise live through the bus API")
@@ -199,7 +240,9 @@ def add_bus_commands(commands: argparse._SubParsersAction) -> None:
     publish.add_argument("--tick", type=float, default=5.0, help="seconds between publishes")
     publish.set_defaults(handler=cmd_bus_publish)
 
-    consumer = bus.add_parser("consumer", help="the demo's HTTP consumers (503 while the simulation has them down)")
+    consumer = bus.add_parser(
+        "consumer", help="the demo's HTTP consumers (503 while the simulation has them down)"
+    )
     lake_argument(consumer)
     consumer.add_argument("--host", default="127.0.0.1")
     consumer.add_argument("--port", type=int, default=4020)

@@ -36,17 +36,31 @@ def add_infra_commands(commands: argparse._SubParsersAction) -> None:
     infra = commands.add_parser("infra", help="the aws backend's CloudFormation stack")
     actions = infra.add_subparsers(dest="infra_command", required=True)
 
-    render = actions.add_parser("render", help="write infra/template.yaml from infra/bus.yaml and the lake schema")
-    render.add_argument("--output", type=Path, default=None, help="where to write (default: infra/template.yaml)")
-    render.add_argument("--check", action="store_true", help="only check that the file is current (exit 1 if not)")
+    render = actions.add_parser(
+        "render", help="write infra/template.yaml from infra/bus.yaml and the lake schema"
+    )
+    render.add_argument(
+        "--output", type=Path, default=None, help="where to write (default: infra/template.yaml)"
+    )
+    render.add_argument(
+        "--check", action="store_true", help="only check that the file is current (exit 1 if not)"
+    )
     render.set_defaults(handler=cmd_render)
 
     deploy = actions.add_parser("deploy", help="create or update the stack through a change set")
     _stack_arguments(deploy)
-    deploy.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
-                        help="a template parameter; repeat (e.g. CrmWebhookUrl=https://…, CrmWebhookApiKey=…)")
-    deploy.add_argument("--template-bucket", default=None,
-                        help="S3 bucket for the template (default: verticals-cfn-templates-<account>-<region>)")
+    deploy.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a template parameter; repeat (e.g. CrmWebhookUrl=https://…, CrmWebhookApiKey=…)",
+    )
+    deploy.add_argument(
+        "--template-bucket",
+        default=None,
+        help="S3 bucket for the template (default: verticals-cfn-templates-<account>-<region>)",
+    )
     deploy.set_defaults(handler=cmd_deploy)
 
     outputs = actions.add_parser("outputs", help="print the stack's named outputs")
@@ -68,6 +82,7 @@ def _stack_arguments(parser: argparse.ArgumentParser) -> None:
 
 # --- handlers --------------------------------------------------------------------------------
 
+
 def cmd_render(args: argparse.Namespace) -> int:
     from app.infra.render import TEMPLATE_PATH, render
 
@@ -88,7 +103,12 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     def run(settings: Settings, session: Any) -> int:
         from app.bus.definition import load_definition
-        from app.infra.deploy import deploy, ensure_template_bucket, parse_parameter_overrides, template_bucket_name
+        from app.infra.deploy import (
+            deploy,
+            ensure_template_bucket,
+            parse_parameter_overrides,
+            template_bucket_name,
+        )
         from app.infra.render import render_template, to_json
 
         template = render_template(load_definition())
@@ -96,21 +116,40 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         s3 = client(session, "s3")
         bucket = args.template_bucket or template_bucket_name(client(session, "sts"), settings.region)
         ensure_template_bucket(s3, bucket, settings.region)
-        print(f"deploying stack {settings.stack} in {settings.region} ({len(body):,} bytes of template via s3://{bucket})")
-        result = deploy(client(session, "cloudformation"), s3, settings.stack, template, body,
-                        parse_parameter_overrides(args.parameter), template_bucket=bucket, region=settings.region,
-                        on_event=lambda e: print(e.line()), on_change=_print_change)
+        print(
+            f"deploying stack {settings.stack} in {settings.region} ({len(body):,} bytes of template via s3://{bucket})"
+        )
+        result = deploy(
+            client(session, "cloudformation"),
+            s3,
+            settings.stack,
+            template,
+            body,
+            parse_parameter_overrides(args.parameter),
+            template_bucket=bucket,
+            region=settings.region,
+            on_event=lambda e: print(e.line()),
+            on_change=_print_change,
+        )
         print(f"{result.stack}: {result.status}" + ("" if result.changed else " (no changes)"))
         print(format_outputs(result.outputs, "table"))
         return 0
+
     return _with_stack(args, run)
 
 
 def cmd_outputs(args: argparse.Namespace) -> int:
     def run(settings: Settings, session: Any) -> int:
-        print(format_outputs(stack_outputs(client(session, "cloudformation"), settings.stack), args.format,
-                             settings.stack, settings.region))
+        print(
+            format_outputs(
+                stack_outputs(client(session, "cloudformation"), settings.stack),
+                args.format,
+                settings.stack,
+                settings.region,
+            )
+        )
         return 0
+
     return _with_stack(args, run)
 
 
@@ -118,21 +157,30 @@ def cmd_destroy(args: argparse.Namespace, ask: Callable[[str], str] = input) -> 
     def run(settings: Settings, session: Any) -> int:
         from app.infra.deploy import destroy
 
-        if not args.yes and ask(f"remove stack {settings.stack} in {settings.region}? type its name: ") != settings.stack:
+        if (
+            not args.yes
+            and ask(f"remove stack {settings.stack} in {settings.region}? type its name: ") != settings.stack
+        ):
             print("not removed")
             return FAILED
-        status = destroy(client(session, "cloudformation"), settings.stack, on_event=lambda e: print(e.line()))
+        status = destroy(
+            client(session, "cloudformation"), settings.stack, on_event=lambda e: print(e.line())
+        )
         print(f"{settings.stack}: {status}; the lake and results buckets are retained")
         return 0
+
     return _with_stack(args, run)
 
 
 # --- shared ---------------------------------------------------------------------------------
 
+
 def stack_settings(args: argparse.Namespace, settings: Settings | None = None) -> Settings:
     """Settings with the command line's stack, region and profile applied."""
     settings = settings or load_settings()
-    changes = {k: v for k, v in (("stack", args.stack), ("region", args.region), ("aws_profile", args.profile)) if v}
+    changes = {
+        k: v for k, v in (("stack", args.stack), ("region", args.region), ("aws_profile", args.profile)) if v
+    }
     settings = settings.replace(**changes) if changes else settings
     if not settings.stack:
         raise SettingsError("no stack name: pass --stack NAME or set VERTICALS_STACK")
@@ -155,8 +203,10 @@ def _with_stack(args: argparse.Namespace, run: Callable[[Settings, Any], int]) -
 
 def _print_change(change: dict) -> None:
     replacement = " (replacement)" if change.get("Replacement") == "True" else ""
-    print(f"  {change.get('Action', '?'):<8} {change.get('ResourceType', ''):<36} "
-          f"{change.get('LogicalResourceId', '')}{replacement}")
+    print(
+        f"  {change.get('Action', '?'):<8} {change.get('ResourceType', ''):<36} "
+        f"{change.get('LogicalResourceId', '')}{replacement}"
+    )
 
 
 def format_outputs(outputs: dict[str, str], fmt: str, stack: str = "", region: str = "") -> str:
@@ -164,8 +214,11 @@ def format_outputs(outputs: dict[str, str], fmt: str, stack: str = "", region: s
         return json.dumps(outputs, indent=2, sort_keys=True)
     if fmt == "env":
         lines = ["VERTICALS_BACKEND=aws", f"VERTICALS_STACK={stack}", f"VERTICALS_REGION={region}"]
-        lines += [f"VERTICALS_{setting.upper()}={outputs[key]}" for setting, key in OUTPUT_KEYS.items()
-                  if key in outputs]
+        lines += [
+            f"VERTICALS_{setting.upper()}={outputs[key]}"
+            for setting, key in OUTPUT_KEYS.items()
+            if key in outputs
+        ]
         return "\n".join(lines)
     width = max((len(k) for k in outputs), default=0)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in sorted(outputs.items()))

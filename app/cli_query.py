@@ -25,7 +25,15 @@ from typing import Any
 
 import pandas as pd
 
-from app.catalog import CatalogError, ParamError, SavedQuery, bind, describe_default, load_catalog, resolve_params
+from app.catalog import (
+    CatalogError,
+    ParamError,
+    SavedQuery,
+    bind,
+    describe_default,
+    load_catalog,
+    resolve_params,
+)
 from app.engines.base import QueryError, QueryResult
 
 USAGE_ERROR = 2
@@ -46,11 +54,20 @@ def add_query_commands(commands: argparse._SubParsersAction) -> None:
     listing.set_defaults(handler=cmd_query_list)
     run = actions.add_parser("run", help="run a saved query over the local lake")
     run.add_argument("name", help="saved query name (see `query list`)")
-    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                     help="a parameter value; repeat for each parameter (defaults fill the rest)")
+    run.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter value; repeat for each parameter (defaults fill the rest)",
+    )
     run.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    run.add_argument("--today", type=_iso_date, default=None,
-                     help="the day relative dates count from (default: today, UTC)")
+    run.add_argument(
+        "--today",
+        type=_iso_date,
+        default=None,
+        help="the day relative dates count from (default: today, UTC)",
+    )
     run.add_argument("--max-rows", type=int, default=200, help="table format: rows shown (default 200)")
     lake_argument(run)
     run.set_defaults(handler=cmd_query_run)
@@ -133,10 +150,17 @@ def _iso_date(text: str) -> date:
 
 # --- output ------------------------------------------------------------------------------
 
+
 def format_listing(queries, fmt: str = "table") -> str:
-    rows = [{"name": q.name, "audience": q.audience, "title": q.title,
-             "params": ", ".join(f"{p.name}:{p.type}={describe_default(p)}" for p in q.params)}
-            for q in sorted(queries, key=lambda q: q.name)]
+    rows = [
+        {
+            "name": q.name,
+            "audience": q.audience,
+            "title": q.title,
+            "params": ", ".join(f"{p.name}:{p.type}={describe_default(p)}" for p in q.params),
+        }
+        for q in sorted(queries, key=lambda q: q.name)
+    ]
     if fmt == "json":
         return json.dumps(rows, indent=2)
     return text_table(rows)
@@ -156,21 +180,30 @@ def format_result(result: QueryResult, fmt: str, *, query: str, params: dict[str
     if fmt == "csv":
         return result.frame.to_csv(index=False).rstrip("\n")
     if fmt == "json":
-        return json.dumps({"query": query, "params": params, **figures(result),
-                           "rows": records(result.frame)}, indent=2)
+        return json.dumps(
+            {"query": query, "params": params, **figures(result), "rows": records(result.frame)}, indent=2
+        )
     shown = result.frame.head(max_rows).to_string(index=False, na_rep="-") if result.rows else "(no rows)"
-    more = f"\n… {result.rows - max_rows} more rows (use --format csv for all)" if result.rows > max_rows else ""
+    more = (
+        f"\n… {result.rows - max_rows} more rows (use --format csv for all)" if result.rows > max_rows else ""
+    )
     return f"{shown}{more}\n\n{format_figures(result)}"
 
 
 def figures(result: QueryResult) -> dict[str, Any]:
-    return {"rows_returned": result.rows, "elapsed_s": round(result.elapsed_s, 4),
-            "files_scanned": result.files_scanned, "bytes_scanned": result.bytes_scanned}
+    return {
+        "rows_returned": result.rows,
+        "elapsed_s": round(result.elapsed_s, 4),
+        "files_scanned": result.files_scanned,
+        "bytes_scanned": result.bytes_scanned,
+    }
 
 
 def format_figures(result: QueryResult) -> str:
-    return (f"{result.rows:,} rows in {result.elapsed_s:.3f} s; scanned {result.files_scanned} files, "
-            f"{_size(result.bytes_scanned)}")
+    return (
+        f"{result.rows:,} rows in {result.elapsed_s:.3f} s; scanned {result.files_scanned} files, "
+        f"{_size(result.bytes_scanned)}"
+    )
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -19,8 +19,11 @@ DEPARTMENTS: tuple[Department, ...] = (
     Department("verticals.erp", "ERP", ("InventoryReserved", "StockOut", "StockReplenished")),
     Department("verticals.fulfillment", "Fulfillment", ("OrderShipped",)),
     Department("verticals.logistics", "Logistics", ("OrderDelivered", "DeliveryDelayed")),
-    Department("verticals.production", "Production lines",
-               ("CapacityPlanned", "BatchStarted", "BatchCompleted", "MachineDowntime")),
+    Department(
+        "verticals.production",
+        "Production lines",
+        ("CapacityPlanned", "BatchStarted", "BatchCompleted", "MachineDowntime"),
+    ),
     Department("verticals.crm", "Customer relations", ("TicketOpened", "TicketResolved")),
 )
 

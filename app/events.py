@@ -93,7 +93,9 @@ def check_entry_count(entries: Any) -> None:
 
 
 def _missing(name: str) -> EntryError:
-    return EntryError("InvalidArgument", f"Parameter {name} is not valid. Reason: {name} is a required argument.")
+    return EntryError(
+        "InvalidArgument", f"Parameter {name} is not valid. Reason: {name} is a required argument."
+    )
 
 
 class NotJSON(ValueError):
@@ -115,7 +117,9 @@ def validate_entry(entry: Any, max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES) -
         if value is None or value == "":
             return _missing(name)
         if not isinstance(value, str):
-            return EntryError("InvalidArgument", f"Parameter {name} is not valid. Reason: {name} must be a string.")
+            return EntryError(
+                "InvalidArgument", f"Parameter {name} is not valid. Reason: {name} must be a string."
+            )
     if entry["Source"].lower().startswith("aws."):
         return EntryError("NotAuthorizedForSourceException", "Not authorized for the source.")
     size = entry_size(entry)
@@ -127,7 +131,9 @@ def validate_entry(entry: Any, max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES) -
     if resources is not None and (
         not isinstance(resources, list) or not all(isinstance(r, str) for r in resources)
     ):
-        return EntryError("InvalidArgument", "Parameter Resources is not valid. Reason: must be a list of strings.")
+        return EntryError(
+            "InvalidArgument", "Parameter Resources is not valid. Reason: must be a list of strings."
+        )
     if entry.get("Time") is not None:
         try:
             parse_time(entry["Time"])

@@ -29,6 +29,7 @@ def _choice(*allowed: str) -> Callable[[str], str]:
         if value not in allowed:
             raise ValueError(f"must be one of {', '.join(allowed)}")
         return value
+
     return parse
 
 
@@ -95,18 +96,34 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("backend", "local", _choice("local", "aws"),
-            "Where data comes from: `local` (embedded bus, Parquet lake, DuckDB) or `aws` "
-            "(Athena, CloudWatch, SQS)."),
-    Setting("lake", "data/lake", _path,
-            "Local backend: the lake folder (relative paths are relative to the repository)."),
+    Setting(
+        "backend",
+        "local",
+        _choice("local", "aws"),
+        "Where data comes from: `local` (embedded bus, Parquet lake, DuckDB) or `aws` "
+        "(Athena, CloudWatch, SQS).",
+    ),
+    Setting(
+        "lake",
+        "data/lake",
+        _path,
+        "Local backend: the lake folder (relative paths are relative to the repository).",
+    ),
     Setting("timezone", "UTC", _timezone, "Time zone the pages show times in."),
     Setting("cache_ttl", "300", _positive_int, "Seconds a page keeps a query result."),
-    Setting("max_entry_bytes", "262144", _positive_int,
-            "PutEvents: the largest entry accepted, in bytes (EventBridge: 256 KB)."),
+    Setting(
+        "max_entry_bytes",
+        "262144",
+        _positive_int,
+        "PutEvents: the largest entry accepted, in bytes (EventBridge: 256 KB).",
+    ),
     Setting("bus_name", "verticals", _text, "Name of the event bus."),
-    Setting("bus_url", "", _text,
-            "Local backend: URL of a running `bus serve` (empty: the app reads the lake only)."),
+    Setting(
+        "bus_url",
+        "",
+        _text,
+        "Local backend: URL of a running `bus serve` (empty: the app reads the lake only).",
+    ),
     Setting("region", "us-east-1", _text, "AWS region (also stamped on local events)."),
     Setting("account", "123456789012", _text, "AWS account id (stamped on local events)."),
     Setting("aws_profile", "", _text, "aws backend: boto3 profile (empty: default credential chain)."),
@@ -115,8 +132,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("athena_database", "", _text, "aws backend: Glue database (overrides the stack output)."),
     Setting("lake_bucket", "", _text, "aws backend: S3 bucket of the lake (overrides the stack output)."),
     Setting("athena_price_per_tb", "5.0", _non_negative_float, "aws backend: USD per TB scanned."),
-    Setting("athena_result_reuse_minutes", "60", _minutes_up_to_a_week,
-            "aws backend: minutes an identical Athena query may reuse a stored result (0: never)."),
+    Setting(
+        "athena_result_reuse_minutes",
+        "60",
+        _minutes_up_to_a_week,
+        "aws backend: minutes an identical Athena query may reuse a stored result (0: never).",
+    ),
     Setting("query_timeout", "120", _positive_int, "Seconds before a running query is stopped."),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -157,11 +178,9 @@ def load_settings(
     """Read every setting: environment first, then ``secrets``, then the default."""
     environ = os.environ if environ is None else environ
     secrets = secrets or {}
-    unknown = [k for k in environ if k.startswith(ENV_PREFIX) and k[len(ENV_PREFIX):].lower() not in BY_NAME]
+    unknown = [k for k in environ if k.startswith(ENV_PREFIX) and k[len(ENV_PREFIX) :].lower() not in BY_NAME]
     if unknown:
-        raise SettingsError(
-            f"unknown setting {unknown[0]}; known: {', '.join(s.env_var for s in SETTINGS)}."
-        )
+        raise SettingsError(f"unknown setting {unknown[0]}; known: {', '.join(s.env_var for s in SETTINGS)}.")
     values = {}
     for setting in SETTINGS:
         if setting.env_var in environ:

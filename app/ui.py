@@ -47,13 +47,14 @@ class View:
 
 # --- settings and context ------------------------------------------------------------
 
+
 def _secrets() -> dict[str, Any]:
     """The ``[verticals]`` section of .streamlit/secrets.toml, if there is one."""
     try:
         return dict(st.secrets.get("verticals", {}))
     except (FileNotFoundError, KeyError, ValueError):
         return {}
-    except Exception as exc:  # noqa: BLE001  a malformed secrets.toml raises its parser's error
+    except Exception as exc:
         log.warning("could not read secrets.toml: %s", exc)
         return {}
 
@@ -84,6 +85,7 @@ def context_or_stop(settings: Settings) -> Context:
 
 
 # --- the time range and the sidebar ---------------------------------------------------
+
 
 def _range_from_url(timezone: str) -> tuple[TimeRange, str | None]:
     query = {k: v for k, v in st.query_params.to_dict().items() if k in RANGE_KEYS}
@@ -127,12 +129,20 @@ def time_range_picker(timezone: str) -> TimeRange:
     st.session_state[DAYS_KEY] = timerange.local_days(rng, timezone)
     options = [*timerange.PRESETS, timerange.CUSTOM]
     labels = {**{k: label for k, (label, _) in timerange.PRESETS.items()}, timerange.CUSTOM: "Custom dates"}
-    st.sidebar.selectbox("Time range", options, format_func=labels.__getitem__, key=PRESET_KEY,
-                         on_change=_on_preset_change, args=(timezone,))
+    st.sidebar.selectbox(
+        "Time range",
+        options,
+        format_func=labels.__getitem__,
+        key=PRESET_KEY,
+        on_change=_on_preset_change,
+        args=(timezone,),
+    )
     if rng.preset == timerange.CUSTOM:
         st.sidebar.date_input("Days (both included)", key=DAYS_KEY, on_change=_on_days_change)
     _write_url(timerange.to_query(rng, timezone))
-    st.sidebar.caption(f"{_format_instant(rng.start, timezone)} → {_format_instant(rng.end, timezone)} ({timezone})")
+    st.sidebar.caption(
+        f"{_format_instant(rng.start, timezone)} → {_format_instant(rng.end, timezone)} ({timezone})"
+    )
     return rng
 
 
@@ -141,7 +151,9 @@ def _format_instant(moment: datetime, timezone: str) -> str:
 
 
 def backend_badge(ctx: Context) -> None:
-    st.sidebar.badge(ctx.backend, icon=":material/storage:", color="blue" if ctx.backend == "local" else "orange")
+    st.sidebar.badge(
+        ctx.backend, icon=":material/storage:", color="blue" if ctx.backend == "local" else "orange"
+    )
     st.sidebar.caption(f"{'Lake' if ctx.backend == 'local' else 'Stack'}: `{ctx.location}`")
 
 
@@ -181,12 +193,16 @@ def view() -> View:
 
 # --- cached service calls --------------------------------------------------------------
 
+
 @functools.cache
 def _runner(ttl: int) -> Callable[..., Any]:
     # One cached function per ttl: st.cache_data takes its ttl when it decorates.
     @st.cache_data(ttl=ttl, show_spinner="Querying…", max_entries=256)
-    def run(function_name: str, context_key: str, args: tuple, token: Any, _function: Callable, _ctx: Context) -> Any:
+    def run(
+        function_name: str, context_key: str, args: tuple, token: Any, _function: Callable, _ctx: Context
+    ) -> Any:
         return _function(_ctx, *args)
+
     return run
 
 
@@ -205,19 +221,22 @@ def one_sentence(exc: BaseException) -> str:
     return text[0].upper() + text[1:] if text else text
 
 
-def load(function: Callable[..., T], ctx: Context, *args: Any, what: str = "the data", token: Any = None) -> T | None:
+def load(
+    function: Callable[..., T], ctx: Context, *args: Any, what: str = "the data", token: Any = None
+) -> T | None:
     """A cached service call; on failure one sentence on the page (no traceback) and None."""
     try:
         return cached(function, ctx, *args, token=token)
     except (ServiceError, QueryError) as exc:
         st.error(f"Could not load {what}: {one_sentence(exc)}")
-    except Exception as exc:  # noqa: BLE001  the page stays up; the log keeps the traceback
+    except Exception as exc:
         log.exception("loading %s failed", what)
         st.error(f"Could not load {what}: {one_sentence(exc)} (details in the server log).")
     return None
 
 
 # --- drawing ---------------------------------------------------------------------------
+
 
 def page_header(title: str, caption: str, rng: TimeRange | None = None) -> None:
     st.title(title)
@@ -252,13 +271,19 @@ class Figure:
 def kpi_row(figures: Sequence[Figure], per_row: int = 4) -> None:
     for start in range(0, len(figures), per_row):
         columns = st.columns(per_row)
-        for column, figure in zip(columns, figures[start:start + per_row]):
+        for column, figure in zip(columns, figures[start : start + per_row]):
             with column.container(border=True):
                 if figure.kicker:
                     st.caption(f"**{figure.kicker.upper()}**")
-                st.metric(figure.label, figure.value, figure.delta,
-                          delta_color="inverse" if figure.inverse else "normal", help=figure.help,
-                          chart_data=figure.trend, chart_type="area")
+                st.metric(
+                    figure.label,
+                    figure.value,
+                    figure.delta,
+                    delta_color="inverse" if figure.inverse else "normal",
+                    help=figure.help,
+                    chart_data=figure.trend,
+                    chart_type="area",
+                )
                 if figure.caption:
                     st.caption(figure.caption)
 
@@ -282,14 +307,28 @@ def param_input(param: Any, default: Any, key: str, range_options: Sequence[str]
     if param.type == "number":  # Streamlit wants value, bounds and step all int or all float
         kind = int if param.integer else float
         bounds = [None if b is None else kind(b) for b in (param.min, param.max)]
-        return st.number_input(label, value=kind(default), min_value=bounds[0], max_value=bounds[1],
-                               step=kind(1) if param.integer else None, key=key, help=param.help or None)
+        return st.number_input(
+            label,
+            value=kind(default),
+            min_value=bounds[0],
+            max_value=bounds[1],
+            step=kind(1) if param.integer else None,
+            key=key,
+            help=param.help or None,
+        )
     if param.type == "enum":
-        return st.selectbox(label, param.choices, index=param.choices.index(default), key=key, help=param.help or None)
+        return st.selectbox(
+            label, param.choices, index=param.choices.index(default), key=key, help=param.help or None
+        )
     if param.type == "multienum":
         return st.multiselect(label, param.choices, default=list(default), key=key, help=param.help or None)
-    return st.text_input(label, value=default, max_chars=param.max_length, key=key,
-                         help=(param.help + " " if param.help else "") + param.accepts())
+    return st.text_input(
+        label,
+        value=default,
+        max_chars=param.max_length,
+        key=key,
+        help=(param.help + " " if param.help else "") + param.accepts(),
+    )
 
 
 def _daterange_input(param: Any, default: Any, key: str, label: str, range_options: Sequence[str]) -> Any:
@@ -297,8 +336,13 @@ def _daterange_input(param: Any, default: Any, key: str, label: str, range_optio
     starts on custom days."""
     options = [*range_options, CUSTOM_DATES]
     phrase = " ".join(str(param.default).lower().split())
-    choice = st.selectbox(label, options, index=options.index(phrase) if phrase in options else len(options) - 1,
-                          key=f"{key}:preset", help=param.help or None)
+    choice = st.selectbox(
+        label,
+        options,
+        index=options.index(phrase) if phrase in options else len(options) - 1,
+        key=f"{key}:preset",
+        help=param.help or None,
+    )
     if choice != CUSTOM_DATES:
         return choice
     picked = st.date_input(f"{param.label}: days", value=(default.start, default.end), key=f"{key}:days")
@@ -315,8 +359,12 @@ def live_toggle(rng: TimeRange, key: str) -> bool:
     """The "Live" switch: on by default for ranges up to 24 hours. Its state is kept per
     kind of range, so widening the range starts it off and narrowing it starts it on."""
     short = rng.duration <= LIVE_UP_TO
-    return st.toggle("Live", value=short, key=f"{key}:{'short' if short else 'long'}",
-                     help=f"Refresh the figures every {LIVE_EVERY_S} s while this page is open.")
+    return st.toggle(
+        "Live",
+        value=short,
+        key=f"{key}:{'short' if short else 'long'}",
+        help=f"Refresh the figures every {LIVE_EVERY_S} s while this page is open.",
+    )
 
 
 def live_fragment(live: bool) -> Callable[[Callable[[], None]], Callable[[], None]]:
@@ -349,7 +397,7 @@ def act(function: Callable[..., T], ctx: Context, *args: Any, what: str) -> T | 
         return function(ctx, *args)
     except (ServiceError, QueryError, ValueError) as exc:
         st.error(f"Could not {what}: {one_sentence(exc)}")
-    except Exception as exc:  # noqa: BLE001  the page stays up; the log keeps the traceback
+    except Exception as exc:
         log.exception("%s failed", what)
         st.error(f"Could not {what}: {one_sentence(exc)} (details in the server log).")
     return None
@@ -367,6 +415,7 @@ def _analysis_runner(ttl: int) -> Callable[..., Any]:
     @st.cache_data(ttl=ttl, show_spinner=False, max_entries=32)  # the caller shows its own spinner
     def run(function_name: str, context_key: str, args: tuple, _function: Callable, _ctx: Context) -> Any:
         return _function(_ctx, *args)
+
     return run
 
 
@@ -379,7 +428,7 @@ def load_analysis(function: Callable[..., T], ctx: Context, *args: Any, what: st
     with st.spinner(spinner, show_time=True):
         try:
             return runner(name, ctx.key, args, _function=function, _ctx=ctx)
-        except Exception as exc:  # noqa: BLE001  the page stays up
+        except Exception as exc:
             _show_failure(exc, what)
     return None
 

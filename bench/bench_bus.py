@@ -34,11 +34,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.bus.definition import parse_definition  # noqa: E402
-from app.bus.local import LocalBus  # noqa: E402
-from app.bus.patterns import PatternIndex, compile_pattern  # noqa: E402
-from app.demo.enterprise import DemoConfig, Enterprise  # noqa: E402
-from app.departments import DETAIL_TYPES, SOURCE_OF_DETAIL_TYPE  # noqa: E402
+from app.bus.definition import parse_definition
+from app.bus.local import LocalBus
+from app.bus.patterns import PatternIndex, compile_pattern
+from app.demo.enterprise import DemoConfig, Enterprise
+from app.departments import DETAIL_TYPES, SOURCE_OF_DETAIL_TYPE
 
 # -- the realistic workload ----------------------------------------------------------------
 
@@ -51,8 +51,9 @@ REALISTIC_FAMILIES = {
     "anything-but": lambda i: {"detail": {"currency": [{"anything-but": ["EUR"]}]}},
     "numeric": lambda i: {"detail": {"amount": [{"numeric": [">=", 50 * (i % 5), "<", 50 * (i % 5) + 300]}]}},
     "exists": lambda i: {"detail": {"reason": [{"exists": i % 2 == 0}]}},
-    "$or": lambda i: {"$or": [{"detail": {"region": ["east", "north"]}},
-                              {"detail": {"amount": [{"numeric": [">", 900]}]}}]},
+    "$or": lambda i: {
+        "$or": [{"detail": {"region": ["east", "north"]}}, {"detail": {"amount": [{"numeric": [">", 900]}]}}]
+    },
     "arrays": lambda i: {"resources": [{"prefix": "arn:aws:iot"}]},
 }
 
@@ -64,15 +65,26 @@ def realistic_rules() -> list[dict]:
     for k in range(100):
         detail_type = DETAIL_TYPES[k % len(DETAIL_TYPES)]
         family = families[(k * 3 + k // len(DETAIL_TYPES)) % len(families)]
-        pattern = {"source": [SOURCE_OF_DETAIL_TYPE[detail_type]], "detail-type": [detail_type],
-                   **REALISTIC_FAMILIES[family](k)}
-        rules.append({"name": f"{family.strip('$')}-{k:03d}", "pattern": pattern,
-                      "targets": [{"id": "q", "kind": "queue", "queue": f"q{k}"}]})
+        pattern = {
+            "source": [SOURCE_OF_DETAIL_TYPE[detail_type]],
+            "detail-type": [detail_type],
+            **REALISTIC_FAMILIES[family](k),
+        }
+        rules.append(
+            {
+                "name": f"{family.strip('$')}-{k:03d}",
+                "pattern": pattern,
+                "targets": [{"id": "q", "kind": "queue", "queue": f"q{k}"}],
+            }
+        )
     return rules
 
 
-LAKE_RULE = {"name": "lake-archive", "pattern": {"source": [{"prefix": "verticals."}]},
-             "targets": [{"id": "lake", "kind": "lake"}]}
+LAKE_RULE = {
+    "name": "lake-archive",
+    "pattern": {"source": [{"prefix": "verticals."}]},
+    "targets": [{"id": "lake", "kind": "lake"}],
+}
 
 
 def demo_events(n: int) -> list[dict]:
@@ -86,8 +98,19 @@ def demo_events(n: int) -> list[dict]:
 
 SOURCES = [f"verticals.dept{i}" for i in range(10)]
 TYPES = ["OrderPlaced", "OrderShipped", "PaymentFailed", "StockOut", "CampaignLaunched", "TicketOpened"]
-FAMILIES = ["exact", "prefix", "suffix", "ignore-case", "wildcard", "anything-but", "numeric", "exists",
-            "cidr", "$or", "arrays"]
+FAMILIES = [
+    "exact",
+    "prefix",
+    "suffix",
+    "ignore-case",
+    "wildcard",
+    "anything-but",
+    "numeric",
+    "exists",
+    "cidr",
+    "$or",
+    "arrays",
+]
 
 
 def family_patterns(family: str, i: int) -> dict:
@@ -111,26 +134,48 @@ def synthetic_events(n: int, seed: int = 1) -> list[dict]:
     rng = random.Random(seed)
     out = []
     for k in range(n):
-        detail = {"amount": round(rng.uniform(0, 1000), 2), "sku": f"SKU-{rng.randrange(10_000)}-{rng.randrange(7)}",
-                  "region": rng.choice(["eu-north", "us-east", "EU-North"]),
-                  "ip": f"10.{rng.randrange(16)}.{rng.randrange(256)}.{rng.randrange(256)}",
-                  "tags": [f"t{rng.randrange(12)}" for _ in range(3)]}
+        detail = {
+            "amount": round(rng.uniform(0, 1000), 2),
+            "sku": f"SKU-{rng.randrange(10_000)}-{rng.randrange(7)}",
+            "region": rng.choice(["eu-north", "us-east", "EU-North"]),
+            "ip": f"10.{rng.randrange(16)}.{rng.randrange(256)}.{rng.randrange(256)}",
+            "tags": [f"t{rng.randrange(12)}" for _ in range(3)],
+        }
         if rng.random() < 0.2:
             detail["coupon"] = "SPRING"
-        out.append({"version": "0", "id": f"e{k}", "detail-type": rng.choice(TYPES), "source": rng.choice(SOURCES),
-                    "account": "123456789012", "time": f"2026-11-20T10:{k // 600 % 60:02d}:{k // 10 % 60:02d}Z",
-                    "region": "us-east-1", "resources": [], "detail": detail})
+        out.append(
+            {
+                "version": "0",
+                "id": f"e{k}",
+                "detail-type": rng.choice(TYPES),
+                "source": rng.choice(SOURCES),
+                "account": "123456789012",
+                "time": f"2026-11-20T10:{k // 600 % 60:02d}:{k // 10 % 60:02d}Z",
+                "region": "us-east-1",
+                "resources": [],
+                "detail": detail,
+            }
+        )
     return out
 
 
 def fanout_rules() -> list[dict]:
-    return [{"name": f"r{i:03d}", "pattern": family_patterns(FAMILIES[i % len(FAMILIES)], i),
-             "targets": [{"id": "q", "kind": "queue", "queue": f"q{i}"}]} for i in range(99)] + [LAKE_RULE]
+    return [
+        {
+            "name": f"r{i:03d}",
+            "pattern": family_patterns(FAMILIES[i % len(FAMILIES)], i),
+            "targets": [{"id": "q", "kind": "queue", "queue": f"q{i}"}],
+        }
+        for i in range(99)
+    ] + [LAKE_RULE]
 
 
 # -- measurements ----------------------------------------------------------------------------
 
-def delivered_rate(rules: list[dict], events: list[dict], rounds: int, batch_size: int = 10_000) -> tuple[float, int]:
+
+def delivered_rate(
+    rules: list[dict], events: list[dict], rounds: int, batch_size: int = 10_000
+) -> tuple[float, int]:
     """Best events/s over ``rounds`` fresh buses; and the queue deliveries of one round."""
     definition = parse_definition({"bus": "bench", "rules": rules})
     best = float("inf")
@@ -139,7 +184,7 @@ def delivered_rate(rules: list[dict], events: list[dict], rounds: int, batch_siz
             bus = LocalBus(definition, Path(tmp) / "lake")
             started = time.process_time()
             for i in range(0, len(events), batch_size):
-                bus.publish(events[i:i + batch_size], virtual_time=True)
+                bus.publish(events[i : i + batch_size], virtual_time=True)
             best = min(best, time.process_time() - started)
             deliveries = sum(t.received for t in bus.targets.values() if hasattr(t, "received"))
     return len(events) / best, deliveries
@@ -167,7 +212,6 @@ def line(label: str, rate: float, baseline: float, extra: str = "") -> None:
     print(f"  {label:<44} {rate:>10,.0f} events/s  {rate / baseline:5.2f}x baseline{extra}")
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -178,20 +222,41 @@ def main() -> None:
     rules = realistic_rules()
     n = len(events)
     print(f"{n:,} envelopes of the simulated enterprise; batches of 10,000; best of {args.rounds} rounds")
-    print(f"rules an event matches (100 mixed rules, without the lake rule): {match_distribution(rules, events)}")
-    baseline, _ = delivered_rate([{"name": "one", "pattern": {"source": ["verticals.shop"]},
-                                   "targets": [{"id": "q", "kind": "queue", "queue": "q"}]}], events, args.rounds)
+    print(
+        f"rules an event matches (100 mixed rules, without the lake rule): {match_distribution(rules, events)}"
+    )
+    baseline, _ = delivered_rate(
+        [
+            {
+                "name": "one",
+                "pattern": {"source": ["verticals.shop"]},
+                "targets": [{"id": "q", "kind": "queue", "queue": "q"}],
+            }
+        ],
+        events,
+        args.rounds,
+    )
     mixed, mixed_deliveries = delivered_rate(rules, events, args.rounds)
     with_lake, _ = delivered_rate(rules + [LAKE_RULE], events, args.rounds)
     print(f"  {'baseline: 1 exact rule, queue target':<44} {baseline:>10,.0f} events/s")
-    line("100 mixed rules, queue targets", mixed, baseline, f"  ({mixed_deliveries / n:.2f} deliveries/event)")
-    line("100 mixed rules + lake rule (Parquet)", with_lake, baseline,
-         f"  ({mixed_deliveries / n + 1:.2f} deliveries/event)")
+    line(
+        "100 mixed rules, queue targets", mixed, baseline, f"  ({mixed_deliveries / n:.2f} deliveries/event)"
+    )
+    line(
+        "100 mixed rules + lake rule (Parquet)",
+        with_lake,
+        baseline,
+        f"  ({mixed_deliveries / n + 1:.2f} deliveries/event)",
+    )
 
     synthetic = synthetic_events(n)
     fanout, fanout_deliveries = delivered_rate(fanout_rules(), synthetic, max(1, args.rounds - 1))
-    line("heavy fan-out: 100 synthetic rules + lake", fanout, baseline,
-         f"  ({fanout_deliveries / n + 1:.1f} deliveries/event)")
+    line(
+        "heavy fan-out: 100 synthetic rules + lake",
+        fanout,
+        baseline,
+        f"  ({fanout_deliveries / n + 1:.1f} deliveries/event)",
+    )
 
     sample = synthetic[:20_000]
     print("match only (PatternIndex.match), 20 rules of one operator family, synthetic events:")

@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.services import campaigns, delivery, event_rates, explorer, forecast, overview  # noqa: E402
-from app.services.context import Context, build_context  # noqa: E402
-from app.services.saved_queries import run_saved_query  # noqa: E402
-from app.services.timerange import TimeRange, preset_range  # noqa: E402
-from app.settings import load_settings  # noqa: E402
+from app.services import campaigns, delivery, event_rates, explorer, forecast, overview
+from app.services.context import Context, build_context
+from app.services.saved_queries import run_saved_query
+from app.services.timerange import TimeRange, preset_range
+from app.settings import load_settings
 
 
 def _baseline(ctx: Context, rng: TimeRange) -> object:
@@ -49,7 +49,8 @@ PAGE_CALLS: dict[str, Callable[[Context, TimeRange], object]] = {
     "Campaigns (year of analytics)": _campaigns,
     "Demand forecast (28 days)": _forecast,
     "Saved queries (order_funnel)": lambda ctx, rng: run_saved_query(
-        ctx, "order_funnel", {}, datetime.now(UTC).date()),
+        ctx, "order_funnel", {}, datetime.now(UTC).date()
+    ),
     "Event explorer (search)": lambda ctx, rng: explorer.find_events(ctx, rng, explorer.EventQuery()),
 }
 

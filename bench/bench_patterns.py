@@ -24,24 +24,53 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.bus.patterns import Pattern, PatternIndex, compile_pattern  # noqa: E402
+from app.bus.patterns import Pattern, PatternIndex, compile_pattern
 
 SEED = 20240611
-SOURCES = [f"com.example.{team}" for team in (
-    "orders", "payments", "shipping", "catalog", "users", "search", "reviews", "returns",
-    "billing", "ads", "inventory", "support", "auth", "media", "pricing", "loyalty")]
+SOURCES = [
+    f"com.example.{team}"
+    for team in (
+        "orders",
+        "payments",
+        "shipping",
+        "catalog",
+        "users",
+        "search",
+        "reviews",
+        "returns",
+        "billing",
+        "ads",
+        "inventory",
+        "support",
+        "auth",
+        "media",
+        "pricing",
+        "loyalty",
+    )
+]
 DETAIL_TYPES = ["Created", "Updated", "Deleted", "Failed", "Completed", "Started"]
 STATES = ["pending", "running", "stopped", "failed", "done", "initializing"]
 CURRENCIES = ["EUR", "USD", "GBP", "JPY", "eur", "usd"]
 COUNTRIES = ["DE", "FR", "US", "GB", "JP", "BR", "IN"]
 EXTENSIONS = [".png", ".jpg", ".PNG", ".csv", ".json"]
-FAMILIES = ["exact", "prefix/suffix", "equals-ignore-case", "wildcard", "anything-but",
-            "numeric", "exists", "cidr", "$or", "arrays of objects"]
+FAMILIES = [
+    "exact",
+    "prefix/suffix",
+    "equals-ignore-case",
+    "wildcard",
+    "anything-but",
+    "numeric",
+    "exists",
+    "cidr",
+    "$or",
+    "arrays of objects",
+]
 
 
 # ---------------------------------------------------------------------------
 # Events
 # ---------------------------------------------------------------------------
+
 
 def make_event(rng: random.Random, number: int) -> dict:
     source = rng.choice(SOURCES)
@@ -73,8 +102,9 @@ def make_detail(rng: random.Random) -> dict:
     if rng.random() < 0.5:
         detail["coupon"] = rng.choice(["SUMMER", "WINTER", None])
     if rng.random() < 0.4:
-        detail["items"] = [{"sku": f"sku-{rng.randint(1, 20)}", "qty": rng.randint(1, 5)}
-                           for _ in range(rng.randint(1, 4))]
+        detail["items"] = [
+            {"sku": f"sku-{rng.randint(1, 20)}", "qty": rng.randint(1, 5)} for _ in range(rng.randint(1, 4))
+        ]
     return detail
 
 
@@ -106,34 +136,57 @@ def family_rule(rng: random.Random, family: str, cross_cutting: bool) -> dict:
 
 FAMILY_BODIES = {
     "exact": lambda rng: {"detail": {"state": rng.sample(STATES, 2), "country": [rng.choice(COUNTRIES)]}},
-    "prefix/suffix": lambda rng: {"detail": {
-        "customer": [{"prefix": f"cust-{rng.randint(1, 9)}"}],
-        "file": [{"suffix": rng.choice(EXTENSIONS)}, {"suffix": {"equals-ignore-case": ".png"}}]}},
-    "equals-ignore-case": lambda rng: {"detail": {
-        "currency": [{"equals-ignore-case": rng.choice(["eur", "usd"])}],
-        "file": [{"prefix": {"equals-ignore-case": "UPLOADS/IMG"}}]}},
+    "prefix/suffix": lambda rng: {
+        "detail": {
+            "customer": [{"prefix": f"cust-{rng.randint(1, 9)}"}],
+            "file": [{"suffix": rng.choice(EXTENSIONS)}, {"suffix": {"equals-ignore-case": ".png"}}],
+        }
+    },
+    "equals-ignore-case": lambda rng: {
+        "detail": {
+            "currency": [{"equals-ignore-case": rng.choice(["eur", "usd"])}],
+            "file": [{"prefix": {"equals-ignore-case": "UPLOADS/IMG"}}],
+        }
+    },
     "wildcard": lambda rng: {"detail": {"file": [{"wildcard": f"uploads/*-{rng.randint(1, 9)}*.png"}]}},
-    "anything-but": lambda rng: {"detail": {
-        "state": [{"anything-but": rng.sample(STATES, 3)}],
-        "country": [{"anything-but": {"prefix": rng.choice(["D", "F", "U"])}}]}},
-    "numeric": lambda rng: {"detail": {
-        "amount": [{"numeric": [">", rng.randint(0, 400), "<=", rng.randint(500, 1000)]}],
-        "count": [{"numeric": [">=", rng.randint(0, 40)]}]}},
-    "exists": lambda rng: {"detail": {"coupon": [{"exists": rng.random() < 0.5}],
-                                      "priority": [{"exists": True}]}},
-    "cidr": lambda rng: {"detail": {"source-ip": [{"cidr": f"10.{rng.randint(0, 3)}.0.0/{rng.choice([16, 17])}"}]}},
-    "$or": lambda rng: {"$or": [{"detail": {"state": [rng.choice(STATES)]}},
-                                {"detail": {"amount": [{"numeric": [">", rng.randint(700, 990)]}]}}]},
-    "arrays of objects": lambda rng: {"detail": {"items": {
-        "sku": [f"sku-{rng.randint(1, 20)}"], "qty": [{"numeric": [">=", rng.randint(1, 5)]}]}}},
+    "anything-but": lambda rng: {
+        "detail": {
+            "state": [{"anything-but": rng.sample(STATES, 3)}],
+            "country": [{"anything-but": {"prefix": rng.choice(["D", "F", "U"])}}],
+        }
+    },
+    "numeric": lambda rng: {
+        "detail": {
+            "amount": [{"numeric": [">", rng.randint(0, 400), "<=", rng.randint(500, 1000)]}],
+            "count": [{"numeric": [">=", rng.randint(0, 40)]}],
+        }
+    },
+    "exists": lambda rng: {
+        "detail": {"coupon": [{"exists": rng.random() < 0.5}], "priority": [{"exists": True}]}
+    },
+    "cidr": lambda rng: {
+        "detail": {"source-ip": [{"cidr": f"10.{rng.randint(0, 3)}.0.0/{rng.choice([16, 17])}"}]}
+    },
+    "$or": lambda rng: {
+        "$or": [
+            {"detail": {"state": [rng.choice(STATES)]}},
+            {"detail": {"amount": [{"numeric": [">", rng.randint(700, 990)]}]}},
+        ]
+    },
+    "arrays of objects": lambda rng: {
+        "detail": {
+            "items": {"sku": [f"sku-{rng.randint(1, 20)}"], "qty": [{"numeric": [">=", rng.randint(1, 5)]}]}
+        }
+    },
 }
 
 
 def make_rules(rng: random.Random, per_family: int = 10) -> dict[str, list[tuple[str, dict]]]:
     """Ten rules per family, as (name, pattern given as Python data)."""
-    return {family: [(f"{family}-{n}", family_rule(rng, family, cross_cutting=n == 0))
-                     for n in range(per_family)]
-            for family in FAMILIES}
+    return {
+        family: [(f"{family}-{n}", family_rule(rng, family, cross_cutting=n == 0)) for n in range(per_family)]
+        for family in FAMILIES
+    }
 
 
 def aimed_at(rng: random.Random, event: dict, rule: dict) -> dict:
@@ -152,6 +205,7 @@ def aimed_at(rng: random.Random, event: dict, rule: dict) -> dict:
 # ---------------------------------------------------------------------------
 # Measurements
 # ---------------------------------------------------------------------------
+
 
 def rate(run, items: int, seconds: float) -> float:
     """items/s of run() (which processes `items` things): the best of the rounds that fit
@@ -172,7 +226,7 @@ def events_rate(match, events: list[dict], seconds: float, chunks: int = 20, siz
     summed.  Short rounds, best kept, because on a shared machine long rounds are always
     interrupted by other work; the same for every figure, so ratios stay fair."""
     step = max(size, len(events) // chunks)
-    runs = [events[start:start + size] for start in range(0, len(events), step)][:chunks]
+    runs = [events[start : start + size] for start in range(0, len(events), step)][:chunks]
     per_run = seconds / len(runs)
     total_time = sum(size / rate(lambda run=run: [match(e) for e in run], size, per_run) for run in runs)
     return len(runs) * size / total_time
@@ -189,8 +243,9 @@ def main() -> None:
 
     rng = random.Random(SEED)
     by_family = make_rules(rng)
-    compiled = {family: [(name, compile_pattern(rule)) for name, rule in rules]
-                for family, rules in by_family.items()}
+    compiled = {
+        family: [(name, compile_pattern(rule)) for name, rule in rules] for family, rules in by_family.items()
+    }
     all_rules = [rule for family in FAMILIES for rule in compiled[family]]
     events = [make_event(rng, n) for n in range(4000)]
     index = PatternIndex(all_rules)
@@ -215,8 +270,11 @@ def main() -> None:
 def print_family(rng, family, rules, compiled, sample, seconds) -> None:
     """Each rule against 50 events aimed at it: Pattern.matches/s, then those 500 events
     through an index of the family's 10 rules alone."""
-    pairs = [(pattern, aimed_at(rng, event, rule))
-             for (_, rule), (_, pattern) in zip(rules, compiled) for event in sample[:50]]
+    pairs = [
+        (pattern, aimed_at(rng, event, rule))
+        for (_, rule), (_, pattern) in zip(rules, compiled)
+        for event in sample[:50]
+    ]
     aimed = [event for _, event in pairs]
     family_index = PatternIndex(compiled)
     matches_rate = rate(lambda: [p.matches(e) for p, e in pairs], len(pairs), seconds)

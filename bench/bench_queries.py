@@ -30,11 +30,11 @@ from sqlglot import exp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.catalog import SavedQuery, bind, load_catalog, resolve_params  # noqa: E402
-from app.engines.base import QueryResult  # noqa: E402
-from app.engines.duckdb_engine import DuckDBEngine  # noqa: E402
-from app.engines.sqlparams import READ, parse_query  # noqa: E402
-from app.settings import load_settings  # noqa: E402
+from app.catalog import SavedQuery, bind, load_catalog, resolve_params
+from app.engines.base import QueryResult
+from app.engines.duckdb_engine import DuckDBEngine
+from app.engines.sqlparams import READ, parse_query
+from app.settings import load_settings
 
 PRUNING_QUERY = "daily_orders_by_product_line"
 
@@ -69,8 +69,15 @@ def bench_all(engine: DuckDBEngine, queries: list[SavedQuery], today: date, repe
     for query in queries:
         sql, params = bind(query, resolve_params(query, {}, today))
         elapsed, result = timed(engine, sql, params, repeat)
-        rows.append({"query": query.name, "ms": round(elapsed * 1000, 1), "rows": result.rows,
-                     "files": result.files_scanned, "MB read": round(result.bytes_scanned / 1e6, 2)})
+        rows.append(
+            {
+                "query": query.name,
+                "ms": round(elapsed * 1000, 1),
+                "rows": result.rows,
+                "files": result.files_scanned,
+                "MB read": round(result.bytes_scanned / 1e6, 2),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -79,11 +86,19 @@ def bench_pruning(engine: DuckDBEngine, query: SavedQuery, today: date, repeat: 
     pruned_s, pruned = timed(engine, sql, params, repeat)
     full_s, full = timed(engine, filter_on_time_instead(sql), params, repeat)
     same = pruned.frame.equals(full.frame)
-    print(f"\npartition pruning ({query.name}, period {params.get('period_start')}..{params.get('period_end')}):")
-    print(f"  dt filter:   {pruned_s * 1000:8.1f} ms  {pruned.files_scanned:6} files  {pruned.bytes_scanned / 1e6:8.2f} MB")
-    print(f"  time filter: {full_s * 1000:8.1f} ms  {full.files_scanned:6} files  {full.bytes_scanned / 1e6:8.2f} MB")
-    print(f"  without pruning / with pruning: time x{full_s / pruned_s:.1f}, files x{full.files_scanned / max(pruned.files_scanned, 1):.1f}, "
-          f"bytes x{full.bytes_scanned / max(pruned.bytes_scanned, 1):.1f}; same rows: {same}")
+    print(
+        f"\npartition pruning ({query.name}, period {params.get('period_start')}..{params.get('period_end')}):"
+    )
+    print(
+        f"  dt filter:   {pruned_s * 1000:8.1f} ms  {pruned.files_scanned:6} files  {pruned.bytes_scanned / 1e6:8.2f} MB"
+    )
+    print(
+        f"  time filter: {full_s * 1000:8.1f} ms  {full.files_scanned:6} files  {full.bytes_scanned / 1e6:8.2f} MB"
+    )
+    print(
+        f"  without pruning / with pruning: time x{full_s / pruned_s:.1f}, files x{full.files_scanned / max(pruned.files_scanned, 1):.1f}, "
+        f"bytes x{full.bytes_scanned / max(pruned.bytes_scanned, 1):.1f}; same rows: {same}"
+    )
 
 
 def bench_union_by_name(lake: Path, extensions: Path, query: SavedQuery, today: date, repeat: int) -> None:
@@ -97,7 +112,9 @@ def bench_union_by_name(lake: Path, extensions: Path, query: SavedQuery, today: 
     print(f"\nschema reconciliation ({query.name}):")
     print(f"  union_by_name=true:  {on_s * 1000:8.1f} ms  {on.bytes_scanned / 1e6:8.2f} MB")
     print(f"  union_by_name=false: {off_s * 1000:8.1f} ms  {off.bytes_scanned / 1e6:8.2f} MB")
-    print(f"  true / false: time x{on_s / off_s:.2f}, bytes x{on.bytes_scanned / max(off.bytes_scanned, 1):.1f}")
+    print(
+        f"  true / false: time x{on_s / off_s:.2f}, bytes x{on.bytes_scanned / max(off.bytes_scanned, 1):.1f}"
+    )
 
 
 def print_view_modes(engine: DuckDBEngine) -> None:
@@ -107,16 +124,24 @@ def print_view_modes(engine: DuckDBEngine) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lake", type=Path, default=None, help="lake folder (default: the VERTICALS_LAKE setting)")
+    parser.add_argument(
+        "--lake", type=Path, default=None, help="lake folder (default: the VERTICALS_LAKE setting)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per query (default 3)")
-    parser.add_argument("--today", type=date.fromisoformat, default=None,
-                        help="the day relative dates count from (default: the lake's last partition)")
+    parser.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        default=None,
+        help="the day relative dates count from (default: the lake's last partition)",
+    )
     args = parser.parse_args(argv)
     lake = (args.lake or load_settings().lake).resolve()
     today = args.today or last_partition(lake)
     files = sum(1 for _ in lake.rglob("*.parquet"))
     size = sum(p.stat().st_size for p in lake.rglob("*.parquet"))
-    print(f"lake {lake}: {files:,} files, {size / 1e6:,.1f} MB; defaults as of {today}; median of {args.repeat} runs")
+    print(
+        f"lake {lake}: {files:,} files, {size / 1e6:,.1f} MB; defaults as of {today}; median of {args.repeat} runs"
+    )
     with tempfile.TemporaryDirectory() as extensions:
         engine = DuckDBEngine(lake, extension_directory=extensions)
         print_view_modes(engine)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.demo.enterprise import DemoConfig, Enterprise  # noqa: E402
-from app.demo.seed import seed_lake  # noqa: E402
+from app.demo.enterprise import DemoConfig, Enterprise
+from app.demo.seed import seed_lake
 
 
 def main() -> None:
@@ -30,8 +30,12 @@ def main() -> None:
     end = datetime.now(UTC).date()
 
     started = time.perf_counter()
-    generated = sum(len(b.events) for b in Enterprise(
-        DemoConfig(days=args.days, events_per_day=args.events_per_day, end=end)).day_batches())
+    generated = sum(
+        len(b.events)
+        for b in Enterprise(
+            DemoConfig(days=args.days, events_per_day=args.events_per_day, end=end)
+        ).day_batches()
+    )
     generate_s = time.perf_counter() - started
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -44,7 +48,9 @@ def main() -> None:
 
     print(f"seed {args.days} days x {args.events_per_day:,} events/day")
     print(f"  events seeded        {report.events:,} (generated alone: {generated:,})")
-    print(f"  seed total           {seed_s:.1f} s  ({report.events / seed_s:,.0f} events/s)  target: >= 1M in <= 60 s")
+    print(
+        f"  seed total           {seed_s:.1f} s  ({report.events / seed_s:,.0f} events/s)  target: >= 1M in <= 60 s"
+    )
     print(f"  generation alone     {generate_s:.1f} s  ({generated / generate_s:,.0f} events/s)")
     print(f"  bus + lake overhead  {seed_s / generate_s:.2f}x the generation time")
     print(f"  lake                 {files:,} Parquet files, {size_mb:,.1f} MB")

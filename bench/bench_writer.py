@@ -24,9 +24,10 @@ from unittest import mock
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
-from app.demo.enterprise import DemoConfig, Enterprise  # noqa: E402
-from app.lake import writer  # noqa: E402
-from bench_generate import Clock  # noqa: E402  (a sibling script: bench/ is on the path)
+from bench_generate import Clock
+
+from app.demo.enterprise import DemoConfig, Enterprise
+from app.lake import writer
 
 END = date(2026, 11, 26)
 INGESTED_AT = datetime(2026, 11, 26, 12, tzinfo=UTC)  # fixed, so the two lakes can be compared
@@ -49,9 +50,12 @@ def write_baseline_lake(lake: Path, batches: list[list[dict]]) -> Clock:
 
 def partitions(lake: Path) -> dict[str, list[dict]]:
     """Every partition's rows, files in name (= write) order."""
-    return {folder.relative_to(lake).as_posix(): [row for f in sorted(folder.glob("*.parquet"))
-                                                 for row in pq.read_table(f).to_pylist()]
-            for folder in sorted({f.parent for f in lake.rglob("*.parquet")})}
+    return {
+        folder.relative_to(lake).as_posix(): [
+            row for f in sorted(folder.glob("*.parquet")) for row in pq.read_table(f).to_pylist()
+        ]
+        for folder in sorted({f.parent for f in lake.rglob("*.parquet")})
+    }
 
 
 def encode_rate(encode, details: list, rounds: int) -> float:
@@ -91,18 +95,28 @@ def main() -> None:
     base = min(runs["baseline"], key=lambda c: c.cpu)
     ours = min(runs["ours"], key=lambda c: c.cpu)
     same = base_parts == our_parts
-    print(f"config: {args.days} days x {args.events_per_day:,} events/day (seed 7, end {END}): "
-          f"{count:,} events in {len(batches)} day batches, {files:,} Parquet files a lake")
-    print(f"LakeWriter.write, baseline (json encoder): {count / base.cpu:,.0f} events/s CPU "
-          f"({base.cpu:.2f} s; wall {count / base.wall:,.0f} events/s)")
-    print(f"LakeWriter.write, orjson encoder:          {count / ours.cpu:,.0f} events/s CPU "
-          f"({ours.cpu:.2f} s; wall {count / ours.wall:,.0f} events/s)")
+    print(
+        f"config: {args.days} days x {args.events_per_day:,} events/day (seed 7, end {END}): "
+        f"{count:,} events in {len(batches)} day batches, {files:,} Parquet files a lake"
+    )
+    print(
+        f"LakeWriter.write, baseline (json encoder): {count / base.cpu:,.0f} events/s CPU "
+        f"({base.cpu:.2f} s; wall {count / base.wall:,.0f} events/s)"
+    )
+    print(
+        f"LakeWriter.write, orjson encoder:          {count / ours.cpu:,.0f} events/s CPU "
+        f"({ours.cpu:.2f} s; wall {count / ours.wall:,.0f} events/s)"
+    )
     print(f"speed-up (CPU): {base.cpu / ours.cpu:.2f}x  (wall: {base.wall / ours.wall:.2f}x)")
-    print(f"detail encoder alone: json {json_rate:,.0f}/s, ours {ours_rate:,.0f}/s: "
-          f"{ours_rate / json_rate:.2f}x; share of the writer's CPU time: "
-          f"{count / json_rate / base.cpu:.0%} before, {count / ours_rate / ours.cpu:.0%} after")
-    print(f"same lake (every partition's rows and values): {'yes' if same else 'NO'} "
-          f"({len(our_parts)} partitions, {sum(map(len, our_parts.values())):,} rows)")
+    print(
+        f"detail encoder alone: json {json_rate:,.0f}/s, ours {ours_rate:,.0f}/s: "
+        f"{ours_rate / json_rate:.2f}x; share of the writer's CPU time: "
+        f"{count / json_rate / base.cpu:.0%} before, {count / ours_rate / ours.cpu:.0%} after"
+    )
+    print(
+        f"same lake (every partition's rows and values): {'yes' if same else 'NO'} "
+        f"({len(our_parts)} partitions, {sum(map(len, our_parts.values())):,} rows)"
+    )
     if not same:
         sys.exit(1)
 

@@ -8,34 +8,54 @@ from app.services import explorer
 
 COLUMNS = {
     "time": st.column_config.DatetimeColumn("Time", format="YYYY-MM-DD HH:mm:ss"),
-    "department": "Department", "source": "Source", "detail_type": "Detail type", "id": "Event id",
-    "order_id": "Order", "summary": st.column_config.TextColumn("Detail", width="large"), "step": "Step",
+    "department": "Department",
+    "source": "Source",
+    "detail_type": "Detail type",
+    "id": "Event id",
+    "order_id": "Order",
+    "summary": st.column_config.TextColumn("Detail", width="large"),
+    "step": "Step",
 }
 
 view = ui.view()
-ui.page_header("Event explorer", "Find events by source, detail type, time and id; follow an order across "
-               "departments", view.range)
+ui.page_header(
+    "Event explorer",
+    "Find events by source, detail type, time and id; follow an order across departments",
+    view.range,
+)
 
 left, middle, right = st.columns([2, 2, 3])
 sources = left.multiselect("Sources", explorer.source_choices(), key="ex_sources", placeholder="every source")
-detail_types = middle.multiselect("Detail types", explorer.detail_type_choices(tuple(sources)), key="ex_types",
-                                  placeholder="every detail type")
-text = right.text_input("Event id, order id or text in the detail", key="ex_text", max_chars=explorer.TEXT_MAX)
+detail_types = middle.multiselect(
+    "Detail types",
+    explorer.detail_type_choices(tuple(sources)),
+    key="ex_types",
+    placeholder="every detail type",
+)
+text = right.text_input(
+    "Event id, order id or text in the detail", key="ex_text", max_chars=explorer.TEXT_MAX
+)
 search = explorer.EventQuery(tuple(sources), tuple(detail_types), text)
 
 events = ui.load(explorer.find_events, view.ctx, view.range, search, what="the events")
 if events is not None and events.empty:
-    ui.empty_state("No events match in this range — clear the filters, widen the range, or seed the lake with "
-                   "`make run`.")
+    ui.empty_state(
+        "No events match in this range — clear the filters, widen the range, or seed the lake with "
+        "`make run`."
+    )
 elif events is not None:
-    st.caption(f"{len(events):,} newest events" + (" (the first 500; narrow the search to see others)"
-                                                   if len(events) >= explorer.MAX_ROWS else ""))
+    st.caption(
+        f"{len(events):,} newest events"
+        + (" (the first 500; narrow the search to see others)" if len(events) >= explorer.MAX_ROWS else "")
+    )
     st.dataframe(events.drop(columns=["detail"]), hide_index=True, height=320, column_config=COLUMNS)
 
     st.subheader("Follow an order")
     order_ids = list(dict.fromkeys(events["order_id"].dropna()))
     if not order_ids:
-        st.info("None of these events carries an order id — search for OrderPlaced events, or type an order id above.")
+        st.info(
+            "None of these events carries an order id — search for OrderPlaced events, or type an order id above."
+        )
     else:
         order_id = st.selectbox("Order", order_ids, key="ex_order")
         journey = ui.load(explorer.order_journey, view.ctx, view.range, order_id, what="the order's journey")
@@ -43,13 +63,26 @@ elif events is not None:
             st.info(f"No events carry order {order_id} in this range — widen the range.")
         elif journey is not None:
             present = [d for d in explorer.department_order() if d in set(journey.events["department"])]
-            figure = px.scatter(journey.events, x="time", y="department", color="department", text="detail_type",
-                                hover_data={"summary": True, "id": True, "department": False},
-                                category_orders={"department": present}, labels={"time": "", "department": ""},
-                                title=f"Order {order_id}: {len(journey.events)} events")
+            figure = px.scatter(
+                journey.events,
+                x="time",
+                y="department",
+                color="department",
+                text="detail_type",
+                hover_data={"summary": True, "id": True, "department": False},
+                category_orders={"department": present},
+                labels={"time": "", "department": ""},
+                title=f"Order {order_id}: {len(journey.events)} events",
+            )
             figure.update_traces(marker={"size": 14}, textposition="top center")
-            figure.add_scatter(x=journey.events["time"], y=journey.events["department"], mode="lines",
-                               line={"color": "#9ca3af", "width": 1}, showlegend=False, hoverinfo="skip")
+            figure.add_scatter(
+                x=journey.events["time"],
+                y=journey.events["department"],
+                mode="lines",
+                line={"color": "#9ca3af", "width": 1},
+                showlegend=False,
+                hoverinfo="skip",
+            )
             figure.update_layout(showlegend=False, hovermode="closest")
             ui.chart(figure, height=420)
             st.dataframe(journey.events, hide_index=True, column_config=COLUMNS)

@@ -20,18 +20,26 @@ def kpis(rates: event_rates.EventRates, days: float) -> None:
     total = rates.total
     if rates.weekly_pattern:
         weekday, hour = rates.heatmap.stack().idxmax()
-        busiest = ui.Figure("Busiest hour of the week", f"{weekday} {hour:02d}:00",
-                            help=f"Mean events per hour by weekday and hour ({view.ctx.settings.timezone})")
+        busiest = ui.Figure(
+            "Busiest hour of the week",
+            f"{weekday} {hour:02d}:00",
+            help=f"Mean events per hour by weekday and hour ({view.ctx.settings.timezone})",
+        )
     else:
         per_bucket = rates.rates.groupby("bucket")["events"].sum()
-        busiest = ui.Figure(f"Busiest {rates.bucket}", "—" if per_bucket.empty else f"{per_bucket.idxmax():%a %H:%M}",
-                            caption=None if per_bucket.empty else f"{per_bucket.max():,} events")
-    ui.kpi_row([
-        ui.Figure("Events", f"{total:,}"),
-        ui.Figure("Per hour, on average", f"{total / (days * 24):,.0f}"),
-        busiest,
-        ui.Figure("Detail types seen", f"{rates.top['detail_type'].nunique()}"),
-    ])
+        busiest = ui.Figure(
+            f"Busiest {rates.bucket}",
+            "—" if per_bucket.empty else f"{per_bucket.idxmax():%a %H:%M}",
+            caption=None if per_bucket.empty else f"{per_bucket.max():,} events",
+        )
+    ui.kpi_row(
+        [
+            ui.Figure("Events", f"{total:,}"),
+            ui.Figure("Per hour, on average", f"{total / (days * 24):,.0f}"),
+            busiest,
+            ui.Figure("Detail types seen", f"{rates.top['detail_type'].nunique()}"),
+        ]
+    )
 
 
 def recent_chart(now: datetime) -> None:
@@ -39,16 +47,27 @@ def recent_chart(now: datetime) -> None:
     if recent is None or recent.empty:
         st.caption("No events in the last hour.")
         return
-    figure = px.bar(recent, x="minute", y="events", color="department", title="Last hour, per minute",
-                    labels={"minute": "", "events": "events"}, category_orders={"department": NAMES},
-                    color_discrete_map=COLOURS)
+    figure = px.bar(
+        recent,
+        x="minute",
+        y="events",
+        color="department",
+        title="Last hour, per minute",
+        labels={"minute": "", "events": "events"},
+        category_orders={"department": NAMES},
+        color_discrete_map=COLOURS,
+    )
     figure.update_layout(bargap=0.1)
     ui.chart(figure, height=260, key="rates_recent")
 
 
 def rates_chart(rates: event_rates.EventRates) -> None:
-    split = st.segmented_control("Split by", ["Department", "Detail type"], default="Department",
-                                 key="rates_split") or "Department"
+    split = (
+        st.segmented_control(
+            "Split by", ["Department", "Detail type"], default="Department", key="rates_split"
+        )
+        or "Department"
+    )
     frame = rates.rates
     if split == "Detail type":
         departments = sorted(frame["department"].unique())
@@ -58,35 +77,59 @@ def rates_chart(rates: event_rates.EventRates) -> None:
     else:
         color = "department"
     series = frame.groupby(["bucket", color], as_index=False)["events"].sum()
-    figure = px.area(series, x="bucket", y="events", color=color, title=f"Events per {rates.bucket}",
-                     labels={"bucket": "", "events": "events"}, category_orders={"department": NAMES},
-                     color_discrete_map=COLOURS)
+    figure = px.area(
+        series,
+        x="bucket",
+        y="events",
+        color=color,
+        title=f"Events per {rates.bucket}",
+        labels={"bucket": "", "events": "events"},
+        category_orders={"department": NAMES},
+        color_discrete_map=COLOURS,
+    )
     ui.chart(figure, height=420, key="rates_area")
-    st.caption(f"Whole {rates.bucket}s only: {'an' if rates.bucket == 'hour' else 'a'} {rates.bucket} the range "
-               "cuts (such as the one under way) is counted in the figures above but not drawn.")
+    st.caption(
+        f"Whole {rates.bucket}s only: {'an' if rates.bucket == 'hour' else 'a'} {rates.bucket} the range "
+        "cuts (such as the one under way) is counted in the figures above but not drawn."
+    )
 
 
 def heatmap_and_top(rates: event_rates.EventRates) -> None:
     left, right = st.columns([1, 1])
     with left:
         if rates.weekly_pattern:
-            heat = px.imshow(rates.heatmap, aspect="auto", color_continuous_scale="Blues",
-                             labels={"x": "hour of day", "y": "", "color": "events/hour"},
-                             title=f"Mean events per hour ({view.ctx.settings.timezone})")
+            heat = px.imshow(
+                rates.heatmap,
+                aspect="auto",
+                color_continuous_scale="Blues",
+                labels={"x": "hour of day", "y": "", "color": "events/hour"},
+                title=f"Mean events per hour ({view.ctx.settings.timezone})",
+            )
             heat.update_xaxes(dtick=2)
         else:
-            heat = px.imshow(rates.by_type, aspect="auto", color_continuous_scale="Blues",
-                             labels={"x": "", "y": "", "color": "events"}, title=f"Events per {rates.bucket}")
+            heat = px.imshow(
+                rates.by_type,
+                aspect="auto",
+                color_continuous_scale="Blues",
+                labels={"x": "", "y": "", "color": "events"},
+                title=f"Events per {rates.bucket}",
+            )
         ui.chart(heat, height=360, key="rates_heatmap")
     with right:
         st.markdown("**Top detail types**")
-        st.dataframe(rates.top, hide_index=True, height=330, column_order=[
-            "detail_type", "events", "share", "per_day", "department"], column_config={
-            "detail_type": "Detail type", "department": "Department",
-            "events": st.column_config.NumberColumn("Events", format="localized"),
-            "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1),
-            "per_day": st.column_config.NumberColumn("Per day", format="%.0f"),
-        })
+        st.dataframe(
+            rates.top,
+            hide_index=True,
+            height=330,
+            column_order=["detail_type", "events", "share", "per_day", "department"],
+            column_config={
+                "detail_type": "Detail type",
+                "department": "Department",
+                "events": st.column_config.NumberColumn("Events", format="localized"),
+                "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1),
+                "per_day": st.column_config.NumberColumn("Per day", format="%.0f"),
+            },
+        )
 
 
 @ui.live_fragment(live)

@@ -7,23 +7,37 @@ from app.engines.base import QueryError
 from app.services import saved_queries
 
 view = ui.view()
-ui.page_header("Saved queries", "Athena SQL from queries/, with typed parameters bound by the engine (never "
-               "spliced into the text). Each query has its own period: the sidebar's range does not apply here.")
+ui.page_header(
+    "Saved queries",
+    "Athena SQL from queries/, with typed parameters bound by the engine (never "
+    "spliced into the text). Each query has its own period: the sidebar's range does not apply here.",
+)
 
 left, right = st.columns([3, 1])
-search = left.text_input("Search titles and descriptions", key="sq_search", placeholder="e.g. payment, late, campaign")
-audience = right.selectbox("For", ["", "manager", "analyst", "ops"], format_func=lambda a: a or "everyone",
-                           key="sq_audience")
+search = left.text_input(
+    "Search titles and descriptions", key="sq_search", placeholder="e.g. payment, late, campaign"
+)
+audience = right.selectbox(
+    "For", ["", "manager", "analyst", "ops"], format_func=lambda a: a or "everyone", key="sq_audience"
+)
 found = saved_queries.library(search, audience)
 if not found:
-    st.info("No saved query matches — clear the search, or add a .sql file to queries/.", icon=":material/search_off:")
+    st.info(
+        "No saved query matches — clear the search, or add a .sql file to queries/.",
+        icon=":material/search_off:",
+    )
     st.stop()
 
 by_name = {q.name: q for q in found}
 linked = st.query_params.get("query")
 names = list(by_name)
-name = st.selectbox(f"Query ({len(found)} found)", names, index=names.index(linked) if linked in by_name else 0,
-                    format_func=lambda n: by_name[n].title, key="sq_name")
+name = st.selectbox(
+    f"Query ({len(found)} found)",
+    names,
+    index=names.index(linked) if linked in by_name else 0,
+    format_func=lambda n: by_name[n].title,
+    key="sq_name",
+)
 st.query_params["query"] = name
 query = by_name[name]
 st.markdown(query.description)
@@ -36,8 +50,12 @@ if query.params:
     columns = st.columns(min(len(query.params), 3))
     for index, param in enumerate(query.params):
         with columns[index % len(columns)]:
-            raw[param.name] = ui.param_input(param, defaults[param.name], f"sq:{name}:{param.name}",
-                                             saved_queries.range_options(param, today))
+            raw[param.name] = ui.param_input(
+                param,
+                defaults[param.name],
+                f"sq:{name}:{param.name}",
+                saved_queries.range_options(param, today),
+            )
 
 if st.button("Run", type="primary", icon=":material/play_arrow:", key="sq_run"):
     try:
@@ -52,19 +70,30 @@ if st.button("Run", type="primary", icon=":material/play_arrow:", key="sq_run"):
 run = st.session_state.get("sq_last")
 if run is not None and run.name == name:
     result = run.result
-    ui.kpi_row([
-        ui.Figure("Rows", f"{result.rows:,}"),
-        ui.Figure("Elapsed", f"{result.elapsed_s:.2f} s"),
-        ui.Figure("Files scanned", "—" if result.files_scanned is None else f"{result.files_scanned:,}"),
-        ui.Figure("Data scanned", saved_queries.format_bytes(result.bytes_scanned),
-                  caption=f"${result.cost_usd:.4f}" if result.cost_usd else None),
-    ])
+    ui.kpi_row(
+        [
+            ui.Figure("Rows", f"{result.rows:,}"),
+            ui.Figure("Elapsed", f"{result.elapsed_s:.2f} s"),
+            ui.Figure("Files scanned", "—" if result.files_scanned is None else f"{result.files_scanned:,}"),
+            ui.Figure(
+                "Data scanned",
+                saved_queries.format_bytes(result.bytes_scanned),
+                caption=f"${result.cost_usd:.4f}" if result.cost_usd else None,
+            ),
+        ]
+    )
     if result.frame.empty:
         st.info("The query ran and returned no rows — widen the period or change the parameters.")
     else:
         st.dataframe(result.frame, hide_index=True)
-        st.download_button("Download CSV", ui.csv_bytes(result.frame), file_name=f"{name}.csv", mime="text/csv",
-                           icon=":material/download:", key="sq_download")
+        st.download_button(
+            "Download CSV",
+            ui.csv_bytes(result.frame),
+            file_name=f"{name}.csv",
+            mime="text/csv",
+            icon=":material/download:",
+            key="sq_download",
+        )
     with st.expander(f"SQL the {result.engine or 'engine'} ran"):
         st.code(result.sql or query.sql, language="sql")
         st.json({k: str(v) for k, v in run.values.items()}, expanded=False)

@@ -4,8 +4,16 @@ from pathlib import Path
 import pytest
 
 from app.catalog import (
-    CatalogError, DateRange, Param, ParamError, bind, load_catalog, parse_saved_query, relative_range,
-    resolve_params, split_header,
+    CatalogError,
+    DateRange,
+    Param,
+    ParamError,
+    bind,
+    load_catalog,
+    parse_saved_query,
+    relative_range,
+    resolve_params,
+    split_header,
 )
 
 TODAY = date(2026, 3, 18)  # a Wednesday
@@ -55,8 +63,12 @@ def test_split_header_stops_at_the_first_sql_line():
 
 def test_defaults(query):
     assert resolve_params(query, {}, TODAY) == {
-        "period": DateRange(date(2026, 3, 12), TODAY), "regions": ("east", "west"), "top_n": 10,
-        "sku": "%", "day": date(2026, 3, 17), "channel": "web",
+        "period": DateRange(date(2026, 3, 12), TODAY),
+        "regions": ("east", "west"),
+        "top_n": 10,
+        "sku": "%",
+        "day": date(2026, 3, 17),
+        "channel": "web",
     }
 
 
@@ -64,64 +76,86 @@ def test_bind_expands_ranges_and_lists(query):
     values = resolve_params(query, {"period": "2026-03-01..2026-03-05", "regions": "west"}, TODAY)
     sql, params = bind(query, values)
     assert sql == query.sql
-    assert params == {"period_start": "2026-03-01", "period_end": "2026-03-05", "regions": ["west"],
-                      "top_n": 10, "sku": "%", "day": "2026-03-17", "channel": "web"}
+    assert params == {
+        "period_start": "2026-03-01",
+        "period_end": "2026-03-05",
+        "regions": ["west"],
+        "top_n": 10,
+        "sku": "%",
+        "day": "2026-03-17",
+        "channel": "web",
+    }
 
 
-@pytest.mark.parametrize("phrase, expected", [
-    pytest.param("today", ("2026-03-18", "2026-03-18"), id="today"),
-    pytest.param("yesterday", ("2026-03-17", "2026-03-17"), id="yesterday"),
-    pytest.param("last 7 days", ("2026-03-12", "2026-03-18"), id="last-7-days-includes-today"),
-    pytest.param("Last  1 day", ("2026-03-18", "2026-03-18"), id="case-and-spaces"),
-    pytest.param("last 30 days", ("2026-02-17", "2026-03-18"), id="last-30-days"),
-    pytest.param("week to date", ("2026-03-16", "2026-03-18"), id="week-starts-monday"),
-    pytest.param("month to date", ("2026-03-01", "2026-03-18"), id="month-to-date"),
-    pytest.param("year to date", ("2026-01-01", "2026-03-18"), id="year-to-date"),
-    pytest.param("last month", ("2026-02-01", "2026-02-28"), id="last-month"),
-])
+@pytest.mark.parametrize(
+    "phrase, expected",
+    [
+        pytest.param("today", ("2026-03-18", "2026-03-18"), id="today"),
+        pytest.param("yesterday", ("2026-03-17", "2026-03-17"), id="yesterday"),
+        pytest.param("last 7 days", ("2026-03-12", "2026-03-18"), id="last-7-days-includes-today"),
+        pytest.param("Last  1 day", ("2026-03-18", "2026-03-18"), id="case-and-spaces"),
+        pytest.param("last 30 days", ("2026-02-17", "2026-03-18"), id="last-30-days"),
+        pytest.param("week to date", ("2026-03-16", "2026-03-18"), id="week-starts-monday"),
+        pytest.param("month to date", ("2026-03-01", "2026-03-18"), id="month-to-date"),
+        pytest.param("year to date", ("2026-01-01", "2026-03-18"), id="year-to-date"),
+        pytest.param("last month", ("2026-02-01", "2026-02-28"), id="last-month"),
+    ],
+)
 def test_relative_ranges(phrase, expected):
     found = relative_range(phrase, TODAY)
     assert (found.start.isoformat(), found.end.isoformat()) == expected
 
 
-@pytest.mark.parametrize("name, raw, expected", [
-    pytest.param("period", "2026-03-01", DateRange(date(2026, 3, 1), date(2026, 3, 1)), id="range-one-day"),
-    pytest.param("period", (date(2026, 3, 1), date(2026, 3, 2)), DateRange(date(2026, 3, 1), date(2026, 3, 2)),
-                 id="range-from-a-form"),
-    pytest.param("regions", "West, east,west", ("west", "east"), id="multienum-folds-and-dedupes"),
-    pytest.param("regions", ["east"], ("east",), id="multienum-list"),
-    pytest.param("regions", "*", ("east", "west"), id="multienum-star"),
-    pytest.param("top_n", " 42 ", 42, id="number"),
-    pytest.param("top_n", "42.0", 42, id="whole-float"),
-    pytest.param("day", "3 days ago", date(2026, 3, 15), id="days-ago"),
-    pytest.param("day", date(2026, 1, 2), date(2026, 1, 2), id="date-object"),
-    pytest.param("channel", "APP", "app", id="enum-case-folded"),
-    pytest.param("sku", "'; DROP TABLE x; --", "'; DROP TABLE x; --", id="hostile-text-is-just-data"),
-])
+@pytest.mark.parametrize(
+    "name, raw, expected",
+    [
+        pytest.param(
+            "period", "2026-03-01", DateRange(date(2026, 3, 1), date(2026, 3, 1)), id="range-one-day"
+        ),
+        pytest.param(
+            "period",
+            (date(2026, 3, 1), date(2026, 3, 2)),
+            DateRange(date(2026, 3, 1), date(2026, 3, 2)),
+            id="range-from-a-form",
+        ),
+        pytest.param("regions", "West, east,west", ("west", "east"), id="multienum-folds-and-dedupes"),
+        pytest.param("regions", ["east"], ("east",), id="multienum-list"),
+        pytest.param("regions", "*", ("east", "west"), id="multienum-star"),
+        pytest.param("top_n", " 42 ", 42, id="number"),
+        pytest.param("top_n", "42.0", 42, id="whole-float"),
+        pytest.param("day", "3 days ago", date(2026, 3, 15), id="days-ago"),
+        pytest.param("day", date(2026, 1, 2), date(2026, 1, 2), id="date-object"),
+        pytest.param("channel", "APP", "app", id="enum-case-folded"),
+        pytest.param("sku", "'; DROP TABLE x; --", "'; DROP TABLE x; --", id="hostile-text-is-just-data"),
+    ],
+)
 def test_values(query, name, raw, expected):
     assert resolve_params(query, {name: raw}, TODAY)[name] == expected
 
 
-@pytest.mark.parametrize("name, raw, message", [
-    pytest.param("period", "2026-03-05..2026-03-01", "starts after it ends", id="reversed"),
-    pytest.param("period", "2026-01-01..2026-03-01", "more than 31", id="too-long"),
-    pytest.param("period", "last week-ish", "is not a date range", id="unknown-phrase"),
-    pytest.param("period", "2026-02-30", "is not a date range", id="impossible-date"),
-    pytest.param("period", "last 0 days", "is not a date range", id="zero-days"),
-    pytest.param("regions", "east,mars", "'mars' is not a choice", id="bad-choice"),
-    pytest.param("regions", " , ", "nothing was chosen", id="empty"),
-    pytest.param("top_n", "0", "less than 1", id="below-min"),
-    pytest.param("top_n", "101", "more than 100", id="above-max"),
-    pytest.param("top_n", "2.5", "not a whole number", id="not-whole"),
-    pytest.param("top_n", "nan", "not a finite number", id="nan"),
-    pytest.param("top_n", "1; DROP TABLE x", "not a number", id="hostile-number"),
-    pytest.param("top_n", True, "not a number", id="bool"),
-    pytest.param("day", "tomorrowish", "is not a date", id="bad-date"),
-    pytest.param("channel", "'; DROP TABLE x; --", "is not a choice", id="hostile-enum"),
-    pytest.param("sku", "x" * 41, "41 characters long", id="too-long-text"),
-    pytest.param("sku", "a\nb", "control characters", id="control-characters"),
-    pytest.param("sku", 5, "is not text", id="not-text"),
-])
+@pytest.mark.parametrize(
+    "name, raw, message",
+    [
+        pytest.param("period", "2026-03-05..2026-03-01", "starts after it ends", id="reversed"),
+        pytest.param("period", "2026-01-01..2026-03-01", "more than 31", id="too-long"),
+        pytest.param("period", "last week-ish", "is not a date range", id="unknown-phrase"),
+        pytest.param("period", "2026-02-30", "is not a date range", id="impossible-date"),
+        pytest.param("period", "last 0 days", "is not a date range", id="zero-days"),
+        pytest.param("regions", "east,mars", "'mars' is not a choice", id="bad-choice"),
+        pytest.param("regions", " , ", "nothing was chosen", id="empty"),
+        pytest.param("top_n", "0", "less than 1", id="below-min"),
+        pytest.param("top_n", "101", "more than 100", id="above-max"),
+        pytest.param("top_n", "2.5", "not a whole number", id="not-whole"),
+        pytest.param("top_n", "nan", "not a finite number", id="nan"),
+        pytest.param("top_n", "1; DROP TABLE x", "not a number", id="hostile-number"),
+        pytest.param("top_n", True, "not a number", id="bool"),
+        pytest.param("day", "tomorrowish", "is not a date", id="bad-date"),
+        pytest.param("channel", "'; DROP TABLE x; --", "is not a choice", id="hostile-enum"),
+        pytest.param("sku", "x" * 41, "41 characters long", id="too-long-text"),
+        pytest.param("sku", "a\nb", "control characters", id="control-characters"),
+        pytest.param("sku", 5, "is not text", id="not-text"),
+    ],
+)
 def test_bad_values_name_the_parameter_and_what_it_accepts(query, name, raw, message):
     with pytest.raises(ParamError, match=message) as caught:
         resolve_params(query, {name: raw}, TODAY)
@@ -142,29 +176,51 @@ def test_text_pattern_option():
 
 
 def _header(params: str = "", body: str = "SELECT 1 AS x FROM orders WHERE dt = :day") -> str:
-    return ("-- title: T\n-- description: D\n-- audience: analyst\n"
-            f"-- params:\n--   day: {{type: date, default: today}}\n{params}"
-            "-- columns:\n--   x: x\n" + body)
+    return (
+        "-- title: T\n-- description: D\n-- audience: analyst\n"
+        f"-- params:\n--   day: {{type: date, default: today}}\n{params}"
+        "-- columns:\n--   x: x\n" + body
+    )
 
 
-@pytest.mark.parametrize("text, message", [
-    pytest.param("SELECT 1", "must start with a YAML header", id="no-header"),
-    pytest.param("-- title: [unclosed\nSELECT 1", "not valid YAML", id="bad-yaml"),
-    pytest.param(_header().replace("audience: analyst", "audience: ceo"), "audience 'ceo'", id="bad-audience"),
-    pytest.param(_header().replace("-- title: T\n", ""), "needs a title", id="no-title"),
-    pytest.param(_header().replace("-- columns:\n--   x: x\n", ""), "declare the output columns", id="no-columns"),
-    pytest.param("-- titel: T\n" + _header(), "unknown header key", id="typo-key"),
-    pytest.param(_header("--   n: {type: integer, default: 1}\n"), "needs a type", id="unknown-type"),
-    pytest.param(_header("--   n: {type: number}\n"), "needs a default", id="no-default"),
-    pytest.param(_header("--   n: {type: number, default: 1, choices: [1]}\n"), "unknown option", id="bad-option"),
-    pytest.param(_header("--   n: {type: enum, default: a}\n"), "needs choices", id="enum-without-choices"),
-    pytest.param(_header("--   n: {type: enum, choices: [a], default: b}\n"), "default: parameter n", id="bad-default"),
-    pytest.param(_header("--   Bad-Name: {type: number, default: 1}\n"), "parameter name", id="bad-param-name"),
-    pytest.param(_header(body="SELECT 1 AS x FROM orders WHERE dt = :dya"), "uses :dya but the parameters bind :day",
-                 id="placeholder-typo"),
-    pytest.param(_header(body="DELETE FROM orders WHERE dt = :day"), "only SELECT", id="not-a-select"),
-    pytest.param(_header(body=""), "body is empty", id="empty-body"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        pytest.param("SELECT 1", "must start with a YAML header", id="no-header"),
+        pytest.param("-- title: [unclosed\nSELECT 1", "not valid YAML", id="bad-yaml"),
+        pytest.param(
+            _header().replace("audience: analyst", "audience: ceo"), "audience 'ceo'", id="bad-audience"
+        ),
+        pytest.param(_header().replace("-- title: T\n", ""), "needs a title", id="no-title"),
+        pytest.param(
+            _header().replace("-- columns:\n--   x: x\n", ""), "declare the output columns", id="no-columns"
+        ),
+        pytest.param("-- titel: T\n" + _header(), "unknown header key", id="typo-key"),
+        pytest.param(_header("--   n: {type: integer, default: 1}\n"), "needs a type", id="unknown-type"),
+        pytest.param(_header("--   n: {type: number}\n"), "needs a default", id="no-default"),
+        pytest.param(
+            _header("--   n: {type: number, default: 1, choices: [1]}\n"), "unknown option", id="bad-option"
+        ),
+        pytest.param(
+            _header("--   n: {type: enum, default: a}\n"), "needs choices", id="enum-without-choices"
+        ),
+        pytest.param(
+            _header("--   n: {type: enum, choices: [a], default: b}\n"),
+            "default: parameter n",
+            id="bad-default",
+        ),
+        pytest.param(
+            _header("--   Bad-Name: {type: number, default: 1}\n"), "parameter name", id="bad-param-name"
+        ),
+        pytest.param(
+            _header(body="SELECT 1 AS x FROM orders WHERE dt = :dya"),
+            "uses :dya but the parameters bind :day",
+            id="placeholder-typo",
+        ),
+        pytest.param(_header(body="DELETE FROM orders WHERE dt = :day"), "only SELECT", id="not-a-select"),
+        pytest.param(_header(body=""), "body is empty", id="empty-body"),
+    ],
+)
 def test_malformed_saved_queries(text, message):
     with pytest.raises(CatalogError, match=message):
         parse_saved_query(text, "q")

@@ -8,16 +8,27 @@ from app.settings import REPO_ROOT
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "app", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
-@pytest.mark.parametrize("args, says", [
-    pytest.param(["demo", "seed", "--days", "0"], "must be greater than 0", id="zero-days"),
-    pytest.param(["demo", "seed", "--events-per-day", "many"], "invalid _positive value", id="text-scale"),
-    pytest.param(["demo", "seed", "--end", "26/11/2026"], "invalid fromisoformat value", id="bad-date"),
-    pytest.param(["demo", "launch"], "invalid choice", id="unknown-command"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        pytest.param(["demo", "seed", "--days", "0"], "must be greater than 0", id="zero-days"),
+        pytest.param(
+            ["demo", "seed", "--events-per-day", "many"], "invalid _positive value", id="text-scale"
+        ),
+        pytest.param(["demo", "seed", "--end", "26/11/2026"], "invalid fromisoformat value", id="bad-date"),
+        pytest.param(["demo", "launch"], "invalid choice", id="unknown-command"),
+    ],
+)
 def test_bad_arguments_exit_2_with_a_message(args, says, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(args)
@@ -27,15 +38,19 @@ def test_bad_arguments_exit_2_with_a_message(args, says, capsys):
 
 def test_a_bad_setting_is_one_line_not_a_traceback(tmp_path):
     import os
+
     result = run_cli("demo", "seed", "--days", "1", env={**os.environ, "VERTICALS_CACHE_TTL": "soon"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: VERTICALS_CACHE_TTL='soon' is invalid: cache_ttl must be a whole number."]
+        "error: VERTICALS_CACHE_TTL='soon' is invalid: cache_ttl must be a whole number."
+    ]
 
 
 def test_seed_then_skip_when_already_seeded(tmp_path, capsys):
     lake = tmp_path / "lake"
-    assert main(["demo", "seed", "--lake", str(lake), "--days", "2", "--events-per-day", "300", "--quiet"]) == 0
+    assert (
+        main(["demo", "seed", "--lake", str(lake), "--days", "2", "--events-per-day", "300", "--quiet"]) == 0
+    )
     assert "seeded" in capsys.readouterr().out
     assert main(["demo", "seed", "--lake", str(lake), "--days", "2", "--if-empty", "--quiet"]) == 0
     assert "already seeded" in capsys.readouterr().out

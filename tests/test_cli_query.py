@@ -3,7 +3,7 @@ import json
 import pytest
 
 from app.__main__ import main
-from app.cli_query import parse_param_args, UsageError
+from app.cli_query import UsageError, parse_param_args
 from tests.fixtures_lake import FIXTURE_END, write_fixture_lake
 
 
@@ -25,42 +25,98 @@ def test_list_names_every_query_with_its_params(capsys):
 
 
 def test_run_prints_a_table_and_the_scan_figures(capsys, lake):
-    code, out, _ = run(capsys, "query", "run", "late_deliveries", "--lake", str(lake), "--today", str(FIXTURE_END))
+    code, out, _ = run(
+        capsys, "query", "run", "late_deliveries", "--lake", str(lake), "--today", str(FIXTURE_END)
+    )
     assert code == 0
     header, *rows = out.split("\n\n")[0].splitlines()
-    assert header.split() == ["carrier", "region", "delivered", "late", "late_pct", "delays", "avg_delay_h",
-                              "avg_transit_h"]
+    assert header.split() == [
+        "carrier",
+        "region",
+        "delivered",
+        "late",
+        "late_pct",
+        "delays",
+        "avg_delay_h",
+        "avg_transit_h",
+    ]
     assert rows[0].split()[:5] == ["UPS", "west", "1", "1", "100.0"]
     assert "2 rows in" in out and "scanned 2 files" in out
 
 
 def test_run_json_with_params(capsys, lake):
-    code, out, _ = run(capsys, "query", "run", "top_customers", "--lake", str(lake), "--today", str(FIXTURE_END),
-                       "--param", "top_n=1", "--param", "regions=east,central", "--format", "json")
+    code, out, _ = run(
+        capsys,
+        "query",
+        "run",
+        "top_customers",
+        "--lake",
+        str(lake),
+        "--today",
+        str(FIXTURE_END),
+        "--param",
+        "top_n=1",
+        "--param",
+        "regions=east,central",
+        "--format",
+        "json",
+    )
     document = json.loads(out)
     assert code == 0 and document["params"]["regions"] == ["east", "central"]
-    assert document["rows"] == [{"rank": 1, "customer_id": "c1", "orders": 3, "revenue": 595.0,
-                                 "first_order": "2026-03-02T08:00:00Z", "last_order": "2026-03-04T07:00:00Z"}]
+    assert document["rows"] == [
+        {
+            "rank": 1,
+            "customer_id": "c1",
+            "orders": 3,
+            "revenue": 595.0,
+            "first_order": "2026-03-02T08:00:00Z",
+            "last_order": "2026-03-04T07:00:00Z",
+        }
+    ]
     assert document["files_scanned"] == 3 and document["bytes_scanned"] > 0
 
 
 def test_run_csv_keeps_figures_off_stdout(capsys, lake):
-    code, out, err = run(capsys, "query", "run", "refunds_by_reason", "--lake", str(lake),
-                         "--today", str(FIXTURE_END), "--format", "csv")
+    code, out, err = run(
+        capsys,
+        "query",
+        "run",
+        "refunds_by_reason",
+        "--lake",
+        str(lake),
+        "--today",
+        str(FIXTURE_END),
+        "--format",
+        "csv",
+    )
     assert code == 0
-    assert out.splitlines() == ["reason,refunds,amount,avg_amount,amount_share_pct", "damaged,1,380.0,380.0,100.0"]
+    assert out.splitlines() == [
+        "reason,refunds,amount,avg_amount,amount_share_pct",
+        "damaged,1,380.0,380.0,100.0",
+    ]
     assert "scanned 1 files" in err
 
 
-@pytest.mark.parametrize("argv, message", [
-    pytest.param(["nope"], "unknown query 'nope'; known: ", id="unknown-query"),
-    pytest.param(["top_customers", "--param", "top_n=abc"], "parameter top_n: 'abc' is not a number", id="bad-value"),
-    pytest.param(["top_customers", "--param", "top_n=5000"], "more than 1000", id="out-of-range"),
-    pytest.param(["top_customers", "--param", "colour=red"], "has no parameter colour", id="unknown-param"),
-    pytest.param(["top_customers", "--param", "top_n"], "must look like key=value", id="no-equals"),
-    pytest.param(["top_customers", "--param", "top_n=1", "--param", "top_n=2"], "given twice", id="twice"),
-    pytest.param(["event_lookup", "--param", "event_id=a\tb"], "control characters", id="control-chars"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        pytest.param(["nope"], "unknown query 'nope'; known: ", id="unknown-query"),
+        pytest.param(
+            ["top_customers", "--param", "top_n=abc"],
+            "parameter top_n: 'abc' is not a number",
+            id="bad-value",
+        ),
+        pytest.param(["top_customers", "--param", "top_n=5000"], "more than 1000", id="out-of-range"),
+        pytest.param(
+            ["top_customers", "--param", "colour=red"], "has no parameter colour", id="unknown-param"
+        ),
+        pytest.param(["top_customers", "--param", "top_n"], "must look like key=value", id="no-equals"),
+        pytest.param(
+            ["top_customers", "--param", "top_n=1", "--param", "top_n=2"], "given twice", id="twice"
+        ),
+        pytest.param(["event_lookup", "--param", "event_id=a\tb"], "control characters", id="control-chars"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(capsys, lake, argv, message):
     code, out, err = run(capsys, "query", "run", *argv, "--lake", str(lake))
     assert code == 2 and out == ""
@@ -73,6 +129,9 @@ def test_missing_lake_is_one_line_and_exit_2(capsys, tmp_path):
 
 
 def test_params_with_equals_signs_in_the_value():
-    assert parse_param_args(["event_id=a=b", "period=last 7 days"]) == {"event_id": "a=b", "period": "last 7 days"}
+    assert parse_param_args(["event_id=a=b", "period=last 7 days"]) == {
+        "event_id": "a=b",
+        "period": "last 7 days",
+    }
     with pytest.raises(UsageError):
         parse_param_args(["=x"])

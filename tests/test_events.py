@@ -4,7 +4,12 @@ from datetime import UTC, datetime
 import pytest
 
 from app.events import (
-    EntryError, ValidationException, check_entry_count, entry_size, make_envelope, validate_entry,
+    EntryError,
+    ValidationException,
+    check_entry_count,
+    entry_size,
+    make_envelope,
+    validate_entry,
 )
 
 
@@ -14,24 +19,27 @@ def entry(**overrides):
     return {k: v for k, v in base.items() if v is not None}
 
 
-@pytest.mark.parametrize("bad, code", [
-    pytest.param(entry(Source=None), "InvalidArgument", id="missing-source"),
-    pytest.param(entry(DetailType=""), "InvalidArgument", id="empty-detail-type"),
-    pytest.param(entry(Detail=None), "InvalidArgument", id="missing-detail"),
-    pytest.param(entry(Detail="{not json"), "MalformedDetail", id="malformed-detail"),
-    pytest.param(entry(Detail="[1, 2]"), "MalformedDetail", id="detail-array"),
-    pytest.param(entry(Detail='{"amount": NaN}'), "MalformedDetail", id="detail-nan"),
-    pytest.param(entry(Detail='{"a": [-Infinity]}'), "MalformedDetail", id="detail-infinity"),
-    pytest.param(entry(Detail='"text"'), "MalformedDetail", id="detail-string"),
-    pytest.param(entry(Detail="[" * 100_000), "MalformedDetail", id="detail-deeply-nested"),
-    pytest.param(entry(Source="aws.ec2"), "NotAuthorizedForSourceException", id="aws-source"),
-    pytest.param(entry(Source="AWS.s3"), "NotAuthorizedForSourceException", id="aws-source-upper"),
-    pytest.param(entry(Source=12), "InvalidArgument", id="source-not-string"),
-    pytest.param(entry(Resources="arn:x"), "InvalidArgument", id="resources-not-list"),
-    pytest.param(entry(Time="yesterday"), "InvalidArgument", id="bad-time"),
-    pytest.param(entry(Detail=json.dumps({"x": "a" * 300_000})), "InvalidArgument", id="oversized"),
-    pytest.param("not an object", "InvalidArgument", id="entry-not-object"),
-])
+@pytest.mark.parametrize(
+    "bad, code",
+    [
+        pytest.param(entry(Source=None), "InvalidArgument", id="missing-source"),
+        pytest.param(entry(DetailType=""), "InvalidArgument", id="empty-detail-type"),
+        pytest.param(entry(Detail=None), "InvalidArgument", id="missing-detail"),
+        pytest.param(entry(Detail="{not json"), "MalformedDetail", id="malformed-detail"),
+        pytest.param(entry(Detail="[1, 2]"), "MalformedDetail", id="detail-array"),
+        pytest.param(entry(Detail='{"amount": NaN}'), "MalformedDetail", id="detail-nan"),
+        pytest.param(entry(Detail='{"a": [-Infinity]}'), "MalformedDetail", id="detail-infinity"),
+        pytest.param(entry(Detail='"text"'), "MalformedDetail", id="detail-string"),
+        pytest.param(entry(Detail="[" * 100_000), "MalformedDetail", id="detail-deeply-nested"),
+        pytest.param(entry(Source="aws.ec2"), "NotAuthorizedForSourceException", id="aws-source"),
+        pytest.param(entry(Source="AWS.s3"), "NotAuthorizedForSourceException", id="aws-source-upper"),
+        pytest.param(entry(Source=12), "InvalidArgument", id="source-not-string"),
+        pytest.param(entry(Resources="arn:x"), "InvalidArgument", id="resources-not-list"),
+        pytest.param(entry(Time="yesterday"), "InvalidArgument", id="bad-time"),
+        pytest.param(entry(Detail=json.dumps({"x": "a" * 300_000})), "InvalidArgument", id="oversized"),
+        pytest.param("not an object", "InvalidArgument", id="entry-not-object"),
+    ],
+)
 def test_bad_entries_get_an_error_code_and_message(bad, code):
     error = validate_entry(bad)
     assert isinstance(error, EntryError)
@@ -50,11 +58,14 @@ def test_size_limit_is_configurable_and_counts_like_eventbridge():
     assert validate_entry(e, max_entry_bytes=size - 1).message.startswith(f"Entry size {size} bytes")
 
 
-@pytest.mark.parametrize("entries", [
-    pytest.param([entry()] * 11, id="eleven"),
-    pytest.param([], id="none"),
-    pytest.param("x", id="not-a-list"),
-])
+@pytest.mark.parametrize(
+    "entries",
+    [
+        pytest.param([entry()] * 11, id="eleven"),
+        pytest.param([], id="none"),
+        pytest.param("x", id="not-a-list"),
+    ],
+)
 def test_the_call_is_refused_for_a_bad_entry_count(entries):
     with pytest.raises(ValidationException):
         check_entry_count(entries)
@@ -63,6 +74,16 @@ def test_the_call_is_refused_for_a_bad_entry_count(entries):
 def test_envelope_has_eventbridge_fields():
     now = datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=UTC)
     envelope = make_envelope(entry(), {"order_id": "o1"}, account="1", region="eu-west-1", now=now)
-    assert set(envelope) == {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+    assert set(envelope) == {
+        "version",
+        "id",
+        "detail-type",
+        "source",
+        "account",
+        "time",
+        "region",
+        "resources",
+        "detail",
+    }
     assert envelope["time"] == "2026-11-20T10:00:00Z"
     assert envelope["detail-type"] == "OrderPlaced"

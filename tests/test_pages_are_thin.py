@@ -34,15 +34,25 @@ def forbidden_imports(source: str) -> list[str]:
 
 
 def sql_strings(source: str) -> list[str]:
-    return [node.value for node in ast.walk(ast.parse(source))
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)
-            and SQL.search(node.value)]
+    return [
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value)
+    ]
 
 
 def test_there_are_seven_pages():
-    assert [p.stem for p in PAGES] == sorted([
-        "overview", "event_rates", "delivery_health", "campaigns", "demand_forecast", "saved_queries",
-        "event_explorer"])
+    assert [p.stem for p in PAGES] == sorted(
+        [
+            "overview",
+            "event_rates",
+            "delivery_health",
+            "campaigns",
+            "demand_forecast",
+            "saved_queries",
+            "event_explorer",
+        ]
+    )
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
@@ -55,23 +65,31 @@ def test_page_holds_no_sql(page: Path):
     assert sql_strings(page.read_text()) == []
 
 
-@pytest.mark.parametrize(("source", "found"), [
-    pytest.param("import boto3", ["boto3"], id="import"),
-    pytest.param("import botocore.exceptions as e", ["botocore.exceptions"], id="dotted-alias"),
-    pytest.param("from duckdb import connect", ["duckdb"], id="from-import"),
-    pytest.param("from pyathena.pandas.cursor import PandasCursor", ["pyathena.pandas.cursor"], id="from-dotted"),
-    pytest.param("def f():\n    import awswrangler as wr", ["awswrangler"], id="nested"),
-    pytest.param("mod = __import__('duckdb')", ["duckdb"], id="dunder-import"),
-    pytest.param("import duckdbx\nfrom app import ui", [], id="similar-names-pass"),
-])
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        pytest.param("import boto3", ["boto3"], id="import"),
+        pytest.param("import botocore.exceptions as e", ["botocore.exceptions"], id="dotted-alias"),
+        pytest.param("from duckdb import connect", ["duckdb"], id="from-import"),
+        pytest.param(
+            "from pyathena.pandas.cursor import PandasCursor", ["pyathena.pandas.cursor"], id="from-dotted"
+        ),
+        pytest.param("def f():\n    import awswrangler as wr", ["awswrangler"], id="nested"),
+        pytest.param("mod = __import__('duckdb')", ["duckdb"], id="dunder-import"),
+        pytest.param("import duckdbx\nfrom app import ui", [], id="similar-names-pass"),
+    ],
+)
 def test_the_check_finds_forbidden_imports(source, found):
     assert forbidden_imports(source) == found
 
 
-@pytest.mark.parametrize(("source", "count"), [
-    pytest.param("q = 'SELECT a FROM t WHERE b'", 1, id="sql"),
-    pytest.param('q = """\nSELECT day\nFROM orders"""', 1, id="multi-line"),
-    pytest.param("st.caption('Select the rows from the table')", 0, id="prose"),
-])
+@pytest.mark.parametrize(
+    ("source", "count"),
+    [
+        pytest.param("q = 'SELECT a FROM t WHERE b'", 1, id="sql"),
+        pytest.param('q = """\nSELECT day\nFROM orders"""', 1, id="multi-line"),
+        pytest.param("st.caption('Select the rows from the table')", 0, id="prose"),
+    ],
+)
 def test_the_check_finds_sql(source, count):
     assert len(sql_strings(source)) == count

@@ -86,12 +86,12 @@ def test_runs_with_its_defaults_and_returns_its_declared_columns(path, fixture_e
 
 
 def test_the_dt_check_catches_a_missing_filter():
-    bad = parse_query("SELECT * FROM orders o JOIN payments p ON p.order_id = o.order_id "
-                      "WHERE o.dt = :day")
+    bad = parse_query("SELECT * FROM orders o JOIN payments p ON p.order_id = o.order_id WHERE o.dt = :day")
     assert [t.name for t in lake_tables(bad) if not _dt_filtered(t)] == ["payments"]
 
 
 # --- the realistic lake (the simulated enterprise) -------------------------------------
+
 
 @pytest.fixture(scope="module")
 def seeded_engine(seeded_lake, tmp_path_factory):
@@ -130,9 +130,14 @@ def test_multienum_choices_cover_the_values_in_the_seeded_lake(path, seeded_engi
     """``all`` must mean all: a value missing from the choices would be dropped silently."""
     query = load_query(path)
     for name, table, column in _choice_columns(parse_query(query.sql)):
-        seen = seeded_engine.run(
-            f"SELECT DISTINCT {column} AS v FROM {table} WHERE dt >= :since AND {column} IS NOT NULL",
-            {"since": "0000"}).frame["v"].tolist()
+        seen = (
+            seeded_engine.run(
+                f"SELECT DISTINCT {column} AS v FROM {table} WHERE dt >= :since AND {column} IS NOT NULL",
+                {"since": "0000"},
+            )
+            .frame["v"]
+            .tolist()
+        )
         missing = set(seen) - set(query.param(name).choices)
         assert not missing, f"{name} lacks {sorted(missing)} seen in {table}.{column}"
 

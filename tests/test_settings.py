@@ -13,7 +13,9 @@ def test_defaults_need_no_environment():
 
 
 def test_environment_wins_over_secrets():
-    settings = load_settings(environ={"VERTICALS_BACKEND": "AWS"}, secrets={"backend": "local", "cache_ttl": 60})
+    settings = load_settings(
+        environ={"VERTICALS_BACKEND": "AWS"}, secrets={"backend": "local", "cache_ttl": 60}
+    )
     assert settings.backend == "aws" and settings.cache_ttl == 60
 
 
@@ -21,14 +23,17 @@ def test_absolute_lake_path_is_kept(tmp_path):
     assert load_settings(environ={"VERTICALS_LAKE": str(tmp_path)}).lake == Path(tmp_path)
 
 
-@pytest.mark.parametrize("env, named", [
-    pytest.param({"VERTICALS_BACKEND": "azure"}, "VERTICALS_BACKEND", id="backend"),
-    pytest.param({"VERTICALS_CACHE_TTL": "-5"}, "VERTICALS_CACHE_TTL", id="negative-ttl"),
-    pytest.param({"VERTICALS_CACHE_TTL": "soon"}, "VERTICALS_CACHE_TTL", id="text-ttl"),
-    pytest.param({"VERTICALS_TIMEZONE": "Mars/Olympus"}, "VERTICALS_TIMEZONE", id="timezone"),
-    pytest.param({"VERTICALS_LAKE": "  "}, "VERTICALS_LAKE", id="empty-lake"),
-    pytest.param({"VERTICALS_BAKEND": "local"}, "VERTICALS_BAKEND", id="misspelled-name"),
-])
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        pytest.param({"VERTICALS_BACKEND": "azure"}, "VERTICALS_BACKEND", id="backend"),
+        pytest.param({"VERTICALS_CACHE_TTL": "-5"}, "VERTICALS_CACHE_TTL", id="negative-ttl"),
+        pytest.param({"VERTICALS_CACHE_TTL": "soon"}, "VERTICALS_CACHE_TTL", id="text-ttl"),
+        pytest.param({"VERTICALS_TIMEZONE": "Mars/Olympus"}, "VERTICALS_TIMEZONE", id="timezone"),
+        pytest.param({"VERTICALS_LAKE": "  "}, "VERTICALS_LAKE", id="empty-lake"),
+        pytest.param({"VERTICALS_BAKEND": "local"}, "VERTICALS_BAKEND", id="misspelled-name"),
+    ],
+)
 def test_an_invalid_value_names_the_variable(env, named):
     with pytest.raises(SettingsError, match=named):
         load_settings(environ=env)

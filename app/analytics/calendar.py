@@ -29,7 +29,11 @@ RETAIL_DAYS = (
 
 def retail_days(first, last) -> pd.DataFrame:
     """date, name of every retail calendar day between ``first`` and ``last`` (inclusive)."""
-    rows = [(day, rule.name) for rule in RETAIL_DAYS for day in rule.dates(pd.Timestamp(first), pd.Timestamp(last))]
+    rows = [
+        (day, rule.name)
+        for rule in RETAIL_DAYS
+        for day in rule.dates(pd.Timestamp(first), pd.Timestamp(last))
+    ]
     return pd.DataFrame(rows, columns=["date", "name"]).sort_values("date", ignore_index=True)
 
 

@@ -48,11 +48,28 @@ FLAG_NO_DATA = "no_data"  # nothing to estimate from
 FLAG_TOO_EARLY = "too_early"  # started too recently: at some lag its effect would not show yet
 
 RESULT_COLUMNS = [
-    "campaign_id", "region", "channel", "start_date", "end_date", "spend",
-    "lift", "lift_low", "lift_high", "lag_days",
-    "incremental_orders", "incremental_orders_low", "incremental_orders_high",
-    "incremental_revenue", "incremental_revenue_low", "incremental_revenue_high",
-    "roi", "roi_low", "roi_high", "method", "controls", "flags",
+    "campaign_id",
+    "region",
+    "channel",
+    "start_date",
+    "end_date",
+    "spend",
+    "lift",
+    "lift_low",
+    "lift_high",
+    "lag_days",
+    "incremental_orders",
+    "incremental_orders_low",
+    "incremental_orders_high",
+    "incremental_revenue",
+    "incremental_revenue_low",
+    "incremental_revenue_high",
+    "roi",
+    "roi_low",
+    "roi_high",
+    "method",
+    "controls",
+    "flags",
 ]
 
 
@@ -69,6 +86,7 @@ class LiftSettings:
 
 
 # --- the data, as arrays over day numbers ---------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Panel:
@@ -88,7 +106,9 @@ class Panel:
         dates = pd.date_range(wide.index.min(), wide.index.max(), freq="D")
         wide = wide.reindex(dates)
         orders, revenue = wide["orders"].to_numpy(float), wide["revenue"].to_numpy(float)
-        return cls(dates, [str(r) for r in wide["orders"].columns], orders, revenue, _log(orders), _log(revenue))
+        return cls(
+            dates, [str(r) for r in wide["orders"].columns], orders, revenue, _log(orders), _log(revenue)
+        )
 
     def day(self, moment: pd.Timestamp) -> int:
         return int((moment - self.dates[0]).days)
@@ -136,20 +156,30 @@ def clean_campaigns(campaigns: pd.DataFrame) -> pd.DataFrame:
 
 
 def spells(campaigns: pd.DataFrame, panel: Panel) -> list[Spell]:
-    return [Spell(str(c.campaign_id), str(c.region), panel.day(c.start_date), panel.day(c.end_date), c)
-            for c in campaigns.itertuples()]
+    return [
+        Spell(str(c.campaign_id), str(c.region), panel.day(c.start_date), panel.day(c.end_date), c)
+        for c in campaigns.itertuples()
+    ]
 
 
 def effect_days(start: pd.Timestamp, end: pd.Timestamp, lag: int, dates) -> np.ndarray:
     """Days (of ``dates``) a campaign acts on when orders respond ``lag`` days after the spend."""
     days = pd.DatetimeIndex(dates)
-    return np.asarray((days >= start + pd.Timedelta(days=int(lag))) & (days <= end + pd.Timedelta(days=int(lag))))
+    return np.asarray(
+        (days >= start + pd.Timedelta(days=int(lag))) & (days <= end + pd.Timedelta(days=int(lag)))
+    )
 
 
 # --- the regression -------------------------------------------------------------------------
 
-def demean(vector: np.ndarray, groups: list[np.ndarray], weights: np.ndarray,
-           tolerance: float = 1e-11, max_rounds: int = 1000) -> np.ndarray:
+
+def demean(
+    vector: np.ndarray,
+    groups: list[np.ndarray],
+    weights: np.ndarray,
+    tolerance: float = 1e-11,
+    max_rounds: int = 1000,
+) -> np.ndarray:
     """What is left of ``vector`` after weighted least squares on the fixed effects whose
     level codes are ``groups`` (alternating projections: subtract each group's weighted
     mean in turn until nothing changes). Dense QR would do the same, but numpy's threaded
@@ -270,6 +300,7 @@ def autocorrelation_factor(series: np.ndarray) -> float:
 
 # --- one campaign ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Context:
     """What every campaign's fit shares: the panel, all campaigns, the settings."""
@@ -299,8 +330,14 @@ class Context:
         """Other campaigns that may act on some day of the window."""
         if not len(window):
             return []
-        return [o for o in self.spells if o is not spell and o.start <= window[-1]
-                and o.end + self.settings.max_lag >= window[0] and o.region in self.panel.regions]
+        return [
+            o
+            for o in self.spells
+            if o is not spell
+            and o.start <= window[-1]
+            and o.end + self.settings.max_lag >= window[0]
+            and o.region in self.panel.regions
+        ]
 
 
 def select_rows(context: Context, spell: Spell, window: np.ndarray, dropped: np.ndarray) -> Rows:
@@ -326,7 +363,9 @@ def clean_share(context: Context, spell: Spell, window: np.ndarray) -> tuple[flo
 
 def lag_dummy(context: Context, rows: Rows, spell: Spell, lag: int) -> np.ndarray:
     """1 on the rows of the campaign's region on the days it acts at ``lag``."""
-    return (spell.acts(rows.days, lag) & (rows.regions == context.panel.regions.index(spell.region))).astype(float)
+    return (spell.acts(rows.days, lag) & (rows.regions == context.panel.regions.index(spell.region))).astype(
+        float
+    )
 
 
 def nuisance(rows: Rows, dummies: list[np.ndarray], own_history: bool) -> tuple[list[np.ndarray], np.ndarray]:
@@ -344,8 +383,9 @@ def nuisance(rows: Rows, dummies: list[np.ndarray], own_history: bool) -> tuple[
     return groups, np.column_stack([demean(c, groups, rows.weights) for c in columns])
 
 
-def build_design(context: Context, spell: Spell, known_lags: dict[str, int],
-                 kept: frozenset[str] = frozenset()) -> tuple[Design, list[str]]:
+def build_design(
+    context: Context, spell: Spell, known_lags: dict[str, int], kept: frozenset[str] = frozenset()
+) -> tuple[Design, list[str]]:
     """One campaign's regression rows and nuisance, and what to flag.
 
     Other campaigns acting on the window get a dummy at their lag when it is known (the
@@ -363,18 +403,29 @@ def build_design(context: Context, spell: Spell, known_lags: dict[str, int],
     rows = select_rows(context, spell, window, dropped)
     if own_history:
         rows = Rows(*(a[rows.treated] for a in (rows.days, rows.regions, rows.treated, rows.weights)))
-    dummies = [lag_dummy(context, rows, o, known_lags[o.campaign_id]) for o in others if o.campaign_id in known_lags]
+    dummies = [
+        lag_dummy(context, rows, o, known_lags[o.campaign_id]) for o in others if o.campaign_id in known_lags
+    ]
     groups, extra = nuisance(rows, [d for d in dummies if d.any()], own_history)
     method = "own history (weekday, trend)" if own_history else "difference-in-differences on other regions"
     flags = design_flags(spell, others, share, own_history, window, settings)
     return Design(rows, groups, extra, method, [] if own_history else controls), flags
 
 
-def design_flags(spell: Spell, others: list[Spell], share: float, own_history: bool, window: np.ndarray,
-                 settings: LiftSettings) -> list[str]:
+def design_flags(
+    spell: Spell,
+    others: list[Spell],
+    share: float,
+    own_history: bool,
+    window: np.ndarray,
+    settings: LiftSettings,
+) -> list[str]:
     flags = []
     reach = settings.max_lag
-    if any(o.region == spell.region and o.start <= spell.end + reach and o.end + reach >= spell.start for o in others):
+    if any(
+        o.region == spell.region and o.start <= spell.end + reach and o.end + reach >= spell.start
+        for o in others
+    ):
         flags.append(FLAG_OVERLAP)
     if own_history:
         flags.append(FLAG_NO_CONTROL)
@@ -420,10 +471,18 @@ def estimate_one(context: Context, spell: Spell, known_lags: dict[str, int]) -> 
     if not usable:
         return None
     best = min(usable, key=lambda f: f.sse)
-    critical = search_critical_value([design.residual(dummies[f.lag]) for f in usable],
-                                     context.settings.level, best.dof, context.settings.search_draws)
-    revenue = fit_lag(design, design.residual(stacked(context.panel.log_revenue, design.rows)),
-                      lag_dummy(context, design.rows, spell, best.lag), best.lag)
+    critical = search_critical_value(
+        [design.residual(dummies[f.lag]) for f in usable],
+        context.settings.level,
+        best.dof,
+        context.settings.search_draws,
+    )
+    revenue = fit_lag(
+        design,
+        design.residual(stacked(context.panel.log_revenue, design.rows)),
+        lag_dummy(context, design.rows, spell, best.lag),
+        best.lag,
+    )
     if spell.end + best.lag > len(context.panel.dates) - 1:
         flags.append(FLAG_INCOMPLETE)
     return Estimate(spell, design, fits, best, revenue, flags, critical)
@@ -431,12 +490,17 @@ def estimate_one(context: Context, spell: Spell, known_lags: dict[str, int]) -> 
 
 # --- every campaign -------------------------------------------------------------------------
 
+
 def overlapping_pairs(context: Context) -> list[tuple[Spell, Spell]]:
     """Campaigns of one region that may act on the same days, in pairs."""
     reach = context.settings.max_lag
     found = context.spells
-    return [(a, b) for i, a in enumerate(found) for b in found[i + 1:]
-            if a.region == b.region and a.start <= b.end + reach and b.start <= a.end + reach]
+    return [
+        (a, b)
+        for i, a in enumerate(found)
+        for b in found[i + 1 :]
+        if a.region == b.region and a.start <= b.end + reach and b.start <= a.end + reach
+    ]
 
 
 def joint_lags(context: Context, a: Spell, b: Spell, lags: dict[str, int]) -> tuple[int, int] | None:
@@ -464,8 +528,9 @@ def joint_lags(context: Context, a: Spell, b: Spell, lags: dict[str, int]) -> tu
 
 
 @one_thread()
-def fit_all(orders: pd.DataFrame, campaigns: pd.DataFrame,
-            settings: LiftSettings = LiftSettings()) -> tuple[Context, dict[str, Estimate | None]]:
+def fit_all(
+    orders: pd.DataFrame, campaigns: pd.DataFrame, settings: LiftSettings = LiftSettings()
+) -> tuple[Context, dict[str, Estimate | None]]:
     """Estimate every campaign: a first pass with the days other campaigns may act on left
     out finds each lag; overlapping pairs of one region then get their lags searched
     together; the final pass models every other campaign at its lag."""
@@ -476,8 +541,10 @@ def fit_all(orders: pd.DataFrame, campaigns: pd.DataFrame,
         found = joint_lags(context, a, b, lags)
         if found is not None:
             lags[a.campaign_id], lags[b.campaign_id] = found
-    final = {s.campaign_id: estimate_one(context, s, {k: v for k, v in lags.items() if k != s.campaign_id})
-             for s in context.spells}
+    final = {
+        s.campaign_id: estimate_one(context, s, {k: v for k, v in lags.items() if k != s.campaign_id})
+        for s in context.spells
+    }
     return context, final
 
 
@@ -500,31 +567,52 @@ def summarize(estimate: Estimate, panel: Panel) -> dict:
     rev_low, rev_high = interval(estimate.revenue, estimate.critical)
     days = spell.acts(np.arange(len(panel.dates)), best.lag)
     region = panel.regions.index(spell.region)
-    orders, revenue = float(np.nansum(panel.orders[days, region])), float(np.nansum(panel.revenue[days, region]))
+    orders, revenue = (
+        float(np.nansum(panel.orders[days, region])),
+        float(np.nansum(panel.revenue[days, region])),
+    )
     significant = low > 0 or high < 0
     flags = estimate.flags + ([] if significant else [FLAG_NO_EFFECT])
     inc_rev = [incremental(revenue, b) for b in (estimate.revenue.beta, rev_low, rev_high)]
     spend = float(spell.row.spend) if pd.notna(spell.row.spend) and spell.row.spend > 0 else np.nan
     return identity(spell.row) | {
         "spend": spend,
-        "lift": float(np.expm1(best.beta)), "lift_low": float(np.expm1(low)), "lift_high": float(np.expm1(high)),
+        "lift": float(np.expm1(best.beta)),
+        "lift_low": float(np.expm1(low)),
+        "lift_high": float(np.expm1(high)),
         "lag_days": best.lag if significant else None,
         "incremental_orders": incremental(orders, best.beta),
-        "incremental_orders_low": incremental(orders, low), "incremental_orders_high": incremental(orders, high),
-        "incremental_revenue": inc_rev[0], "incremental_revenue_low": inc_rev[1], "incremental_revenue_high": inc_rev[2],
-        "roi": inc_rev[0] / spend, "roi_low": inc_rev[1] / spend, "roi_high": inc_rev[2] / spend,
-        "method": estimate.design.method, "controls": estimate.design.controls, "flags": flags,
+        "incremental_orders_low": incremental(orders, low),
+        "incremental_orders_high": incremental(orders, high),
+        "incremental_revenue": inc_rev[0],
+        "incremental_revenue_low": inc_rev[1],
+        "incremental_revenue_high": inc_rev[2],
+        "roi": inc_rev[0] / spend,
+        "roi_low": inc_rev[1] / spend,
+        "roi_high": inc_rev[2] / spend,
+        "method": estimate.design.method,
+        "controls": estimate.design.controls,
+        "flags": flags,
     }
 
 
 def identity(row) -> dict:
-    return {"campaign_id": row.campaign_id, "region": row.region, "channel": row.channel,
-            "start_date": row.start_date, "end_date": row.end_date, "spend": row.spend}
+    return {
+        "campaign_id": row.campaign_id,
+        "region": row.region,
+        "channel": row.channel,
+        "start_date": row.start_date,
+        "end_date": row.end_date,
+        "spend": row.spend,
+    }
 
 
 def unestimated(row, flag: str = FLAG_NO_DATA) -> dict:
-    return {column: np.nan for column in RESULT_COLUMNS} | identity(row) | {
-        "lag_days": None, "method": "", "controls": [], "flags": [flag]}
+    return (
+        dict.fromkeys(RESULT_COLUMNS, np.nan)
+        | identity(row)
+        | {"lag_days": None, "method": "", "controls": [], "flags": [flag]}
+    )
 
 
 def too_early(context: Context, spell: Spell) -> bool:
@@ -541,8 +629,9 @@ def table_row(context: Context, spell: Spell, estimate: Estimate | None) -> dict
     return summarize(estimate, context.panel)
 
 
-def estimate_campaign_effects(orders: pd.DataFrame, campaigns: pd.DataFrame,
-                              settings: LiftSettings = LiftSettings()) -> pd.DataFrame:
+def estimate_campaign_effects(
+    orders: pd.DataFrame, campaigns: pd.DataFrame, settings: LiftSettings = LiftSettings()
+) -> pd.DataFrame:
     """One row per campaign: lift (0.15 = +15% orders) with its interval, lag, incremental
     orders and revenue, ROI (incremental revenue / spend), method, controls and flags."""
     if campaigns.empty or orders.empty:
@@ -554,8 +643,10 @@ def estimate_campaign_effects(orders: pd.DataFrame, campaigns: pd.DataFrame,
 
 # --- for the page ---------------------------------------------------------------------------
 
-def counterfactual(orders: pd.DataFrame, campaigns: pd.DataFrame, campaign_id: str,
-                   settings: LiftSettings = LiftSettings()) -> pd.DataFrame:
+
+def counterfactual(
+    orders: pd.DataFrame, campaigns: pd.DataFrame, campaign_id: str, settings: LiftSettings = LiftSettings()
+) -> pd.DataFrame:
     """The treated region's daily orders around one campaign: actual, the counterfactual
     (what the controls and the region's own level predict without the campaign) with its
     band at ``settings.level``, and whether the campaign acts that day."""
@@ -573,19 +664,28 @@ def counterfactual_frame(context: Context, estimate: Estimate, level: float) -> 
     without = target - best.beta * dummy
     fitted = (without - estimate.design.unweighted_residual(without))[rows.treated]
     sigma2 = best.sse / max(best.dof, 1) / rows.weights[rows.treated]
-    half = stats.t.ppf((1 + level) / 2, max(best.dof, 1)) * np.sqrt(sigma2 + best.se ** 2 * dummy[rows.treated])
+    half = stats.t.ppf((1 + level) / 2, max(best.dof, 1)) * np.sqrt(sigma2 + best.se**2 * dummy[rows.treated])
     base = np.exp(fitted)
-    return pd.DataFrame({
-        "date": context.panel.dates[rows.days[rows.treated]], "actual": np.exp(target[rows.treated]),
-        "counterfactual": base, "low": base * np.exp(-half), "high": base * np.exp(half),
-        "in_effect": dummy[rows.treated] > 0,
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "date": context.panel.dates[rows.days[rows.treated]],
+            "actual": np.exp(target[rows.treated]),
+            "counterfactual": base,
+            "low": base * np.exp(-half),
+            "high": base * np.exp(half),
+            "in_effect": dummy[rows.treated] > 0,
+        }
+    ).reset_index(drop=True)
 
 
 def lagged_correlation(driver: pd.Series, response: pd.Series, max_lag: int = 14) -> pd.DataFrame:
     """Pearson correlation of ``response[t]`` with ``driver[t - lag]`` for lag 0..max_lag
     (both indexed by day; a missing day is 0 for the driver and left out for the response).
     The lag with the highest correlation is how long the response takes to follow."""
-    days = pd.date_range(min(driver.index.min(), response.index.min()), max(driver.index.max(), response.index.max()))
+    days = pd.date_range(
+        min(driver.index.min(), response.index.min()), max(driver.index.max(), response.index.max())
+    )
     x, y = driver.reindex(days, fill_value=0.0), response.reindex(days)
-    return pd.DataFrame([{"lag": lag, "correlation": float(y.corr(x.shift(lag)))} for lag in range(max_lag + 1)])
+    return pd.DataFrame(
+        [{"lag": lag, "correlation": float(y.corr(x.shift(lag)))} for lag in range(max_lag + 1)]
+    )

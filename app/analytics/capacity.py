@@ -57,8 +57,11 @@ def weekly_shortfalls(weekly: pd.DataFrame, daily: pd.DataFrame, bound: str = "h
     if weekly.empty:
         return weekly
     block = np.arange(len(daily)) // 7
-    per_block = daily.assign(block=block).groupby("block").agg(
-        capacity=("capacity", "sum"), short_days=("short", "sum"), at_risk_days=("at_risk", "sum"))
+    per_block = (
+        daily.assign(block=block)
+        .groupby("block")
+        .agg(capacity=("capacity", "sum"), short_days=("short", "sum"), at_risk_days=("at_risk", "sum"))
+    )
     frame = weekly.reset_index(drop=True).join(per_block.reset_index(drop=True))
     frame["short"] = frame["forecast"] > frame["capacity"]
     frame["at_risk"] = frame[bound] > frame["capacity"]

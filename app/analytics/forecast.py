@@ -82,7 +82,7 @@ class Paths:
 
 
 def target_matrix(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-    return np.stack([y[o:o + horizon] for o in origins])
+    return np.stack([y[o : o + horizon] for o in origins])
 
 
 class SeasonalNaive:
@@ -95,7 +95,7 @@ class SeasonalNaive:
         self.scale = np.nan
 
     def fit(self, y: np.ndarray, exog: np.ndarray | None) -> SeasonalNaive:
-        diffs = y[self.season:] - y[:-self.season]
+        diffs = y[self.season :] - y[: -self.season]
         diffs = diffs[~np.isnan(diffs)]
         # Under two seasons of history there is no seasonal difference to measure: NaN
         # scale (uncalibrated intervals), said so by the caller, rather than a warning.
@@ -108,7 +108,9 @@ class SeasonalNaive:
         index = origins[:, None] + steps[None, :] - self.season * weeks[None, :]
         return Paths(origins, y[index], np.broadcast_to(self.scale * np.sqrt(weeks), index.shape).copy())
 
-    def forecast(self, y: np.ndarray, exog: np.ndarray | None, future: np.ndarray | None, horizon: int) -> Paths:
+    def forecast(
+        self, y: np.ndarray, exog: np.ndarray | None, future: np.ndarray | None, horizon: int
+    ) -> Paths:
         extended = np.concatenate([y, np.full(horizon, np.nan)])
         return self.paths(extended, None, np.array([len(y)]), horizon)
 
@@ -139,16 +141,25 @@ class StateSpaceModel:
         applied = self._applied(y, exog)
         means, sds = [], []
         for origin in origins:
-            prediction = applied.get_prediction(start=int(origin), end=int(origin) + horizon - 1, dynamic=True)
+            prediction = applied.get_prediction(
+                start=int(origin), end=int(origin) + horizon - 1, dynamic=True
+            )
             means.append(np.asarray(prediction.predicted_mean))
             sds.append(np.sqrt(np.asarray(prediction.var_pred_mean)))
         return Paths(origins, np.stack(means), np.stack(sds))
 
-    def forecast(self, y: np.ndarray, exog: np.ndarray | None, future: np.ndarray | None, horizon: int) -> Paths:
+    def forecast(
+        self, y: np.ndarray, exog: np.ndarray | None, future: np.ndarray | None, horizon: int
+    ) -> Paths:
         applied = self._applied(y, exog)
-        prediction = applied.get_forecast(horizon, exog=future) if self.uses_exog else applied.get_forecast(horizon)
-        return Paths(np.array([len(y)]), np.asarray(prediction.predicted_mean)[None, :],
-                     np.sqrt(np.asarray(prediction.var_pred_mean))[None, :])
+        prediction = (
+            applied.get_forecast(horizon, exog=future) if self.uses_exog else applied.get_forecast(horizon)
+        )
+        return Paths(
+            np.array([len(y)]),
+            np.asarray(prediction.predicted_mean)[None, :],
+            np.sqrt(np.asarray(prediction.var_pred_mean))[None, :],
+        )
 
     uses_exog = False
 
@@ -183,8 +194,9 @@ class ETS(StateSpaceModel):
 
         # Heuristic initial states (from the first weeks, as Hyndman et al. 2008 do): only the
         # 4 smoothing parameters are searched, 20x faster than estimating the 12 states too.
-        return ExponentialSmoothing(y, trend=True, damped_trend=True, seasonal=7,
-                                    initialization_method="heuristic", bounds=ETS_BOUNDS)
+        return ExponentialSmoothing(
+            y, trend=True, damped_trend=True, seasonal=7, initialization_method="heuristic", bounds=ETS_BOUNDS
+        )
 
     def effects(self, exog: np.ndarray | None) -> np.ndarray:
         """The events' part of log demand (the weekday columns are the season's job)."""
@@ -208,7 +220,9 @@ class ETS(StateSpaceModel):
             paths.mean = paths.mean + effects[origins[:, None] + np.arange(horizon)[None, :]]
         return paths
 
-    def forecast(self, y: np.ndarray, exog: np.ndarray | None, future: np.ndarray | None, horizon: int) -> Paths:
+    def forecast(
+        self, y: np.ndarray, exog: np.ndarray | None, future: np.ndarray | None, horizon: int
+    ) -> Paths:
         paths = super().forecast(self._adjusted(y, exog), None, None, horizon)
         effects = self.effects(future)
         if len(effects):
@@ -242,7 +256,9 @@ class RegressionARIMA(StateSpaceModel):
             warnings.simplefilter("ignore")
             arima = SARIMAX(y - exog @ beta, order=self.order).fit(disp=False)
             model = self.build(y, exog)
-            fixed = dict(zip([f"x{i + 1}" for i in range(exog.shape[1])], beta)) | dict(zip(arima.model.param_names, arima.params))
+            fixed = dict(zip([f"x{i + 1}" for i in range(exog.shape[1])], beta)) | dict(
+                zip(arima.model.param_names, arima.params)
+            )
             self.result = model.smooth(np.array([fixed[name] for name in model.param_names]))
         return self
 
@@ -255,12 +271,16 @@ class Combination:
         self.members = members
         self.name = "+".join(m.name for m in members)
 
-    def forecast(self, y: np.ndarray, exog: np.ndarray | None, future: np.ndarray | None, horizon: int) -> Paths:
+    def forecast(
+        self, y: np.ndarray, exog: np.ndarray | None, future: np.ndarray | None, horizon: int
+    ) -> Paths:
         return average_paths([m.forecast(y, exog, future, horizon) for m in self.members])
 
 
 def average_paths(paths: list[Paths]) -> Paths:
-    return Paths(paths[0].origins, np.mean([p.mean for p in paths], axis=0), np.mean([p.sd for p in paths], axis=0))
+    return Paths(
+        paths[0].origins, np.mean([p.mean for p in paths], axis=0), np.mean([p.sd for p in paths], axis=0)
+    )
 
 
 def make_models(season: int = 7) -> list:
@@ -272,8 +292,13 @@ COMBINED = ("ets", "sarimax")  # the models whose mean is a candidate too
 
 # --- regressors ----------------------------------------------------------------------------
 
-def campaign_regressor(dates: pd.DatetimeIndex, campaigns: pd.DataFrame, region_shares: dict[str, float],
-                       lag_weights: np.ndarray | None = None) -> pd.Series:
+
+def campaign_regressor(
+    dates: pd.DatetimeIndex,
+    campaigns: pd.DataFrame,
+    region_shares: dict[str, float],
+    lag_weights: np.ndarray | None = None,
+) -> pd.Series:
     """How much of the demand planned campaigns may be lifting each day: the sum over
     campaigns of their region's share of orders, spread over the days the response may
     start (``lag_weights``: probability of each lag in days; by default uniform over a week,
@@ -289,6 +314,7 @@ def campaign_regressor(dates: pd.DatetimeIndex, campaigns: pd.DataFrame, region_
 
 # --- calibration and metrics -------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Calibration:
     """Per interval level, the quantiles of standardised log errors (actual minus forecast,
@@ -301,8 +327,12 @@ class Calibration:
     @classmethod
     def normal(cls, steps: int) -> Calibration:
         """Uncalibrated: the normal distribution's quantiles."""
-        return cls({0.8: (np.full(steps, -1.2816), np.full(steps, 1.2816)),
-                    0.95: (np.full(steps, -1.96), np.full(steps, 1.96))})
+        return cls(
+            {
+                0.8: (np.full(steps, -1.2816), np.full(steps, 1.2816)),
+                0.95: (np.full(steps, -1.96), np.full(steps, 1.96)),
+            }
+        )
 
     def bounds(self, paths: Paths, level: float) -> tuple[np.ndarray, np.ndarray]:
         low, high = self.z[level]
@@ -324,7 +354,9 @@ def accuracy(actual: np.ndarray, predicted: np.ndarray, scale: float) -> dict[st
         "mae": float(np.mean(error)),
         "wape": float(error.sum() / np.abs(actual).sum()),
         "mase": float(np.mean(error) / scale),
-        "smape": float(np.mean(np.where(denominator > 0, 2 * error / np.where(denominator > 0, denominator, 1), 0))),
+        "smape": float(
+            np.mean(np.where(denominator > 0, 2 * error / np.where(denominator > 0, denominator, 1), 0))
+        ),
     }
 
 
@@ -333,6 +365,7 @@ def coverage(actual: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
 
 
 # --- backtest ------------------------------------------------------------------------------
+
 
 @dataclass
 class ModelRun:
@@ -375,11 +408,11 @@ class Series:
 
     @property
     def past_exog(self) -> np.ndarray:
-        return self.exog[:len(self.units)]
+        return self.exog[: len(self.units)]
 
     @property
     def future_exog(self) -> np.ndarray:
-        return self.exog[len(self.units):]
+        return self.exog[len(self.units) :]
 
 
 WEEKDAY_COLUMNS = 6  # the first columns of every exog: Tuesday..Sunday dummies
@@ -408,7 +441,7 @@ def backtest_model(model, series: Series, design: BacktestDesign) -> ModelRun:
     calibration_origins, test_origins = design.origins(len(series.units))
     origins = np.arange(calibration_origins[0], test_origins[-1] + 1)
     y, exog = series.log, series.past_exog
-    model.fit(y[:origins[0]], exog[:origins[0]])
+    model.fit(y[: origins[0]], exog[: origins[0]])
     return score_paths(model, model.paths(y, exog, origins, design.horizon), series, design)
 
 
@@ -429,13 +462,15 @@ def score_paths(model, paths: Paths, series: Series, design: BacktestDesign) -> 
     actual = target_matrix(series.units, origins, design.horizon)
     selection_mae = float(np.mean(np.abs(actual[chosen_on] - np.exp(paths.mean[chosen_on]))))
     bounds = sliding_bounds(paths, errors, test_origins, design)
-    test = Paths(test_origins, paths.mean[-len(test_origins):], paths.sd[-len(test_origins):])
+    test = Paths(test_origins, paths.mean[-len(test_origins) :], paths.sd[-len(test_origins) :])
     headline = test_metrics(series.units, test, bounds, design, 1, min(design.headline_steps, design.horizon))
     overall = test_metrics(series.units, test, bounds, design)
     return ModelRun(model, paths, errors, design, selection_mae, bounds, headline, overall)
 
 
-def sliding_calibration(errors: np.ndarray, origins: np.ndarray, at: int, window: int, block: int = 7) -> Calibration:
+def sliding_calibration(
+    errors: np.ndarray, origins: np.ndarray, at: int, window: int, block: int = 7
+) -> Calibration:
     """The calibration a forecast made at origin ``at`` may use: for each block of steps,
     the errors of the ``window`` latest origins whose targets in that block were all known
     before ``at`` (origin o's step s falls on day o + s - 1)."""
@@ -452,15 +487,16 @@ def sliding_calibration(errors: np.ndarray, origins: np.ndarray, at: int, window
     return Calibration(z)
 
 
-def sliding_bounds(paths: Paths, errors: np.ndarray, test_origins: np.ndarray,
-                   design: BacktestDesign) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+def sliding_bounds(
+    paths: Paths, errors: np.ndarray, test_origins: np.ndarray, design: BacktestDesign
+) -> dict[float, tuple[np.ndarray, np.ndarray]]:
     """80% and 95% bounds of every test forecast, each calibrated only on what was known at
     its origin."""
     rows = {origin: i for i, origin in enumerate(paths.origins)}
     bounds = {level: ([], []) for level in LEVELS}
     for origin in test_origins:
         i = rows[origin]
-        one = Paths(paths.origins[i:i + 1], paths.mean[i:i + 1], paths.sd[i:i + 1])
+        one = Paths(paths.origins[i : i + 1], paths.mean[i : i + 1], paths.sd[i : i + 1])
         calibration = sliding_calibration(errors, paths.origins, origin, design.calibration_origins)
         for level, (lows, highs) in bounds.items():
             low, high = calibration.bounds(one, level)
@@ -469,13 +505,21 @@ def sliding_bounds(paths: Paths, errors: np.ndarray, test_origins: np.ndarray,
     return {level: (np.stack(lows), np.stack(highs)) for level, (lows, highs) in bounds.items()}
 
 
-def test_metrics(units: np.ndarray, paths: Paths, bounds: dict, design: BacktestDesign,
-                 first_step: int = 1, last_step: int | None = None) -> dict:
+def test_metrics(
+    units: np.ndarray,
+    paths: Paths,
+    bounds: dict,
+    design: BacktestDesign,
+    first_step: int = 1,
+    last_step: int | None = None,
+) -> dict:
     """WAPE, MASE, sMAPE and interval coverage of the forecasts ``first_step`` to
     ``last_step`` days after each origin (1-based; default: every step)."""
     steps = slice(first_step - 1, last_step or design.horizon)
     actual = target_matrix(units, paths.origins, design.horizon)[:, steps]
-    figures = accuracy(actual, np.exp(paths.mean[:, steps]), naive_scale(units[:paths.origins[0]], design.season))
+    figures = accuracy(
+        actual, np.exp(paths.mean[:, steps]), naive_scale(units[: paths.origins[0]], design.season)
+    )
     for level, (low, high) in bounds.items():
         figures[f"coverage_{round(level * 100)}"] = coverage(actual, low[:, steps], high[:, steps])
     return figures
@@ -486,12 +530,20 @@ def by_week(units: np.ndarray, run: ModelRun, design: BacktestDesign) -> pd.Data
     rows = []
     for first in range(1, design.horizon + 1, 7):
         last = min(first + 6, design.horizon)
-        rows.append({"days": f"{first}-{last}", **test_metrics(units, run.test_paths, run.test_bounds, design, first, last)})
-    rows.append({"days": f"1-{design.horizon}", **test_metrics(units, run.test_paths, run.test_bounds, design)})
+        rows.append(
+            {
+                "days": f"{first}-{last}",
+                **test_metrics(units, run.test_paths, run.test_bounds, design, first, last),
+            }
+        )
+    rows.append(
+        {"days": f"1-{design.horizon}", **test_metrics(units, run.test_paths, run.test_bounds, design)}
+    )
     return pd.DataFrame(rows)
 
 
 # --- the forecast --------------------------------------------------------------------------
+
 
 @dataclass
 class LineForecast:
@@ -502,7 +554,9 @@ class LineForecast:
     history: pd.DataFrame  # date, units
     forecast: pd.DataFrame  # date, forecast, low_80, high_80, low_95, high_95
     backtest: pd.DataFrame  # one row per model: test-window metrics, selection MAE, chosen
-    test_window: pd.DataFrame  # the chosen model's test forecasts: origin, date, step, actual, forecast, bounds
+    test_window: (
+        pd.DataFrame
+    )  # the chosen model's test forecasts: origin, date, step, actual, forecast, bounds
     design: BacktestDesign
     note: str = ""
     weekly: pd.DataFrame = field(default_factory=pd.DataFrame)  # the forecast in 7-day blocks
@@ -543,9 +597,18 @@ def test_window_frame(series: Series, run: ModelRun) -> pd.DataFrame:
 def backtest_table(runs: list[ModelRun], chosen: ModelRun) -> pd.DataFrame:
     naive_mae = next((r.metrics["mae"] for r in runs if r.model.name == "seasonal_naive"), np.nan)
     naive_all = next((r.metrics_all["mae"] for r in runs if r.model.name == "seasonal_naive"), np.nan)
-    rows = [{"model": r.model.name, **r.metrics, "rel_mae": r.metrics["mae"] / naive_mae,
-             **{f"{k}_all": v for k, v in r.metrics_all.items()}, "rel_mae_all": r.metrics_all["mae"] / naive_all,
-             "selection_mae": r.selection_mae, "chosen": r is chosen} for r in runs]
+    rows = [
+        {
+            "model": r.model.name,
+            **r.metrics,
+            "rel_mae": r.metrics["mae"] / naive_mae,
+            **{f"{k}_all": v for k, v in r.metrics_all.items()},
+            "rel_mae_all": r.metrics_all["mae"] / naive_all,
+            "selection_mae": r.selection_mae,
+            "chosen": r is chosen,
+        }
+        for r in runs
+    ]
     return pd.DataFrame(rows)
 
 
@@ -558,21 +621,32 @@ def weekly_blocks(daily: pd.DataFrame, run: ModelRun, series: Series) -> pd.Data
     latest = slice(-run.design.calibration_origins, None)
     origins = run.paths.origins[latest]
     shape = (len(origins), blocks, 7)
-    actual = target_matrix(series.units, origins, run.design.horizon)[:, :blocks * 7].reshape(shape).sum(axis=2)
-    predicted = np.exp(run.paths.mean[latest])[:, :blocks * 7].reshape(shape).sum(axis=2)
+    actual = (
+        target_matrix(series.units, origins, run.design.horizon)[:, : blocks * 7].reshape(shape).sum(axis=2)
+    )
+    predicted = np.exp(run.paths.mean[latest])[:, : blocks * 7].reshape(shape).sum(axis=2)
     log_ratio = np.log(actual / predicted)
-    totals = daily["forecast"].to_numpy()[:blocks * 7].reshape(blocks, 7).sum(axis=1)
+    totals = daily["forecast"].to_numpy()[: blocks * 7].reshape(blocks, 7).sum(axis=1)
     frame = pd.DataFrame({"week_start": daily["date"].to_numpy()[::7][:blocks], "forecast": totals})
     for level in LEVELS:
         low = np.quantile(log_ratio, (1 - level) / 2, axis=0)
         high = np.quantile(log_ratio, (1 + level) / 2, axis=0)
-        frame[f"low_{round(level * 100)}"], frame[f"high_{round(level * 100)}"] = totals * np.exp(low), totals * np.exp(high)
+        frame[f"low_{round(level * 100)}"], frame[f"high_{round(level * 100)}"] = (
+            totals * np.exp(low),
+            totals * np.exp(high),
+        )
     return frame
 
 
 @one_thread()
-def forecast_line(name: str, daily: pd.Series, horizon: int = 28, regressors: pd.DataFrame | None = None,
-                  design: BacktestDesign | None = None, models: list | None = None) -> LineForecast:
+def forecast_line(
+    name: str,
+    daily: pd.Series,
+    horizon: int = 28,
+    regressors: pd.DataFrame | None = None,
+    design: BacktestDesign | None = None,
+    models: list | None = None,
+) -> LineForecast:
     """Backtest every model on one line, choose the best on the calibration origins, and
     forecast ``horizon`` days past the last one with calibrated 80% and 95% intervals."""
     design = shrink_to(len(daily), replace(design or BacktestDesign(), horizon=horizon))
@@ -587,25 +661,39 @@ def forecast_line(name: str, daily: pd.Series, horizon: int = 28, regressors: pd
     paths = chosen.model.forecast(series.log, series.past_exog, series.future_exog, horizon)
     calibration = chosen.calibration_at(len(series.units))
     daily_frame = bounds_frame(future_dates, paths.mean, forward_bounds(paths, calibration))
-    return LineForecast(name, chosen.model.name, history, daily_frame, backtest_table(runs, chosen),
-                        test_window_frame(series, chosen), design,
-                        weekly=weekly_blocks(daily_frame, chosen, series),
-                        accuracy_by_week=by_week(series.units, chosen, design))
+    return LineForecast(
+        name,
+        chosen.model.name,
+        history,
+        daily_frame,
+        backtest_table(runs, chosen),
+        test_window_frame(series, chosen),
+        design,
+        weekly=weekly_blocks(daily_frame, chosen, series),
+        accuracy_by_week=by_week(series.units, chosen, design),
+    )
 
 
-def too_short(name: str, series: Series, history: pd.DataFrame, future_dates, design: BacktestDesign,
-              horizon: int) -> LineForecast:
+def too_short(
+    name: str, series: Series, history: pd.DataFrame, future_dates, design: BacktestDesign, horizon: int
+) -> LineForecast:
     """A seasonal-naive forecast with normal (uncalibrated) intervals, and no backtest."""
     model = SeasonalNaive(design.season).fit(series.log, None)
     paths = model.forecast(series.log, None, None, horizon)
     daily_frame = bounds_frame(future_dates, paths.mean, forward_bounds(paths, Calibration.normal(horizon)))
-    note = (f"{len(series.units)} days of history: a backtest needs {design.required_days}; "
-            "showing the seasonal-naive forecast with uncalibrated intervals.")
+    note = (
+        f"{len(series.units)} days of history: a backtest needs {design.required_days}; "
+        "showing the seasonal-naive forecast with uncalibrated intervals."
+    )
     return LineForecast(name, model.name, history, daily_frame, pd.DataFrame(), pd.DataFrame(), design, note)
 
 
-def forecast_demand(demand: pd.DataFrame, horizon: int = 28, regressors: dict[str, pd.DataFrame] | None = None,
-                    design: BacktestDesign | None = None) -> dict[str, LineForecast]:
+def forecast_demand(
+    demand: pd.DataFrame,
+    horizon: int = 28,
+    regressors: dict[str, pd.DataFrame] | None = None,
+    design: BacktestDesign | None = None,
+) -> dict[str, LineForecast]:
     """Every product line of ``demand`` (date, product_line, units)."""
     demand = demand.assign(date=pd.to_datetime(demand["date"]).dt.normalize().dt.tz_localize(None))
     results = {}
@@ -620,8 +708,25 @@ def summary_table(results: dict[str, LineForecast]) -> pd.DataFrame:
     rows = []
     for line, result in results.items():
         m = result.metrics
-        rows.append({"product_line": line, "model": result.model,
-                     **{k: m.get(k, np.nan) for k in ("wape", "mase", "smape", "coverage_80", "coverage_95", "rel_mae",
-                                                       "mase_all", "coverage_80_all", "coverage_95_all")},
-                     "note": result.note})
+        rows.append(
+            {
+                "product_line": line,
+                "model": result.model,
+                **{
+                    k: m.get(k, np.nan)
+                    for k in (
+                        "wape",
+                        "mase",
+                        "smape",
+                        "coverage_80",
+                        "coverage_95",
+                        "rel_mae",
+                        "mase_all",
+                        "coverage_80_all",
+                        "coverage_95_all",
+                    )
+                },
+                "note": result.note,
+            }
+        )
     return pd.DataFrame(rows)

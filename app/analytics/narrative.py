@@ -27,7 +27,7 @@ def percent(fraction: float, signed: bool = False) -> str:
 
 
 def mase_sentence(mase: float) -> str:
-    """"MASE 0.70: 30% better than repeating last week"."""
+    """ "MASE 0.70: 30% better than repeating last week"."""
     if _missing(mase):
         return "No backtest yet: not enough history."
     change = 1 - mase
@@ -56,10 +56,14 @@ def coverage_sentence(coverage: float, level: float = 0.8) -> str:
     elif coverage > high:
         verdict = "probably wider than it needs to be"
     else:
-        verdict = (f"in line with a calibrated range, whose figure moves between about {percent(low)} "
-                   f"and {percent(high)} from month to month")
-    return (f"The {percent(level)} range held the actual demand on {percent(coverage)} of backtest days: "
-            f"{verdict}.")
+        verdict = (
+            f"in line with a calibrated range, whose figure moves between about {percent(low)} "
+            f"and {percent(high)} from month to month"
+        )
+    return (
+        f"The {percent(level)} range held the actual demand on {percent(coverage)} of backtest days: "
+        f"{verdict}."
+    )
 
 
 def wape_sentence(wape: float) -> str:
@@ -82,8 +86,10 @@ def lift_sentence(row: dict) -> str:
     if "no_significant_effect" in flags:
         text = f"{name}: no measurable effect on orders (between {low} and {high})."
     else:
-        text = (f"{name} added {row['incremental_orders']:,.0f} orders ({percent(row['lift'], signed=True)}, "
-                f"between {low} and {high}), starting {int(row['lag_days'])} day(s) after launch.")
+        text = (
+            f"{name} added {row['incremental_orders']:,.0f} orders ({percent(row['lift'], signed=True)}, "
+            f"between {low} and {high}), starting {int(row['lag_days'])} day(s) after launch."
+        )
         if not _missing(row.get("roi")):
             text += f" Each $1 spent brought ${row['roi']:.2f} in extra revenue."
     return text + _caveats(flags)
@@ -107,6 +113,8 @@ def shortfall_sentence(line: str, short_days: int, at_risk_days: int, horizon: i
     if short_days:
         return f"{line}: demand is expected to exceed capacity on {short_days} of the next {horizon} days."
     if at_risk_days:
-        return (f"{line}: capacity covers the expected demand, but on {at_risk_days} of the next {horizon} days "
-                "demand at the top of its 80% range would exceed it.")
+        return (
+            f"{line}: capacity covers the expected demand, but on {at_risk_days} of the next {horizon} days "
+            "demand at the top of its 80% range would exceed it."
+        )
     return f"{line}: capacity covers demand for the next {horizon} days, even at the top of the 80% range."

@@ -39,8 +39,11 @@ def deployed_rule_names(definition: Any) -> tuple[str, ...]:
     for rule in definition.rules:
         names.append(rule.name)
         if any(t.kind == "lake" for t in rule.targets):
-            names += [f"{rule.name}-{t.name}" for t in entity_tables(TABLES)
-                      if restrict_to_detail_types(rule.pattern, t.detail_types) is not None]
+            names += [
+                f"{rule.name}-{t.name}"
+                for t in entity_tables(TABLES)
+                if restrict_to_detail_types(rule.pattern, t.detail_types) is not None
+            ]
     return tuple(names)
 
 
@@ -60,5 +63,6 @@ def build_aws_parts(settings: Settings, session: Any = None) -> AwsParts:
             engine=AthenaEngine.from_settings(settings, resources, session),
             metrics=CloudWatchMetricsSource.from_settings(session),
             dead_letters=SqsDeadLetters.from_settings(resources, session),
-            resources=resources, rules=deployed_rule_names(definition),
+            resources=resources,
+            rules=deployed_rule_names(definition),
         )

@@ -32,8 +32,10 @@ EMPTY_RECEIVES_BEFORE_DONE = 3  # short polling can miss messages of a small que
 
 def parse_message(raw: Mapping[str, Any]) -> DeadLetter:
     """An SQS message (ReceiveMessage with all attributes) as a :class:`DeadLetter`."""
-    attributes = {name: str(value.get("StringValue", value.get("BinaryValue", "")))
-                  for name, value in raw.get("MessageAttributes", {}).items()}
+    attributes = {
+        name: str(value.get("StringValue", value.get("BinaryValue", "")))
+        for name, value in raw.get("MessageAttributes", {}).items()
+    }
     sent_ms = raw.get("Attributes", {}).get("SentTimestamp")
     sent_at = datetime.fromtimestamp(int(sent_ms) / 1000, UTC).isoformat() if sent_ms else ""
     return DeadLetter(raw["MessageId"], raw["Body"], attributes, sent_at)
@@ -47,8 +49,12 @@ def put_events_entry(body: str, bus: str) -> dict[str, Any]:
         event = None
     if not isinstance(event, dict) or not {"source", "detail-type", "detail"} <= set(event):
         raise ValueError("the message is not an EventBridge event")
-    entry: dict[str, Any] = {"EventBusName": bus, "Source": event["source"], "DetailType": event["detail-type"],
-                             "Detail": json.dumps(event["detail"], separators=(",", ":"))}
+    entry: dict[str, Any] = {
+        "EventBusName": bus,
+        "Source": event["source"],
+        "DetailType": event["detail-type"],
+        "Detail": json.dumps(event["detail"], separators=(",", ":")),
+    }
     if event.get("resources"):
         entry["Resources"] = list(event["resources"])
     if event.get("time"):
@@ -58,14 +64,22 @@ def put_events_entry(body: str, bus: str) -> dict[str, Any]:
 
 def chunks(items: list[Any], size: int = BATCH) -> Iterable[list[Any]]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 class SqsDeadLetters:
     """The DLQs of the stack (name -> queue URL); the Delivery health page's dead-letter source."""
 
-    def __init__(self, sqs: Any, urls: Mapping[str, str], *, events: Any = None, bus: str = "",
-                 visibility_s: int = 30, max_messages: int = 1000):
+    def __init__(
+        self,
+        sqs: Any,
+        urls: Mapping[str, str],
+        *,
+        events: Any = None,
+        bus: str = "",
+        visibility_s: int = 30,
+        max_messages: int = 1000,
+    ):
         self.sqs = sqs
         self.urls = dict(urls)
         self.events, self.bus = events, bus  # for redrive
@@ -76,15 +90,20 @@ class SqsDeadLetters:
     def from_settings(cls, resources: Any, session: Any) -> SqsDeadLetters:
         from app.aws.session import client
 
-        return cls(client(session, "sqs"), resources.dead_letter_queue_urls, events=client(session, "events"),
-                   bus=resources.bus_name)
+        return cls(
+            client(session, "sqs"),
+            resources.dead_letter_queue_urls,
+            events=client(session, "events"),
+            bus=resources.bus_name,
+        )
 
     def queues(self) -> list[str]:
         return list(self.urls)
 
     def depth(self, queue: str) -> int:
         attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self._url(queue), AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+            QueueUrl=self._url(queue), AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
         return int(attributes.get("ApproximateNumberOfMessages", 0))
 
     def peek(self, queue: str, limit: int | None = None) -> list[DeadLetter]:
@@ -97,7 +116,9 @@ class SqsDeadLetters:
         letters = sorted((parse_message(m) for m in messages), key=lambda letter: letter.sent_at)
         return letters[-limit:] if limit else letters
 
-    def redrive(self, queue: str, message_ids: Iterable[str], events: Any = None, bus: str = "") -> RedriveResult:
+    def redrive(
+        self, queue: str, message_ids: Iterable[str], events: Any = None, bus: str = ""
+    ) -> RedriveResult:
         """Send the chosen messages' events back to the bus; delete each once it is accepted."""
         events, bus = events or self.events, bus or self.bus
         if events is None or not bus:
@@ -118,7 +139,9 @@ class SqsDeadLetters:
         try:
             return self.urls[queue]
         except KeyError:
-            raise ValueError(f"unknown dead-letter queue {queue!r}; the stack has {', '.join(self.urls)}") from None
+            raise ValueError(
+                f"unknown dead-letter queue {queue!r}; the stack has {', '.join(self.urls)}"
+            ) from None
 
     def _receive_until(self, url: str, done: Callable[[set[str]], bool]) -> list[dict[str, Any]]:
         """Receive (and so hide) messages until ``done(ids seen)``, the queue looks empty, or the cap."""
@@ -126,8 +149,13 @@ class SqsDeadLetters:
         empty = 0
         while len(seen) < self.max_messages and not done(set(seen)) and empty < EMPTY_RECEIVES_BEFORE_DONE:
             batch = self.sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=BATCH, VisibilityTimeout=self.visibility_s, WaitTimeSeconds=0,
-                MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"]).get("Messages", [])
+                QueueUrl=url,
+                MaxNumberOfMessages=BATCH,
+                VisibilityTimeout=self.visibility_s,
+                WaitTimeSeconds=0,
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+            ).get("Messages", [])
             fresh = [m for m in batch if m["MessageId"] not in seen]
             empty = 0 if fresh else empty + 1
             seen.update((m["MessageId"], m) for m in fresh)
@@ -135,12 +163,17 @@ class SqsDeadLetters:
 
     def _release(self, url: str, messages: list[dict[str, Any]]) -> None:
         for batch in chunks(messages):
-            self.sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for i, m in enumerate(batch)])
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(batch)
+                ],
+            )
 
-    def _put_back(self, messages: list[dict[str, Any]], events: Any, bus: str,
-                  result: RedriveResult) -> list[dict[str, Any]]:
+    def _put_back(
+        self, messages: list[dict[str, Any]], events: Any, bus: str, result: RedriveResult
+    ) -> list[dict[str, Any]]:
         entries = []
         for message in messages:
             try:
@@ -152,7 +185,9 @@ class SqsDeadLetters:
             answers = events.put_events(Entries=[entry for _, entry in batch])["Entries"]
             for (message, _), answer in zip(batch, answers):
                 if answer.get("ErrorCode"):
-                    result.failed[message["MessageId"]] = f"{answer['ErrorCode']}: {answer.get('ErrorMessage', '')}"
+                    result.failed[message["MessageId"]] = (
+                        f"{answer['ErrorCode']}: {answer.get('ErrorMessage', '')}"
+                    )
                 else:
                     accepted.append(message)
                     result.sent.append(message["MessageId"])
@@ -160,5 +195,7 @@ class SqsDeadLetters:
 
     def _delete(self, url: str, messages: list[dict[str, Any]]) -> None:
         for batch in chunks(messages):
-            self.sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
+            self.sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+            )

@@ -38,22 +38,46 @@ class AwsError(QueryError):
 
 # https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html and the SDKs'
 # list of "expired credentials" codes.
-EXPIRED_CODES = frozenset({
-    "ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired",
-    "InvalidClientTokenId", "UnrecognizedClientException", "InvalidToken",
-})
-DENIED_CODES = frozenset({
-    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
-    "AuthorizationErrorException", "NotAuthorized",
-})
-THROTTLING_CODES = frozenset({
-    "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
-    "SlowDown", "ProvisionedThroughputExceededException",
-})
-NOT_FOUND_CODES = frozenset({
-    "ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "NoSuchBucket",
-    "EntityNotFoundException", "QueueDoesNotExist",
-})
+EXPIRED_CODES = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "TokenRefreshRequired",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "InvalidToken",
+    }
+)
+DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "AuthorizationError",
+        "AuthorizationErrorException",
+        "NotAuthorized",
+    }
+)
+THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "ProvisionedThroughputExceededException",
+    }
+)
+NOT_FOUND_CODES = frozenset(
+    {
+        "ResourceNotFoundException",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "NoSuchBucket",
+        "EntityNotFoundException",
+        "QueueDoesNotExist",
+    }
+)
 _WORKGROUP_MISSING = re.compile(r"WorkGroup (\S+) (?:is not found|does not exist)", re.I)
 _STACK_MISSING = re.compile(r"Stack(?: with id)? (\S+) does not exist", re.I)
 
@@ -79,19 +103,27 @@ def _profile_hint(profile: str) -> str:
 def _explain_client_error(exc: ClientError, profile: str, region: str) -> str:
     code, message, call = error_code(exc), _message(exc), exc.operation_name
     if code in EXPIRED_CODES:
-        return (f"Your AWS credentials were rejected as expired or invalid ({code}): "
-                f"renew them with `{_profile_hint(profile)}` and retry.")
+        return (
+            f"Your AWS credentials were rejected as expired or invalid ({code}): "
+            f"renew them with `{_profile_hint(profile)}` and retry."
+        )
     if code in DENIED_CODES:
-        return (f"AWS denied {call} ({message or code}): the credentials in use lack this "
-                "permission; use the stack's DashboardRole or ask an admin to grant it.")
+        return (
+            f"AWS denied {call} ({message or code}): the credentials in use lack this "
+            "permission; use the stack's DashboardRole or ask an admin to grant it."
+        )
     workgroup = _WORKGROUP_MISSING.search(message)
     if workgroup:
-        return (f"The Athena workgroup {workgroup.group(1)} does not exist in {region or 'this region'}: "
-                "deploy the stack (python -m app infra deploy) or set VERTICALS_ATHENA_WORKGROUP.")
+        return (
+            f"The Athena workgroup {workgroup.group(1)} does not exist in {region or 'this region'}: "
+            "deploy the stack (python -m app infra deploy) or set VERTICALS_ATHENA_WORKGROUP."
+        )
     stack = _STACK_MISSING.search(message)
     if stack:
-        return (f"The CloudFormation stack {stack.group(1)} does not exist in {region or 'this region'}: "
-                "check VERTICALS_STACK and VERTICALS_REGION, or deploy it with python -m app infra deploy.")
+        return (
+            f"The CloudFormation stack {stack.group(1)} does not exist in {region or 'this region'}: "
+            "check VERTICALS_STACK and VERTICALS_REGION, or deploy it with python -m app infra deploy."
+        )
     if code in NOT_FOUND_CODES:
         return f"{call} found nothing ({message or code}): check the stack outputs and the region {region}."
     if code in THROTTLING_CODES:
@@ -106,18 +138,24 @@ def explain(exc: BaseException, *, profile: str = "", region: str = "") -> str:
     if isinstance(exc, ClientError):
         return _explain_client_error(exc, profile, region)
     if isinstance(exc, ProfileNotFound):
-        return (f"The AWS profile {profile or exc.kwargs.get('profile', '')!r} is not in ~/.aws/config: "
-                "fix VERTICALS_AWS_PROFILE or run `aws configure --profile NAME`.")
+        return (
+            f"The AWS profile {profile or exc.kwargs.get('profile', '')!r} is not in ~/.aws/config: "
+            "fix VERTICALS_AWS_PROFILE or run `aws configure --profile NAME`."
+        )
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-        return ("No AWS credentials were found: set VERTICALS_AWS_PROFILE (or AWS_PROFILE), "
-                "run `aws configure`, or run where an instance or task role is available.")
+        return (
+            "No AWS credentials were found: set VERTICALS_AWS_PROFILE (or AWS_PROFILE), "
+            "run `aws configure`, or run where an instance or task role is available."
+        )
     if isinstance(exc, (TokenRetrievalError, SSOError)):
         return f"Your AWS SSO session has expired: run `{_profile_hint(profile)}` and retry."
     if isinstance(exc, NoRegionError):
         return "No AWS region is set: set VERTICALS_REGION (or AWS_REGION)."
     if isinstance(exc, EndpointConnectionError):
-        return (f"Cannot reach the AWS endpoint {exc.kwargs.get('endpoint_url', '')}: "
-                "check the network and VERTICALS_REGION.")
+        return (
+            f"Cannot reach the AWS endpoint {exc.kwargs.get('endpoint_url', '')}: "
+            "check the network and VERTICALS_REGION."
+        )
     if isinstance(exc, BotoCoreError):
         return f"The AWS SDK failed: {exc}"
     return f"{type(exc).__name__}: {exc}"

@@ -80,12 +80,18 @@ def resources_from(settings: Settings, outputs: Mapping[str, str], queue_names: 
     values = {name: getattr(settings, name) or outputs.get(key, "") for name, key in OUTPUT_KEYS.items()}
     missing = [name for name in ("athena_workgroup", "athena_database", "lake_bucket") if not values[name]]
     if missing:
-        where = f"the stack {settings.stack} has no output for" if settings.stack else "set VERTICALS_STACK or"
+        where = (
+            f"the stack {settings.stack} has no output for" if settings.stack else "set VERTICALS_STACK or"
+        )
         names = ", ".join("VERTICALS_" + m.upper() for m in missing)
         raise AwsError(f"The aws backend does not know its resources: {where} {names}.")
     return AwsResources(
-        region=settings.region, workgroup=values["athena_workgroup"], database=values["athena_database"],
-        lake_bucket=values["lake_bucket"], bus_name=values["bus_name"], stack=settings.stack,
+        region=settings.region,
+        workgroup=values["athena_workgroup"],
+        database=values["athena_database"],
+        lake_bucket=values["lake_bucket"],
+        bus_name=values["bus_name"],
+        stack=settings.stack,
         dead_letter_queue_urls=dead_letter_queue_urls(outputs, queue_names),
     )
 

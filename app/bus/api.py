@@ -27,7 +27,13 @@ from typing import Any
 
 from app.bus.api_archive import ArchiveOperations, RunReplay
 from app.bus.definition import (
-    MAX_TARGETS, NAME_RE, LimitExceededException, ResourceNotFoundException, RetryPolicy, Rule, Target,
+    MAX_TARGETS,
+    NAME_RE,
+    LimitExceededException,
+    ResourceNotFoundException,
+    RetryPolicy,
+    Rule,
+    Target,
 )
 from app.bus.local import LocalBus
 from app.bus.patterns import compile_pattern
@@ -51,7 +57,9 @@ class RuleStore:
     def save(self, rules: list[Rule], deleted: set[str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"rules": [asdict(r) for r in rules], "deleted": sorted(deleted)}, indent=1))
+        tmp.write_text(
+            json.dumps({"rules": [asdict(r) for r in rules], "deleted": sorted(deleted)}, indent=1)
+        )
         os.replace(tmp, self.path)
 
 
@@ -72,8 +80,13 @@ class BusApi(ArchiveOperations):
     """``deliver`` routes accepted PutEvents entries and ``run_replay`` runs a started replay;
     both default to doing it at once (the server hands them to its worker threads)."""
 
-    def __init__(self, bus: LocalBus, store: RuleStore, deliver: Deliver | None = None,
-                 run_replay: RunReplay | None = None):
+    def __init__(
+        self,
+        bus: LocalBus,
+        store: RuleStore,
+        deliver: Deliver | None = None,
+        run_replay: RunReplay | None = None,
+    ):
         self.bus = bus
         self.store = store
         self.deliver = deliver or (lambda events, now: bus.publish(events, ingested_at=now))
@@ -118,22 +131,37 @@ class BusApi(ArchiveOperations):
         else:
             self.bus.add_rule(rule)
             self.deleted.discard(name)
-        changed = [r for r in self.bus.rules.values()
-                   if r.name not in self.yaml_rules or r != self.bus.definition.rule(r.name)]
+        changed = [
+            r
+            for r in self.bus.rules.values()
+            if r.name not in self.yaml_rules or r != self.bus.definition.rule(r.name)
+        ]
         self.store.save(changed, self.deleted)
 
     def describe(self, rule: Rule) -> dict:
-        out = {"Name": rule.name, "Arn": self.bus.rule_arn(rule.name), "EventPattern": rule.pattern_json,
-               "State": rule.state, "EventBusName": self.bus.name, "CreatedBy": self.bus.account}
+        out = {
+            "Name": rule.name,
+            "Arn": self.bus.rule_arn(rule.name),
+            "EventPattern": rule.pattern_json,
+            "State": rule.state,
+            "EventBusName": self.bus.name,
+            "CreatedBy": self.bus.account,
+        }
         if rule.description:
             out["Description"] = rule.description
         return out
 
     def target_to_aws(self, target: Target) -> dict:
-        arn = target.endpoint if target.kind == "http" and _is_url(target.endpoint) else self.bus.target_arn(target)
+        arn = (
+            target.endpoint
+            if target.kind == "http" and _is_url(target.endpoint)
+            else self.bus.target_arn(target)
+        )
         out: dict[str, Any] = {"Id": target.id, "Arn": arn, "RetryPolicy": target.retry.to_aws()}
         if target.dead_letter_queue:
-            out["DeadLetterConfig"] = {"Arn": f"arn:aws:sqs:{self.bus.region}:{self.bus.account}:{target.dead_letter_queue}"}
+            out["DeadLetterConfig"] = {
+                "Arn": f"arn:aws:sqs:{self.bus.region}:{self.bus.account}:{target.dead_letter_queue}"
+            }
         if target.input_path:
             out["InputPath"] = target.input_path
         if target.input_transformer:
@@ -145,7 +173,9 @@ class BusApi(ArchiveOperations):
     def target_from_aws(self, raw: dict) -> Target:
         target_id = _required(raw, "Id")
         if not isinstance(target_id, str) or not NAME_RE.match(target_id):
-            raise ValidationException(f"Target Id {target_id!r} must be 1-64 letters, digits, '.', '-' or '_'.")
+            raise ValidationException(
+                f"Target Id {target_id!r} must be 1-64 letters, digits, '.', '-' or '_'."
+            )
         kind, fields = self._kind_of(_required(raw, "Arn"))
         try:
             retry = RetryPolicy.from_aws(raw.get("RetryPolicy"))
@@ -154,9 +184,16 @@ class BusApi(ArchiveOperations):
         dlq_arn = (raw.get("DeadLetterConfig") or {}).get("Arn")
         if dlq_arn is not None and not str(dlq_arn).startswith("arn:aws:sqs:"):
             raise ValidationException(f"DeadLetterConfig Arn {dlq_arn} is not an SQS queue ARN.")
-        target = Target(id=target_id, kind=kind, retry=retry, input_path=raw.get("InputPath"),
-                        input_transformer=raw.get("InputTransformer"), input=raw.get("Input"),
-                        dead_letter_queue=dlq_arn.rsplit(":", 1)[-1] if dlq_arn else None, **fields)
+        target = Target(
+            id=target_id,
+            kind=kind,
+            retry=retry,
+            input_path=raw.get("InputPath"),
+            input_transformer=raw.get("InputTransformer"),
+            input=raw.get("Input"),
+            dead_letter_queue=dlq_arn.rsplit(":", 1)[-1] if dlq_arn else None,
+            **fields,
+        )
         target.input_transform()  # raises PutTargets' ValidationException
         return target
 
@@ -165,7 +202,9 @@ class BusApi(ArchiveOperations):
             return "http", {"endpoint": arn}
         parts = str(arn).split(":", 5)
         if len(parts) < 6 or parts[0] != "arn":
-            raise ValidationException(f"Parameter {arn} is not valid. Reason: Provided Arn is not in correct format.")
+            raise ValidationException(
+                f"Parameter {arn} is not valid. Reason: Provided Arn is not in correct format."
+            )
         service, resource = parts[2], parts[5]
         if service == "firehose":
             return "lake", {}
@@ -178,8 +217,10 @@ class BusApi(ArchiveOperations):
             if endpoint not in self.bus.definition.endpoints:
                 raise ResourceNotFoundException(f"API destination {endpoint} does not exist.")
             return "http", {"endpoint": endpoint}
-        raise ValidationException(f"Target Arn {arn} is not a target kind the local bus supports "
-                                  "(firehose, sqs, logs, events api-destination, or an http:// URL).")
+        raise ValidationException(
+            f"Target Arn {arn} is not a target kind the local bus supports "
+            "(firehose, sqs, logs, events api-destination, or an http:// URL)."
+        )
 
     # -- operations --------------------------------------------------------------------
     def put_events(self, request: dict) -> dict:
@@ -245,7 +286,8 @@ class BusApi(ArchiveOperations):
         merged = {t.id: t for t in rule.targets} | {t.id: t for t in new}
         if len(merged) > MAX_TARGETS:
             raise LimitExceededException(
-                f"The requested resource exceeds the maximum number allowed: {MAX_TARGETS} targets per rule.")
+                f"The requested resource exceeds the maximum number allowed: {MAX_TARGETS} targets per rule."
+            )
         self._save(replace(rule, targets=tuple(merged.values())), rule.name)
         return {"FailedEntryCount": 0, "FailedEntries": []}
 
@@ -282,8 +324,10 @@ class SerializationException(ValidationException):
 
 def _required(request: dict, key: str) -> Any:
     if request.get(key) is None:
-        raise ValidationException(f"1 validation error detected: Value null at '{key}' failed to satisfy "
-                                  "constraint: Member must not be null")
+        raise ValidationException(
+            f"1 validation error detected: Value null at '{key}' failed to satisfy "
+            "constraint: Member must not be null"
+        )
     return request[key]
 
 
@@ -295,7 +339,7 @@ def _page(items: list[dict], request: dict, key: str) -> dict:
     """ListRules / ListTargetsByRule paging: ``Limit`` items from ``NextToken`` (an offset)."""
     start = int(request.get("NextToken") or 0)
     limit = int(request.get("Limit") or 100)
-    out: dict[str, Any] = {key: items[start:start + limit]}
+    out: dict[str, Any] = {key: items[start : start + limit]}
     if start + limit < len(items):
         out["NextToken"] = str(start + limit)
     return out

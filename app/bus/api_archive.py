@@ -44,7 +44,8 @@ class IllegalStatusException(BusError):
 
 def _constraint(value: Any, field: str, rule: str) -> ValidationException:
     return ValidationException(
-        f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {rule}")
+        f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {rule}"
+    )
 
 
 def _name(request: dict, key: str, longest: int) -> str:
@@ -67,7 +68,9 @@ def _epoch(request: dict, key: str) -> float:
     try:
         return parse_time(value).timestamp()
     except (ValueError, OverflowError, OSError):
-        raise ValidationException(f"Parameter {key} is not valid. Reason: {value!r} is not a timestamp.") from None
+        raise ValidationException(
+            f"Parameter {key} is not valid. Reason: {value!r} is not a timestamp."
+        ) from None
 
 
 def _retention(value: Any) -> int:
@@ -88,8 +91,10 @@ def _pattern(text: Any) -> dict | None:
 def _one_filter(request: dict, operation: str) -> None:
     given = [k for k in ("NamePrefix", "EventSourceArn", "State") if request.get(k) is not None]
     if len(given) > 1:
-        raise ValidationException(f"At most one filter is allowed for {operation}. "
-                                  "Use either : State, EventSourceArn, or NamePrefix.")
+        raise ValidationException(
+            f"At most one filter is allowed for {operation}. "
+            "Use either : State, EventSourceArn, or NamePrefix."
+        )
 
 
 def _state_filter(request: dict, states: tuple[str, ...]) -> str | None:
@@ -121,8 +126,9 @@ class ArchiveOperations:
         if what == "Destination.Arn" and name == self.bus.name:
             return
         if what == "Destination.Arn":
-            raise ValidationException("Parameter Destination.Arn is not valid. "
-                                      "Reason: Cross event bus replay is not permitted.")
+            raise ValidationException(
+                "Parameter Destination.Arn is not valid. Reason: Cross event bus replay is not permitted."
+            )
         raise ResourceNotFoundException(f"Event bus {name} does not exist.")
 
     def _archive(self, name: str) -> Archive:
@@ -140,20 +146,31 @@ class ArchiveOperations:
     def _rule_of_arn(self, arn: Any) -> str:
         prefix = self._arn("rule", f"{self.bus.name}/")
         if not isinstance(arn, str) or not arn.startswith(prefix):
-            raise ValidationException(f"Parameter Destination.FilterArns is not valid. "
-                                      f"Reason: {arn} is not a rule ARN of event bus {self.bus.name}.")
-        return arn[len(prefix):]
+            raise ValidationException(
+                f"Parameter Destination.FilterArns is not valid. "
+                f"Reason: {arn} is not a rule ARN of event bus {self.bus.name}."
+            )
+        return arn[len(prefix) :]
 
     # -- archives ----------------------------------------------------------------------
     def create_archive(self, request: dict) -> dict:
         name = _name(request, "ArchiveName", ARCHIVE_NAME_MAX)
         self._check_bus_arn(request.get("EventSourceArn"), "EventSourceArn")
-        archive = Archive(name, _pattern(request.get("EventPattern")), _retention(request.get("RetentionDays")),
-                          request.get("Description") or "", time.time())
+        archive = Archive(
+            name,
+            _pattern(request.get("EventPattern")),
+            _retention(request.get("RetentionDays")),
+            request.get("Description") or "",
+            time.time(),
+        )
         if name in self.bus.archives.archives:
             raise ResourceAlreadyExistsException(f"Archive {name} already exists.")
         self.bus.archives.put(archive)
-        return {"ArchiveArn": self._arn("archive", name), "State": archive.state, "CreationTime": archive.created}
+        return {
+            "ArchiveArn": self._arn("archive", name),
+            "State": archive.state,
+            "CreationTime": archive.created,
+        }
 
     def update_archive(self, request: dict) -> dict:
         archive = self._archive(_name(request, "ArchiveName", ARCHIVE_NAME_MAX))
@@ -166,8 +183,11 @@ class ArchiveOperations:
             changes["description"] = request["Description"]
         archive = replace(archive, **changes)
         self.bus.archives.put(archive)
-        return {"ArchiveArn": self._arn("archive", archive.name), "State": archive.state,
-                "CreationTime": archive.created}
+        return {
+            "ArchiveArn": self._arn("archive", archive.name),
+            "State": archive.state,
+            "CreationTime": archive.created,
+        }
 
     def delete_archive(self, request: dict) -> dict:
         archive = self._archive(_name(request, "ArchiveName", ARCHIVE_NAME_MAX))
@@ -176,16 +196,26 @@ class ArchiveOperations:
 
     def _archive_summary(self, archive: Archive) -> dict:
         count, size = self.bus.archives.stats(archive.name)
-        return _without_none({
-            "ArchiveName": archive.name, "EventSourceArn": self._arn("event-bus", self.bus.name),
-            "State": archive.state, "RetentionDays": archive.retention_days, "SizeBytes": size,
-            "EventCount": count, "CreationTime": archive.created})
+        return _without_none(
+            {
+                "ArchiveName": archive.name,
+                "EventSourceArn": self._arn("event-bus", self.bus.name),
+                "State": archive.state,
+                "RetentionDays": archive.retention_days,
+                "SizeBytes": size,
+                "EventCount": count,
+                "CreationTime": archive.created,
+            }
+        )
 
     def describe_archive(self, request: dict) -> dict:
         archive = self._archive(_name(request, "ArchiveName", ARCHIVE_NAME_MAX))
-        out = {"ArchiveArn": self._arn("archive", archive.name), **self._archive_summary(archive),
-               "Description": archive.description,
-               "EventPattern": json.dumps(archive.pattern, separators=(",", ":")) if archive.pattern else None}
+        out = {
+            "ArchiveArn": self._arn("archive", archive.name),
+            **self._archive_summary(archive),
+            "Description": archive.description,
+            "EventPattern": json.dumps(archive.pattern, separators=(",", ":")) if archive.pattern else None,
+        }
         return _without_none(out)
 
     def list_archives(self, request: dict) -> dict:
@@ -193,9 +223,13 @@ class ArchiveOperations:
         state = _state_filter(request, ARCHIVE_STATES)
         source = request.get("EventSourceArn")
         prefix = request.get("NamePrefix") or ""
-        archives = [a for name, a in sorted(self.bus.archives.archives.items())
-                    if name.startswith(prefix) and (state is None or a.state == state)
-                    and (source is None or source == self._arn("event-bus", self.bus.name))]
+        archives = [
+            a
+            for name, a in sorted(self.bus.archives.archives.items())
+            if name.startswith(prefix)
+            and (state is None or a.state == state)
+            and (source is None or source == self._arn("event-bus", self.bus.name))
+        ]
         return self.page([self._archive_summary(a) for a in archives], request, "Archives")
 
     # -- replays -----------------------------------------------------------------------
@@ -203,12 +237,15 @@ class ArchiveOperations:
         name = _name(request, "ReplayName", REPLAY_NAME_MAX)
         source = request.get("EventSourceArn")
         if not isinstance(source, str) or not source.startswith(self._arn("archive", "")):
-            raise ValidationException(f"Parameter EventSourceArn is not valid. Reason: {source} is not an archive ARN.")
+            raise ValidationException(
+                f"Parameter EventSourceArn is not valid. Reason: {source} is not an archive ARN."
+            )
         archive = self._archive(source.rsplit("/", 1)[-1])
         start, end = _epoch(request, "EventStartTime"), _epoch(request, "EventEndTime")
         if start >= end:
-            raise ValidationException("Parameter EventEndTime is not valid. "
-                                      "Reason: EventStartTime must be before EventEndTime.")
+            raise ValidationException(
+                "Parameter EventEndTime is not valid. Reason: EventStartTime must be before EventEndTime."
+            )
         destination = request.get("Destination")
         if not isinstance(destination, dict):
             raise _constraint(None, "destination", "Member must not be null")
@@ -217,33 +254,56 @@ class ArchiveOperations:
         rules = tuple(self._rule_of_arn(a) for a in filter_arns) if filter_arns else None
         if name in self.bus.replays.replays:
             raise ResourceAlreadyExistsException(f"Replay {name} already exists.")
-        replay = self.bus.start_replay(Replay(name, archive.name, start, end, rules,
-                                              request.get("Description") or ""))
+        replay = self.bus.start_replay(
+            Replay(name, archive.name, start, end, rules, request.get("Description") or "")
+        )
         self.run_replay(name)
-        return {"ReplayArn": self._arn("replay", name), "State": "STARTING", "ReplayStartTime": replay.started}
+        return {
+            "ReplayArn": self._arn("replay", name),
+            "State": "STARTING",
+            "ReplayStartTime": replay.started,
+        }
 
     def _replay_summary(self, replay: Replay) -> dict:
-        return _without_none({
-            "ReplayName": replay.name, "EventSourceArn": self._arn("archive", replay.archive),
-            "State": replay.state, "StateReason": replay.reason, "EventStartTime": replay.start,
-            "EventEndTime": replay.end, "EventLastReplayedTime": replay.last_replayed,
-            "ReplayStartTime": replay.started, "ReplayEndTime": replay.ended})
+        return _without_none(
+            {
+                "ReplayName": replay.name,
+                "EventSourceArn": self._arn("archive", replay.archive),
+                "State": replay.state,
+                "StateReason": replay.reason,
+                "EventStartTime": replay.start,
+                "EventEndTime": replay.end,
+                "EventLastReplayedTime": replay.last_replayed,
+                "ReplayStartTime": replay.started,
+                "ReplayEndTime": replay.ended,
+            }
+        )
 
     def describe_replay(self, request: dict) -> dict:
         replay = self._replay(_name(request, "ReplayName", REPLAY_NAME_MAX))
         destination: dict[str, Any] = {"Arn": self._arn("event-bus", self.bus.name)}
         if replay.rules is not None:
             destination["FilterArns"] = [self._arn("rule", f"{self.bus.name}/{r}") for r in replay.rules]
-        return _without_none({"ReplayArn": self._arn("replay", replay.name), **self._replay_summary(replay),
-                              "Description": replay.description, "Destination": destination})
+        return _without_none(
+            {
+                "ReplayArn": self._arn("replay", replay.name),
+                **self._replay_summary(replay),
+                "Description": replay.description,
+                "Destination": destination,
+            }
+        )
 
     def list_replays(self, request: dict) -> dict:
         _one_filter(request, "ListReplays")
         state = _state_filter(request, REPLAY_STATES)
         source, prefix = request.get("EventSourceArn"), request.get("NamePrefix") or ""
-        replays = [r for n, r in sorted(self.bus.replays.replays.items())
-                   if n.startswith(prefix) and (state is None or r.state == state)
-                   and (source is None or source == self._arn("archive", r.archive))]
+        replays = [
+            r
+            for n, r in sorted(self.bus.replays.replays.items())
+            if n.startswith(prefix)
+            and (state is None or r.state == state)
+            and (source is None or source == self._arn("archive", r.archive))
+        ]
         return self.page([self._replay_summary(r) for r in replays], request, "Replays")
 
     def cancel_replay(self, request: dict) -> dict:

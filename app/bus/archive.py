@@ -205,7 +205,9 @@ class ReplayStore:
         if self.path.exists():
             for raw in json.loads(self.path.read_text()):
                 rules = raw.get("rules")
-                self.replays[raw["name"]] = Replay(**{**raw, "rules": tuple(rules) if rules is not None else None})
+                self.replays[raw["name"]] = Replay(
+                    **{**raw, "rules": tuple(rules) if rules is not None else None}
+                )
 
     def save(self) -> None:
         # A running replay saves its progress from its own thread.
@@ -231,8 +233,9 @@ class ReplayStore:
         return names
 
 
-def replay_batches(events: Iterator[tuple[float, dict]], name: str,
-                   size: int = REPLAY_BATCH) -> Iterator[tuple[float, list[dict]]]:
+def replay_batches(
+    events: Iterator[tuple[float, dict]], name: str, size: int = REPLAY_BATCH
+) -> Iterator[tuple[float, list[dict]]]:
     """Whole minutes of events, ``replay-name`` added, in batches of about ``size``:
     (time of the batch's last event, its events)."""
     batch: list[dict] = []

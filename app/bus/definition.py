@@ -63,8 +63,10 @@ class RetryPolicy:
         return cls(attempts, age)
 
     def to_aws(self) -> dict[str, int]:
-        return {"MaximumRetryAttempts": self.maximum_retry_attempts,
-                "MaximumEventAgeInSeconds": self.maximum_event_age_s}
+        return {
+            "MaximumRetryAttempts": self.maximum_retry_attempts,
+            "MaximumEventAgeInSeconds": self.maximum_event_age_s,
+        }
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,13 @@ class Target:
         from app.bus.transform import compile_input
 
         if self.kind == "lake" and (self.input or self.input_path or self.input_transformer):
-            raise ValidationException(f"Target {self.id}: the lake target takes whole events; "
-                                      "Input, InputPath and InputTransformer are not supported on it.")
-        return compile_input(self.id, input=self.input, input_path=self.input_path,
-                             input_transformer=self.input_transformer)
+            raise ValidationException(
+                f"Target {self.id}: the lake target takes whole events; "
+                "Input, InputPath and InputTransformer are not supported on it."
+            )
+        return compile_input(
+            self.id, input=self.input, input_path=self.input_path, input_transformer=self.input_transformer
+        )
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,7 @@ class Endpoint:
 @dataclass(frozen=True)
 class ArchiveSpec:
     """An archive of the bus's events (``archives:`` in the definition)."""
+
     name: str
     pattern: dict[str, Any] | None = None  # None: every event of the bus
     retention_days: int = 0  # 0: kept for ever
@@ -152,9 +158,16 @@ def _target(raw: dict[str, Any], rule: str, endpoints: dict, queues: tuple[str, 
     except ValueError as exc:
         raise DefinitionError(f"{where}: {exc}") from None
     target = Target(
-        id=raw["id"], kind=raw["kind"], endpoint=raw.get("endpoint"), queue=raw.get("queue"),
-        log=raw.get("log"), dead_letter_queue=dlq, retry=retry,
-        input_path=raw.get("input_path"), input_transformer=raw.get("input_transformer"), input=raw.get("input"),
+        id=raw["id"],
+        kind=raw["kind"],
+        endpoint=raw.get("endpoint"),
+        queue=raw.get("queue"),
+        log=raw.get("log"),
+        dead_letter_queue=dlq,
+        retry=retry,
+        input_path=raw.get("input_path"),
+        input_transformer=raw.get("input_transformer"),
+        input=raw.get("input"),
     )
     try:
         target.input_transform()
@@ -177,7 +190,9 @@ def _rule(raw: dict[str, Any], endpoints: dict, queues: tuple[str, ...]) -> Rule
     if len(targets) > MAX_TARGETS:
         raise DefinitionError(f"rule {name!r}: {len(targets)} targets, EventBridge allows {MAX_TARGETS}")
     return Rule(
-        name=name, pattern=raw["pattern"], description=raw.get("description", ""),
+        name=name,
+        pattern=raw["pattern"],
+        description=raw.get("description", ""),
         state=raw.get("state", "ENABLED"),
         targets=tuple(_target(t, name, endpoints, queues) for t in targets),
     )
@@ -189,17 +204,24 @@ def _archive(raw: Any) -> ArchiveSpec:
     name = raw.get("name") if isinstance(raw, dict) else None
     if not isinstance(name, str) or not ARCHIVE_NAME_RE.match(name):
         raise DefinitionError(f"archive name {name!r}: must be 1-48 letters, digits, '.', '-' or '_'")
-    pattern, retention, description = raw.get("pattern"), raw.get("retention_days", 0), raw.get("description", "")
+    pattern, retention, description = (
+        raw.get("pattern"),
+        raw.get("retention_days", 0),
+        raw.get("description", ""),
+    )
     if pattern is not None:
         try:
             compile_pattern(pattern)
         except InvalidEventPatternException as exc:
             raise DefinitionError(f"archive {name!r}: invalid event pattern: {exc}") from None
     if not isinstance(retention, int) or isinstance(retention, bool) or retention < 0:
-        raise DefinitionError(f"archive {name!r}: retention_days must be an integer >= 0 (0: for ever), "
-                              f"got {retention!r}")
+        raise DefinitionError(
+            f"archive {name!r}: retention_days must be an integer >= 0 (0: for ever), got {retention!r}"
+        )
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
-        raise DefinitionError(f"archive {name!r}: description must be text of at most {MAX_DESCRIPTION} characters")
+        raise DefinitionError(
+            f"archive {name!r}: description must be text of at most {MAX_DESCRIPTION} characters"
+        )
     return ArchiveSpec(name, pattern, retention, description)
 
 
@@ -225,7 +247,9 @@ def parse_definition(raw: dict[str, Any]) -> BusDefinition:
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
         raise DefinitionError(f"rule {duplicate!r} is defined twice")
-    return BusDefinition(raw.get("bus", "verticals"), rules, endpoints, queues, _archives(raw.get("archives")))
+    return BusDefinition(
+        raw.get("bus", "verticals"), rules, endpoints, queues, _archives(raw.get("archives"))
+    )
 
 
 def load_definition(path: Path = DEFAULT_DEFINITION) -> BusDefinition:

@@ -66,8 +66,12 @@ class LocalDeadLetterQueue:
 
     def send(self, event: dict, attributes: dict[str, str], at: datetime) -> str:
         message_id = str(uuid.uuid4())
-        record = {"MessageId": message_id, "Body": json.dumps(event), "Attributes": attributes,
-                  "SentTimestamp": at.isoformat()}
+        record = {
+            "MessageId": message_id,
+            "Body": json.dumps(event),
+            "Attributes": attributes,
+            "SentTimestamp": at.isoformat(),
+        }
         with self._locked(), self.path.open("a") as queue:
             queue.write(json.dumps(record) + "\n")
         return message_id
@@ -81,7 +85,9 @@ class LocalDeadLetterQueue:
             for line in queue:
                 if line.strip():
                     raw = json.loads(line)
-                    letters.append(DeadLetter(raw["MessageId"], raw["Body"], raw["Attributes"], raw["SentTimestamp"]))
+                    letters.append(
+                        DeadLetter(raw["MessageId"], raw["Body"], raw["Attributes"], raw["SentTimestamp"])
+                    )
         return letters[-limit:] if limit else letters
 
     def depth(self) -> int:
@@ -100,8 +106,17 @@ class LocalDeadLetterQueue:
             tmp = self.path.with_suffix(".tmp")
             with tmp.open("w") as out:
                 for m in kept:
-                    out.write(json.dumps({"MessageId": m.message_id, "Body": m.body,
-                                          "Attributes": m.attributes, "SentTimestamp": m.sent_at}) + "\n")
+                    out.write(
+                        json.dumps(
+                            {
+                                "MessageId": m.message_id,
+                                "Body": m.body,
+                                "Attributes": m.attributes,
+                                "SentTimestamp": m.sent_at,
+                            }
+                        )
+                        + "\n"
+                    )
             os.replace(tmp, self.path)
         return len(letters) - len(kept)
 
@@ -120,14 +135,18 @@ class LocalDeadLetters:
         self._bus = bus
 
     @classmethod
-    def for_lake(cls, lake: Path, definition: BusDefinition | None = None,
-                 state_dir: Path | None = None) -> LocalDeadLetters:
+    def for_lake(
+        cls, lake: Path, definition: BusDefinition | None = None, state_dir: Path | None = None
+    ) -> LocalDeadLetters:
         from app.bus.definition import load_definition
 
         definition = definition or load_definition()
         state_dir = Path(state_dir) if state_dir else Path(lake).parent / "bus"
-        return cls(state_dir / "dlq", definition.dead_letter_queues,
-                   bus=lambda: open_local_bus(definition, Path(lake), state_dir))
+        return cls(
+            state_dir / "dlq",
+            definition.dead_letter_queues,
+            bus=lambda: open_local_bus(definition, Path(lake), state_dir),
+        )
 
     def _queue(self, name: str) -> LocalDeadLetterQueue:
         return LocalDeadLetterQueue(self.folder / f"{name}.jsonl")

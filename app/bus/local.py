@@ -20,7 +20,7 @@ import heapq
 import itertools
 import random
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -36,11 +36,23 @@ from app.bus.dlq import DeadLetter, LocalDeadLetterQueue, RedriveResult
 from app.bus.journal import Journal, JournaledEvent, ids_in_lake
 from app.bus.patterns import PatternIndex, compile_pattern
 from app.bus.targets import (
-    DELIVERED, HttpTarget, LakeTarget, LogTarget, Outcome, QueueTarget, Transport, http_transport,
+    DELIVERED,
+    HttpTarget,
+    LakeTarget,
+    LogTarget,
+    Outcome,
+    QueueTarget,
+    Transport,
+    http_transport,
 )
 from app.bus.transform import InputTransform
 from app.events import (
-    DEFAULT_MAX_ENTRY_BYTES, EntryError, check_entry_count, entry_size, make_envelope, validate_entry,
+    DEFAULT_MAX_ENTRY_BYTES,
+    EntryError,
+    check_entry_count,
+    entry_size,
+    make_envelope,
+    validate_entry,
 )
 from app.lake.writer import LakeWriter
 from app.metrics.local import MetricsRecorder, Periods
@@ -81,7 +93,9 @@ class _EpochCache:
         minute = text[:16]
         base = self._minutes.get(minute)
         if base is None:
-            base = self._minutes[minute] = self._day(text[:10]) + int(text[11:13]) * 3600 + int(text[14:16]) * 60
+            base = self._minutes[minute] = (
+                self._day(text[:10]) + int(text[11:13]) * 3600 + int(text[14:16]) * 60
+            )
         return base + int(text[17:19])
 
     def _day(self, day: str) -> float:
@@ -93,10 +107,19 @@ class _EpochCache:
 
 class LocalBus:
     def __init__(
-        self, definition: BusDefinition, lake: Path, *, state_dir: Path | None = None,
-        transport: Transport | None = None, account: str = "123456789012", region: str = "us-east-1",
-        max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES, metrics_now: datetime | None = None, seed: int = 0,
-        journal: Journal | None = None, archive: bool = True,
+        self,
+        definition: BusDefinition,
+        lake: Path,
+        *,
+        state_dir: Path | None = None,
+        transport: Transport | None = None,
+        account: str = "123456789012",
+        region: str = "us-east-1",
+        max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
+        metrics_now: datetime | None = None,
+        seed: int = 0,
+        journal: Journal | None = None,
+        archive: bool = True,
     ):
         """``archive=False``: publish without appending to archives (seeding history, which
         the lake already keeps; archiving it as JSON lines would cost 4x the lake's disk)."""
@@ -114,7 +137,9 @@ class LocalBus:
         self.rules: dict[str, Rule] = {}
         self.index = PatternIndex()
         self.targets: dict[tuple[str, str], Any] = {}
-        self.inputs: dict[tuple[str, str], InputTransform] = {}  # targets that get something else than the event
+        self.inputs: dict[
+            tuple[str, str], InputTransform
+        ] = {}  # targets that get something else than the event
         self.dlqs = {q: self._dlq(q) for q in definition.dead_letter_queues}
         self.journal = journal
         self.pending: list[tuple[float, int, PendingDelivery]] = []  # a heap by due time
@@ -131,8 +156,9 @@ class LocalBus:
         name already in the store (an earlier start's, or one made through the API) stays."""
         for spec in definition.archives:
             if spec.name not in self.archives.archives:
-                self.archives.put(Archive(spec.name, spec.pattern, spec.retention_days, spec.description,
-                                          time.time()))
+                self.archives.put(
+                    Archive(spec.name, spec.pattern, spec.retention_days, spec.description, time.time())
+                )
 
     # -- rules -------------------------------------------------------------------------
     def add_rule(self, rule: Rule) -> None:
@@ -233,15 +259,23 @@ class LocalBus:
         self.metrics.add("PutEventsApproximateCallCount", at)
         self.metrics.add("PutEventsEntriesCount", at, len(entries))
         self.metrics.add("PutEventsFailedEntriesCount", at, failed)
-        self.metrics.add("PutEventsApproximateSuccessCount" if not failed else "PutEventsApproximateFailedCount", at)
+        self.metrics.add(
+            "PutEventsApproximateSuccessCount" if not failed else "PutEventsApproximateFailedCount", at
+        )
         size = sum(entry_size(e) for e in entries if isinstance(e, dict))
         self.metrics.add("PutEventsRequestSize", at, size)
 
     # -- routing -----------------------------------------------------------------------
     def publish(
-        self, events: Sequence[dict], *, ingested_at: datetime | None = None,
-        virtual_time: bool = False, replay_name: str | None = None, only_rules: set[str] | None = None,
-        skip: set[tuple[str, str, str]] | None = None, now: datetime | None = None,
+        self,
+        events: Sequence[dict],
+        *,
+        ingested_at: datetime | None = None,
+        virtual_time: bool = False,
+        replay_name: str | None = None,
+        only_rules: set[str] | None = None,
+        skip: set[tuple[str, str, str]] | None = None,
+        now: datetime | None = None,
         ingested_each: Sequence[float] | None = None,
     ) -> None:
         """Route envelopes to every matching rule's targets, then run what is due.
@@ -268,17 +302,33 @@ class LocalBus:
             self.metrics.add_period_counts(("MatchedEvents", "TriggeredRules"), rule_name, periods)
             for target in self.rules[rule_name].targets:
                 if skip:
-                    keep = [i for i, e in enumerate(rule_events) if (e["id"], rule_name, target.id) not in skip]
+                    keep = [
+                        i for i, e in enumerate(rule_events) if (e["id"], rule_name, target.id) not in skip
+                    ]
                     if keep:
                         todo_at = [rule_ats[i] for i in keep]
-                        self._start_delivery(rule_name, target, [rule_events[i] for i in keep], todo_at,
-                                             replay_name, run_at, self._periods(todo_at, run_at))
+                        self._start_delivery(
+                            rule_name,
+                            target,
+                            [rule_events[i] for i in keep],
+                            todo_at,
+                            replay_name,
+                            run_at,
+                            self._periods(todo_at, run_at),
+                        )
                 else:
-                    self._start_delivery(rule_name, target, rule_events, rule_ats, replay_name, run_at, periods)
+                    self._start_delivery(
+                        rule_name, target, rule_events, rule_ats, replay_name, run_at, periods
+                    )
         self.run_due(run_at)  # retries: in virtual time all of them, else those due by now
 
-    def _ingestion_times(self, events: Sequence[dict], ingested_at: datetime | None, virtual_time: bool,
-                         ingested_each: Sequence[float] | None) -> list[float]:
+    def _ingestion_times(
+        self,
+        events: Sequence[dict],
+        ingested_at: datetime | None,
+        virtual_time: bool,
+        ingested_each: Sequence[float] | None,
+    ) -> list[float]:
         if virtual_time:
             epoch = self._epoch
             return [epoch(e["time"]) for e in events]
@@ -292,8 +342,13 @@ class LocalBus:
             return self.metrics.period_counts(ats)
         return Periods(self.metrics.period_counts([run_at]).starts, np.array([len(ats)]))
 
-    def _route(self, events: Sequence[dict], replay_name: str | None, only_rules: set[str] | None,
-               skip: set[tuple[str, str, str]] | None) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    def _route(
+        self,
+        events: Sequence[dict],
+        replay_name: str | None,
+        only_rules: set[str] | None,
+        skip: set[tuple[str, str, str]] | None,
+    ) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
         """(rule -> indexes of the events it matched, archive -> indexes of the events it keeps)."""
         matched: dict[str, list[int]] = defaultdict(list)
         archived: dict[str, list[int]] = defaultdict(list)
@@ -315,9 +370,13 @@ class LocalBus:
             for name in archives:
                 archived[name].append(i)
             if journal is not None:
-                journal.expect(event["id"], itertools.chain(
-                    ((r, t.id) for r in rules for t in self.rules[r].targets),
-                    ((archive_delivery(a), ARCHIVE_TARGET) for a in archives)))
+                journal.expect(
+                    event["id"],
+                    itertools.chain(
+                        ((r, t.id) for r in rules for t in self.rules[r].targets),
+                        ((archive_delivery(a), ARCHIVE_TARGET) for a in archives),
+                    ),
+                )
         return matched, archived
 
     def _archives_for(self, event: dict, skip: set[tuple[str, str, str]] | None) -> list[str]:
@@ -352,8 +411,16 @@ class LocalBus:
             # A replayed event keeps the id of the accepted one: its deliveries are not that one's.
             self.journal.done((e["id"] for e in events if "replay-name" not in e), rule, target)
 
-    def _start_delivery(self, rule: str, target: Target, events: list[dict], ats: list[float],
-                        replay_name: str | None, run_at: float | None, periods: Periods) -> None:
+    def _start_delivery(
+        self,
+        rule: str,
+        target: Target,
+        events: list[dict],
+        ats: list[float],
+        replay_name: str | None,
+        run_at: float | None,
+        periods: Periods,
+    ) -> None:
         """First attempts: a batch target takes the events in one call, an HTTP target one
         invocation each. What fails is retried (or dead-lettered) through the pending heap."""
         sink = self.targets[(rule, target.id)]
@@ -369,12 +436,22 @@ class LocalBus:
             start = at if run_at is None else run_at
             self._retry_or_dead_letter(PendingDelivery(start, rule, target.id, event, at), target, outcome)
 
-    def _invoke_each(self, rule: str, target: Target, sink: Any, events: list[dict], ats: list[float],
-                     run_at: float | None, periods: Periods) -> None:
+    def _invoke_each(
+        self,
+        rule: str,
+        target: Target,
+        sink: Any,
+        events: list[dict],
+        ats: list[float],
+        run_at: float | None,
+        periods: Periods,
+    ) -> None:
         delivered, delivered_at = [], []
         for event, at in zip(events, ats):
             start = at if run_at is None else run_at
-            outcome = sink.invoke(self._payload(rule, target.id, event, at), datetime.fromtimestamp(start, UTC))
+            outcome = sink.invoke(
+                self._payload(rule, target.id, event, at), datetime.fromtimestamp(start, UTC)
+            )
             if outcome.ok:
                 delivered.append(event)
                 delivered_at.append(at)
@@ -385,8 +462,9 @@ class LocalBus:
         self._count_first_attempts(rule, ats, periods, delivered_at, run_at)
         self._done(delivered, rule, target.id)
 
-    def _count_first_attempts(self, rule: str, ats: list[float], periods: Periods,
-                              delivered_at: list[float], run_at: float | None) -> None:
+    def _count_first_attempts(
+        self, rule: str, ats: list[float], periods: Periods, delivered_at: list[float], run_at: float | None
+    ) -> None:
         """InvocationAttempts, and for those delivered Invocations and SuccessfulInvocationAttempts;
         with their latencies from ingestion (0 in virtual time: delivered at ingestion)."""
         metrics = self.metrics
@@ -395,8 +473,9 @@ class LocalBus:
         metrics.add_period_counts(("InvocationAttempts",), rule, periods, (start,) if virtual else ())
         if delivered_at:
             done = periods if len(delivered_at) == len(ats) else self._periods(delivered_at, run_at)
-            metrics.add_period_counts(("Invocations", "SuccessfulInvocationAttempts"), rule, done,
-                                      (success,) if virtual else ())
+            metrics.add_period_counts(
+                ("Invocations", "SuccessfulInvocationAttempts"), rule, done, (success,) if virtual else ()
+            )
         if not virtual:
             metrics.add_latencies(start, run_at, [(run_at - at) * 1000.0 for at in ats], rule)
             if delivered_at:
@@ -439,8 +518,11 @@ class LocalBus:
         sink = self.targets[(delivery.rule, target.id)]
         at = delivery.due
         payload = self._payload(delivery.rule, target.id, delivery.event, delivery.ingested)
-        outcome = sink.invoke(payload, datetime.fromtimestamp(at, UTC)) if not sink.batch else sink.deliver(
-            [payload], replay_name=delivery.event.get("replay-name"))
+        outcome = (
+            sink.invoke(payload, datetime.fromtimestamp(at, UTC))
+            if not sink.batch
+            else sink.deliver([payload], replay_name=delivery.event.get("replay-name"))
+        )
         self.metrics.add("InvocationAttempts", at, rule=delivery.rule)
         self.metrics.add("RetryInvocationAttempts", at, rule=delivery.rule)
         if outcome.error_code == "THROTTLING":
@@ -458,28 +540,48 @@ class LocalBus:
     def _retry_or_dead_letter(self, delivery: PendingDelivery, target: Target, outcome: Outcome) -> None:
         policy = target.retry
         next_due = delivery.due + backoff_s(delivery.attempt + 1, self.rng)
-        if outcome.retryable and delivery.attempt < policy.maximum_retry_attempts \
-                and next_due - delivery.ingested <= policy.maximum_event_age_s:
-            self._schedule(PendingDelivery(next_due, delivery.rule, target.id, delivery.event, delivery.ingested,
-                                           delivery.attempt + 1))
+        if (
+            outcome.retryable
+            and delivery.attempt < policy.maximum_retry_attempts
+            and next_due - delivery.ingested <= policy.maximum_event_age_s
+        ):
+            self._schedule(
+                PendingDelivery(
+                    next_due,
+                    delivery.rule,
+                    target.id,
+                    delivery.event,
+                    delivery.ingested,
+                    delivery.attempt + 1,
+                )
+            )
             return
         at = delivery.due
         self.metrics.add("Invocations", at, rule=delivery.rule)
         self.metrics.add("FailedInvocations", at, rule=delivery.rule)
-        exhausted = "" if not outcome.retryable else (
-            "MaximumRetryAttempts" if delivery.attempt >= policy.maximum_retry_attempts
-            else "MaximumEventAgeInSeconds")
+        exhausted = (
+            ""
+            if not outcome.retryable
+            else (
+                "MaximumRetryAttempts"
+                if delivery.attempt >= policy.maximum_retry_attempts
+                else "MaximumEventAgeInSeconds"
+            )
+        )
         self._dead_letter(delivery, target, outcome, exhausted, at)
 
-    def _dead_letter(self, delivery: PendingDelivery, target: Target, outcome: Outcome,
-                     exhausted: str, at: float) -> None:
+    def _dead_letter(
+        self, delivery: PendingDelivery, target: Target, outcome: Outcome, exhausted: str, at: float
+    ) -> None:
         queue = self.dlqs.get(target.dead_letter_queue or "")
         if queue is None:
             self._done([delivery.event], delivery.rule, target.id)
             return  # EventBridge drops the event when the target has no DLQ
         attributes = {
-            "ERROR_CODE": outcome.error_code, "ERROR_MESSAGE": outcome.error_message,
-            "RETRY_ATTEMPTS": str(delivery.attempt), "RULE_ARN": self.rule_arn(delivery.rule),
+            "ERROR_CODE": outcome.error_code,
+            "ERROR_MESSAGE": outcome.error_message,
+            "RETRY_ATTEMPTS": str(delivery.attempt),
+            "RULE_ARN": self.rule_arn(delivery.rule),
             "TARGET_ARN": self.target_arn(target),
         }
         if exhausted:
@@ -535,7 +637,11 @@ class LocalBus:
         if target.kind == "lake" and ids_in_lake(self.lake, [event]):
             return DELIVERED  # it reached the lake after all: the lake keeps each event once
         payload = self._payload(rule, target.id, event, at)
-        outcome = sink.invoke(payload, datetime.fromtimestamp(at, UTC)) if not sink.batch else sink.deliver([payload])
+        outcome = (
+            sink.invoke(payload, datetime.fromtimestamp(at, UTC))
+            if not sink.batch
+            else sink.deliver([payload])
+        )
         self.metrics.add("InvocationAttempts", at, rule=rule)
         self.metrics.add("Invocations", at, rule=rule)
         self.metrics.add("SuccessfulInvocationAttempts" if outcome.ok else "FailedInvocations", at, rule=rule)
@@ -551,7 +657,8 @@ class LocalBus:
                 raise ResourceNotFoundException(f"Rule {rule} does not exist on EventBus {self.name}.")
         if len(self.replays.active()) >= MAX_ACTIVE_REPLAYS:
             raise LimitExceededException(
-                f"The requested resource exceeds the maximum number allowed: {MAX_ACTIVE_REPLAYS} active replays.")
+                f"The requested resource exceeds the maximum number allowed: {MAX_ACTIVE_REPLAYS} active replays."
+            )
         replay.state, replay.started = "STARTING", time.time()
         self.replays.add(replay)
         return replay
@@ -563,8 +670,9 @@ class LocalBus:
         self.replays.save()
         return replay
 
-    def run_replay(self, name: str, turn: Callable[[], AbstractContextManager] = nullcontext,
-                   save_every_s: float = 1.0) -> Replay:
+    def run_replay(
+        self, name: str, turn: Callable[[], AbstractContextManager] = nullcontext, save_every_s: float = 1.0
+    ) -> Replay:
         """Send a replay's archived events back through the rules, a batch of whole minutes
         at a time, each batch inside ``turn()`` (the server's lock); stops early when the
         replay is set CANCELLING."""
@@ -576,7 +684,9 @@ class LocalBus:
         saved = time.monotonic()
         try:
             self.archives.expire(time.time())
-            for last, batch in replay_batches(self.archives.events(replay.archive, replay.start, replay.end), name):
+            for last, batch in replay_batches(
+                self.archives.events(replay.archive, replay.start, replay.end), name
+            ):
                 if replay.state == "CANCELLING":
                     break
                 with turn():
@@ -587,9 +697,8 @@ class LocalBus:
                     self.replays.save()
                     saved = time.monotonic()
             replay.state = "CANCELLED" if replay.state == "CANCELLING" else "COMPLETED"
-        except Exception as exc:  # noqa: BLE001 - the replay fails, the bus goes on
+        except Exception as exc:
             replay.state, replay.reason = "FAILED", f"{type(exc).__name__}: {exc}"
         replay.ended = time.time()
         self.replays.save()
         return replay
-

@@ -59,18 +59,19 @@ import json
 import math
 import re
 from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache, partial
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 __all__ = [
+    "MAX_OR_COMBINATIONS",
+    "MAX_PATTERN_SIZE",
+    "MAX_WILDCARD_COMPLEXITY",
     "InvalidEventPatternException",
     "Pattern",
     "PatternIndex",
     "compile_pattern",
-    "MAX_PATTERN_SIZE",
-    "MAX_OR_COMBINATIONS",
-    "MAX_WILDCARD_COMPLEXITY",
 ]
 
 OPERATORS_DOC = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html"
@@ -88,16 +89,40 @@ MAX_OR_COMBINATIONS = 1000
 # accepted; four, complexity 12, were refused).
 MAX_WILDCARD_COMPLEXITY = 10
 
-_TOO_COMPLEX = ("Rule is too complex - try using fewer wildcard characters or fewer "
-                "repeating character sequences after a wildcard character")
+_TOO_COMPLEX = (
+    "Rule is too complex - try using fewer wildcard characters or fewer "
+    "repeating character sequences after a wildcard character"
+)
 
 # Field names event-ruler refuses inside a $or branch (Constants.RESERVED_FIELD_NAMES_IN_OR_RELATIONSHIP).
-_RESERVED_IN_OR = frozenset({
-    "exactly", "equals-ignore-case", "prefix", "suffix", "anything-but", "exists", "wildcard",
-    "numeric", "cidr", "=", "<", "<=", ">", ">=", "regex", "not-wildcard", "not-equals-ignore-case",
-    "date-after", "date-on-or-after", "date-before", "date-on-or-before", "in-date-range",
-    "ip-address-in-range", "ip-address-not-in-range",
-})
+_RESERVED_IN_OR = frozenset(
+    {
+        "exactly",
+        "equals-ignore-case",
+        "prefix",
+        "suffix",
+        "anything-but",
+        "exists",
+        "wildcard",
+        "numeric",
+        "cidr",
+        "=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "regex",
+        "not-wildcard",
+        "not-equals-ignore-case",
+        "date-after",
+        "date-on-or-after",
+        "date-before",
+        "date-on-or-before",
+        "in-date-range",
+        "ip-address-in-range",
+        "ip-address-not-in-range",
+    }
+)
 
 _MISSING = object()
 
@@ -123,6 +148,7 @@ def _invalid(reason: str) -> InvalidEventPatternException:
 # number keeps its text.
 # ---------------------------------------------------------------------------
 
+
 class _Pairs(tuple):
     """A JSON object as its (key, value) pairs, in document order.  Not a list, so that
     an object is never taken for an array."""
@@ -138,7 +164,7 @@ class _Number:
         self.value = value
 
     @classmethod
-    def from_text(cls, text: str) -> "_Number":
+    def from_text(cls, text: str) -> _Number:
         return cls(text, _double_or_none(text))
 
 
@@ -177,8 +203,13 @@ def _reject_constant(name: str):
 
 
 def _parse_pattern_text(text: str) -> Any:
-    return json.loads(text, object_pairs_hook=_Pairs, parse_float=_Number.from_text,
-                      parse_int=_Number.from_text, parse_constant=_reject_constant)
+    return json.loads(
+        text,
+        object_pairs_hook=_Pairs,
+        parse_float=_Number.from_text,
+        parse_int=_Number.from_text,
+        parse_constant=_reject_constant,
+    )
 
 
 def _event_float(text: str) -> float | _BigNumber:
@@ -230,10 +261,11 @@ def _java_order(path: str) -> bytes:
 # Operands: what one element of a value list compiles to.
 # ---------------------------------------------------------------------------
 
+
 class _Wildcard:
     """A wildcard string: '*' matches any run of characters, '\\*' and '\\\\' are literal."""
 
-    __slots__ = ("text", "segments", "min_length")
+    __slots__ = ("min_length", "segments", "text")
 
     def __init__(self, text: str, path: str = ""):
         self.text = text
@@ -315,7 +347,7 @@ class _IgnoreCase:
     def is_prefix_of(self, value: str) -> bool:
         if self.regex is not None:
             return self.regex.match(value) is not None
-        head = value[:self.length]
+        head = value[: self.length]
         return len(head) == self.length and head.isascii() and head.lower() == self.lowered
 
     def is_suffix_of(self, value: str) -> bool:
@@ -323,7 +355,7 @@ class _IgnoreCase:
             return any(self.regex.fullmatch(value, start) for start in range(len(value) + 1))
         if self.length == 0:
             return True
-        tail = value[-self.length:]
+        tail = value[-self.length :]
         return len(tail) == self.length and tail.isascii() and tail.lower() == self.lowered
 
 
@@ -406,7 +438,7 @@ def _compile_cidr(text: str) -> tuple[int, int, int]:
 class _Range:
     """A numeric interval; None bounds are open-ended."""
 
-    __slots__ = ("low", "low_inclusive", "high", "high_inclusive")
+    __slots__ = ("high", "high_inclusive", "low", "low_inclusive")
 
     def __init__(self, low, low_inclusive, high, high_inclusive):
         self.low, self.low_inclusive = low, low_inclusive
@@ -427,13 +459,12 @@ class _AnythingBut:
     A missing field never passes; that is the sub-rule's business, not this operand's.
     """
 
-    __slots__ = ("kind", "values", "allows_string")
+    __slots__ = ("allows_string", "kind", "values")
 
     def __init__(self, kind: str, values):
         self.kind = kind  # "strings", "numbers", "prefix", "suffix", "ignore-case", "wildcard"
         self.values = values
         self.allows_string = _string_negation(kind, values)
-
 
 
 def _string_negation(kind: str, values) -> Callable[[str], bool]:
@@ -455,6 +486,7 @@ def _string_negation(kind: str, values) -> Callable[[str], bool]:
 # Validation: a pattern tree -> sub-rules {path: [operand, ...]}, following
 # event-ruler's JsonRuleCompiler step by step (its messages are the reasons given).
 # ---------------------------------------------------------------------------
+
 
 class _Operand:
     """One alternative of a value list: kind + payload."""
@@ -662,8 +694,12 @@ def _lower_bounded_range(path: str, operator: str, rest: list) -> _Range:
     return _Range(bottom, operator == ">=", top, top_operator == "<=")
 
 
-_ANYTHING_BUT_KINDS = {"prefix": "prefix", "suffix": "suffix",
-                       "equals-ignore-case": "ignore-case", "wildcard": "wildcard"}
+_ANYTHING_BUT_KINDS = {
+    "prefix": "prefix",
+    "suffix": "suffix",
+    "equals-ignore-case": "ignore-case",
+    "wildcard": "wildcard",
+}
 
 
 def _anything_but(path, operand):
@@ -685,8 +721,10 @@ def _anything_but_list(path: str, values: list) -> _AnythingBut:
     if len(strings) + len(numbers) != len(values):
         raise _invalid(f"Inside anything but list, start|null|boolean is not supported.{_at(path)}")
     if bool(strings) == bool(numbers):
-        raise _invalid("Inside anything but list, either all values are number or string, "
-                       f"mixed type is not supported{_at(path)}")
+        raise _invalid(
+            "Inside anything but list, either all values are number or string, "
+            f"mixed type is not supported{_at(path)}"
+        )
     if strings:
         return _AnythingBut("strings", frozenset(strings))
     return _AnythingBut("numbers", frozenset(_comparable(path, n, "anything-but") for n in numbers))
@@ -711,8 +749,10 @@ def _anything_but_of(path: str, pairs: _Pairs) -> _AnythingBut:
 def _check_anything_but_text(path: str, kind: str, text: Any) -> None:
     if not isinstance(text, str):
         if kind == "ignore-case":
-            raise _invalid("Inside anything-but/equals-ignore-case list, "
-                           f"number|start|null|boolean is not supported.{_at(path)}")
+            raise _invalid(
+                "Inside anything-but/equals-ignore-case list, "
+                f"number|start|null|boolean is not supported.{_at(path)}"
+            )
         label = "wildcard" if kind == "wildcard" else "prefix/suffix"
         raise _invalid(f"{label} match pattern must be a string{_at(path)}")
     if kind in ("prefix", "suffix") and not text:
@@ -751,7 +791,7 @@ _STAR = None  # token for '*'
 
 
 class _NfaState:
-    __slots__ = ("literal", "any", "patterns")
+    __slots__ = ("any", "literal", "patterns")
 
     def __init__(self):
         self.literal: dict[str, set[int]] = {}
@@ -877,6 +917,7 @@ def _check_wildcard_complexity(rules: list[dict[str, list[_Operand]]]) -> None:
 # dispatched on the value's JSON type and precomputed at compile time.
 # ---------------------------------------------------------------------------
 
+
 def _always(value: Any) -> bool:
     return True
 
@@ -893,8 +934,8 @@ class _FieldSpec:
         self.strings: set[str] = set()
         self.ips: set[tuple[int, int]] = set()
         self.numbers: set[float] = set()
-        self.number_texts: set[str] = set()   # numbers a double cannot hold: matched by text
-        self.literals: set = set()            # true / false / null
+        self.number_texts: set[str] = set()  # numbers a double cannot hold: matched by text
+        self.literals: set = set()  # true / false / null
         self.prefixes: list[str] = []
         self.suffixes: list[str] = []
         self.ignore_cases: list[tuple[str, _IgnoreCase]] = []  # ("equals" | "prefix" | "suffix", text)
@@ -958,17 +999,31 @@ class _FieldSpec:
 
     def has_values(self) -> bool:
         """Whether any present value could match (False for a bare {"exists": false})."""
-        return bool(self.exists or self.strings or self.numbers or self.number_texts
-                    or self.literals or self.has_other_operators())
+        return bool(
+            self.exists
+            or self.strings
+            or self.numbers
+            or self.number_texts
+            or self.literals
+            or self.has_other_operators()
+        )
 
     def is_exact_only(self) -> bool:
         return not (self.absent or self.ips or self.number_texts or self.has_other_operators())
 
     def has_other_operators(self) -> bool:
-        return bool(self.exists or self.prefixes or self.suffixes or self.ignore_cases
-                    or self.wildcards or self.cidrs or self.ranges or self.negations)
+        return bool(
+            self.exists
+            or self.prefixes
+            or self.suffixes
+            or self.ignore_cases
+            or self.wildcards
+            or self.cidrs
+            or self.ranges
+            or self.negations
+        )
 
-    def index_keys(self) -> "_Keys | None":
+    def index_keys(self) -> _Keys | None:
         """What any value matching this field must look like, or None if that cannot be
         said cheaply (anything-but, IP addresses, absence, non-ASCII ignore-case...)."""
         if self.absent or self.negations or self.ips or self.cidrs or self.number_texts:
@@ -1006,20 +1061,33 @@ def _field_test(spec: _FieldSpec) -> Callable[[Any], bool] | None:
             return lambda value: type(value) is str and string_test(value)
         if not _can_match_strings(spec):
             return lambda value: (type(value) is float or type(value) is int) and number_test(value)
-    by_type = {str: string_test, int: number_test, float: number_test,
-               bool: _literal_test(spec), type(None): _literal_test(spec),
-               _BigNumber: _big_number_test(spec)}
+    by_type = {
+        str: string_test,
+        int: number_test,
+        float: number_test,
+        bool: _literal_test(spec),
+        type(None): _literal_test(spec),
+        _BigNumber: _big_number_test(spec),
+    }
     other = _always if spec.negations else _never
     get = by_type.get
 
     def test(value: Any) -> bool:
         return get(type(value), other)(value)
+
     return test
 
 
 def _can_match_strings(spec: _FieldSpec) -> bool:
-    return bool(spec.strings or spec.prefixes or spec.suffixes or spec.ignore_cases
-                or spec.wildcards or spec.cidrs or spec.negations)
+    return bool(
+        spec.strings
+        or spec.prefixes
+        or spec.suffixes
+        or spec.ignore_cases
+        or spec.wildcards
+        or spec.cidrs
+        or spec.negations
+    )
 
 
 def _fast_field_test(spec: _FieldSpec) -> Callable[[Any], bool] | None:
@@ -1036,8 +1104,15 @@ def _fast_field_test(spec: _FieldSpec) -> Callable[[Any], bool] | None:
 
 
 def _only_prefixes(spec: _FieldSpec) -> bool:
-    return not (spec.exists or spec.suffixes or spec.ignore_cases or spec.wildcards
-                or spec.cidrs or spec.ranges or spec.negations)
+    return not (
+        spec.exists
+        or spec.suffixes
+        or spec.ignore_cases
+        or spec.wildcards
+        or spec.cidrs
+        or spec.ranges
+        or spec.negations
+    )
 
 
 def _string_test(spec: _FieldSpec) -> Callable[[str], bool]:
@@ -1070,6 +1145,7 @@ def _any_of(checks: list[Callable[[Any], bool]]) -> Callable[[Any], bool]:
             if check(value):
                 return True
         return False
+
     return test
 
 
@@ -1120,6 +1196,7 @@ def _number_test(spec: _FieldSpec) -> Callable[[Any], bool]:
             if number not in negation.values:
                 return True
         return False
+
     return test
 
 
@@ -1147,7 +1224,7 @@ class _PathPlan:
     array, which is by far the commonest case and gets the fast collectors.
     """
 
-    __slots__ = ("path", "first", "second", "depth", "splits", "collect")
+    __slots__ = ("collect", "depth", "first", "path", "second", "splits")
 
     def __init__(self, path: str):
         segments = path.split(".")
@@ -1158,17 +1235,20 @@ class _PathPlan:
         # splits[i]: the event keys that may start at segment i, with the segment after them.
         self.splits = tuple(
             tuple((".".join(segments[start:end]), end) for end in range(start + 1, len(segments) + 1))
-            for start in range(len(segments)))
-        self.collect = {1: self._collect_one, 2: self._collect_two}.get(self.depth, self._collect_without_arrays)
+            for start in range(len(segments))
+        )
+        self.collect = {1: self._collect_one, 2: self._collect_two}.get(
+            self.depth, self._collect_without_arrays
+        )
 
-    def _collect_one(self, view: "_EventView") -> tuple:
+    def _collect_one(self, view: _EventView) -> tuple:
         value = view.event.get(self.first, _MISSING)
         kind = type(value)
         if kind is list:
             return _walk(view, self) if value else _NO_FIELDS  # an empty array has no leaves
         return _NO_FIELDS if value is _MISSING or kind is dict else ((value,), None)
 
-    def _collect_two(self, view: "_EventView") -> tuple:
+    def _collect_two(self, view: _EventView) -> tuple:
         event = view.event
         if self.path in event:  # an event key with the dot in it: the general way
             return self._collect_without_arrays(view)
@@ -1182,7 +1262,7 @@ class _PathPlan:
             return _NO_FIELDS if value is _MISSING or kind is dict else ((value,), None)
         return _walk(view, self) if kind is list else _NO_FIELDS
 
-    def _collect_without_arrays(self, view: "_EventView") -> tuple:
+    def _collect_without_arrays(self, view: _EventView) -> tuple:
         """Objects all the way down; hands over to _walk at the first array."""
         values: list = []
         depth, splits = self.depth, self.splits
@@ -1209,7 +1289,7 @@ def _plan(path: str) -> _PathPlan:
     return _PathPlan(path)
 
 
-def _walk(view: "_EventView", plan: _PathPlan) -> tuple:
+def _walk(view: _EventView, plan: _PathPlan) -> tuple:
     """Every leaf at plan.path, with its array membership.
 
     An array is known by its location in the event, a small integer the view hands out
@@ -1254,7 +1334,7 @@ def _walk_array(array, segment, location, membership, depth, locate, stack, valu
 class _EventView:
     """One event, with the fields found so far at each path (shared by every pattern tried)."""
 
-    __slots__ = ("event", "cache", "locations")
+    __slots__ = ("cache", "event", "locations")
 
     def __init__(self, event: dict):
         if type(event) is not dict:
@@ -1284,8 +1364,9 @@ class _EventView:
 # Matching a sub-rule.
 # ---------------------------------------------------------------------------
 
+
 class _Step:
-    __slots__ = ("path", "plan", "test", "absent_ok", "rank", "cost")
+    __slots__ = ("absent_ok", "cost", "path", "plan", "rank", "test")
 
     def __init__(self, path: str, spec: _FieldSpec, rank: int):
         self.path = path
@@ -1394,10 +1475,11 @@ def _merge(chosen: dict, membership: tuple | None) -> dict | None:
 # Public API.
 # ---------------------------------------------------------------------------
 
+
 class Pattern:
     """A compiled, validated event pattern.  Build it with compile_pattern()."""
 
-    __slots__ = ("text", "_rules", "_subrules")
+    __slots__ = ("_rules", "_subrules", "text")
 
     def __init__(self, text: str, rules: list[dict[str, list[_Operand]]]):
         self.text = text
@@ -1408,8 +1490,10 @@ class Pattern:
     def _compile_subrule(rule: dict[str, list[_Operand]]) -> tuple[_Step, ...]:
         ordered = sorted(rule, key=_java_order)
         steps = [_Step(path, _FieldSpec(rule[path]), rank) for rank, path in enumerate(ordered)]
-        return tuple((step.path, step.plan.collect, step.test, step.absent_ok, step)
-                     for step in sorted(steps, key=_step_cost))
+        return tuple(
+            (step.path, step.plan.collect, step.test, step.absent_ok, step)
+            for step in sorted(steps, key=_step_cost)
+        )
 
     @property
     def paths(self) -> frozenset[str]:
@@ -1435,7 +1519,7 @@ class Pattern:
                 return True
         return False
 
-    def _index_requirements(self) -> dict[str, "_Keys"]:
+    def _index_requirements(self) -> dict[str, _Keys]:
         """Paths every alternative of the pattern constrains in an indexable way, with what a
         value there must look like.  An event without such a value at such a path cannot
         match, which is what lets PatternIndex skip the pattern."""
@@ -1501,12 +1585,23 @@ def _check_size(text: str, max_size: int) -> None:
 # PatternIndex: patterns filed under what their values must look like.
 # ---------------------------------------------------------------------------
 
+
 class _Keys:
     """What a value at one path must be for a pattern to have a chance: any exact string,
     prefix, suffix, ASCII ignore-case form, number or interval, literal, or merely present."""
 
-    __slots__ = ("strings", "prefixes", "suffixes", "folded", "folded_prefixes",
-                 "folded_suffixes", "numbers", "ranges", "literals", "present")
+    __slots__ = (
+        "folded",
+        "folded_prefixes",
+        "folded_suffixes",
+        "literals",
+        "numbers",
+        "prefixes",
+        "present",
+        "ranges",
+        "strings",
+        "suffixes",
+    )
 
     def __init__(self):
         self.strings: set[str] = set()
@@ -1524,8 +1619,9 @@ class _Keys:
         for mode, case in ignore_cases:
             if case.lowered is None:  # non-ASCII: Java's case rules, not worth indexing
                 return False
-            {"equals": self.folded, "prefix": self.folded_prefixes,
-             "suffix": self.folded_suffixes}[mode].add(case.lowered)
+            {"equals": self.folded, "prefix": self.folded_prefixes, "suffix": self.folded_suffixes}[mode].add(
+                case.lowered
+            )
         return True
 
     def add_wildcards(self, wildcards: list[_Wildcard]) -> bool:
@@ -1542,10 +1638,18 @@ class _Keys:
                 return False
         return True
 
-    _SETS = ("strings", "prefixes", "suffixes", "folded", "folded_prefixes", "folded_suffixes",
-             "numbers", "literals")
+    _SETS = (
+        "strings",
+        "prefixes",
+        "suffixes",
+        "folded",
+        "folded_prefixes",
+        "folded_suffixes",
+        "numbers",
+        "literals",
+    )
 
-    def union(self, other: "_Keys") -> "_Keys":
+    def union(self, other: _Keys) -> _Keys:
         merged = _Keys()
         for name in self._SETS:
             getattr(merged, name).update(getattr(self, name), getattr(other, name))
@@ -1556,8 +1660,13 @@ class _Keys:
     def weakness(self) -> int | None:
         """How loosely the keys pin a value: 1 for exact values, 2 for prefixes and the
         like, 4 for numeric ranges; None when they let nearly everything through."""
-        if (self.present or "" in self.prefixes or "" in self.suffixes
-                or "" in self.folded_prefixes or "" in self.folded_suffixes):
+        if (
+            self.present
+            or "" in self.prefixes
+            or "" in self.suffixes
+            or "" in self.folded_prefixes
+            or "" in self.folded_suffixes
+        ):
             return None
         if self.ranges:
             return 4
@@ -1573,7 +1682,7 @@ class _Keys:
 
 
 class _Entry:
-    __slots__ = ("name", "pattern", "order", "matches_view", "candidate", "proven")
+    __slots__ = ("candidate", "matches_view", "name", "order", "pattern", "proven")
 
     def __init__(self, name: str, pattern: Pattern, order: int):
         self.name, self.pattern, self.order = name, pattern, order
@@ -1619,7 +1728,7 @@ class _AffixTable:
         size = len(value)
         for length, table in self.by_length.items():
             if length <= size:
-                bucket = table.get(value[size - length:] if self.suffix else value[:length])
+                bucket = table.get(value[size - length :] if self.suffix else value[:length])
                 if bucket:
                     found.update(bucket)
 
@@ -1628,7 +1737,7 @@ class _NumberLine:
     """Entries keyed by numeric intervals: the line is cut at every bound, and each piece
     (a bound itself, or the open stretch between two) lists the entries covering it."""
 
-    __slots__ = ("intervals", "bounds", "pieces")
+    __slots__ = ("bounds", "intervals", "pieces")
 
     def __init__(self):
         self.intervals: list[tuple[_Range, _Entry]] = []
@@ -1648,23 +1757,42 @@ class _NumberLine:
         found.update(self.pieces[2 * position + 1 if on_bound else 2 * position])
 
     def _cut(self) -> None:
-        bounds = {bound for numeric_range, _ in self.intervals
-                  for bound in (numeric_range.low, numeric_range.high) if bound is not None}
+        bounds = {
+            bound
+            for numeric_range, _ in self.intervals
+            for bound in (numeric_range.low, numeric_range.high)
+            if bound is not None
+        }
         self.bounds = sorted(bounds)
         samples = []
         for position, bound in enumerate(self.bounds):
             below = self.bounds[position - 1] / 2 + bound / 2 if position else -math.inf
             samples += [below, bound]
         samples.append(math.inf)
-        self.pieces = [[entry for numeric_range, entry in self.intervals if numeric_range.contains(sample)]
-                       for sample in samples]
+        self.pieces = [
+            [entry for numeric_range, entry in self.intervals if numeric_range.contains(sample)]
+            for sample in samples
+        ]
 
 
 class _IndexedPath:
     """The entries filed under one path, by what they need its value to be."""
 
-    __slots__ = ("plan", "strings", "prefixes", "suffixes", "folded", "folded_prefixes",
-                 "folded_suffixes", "numbers", "literals", "present", "strings_only", "candidates", "proven")
+    __slots__ = (
+        "candidates",
+        "folded",
+        "folded_prefixes",
+        "folded_suffixes",
+        "literals",
+        "numbers",
+        "plan",
+        "prefixes",
+        "present",
+        "proven",
+        "strings",
+        "strings_only",
+        "suffixes",
+    )
 
     def __init__(self, path: str):
         self.plan = _plan(path)
@@ -1682,10 +1810,21 @@ class _IndexedPath:
 
     def add(self, entry: _Entry, keys: _Keys) -> None:
         self.strings_only = self.strings_only and not (
-            keys.prefixes or keys.suffixes or keys.folded or keys.folded_prefixes
-            or keys.folded_suffixes or keys.numbers or keys.ranges or keys.literals or keys.present)
-        for table, values in ((self.strings, keys.strings), (self.folded, keys.folded),
-                              (self.literals, keys.literals)):
+            keys.prefixes
+            or keys.suffixes
+            or keys.folded
+            or keys.folded_prefixes
+            or keys.folded_suffixes
+            or keys.numbers
+            or keys.ranges
+            or keys.literals
+            or keys.present
+        )
+        for table, values in (
+            (self.strings, keys.strings),
+            (self.folded, keys.folded),
+            (self.literals, keys.literals),
+        ):
             for value in values:
                 table.setdefault(value, []).append(entry)
         for value in keys.strings:
@@ -1722,8 +1861,9 @@ class _IndexedPath:
             self.prefixes.collect(value, found)
         if self.suffixes.by_length:
             self.suffixes.collect(value, found)
-        if (self.folded or self.folded_prefixes.by_length or self.folded_suffixes.by_length) \
-                and value.isascii():
+        if (
+            self.folded or self.folded_prefixes.by_length or self.folded_suffixes.by_length
+        ) and value.isascii():
             lowered = value.lower()
             found.update(self.folded.get(lowered, ()))
             self.folded_prefixes.collect(lowered, found)
@@ -1825,8 +1965,11 @@ class PatternIndex:
                 continue
             if indexed.strings_only and len(values) == 1:  # the usual source / detail-type look-up
                 if type(values[0]) is str:
-                    bucket = indexed.proven.get(values[0], ()) if found[1] is None else \
-                        indexed.candidates.get(values[0], ())
+                    bucket = (
+                        indexed.proven.get(values[0], ())
+                        if found[1] is None
+                        else indexed.candidates.get(values[0], ())
+                    )
                     candidates.extend(bucket)
             else:
                 candidates.extend(entry.candidate for entry in indexed.entries_for(values))
@@ -1864,8 +2007,9 @@ def _choose_paths(requirements: list[dict[str, _Keys]], lookup_cost: float) -> l
 
     chosen: list[str | None] = []
     for required in requirements:
-        options = sorted((cost(path, keys), path) for path, keys in required.items()
-                         if keys.weakness() is not None)
+        options = sorted(
+            (cost(path, keys), path) for path, keys in required.items() if keys.weakness() is not None
+        )
         chosen.append(options[0][1] if options and options[0][0] < 1.0 else None)
     return _drop_lonely_paths(chosen)
 
@@ -1880,5 +2024,8 @@ def _drop_lonely_paths(chosen: list[str | None]) -> list[str | None]:
 
 
 def _is_exact_strings(step: _Step) -> bool:
-    return step.test is not None and getattr(step.test, "__self__", None).__class__ is frozenset \
+    return (
+        step.test is not None
+        and getattr(step.test, "__self__", None).__class__ is frozenset
         and not step.absent_ok
+    )

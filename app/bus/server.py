@@ -96,6 +96,7 @@ class LockedMetrics:
         def locked(*args, **kwargs):
             with self.lock:
                 return method(*args, **kwargs)
+
         return locked
 
 
@@ -109,19 +110,30 @@ class BusService:
 
     def __init__(self, config: ServerConfig, definition: BusDefinition | None = None):
         self.config = config
-        definition = definition or (load_definition(config.definition) if config.definition else load_definition())
+        definition = definition or (
+            load_definition(config.definition) if config.definition else load_definition()
+        )
         state_dir = config.state_dir or Path(config.lake).parent / "bus"
         self.lock = threading.RLock()
         self.journal = Journal(state_dir / "journal.jsonl")
-        self.bus = LocalBus(definition, config.lake, state_dir=state_dir, transport=http_transport(timeout_s=2.0),
-                            journal=self.journal)
+        self.bus = LocalBus(
+            definition,
+            config.lake,
+            state_dir=state_dir,
+            transport=http_transport(timeout_s=2.0),
+            journal=self.journal,
+        )
         self.bus.metrics = LockedMetrics(self.bus.metrics)
         store = RuleStore(state_dir / "rules.json")
         apply_stored_rules(self.bus, store)
         # (accepted events, ingestion time) from PutEvents; (journaled events, None) at start
         self.accepted: queue.Queue[tuple[list, datetime | None]] = queue.Queue()
-        self.api = BusApi(self.bus, store, deliver=lambda events, now: self.accepted.put((events, now)),
-                          run_replay=self._start_replay)
+        self.api = BusApi(
+            self.bus,
+            store,
+            deliver=lambda events, now: self.accepted.put((events, now)),
+            run_replay=self._start_replay,
+        )
         self.compaction_lock = threading.Lock()  # a replay checks the lake for the ids it holds
         self.stopping = threading.Event()
         self.put_events_rate = RequestRate(config.put_events_tps)
@@ -187,8 +199,12 @@ class BusService:
         return len(batch)
 
     def _start_replay(self, name: str) -> None:
-        thread = threading.Thread(target=self._guard, args=(self.bus.run_replay, name, self._replay_turn),
-                                  name=f"replay-{name}", daemon=True)
+        thread = threading.Thread(
+            target=self._guard,
+            args=(self.bus.run_replay, name, self._replay_turn),
+            name=f"replay-{name}",
+            daemon=True,
+        )
         thread.start()
         self.threads.append(thread)
 
@@ -229,7 +245,7 @@ class BusService:
         # A background failure is logged, never fatal: the journal still holds the events.
         try:
             return work(*args)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("bus background work failed")
             return None
 
@@ -242,16 +258,18 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
         wbufsize = 64 * 1024
         disable_nagle_algorithm = True
 
-        def do_GET(self) -> None:  # noqa: N802 - a readiness probe
+        def do_GET(self) -> None:
             self._send(200, {"status": "ok", "bus": service.bus.name})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             try:
                 operation, request = self._read_request()
                 self._send(200, service.call(operation, request))
             except BusError as exc:
-                self._send(exc.status if exc.status < 500 else 500, {"__type": exc.code, "message": exc.message})
-            except Exception as exc:  # noqa: BLE001 - any other failure is the pattern module's or ours
+                self._send(
+                    exc.status if exc.status < 500 else 500, {"__type": exc.code, "message": exc.message}
+                )
+            except Exception as exc:
                 code = getattr(exc, "code", None)
                 if isinstance(code, str):  # InvalidEventPatternException
                     self._send(400, {"__type": code, "message": getattr(exc, "message", str(exc))})
@@ -270,7 +288,7 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
                 request = json.loads(self.rfile.read(length) or b"{}")
             except ValueError:
                 raise SerializationException("The request body is not valid JSON.") from None
-            return target[len(TARGET_PREFIX):], request
+            return target[len(TARGET_PREFIX) :], request
 
         def _send(self, status: int, body: dict) -> None:
             data = json.dumps(body).encode()
@@ -281,7 +299,7 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet access log
+        def log_message(self, format: str, *args) -> None:
             log.debug(format, *args)
 
     return Handler
@@ -293,8 +311,10 @@ def serve(config: ServerConfig, ready: threading.Event | None = None) -> None:
     service.start()
     server = ThreadingHTTPServer((config.host, config.port), handler_for(service))
     server.daemon_threads = True
-    print(f"bus {service.bus.name} listening on http://{config.host}:{server.server_port} "
-          f"(lake {config.lake})", flush=True)
+    print(
+        f"bus {service.bus.name} listening on http://{config.host}:{server.server_port} (lake {config.lake})",
+        flush=True,
+    )
     if ready:
         ready.set()
     try:

@@ -37,8 +37,12 @@ def classify_http_status(status: int) -> Outcome:
     if 200 <= status < 300:
         return DELIVERED
     if status == 429 or status >= 500:
-        return Outcome(False, True, "SDK_CLIENT_ERROR" if status >= 500 else "THROTTLING",
-                       f"Target answered HTTP {status}")
+        return Outcome(
+            False,
+            True,
+            "SDK_CLIENT_ERROR" if status >= 500 else "THROTTLING",
+            f"Target answered HTTP {status}",
+        )
     return Outcome(False, False, "CLIENT_ERROR", f"Target answered HTTP {status}, which is not retried")
 
 
@@ -60,10 +64,15 @@ def http_transport(timeout_s: float = 5.0) -> Transport:
 
     def send(url: str, event: Payload, at: datetime) -> int:
         try:
-            return session.post(url, data=payload_bytes(event), timeout=timeout_s,
-                                headers={"Content-Type": "application/json"}).status_code
+            return session.post(
+                url,
+                data=payload_bytes(event),
+                timeout=timeout_s,
+                headers={"Content-Type": "application/json"},
+            ).status_code
         except requests.RequestException:
             return 503  # unreachable: EventBridge retries connection failures
+
     return send
 
 

@@ -43,8 +43,13 @@ MAX_PATHS = 100
 MAX_PATH_LENGTH = 256
 MAX_TEMPLATE_LENGTH = 8192
 MAX_INPUT_LENGTH = 8192
-PREDEFINED = ("aws.events.rule-arn", "aws.events.rule-name", "aws.events.event.ingestion-time",
-              "aws.events.event", "aws.events.event.json")
+PREDEFINED = (
+    "aws.events.rule-arn",
+    "aws.events.rule-name",
+    "aws.events.event.ingestion-time",
+    "aws.events.event",
+    "aws.events.event.json",
+)
 PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
 KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
 PATH_STEP = re.compile(r"\.([A-Za-z0-9_\-/]+)|\.\*|\[\*\]|\[(\d+)\]")
@@ -54,6 +59,7 @@ Step = tuple[str, Any]  # ("key", name) | ("index", n) | ("all", None)
 
 
 # -- JSON paths ------------------------------------------------------------------------------
+
 
 def compile_path(path: Any, target_id: str, what: str = "InputPath") -> tuple[Step, ...]:
     """``$.detail.items[0].sku`` as steps; refuses bracket notation and filters."""
@@ -78,7 +84,8 @@ def compile_path(path: Any, target_id: str, what: str = "InputPath") -> tuple[St
 def _bad_path(path: Any, target_id: str, what: str) -> ValidationException:
     return ValidationException(
         f"{what} {path!r} for target {target_id} is not a valid JSON path: EventBridge takes dot "
-        f"notation ($.detail.field), array indices ([0]) and wildcards (*), at most {MAX_PATH_LENGTH} characters.")
+        f"notation ($.detail.field), array indices ([0]) and wildcards (*), at most {MAX_PATH_LENGTH} characters."
+    )
 
 
 def read_path(value: Any, steps: tuple[Step, ...]) -> Any:
@@ -105,6 +112,7 @@ def _children(item: Any, kind: str, arg: Any) -> list:
 
 # -- templates -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Slot:
     name: str
@@ -116,15 +124,19 @@ def compile_template(template: Any, known: set[str], target_id: str) -> tuple[st
     if not isinstance(template, str) or not template:
         raise ValidationException(f"InputTemplate for target {target_id} must be a non-empty string.")
     if len(template) > MAX_TEMPLATE_LENGTH:
-        raise ValidationException(f"InputTemplate for target {target_id} is longer than {MAX_TEMPLATE_LENGTH} characters.")
+        raise ValidationException(
+            f"InputTemplate for target {target_id} is longer than {MAX_TEMPLATE_LENGTH} characters."
+        )
     parts: list[str | _Slot] = []
     quoted_at = _quoted_positions(template)
     last = 0
     for found in PLACEHOLDER.finditer(template):
         name = found.group(1)
         if name not in known and name not in PREDEFINED:
-            raise ValidationException(f"InputTemplate for target {target_id} contains invalid placeholder {name}.")
-        parts.append(template[last:found.start()])
+            raise ValidationException(
+                f"InputTemplate for target {target_id} contains invalid placeholder {name}."
+            )
+        parts.append(template[last : found.start()])
         parts.append(_Slot(name, quoted_at[found.start()]))
         last = found.end()
     parts.append(template[last:])
@@ -186,13 +198,15 @@ class InputTransform:
         return self.render(event, rule_name, rule_arn, ingested)
 
 
-def compile_input(target_id: str, *, input: Any = None, input_path: Any = None,  # noqa: A002 - the API's name
-                  input_transformer: Any = None) -> InputTransform | None:
+def compile_input(
+    target_id: str, *, input: Any = None, input_path: Any = None, input_transformer: Any = None
+) -> InputTransform | None:
     """Validate a target's input settings as PutTargets does; None: the target gets the event."""
     given = [x for x in (input, input_path, input_transformer) if x is not None]
     if len(given) > 1:
-        raise ValidationException(f"Only one of Input, InputPath, or InputTransformer must be provided "
-                                  f"for target {target_id}.")
+        raise ValidationException(
+            f"Only one of Input, InputPath, or InputTransformer must be provided for target {target_id}."
+        )
     if input is not None:
         return _constant(target_id, input)
     if input_path is not None:
@@ -224,21 +238,30 @@ def _transformer(target_id: str, raw: Any) -> InputTransform:
     if not isinstance(paths, dict):
         raise ValidationException(f"InputPathsMap for target {target_id} must be an object.")
     if len(paths) > MAX_PATHS:
-        raise ValidationException(f"InputPathsMap for target {target_id} has {len(paths)} entries; "
-                                  f"at most {MAX_PATHS} are allowed.")
-    compiled = {key: compile_path(path, target_id, f"InputPathsMap value for {key}")
-                for key, path in paths.items() if _check_key(key, target_id)}
+        raise ValidationException(
+            f"InputPathsMap for target {target_id} has {len(paths)} entries; at most {MAX_PATHS} are allowed."
+        )
+    compiled = {
+        key: compile_path(path, target_id, f"InputPathsMap value for {key}")
+        for key, path in paths.items()
+        if _check_key(key, target_id)
+    }
     parts = compile_template(raw.get("InputTemplate"), set(compiled), target_id)
-    return InputTransform(lambda event, rule, arn, ingested: _fill(parts, compiled, event, rule, arn, ingested))
+    return InputTransform(
+        lambda event, rule, arn, ingested: _fill(parts, compiled, event, rule, arn, ingested)
+    )
 
 
 def _check_key(key: Any, target_id: str) -> bool:
     if isinstance(key, str) and key.lower().startswith("aws."):
-        raise ValidationException(f"InputPathsMap key {key} for target {target_id} is reserved: "
-                                  "names starting with 'aws.' are EventBridge's.")
+        raise ValidationException(
+            f"InputPathsMap key {key} for target {target_id} is reserved: "
+            "names starting with 'aws.' are EventBridge's."
+        )
     if not isinstance(key, str) or not KEY.match(key):
-        raise ValidationException(f"InputPathsMap key {key!r} for target {target_id} must be letters, "
-                                  "digits, '_' or '-'.")
+        raise ValidationException(
+            f"InputPathsMap key {key!r} for target {target_id} must be letters, digits, '_' or '-'."
+        )
     return True
 
 

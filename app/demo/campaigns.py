@@ -23,13 +23,28 @@ from app.demo.world import REGION_NAMES, from_epoch_day
 CHANNELS = ("search", "social", "email", "tv", "display")
 CHANNEL_SHARES = (0.30, 0.28, 0.14, 0.10, 0.18)
 BUDGET_RANGE = {  # at the default scale (12,000 events, about 2,000 orders a day)
-    "search": (30_000, 120_000), "social": (20_000, 90_000), "email": (5_000, 20_000),
-    "tv": (150_000, 400_000), "display": (15_000, 60_000),
+    "search": (30_000, 120_000),
+    "social": (20_000, 90_000),
+    "email": (5_000, 20_000),
+    "tv": (150_000, 400_000),
+    "display": (15_000, 60_000),
 }
 COST_PER_MILLE = {"search": 12.0, "social": 8.0, "email": 1.5, "tv": 30.0, "display": 4.0}
 CLICK_RATE = {"search": 0.035, "social": 0.012, "email": 0.025, "tv": 0.0005, "display": 0.004}
-THEMES = ("New Year", "Winter", "Spring", "Spring", "Summer", "Summer",
-          "Summer", "Back to School", "Autumn", "Autumn", "Holiday", "Holiday")
+THEMES = (
+    "New Year",
+    "Winter",
+    "Spring",
+    "Spring",
+    "Summer",
+    "Summer",
+    "Summer",
+    "Back to School",
+    "Autumn",
+    "Autumn",
+    "Holiday",
+    "Holiday",
+)
 
 FIRST_START_AFTER = (14, 30)  # days after the simulation starts: a pre-period to compare with
 START_SPACING_DAYS = (8, 23)  # between one campaign's start and the next (any region): ~24 a year
@@ -70,10 +85,16 @@ class Campaign:
 
     def to_truth(self) -> dict:
         return {
-            "campaign_id": self.campaign_id, "name": self.name, "region": self.region,
-            "channel": self.channel, "start_date": self.start.isoformat(),
-            "end_date": self.end.isoformat(), "budget": self.budget, "lift": self.lift,
-            "lag_days": self.lag_days, "overlaps": list(self.overlaps),
+            "campaign_id": self.campaign_id,
+            "name": self.name,
+            "region": self.region,
+            "channel": self.channel,
+            "start_date": self.start.isoformat(),
+            "end_date": self.end.isoformat(),
+            "budget": self.budget,
+            "lift": self.lift,
+            "lag_days": self.lag_days,
+            "overlaps": list(self.overlaps),
         }
 
 
@@ -103,8 +124,13 @@ def _drafts(rng: np.random.Generator, first: int, last: int) -> list[_Draft]:
     while start <= last:
         start = max(start, int(free_from.min()))
         region = int(rng.choice(np.flatnonzero(free_from <= start)))
-        draft = _Draft(region, start, int(rng.integers(DURATION_DAYS[0], DURATION_DAYS[1] + 1)),
-                       int(rng.integers(0, MAX_LAG_DAYS + 1)), _lift(rng, LIFT_RANGE))
+        draft = _Draft(
+            region,
+            start,
+            int(rng.integers(DURATION_DAYS[0], DURATION_DAYS[1] + 1)),
+            int(rng.integers(0, MAX_LAG_DAYS + 1)),
+            _lift(rng, LIFT_RANGE),
+        )
         drafts.append(draft)
         free_from[region] = draft.end_day + draft.lag + int(rng.integers(*REGION_GAP_DAYS))
         start += int(rng.integers(*START_SPACING_DAYS))
@@ -152,14 +178,21 @@ def _campaign_ids(drafts: list[_Draft]) -> list[str]:
 
 def _overlaps(drafts: list[_Draft], ids: list[str]) -> list[tuple[str, ...]]:
     return [
-        tuple(ids[j] for j, other in enumerate(drafts) if j != i and other.region == d.region
-              and other.start_day <= d.end_day and d.start_day <= other.end_day)
+        tuple(
+            ids[j]
+            for j, other in enumerate(drafts)
+            if j != i
+            and other.region == d.region
+            and other.start_day <= d.end_day
+            and d.start_day <= other.end_day
+        )
         for i, d in enumerate(drafts)
     ]
 
 
-def _finish(rng: np.random.Generator, draft: _Draft, campaign_id: str, overlaps: tuple[str, ...],
-            budget_scale: float) -> Campaign:
+def _finish(
+    rng: np.random.Generator, draft: _Draft, campaign_id: str, overlaps: tuple[str, ...], budget_scale: float
+) -> Campaign:
     channel = CHANNELS[int(rng.choice(len(CHANNELS), p=CHANNEL_SHARES))]
     budget = round(float(rng.uniform(*BUDGET_RANGE[channel])) * budget_scale, -2)
     weights = rng.lognormal(0.0, 0.25, draft.duration)
@@ -169,14 +202,24 @@ def _finish(rng: np.random.Generator, draft: _Draft, campaign_id: str, overlaps:
     start = from_epoch_day(draft.start_day)
     region = REGION_NAMES[draft.region]
     return Campaign(
-        campaign_id, f"{THEMES[start.month - 1]} {channel} push, {region}", channel, region, start,
-        from_epoch_day(draft.end_day), budget, draft.lift, draft.lag, overlaps,
-        tuple(spend.tolist()), tuple(int(x) for x in impressions), tuple(int(x) for x in clicks),
+        campaign_id,
+        f"{THEMES[start.month - 1]} {channel} push, {region}",
+        channel,
+        region,
+        start,
+        from_epoch_day(draft.end_day),
+        budget,
+        draft.lift,
+        draft.lag,
+        overlaps,
+        tuple(spend.tolist()),
+        tuple(int(x) for x in impressions),
+        tuple(int(x) for x in clicks),
     )
 
 
 def schedule_campaigns(
-    rng: np.random.Generator, first: int, last: int, blocks: list[tuple[int, int]], budget_scale: float = 1.0,
+    rng: np.random.Generator, first: int, last: int, blocks: list[tuple[int, int]], budget_scale: float = 1.0
 ) -> list[Campaign]:
     """Campaigns starting between epoch days ``first`` and ``last``; each block
     ``[a, b)`` of days gets one idle campaign and (a year's block) 1-2 overlapping pairs.
@@ -208,8 +251,10 @@ def _column(campaigns: list[Campaign], value) -> np.ndarray:
 
 def _described(campaigns: list[Campaign]) -> dict[str, np.ndarray]:
     return {
-        "campaign_id": _column(campaigns, lambda c: c.campaign_id), "name": _column(campaigns, lambda c: c.name),
-        "channel": _column(campaigns, lambda c: c.channel), "region": _column(campaigns, lambda c: c.region),
+        "campaign_id": _column(campaigns, lambda c: c.campaign_id),
+        "name": _column(campaigns, lambda c: c.name),
+        "channel": _column(campaigns, lambda c: c.channel),
+        "region": _column(campaigns, lambda c: c.region),
         "budget": _column(campaigns, lambda c: c.budget),
         "start_date": _column(campaigns, lambda c: c.start.isoformat()),
         "end_date": _column(campaigns, lambda c: c.end.isoformat()),
@@ -224,22 +269,41 @@ def campaign_rows(rng: np.random.Generator, campaigns: list[Campaign], day: int)
     ended = [c for c in running if c.end_day == day]
     rows = []
     if launched:
-        rows.append(make_rows(rng, "CampaignLaunched", day * DAY + 8 * HOUR + rng.integers(0, HOUR, len(launched)),
-                              _described(launched)))
+        rows.append(
+            make_rows(
+                rng,
+                "CampaignLaunched",
+                day * DAY + 8 * HOUR + rng.integers(0, HOUR, len(launched)),
+                _described(launched),
+            )
+        )
     if running:
         k = [day - c.start_day for c in running]
-        rows.append(make_rows(rng, "CampaignSpend", day * DAY + 23 * HOUR + rng.integers(0, 30 * MINUTE, len(running)), {
-            key: values for key, values in _described(running).items() if key != "budget"
-        } | {
-            "spend": np.array([c.spend[i] for c, i in zip(running, k)]),
-            "impressions": np.array([c.impressions[i] for c, i in zip(running, k)], dtype=np.int64),
-            "clicks": np.array([c.clicks[i] for c, i in zip(running, k)], dtype=np.int64),
-        }))
+        rows.append(
+            make_rows(
+                rng,
+                "CampaignSpend",
+                day * DAY + 23 * HOUR + rng.integers(0, 30 * MINUTE, len(running)),
+                {key: values for key, values in _described(running).items() if key != "budget"}
+                | {
+                    "spend": np.array([c.spend[i] for c, i in zip(running, k)]),
+                    "impressions": np.array([c.impressions[i] for c, i in zip(running, k)], dtype=np.int64),
+                    "clicks": np.array([c.clicks[i] for c, i in zip(running, k)], dtype=np.int64),
+                },
+            )
+        )
     if ended:
-        rows.append(make_rows(rng, "CampaignEnded", day * DAY + 23 * HOUR + 45 * MINUTE + rng.integers(0, 600, len(ended)), {
-            **_described(ended),
-            "spend": np.round(np.array([sum(c.spend) for c in ended]), 2),
-            "impressions": np.array([sum(c.impressions) for c in ended], dtype=np.int64),
-            "clicks": np.array([sum(c.clicks) for c in ended], dtype=np.int64),
-        }))
+        rows.append(
+            make_rows(
+                rng,
+                "CampaignEnded",
+                day * DAY + 23 * HOUR + 45 * MINUTE + rng.integers(0, 600, len(ended)),
+                {
+                    **_described(ended),
+                    "spend": np.round(np.array([sum(c.spend) for c in ended]), 2),
+                    "impressions": np.array([sum(c.impressions) for c in ended], dtype=np.int64),
+                    "clicks": np.array([sum(c.clicks) for c in ended], dtype=np.int64),
+                },
+            )
+        )
     return rows

@@ -28,14 +28,27 @@ import numpy as np
 
 from app.demo.campaigns import Campaign, campaign_rows, lift_factors, schedule_campaigns
 from app.demo.orders import (
-    MAX_CHAIN_DAYS, ORDER_CHAIN_TYPES, OrderChain, draw_carts, draw_orders, simulate_orders, stock_plan,
+    MAX_CHAIN_DAYS,
+    ORDER_CHAIN_TYPES,
+    OrderChain,
+    draw_carts,
+    draw_orders,
+    simulate_orders,
+    stock_plan,
 )
 from app.demo.outages import PLANS, Outages, schedule_outages
 from app.demo.production import DOWNTIME_P, SHIFT_START_HOURS, line_arns, simulate_production
 from app.demo.rows import DAY, Rows, merge_events
 from app.demo.world import (
-    PRODUCT_LINES, REGION_SHARES, REGIONS, Calendar, build_catalog, epoch_day, from_epoch_day,
-    holidays_between, mean_quantity,
+    PRODUCT_LINES,
+    REGION_SHARES,
+    REGIONS,
+    Calendar,
+    build_catalog,
+    epoch_day,
+    from_epoch_day,
+    holidays_between,
+    mean_quantity,
 )
 from app.events import format_time
 
@@ -101,15 +114,20 @@ class Enterprise:
         self.catalog = build_catalog(stream(config.seed, CATALOG))
         horizon_end = self.last_day + FUTURE_DAYS
         self.campaigns: list[Campaign] = schedule_campaigns(
-            stream(config.seed, CAMPAIGNS), self.first_day, horizon_end,
+            stream(config.seed, CAMPAIGNS),
+            self.first_day,
+            horizon_end,
             _blocks(self.first_day, config.days, horizon_end),
             # Marketing spends in proportion to the business: a 20x enterprise is no
             # better a return on the same budget.
-            budget_scale=config.events_per_day / DemoConfig.events_per_day)
+            budget_scale=config.events_per_day / DemoConfig.events_per_day,
+        )
         self.outages = self._schedule_outages()
         self.arns = line_arns(config.region, config.account)
         self.events_per_order = self._calibrate()
-        self.mean_demand = float(np.mean([self._demand_factor(d) for d in range(self.first_day, self.last_day + 1)]))
+        self.mean_demand = float(
+            np.mean([self._demand_factor(d) for d in range(self.first_day, self.last_day + 1)])
+        )
         self.orders_per_day = self._orders_per_day()  # at a demand factor of 1
         self.capacities = self._plan_capacities()
         wanted = config.detail_types
@@ -120,10 +138,12 @@ class Enterprise:
 
     def _schedule_outages(self) -> Outages:
         start, end = self.first_day * DAY, (self.last_day + 1) * DAY
-        return Outages({
-            consumer: schedule_outages(stream(self.config.seed, OUTAGES, i), plan, start, end)
-            for i, (consumer, plan) in enumerate(PLANS.items())
-        })
+        return Outages(
+            {
+                consumer: schedule_outages(stream(self.config.seed, OUTAGES, i), plan, start, end)
+                for i, (consumer, plan) in enumerate(PLANS.items())
+            }
+        )
 
     def _calibrate(self) -> float:
         """Events per order (carts included), measured on a large sample of the same chain."""
@@ -143,8 +163,11 @@ class Enterprise:
         marketing = 0
         for c in self.campaigns:
             running = min(c.end_day, self.last_day) - max(c.start_day, self.first_day) + 1
-            marketing += max(0, running) + (self.first_day <= c.start_day <= self.last_day) + (
-                self.first_day <= c.end_day <= self.last_day)
+            marketing += (
+                max(0, running)
+                + (self.first_day <= c.start_day <= self.last_day)
+                + (self.first_day <= c.end_day <= self.last_day)
+            )
         return production + marketing / self.config.days
 
     def _orders_per_day(self) -> float:
@@ -155,7 +178,9 @@ class Enterprise:
     def _plan_capacities(self) -> np.ndarray:
         """Units per day per line: the line's mean demand over the window times its margin."""
         orders = self.orders_per_day * self.mean_demand
-        return np.array([round(orders * p.share * mean_quantity(p) * p.capacity_margin) for p in PRODUCT_LINES])
+        return np.array(
+            [round(orders * p.share * mean_quantity(p) * p.capacity_margin) for p in PRODUCT_LINES]
+        )
 
     def expected_orders(self, day: int, with_campaigns: bool = True) -> np.ndarray:
         """Mean orders per region on an epoch day."""
@@ -174,8 +199,14 @@ class Enterprise:
         rows = (
             simulate_production(rng, day, self.capacities, self.arns)
             + campaign_rows(rng, self.campaigns, day)
-            + simulate_orders(rng, day, self.expected_orders(day), self.expected_orders(day, False), self.catalog,
-                              consequences=self.draws_order_chain)
+            + simulate_orders(
+                rng,
+                day,
+                self.expected_orders(day),
+                self.expected_orders(day, False),
+                self.catalog,
+                consequences=self.draws_order_chain,
+            )
         )
         return rows if wanted is None else [r for r in rows if r.detail_type in wanted]
 
@@ -231,8 +262,11 @@ class Enterprise:
     def ground_truth(self) -> dict:
         window = (self.first_day * DAY, (self.last_day + 1) * DAY)
         return {
-            "seed": self.config.seed, "days": self.config.days, "events_per_day": self.config.events_per_day,
-            "start": self.start.isoformat(), "end": self.end.isoformat(),
+            "seed": self.config.seed,
+            "days": self.config.days,
+            "events_per_day": self.config.events_per_day,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
             "campaigns": [c.to_truth() for c in self.campaigns if c.start <= self.end],
             "capacities": {
                 p.line_id: {"product_line": p.name, "base_capacity_units": int(units)}

@@ -21,7 +21,14 @@ import numpy as np
 
 from app.demo.rows import DAY, HOUR, MINUTE, Rows, format_dates, make_rows
 from app.demo.world import (
-    HOUR_WEIGHTS, LINE_SHARES, MAX_QUANTITY, PRODUCT_LINES, REGION_NAMES, REGIONS, WAREHOUSES, Catalog,
+    HOUR_WEIGHTS,
+    LINE_SHARES,
+    MAX_QUANTITY,
+    PRODUCT_LINES,
+    REGION_NAMES,
+    REGIONS,
+    WAREHOUSES,
+    Catalog,
     mean_quantity,
 )
 
@@ -38,23 +45,30 @@ FAIL_RATE = np.array([0.04, 0.03, 0.06, 0.15, 0.08])  # first attempt, by method
 RETRY_SHARE = 0.6  # of failed payments, retried
 RETRY_FAIL_FACTOR = 0.5  # a retry fails at half the method's rate
 FAIL_REASONS = ("insufficient_funds", "card_declined", "fraud_suspected", "timeout", "bank_rejected")
-FAIL_REASON_P = np.array([  # by method
-    [0.35, 0.40, 0.10, 0.15, 0.00],
-    [0.40, 0.25, 0.15, 0.20, 0.00],
-    [0.55, 0.20, 0.10, 0.15, 0.00],
-    [0.20, 0.00, 0.05, 0.25, 0.50],
-    [0.70, 0.20, 0.05, 0.05, 0.00],
-])
+FAIL_REASON_P = np.array(
+    [  # by method
+        [0.35, 0.40, 0.10, 0.15, 0.00],
+        [0.40, 0.25, 0.15, 0.20, 0.00],
+        [0.55, 0.20, 0.10, 0.15, 0.00],
+        [0.20, 0.00, 0.05, 0.25, 0.50],
+        [0.70, 0.20, 0.05, 0.05, 0.00],
+    ]
+)
 CANCEL_AFTER_FAILURE = 0.6
 CANCEL_REASONS = ("customer_request", "duplicate_order", "payment_failed", "out_of_stock")
 CUSTOMER_CANCEL = 0.03
 OUT_OF_STOCK_CANCEL = 0.2  # of orders waiting for a replenishment
 
 CARRIERS = ("UPS", "FedEx", "DHL", "USPS")
-CARRIER_P = np.array([  # by region
-    [0.35, 0.30, 0.15, 0.20], [0.30, 0.35, 0.20, 0.15], [0.40, 0.25, 0.10, 0.25],
-    [0.25, 0.25, 0.20, 0.30], [0.20, 0.20, 0.25, 0.35],
-])
+CARRIER_P = np.array(
+    [  # by region
+        [0.35, 0.30, 0.15, 0.20],
+        [0.30, 0.35, 0.20, 0.15],
+        [0.40, 0.25, 0.10, 0.25],
+        [0.25, 0.25, 0.20, 0.30],
+        [0.20, 0.20, 0.25, 0.35],
+    ]
+)
 CARRIER_MEDIAN_HOURS = np.array([30.0, 28.0, 38.0, 44.0])
 DELAY_P = np.array([0.05, 0.04, 0.09, 0.12])
 DELAY_REASONS = ("weather", "capacity", "address_issue", "vehicle_breakdown", "sorting_backlog")
@@ -64,15 +78,23 @@ LATE_REFUND_P = 0.10  # of late deliveries
 
 TICKET_CAUSES = ("late_delivery", "payment_failed", "damaged", "wrong_item", "refund", "other")
 TICKET_CHANNELS = ("email", "chat", "phone")
-TICKET_CHANNEL_P = np.array([[0.5, 0.35, 0.15], [0.3, 0.4, 0.3], [0.5, 0.2, 0.3],
-                             [0.5, 0.3, 0.2], [0.6, 0.3, 0.1], [0.6, 0.3, 0.1]])
+TICKET_CHANNEL_P = np.array(
+    [[0.5, 0.35, 0.15], [0.3, 0.4, 0.3], [0.5, 0.2, 0.3], [0.5, 0.3, 0.2], [0.6, 0.3, 0.1], [0.6, 0.3, 0.1]]
+)
 PRIORITIES = ("low", "normal", "high")
-PRIORITY_P = np.array([[0.2, 0.6, 0.2], [0.1, 0.4, 0.5], [0.05, 0.35, 0.6],
-                       [0.1, 0.6, 0.3], [0.3, 0.6, 0.1], [0.6, 0.35, 0.05]])
+PRIORITY_P = np.array(
+    [[0.2, 0.6, 0.2], [0.1, 0.4, 0.5], [0.05, 0.35, 0.6], [0.1, 0.6, 0.3], [0.3, 0.6, 0.1], [0.6, 0.35, 0.05]]
+)
 RESOLUTION_MEDIAN_HOURS = np.array([28.0, 12.0, 5.0])  # by priority
 SATISFACTION_BASE = np.array([3.2, 3.4, 3.0, 3.3, 3.9, 4.1])  # by cause
-TICKET_P = {"late_delivery": 0.30, "payment_failed": 0.35, "damaged": 0.85, "wrong_item": 0.90,
-            "refund": 0.15, "other": 0.004}
+TICKET_P = {
+    "late_delivery": 0.30,
+    "payment_failed": 0.35,
+    "damaged": 0.85,
+    "wrong_item": 0.90,
+    "refund": 0.15,
+    "other": 0.004,
+}
 
 
 def _objects(names: tuple[str, ...]) -> np.ndarray:
@@ -133,10 +155,16 @@ class Orders:
     def columns(self, i: np.ndarray) -> dict[str, np.ndarray]:
         """The orders table's fields (OrderPlaced's detail) for the orders ``i``."""
         return {
-            "order_id": self.ids[i], "customer_id": self.customers[i], "region": REGION_OBJECTS[self.region[i]],
-            "channel": _objects(SHOP_CHANNELS)[self.channel[i]], "product_line": LINE_NAMES[self.line[i]],
-            "sku": self.sku[i], "quantity": self.quantity[i], "unit_price": self.unit_price[i],
-            "amount": self.amount[i], "currency": np.full(len(i), CURRENCY, dtype=object),
+            "order_id": self.ids[i],
+            "customer_id": self.customers[i],
+            "region": REGION_OBJECTS[self.region[i]],
+            "channel": _objects(SHOP_CHANNELS)[self.channel[i]],
+            "product_line": LINE_NAMES[self.line[i]],
+            "sku": self.sku[i],
+            "quantity": self.quantity[i],
+            "unit_price": self.unit_price[i],
+            "amount": self.amount[i],
+            "currency": np.full(len(i), CURRENCY, dtype=object),
         }
 
 
@@ -156,9 +184,16 @@ def draw_orders(rng: np.random.Generator, day: int, expected: np.ndarray, catalo
     quantity = np.minimum(rng.geometric(QUANTITY_P[line]), MAX_QUANTITY)
     stamp = np.datetime_as_string(np.datetime64(day, "D")).replace("-", "")
     return Orders(
-        np.array([f"ORD-{stamp}-{i:06d}" for i in range(1, n + 1)], dtype=object), customer_ids(rng, n),
-        region, rng.choice(len(SHOP_CHANNELS), size=n, p=SHOP_CHANNEL_SHARES), line, catalog.skus[sku],
-        quantity, catalog.prices[sku], np.round(quantity * catalog.prices[sku], 2), placed,
+        np.array([f"ORD-{stamp}-{i:06d}" for i in range(1, n + 1)], dtype=object),
+        customer_ids(rng, n),
+        region,
+        rng.choice(len(SHOP_CHANNELS), size=n, p=SHOP_CHANNEL_SHARES),
+        line,
+        catalog.skus[sku],
+        quantity,
+        catalog.prices[sku],
+        np.round(quantity * catalog.prices[sku], 2),
+        placed,
     )
 
 
@@ -177,11 +212,24 @@ class Stock:
 
 
 # What the orders of a day cause (carts abandoned included): everything but production and marketing.
-ORDER_CHAIN_TYPES = frozenset({
-    "OrderPlaced", "PaymentAuthorized", "PaymentFailed", "InventoryReserved", "StockOut", "StockReplenished",
-    "OrderCancelled", "OrderShipped", "OrderDelivered", "DeliveryDelayed", "RefundIssued", "TicketOpened",
-    "TicketResolved", "CartAbandoned",
-})
+ORDER_CHAIN_TYPES = frozenset(
+    {
+        "OrderPlaced",
+        "PaymentAuthorized",
+        "PaymentFailed",
+        "InventoryReserved",
+        "StockOut",
+        "StockReplenished",
+        "OrderCancelled",
+        "OrderShipped",
+        "OrderDelivered",
+        "DeliveryDelayed",
+        "RefundIssued",
+        "TicketOpened",
+        "TicketResolved",
+        "CartAbandoned",
+    }
+)
 
 
 class OrderChain:
@@ -207,7 +255,9 @@ class OrderChain:
         stock = self.reserve(payments.authorized_at)
         ship_delay = np.clip(self.rng.gamma(2.0, 6.0 * HOUR, len(o)), HOUR, 72 * HOUR).astype(np.int64)
         cancelled_at = self.cancel(payments, stock, ship_delay)
-        shipped_at = np.where((stock.reserved_at >= 0) & (cancelled_at < 0), stock.reserved_at + ship_delay, -1)
+        shipped_at = np.where(
+            (stock.reserved_at >= 0) & (cancelled_at < 0), stock.reserved_at + ship_delay, -1
+        )
         delivery = self.deliver(shipped_at)
         refunds = self.refund(delivery)
         self.tickets(payments, delivery, refunds)
@@ -219,8 +269,11 @@ class OrderChain:
         rng, o, n = self.rng, self.orders, len(self.orders)
         method = rng.choice(len(METHODS), size=n, p=METHOD_SHARES)
         bank = method == METHODS.index("bank_transfer")
-        first_at = o.placed + np.where(bank, between(rng, 0.5 * HOUR, 12 * HOUR, n),
-                                       5 + rng.exponential(40, n).astype(np.int64).clip(0, 1800))
+        first_at = o.placed + np.where(
+            bank,
+            between(rng, 0.5 * HOUR, 12 * HOUR, n),
+            5 + rng.exponential(40, n).astype(np.int64).clip(0, 1800),
+        )
         first_failed = rng.random(n) < FAIL_RATE[method]
         retried = first_failed & (rng.random(n) < RETRY_SHARE)
         retry_failed = retried & (rng.random(n) < FAIL_RATE[method] * RETRY_FAIL_FACTOR)
@@ -231,16 +284,21 @@ class OrderChain:
         authorized_at = np.where(first_failed, retry_at, first_at)
         self.emit_payment("PaymentAuthorized", authorized & ~first_failed, first_at, method, "-1")
         self.emit_payment("PaymentAuthorized", authorized & first_failed, retry_at, method, "-2")
-        return Payments(np.where(authorized, authorized_at, -1),
-                        np.where(authorized, -1, np.where(retried, retry_at, first_at)))
+        return Payments(
+            np.where(authorized, authorized_at, -1),
+            np.where(authorized, -1, np.where(retried, retry_at, first_at)),
+        )
 
-    def emit_payment(self, detail_type: str, mask: np.ndarray, times: np.ndarray, method: np.ndarray,
-                     attempt: str) -> None:
+    def emit_payment(
+        self, detail_type: str, mask: np.ndarray, times: np.ndarray, method: np.ndarray, attempt: str
+    ) -> None:
         i = np.flatnonzero(mask)
         o = self.orders
         columns = {
-            "payment_id": with_prefix("PAY", o.ids[i], attempt), "order_id": o.ids[i],
-            "method": _objects(METHODS)[method[i]], "amount": o.amount[i],
+            "payment_id": with_prefix("PAY", o.ids[i], attempt),
+            "order_id": o.ids[i],
+            "method": _objects(METHODS)[method[i]],
+            "amount": o.amount[i],
             "currency": np.full(len(i), CURRENCY, dtype=object),
         }
         if detail_type == "PaymentFailed":
@@ -275,16 +333,25 @@ class OrderChain:
             remaining = int(left[k - 1]) if k else opening
             self.backorder(pool[k:], requested_at[k:], remaining, opening, stock)
 
-    def backorder(self, waiting: np.ndarray, requested_at: np.ndarray, remaining: int, opening: int,
-                  stock: Stock) -> None:
+    def backorder(
+        self, waiting: np.ndarray, requested_at: np.ndarray, remaining: int, opening: int, stock: Stock
+    ) -> None:
         rng, n = self.rng, len(waiting)
         out_at = int(requested_at[0])
         back_at = out_at + int(rng.integers(4 * HOUR, 36 * HOUR))
         gives_up = (requested_at < back_at) & (rng.random(n) < OUT_OF_STOCK_CANCEL)
-        stock.cancelled_at[waiting[gives_up]] = requested_at[gives_up] + (
-            (back_at - requested_at[gives_up]) * rng.uniform(0.2, 0.9, int(gives_up.sum()))).astype(np.int64) + 1
-        served, served_at = waiting[~gives_up], np.maximum(requested_at[~gives_up], back_at) + between(
-            rng, MINUTE, 30 * MINUTE, int((~gives_up).sum()))
+        stock.cancelled_at[waiting[gives_up]] = (
+            requested_at[gives_up]
+            + ((back_at - requested_at[gives_up]) * rng.uniform(0.2, 0.9, int(gives_up.sum()))).astype(
+                np.int64
+            )
+            + 1
+        )
+        served, served_at = (
+            waiting[~gives_up],
+            np.maximum(requested_at[~gives_up], back_at)
+            + between(rng, MINUTE, 30 * MINUTE, int((~gives_up).sum())),
+        )
         order = np.argsort(served_at, kind="stable")
         served, served_at = served[order], served_at[order]
         quantity = self.orders.quantity[served]
@@ -295,12 +362,15 @@ class OrderChain:
         self.emit_pool_event("StockOut", first, out_at, int(self.orders.quantity[first[0]]), remaining)
         self.emit_pool_event("StockReplenished", first, back_at, delivered, remaining + delivered)
 
-    def emit_pool_event(self, detail_type: str, order: np.ndarray, at: int, quantity: int, on_hand: int) -> None:
+    def emit_pool_event(
+        self, detail_type: str, order: np.ndarray, at: int, quantity: int, on_hand: int
+    ) -> None:
         o = self.orders
         columns = {
             "product_line": LINE_NAMES[o.line[order]],
             "warehouse": WAREHOUSE_OBJECTS[REGION_WAREHOUSE[o.region[order]]],
-            "quantity": np.array([quantity]), "on_hand": np.array([on_hand]),
+            "quantity": np.array([quantity]),
+            "on_hand": np.array([on_hand]),
         }
         if detail_type == "StockOut":
             columns = {"order_id": o.ids[order], "sku": o.sku[order], **columns}
@@ -309,11 +379,18 @@ class OrderChain:
     def emit_stock(self, detail_type: str, mask: np.ndarray, times: np.ndarray, on_hand: np.ndarray) -> None:
         i = np.flatnonzero(mask)
         o = self.orders
-        self.emit(detail_type, times[i], {
-            "order_id": o.ids[i], "sku": o.sku[i], "product_line": LINE_NAMES[o.line[i]],
-            "warehouse": WAREHOUSE_OBJECTS[REGION_WAREHOUSE[o.region[i]]], "quantity": o.quantity[i],
-            "on_hand": on_hand[i],
-        })
+        self.emit(
+            detail_type,
+            times[i],
+            {
+                "order_id": o.ids[i],
+                "sku": o.sku[i],
+                "product_line": LINE_NAMES[o.line[i]],
+                "warehouse": WAREHOUSE_OBJECTS[REGION_WAREHOUSE[o.region[i]]],
+                "quantity": o.quantity[i],
+                "on_hand": on_hand[i],
+            },
+        )
 
     # --- cancellations, shipping, delivery ------------------------------------------------
 
@@ -328,12 +405,19 @@ class OrderChain:
         reason[by_customer] = np.where(rng.random(int(by_customer.sum())) < 0.8, 0, 1)
         cancelled_at = stock.cancelled_at.copy()
         cancelled_at[after_failure] = payments.failed_at[after_failure] + between(
-            rng, 10 * MINUTE, 24 * HOUR, int(after_failure.sum()))
-        cancelled_at[by_customer] = stock.reserved_at[by_customer] + 1 + (
-            ship_delay[by_customer] * rng.uniform(0.05, 0.9, int(by_customer.sum()))).astype(np.int64)
+            rng, 10 * MINUTE, 24 * HOUR, int(after_failure.sum())
+        )
+        cancelled_at[by_customer] = (
+            stock.reserved_at[by_customer]
+            + 1
+            + (ship_delay[by_customer] * rng.uniform(0.05, 0.9, int(by_customer.sum()))).astype(np.int64)
+        )
         i = np.flatnonzero(cancelled_at >= 0)
-        self.emit("OrderCancelled", cancelled_at[i],
-                  {**self.orders.columns(i), "reason": _objects(CANCEL_REASONS)[reason[i]]})
+        self.emit(
+            "OrderCancelled",
+            cancelled_at[i],
+            {**self.orders.columns(i), "reason": _objects(CANCEL_REASONS)[reason[i]]},
+        )
         return cancelled_at
 
     def deliver(self, shipped_at: np.ndarray) -> Delivery:
@@ -342,8 +426,9 @@ class OrderChain:
         region = o.region[i]
         carrier = choose(rng, cdf(CARRIER_P), region)
         distance = np.array([r.distance for r in REGIONS])[region]
-        transit = np.clip(rng.lognormal(np.log(CARRIER_MEDIAN_HOURS[carrier] * distance), 0.35) * HOUR,
-                          6 * HOUR, 240 * HOUR).astype(np.int64)
+        transit = np.clip(
+            rng.lognormal(np.log(CARRIER_MEDIAN_HOURS[carrier] * distance), 0.35) * HOUR, 6 * HOUR, 240 * HOUR
+        ).astype(np.int64)
         delayed = rng.random(len(i)) < DELAY_P[carrier]
         delay = np.where(delayed, rng.uniform(6, 72, len(i)).round(1), 0.0)
         delivery = Delivery(i, shipped_at[i], carrier, transit, delayed, delay, self.promised_days(i))
@@ -357,20 +442,29 @@ class OrderChain:
     def emit_shipments(self, d: Delivery) -> None:
         o, i = self.orders, d.orders
         common = {
-            "shipment_id": with_prefix("SHP", o.ids[i]), "order_id": o.ids[i],
+            "shipment_id": with_prefix("SHP", o.ids[i]),
+            "order_id": o.ids[i],
             "warehouse": WAREHOUSE_OBJECTS[REGION_WAREHOUSE[o.region[i]]],
-            "carrier": _objects(CARRIERS)[d.carrier], "region": REGION_OBJECTS[o.region[i]],
+            "carrier": _objects(CARRIERS)[d.carrier],
+            "region": REGION_OBJECTS[o.region[i]],
             "promised_date": format_dates(d.promised_day),
         }
         self.emit("OrderShipped", d.shipped_at, common)
         transit_hours = np.round((d.delivered_at - d.shipped_at) / HOUR, 1)
-        self.emit("OrderDelivered", d.delivered_at, {**common, "late": d.late, "transit_hours": transit_hours})
+        self.emit(
+            "OrderDelivered", d.delivered_at, {**common, "late": d.late, "transit_hours": transit_hours}
+        )
         k = np.flatnonzero(d.delayed)
         reasons = _objects(DELAY_REASONS)[self.rng.integers(0, len(DELAY_REASONS), len(k))]
-        self.emit("DeliveryDelayed", d.delayed_at[k], {
-            **{key: values[k] for key, values in common.items()},
-            "delay_hours": d.delay_hours[k], "reason": reasons,
-        })
+        self.emit(
+            "DeliveryDelayed",
+            d.delayed_at[k],
+            {
+                **{key: values[k] for key, values in common.items()},
+                "delay_hours": d.delay_hours[k],
+                "reason": reasons,
+            },
+        )
 
     # --- after delivery -------------------------------------------------------------------
 
@@ -387,14 +481,21 @@ class OrderChain:
         wait = np.select(
             [reason <= 1, reason == 2],
             [between(rng, DAY, 5 * DAY, len(k)), between(rng, 3 * DAY, 14 * DAY, len(k))],
-            between(rng, 12 * HOUR, 3 * DAY, len(k)))
+            between(rng, 12 * HOUR, 3 * DAY, len(k)),
+        )
         i = d.orders[k]
         amount = np.where(reason == 3, np.round(o.amount[i] * rng.uniform(0.1, 0.25, len(k)), 2), o.amount[i])
         refunds = Refunds(i, d.delivered_at[k] + wait, reason, d.delivered_at[k])
-        self.emit("RefundIssued", refunds.at, {
-            "refund_id": with_prefix("RFD", o.ids[i]), "order_id": o.ids[i], "amount": amount,
-            "reason": _objects(REFUND_REASONS)[reason],
-        })
+        self.emit(
+            "RefundIssued",
+            refunds.at,
+            {
+                "refund_id": with_prefix("RFD", o.ids[i]),
+                "order_id": o.ids[i],
+                "amount": amount,
+                "reason": _objects(REFUND_REASONS)[reason],
+            },
+        )
         return refunds
 
     def tickets(self, payments: Payments, d: Delivery, refunds: Refunds) -> None:
@@ -413,7 +514,9 @@ class OrderChain:
         picked = [self.some(*cause) for cause in causes]
         self.emit_tickets(*(np.concatenate(parts) for parts in zip(*picked)))
 
-    def some(self, orders: np.ndarray, shown_at: np.ndarray, wait_hours: int, cause: str) -> tuple[np.ndarray, ...]:
+    def some(
+        self, orders: np.ndarray, shown_at: np.ndarray, wait_hours: int, cause: str
+    ) -> tuple[np.ndarray, ...]:
         """The orders whose customers open a ticket about ``cause``, and when they do."""
         keep = np.flatnonzero(self.rng.random(len(orders)) < TICKET_P[cause])
         opened = shown_at[keep] + between(self.rng, 5 * MINUTE, wait_hours * HOUR, len(keep))
@@ -424,18 +527,23 @@ class OrderChain:
         stamp = np.datetime_as_string(np.datetime64(self.day, "D")).replace("-", "")
         priority = choose(rng, cdf(PRIORITY_P), cause)
         hours = np.clip(rng.lognormal(np.log(RESOLUTION_MEDIAN_HOURS[priority]), 0.6), 0.2, 120).round(1)
-        satisfaction = np.clip(np.round(SATISFACTION_BASE[cause] - 0.02 * hours + rng.normal(0, 0.8, n)), 1, 5)
+        satisfaction = np.clip(
+            np.round(SATISFACTION_BASE[cause] - 0.02 * hours + rng.normal(0, 0.8, n)), 1, 5
+        )
         common = {
             "ticket_id": np.array([f"TKT-{stamp}-{k:05d}" for k in range(1, n + 1)], dtype=object),
-            "order_id": o.ids[orders], "customer_id": o.customers[orders],
+            "order_id": o.ids[orders],
+            "customer_id": o.customers[orders],
             "cause": _objects(TICKET_CAUSES)[cause],
             "channel": _objects(TICKET_CHANNELS)[choose(rng, cdf(TICKET_CHANNEL_P), cause)],
             "priority": _objects(PRIORITIES)[priority],
         }
         self.emit("TicketOpened", opened_at, common)
-        self.emit("TicketResolved", opened_at + (hours * HOUR).astype(np.int64),
-                  {**common, "resolution_hours": hours, "satisfaction": satisfaction.astype(np.int64)})
-
+        self.emit(
+            "TicketResolved",
+            opened_at + (hours * HOUR).astype(np.int64),
+            {**common, "resolution_hours": hours, "satisfaction": satisfaction.astype(np.int64)},
+        )
 
 
 @dataclass
@@ -475,11 +583,17 @@ def draw_carts(rng: np.random.Generator, day: int, expected: np.ndarray) -> Rows
     region = np.repeat(np.arange(len(expected)), rng.poisson(expected * CART_ABANDON_RATIO))
     n = len(region)
     stamp = np.datetime_as_string(np.datetime64(day, "D")).replace("-", "")
-    return make_rows(rng, "CartAbandoned", day * DAY + seconds_of_day(rng, n), {
-        "cart_id": np.array([f"CART-{stamp}-{i:06d}" for i in range(1, n + 1)], dtype=object),
-        "customer_id": customer_ids(rng, n), "region": REGION_OBJECTS[region],
-        "amount": np.round(rng.lognormal(np.log(180), 0.9, n), 2),
-    })
+    return make_rows(
+        rng,
+        "CartAbandoned",
+        day * DAY + seconds_of_day(rng, n),
+        {
+            "cart_id": np.array([f"CART-{stamp}-{i:06d}" for i in range(1, n + 1)], dtype=object),
+            "customer_id": customer_ids(rng, n),
+            "region": REGION_OBJECTS[region],
+            "amount": np.round(rng.lognormal(np.log(180), 0.9, n), 2),
+        },
+    )
 
 
 def stock_plan(expected: np.ndarray) -> np.ndarray:
@@ -491,8 +605,14 @@ def stock_plan(expected: np.ndarray) -> np.ndarray:
     return np.outer(units, per_house)
 
 
-def simulate_orders(rng: np.random.Generator, day: int, expected: np.ndarray, planned: np.ndarray,
-                    catalog: Catalog, consequences: bool = True) -> list[Rows]:
+def simulate_orders(
+    rng: np.random.Generator,
+    day: int,
+    expected: np.ndarray,
+    planned: np.ndarray,
+    catalog: Catalog,
+    consequences: bool = True,
+) -> list[Rows]:
     """Every event caused by the orders placed on epoch ``day`` (plus the day's abandoned carts).
 
     ``expected``: mean orders per region (campaigns included); ``planned``: what the ERP

@@ -31,7 +31,9 @@ RECENT_DAYS = 7
 FUTURE_DAYS = 365  # the schedule continues past the window for a live publisher
 
 
-def _windows(rng: np.random.Generator, count: int, first: int, last: int, plan: OutagePlan) -> list[tuple[int, int]]:
+def _windows(
+    rng: np.random.Generator, count: int, first: int, last: int, plan: OutagePlan
+) -> list[tuple[int, int]]:
     """``count`` windows starting on whole minutes in ``[first, last)``; log-uniform lengths."""
     if count <= 0 or last <= first:
         return []
@@ -53,7 +55,9 @@ def _without_overlaps(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return kept
 
 
-def schedule_outages(rng: np.random.Generator, plan: OutagePlan, start: int, end: int) -> list[tuple[int, int]]:
+def schedule_outages(
+    rng: np.random.Generator, plan: OutagePlan, start: int, end: int
+) -> list[tuple[int, int]]:
     """Outages of one consumer for a window of epoch seconds ``[start, end)`` and the year after."""
     days = (end - start) / DAY
     recent_from = max(start, end - RECENT_DAYS * DAY)

@@ -42,7 +42,9 @@ class Rows:
     def take(self, index: slice | np.ndarray, copy: bool = False) -> Rows:
         pick = (lambda a: a[index].copy()) if copy else (lambda a: a[index])
         return Rows(
-            self.detail_type, pick(self.times), pick(self.uuids),
+            self.detail_type,
+            pick(self.times),
+            pick(self.uuids),
             {key: pick(values) for key, values in self.columns.items()},
             None if self.resources is None else pick(self.resources),
         )
@@ -69,7 +71,10 @@ def new_uuids(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def make_rows(
-    rng: np.random.Generator, detail_type: str, times: np.ndarray, columns: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    detail_type: str,
+    times: np.ndarray,
+    columns: dict[str, np.ndarray],
     resources: np.ndarray | None = None,
 ) -> Rows:
     """Rows sorted by time (stable: equal times keep the order they were drawn in)."""
@@ -107,10 +112,20 @@ def to_events(rows: Rows, account: str, region: str) -> list[dict]:
     details = [dict(zip(keys, values)) for values in zip(*(c.tolist() for c in rows.columns.values()))]
     resources = [[] for _ in details] if rows.resources is None else [[r] for r in rows.resources.tolist()]
     return [
-        {"version": "0", "id": event_id, "detail-type": detail_type, "source": source,
-         "account": account, "time": time, "region": region, "resources": res, "detail": detail}
+        {
+            "version": "0",
+            "id": event_id,
+            "detail-type": detail_type,
+            "source": source,
+            "account": account,
+            "time": time,
+            "region": region,
+            "resources": res,
+            "detail": detail,
+        }
         for event_id, time, res, detail in zip(
-            format_uuids(rows.uuids), format_times(rows.times), resources, details)
+            format_uuids(rows.uuids), format_times(rows.times), resources, details
+        )
     ]
 
 

@@ -35,12 +35,20 @@ def demo_transport(enterprise: Enterprise, definition: BusDefinition):
     def send(url: str, event: dict, at: datetime) -> int:
         consumer = consumer_of_url.get(url, url)
         return 503 if enterprise.consumer_is_down(consumer, at) else 200
+
     return send
 
 
 def seed_lake(
-    lake: Path, *, days: int = 365, events_per_day: int = 12_000, seed: int = 7, end: date | None = None,
-    definition: BusDefinition | None = None, progress: Progress | None = None, fresh: bool = True,
+    lake: Path,
+    *,
+    days: int = 365,
+    events_per_day: int = 12_000,
+    seed: int = 7,
+    end: date | None = None,
+    definition: BusDefinition | None = None,
+    progress: Progress | None = None,
+    fresh: bool = True,
 ) -> SeedReport:
     lake = Path(lake)
     if fresh:
@@ -52,14 +60,22 @@ def seed_lake(
     enterprise = Enterprise(DemoConfig(days=days, events_per_day=events_per_day, seed=seed, end=end))
     last_day = end or datetime.now(UTC).date()
     # The seeded history is kept by the lake; archives record what goes through `bus serve`.
-    bus = LocalBus(definition, lake, transport=demo_transport(enterprise, definition), seed=seed, archive=False,
-                   metrics_now=datetime.combine(last_day + timedelta(days=1), time(), UTC))
+    bus = LocalBus(
+        definition,
+        lake,
+        transport=demo_transport(enterprise, definition),
+        seed=seed,
+        archive=False,
+        metrics_now=datetime.combine(last_day + timedelta(days=1), time(), UTC),
+    )
     # History stops at this moment: the simulation of today runs to midnight, but events
     # after now have not happened yet (the live publisher sends them as their time comes).
     cutoff = format_time(started)
     total = 0
     for done, batch in enumerate(enterprise.day_batches(), start=1):
-        events = [e for e in batch.events if e["time"] <= cutoff] if batch.date >= started.date() else batch.events
+        events = (
+            [e for e in batch.events if e["time"] <= cutoff] if batch.date >= started.date() else batch.events
+        )
         bus.publish(events, virtual_time=True)
         total += len(events)
         if done % 7 == 0:

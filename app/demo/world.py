@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -87,10 +87,34 @@ SEASON_AMPLITUDE = 0.14  # yearly cycle, peak in mid-December, trough in mid-Jun
 SEASON_PEAK_DAY_OF_YEAR = 345
 TREND_PER_YEAR = 0.08  # gentle growth
 # UTC hour weights of order times (a US shop: evenings are after midnight UTC).
-HOUR_WEIGHTS = np.array([
-    6.0, 5.5, 4.5, 3.0, 1.8, 1.0, 0.6, 0.5, 0.6, 0.9, 1.4, 2.2,
-    3.0, 3.8, 4.4, 4.8, 5.0, 5.0, 5.1, 5.2, 5.4, 5.6, 5.9, 6.1,
-])
+HOUR_WEIGHTS = np.array(
+    [
+        6.0,
+        5.5,
+        4.5,
+        3.0,
+        1.8,
+        1.0,
+        0.6,
+        0.5,
+        0.6,
+        0.9,
+        1.4,
+        2.2,
+        3.0,
+        3.8,
+        4.4,
+        4.8,
+        5.0,
+        5.0,
+        5.1,
+        5.2,
+        5.4,
+        5.6,
+        5.9,
+        6.1,
+    ]
+)
 HOUR_WEIGHTS = HOUR_WEIGHTS / HOUR_WEIGHTS.sum()
 
 
@@ -113,7 +137,7 @@ def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
     return last - timedelta(days=(last.weekday() - weekday) % 7)
 
 
-@lru_cache(maxsize=None)
+@cache
 def holidays_of_year(year: int) -> tuple[Holiday, ...]:
     thanksgiving = _nth_weekday(year, 11, 3, 4)
     return (
@@ -146,7 +170,8 @@ class Calendar:
     def factor(self, day: int) -> float:
         when = from_epoch_day(day)
         season = 1 + SEASON_AMPLITUDE * math.cos(
-            2 * math.pi * (when.timetuple().tm_yday - SEASON_PEAK_DAY_OF_YEAR) / 365.25)
+            2 * math.pi * (when.timetuple().tm_yday - SEASON_PEAK_DAY_OF_YEAR) / 365.25
+        )
         trend = 1 + TREND_PER_YEAR * (day - self.start_day) / 365
         return float(WEEKDAY_FACTORS[when.weekday()] * season * trend * self.holiday_factor(when))
 

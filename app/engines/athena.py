@@ -84,13 +84,16 @@ class AthenaOptions:
 
 # --- pure request building and response parsing ---------------------------------------
 
+
 def check_placeholders(tree: exp.Expression) -> None:
     """Athena takes ``?`` in WHERE clauses only; say which placeholder is elsewhere."""
     for node in tree.find_all(exp.Placeholder):
         clause = node.find_ancestor(exp.Where, exp.Select, exp.Join, exp.Having, exp.Limit, exp.Order)
         if not isinstance(clause, exp.Where):
             where = clause.key.upper() if clause else "the query"
-            raise QueryError(f"parameter :{node.name} is in {where}; Athena binds parameters in WHERE clauses only")
+            raise QueryError(
+                f"parameter :{node.name} is in {where}; Athena binds parameters in WHERE clauses only"
+            )
 
 
 def execution_parameters(names: list[str], params: Mapping[str, Any]) -> list[str]:
@@ -98,8 +101,10 @@ def execution_parameters(names: list[str], params: Mapping[str, Any]) -> list[st
     values = [format_literal(params[name]) for name in names]
     for name, value in zip(names, values):
         if len(value) > MAX_PARAMETER_CHARS:
-            raise QueryError(f"parameter :{name} is {len(value)} characters as SQL; Athena takes at most "
-                             f"{MAX_PARAMETER_CHARS}")
+            raise QueryError(
+                f"parameter :{name} is {len(value)} characters as SQL; Athena takes at most "
+                f"{MAX_PARAMETER_CHARS}"
+            )
     return values
 
 
@@ -113,8 +118,12 @@ def start_request(sql: str, parameters: list[str], options: AthenaOptions, token
     if parameters:
         request["ExecutionParameters"] = parameters
     if options.reuse_max_age_minutes:
-        request["ResultReuseConfiguration"] = {"ResultReuseByAgeConfiguration": {
-            "Enabled": True, "MaxAgeInMinutes": options.reuse_max_age_minutes}}
+        request["ResultReuseConfiguration"] = {
+            "ResultReuseByAgeConfiguration": {
+                "Enabled": True,
+                "MaxAgeInMinutes": options.reuse_max_age_minutes,
+            }
+        }
     return request
 
 
@@ -139,7 +148,8 @@ def parse_execution(raw: Mapping[str, Any]) -> Execution:
     status = raw.get("Status", {})
     stats = raw.get("Statistics", {})
     return Execution(
-        query_id=raw["QueryExecutionId"], state=status.get("State", ""),
+        query_id=raw["QueryExecutionId"],
+        state=status.get("State", ""),
         reason=status.get("StateChangeReason", "") or status.get("AthenaError", {}).get("ErrorMessage", ""),
         bytes_scanned=int(stats.get("DataScannedInBytes", 0)),
         output_location=raw.get("ResultConfiguration", {}).get("OutputLocation", ""),
@@ -152,8 +162,10 @@ def parse_execution(raw: Mapping[str, Any]) -> Execution:
 def failure_message(execution: Execution) -> str:
     reason = execution.reason.strip().splitlines()[0] if execution.reason.strip() else "no reason given"
     if "scanned" in reason.lower() and "limit" in reason.lower():
-        return ("Athena stopped the query: it would scan more than the workgroup's limit "
-                f"(BytesScannedCutoffPerQuery); narrow the date range (query {execution.query_id}).")
+        return (
+            "Athena stopped the query: it would scan more than the workgroup's limit "
+            f"(BytesScannedCutoffPerQuery); narrow the date range (query {execution.query_id})."
+        )
     if execution.state == "CANCELLED":
         return f"The Athena query {execution.query_id} was cancelled: {reason}"
     return f"Athena could not run the query {execution.query_id}: {reason}"
@@ -162,7 +174,7 @@ def failure_message(execution: Execution) -> str:
 def split_s3_uri(uri: str) -> tuple[str, str]:
     if not uri.startswith("s3://"):
         raise QueryError(f"Athena returned a result location that is not in S3: {uri!r}")
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     return bucket, key
 
 
@@ -183,15 +195,19 @@ def _integers(column: pa.Array) -> pd.api.extensions.ExtensionArray | np.ndarray
     if values.null_count == 0:
         return values.to_numpy()
     # Nullable like the DuckDB engine's frames; NULL is not silently a float NaN.
-    return pd.arrays.IntegerArray(values.fill_null(0).to_numpy(), values.is_null().to_numpy(zero_copy_only=False))
+    return pd.arrays.IntegerArray(
+        values.fill_null(0).to_numpy(), values.is_null().to_numpy(zero_copy_only=False)
+    )
 
 
 def _booleans(column: pa.Array) -> Any:
     values = column.cast(pa.bool_())
     if values.null_count == 0:
         return values.to_numpy(zero_copy_only=False)
-    return pd.arrays.BooleanArray(values.fill_null(False).to_numpy(zero_copy_only=False),
-                                  values.is_null().to_numpy(zero_copy_only=False))
+    return pd.arrays.BooleanArray(
+        values.fill_null(False).to_numpy(zero_copy_only=False),
+        values.is_null().to_numpy(zero_copy_only=False),
+    )
 
 
 def _timestamps(column: pa.Array, with_zone: bool) -> pd.Series:
@@ -223,16 +239,25 @@ def frame_from_csv(data: bytes, columns: list[tuple[str, str]]) -> pd.DataFrame:
     typed frame (https://docs.aws.amazon.com/athena/latest/ug/querying.html#query-results)."""
     names = [name for name, _ in columns]
     positions = [f"c{i}" for i in range(len(columns))]  # result columns may repeat a name
-    table = pacsv.read_csv(
-        io.BytesIO(data),
-        read_options=pacsv.ReadOptions(column_names=positions, skip_rows=1),
-        # A one-column row whose value is NULL is an empty line: keep it.
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-        convert_options=pacsv.ConvertOptions(
-            column_types={p: pa.string() for p in positions}, strings_can_be_null=True,
-            quoted_strings_can_be_null=False, null_values=[""]),
-    ) if data.strip() else pa.table({p: pa.array([], pa.string()) for p in positions})
-    converted = {p: convert_column(table.column(p).combine_chunks(), t) for p, (_, t) in zip(positions, columns)}
+    table = (
+        pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=positions, skip_rows=1),
+            # A one-column row whose value is NULL is an empty line: keep it.
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={p: pa.string() for p in positions},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                null_values=[""],
+            ),
+        )
+        if data.strip()
+        else pa.table({p: pa.array([], pa.string()) for p in positions})
+    )
+    converted = {
+        p: convert_column(table.column(p).combine_chunks(), t) for p, (_, t) in zip(positions, columns)
+    }
     frame = pd.DataFrame({p: pd.Series(v).reset_index(drop=True) for p, v in converted.items()})
     frame.columns = names
     return frame
@@ -240,12 +265,21 @@ def frame_from_csv(data: bytes, columns: list[tuple[str, str]]) -> pd.DataFrame:
 
 # --- the engine -----------------------------------------------------------------------
 
+
 class AthenaEngine:
     name = "athena"
 
-    def __init__(self, athena: Any, s3: Any, options: AthenaOptions, *,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None, new_token: Callable[[], str] = lambda: uuid.uuid4().hex):
+    def __init__(
+        self,
+        athena: Any,
+        s3: Any,
+        options: AthenaOptions,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        new_token: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ):
         self.athena, self.s3, self.options = athena, s3, options
         self._sleep, self._clock, self._rng, self._new_token = sleep, clock, rng or random.Random(), new_token
 
@@ -256,8 +290,11 @@ class AthenaEngine:
 
         reuse = settings.athena_result_reuse_minutes
         options = AthenaOptions(
-            workgroup=resources.workgroup, database=resources.database, reuse_max_age_minutes=int(reuse),
-            timeout_s=float(settings.query_timeout), price_per_tb=float(settings.athena_price_per_tb),
+            workgroup=resources.workgroup,
+            database=resources.database,
+            reuse_max_age_minutes=int(reuse),
+            timeout_s=float(settings.query_timeout),
+            price_per_tb=float(settings.athena_price_per_tb),
         )
         return cls(client(session, "athena"), client(session, "s3"), options)
 
@@ -276,20 +313,31 @@ class AthenaEngine:
         execution = self._wait(query_id, started)
         frame = self._read_result(execution)
         return QueryResult(
-            frame=frame, elapsed_s=self._clock() - started, bytes_scanned=execution.bytes_scanned,
-            query_id=query_id, cost_usd=cost_usd(execution.bytes_scanned, self.options.price_per_tb, execution.reused),
-            engine=self.name, sql=positional,
-            extra={"execution_parameters": parameters, "reused": execution.reused,
-                   "engine_ms": execution.engine_ms, "output_location": execution.output_location,
-                   "workgroup": self.options.workgroup},
+            frame=frame,
+            elapsed_s=self._clock() - started,
+            bytes_scanned=execution.bytes_scanned,
+            query_id=query_id,
+            cost_usd=cost_usd(execution.bytes_scanned, self.options.price_per_tb, execution.reused),
+            engine=self.name,
+            sql=positional,
+            extra={
+                "execution_parameters": parameters,
+                "reused": execution.reused,
+                "engine_ms": execution.engine_ms,
+                "output_location": execution.output_location,
+                "workgroup": self.options.workgroup,
+            },
         )
 
     def tables(self) -> list[str]:
         names: list[str] = []
         token = None
         while True:
-            kwargs = {"CatalogName": self.options.catalog, "DatabaseName": self.options.database,
-                      "WorkGroup": self.options.workgroup}
+            kwargs = {
+                "CatalogName": self.options.catalog,
+                "DatabaseName": self.options.database,
+                "WorkGroup": self.options.workgroup,
+            }
             page = self._call("list_table_metadata", **kwargs, **({"NextToken": token} if token else {}))
             names += [t["Name"] for t in page.get("TableMetadataList", [])]
             token = page.get("NextToken")
@@ -319,14 +367,17 @@ class AthenaEngine:
     def _wait(self, query_id: str, started: float) -> Execution:
         delay = self.options.poll_first_s
         while True:
-            execution = parse_execution(self._call("get_query_execution", QueryExecutionId=query_id)["QueryExecution"])
+            execution = parse_execution(
+                self._call("get_query_execution", QueryExecutionId=query_id)["QueryExecution"]
+            )
             if not execution.running:
                 break
             if self._clock() - started >= self.options.timeout_s:
                 self._call("stop_query_execution", QueryExecutionId=query_id)
                 raise QueryError(
                     f"The query ran longer than {self.options.timeout_s:g} s and was stopped (Athena query "
-                    f"{query_id}); narrow the date range or raise VERTICALS_QUERY_TIMEOUT.")
+                    f"{query_id}); narrow the date range or raise VERTICALS_QUERY_TIMEOUT."
+                )
             self._sleep(delay)
             delay = min(self.options.poll_max_s, delay * 1.5)
         if execution.state != "SUCCEEDED":

@@ -137,8 +137,7 @@ class DuckDBEngine:
     name = "duckdb"
 
     def __init__(
-        self, lake: Path, *, extension_directory: str | Path | None = None,
-        union_by_name: bool | None = None,
+        self, lake: Path, *, extension_directory: str | Path | None = None, union_by_name: bool | None = None
     ):
         self.lake = Path(lake).expanduser().resolve()
         self._lock = threading.Lock()
@@ -163,8 +162,14 @@ class DuckDBEngine:
             self._read_by_name({t.name for t in lake_tables(tree)})
             frame, elapsed, profile = self._execute(duck_sql, values)
         files, scanned = scan_totals(profile)
-        return QueryResult(frame=frame, elapsed_s=elapsed, bytes_scanned=scanned,
-                           files_scanned=files, engine=self.name, sql=duck_sql)
+        return QueryResult(
+            frame=frame,
+            elapsed_s=elapsed,
+            bytes_scanned=scanned,
+            files_scanned=files,
+            engine=self.name,
+            sql=duck_sql,
+        )
 
     def close(self) -> None:
         with self._lock:

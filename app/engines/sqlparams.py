@@ -36,9 +36,26 @@ READ = "athena"
 
 # Statement kinds a read-only query may contain anywhere in its tree.
 _WRITES = (
-    exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
-    exp.Command, exp.Set, exp.Use, exp.Copy, exp.TruncateTable, exp.Into, exp.Pragma,
-    exp.Describe, exp.Show, exp.Transaction, exp.Commit, exp.Rollback, exp.Grant,
+    exp.Insert,
+    exp.Update,
+    exp.Delete,
+    exp.Merge,
+    exp.Create,
+    exp.Drop,
+    exp.Alter,
+    exp.Command,
+    exp.Set,
+    exp.Use,
+    exp.Copy,
+    exp.TruncateTable,
+    exp.Into,
+    exp.Pragma,
+    exp.Describe,
+    exp.Show,
+    exp.Transaction,
+    exp.Commit,
+    exp.Rollback,
+    exp.Grant,
 )
 
 
@@ -79,9 +96,7 @@ def check_params(tree: exp.Expression, params: Mapping[str, Any]) -> None:
     unknown = sorted(set(params) - set(wanted))
     if unknown:
         known = ", ".join(":" + n for n in wanted) or "none"
-        raise QueryError(
-            f"unknown parameter {', '.join(':' + n for n in unknown)} (the query takes {known})"
-        )
+        raise QueryError(f"unknown parameter {', '.join(':' + n for n in unknown)} (the query takes {known})")
 
 
 def lake_tables(tree: exp.Expression) -> list[exp.Table]:
@@ -118,7 +133,7 @@ def to_positional(sql: str) -> tuple[str, list[str]]:
     tokens = Athena().tokenize(text)
     for colon, word in zip(tokens, tokens[1:]):
         if colon.token_type == TokenType.COLON and word.text in names and word.start == colon.end + 1:
-            pieces.append(text[last:colon.start] + "?")
+            pieces.append(text[last : colon.start] + "?")
             order.append(word.text)
             last = word.end + 1
     expected = sum(1 for _ in tree.find_all(exp.Placeholder))

@@ -26,8 +26,18 @@ from app.aws.session import stack_outputs
 MAX_INLINE_BODY = 51_200
 CAPABILITIES = ["CAPABILITY_IAM"]
 SUCCEEDED = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"})
-FAILED = frozenset({"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE",
-                    "UPDATE_ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_FAILED", "IMPORT_ROLLBACK_COMPLETE"})
+FAILED = frozenset(
+    {
+        "CREATE_FAILED",
+        "ROLLBACK_COMPLETE",
+        "ROLLBACK_FAILED",
+        "UPDATE_ROLLBACK_COMPLETE",
+        "UPDATE_ROLLBACK_FAILED",
+        "DELETE_FAILED",
+        "UPDATE_FAILED",
+        "IMPORT_ROLLBACK_COMPLETE",
+    }
+)
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 
 
@@ -41,7 +51,9 @@ class StackEvent:
 
     def line(self) -> str:
         reason = f"  {self.reason}" if self.reason else ""
-        return f"{self.timestamp:%H:%M:%S}  {self.status:<28} {self.resource_type:<36} {self.logical_id}{reason}"
+        return (
+            f"{self.timestamp:%H:%M:%S}  {self.status:<28} {self.resource_type:<36} {self.logical_id}{reason}"
+        )
 
 
 @dataclass
@@ -54,6 +66,7 @@ class DeployResult:
 
 # --- pure helpers ------------------------------------------------------------------------
 
+
 def parse_parameter_overrides(pairs: list[str]) -> dict[str, str]:
     """``KEY=VALUE`` strings from the command line."""
     values = {}
@@ -65,7 +78,9 @@ def parse_parameter_overrides(pairs: list[str]) -> dict[str, str]:
     return values
 
 
-def change_set_parameters(template: Mapping[str, Any], given: Mapping[str, str], updating: bool) -> list[dict]:
+def change_set_parameters(
+    template: Mapping[str, Any], given: Mapping[str, str], updating: bool
+) -> list[dict]:
     """CloudFormation Parameters: the given values; on an update, the previous value of each
     parameter not given (so NoEcho keys need not be typed again)."""
     declared = template.get("Parameters", {})
@@ -74,7 +89,9 @@ def change_set_parameters(template: Mapping[str, Any], given: Mapping[str, str],
         raise AwsError(f"the template has no parameter {', '.join(unknown)}; it has {', '.join(declared)}")
     missing = [k for k, spec in declared.items() if k not in given and "Default" not in spec and not updating]
     if missing:
-        raise AwsError(f"a first deploy needs a value for {', '.join(missing)}: pass --parameter {missing[0]}=…")
+        raise AwsError(
+            f"a first deploy needs a value for {', '.join(missing)}: pass --parameter {missing[0]}=…"
+        )
     listed = [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in given.items()]
     if updating:
         listed += [{"ParameterKey": k, "UsePreviousValue": True} for k in declared if k not in given]
@@ -86,11 +103,20 @@ def template_key(stack: str, body: str) -> str:
 
 
 def events_from(raw: list[Mapping[str, Any]]) -> list[StackEvent]:
-    return [StackEvent(e["Timestamp"], e["LogicalResourceId"], e["ResourceType"], e["ResourceStatus"],
-                       e.get("ResourceStatusReason", "")) for e in raw]
+    return [
+        StackEvent(
+            e["Timestamp"],
+            e["LogicalResourceId"],
+            e["ResourceType"],
+            e["ResourceStatus"],
+            e.get("ResourceStatusReason", ""),
+        )
+        for e in raw
+    ]
 
 
 # --- calls ---------------------------------------------------------------------------------
+
 
 def describe_stack(cfn: Any, stack: str) -> dict[str, Any] | None:
     """The stack, or None when there is none (or only an empty REVIEW_IN_PROGRESS shell)."""
@@ -116,10 +142,21 @@ def ensure_template_bucket(s3: Any, bucket: str, region: str) -> None:
             raise
     config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
     s3.create_bucket(Bucket=bucket, **config)
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
-        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
 
 
 def template_source(body: str, stack: str, s3: Any, bucket: str | None, region: str) -> dict[str, str]:
@@ -136,8 +173,15 @@ def template_source(body: str, stack: str, s3: Any, bucket: str | None, region: 
 class StackWatcher:
     """Polls a stack until it settles, reporting each new event once."""
 
-    def __init__(self, cfn: Any, stack_id: str, on_event: Callable[[StackEvent], None],
-                 sleep: Callable[[float], None] = time.sleep, poll_s: float = 5.0, timeout_s: float = 3600.0):
+    def __init__(
+        self,
+        cfn: Any,
+        stack_id: str,
+        on_event: Callable[[StackEvent], None],
+        sleep: Callable[[float], None] = time.sleep,
+        poll_s: float = 5.0,
+        timeout_s: float = 3600.0,
+    ):
         self.cfn, self.stack_id, self.on_event = cfn, stack_id, on_event
         self.sleep, self.poll_s, self.timeout_s = sleep, poll_s, timeout_s
         self.seen: set[str] = set()
@@ -156,7 +200,9 @@ class StackWatcher:
                 self._report()
                 return status
             if waited >= self.timeout_s:
-                raise AwsError(f"the stack is still {status} after {self.timeout_s:.0f} s; watch it in the console")
+                raise AwsError(
+                    f"the stack is still {status} after {self.timeout_s:.0f} s; watch it in the console"
+                )
             self.sleep(self.poll_s)
             waited += self.poll_s
 
@@ -171,7 +217,9 @@ class StackWatcher:
             self.on_event(event)
 
 
-def _wait_for_change_set(cfn: Any, stack: str, name: str, sleep: Callable[[float], None]) -> dict[str, Any] | None:
+def _wait_for_change_set(
+    cfn: Any, stack: str, name: str, sleep: Callable[[float], None]
+) -> dict[str, Any] | None:
     """The created change set, or None when it holds no changes."""
     while True:
         described = cfn.describe_change_set(StackName=stack, ChangeSetName=name)
@@ -187,25 +235,44 @@ def _wait_for_change_set(cfn: Any, stack: str, name: str, sleep: Callable[[float
         sleep(2.0)
 
 
-def deploy(cfn: Any, s3: Any, stack: str, template: Mapping[str, Any], body: str, parameters: Mapping[str, str], *,
-           template_bucket: str | None, region: str, on_event: Callable[[StackEvent], None] = lambda e: None,
-           on_change: Callable[[dict], None] = lambda c: None, sleep: Callable[[float], None] = time.sleep
-           ) -> DeployResult:
+def deploy(
+    cfn: Any,
+    s3: Any,
+    stack: str,
+    template: Mapping[str, Any],
+    body: str,
+    parameters: Mapping[str, str],
+    *,
+    template_bucket: str | None,
+    region: str,
+    on_event: Callable[[StackEvent], None] = lambda e: None,
+    on_change: Callable[[dict], None] = lambda c: None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DeployResult:
     """Create or update ``stack`` through a change set, follow it, return its outputs."""
     existing = describe_stack(cfn, stack)
     if existing and existing["StackStatus"] == "ROLLBACK_COMPLETE":
-        raise AwsError(f"the stack {stack} failed to create and must be removed first: python -m app infra destroy "
-                       f"--stack {stack}")
+        raise AwsError(
+            f"the stack {stack} failed to create and must be removed first: python -m app infra destroy "
+            f"--stack {stack}"
+        )
     updating = existing is not None
     name = f"verticals-{datetime.now(UTC):%Y%m%d%H%M%S}"
     try:
         created = cfn.create_change_set(
-            StackName=stack, ChangeSetName=name, ChangeSetType="UPDATE" if updating else "CREATE",
-            Capabilities=CAPABILITIES, Parameters=change_set_parameters(template, parameters, updating),
-            Description="python -m app infra deploy", **template_source(body, stack, s3, template_bucket, region))
+            StackName=stack,
+            ChangeSetName=name,
+            ChangeSetType="UPDATE" if updating else "CREATE",
+            Capabilities=CAPABILITIES,
+            Parameters=change_set_parameters(template, parameters, updating),
+            Description="python -m app infra deploy",
+            **template_source(body, stack, s3, template_bucket, region),
+        )
     except ClientError as exc:
         if updating and any(text in str(exc) for text in NO_CHANGES):
-            return DeployResult(stack, existing["StackStatus"], changed=False, outputs=stack_outputs(cfn, stack))
+            return DeployResult(
+                stack, existing["StackStatus"], changed=False, outputs=stack_outputs(cfn, stack)
+            )
         raise
     described = _wait_for_change_set(cfn, stack, name, sleep)
     if described is None:
@@ -217,12 +284,19 @@ def deploy(cfn: Any, s3: Any, stack: str, template: Mapping[str, Any], body: str
     cfn.execute_change_set(StackName=stack, ChangeSetName=name)
     status = watcher.wait()
     if status not in SUCCEEDED:
-        raise AwsError(f"the stack {stack} ended {status}; the events above say which resource failed and why")
+        raise AwsError(
+            f"the stack {stack} ended {status}; the events above say which resource failed and why"
+        )
     return DeployResult(stack, status, changed=True, outputs=stack_outputs(cfn, stack))
 
 
-def destroy(cfn: Any, stack: str, *, on_event: Callable[[StackEvent], None] = lambda e: None,
-            sleep: Callable[[float], None] = time.sleep) -> str:
+def destroy(
+    cfn: Any,
+    stack: str,
+    *,
+    on_event: Callable[[StackEvent], None] = lambda e: None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
     """Delete the stack (the retained buckets stay) and follow it to the end."""
     existing = describe_stack(cfn, stack)
     if existing is None:

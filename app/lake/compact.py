@@ -37,7 +37,8 @@ class CompactionReport:
 def small_files(folder: Path, min_age_s: float, now: float) -> list[Path]:
     """Files old enough that no writer is still renaming them into place, and small."""
     return sorted(
-        p for p in folder.glob("*.parquet")
+        p
+        for p in folder.glob("*.parquet")
         if p.stat().st_size < SMALL_FILE_BYTES and now - p.stat().st_mtime >= min_age_s
     )
 

@@ -96,7 +96,8 @@ def _entity(name: str, doc: str, detail_types: tuple[str, ...], *columns: Column
 
 
 ORDERS = _entity(
-    "orders", "Orders placed and cancelled in the web shop.",
+    "orders",
+    "Orders placed and cancelled in the web shop.",
     ("OrderPlaced", "OrderCancelled"),
     _c("order_id", "string"),
     _c("customer_id", "string"),
@@ -112,7 +113,8 @@ ORDERS = _entity(
 )
 
 PAYMENTS = _entity(
-    "payments", "Payment authorizations and failures.",
+    "payments",
+    "Payment authorizations and failures.",
     ("PaymentAuthorized", "PaymentFailed"),
     _c("payment_id", "string"),
     _c("order_id", "string"),
@@ -123,7 +125,8 @@ PAYMENTS = _entity(
 )
 
 REFUNDS = _entity(
-    "refunds", "Refunds issued by payments.",
+    "refunds",
+    "Refunds issued by payments.",
     ("RefundIssued",),
     _c("refund_id", "string"),
     _c("order_id", "string"),
@@ -132,7 +135,8 @@ REFUNDS = _entity(
 )
 
 INVENTORY = _entity(
-    "inventory", "Stock reservations, stock-outs and replenishments in the ERP.",
+    "inventory",
+    "Stock reservations, stock-outs and replenishments in the ERP.",
     ("InventoryReserved", "StockOut", "StockReplenished"),
     _c("order_id", "string"),
     _c("sku", "string"),
@@ -143,7 +147,8 @@ INVENTORY = _entity(
 )
 
 SHIPMENTS = _entity(
-    "shipments", "Shipments: handed to a carrier, delivered, delayed.",
+    "shipments",
+    "Shipments: handed to a carrier, delivered, delayed.",
     ("OrderShipped", "OrderDelivered", "DeliveryDelayed"),
     _c("shipment_id", "string"),
     _c("order_id", "string"),
@@ -158,7 +163,8 @@ SHIPMENTS = _entity(
 )
 
 CAMPAIGNS = _entity(
-    "campaigns", "Marketing campaigns: launches, daily spend, ends.",
+    "campaigns",
+    "Marketing campaigns: launches, daily spend, ends.",
     ("CampaignLaunched", "CampaignSpend", "CampaignEnded"),
     _c("campaign_id", "string"),
     _c("name", "string"),
@@ -173,7 +179,8 @@ CAMPAIGNS = _entity(
 )
 
 PRODUCTION = _entity(
-    "production", "Production lines: planned capacity, batches, machine downtime.",
+    "production",
+    "Production lines: planned capacity, batches, machine downtime.",
     ("CapacityPlanned", "BatchStarted", "BatchCompleted", "MachineDowntime"),
     _c("line_id", "string"),
     _c("product_line", "string"),
@@ -189,7 +196,8 @@ PRODUCTION = _entity(
 )
 
 TICKETS = _entity(
-    "tickets", "Customer support tickets.",
+    "tickets",
+    "Customer support tickets.",
     ("TicketOpened", "TicketResolved"),
     _c("ticket_id", "string"),
     _c("order_id", "string"),
@@ -202,11 +210,16 @@ TICKETS = _entity(
 )
 
 ENTITY_TABLES: tuple[Table, ...] = (
-    ORDERS, PAYMENTS, REFUNDS, INVENTORY, SHIPMENTS, CAMPAIGNS, PRODUCTION, TICKETS,
+    ORDERS,
+    PAYMENTS,
+    REFUNDS,
+    INVENTORY,
+    SHIPMENTS,
+    CAMPAIGNS,
+    PRODUCTION,
+    TICKETS,
 )
 TABLES: dict[str, Table] = {t.name: t for t in (EVENTS, *ENTITY_TABLES)}
 
 # detail-type -> the entity table it feeds.
-TABLE_FOR_DETAIL_TYPE: dict[str, Table] = {
-    dt: table for table in ENTITY_TABLES for dt in table.detail_types
-}
+TABLE_FOR_DETAIL_TYPE: dict[str, Table] = {dt: table for table in ENTITY_TABLES for dt in table.detail_types}

@@ -72,8 +72,11 @@ def _coerce(value: Any, column: Column) -> Any:
             if isinstance(value, bool) or value is None:
                 return None
             number = float(value)
-            return int(number) if column.type == "bigint" and number.is_integer() else (
-                number if column.type == "double" else None)
+            return (
+                int(number)
+                if column.type == "bigint" and number.is_integer()
+                else (number if column.type == "double" else None)
+            )
         if column.type == "boolean":
             return value if isinstance(value, bool) else None
         if column.type == "date":
@@ -100,8 +103,9 @@ _json_text = json.JSONEncoder(separators=(",", ":")).encode  # built once, not p
 
 # orjson refuses what it does not take for JSON (these options add subclasses, dataclasses
 # and datetimes to that), and every refusal goes to json: nothing json wrote is lost.
-_ORJSON_OPTIONS = (orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
-                   | orjson.OPT_PASSTHROUGH_DATETIME)
+_ORJSON_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+)
 _DIGIT_EXPONENT = re.compile(r"\de-")
 
 
@@ -113,8 +117,13 @@ def _may_differ_from_json(text: str) -> bool:
     unescaped, and floats under 1e-4 as ``1e-7`` or ``0.00001`` (json: ``1e-07``, ``1e-05``).
     A string value can trip a test too; that costs only the json call.
     """
-    return (not text.isascii() or "null" in text or "\x7f" in text or "0.0000" in text
-            or ("e-" in text and _DIGIT_EXPONENT.search(text) is not None))
+    return (
+        not text.isascii()
+        or "null" in text
+        or "\x7f" in text
+        or "0.0000" in text
+        or ("e-" in text and _DIGIT_EXPONENT.search(text) is not None)
+    )
 
 
 def _compact_json(detail: Any) -> str:
@@ -134,18 +143,21 @@ def _compact_json(detail: Any) -> str:
 def raw_events_table(events: Sequence[dict], replay_name: str | None, ingested_at: datetime) -> pa.Table:
     n = len(events)
     ingested = pa.array([ingested_at] * n, pa.timestamp("ms", tz="UTC"))
-    return pa.table({
-        "id": pa.array([e["id"] for e in events], pa.string()),
-        "version": pa.array([e.get("version", "0") for e in events], pa.string()),
-        "detail_type": pa.array([e["detail-type"] for e in events], pa.string()),
-        "account": pa.array([e.get("account") for e in events], pa.string()),
-        "time": _timestamps([e["time"] for e in events]),
-        "region": pa.array([e.get("region") for e in events], pa.string()),
-        "resources": pa.array([e.get("resources") or [] for e in events], pa.list_(pa.string())),
-        "detail": pa.array([_compact_json(e["detail"]) for e in events], pa.string()),
-        "replay_name": pa.array([replay_name] * n, pa.string()),
-        "ingested_at": ingested,
-    }, schema=EVENTS.arrow_schema())
+    return pa.table(
+        {
+            "id": pa.array([e["id"] for e in events], pa.string()),
+            "version": pa.array([e.get("version", "0") for e in events], pa.string()),
+            "detail_type": pa.array([e["detail-type"] for e in events], pa.string()),
+            "account": pa.array([e.get("account") for e in events], pa.string()),
+            "time": _timestamps([e["time"] for e in events]),
+            "region": pa.array([e.get("region") for e in events], pa.string()),
+            "resources": pa.array([e.get("resources") or [] for e in events], pa.list_(pa.string())),
+            "detail": pa.array([_compact_json(e["detail"]) for e in events], pa.string()),
+            "replay_name": pa.array([replay_name] * n, pa.string()),
+            "ingested_at": ingested,
+        },
+        schema=EVENTS.arrow_schema(),
+    )
 
 
 def entity_table(table: Table, events: Sequence[dict]) -> pa.Table:
@@ -168,8 +180,7 @@ class LakeWriter:
         self.root = Path(root)
 
     def write(
-        self, events: Iterable[dict], *, replay_name: str | None = None,
-        ingested_at: datetime | None = None,
+        self, events: Iterable[dict], *, replay_name: str | None = None, ingested_at: datetime | None = None
     ) -> list[Path]:
         ingested_at = ingested_at or datetime.now(UTC)
         raw_parts: dict[tuple[str, str], list[dict]] = defaultdict(list)

@@ -51,18 +51,21 @@ COLUMNS = ["timestamp", "metric", "bus", "rule", "value", "samples"]
 
 
 def empty_frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "timestamp": pd.Series([], dtype="datetime64[ns, UTC]"),
-        "metric": pd.Series([], dtype=str), "bus": pd.Series([], dtype=str),
-        "rule": pd.Series([], dtype=str), "value": pd.Series([], dtype=float),
-        "samples": pd.Series([], dtype=float),
-    })
+    return pd.DataFrame(
+        {
+            "timestamp": pd.Series([], dtype="datetime64[ns, UTC]"),
+            "metric": pd.Series([], dtype=str),
+            "bus": pd.Series([], dtype=str),
+            "rule": pd.Series([], dtype=str),
+            "value": pd.Series([], dtype=float),
+            "samples": pd.Series([], dtype=float),
+        }
+    )
 
 
 class MetricsSource(Protocol):
     def get(
-        self, metrics: list[str], start: datetime, end: datetime, period_s: int,
-        bus: str | None = None,
+        self, metrics: list[str], start: datetime, end: datetime, period_s: int, bus: str | None = None
     ) -> pd.DataFrame:
         """Metrics in [start, end) at ``period_s`` resolution, in the frame above."""
         ...
@@ -73,8 +76,13 @@ class PercentileSource(Protocol):
     local store and CloudWatch can; callers check with ``getattr``)."""
 
     def latency_percentiles(
-        self, metrics: list[str], start: datetime, end: datetime,
-        percentiles: tuple[float, ...] = (50, 90, 99), bus: str | None = None, period_s: int | None = None,
+        self,
+        metrics: list[str],
+        start: datetime,
+        end: datetime,
+        percentiles: tuple[float, ...] = (50, 90, 99),
+        bus: str | None = None,
+        period_s: int | None = None,
     ) -> pd.DataFrame:
         """Percentiles (ms) of the latency metrics in [start, end), per period of ``period_s``
         or over the whole range (None). Columns: timestamp (the period's start, or ``start``),

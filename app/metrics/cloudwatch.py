@@ -67,8 +67,15 @@ def series_from_listing(metrics: Iterable[Mapping[str, Any]]) -> list[Series]:
         dims = {d["Name"]: d["Value"] for d in raw.get("Dimensions", [])}
         if name is None or not set(dims) <= KNOWN_DIMENSIONS:
             continue
-        found.append(Series(name, raw["MetricName"], dims.get("EventBusName", ""), dims.get("RuleName", ""),
-                            tuple(sorted(dims.items()))))
+        found.append(
+            Series(
+                name,
+                raw["MetricName"],
+                dims.get("EventBusName", ""),
+                dims.get("RuleName", ""),
+                tuple(sorted(dims.items())),
+            )
+        )
     return sorted(set(found), key=lambda s: (s.metric, s.bus, s.rule, s.cloudwatch_name))
 
 
@@ -94,11 +101,19 @@ def build_queries(series: list[Series], period_s: int) -> list[dict[str, Any]]:
     """Two queries per series: ``v<i>`` (Sum, or Average for latencies) and ``n<i>`` (SampleCount)."""
     queries = []
     for i, s in enumerate(series):
-        metric = {"Namespace": NAMESPACE, "MetricName": s.cloudwatch_name,
-                  "Dimensions": [{"Name": k, "Value": v} for k, v in s.dimensions]}
+        metric = {
+            "Namespace": NAMESPACE,
+            "MetricName": s.cloudwatch_name,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in s.dimensions],
+        }
         for prefix, stat in (("v", "Average" if s.is_latency else "Sum"), ("n", "SampleCount")):
-            queries.append({"Id": f"{prefix}{i}", "ReturnData": True,
-                            "MetricStat": {"Metric": metric, "Period": period_s, "Stat": stat}})
+            queries.append(
+                {
+                    "Id": f"{prefix}{i}",
+                    "ReturnData": True,
+                    "MetricStat": {"Metric": metric, "Period": period_s, "Stat": stat},
+                }
+            )
     return queries
 
 
@@ -107,31 +122,56 @@ def percentile_stat(q: float) -> str:
     return f"p{q:g}"
 
 
-def build_percentile_queries(series: list[Series], percentiles: tuple[float, ...],
-                             period_s: int) -> list[dict[str, Any]]:
+def build_percentile_queries(
+    series: list[Series], percentiles: tuple[float, ...], period_s: int
+) -> list[dict[str, Any]]:
     """Per series ``n<i>`` (SampleCount) and ``p<j>_<i>`` (the j-th percentile's statistic)."""
     queries = []
     for i, s in enumerate(series):
-        metric = {"Namespace": NAMESPACE, "MetricName": s.cloudwatch_name,
-                  "Dimensions": [{"Name": k, "Value": v} for k, v in s.dimensions]}
-        stats = [(f"n{i}", "SampleCount")] + [(f"p{j}_{i}", percentile_stat(q)) for j, q in enumerate(percentiles)]
-        queries += [{"Id": query_id, "ReturnData": True,
-                     "MetricStat": {"Metric": metric, "Period": period_s, "Stat": stat}}
-                    for query_id, stat in stats]
+        metric = {
+            "Namespace": NAMESPACE,
+            "MetricName": s.cloudwatch_name,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in s.dimensions],
+        }
+        stats = [(f"n{i}", "SampleCount")] + [
+            (f"p{j}_{i}", percentile_stat(q)) for j, q in enumerate(percentiles)
+        ]
+        queries += [
+            {
+                "Id": query_id,
+                "ReturnData": True,
+                "MetricStat": {"Metric": metric, "Period": period_s, "Stat": stat},
+            }
+            for query_id, stat in stats
+        ]
     return queries
 
 
-def percentile_frame(series: list[Series], points: Mapping[str, Mapping[datetime, float]],
-                     percentiles: tuple[float, ...], whole_range_start: datetime | None = None) -> pd.DataFrame:
+def percentile_frame(
+    series: list[Series],
+    points: Mapping[str, Mapping[datetime, float]],
+    percentiles: tuple[float, ...],
+    whole_range_start: datetime | None = None,
+) -> pd.DataFrame:
     """The frame of :meth:`CloudWatchMetricsSource.latency_percentiles` from GetMetricData's points.
 
     A point is kept when it has samples. With ``whole_range_start`` every point is dated
     there and only the one with the most samples is kept per series."""
     names = percentile_columns(percentiles)
     keys = ["timestamp", "metric", "bus", "rule"]
-    rows = [{"timestamp": t, "metric": s.metric, "bus": s.bus, "rule": s.rule, "samples": n,
-             **{name: points.get(f"p{j}_{i}", {}).get(t, math.nan) for j, name in enumerate(names)}}
-            for i, s in enumerate(series) for t, n in points.get(f"n{i}", {}).items() if n > 0]
+    rows = [
+        {
+            "timestamp": t,
+            "metric": s.metric,
+            "bus": s.bus,
+            "rule": s.rule,
+            "samples": n,
+            **{name: points.get(f"p{j}_{i}", {}).get(t, math.nan) for j, name in enumerate(names)},
+        }
+        for i, s in enumerate(series)
+        for t, n in points.get(f"n{i}", {}).items()
+        if n > 0
+    ]
     if not rows:
         return pd.DataFrame(columns=keys + ["samples", *names])
     frame = pd.DataFrame(rows)
@@ -164,7 +204,7 @@ def whole_range_period(start: datetime, end: datetime) -> tuple[datetime, int]:
 
 def batches(items: list[Any], size: int = MAX_QUERIES_PER_CALL) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 def points_from_results(results: Iterable[Mapping[str, Any]]) -> dict[str, dict[datetime, float]]:
@@ -175,24 +215,33 @@ def points_from_results(results: Iterable[Mapping[str, Any]]) -> dict[str, dict[
     return points
 
 
-def frame_from_points(series: list[Series], points: Mapping[str, Mapping[datetime, float]],
-                      start: datetime, end: datetime, period_s: int) -> pd.DataFrame:
+def frame_from_points(
+    series: list[Series],
+    points: Mapping[str, Mapping[datetime, float]],
+    start: datetime,
+    end: datetime,
+    period_s: int,
+) -> pd.DataFrame:
     """The long frame; count series get a 0 in every period without a point."""
-    grid = pd.date_range(pd.Timestamp(start).floor(f"{period_s}s"), pd.Timestamp(end), freq=f"{period_s}s",
-                         inclusive="left")
-    parts = [_series_frame(s, points.get(f"v{i}", {}), points.get(f"n{i}", {}), grid)
-             for i, s in enumerate(series)]
+    grid = pd.date_range(
+        pd.Timestamp(start).floor(f"{period_s}s"), pd.Timestamp(end), freq=f"{period_s}s", inclusive="left"
+    )
+    parts = [
+        _series_frame(s, points.get(f"v{i}", {}), points.get(f"n{i}", {}), grid) for i, s in enumerate(series)
+    ]
     parts = [p for p in parts if not p.empty]
     if not parts:
         return empty_frame()
     return _merge_spellings(pd.concat(parts, ignore_index=True))
 
 
-def _series_frame(s: Series, values: Mapping[datetime, float], samples: Mapping[datetime, float],
-                  grid: pd.DatetimeIndex) -> pd.DataFrame:
+def _series_frame(
+    s: Series, values: Mapping[datetime, float], samples: Mapping[datetime, float], grid: pd.DatetimeIndex
+) -> pd.DataFrame:
     stamps = pd.DatetimeIndex(pd.to_datetime(list(values), utc=True))
-    frame = pd.DataFrame({"value": list(values.values()),
-                          "samples": [samples.get(t, 0.0) for t in values]}, index=stamps)
+    frame = pd.DataFrame(
+        {"value": list(values.values()), "samples": [samples.get(t, 0.0) for t in values]}, index=stamps
+    )
     frame = frame[~frame.index.duplicated()].sort_index()
     if not s.is_latency:
         frame = frame.reindex(frame.index.union(grid)).fillna(0.0)
@@ -206,7 +255,9 @@ def _merge_spellings(frame: pd.DataFrame) -> pd.DataFrame:
     keys = ["timestamp", "metric", "bus", "rule"]
     merged = frame.groupby(keys, as_index=False)[["value", "samples", "weighted"]].sum()
     latency = merged["metric"].isin(LATENCY_METRICS)
-    averaged = merged.loc[latency, "weighted"] / merged.loc[latency, "samples"].where(merged.loc[latency, "samples"] > 0)
+    averaged = merged.loc[latency, "weighted"] / merged.loc[latency, "samples"].where(
+        merged.loc[latency, "samples"] > 0
+    )
     merged.loc[latency, "value"] = averaged.fillna(merged.loc[latency, "value"])
     merged["timestamp"] = merged["timestamp"].astype("datetime64[ns, UTC]")
     return merged[COLUMNS].sort_values(["metric", "rule", "bus", "timestamp"]).reset_index(drop=True)
@@ -220,8 +271,14 @@ def _utc(moment: datetime) -> datetime:
 class CloudWatchMetricsSource:
     """:class:`app.metrics.base.MetricsSource` over CloudWatch GetMetricData."""
 
-    def __init__(self, cloudwatch: Any, *, now: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 clock: Callable[[], float] = time.monotonic, discovery_ttl_s: float = DISCOVERY_TTL_S):
+    def __init__(
+        self,
+        cloudwatch: Any,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], float] = time.monotonic,
+        discovery_ttl_s: float = DISCOVERY_TTL_S,
+    ):
         self.cloudwatch = cloudwatch
         self._now, self._clock, self._ttl = now, clock, discovery_ttl_s
         self._discovered: tuple[float, list[Series]] | None = None
@@ -241,8 +298,9 @@ class CloudWatchMetricsSource:
         self._discovered = (self._clock(), series)
         return series
 
-    def get(self, metrics: list[str], start: datetime, end: datetime, period_s: int,
-            bus: str | None = None) -> pd.DataFrame:
+    def get(
+        self, metrics: list[str], start: datetime, end: datetime, period_s: int, bus: str | None = None
+    ) -> pd.DataFrame:
         start, end = _utc(start), _utc(end)
         series = select_series(self.discover(), metrics, bus)
         if not series:
@@ -253,8 +311,13 @@ class CloudWatchMetricsSource:
         return frame_from_points(series, points_from_results(results), start, end, period)
 
     def latency_percentiles(
-        self, metrics: list[str], start: datetime, end: datetime,
-        percentiles: tuple[float, ...] = (50, 90, 99), bus: str | None = None, period_s: int | None = None,
+        self,
+        metrics: list[str],
+        start: datetime,
+        end: datetime,
+        percentiles: tuple[float, ...] = (50, 90, 99),
+        bus: str | None = None,
+        period_s: int | None = None,
     ) -> pd.DataFrame:
         """Percentiles (ms) of latency metrics per rule over [start, end), or per period:
         the frame of :meth:`app.metrics.local.LocalMetricsSource.latency_percentiles`."""
@@ -267,15 +330,21 @@ class CloudWatchMetricsSource:
             aligned = pd.Timestamp(start).floor(f"{period}s").to_pydatetime()
         queries = build_percentile_queries(series, tuple(percentiles), period)
         results = [r for batch in batches(queries) for r in self._read(batch, aligned, end)]
-        return percentile_frame(series, points_from_results(results), tuple(percentiles),
-                                start if period_s is None else None)
+        return percentile_frame(
+            series, points_from_results(results), tuple(percentiles), start if period_s is None else None
+        )
 
-    def _read(self, queries: list[dict[str, Any]], start: datetime, end: datetime,
-              period_s: int | None = None) -> Iterator[Mapping[str, Any]]:
+    def _read(
+        self, queries: list[dict[str, Any]], start: datetime, end: datetime, period_s: int | None = None
+    ) -> Iterator[Mapping[str, Any]]:
         # Align the start to the period: CloudWatch answers faster and the buckets line up.
         aligned = pd.Timestamp(start).floor(f"{period_s}s").to_pydatetime() if period_s else start
-        kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": aligned, "EndTime": end,
-                                  "ScanBy": "TimestampAscending"}
+        kwargs: dict[str, Any] = {
+            "MetricDataQueries": queries,
+            "StartTime": aligned,
+            "EndTime": end,
+            "ScanBy": "TimestampAscending",
+        }
         while True:
             page = self.cloudwatch.get_metric_data(**kwargs)
             yield from page.get("MetricDataResults", [])

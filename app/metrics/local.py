@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -34,15 +34,17 @@ from app.metrics.base import COLUMNS, LATENCY_METRICS, empty_frame
 
 METRICS_DIR = "_bus_metrics"
 HISTOGRAM_TYPE = pa.map_(pa.int16(), pa.int64())
-SCHEMA = pa.schema([
-    ("timestamp", pa.timestamp("ms", tz="UTC")),
-    ("metric", pa.string()),
-    ("bus", pa.string()),
-    ("rule", pa.string()),
-    ("value", pa.float64()),
-    ("samples", pa.float64()),
-    ("histogram", HISTOGRAM_TYPE),  # latency metrics only; files written before it read it as null
-])
+SCHEMA = pa.schema(
+    [
+        ("timestamp", pa.timestamp("ms", tz="UTC")),
+        ("metric", pa.string()),
+        ("bus", pa.string()),
+        ("rule", pa.string()),
+        ("value", pa.float64()),
+        ("samples", pa.float64()),
+        ("histogram", HISTOGRAM_TYPE),  # latency metrics only; files written before it read it as null
+    ]
+)
 LATENCIES = frozenset(LATENCY_METRICS)
 BUCKETS_PER_DECADE = 20
 TOP_BUCKET = 1 + 9 * BUCKETS_PER_DECADE  # 1e9 ms (11 days) and more share the last bucket
@@ -107,7 +109,9 @@ class MetricsRecorder:
         step = resolution_s(self._now() - epoch_s)
         return int(epoch_s // step * step)
 
-    def add(self, metric: str, epoch_s: float, value: float = 1.0, rule: str = "", samples: float = 1.0) -> None:
+    def add(
+        self, metric: str, epoch_s: float, value: float = 1.0, rule: str = "", samples: float = 1.0
+    ) -> None:
         key = (self._bucket(epoch_s), metric, rule)
         point = self._points.get(key)
         if point is None:
@@ -148,8 +152,9 @@ class MetricsRecorder:
         starts, counts = np.unique((moments // step * step).astype(np.int64), return_counts=True)
         return Periods(starts, counts)
 
-    def add_period_counts(self, metrics: tuple[str, ...], rule: str, periods: Periods,
-                          zero_latencies: tuple[str, ...] = ()) -> None:
+    def add_period_counts(
+        self, metrics: tuple[str, ...], rule: str, periods: Periods, zero_latencies: tuple[str, ...] = ()
+    ) -> None:
         """Add each period's count to each count metric, and as many samples of 0 ms to each
         latency metric (deliveries at ingestion, in virtual time)."""
         if len(periods.starts):
@@ -198,15 +203,20 @@ class MetricsRecorder:
         grouped, series = self._aggregate()
         histograms = self._histogram_column(grouped, series)
         self._points, self._histograms, self._blocks = {}, {}, []
-        return pa.table([
-            pa.array(grouped["period"].to_numpy() * 1000, pa.int64()).cast(SCHEMA.field("timestamp").type),
-            pa.array(grouped["metric"].to_numpy(), pa.string()),
-            pa.array([self.bus] * len(grouped), pa.string()),
-            pa.array(grouped["rule"].to_numpy(), pa.string()),
-            pa.array(grouped["value"].to_numpy(), pa.float64()),
-            pa.array(grouped["samples"].to_numpy(), pa.float64()),
-            histograms,
-        ], schema=SCHEMA)
+        return pa.table(
+            [
+                pa.array(grouped["period"].to_numpy() * 1000, pa.int64()).cast(
+                    SCHEMA.field("timestamp").type
+                ),
+                pa.array(grouped["metric"].to_numpy(), pa.string()),
+                pa.array([self.bus] * len(grouped), pa.string()),
+                pa.array(grouped["rule"].to_numpy(), pa.string()),
+                pa.array(grouped["value"].to_numpy(), pa.float64()),
+                pa.array(grouped["samples"].to_numpy(), pa.float64()),
+                histograms,
+            ],
+            schema=SCHEMA,
+        )
 
     def _point_columns(self, series: dict) -> list[tuple]:
         if not self._points:
@@ -214,8 +224,15 @@ class MetricsRecorder:
         keys = list(self._points)
         values = np.array(list(self._points.values()), dtype=np.float64).reshape(-1, 2)
         codes = [series.setdefault((metric, rule), len(series)) for _, metric, rule in keys]
-        return [(np.array([k[0] for k in keys], dtype=np.int64), np.array(codes, dtype=np.int64),
-                 values[:, 0], values[:, 1], np.zeros(len(keys)))]
+        return [
+            (
+                np.array([k[0] for k in keys], dtype=np.int64),
+                np.array(codes, dtype=np.int64),
+                values[:, 0],
+                values[:, 1],
+                np.zeros(len(keys)),
+            )
+        ]
 
     def _block_columns(self, series: dict) -> list[tuple]:
         columns = []
@@ -225,7 +242,9 @@ class MetricsRecorder:
             for metric in metrics + zero_latencies:
                 code = np.full(len(counts), series.setdefault((metric, rule), len(series)), dtype=np.int64)
                 latency = metric in zero_latencies
-                columns.append((periods.starts, code, none if latency else counts, counts, counts if latency else none))
+                columns.append(
+                    (periods.starts, code, none if latency else counts, counts, counts if latency else none)
+                )
         return columns
 
     def _histogram_column(self, grouped: pd.DataFrame, series: dict) -> pa.Array:
@@ -233,19 +252,26 @@ class MetricsRecorder:
         rows = [pd.DataFrame({"row": np.flatnonzero(grouped["zero"].to_numpy() > 0), "bucket": 0})]
         rows[0]["count"] = grouped["zero"].to_numpy()[rows[0]["row"].to_numpy()]
         if self._histograms:
-            long = pd.DataFrame([(period, series[(metric, rule)], bucket, count)
-                                 for (period, metric, rule), histogram in self._histograms.items()
-                                 for bucket, count in histogram.items()],
-                                columns=["period", "code", "bucket", "count"])
+            long = pd.DataFrame(
+                [
+                    (period, series[(metric, rule)], bucket, count)
+                    for (period, metric, rule), histogram in self._histograms.items()
+                    for bucket, count in histogram.items()
+                ],
+                columns=["period", "code", "bucket", "count"],
+            )
             where = grouped[["period", "code"]].reset_index().rename(columns={"index": "row"})
             rows.append(long.merge(where, on=["period", "code"])[["row", "bucket", "count"]])
         long = pd.concat(rows).groupby(["row", "bucket"], as_index=False)["count"].sum()
         sizes = np.bincount(long["row"].to_numpy(), minlength=len(grouped))
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
         return pa.MapArray.from_arrays(
-            pa.array(offsets), pa.array(long["bucket"].to_numpy(), pa.int16()),
-            pa.array(long["count"].to_numpy().astype(np.int64), pa.int64()), type=HISTOGRAM_TYPE,
-            mask=pa.array(sizes == 0))
+            pa.array(offsets),
+            pa.array(long["bucket"].to_numpy(), pa.int16()),
+            pa.array(long["count"].to_numpy().astype(np.int64), pa.int64()),
+            type=HISTOGRAM_TYPE,
+            mask=pa.array(sizes == 0),
+        )
 
 
 class LocalMetricsSource:
@@ -254,16 +280,22 @@ class LocalMetricsSource:
     def __init__(self, lake: Path):
         self.root = Path(lake) / METRICS_DIR
 
-    def _table(self, start: datetime, end: datetime, columns: list[str], metrics: list[str]) -> pa.Table | None:
+    def _table(
+        self, start: datetime, end: datetime, columns: list[str], metrics: list[str]
+    ) -> pa.Table | None:
         files = [
-            str(p) for day in pd.date_range(start.date(), end.date(), freq="D")
+            str(p)
+            for day in pd.date_range(start.date(), end.date(), freq="D")
             for p in (self.root / f"dt={day:%Y-%m-%d}").glob("*.parquet")
         ]
         if not files:
             return None
         moment = SCHEMA.field("timestamp").type
-        wanted = ((ds.field("timestamp") >= pa.scalar(start, moment)) & (ds.field("timestamp") < pa.scalar(end, moment))
-                  & ds.field("metric").isin(metrics))
+        wanted = (
+            (ds.field("timestamp") >= pa.scalar(start, moment))
+            & (ds.field("timestamp") < pa.scalar(end, moment))
+            & ds.field("metric").isin(metrics)
+        )
         return ds.dataset(files, schema=SCHEMA, format="parquet").to_table(columns=columns, filter=wanted)
 
     def _read(self, start: datetime, end: datetime, metrics: list[str]) -> pd.DataFrame:
@@ -274,22 +306,32 @@ class LocalMetricsSource:
         frame["timestamp"] = frame["timestamp"].astype("datetime64[ns, UTC]")
         return frame
 
-    def get(self, metrics: list[str], start: datetime, end: datetime, period_s: int,
-            bus: str | None = None) -> pd.DataFrame:
+    def get(
+        self, metrics: list[str], start: datetime, end: datetime, period_s: int, bus: str | None = None
+    ) -> pd.DataFrame:
         frame = self._read(start, end, metrics)
         if bus is not None:
             frame = frame[frame["bus"] == bus]
         if frame.empty:
             return empty_frame()
         frame = frame.assign(timestamp=frame["timestamp"].dt.floor(f"{period_s}s"))
-        grouped = frame.groupby(["timestamp", "metric", "bus", "rule"], as_index=False)[["value", "samples"]].sum()
+        grouped = frame.groupby(["timestamp", "metric", "bus", "rule"], as_index=False)[
+            ["value", "samples"]
+        ].sum()
         latency = grouped["metric"].isin(LATENCY_METRICS)
-        grouped.loc[latency, "value"] = grouped.loc[latency, "value"] / grouped.loc[latency, "samples"].clip(lower=1)
+        grouped.loc[latency, "value"] = grouped.loc[latency, "value"] / grouped.loc[latency, "samples"].clip(
+            lower=1
+        )
         return _fill_missing_periods(grouped, start, end, period_s)
 
     def latency_percentiles(
-        self, metrics: list[str], start: datetime, end: datetime,
-        percentiles: tuple[float, ...] = (50, 90, 99), bus: str | None = None, period_s: int | None = None,
+        self,
+        metrics: list[str],
+        start: datetime,
+        end: datetime,
+        percentiles: tuple[float, ...] = (50, 90, 99),
+        bus: str | None = None,
+        period_s: int | None = None,
     ) -> pd.DataFrame:
         """Percentiles (ms) of latency metrics per rule over [start, end), or per period.
 
@@ -307,8 +349,11 @@ class LocalMetricsSource:
         if table is None or table.num_rows == 0:
             return pd.DataFrame(columns=columns)
         points = table.select(keys).to_pandas()
-        points["timestamp"] = (points["timestamp"].astype("datetime64[ns, UTC]").dt.floor(f"{period_s}s")
-                               if period_s else pd.Timestamp(start))
+        points["timestamp"] = (
+            points["timestamp"].astype("datetime64[ns, UTC]").dt.floor(f"{period_s}s")
+            if period_s
+            else pd.Timestamp(start)
+        )
         points["group"] = points.groupby(keys, sort=True).ngroup()
         long = _histogram_rows(table)
         long["group"] = points["group"].to_numpy()[long["row"].to_numpy()]
@@ -324,21 +369,28 @@ def percentile_columns(percentiles: tuple[float, ...]) -> list[str]:
 def _histogram_rows(table: pa.Table) -> pd.DataFrame:
     """One row per (point, bucket): row, bucket, count."""
     # As list<struct>: list kernels take it (not a map), and they respect a filtered array's slicing.
-    histograms = table["histogram"].combine_chunks().cast(
-        pa.list_(pa.struct([("key", pa.int16()), ("value", pa.int64())])))
+    histograms = (
+        table["histogram"]
+        .combine_chunks()
+        .cast(pa.list_(pa.struct([("key", pa.int16()), ("value", pa.int64())])))
+    )
     entries = pc.list_flatten(histograms)
-    return pd.DataFrame({
-        "row": pc.list_parent_indices(histograms).to_numpy(),
-        "bucket": entries.field("key").to_numpy().astype(np.int64),
-        "count": entries.field("value").to_numpy().astype(np.float64),
-    })
+    return pd.DataFrame(
+        {
+            "row": pc.list_parent_indices(histograms).to_numpy(),
+            "bucket": entries.field("key").to_numpy().astype(np.int64),
+            "count": entries.field("value").to_numpy().astype(np.float64),
+        }
+    )
 
 
 def percentiles_of_histograms(groups: pd.DataFrame, percentiles: tuple[float, ...]) -> pd.DataFrame:
     """``groups``: group, bucket, count. Returns group, samples and a pNN column per percentile.
 
     A percentile is interpolated linearly inside the bucket that holds its rank."""
-    merged = groups.groupby(["group", "bucket"], as_index=False)["count"].sum().sort_values(["group", "bucket"])
+    merged = (
+        groups.groupby(["group", "bucket"], as_index=False)["count"].sum().sort_values(["group", "bucket"])
+    )
     merged["cum"] = merged.groupby("group")["count"].cumsum()
     merged["total"] = merged.groupby("group")["count"].transform("sum")
     merged["low"], merged["high"] = bucket_bounds(merged["bucket"].to_numpy())
@@ -357,11 +409,17 @@ def _fill_missing_periods(frame: pd.DataFrame, start: datetime, end: datetime, p
     counts = frame[~frame["metric"].isin(LATENCY_METRICS)]
     if counts.empty:
         return frame.reset_index(drop=True)
-    periods = pd.date_range(pd.Timestamp(start).floor(f"{period_s}s"), pd.Timestamp(end), freq=f"{period_s}s",
-                            inclusive="left", tz="UTC")
+    periods = pd.date_range(
+        pd.Timestamp(start).floor(f"{period_s}s"),
+        pd.Timestamp(end),
+        freq=f"{period_s}s",
+        inclusive="left",
+        tz="UTC",
+    )
     series = counts[["metric", "bus", "rule"]].drop_duplicates()
     grid = series.merge(pd.DataFrame({"timestamp": periods}), how="cross")
     filled = grid.merge(counts, on=["timestamp", "metric", "bus", "rule"], how="left").fillna(
-        {"value": 0.0, "samples": 0.0})
+        {"value": 0.0, "samples": 0.0}
+    )
     out = pd.concat([filled, frame[frame["metric"].isin(LATENCY_METRICS)]], ignore_index=True)
     return out[COLUMNS].sort_values(["metric", "rule", "timestamp"]).reset_index(drop=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-import numpy as np
 import pandas as pd
 
 from app.analytics import campaigns as lift
@@ -89,12 +88,16 @@ def last_day(engine: QueryEngine, today: date | None = None, lookback_days: int 
 def daily_orders(engine: QueryEngine, first_day: date, last_day: date) -> pd.DataFrame:
     """date, region, orders (OrderPlaced count), revenue (their amount)."""
     frame = _as_days(_run(engine, DAILY_ORDERS_SQL, first_day, last_day))
-    return frame.astype({"orders": "int64", "revenue": "float64"}).sort_values(["date", "region"], ignore_index=True)
+    return frame.astype({"orders": "int64", "revenue": "float64"}).sort_values(
+        ["date", "region"], ignore_index=True
+    )
 
 
 def campaigns(engine: QueryEngine, first_day: date, last_day: date) -> pd.DataFrame:
     """campaign_id, name, channel, region, start_date, end_date, budget, spend (total so far)."""
-    frame = _run(engine, CAMPAIGNS_SQL, first_day, last_day).dropna(subset=["start_date", "end_date", "region"])
+    frame = _run(engine, CAMPAIGNS_SQL, first_day, last_day).dropna(
+        subset=["start_date", "end_date", "region"]
+    )
     frame = _as_days(frame, "start_date", "end_date").astype({"spend": "float64", "budget": "float64"})
     return frame.sort_values(["start_date", "campaign_id"], ignore_index=True)
 
@@ -108,17 +111,22 @@ def campaign_spend(engine: QueryEngine, first_day: date, last_day: date) -> pd.D
 def daily_demand(engine: QueryEngine, first_day: date, last_day: date) -> pd.DataFrame:
     """date, product_line, units (ordered), orders."""
     frame = _as_days(_run(engine, DAILY_DEMAND_SQL, first_day, last_day))
-    return frame.astype({"units": "float64", "orders": "int64"}).sort_values(["product_line", "date"], ignore_index=True)
+    return frame.astype({"units": "float64", "orders": "int64"}).sort_values(
+        ["product_line", "date"], ignore_index=True
+    )
 
 
 def daily_production(engine: QueryEngine, first_day: date, last_day: date) -> pd.DataFrame:
     """date, product_line, capacity_units (planned), downtime_minutes, produced_units."""
     frame = _as_days(_run(engine, DAILY_PRODUCTION_SQL, first_day, last_day))
-    return frame.astype({"capacity_units": "float64", "downtime_minutes": "float64", "produced_units": "float64"}) \
-        .sort_values(["product_line", "date"], ignore_index=True)
+    return frame.astype(
+        {"capacity_units": "float64", "downtime_minutes": "float64", "produced_units": "float64"}
+    ).sort_values(["product_line", "date"], ignore_index=True)
 
 
-def default_range(engine: QueryEngine, days: int = 365, today: date | None = None) -> tuple[date, date] | None:
+def default_range(
+    engine: QueryEngine, days: int = 365, today: date | None = None
+) -> tuple[date, date] | None:
     """The last ``days`` days of the lake up to ``today`` (default: yesterday, the last
     whole day: a day under way would look like a collapse in demand); None when the lake
     has no orders."""
@@ -131,6 +139,7 @@ def default_range(engine: QueryEngine, days: int = 365, today: date | None = Non
 
 
 # --- campaigns ---------------------------------------------------------------------------------
+
 
 @dataclass
 class CampaignReport:
@@ -146,18 +155,21 @@ class CampaignReport:
         return lift.counterfactual(self.orders, self.campaigns, campaign_id, self.settings)
 
 
-def campaign_report(engine: QueryEngine, first_day: date, last_day: date,
-                    settings: lift.LiftSettings | None = None) -> CampaignReport:
+def campaign_report(
+    engine: QueryEngine, first_day: date, last_day: date, settings: lift.LiftSettings | None = None
+) -> CampaignReport:
     settings = settings or lift.LiftSettings()
     orders = daily_orders(engine, first_day, last_day)
     found = campaigns(engine, first_day, last_day)
     effects = lift.estimate_campaign_effects(orders, found, settings)
     effects = effects.sort_values("lift", ascending=False, na_position="last", ignore_index=True)
-    return CampaignReport(effects, orders, found, campaign_spend(engine, first_day, last_day),
-                          first_day, last_day, settings)
+    return CampaignReport(
+        effects, orders, found, campaign_spend(engine, first_day, last_day), first_day, last_day, settings
+    )
 
 
 # --- demand forecast and capacity --------------------------------------------------------------
+
 
 @dataclass
 class LineOutlook:
@@ -174,8 +186,9 @@ class ForecastReport:
     horizon: int
 
 
-def forecast_regressors(demand: pd.DataFrame, orders: pd.DataFrame, found: pd.DataFrame, horizon: int,
-                        train_days: int) -> pd.DataFrame:
+def forecast_regressors(
+    demand: pd.DataFrame, orders: pd.DataFrame, found: pd.DataFrame, horizon: int, train_days: int
+) -> pd.DataFrame:
     """Retail holidays and planned campaigns on every day of history and horizon."""
     start, end = demand["date"].min(), demand["date"].max() + pd.Timedelta(days=horizon)
     every_day = pd.date_range(start, end, freq="D")
@@ -193,15 +206,31 @@ def line_outlook(result: fc.LineForecast, production: pd.DataFrame) -> LineOutlo
     return LineOutlook(result, history, daily, cap.weekly_shortfalls(result.weekly, daily))
 
 
-def forecast_report(engine: QueryEngine, first_day: date, last_day: date, horizon: int = 28,
-                    design: fc.BacktestDesign | None = None) -> ForecastReport:
+def forecast_report(
+    engine: QueryEngine,
+    first_day: date,
+    last_day: date,
+    horizon: int = 28,
+    design: fc.BacktestDesign | None = None,
+) -> ForecastReport:
     demand = daily_demand(engine, first_day, last_day)
     design = design or fc.BacktestDesign(horizon=horizon)
     days = (demand["date"].max() - demand["date"].min()).days + 1 if len(demand) else 0
     train_days = fc.shrink_to(days, design).origins(days)[0][0] if days else 0
-    regressors = forecast_regressors(demand, daily_orders(engine, first_day, last_day),
-                                     campaigns(engine, first_day, last_day), horizon, train_days) if days else None
-    results = fc.forecast_demand(demand, horizon, {line: regressors for line in demand["product_line"].unique()}, design)
+    regressors = (
+        forecast_regressors(
+            demand,
+            daily_orders(engine, first_day, last_day),
+            campaigns(engine, first_day, last_day),
+            horizon,
+            train_days,
+        )
+        if days
+        else None
+    )
+    results = fc.forecast_demand(
+        demand, horizon, dict.fromkeys(demand["product_line"].unique(), regressors), design
+    )
     production = daily_production(engine, first_day, last_day)
     lines = {line: line_outlook(result, production) for line, result in results.items()}
     return ForecastReport(lines, outlook_summary(lines), horizon)

@@ -32,27 +32,54 @@ MAX_LAG_DAYS = SETTINGS.max_lag
 # in the caption under it.
 FLAGS = {
     lift.FLAG_NO_EFFECT: ("no significant effect", "the 95% interval includes zero, so no lag is given"),
-    lift.FLAG_OVERLAP: ("overlap", "another campaign of the same region acted on some of the same days; the two "
-                                   "were told apart by their different dates"),
-    lift.FLAG_NO_CONTROL: ("no clean control", "every other region had a campaign on most of its days, so it is "
-                                               "compared with its own past only: treat with care"),
-    lift.FLAG_PARTIAL_CONTROL: ("partial control", "on some of its days every other region had a campaign too"),
-    lift.FLAG_INCOMPLETE: ("still running", "its effect runs past the last day analysed: figures cover the days so "
-                                            "far"),
-    lift.FLAG_TOO_EARLY: ("too early", f"it started less than {SETTINGS.max_lag + SETTINGS.min_effect_days} days "
-                                       "before the last day analysed: its effect may not show yet, so nothing is "
-                                       "estimated"),
+    lift.FLAG_OVERLAP: (
+        "overlap",
+        "another campaign of the same region acted on some of the same days; the two "
+        "were told apart by their different dates",
+    ),
+    lift.FLAG_NO_CONTROL: (
+        "no clean control",
+        "every other region had a campaign on most of its days, so it is "
+        "compared with its own past only: treat with care",
+    ),
+    lift.FLAG_PARTIAL_CONTROL: (
+        "partial control",
+        "on some of its days every other region had a campaign too",
+    ),
+    lift.FLAG_INCOMPLETE: (
+        "still running",
+        "its effect runs past the last day analysed: figures cover the days so far",
+    ),
+    lift.FLAG_TOO_EARLY: (
+        "too early",
+        f"it started less than {SETTINGS.max_lag + SETTINGS.min_effect_days} days "
+        "before the last day analysed: its effect may not show yet, so nothing is "
+        "estimated",
+    ),
     lift.FLAG_SHORT_PRE: ("short history", f"less than {SETTINGS.min_pre_days} days of orders before it"),
     lift.FLAG_NO_DATA: ("no data", "no orders in its region around it"),
 }
 
 # What the ranked table shows, the figures first (the name says the region and the channel).
-TABLE_COLUMNS = ["campaign_id", "name", "lift", "interval", "notes", "lag_days", "incremental_orders",
-                 "incremental_revenue", "spend", "roi", "start_date", "end_date"]
+TABLE_COLUMNS = [
+    "campaign_id",
+    "name",
+    "lift",
+    "interval",
+    "notes",
+    "lag_days",
+    "incremental_orders",
+    "incremental_revenue",
+    "spend",
+    "roi",
+    "start_date",
+    "end_date",
+]
 SORTS = {"incremental_revenue": "Incremental revenue", "roi": "Return on spend"}
 
 
 # --- the window the analysis runs over ----------------------------------------------------
+
 
 @dataclass(frozen=True)
 class AnalysisWindow:
@@ -78,8 +105,9 @@ def last_whole_day(moment: datetime) -> date:
     return midnight.date() - timedelta(days=1)
 
 
-def analysis_window(ctx: Context, rng: TimeRange, days: int = ANALYSIS_DAYS,
-                    lead_days: int | None = SETTINGS.pre_days) -> AnalysisWindow:
+def analysis_window(
+    ctx: Context, rng: TimeRange, days: int = ANALYSIS_DAYS, lead_days: int | None = SETTINGS.pre_days
+) -> AnalysisWindow:
     """The ``days`` days up to the range's last whole day (or the lake's last day, if
     earlier), reaching at least ``lead_days`` before the range's start (None: whatever the
     range's start)."""
@@ -97,11 +125,14 @@ def analysis_window(ctx: Context, rng: TimeRange, days: int = ANALYSIS_DAYS,
 
 # --- the analysis (cached by the page) ------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class CampaignAnalysis:
     effects: pd.DataFrame  # estimate_campaign_effects' columns + name, one row per campaign of the window
     daily: pd.DataFrame  # date, region, spend, orders, revenue: every region-day of the window
-    counterfactuals: dict[str, pd.DataFrame]  # campaign_id -> date, actual, counterfactual, low, high, in_effect
+    counterfactuals: dict[
+        str, pd.DataFrame
+    ]  # campaign_id -> date, actual, counterfactual, low, high, in_effect
     first_day: date
     last_day: date
 
@@ -123,10 +154,14 @@ def campaign_analysis(ctx: Context, first_day: date, last_day: date) -> Campaign
     """Every campaign of the window estimated, with its counterfactual ready for the chart."""
     report = campaign_report(ctx.engine, first_day, last_day)
     names = report.campaigns[["campaign_id", "name"]]
-    effects = report.effects.merge(names, on="campaign_id", how="left") if len(report.effects) else \
-        report.effects.assign(name=pd.Series(dtype=object))
-    return CampaignAnalysis(effects, spend_and_orders(report.orders, report.spend), counterfactuals(report),
-                            first_day, last_day)
+    effects = (
+        report.effects.merge(names, on="campaign_id", how="left")
+        if len(report.effects)
+        else report.effects.assign(name=pd.Series(dtype=object))
+    )
+    return CampaignAnalysis(
+        effects, spend_and_orders(report.orders, report.spend), counterfactuals(report), first_day, last_day
+    )
 
 
 def counterfactuals(report: CampaignReport) -> dict[str, pd.DataFrame]:
@@ -135,8 +170,11 @@ def counterfactuals(report: CampaignReport) -> dict[str, pd.DataFrame]:
     if report.effects.empty:
         return {}
     context, estimates = lift.fit_all(report.orders, report.campaigns, report.settings)
-    return {campaign_id: lift.counterfactual_frame(context, estimate, report.settings.level)
-            for campaign_id, estimate in estimates.items() if estimate is not None}
+    return {
+        campaign_id: lift.counterfactual_frame(context, estimate, report.settings.level)
+        for campaign_id, estimate in estimates.items()
+        if estimate is not None
+    }
 
 
 def spend_and_orders(orders: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
@@ -144,29 +182,45 @@ def spend_and_orders(orders: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
     per_region = spend.groupby(["date", "region"], as_index=False)["spend"].sum()
     frame = orders.merge(per_region, on=["date", "region"], how="outer")
     frame = frame.fillna({"spend": 0.0, "orders": 0, "revenue": 0.0}).astype({"orders": "int64"})
-    return frame[["date", "region", "spend", "orders", "revenue"]].sort_values(["date", "region"], ignore_index=True)
+    return frame[["date", "region", "spend", "orders", "revenue"]].sort_values(
+        ["date", "region"], ignore_index=True
+    )
 
 
 # --- what the page shows for its range (cheap, not cached) ----------------------------------
+
 
 def started_in(effects: pd.DataFrame, window: AnalysisWindow) -> pd.DataFrame:
     days = effects["start_date"].dt.date
     return effects[(days >= window.shown_first) & (days <= window.shown_last)]
 
 
-def ranked(analysis: CampaignAnalysis, window: AnalysisWindow, sort_by: str = "incremental_revenue") -> pd.DataFrame:
+def ranked(
+    analysis: CampaignAnalysis, window: AnalysisWindow, sort_by: str = "incremental_revenue"
+) -> pd.DataFrame:
     """The campaigns that started within the range, best first by ``sort_by`` (a key of
     SORTS); those without an estimate last. Lifts in percent, flags as badges."""
     frame = started_in(analysis.effects, window).sort_values(
-        [sort_by, "start_date"], ascending=[False, True], na_position="last")
-    return pd.DataFrame({
-        "campaign_id": frame["campaign_id"], "name": frame["name"], "region": frame["region"],
-        "channel": frame["channel"], "start_date": frame["start_date"], "end_date": frame["end_date"],
-        "lift": frame["lift"] * 100, "interval": [interval_text(r.lift_low, r.lift_high) for r in frame.itertuples()],
-        "lag_days": frame["lag_days"].astype("Int64"),
-        "incremental_orders": frame["incremental_orders"], "incremental_revenue": frame["incremental_revenue"],
-        "spend": frame["spend"], "roi": frame["roi"], "notes": [badges(flags) for flags in frame["flags"]],
-    }).reset_index(drop=True)
+        [sort_by, "start_date"], ascending=[False, True], na_position="last"
+    )
+    return pd.DataFrame(
+        {
+            "campaign_id": frame["campaign_id"],
+            "name": frame["name"],
+            "region": frame["region"],
+            "channel": frame["channel"],
+            "start_date": frame["start_date"],
+            "end_date": frame["end_date"],
+            "lift": frame["lift"] * 100,
+            "interval": [interval_text(r.lift_low, r.lift_high) for r in frame.itertuples()],
+            "lag_days": frame["lag_days"].astype("Int64"),
+            "incremental_orders": frame["incremental_orders"],
+            "incremental_revenue": frame["incremental_revenue"],
+            "spend": frame["spend"],
+            "roi": frame["roi"],
+            "notes": [badges(flags) for flags in frame["flags"]],
+        }
+    ).reset_index(drop=True)
 
 
 def signed_percent(fraction: float) -> str:
@@ -174,12 +228,12 @@ def signed_percent(fraction: float) -> str:
 
 
 def signed_dollars(amount: float) -> str:
-    """"+$1,234" or "−$1,234"."""
+    """ "+$1,234" or "−$1,234"."""
     return f"{'−' if amount < 0 else '+'}${abs(amount):,.0f}"
 
 
 def interval_text(low: float, high: float) -> str:
-    """"+3.1% to +9.0%", or "—" without an estimate."""
+    """ "+3.1% to +9.0%", or "—" without an estimate."""
     if pd.isna(low) or pd.isna(high):
         return "—"
     return f"{signed_percent(low)} to {signed_percent(high)}"
@@ -212,15 +266,24 @@ def totals(table: pd.DataFrame) -> Totals:
     effect = estimated[~estimated["notes"].map(lambda notes: FLAGS[lift.FLAG_NO_EFFECT][0] in notes)]
     spend = float(estimated["spend"].sum())
     revenue = float(estimated["incremental_revenue"].sum())
-    return Totals(len(table), len(estimated), len(effect), float(estimated["incremental_orders"].sum()), revenue,
-                  spend, revenue / spend if spend > 0 else np.nan)
+    return Totals(
+        len(table),
+        len(estimated),
+        len(effect),
+        float(estimated["incremental_orders"].sum()),
+        revenue,
+        spend,
+        revenue / spend if spend > 0 else np.nan,
+    )
 
 
 def chart_choices(table: pd.DataFrame, analysis: CampaignAnalysis) -> dict[str, str]:
     """campaign_id -> its label, for the campaigns that have a counterfactual, in table order."""
     rows = table[table["campaign_id"].isin(list(analysis.counterfactuals))]
-    return {r.campaign_id: f"{r.campaign_id} · {r.name} ({'—' if pd.isna(r.lift) else f'{r.lift:+.1f}%'})"
-            for r in rows.itertuples()}
+    return {
+        r.campaign_id: f"{r.campaign_id} · {r.name} ({'—' if pd.isna(r.lift) else f'{r.lift:+.1f}%'})"
+        for r in rows.itertuples()
+    }
 
 
 def effect_row(analysis: CampaignAnalysis, campaign_id: str) -> dict:
@@ -244,6 +307,7 @@ def effect_span(frame: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp] | None
 
 
 # --- spend against orders in the range ------------------------------------------------------
+
 
 def in_range(analysis: CampaignAnalysis, window: AnalysisWindow) -> pd.DataFrame:
     """The daily spend and orders of the range's days."""
@@ -273,10 +337,20 @@ def response_lag(daily: pd.DataFrame, max_lag: int = MAX_LAG_DAYS) -> pd.DataFra
     regions = [r for r in share.columns if spend[r].std() > 0]
     if not regions:
         return pd.DataFrame({"lag_days": range(max_lag + 1), "correlation": np.nan, "regions": 0})
-    per_region = pd.concat([lift.lagged_correlation(spend[r], share[r], max_lag).set_index("lag")["correlation"]
-                            for r in regions], axis=1)
-    return pd.DataFrame({"lag_days": per_region.index, "correlation": per_region.mean(axis=1).to_numpy(),
-                         "regions": per_region.notna().sum(axis=1).to_numpy()})
+    per_region = pd.concat(
+        [
+            lift.lagged_correlation(spend[r], share[r], max_lag).set_index("lag")["correlation"]
+            for r in regions
+        ],
+        axis=1,
+    )
+    return pd.DataFrame(
+        {
+            "lag_days": per_region.index,
+            "correlation": per_region.mean(axis=1).to_numpy(),
+            "regions": per_region.notna().sum(axis=1).to_numpy(),
+        }
+    )
 
 
 def best_lag(correlation: pd.DataFrame) -> int | None:

@@ -70,5 +70,6 @@ def whole_buckets(frame: pd.DataFrame, column: str, length: pd.Timedelta, rng: T
 def weekly(frame: pd.DataFrame, time_column: str, keys: list[str], values: Mapping[str, str]) -> pd.DataFrame:
     """Daily rows summed into weeks starting on Monday."""
     grouper = pd.Grouper(key=time_column, freq="W-MON", label="left", closed="left")
-    return frame.groupby([grouper, *keys], as_index=False).agg(**{
-        column: (column, how) for column, how in values.items()})
+    return frame.groupby([grouper, *keys], as_index=False).agg(
+        **{column: (column, how) for column, how in values.items()}
+    )

@@ -62,9 +62,13 @@ def build_local_context(settings: Settings) -> Context:
     lake = Path(settings.lake)
     definition = load_definition()
     return Context(
-        settings=settings, engine=DuckDBEngine(lake), metrics=LocalMetricsSource(lake),
+        settings=settings,
+        engine=DuckDBEngine(lake),
+        metrics=LocalMetricsSource(lake),
         dead_letters=LocalDeadLetters.for_lake(lake, definition),
-        backend="local", location=str(lake), rules=tuple(r.name for r in definition.rules),
+        backend="local",
+        location=str(lake),
+        rules=tuple(r.name for r in definition.rules),
     )
 
 
@@ -77,14 +81,18 @@ def build_aws_context(settings: Settings) -> Context:
     from app.aws.backend import build_aws_parts
 
     parts = build_aws_parts(settings)
-    return Context(settings=settings, engine=parts.engine, metrics=parts.metrics,
-                   dead_letters=parts.dead_letters, backend="aws", location=parts.location, rules=parts.rules)
+    return Context(
+        settings=settings,
+        engine=parts.engine,
+        metrics=parts.metrics,
+        dead_letters=parts.dead_letters,
+        backend="aws",
+        location=parts.location,
+        rules=parts.rules,
+    )
 
 
-BACKENDS: dict[str, Callable[[Settings], Context]] = {
-    "local": build_local_context,
-    "aws": build_aws_context,
-}
+BACKENDS: dict[str, Callable[[Settings], Context]] = {"local": build_local_context, "aws": build_aws_context}
 
 
 def build_context(settings: Settings) -> Context:

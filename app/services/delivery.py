@@ -45,21 +45,55 @@ COUNT_COLUMNS = {
 }
 COUNTS = tuple(COUNT_COLUMNS)
 LATENCIES = ("IngestionToInvocationStartLatency", "IngestionToInvocationSuccessLatency")
-LATENCY_LABELS = {"IngestionToInvocationStartLatency": "Ingestion to invocation start",
-                  "IngestionToInvocationSuccessLatency": "Ingestion to invocation success"}
+LATENCY_LABELS = {
+    "IngestionToInvocationStartLatency": "Ingestion to invocation start",
+    "IngestionToInvocationSuccessLatency": "Ingestion to invocation success",
+}
 PERCENTILES = (50, 90, 99)
-PUT_EVENTS_COUNTS = ("PutEventsApproximateCallCount", "PutEventsApproximateSuccessCount",
-                     "PutEventsApproximateFailedCount", "PutEventsApproximateThrottledCount",
-                     "PutEventsEntriesCount", "PutEventsFailedEntriesCount", "PutEventsRequestSize")
+PUT_EVENTS_COUNTS = (
+    "PutEventsApproximateCallCount",
+    "PutEventsApproximateSuccessCount",
+    "PutEventsApproximateFailedCount",
+    "PutEventsApproximateThrottledCount",
+    "PutEventsEntriesCount",
+    "PutEventsFailedEntriesCount",
+    "PutEventsRequestSize",
+)
 PUT_EVENTS = PUT_EVENTS_COUNTS + ("PutEventsLatency",)
 # What the page charts per rule, in this order (ThrottledRules only when there is any).
-CHART_METRICS = ("MatchedEvents", "Invocations", "FailedInvocations", "RetryInvocationAttempts",
-                 "InvocationsSentToDlq", "IngestionToInvocationStartLatency")
+CHART_METRICS = (
+    "MatchedEvents",
+    "Invocations",
+    "FailedInvocations",
+    "RetryInvocationAttempts",
+    "InvocationsSentToDlq",
+    "IngestionToInvocationStartLatency",
+)
 RECENT_METRICS = ("Invocations", "RetryInvocationAttempts", "FailedInvocations")
-DLQ_ATTRIBUTES = ("ERROR_CODE", "ERROR_MESSAGE", "EXHAUSTED_RETRY_CONDITION", "RETRY_ATTEMPTS",
-                  "RULE_ARN", "TARGET_ARN")
-HEALTH_COLUMNS = ["rule", "targets", "matched", "triggered", "invocations", "failed", "failure_rate", "attempts",
-                  "successful_attempts", "retries", "throttled", "sent_to_dlq", "failed_to_dlq", "latency_ms"]
+DLQ_ATTRIBUTES = (
+    "ERROR_CODE",
+    "ERROR_MESSAGE",
+    "EXHAUSTED_RETRY_CONDITION",
+    "RETRY_ATTEMPTS",
+    "RULE_ARN",
+    "TARGET_ARN",
+)
+HEALTH_COLUMNS = [
+    "rule",
+    "targets",
+    "matched",
+    "triggered",
+    "invocations",
+    "failed",
+    "failure_rate",
+    "attempts",
+    "successful_attempts",
+    "retries",
+    "throttled",
+    "sent_to_dlq",
+    "failed_to_dlq",
+    "latency_ms",
+]
 LATENCY_COLUMNS = ["rule", "latency", "samples", "mean_ms", "p50", "p90", "p99"]
 
 
@@ -92,8 +126,11 @@ class DeliveryMetrics:
 
     @property
     def is_empty(self) -> bool:
-        return (self.rules["matched"].sum() == 0 and not any(self.queue_depth.values())
-                and not self.put_events.any)
+        return (
+            self.rules["matched"].sum() == 0
+            and not any(self.queue_depth.values())
+            and not self.put_events.any
+        )
 
     @property
     def has_latency(self) -> bool:
@@ -116,10 +153,12 @@ class DeliveryHealth(DeliveryMetrics):
 
 # --- metrics -----------------------------------------------------------------------------
 
+
 def rule_metrics(ctx: Context, rng: TimeRange) -> pd.DataFrame:
     """The rule-level metrics over ``rng`` (rows with a RuleName dimension only)."""
-    frame = ctx.metrics.get(list(COUNTS + LATENCIES), rng.start, rng.end, period_seconds(rng),
-                            bus=ctx.settings.bus_name)
+    frame = ctx.metrics.get(
+        list(COUNTS + LATENCIES), rng.start, rng.end, period_seconds(rng), bus=ctx.settings.bus_name
+    )
     return frame[frame["rule"] != ""].reset_index(drop=True)
 
 
@@ -132,11 +171,13 @@ def _weighted_latency(latency: pd.DataFrame) -> pd.Series:
     return sums["total"] / sums["samples"].replace(0, np.nan)
 
 
-def rule_health(metrics: pd.DataFrame, rules: tuple[str, ...] = (),
-                targets: dict[str, str] | None = None) -> pd.DataFrame:
+def rule_health(
+    metrics: pd.DataFrame, rules: tuple[str, ...] = (), targets: dict[str, str] | None = None
+) -> pd.DataFrame:
     """One row per rule with its totals; the highest failure rate first, then most failures."""
     counts = metrics[metrics["metric"].isin(COUNTS)].pivot_table(
-        index="rule", columns="metric", values="value", aggfunc="sum")
+        index="rule", columns="metric", values="value", aggfunc="sum"
+    )
     counts = counts.reindex(columns=list(COUNTS), fill_value=0.0)
     counts = counts.reindex(sorted(set(metrics["rule"]) | set(rules)), fill_value=0.0).fillna(0.0)
     table = counts.rename(columns=COUNT_COLUMNS).rename_axis(columns=None).rename_axis("rule").reset_index()
@@ -144,8 +185,11 @@ def rule_health(metrics: pd.DataFrame, rules: tuple[str, ...] = (),
     table["failure_rate"] = table["failed"] / table["invocations"].replace(0, np.nan)
     start_latency = metrics[metrics["metric"] == "IngestionToInvocationStartLatency"]
     table["latency_ms"] = table["rule"].map(_weighted_latency(start_latency))
-    table = table.sort_values(["failure_rate", "failed", "sent_to_dlq", "rule"], ascending=[False, False, False, True],
-                              na_position="last")
+    table = table.sort_values(
+        ["failure_rate", "failed", "sent_to_dlq", "rule"],
+        ascending=[False, False, False, True],
+        na_position="last",
+    )
     return table[HEALTH_COLUMNS].reset_index(drop=True)
 
 
@@ -185,7 +229,9 @@ def chart_series(metrics: pd.DataFrame, rng: TimeRange, timezone: str) -> pd.Dat
     """timestamp (local), rule, metric, value per bucket of the range (hour, day or week,
     as Event rates draws it; the live view has its own per-minute chart), whole buckets
     only. Counts are summed; latencies are means weighted by their samples."""
-    frame = metrics.loc[metrics["metric"].isin(CHART_METRICS), ["timestamp", "rule", "metric", "value", "samples"]]
+    frame = metrics.loc[
+        metrics["metric"].isin(CHART_METRICS), ["timestamp", "rule", "metric", "value", "samples"]
+    ]
     frame = frame.assign(weighted=frame["value"].fillna(0) * frame["samples"])
     sums = {"value": "sum", "samples": "sum", "weighted": "sum"}
     if rng.bucket == "week":
@@ -194,7 +240,9 @@ def chart_series(metrics: pd.DataFrame, rng: TimeRange, timezone: str) -> pd.Dat
         frame = frame.assign(timestamp=frame["timestamp"].dt.floor(BUCKET_LENGTH[rng.bucket]))
         frame = frame.groupby(["timestamp", "rule", "metric"], as_index=False)[list(sums)].sum()
     latency = frame["metric"].isin(LATENCIES)
-    frame.loc[latency, "value"] = frame.loc[latency, "weighted"] / frame.loc[latency, "samples"].replace(0, np.nan)
+    frame.loc[latency, "value"] = frame.loc[latency, "weighted"] / frame.loc[latency, "samples"].replace(
+        0, np.nan
+    )
     frame = whole_buckets(frame, "timestamp", BUCKET_LENGTH[rng.bucket], rng)
     frame = frame.assign(timestamp=to_local_time(frame["timestamp"], timezone))
     columns = ["timestamp", "rule", "metric", "value"]
@@ -266,7 +314,10 @@ def delivery_metrics(ctx: Context, rng: TimeRange) -> DeliveryMetrics:
     return DeliveryMetrics(
         chart_series(metrics, rng, ctx.settings.timezone),
         rule_health(metrics, ctx.rules, rule_targets(load_definition(), names)),
-        latency_table(metrics, latency_percentiles(ctx, rng)), put_events(ctx, rng), queue_depth(ctx))
+        latency_table(metrics, latency_percentiles(ctx, rng)),
+        put_events(ctx, rng),
+        queue_depth(ctx),
+    )
 
 
 def delivery_health(ctx: Context, rng: TimeRange) -> DeliveryHealth:
@@ -289,8 +340,19 @@ def recent_activity(ctx: Context, now: datetime, minutes: int = 60) -> pd.DataFr
 
 # --- dead letters ------------------------------------------------------------------------
 
-LETTER_COLUMNS = ["queue", "sent_at", "rule", "target", "source", "detail_type", "event_id", "event_time",
-                  *DLQ_ATTRIBUTES, "message_id", "detail"]
+LETTER_COLUMNS = [
+    "queue",
+    "sent_at",
+    "rule",
+    "target",
+    "source",
+    "detail_type",
+    "event_id",
+    "event_time",
+    *DLQ_ATTRIBUTES,
+    "message_id",
+    "detail",
+]
 
 
 def _letter_row(queue: str, letter: DeadLetter) -> dict:
@@ -300,12 +362,17 @@ def _letter_row(queue: str, letter: DeadLetter) -> dict:
         event = {}
     rule_arn = letter.attributes.get("RULE_ARN", "")
     return {
-        "queue": queue, "sent_at": letter.sent_at, "rule": rule_arn.rsplit("/", 1)[-1],
+        "queue": queue,
+        "sent_at": letter.sent_at,
+        "rule": rule_arn.rsplit("/", 1)[-1],
         "target": target_name(letter.attributes.get("TARGET_ARN", "")),
-        "source": event.get("source", ""), "detail_type": event.get("detail-type", ""),
-        "event_id": event.get("id", ""), "event_time": event.get("time", ""),
+        "source": event.get("source", ""),
+        "detail_type": event.get("detail-type", ""),
+        "event_id": event.get("id", ""),
+        "event_time": event.get("time", ""),
         **{name: letter.attributes.get(name, "") for name in DLQ_ATTRIBUTES},
-        "message_id": letter.message_id, "detail": event_summary(letter.body),
+        "message_id": letter.message_id,
+        "detail": event_summary(letter.body),
     }
 
 
@@ -318,8 +385,11 @@ def target_name(arn: str) -> str:
 def dead_letters(ctx: Context, limit: int = 500, queues: tuple[str, ...] = ()) -> pd.DataFrame:
     """The newest ``limit`` messages of each DLQ (or of ``queues``), newest first — whenever
     they were sent, not only in the range: a dead letter waits until someone redrives it."""
-    rows = [_letter_row(queue, letter) for queue in (queues or ctx.dead_letters.queues())
-            for letter in ctx.dead_letters.peek(queue, limit)]
+    rows = [
+        _letter_row(queue, letter)
+        for queue in (queues or ctx.dead_letters.queues())
+        for letter in ctx.dead_letters.peek(queue, limit)
+    ]
     frame = pd.DataFrame(rows, columns=LETTER_COLUMNS)
     frame["sent_at"] = pd.to_datetime(frame["sent_at"], utc=True, format="ISO8601")
     frame["sent_at"] = to_local_time(frame["sent_at"], ctx.settings.timezone)
@@ -333,11 +403,15 @@ def dlq_summary(letters: pd.DataFrame, depth: dict[str, int]) -> pd.DataFrame:
     columns = ["queue", "waiting", "ERROR_CODE", "messages", "latest"]
     if letters.empty:
         return pd.DataFrame(columns=columns)
-    summary = (letters.groupby(["queue", "ERROR_CODE"], as_index=False)
-               .agg(messages=("message_id", "count"), latest=("sent_at", "max")))
+    summary = letters.groupby(["queue", "ERROR_CODE"], as_index=False).agg(
+        messages=("message_id", "count"), latest=("sent_at", "max")
+    )
     summary["waiting"] = summary["queue"].map(depth).fillna(0).astype("int64")
-    return summary[columns].sort_values(["messages", "queue", "ERROR_CODE"], ascending=[False, True, True]
-                                        ).reset_index(drop=True)
+    return (
+        summary[columns]
+        .sort_values(["messages", "queue", "ERROR_CODE"], ascending=[False, True, True])
+        .reset_index(drop=True)
+    )
 
 
 def event_summary(body: str) -> str:
@@ -349,6 +423,7 @@ def event_summary(body: str) -> str:
 
 
 # --- redrive -----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RedriveReport:
@@ -368,7 +443,9 @@ class RedriveReport:
             top = "; ".join(f"{reason} ({count})" for reason, count in reasons.head(2).items())
             parts.append(f"{len(self.failed)} failed again and stay in {self.queue}: {top}")
         if self.missing:
-            parts.append(f"{len(self.missing)} {'was' if len(self.missing) == 1 else 'were'} no longer in the queue")
+            parts.append(
+                f"{len(self.missing)} {'was' if len(self.missing) == 1 else 'were'} no longer in the queue"
+            )
         return ", ".join(parts) + "."
 
     @property
@@ -382,13 +459,16 @@ def redrive(ctx: Context, queue: str, message_ids: Iterable[str]) -> RedriveRepo
     Only what succeeded leaves the queue."""
     ids = list(dict.fromkeys(message_ids))
     result = ctx.dead_letters.redrive(queue, ids)
-    return RedriveReport(queue, ctx.backend, len(ids), tuple(result.sent), dict(result.failed),
-                         tuple(result.missing))
+    return RedriveReport(
+        queue, ctx.backend, len(ids), tuple(result.sent), dict(result.failed), tuple(result.missing)
+    )
 
 
 def redrive_question(letters: pd.DataFrame, queue: str) -> str:
     """What the confirmation asks: how many messages, from where, to which targets."""
     targets = letters[["rule", "target"]].drop_duplicates().sort_values(["rule", "target"])
-    where = ", ".join(f"{r.target} (rule {r.rule})" if r.rule else r.target or "?" for r in targets.itertuples())
+    where = ", ".join(
+        f"{r.target} (rule {r.rule})" if r.rule else r.target or "?" for r in targets.itertuples()
+    )
     count = len(letters)
     return f"Redrive {count} message{'s' if count != 1 else ''} from {queue} to {where}?"

@@ -63,7 +63,9 @@ def department_name(source: str) -> str:
 def rates_over_time(ctx: Context, rng: TimeRange) -> pd.DataFrame:
     """bucket (UTC), source, department, detail_type, events over the whole range."""
     frame = run_sql(ctx, with_unit(RATES_SQL, rng), rng)
-    frame = frame.assign(bucket=pd.to_datetime(frame["bucket"], utc=True), events=frame["events"].astype("int64"))
+    frame = frame.assign(
+        bucket=pd.to_datetime(frame["bucket"], utc=True), events=frame["events"].astype("int64")
+    )
     if rng.bucket == "week":
         frame = weekly(frame, "bucket", ["source", "detail_type"], {"events": "sum"})
     frame["department"] = frame["source"].map(department_name)
@@ -107,13 +109,21 @@ def event_rates(ctx: Context, rng: TimeRange) -> EventRates:
     rates = rates_over_time(ctx, rng)
     hourly = run_sql(ctx, HOURLY_SQL, rng)
     shown = chart_rates(rates, rng, ctx.settings.timezone)
-    return EventRates(shown, rng.bucket, weekday_hour_heatmap(hourly, ctx.settings.timezone),
-                      top_detail_types(rates, rng), detail_type_heatmap(shown), rng.duration >= WEEK)
+    return EventRates(
+        shown,
+        rng.bucket,
+        weekday_hour_heatmap(hourly, ctx.settings.timezone),
+        top_detail_types(rates, rng),
+        detail_type_heatmap(shown),
+        rng.duration >= WEEK,
+    )
 
 
 def detail_type_heatmap(rates: pd.DataFrame) -> pd.DataFrame:
     """Events per detail type (rows, busiest first) and bucket (columns)."""
-    table = rates.pivot_table(index="detail_type", columns="bucket", values="events", aggfunc="sum", fill_value=0)
+    table = rates.pivot_table(
+        index="detail_type", columns="bucket", values="events", aggfunc="sum", fill_value=0
+    )
     return table.loc[table.sum(axis=1).sort_values(ascending=False).index]
 
 
@@ -123,7 +133,9 @@ def recent_rates(ctx: Context, now: datetime, minutes: int = 60) -> pd.DataFrame
     end = pd.Timestamp(now).floor("min").to_pydatetime()
     rng = TimeRange(end - timedelta(minutes=minutes), end, CUSTOM, f"last {minutes} minutes")
     frame = run_sql(ctx, MINUTES_SQL, rng)
-    frame = frame.assign(department=frame["source"].map(department_name), events=frame["events"].astype("int64"))
+    frame = frame.assign(
+        department=frame["source"].map(department_name), events=frame["events"].astype("int64")
+    )
     per_minute = frame.groupby(["minute", "department"], as_index=False)["events"].sum()
     per_minute["minute"] = to_local_time(per_minute["minute"], ctx.settings.timezone)
     return per_minute.sort_values(["minute", "department"]).reset_index(drop=True)

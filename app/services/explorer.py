@@ -66,15 +66,19 @@ def department_order() -> list[str]:
 def find_sql(query: EventQuery) -> tuple[str, dict[str, str]]:
     """The search's SQL and its extra bindings; every value stays a bound parameter."""
     filters, params = "", {}
-    for column, name, values in (("source", "source", query.sources),
-                                 ("detail_type", "detail_type", query.detail_types)):
+    for column, name, values in (
+        ("source", "source", query.sources),
+        ("detail_type", "detail_type", query.detail_types),
+    ):
         if values:
             placeholders, bound = in_list(name, values)
             filters += f"\n  AND {column} IN {placeholders}"
             params.update(bound)
     if query.text.strip():
-        filters += ("\n  AND (id = :text OR json_extract_scalar(detail, '$.order_id') = :text"
-                    " OR strpos(detail, :text) > 0)")
+        filters += (
+            "\n  AND (id = :text OR json_extract_scalar(detail, '$.order_id') = :text"
+            " OR strpos(detail, :text) > 0)"
+        )
         params["text"] = query.text.strip()[:TEXT_MAX]
     limit = max(1, min(int(query.limit), MAX_ROWS))
     return FIND_SQL.replace("{filters}", filters).replace("{limit}", str(limit)), params
@@ -117,8 +121,10 @@ def order_journey(ctx: Context, rng: TimeRange, order_id: str) -> Journey:
     searched = rng.widened(rng.start - pd.Timedelta(days=JOURNEY_DAYS))
     placed = run_sql(ctx, ORDER_PLACED_SQL, searched, order_id=order_id)["placed_at"]
     if placed.empty or pd.isna(placed.iloc[0]):
-        return Journey(order_id, pd.DataFrame(columns=["time", "department", "source", "detail_type",
-                                                       "id", "summary", "step"]))
+        return Journey(
+            order_id,
+            pd.DataFrame(columns=["time", "department", "source", "detail_type", "id", "summary", "step"]),
+        )
     start = pd.Timestamp(placed.iloc[0]).tz_convert("UTC").to_pydatetime()
     window = TimeRange(start, start + pd.Timedelta(days=JOURNEY_DAYS), "custom", f"order {order_id}")
     events = run_sql(ctx, JOURNEY_SQL, window, order_id=order_id)

@@ -40,7 +40,9 @@ def forecast_window(ctx: Context, rng: TimeRange) -> AnalysisWindow:
     return analysis_window(ctx, rng, ANALYSIS_DAYS, lead_days=None)
 
 
-def forecast_outlook(ctx: Context, first_day: date, last_day: date, horizon: int = HORIZON_DAYS) -> ForecastReport:
+def forecast_outlook(
+    ctx: Context, first_day: date, last_day: date, horizon: int = HORIZON_DAYS
+) -> ForecastReport:
     """Every product line's forecast from the day after ``last_day``, backtested on the days
     from ``first_day``."""
     return forecast_report(ctx.engine, first_day, last_day, horizon)
@@ -61,6 +63,7 @@ def history_days(report: ForecastReport) -> int:
 
 # --- backtest, in figures and in words ------------------------------------------------------
 
+
 def missing_days(outlook: LineOutlook) -> int:
     """How many more days of history the line needs for a backtest (0: it had one)."""
     result = outlook.forecast
@@ -77,16 +80,21 @@ def sentences(line: str, outlook: LineOutlook, horizon: int) -> list[str]:
     capacity = narrative.shortfall_sentence(line, short, at_risk, horizon)
     missing = missing_days(outlook)
     if missing:
-        return [f"Needs {missing} more days of history for a backtest ({result.design.required_days} days for a "
-                f"{horizon}-day horizon; there are {len(result.history)}): until then the forecast repeats last "
-                "week, with ranges that assume normal errors instead of measured ones.", capacity]
+        return [
+            f"Needs {missing} more days of history for a backtest ({result.design.required_days} days for a "
+            f"{horizon}-day horizon; there are {len(result.history)}): until then the forecast repeats last "
+            "week, with ranges that assume normal errors instead of measured ones.",
+            capacity,
+        ]
     steps = min(result.design.headline_steps, horizon)
-    return [f"Chosen model: {model_words(result.model)}, the most accurate on the backtest.",
-            f"{narrative.mase_sentence(metrics['mase'])} Measured on the forecasts 1–{steps} days ahead made on "
-            f"each of the last {result.design.test_origins} days whose outcome is known.",
-            narrative.wape_sentence(metrics["wape"]),
-            narrative.coverage_sentence(metrics["coverage_80"], 0.8),
-            capacity]
+    return [
+        f"Chosen model: {model_words(result.model)}, the most accurate on the backtest.",
+        f"{narrative.mase_sentence(metrics['mase'])} Measured on the forecasts 1–{steps} days ahead made on "
+        f"each of the last {result.design.test_origins} days whose outcome is known.",
+        narrative.wape_sentence(metrics["wape"]),
+        narrative.coverage_sentence(metrics["coverage_80"], 0.8),
+        capacity,
+    ]
 
 
 def backtest_table(outlook: LineOutlook, horizon: int) -> pd.DataFrame:
@@ -99,27 +107,42 @@ def backtest_table(outlook: LineOutlook, horizon: int) -> pd.DataFrame:
     if backtest.empty:
         return pd.DataFrame(columns=columns)
     frame = backtest.sort_values(["chosen", "mase"], ascending=[False, True])
-    return pd.DataFrame({
-        "model": frame["model"].map(lambda m: MODEL_NAMES.get(m, m)), "chosen": frame["chosen"],
-        "mase": frame["mase"], "wape": frame["wape"] * 100, "smape": frame["smape"] * 100,
-        "coverage_80": frame["coverage_80"] * 100, "coverage_95": frame["coverage_95"] * 100,
-        "mase_all": frame["mase_all"],
-    })[columns].reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "model": frame["model"].map(lambda m: MODEL_NAMES.get(m, m)),
+            "chosen": frame["chosen"],
+            "mase": frame["mase"],
+            "wape": frame["wape"] * 100,
+            "smape": frame["smape"] * 100,
+            "coverage_80": frame["coverage_80"] * 100,
+            "coverage_95": frame["coverage_95"] * 100,
+            "mase_all": frame["mase_all"],
+        }
+    )[columns].reset_index(drop=True)
 
 
 def summary(report: ForecastReport) -> pd.DataFrame:
     """One row per line: the chosen model, its MASE and 80% coverage, short and at-risk days."""
     frame = report.summary
-    return pd.DataFrame({
-        "product_line": frame["product_line"],
-        "model": [MODEL_NAMES.get(m, m) if not missing_days(report.lines[line]) else "Repeat last week (no backtest)"
-                  for line, m in zip(frame["product_line"], frame["model"])],
-        "mase": frame["mase"], "coverage_80": frame["coverage_80"] * 100,
-        "short_days": frame["shortfall_days"].map(len), "at_risk_days": frame["at_risk_days"].map(len),
-    })
+    return pd.DataFrame(
+        {
+            "product_line": frame["product_line"],
+            "model": [
+                MODEL_NAMES.get(m, m)
+                if not missing_days(report.lines[line])
+                else "Repeat last week (no backtest)"
+                for line, m in zip(frame["product_line"], frame["model"])
+            ],
+            "mase": frame["mase"],
+            "coverage_80": frame["coverage_80"] * 100,
+            "short_days": frame["shortfall_days"].map(len),
+            "at_risk_days": frame["at_risk_days"].map(len),
+        }
+    )
 
 
 # --- the chart and the shortfall table, daily or weekly --------------------------------------
+
 
 @dataclass(frozen=True)
 class LineView:
@@ -127,7 +150,9 @@ class LineView:
 
     history: pd.DataFrame  # date, units, capacity
     forecast: pd.DataFrame  # date, forecast, low_80, high_80, low_95, high_95, capacity, short, at_risk
-    shortfalls: pd.DataFrame  # date, status (short | at risk), forecast, high_80, capacity, short_by, short_by_at_80
+    shortfalls: (
+        pd.DataFrame
+    )  # date, status (short | at risk), forecast, high_80, capacity, short_by, short_by_at_80
     unit: str  # "day" | "week"
 
 
@@ -159,16 +184,29 @@ def weekly_totals(history: pd.DataFrame) -> pd.DataFrame:
     which start the day after), labelled by their first day."""
     whole = history.tail(len(history) // WEEK * WEEK).reset_index(drop=True)
     block = np.arange(len(whole)) // WEEK
-    return whole.groupby(block).agg(date=("date", "first"), units=("units", "sum"),
-                                    capacity=("capacity", lambda c: c.sum(min_count=WEEK))).reset_index(drop=True)
+    return (
+        whole.groupby(block)
+        .agg(
+            date=("date", "first"),
+            units=("units", "sum"),
+            capacity=("capacity", lambda c: c.sum(min_count=WEEK)),
+        )
+        .reset_index(drop=True)
+    )
 
 
 def shortfall_rows(forecast: pd.DataFrame) -> pd.DataFrame:
     """The days (or weeks) the forecast, or the top of its 80% range, exceeds capacity."""
     flagged = forecast[forecast["at_risk"].fillna(False).astype(bool)]
     status = np.where(flagged["short"].fillna(False).astype(bool), "short", "at risk")
-    return pd.DataFrame({
-        "date": flagged["date"], "status": status, "forecast": flagged["forecast"], "high_80": flagged["high_80"],
-        "capacity": flagged["capacity"], "short_by": (flagged["forecast"] - flagged["capacity"]).clip(lower=0.0),
-        "short_by_at_80": flagged["high_80"] - flagged["capacity"],
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "date": flagged["date"],
+            "status": status,
+            "forecast": flagged["forecast"],
+            "high_80": flagged["high_80"],
+            "capacity": flagged["capacity"],
+            "short_by": (flagged["forecast"] - flagged["capacity"]).clip(lower=0.0),
+            "short_by_at_80": flagged["high_80"] - flagged["capacity"],
+        }
+    ).reset_index(drop=True)

@@ -38,7 +38,7 @@ IN_RANGE = "dt BETWEEN :dt_from AND :dt_to AND time >= :t_from AND time < :t_to"
 
 # Shipments joined to the orders they ship (placed up to LEAD_TIME_LOOKBACK_DAYS earlier),
 # and capacity by the day it was planned for.
-LEAD_AND_CAPACITY_SQL = f"""
+LEAD_AND_CAPACITY_SQL = """
 WITH
 placed AS (
   SELECT order_id, min(time) AS placed_at FROM orders
@@ -64,13 +64,16 @@ GROUP BY 1
 
 def _part_sql(part: str, table: str, detail_type: str | None, aggregate: str) -> str:
     only = f" AND detail_type = '{detail_type}'" if detail_type else ""
-    return (f"SELECT CAST(time AS DATE) AS day, '{part}' AS part, CAST({aggregate} AS DOUBLE) AS value\n"
-            f"FROM {table} WHERE {IN_RANGE}{only} GROUP BY 1")
+    return (
+        f"SELECT CAST(time AS DATE) AS day, '{part}' AS part, CAST({aggregate} AS DOUBLE) AS value\n"
+        f"FROM {table} WHERE {IN_RANGE}{only} GROUP BY 1"
+    )
 
 
 # One row per (day, part), every part a KPI is made of. Built from constants only.
 DAILY_PARTS_SQL = LEAD_AND_CAPACITY_SQL + "".join(
-    "UNION ALL\n" + _part_sql(*spec) + "\n" for spec in COUNTED_PARTS)
+    "UNION ALL\n" + _part_sql(*spec) + "\n" for spec in COUNTED_PARTS
+)
 
 
 @dataclass(frozen=True)
@@ -86,15 +89,36 @@ class KpiSpec:
 
 KPIS: tuple[KpiSpec, ...] = (
     KpiSpec("Retail web shop", "Orders", "orders", None, "count", True, ("revenue", "revenue")),
-    KpiSpec("Payments", "Payment failure rate", "payments_failed", "payments", "percent", False,
-            ("payments", "payments")),
+    KpiSpec(
+        "Payments",
+        "Payment failure rate",
+        "payments_failed",
+        "payments",
+        "percent",
+        False,
+        ("payments", "payments"),
+    ),
     KpiSpec("Marketing", "Campaign spend", "spend", None, "money", True),
     KpiSpec("ERP", "Stock-outs", "stock_outs", None, "count", False),
     KpiSpec("Fulfillment", "Shipments", "shipments", None, "count", True, ("lead_time", "mean lead time")),
-    KpiSpec("Logistics", "On-time delivery rate", "delivered_on_time", "delivered", "percent", True,
-            ("delivered", "delivered")),
-    KpiSpec("Production lines", "Output vs capacity", "units_made", "capacity", "percent", True,
-            ("units_made", "units made")),
+    KpiSpec(
+        "Logistics",
+        "On-time delivery rate",
+        "delivered_on_time",
+        "delivered",
+        "percent",
+        True,
+        ("delivered", "delivered"),
+    ),
+    KpiSpec(
+        "Production lines",
+        "Output vs capacity",
+        "units_made",
+        "capacity",
+        "percent",
+        True,
+        ("units_made", "units made"),
+    ),
     KpiSpec("Customer relations", "Tickets opened", "tickets", None, "count", False),
 )
 
@@ -154,7 +178,9 @@ def _ratio(numerator: float, denominator: float | None) -> float | None:
 
 
 def _period_value(totals: pd.Series, spec: KpiSpec) -> float | None:
-    if totals.get(spec.numerator, 0) == 0 and (spec.denominator is None or totals.get(spec.denominator, 0) == 0):
+    if totals.get(spec.numerator, 0) == 0 and (
+        spec.denominator is None or totals.get(spec.denominator, 0) == 0
+    ):
         return None
     denominator = totals.get(spec.denominator, 0.0) if spec.denominator else None
     return _ratio(float(totals.get(spec.numerator, 0.0)), denominator)
@@ -201,15 +227,29 @@ def summarise(this_parts: pd.DataFrame, previous_parts: pd.DataFrame, rng: TimeR
     kpis, daily = [], []
     for spec in KPIS:
         trend = _daily_values(this, spec)[_shown_days(rng, start)]
-        kpis.append(Kpi(spec, _period_value(this.sum(), spec), _period_value(before.sum(), spec),
-                        _detail_value(this.sum(), spec), trend))
+        kpis.append(
+            Kpi(
+                spec,
+                _period_value(this.sum(), spec),
+                _period_value(before.sum(), spec),
+                _detail_value(this.sum(), spec),
+                trend,
+            )
+        )
         for period, wide, days in (("this", this, rng), ("previous", before, rng.previous())):
             values = _daily_values(wide, spec).where(_shown_days(days, start))
-            daily.append(pd.DataFrame({
-                "day": values.index, "department": spec.department, "label": spec.label,
-                "value": values.to_numpy(), "period": period,
-                "offset_days": (values.index - values.index.min()).days,
-            }))
+            daily.append(
+                pd.DataFrame(
+                    {
+                        "day": values.index,
+                        "department": spec.department,
+                        "label": spec.label,
+                        "value": values.to_numpy(),
+                        "period": period,
+                        "offset_days": (values.index - values.index.min()).days,
+                    }
+                )
+            )
     return Overview(kpis, pd.concat(daily, ignore_index=True))
 
 

@@ -7,14 +7,30 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from app.catalog import ParamError  # noqa: F401  (pages catch it: a bad form value, named)
-from app.catalog import Param, SavedQuery, bind, load_catalog, relative_range, resolve_params
+from app.catalog import (
+    Param,
+    ParamError,  # noqa: F401  (pages catch it: a bad form value, named)
+    SavedQuery,
+    bind,
+    load_catalog,
+    relative_range,
+    resolve_params,
+)
 from app.engines.base import QueryResult
 from app.services.context import Context
 
 # Relative ranges a date-range parameter offers besides explicit dates (app/catalog phrases).
-RANGE_PRESETS = ("today", "yesterday", "last 7 days", "last 30 days", "last 90 days", "month to date",
-                 "last month", "year to date", "last 365 days")
+RANGE_PRESETS = (
+    "today",
+    "yesterday",
+    "last 7 days",
+    "last 30 days",
+    "last 90 days",
+    "month to date",
+    "last month",
+    "year to date",
+    "last 365 days",
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +53,9 @@ def _matches(query: SavedQuery, words: list[str]) -> bool:
 def library(search: str = "", audience: str = "") -> list[SavedQuery]:
     """Saved queries whose name, title, description or tags contain every search word."""
     words = search.lower().split()
-    found = [q for q in load_catalog().values() if _matches(q, words) and (not audience or q.audience == audience)]
+    found = [
+        q for q in load_catalog().values() if _matches(q, words) and (not audience or q.audience == audience)
+    ]
     return sorted(found, key=lambda q: q.title)
 
 

@@ -64,7 +64,9 @@ class TimeRange:
 
     def previous(self) -> TimeRange:
         """The period of equal length just before this one (for period-over-period deltas)."""
-        return TimeRange(self.start - self.duration, self.start, CUSTOM, f"previous {self.duration.days or 1}-day period")
+        return TimeRange(
+            self.start - self.duration, self.start, CUSTOM, f"previous {self.duration.days or 1}-day period"
+        )
 
     def whole_days(self) -> TimeRange | None:
         """The UTC days wholly inside the range (None if there is none): day-grained
@@ -109,7 +111,9 @@ def _one(value: Any) -> str:
     return str(value)
 
 
-def from_query(query: Mapping[str, Any], now: datetime, timezone: str = "UTC") -> tuple[TimeRange, str | None]:
+def from_query(
+    query: Mapping[str, Any], now: datetime, timezone: str = "UTC"
+) -> tuple[TimeRange, str | None]:
     """The range a URL asks for, or the default and a sentence saying what was wrong."""
     if "from" in query or "to" in query:
         try:
@@ -117,14 +121,15 @@ def from_query(query: Mapping[str, Any], now: datetime, timezone: str = "UTC") -
             last = date.fromisoformat(_one(query.get("to", query.get("from"))))
         except ValueError:
             return preset_range(DEFAULT_PRESET, now), (
-                "The link's from/to dates are not YYYY-MM-DD; showing "
-                f"{PRESETS[DEFAULT_PRESET][0].lower()}.")
+                f"The link's from/to dates are not YYYY-MM-DD; showing {PRESETS[DEFAULT_PRESET][0].lower()}."
+            )
         return custom_range(first, last, timezone), None
     key = _one(query.get("range", DEFAULT_PRESET))
     if key not in PRESETS:
         return preset_range(DEFAULT_PRESET, now), (
             f"The link asks for an unknown range {key!r} (known: {', '.join(PRESETS)}); "
-            f"showing {PRESETS[DEFAULT_PRESET][0].lower()}.")
+            f"showing {PRESETS[DEFAULT_PRESET][0].lower()}."
+        )
     return preset_range(key, now), None
 
 
@@ -146,4 +151,6 @@ def local_days(rng: TimeRange, timezone: str = "UTC") -> tuple[date, date]:
 
 def period_seconds(rng: TimeRange) -> int:
     """The metrics period for charts over ``rng``, one of CloudWatch's standard periods."""
-    return {"hour": 3600 if rng.duration > timedelta(days=2) else 300, "day": 86_400, "week": 86_400}[rng.bucket]
+    return {"hour": 3600 if rng.duration > timedelta(days=2) else 300, "day": 86_400, "week": 86_400}[
+        rng.bucket
+    ]

@@ -14,10 +14,18 @@ from pathlib import Path
 from app.demo.enterprise import DemoConfig, Enterprise, write_ground_truth
 from app.lake.writer import LakeWriter
 
-ANALYTICS_DETAIL_TYPES = frozenset({
-    "OrderPlaced", "CampaignLaunched", "CampaignSpend", "CampaignEnded",
-    "CapacityPlanned", "BatchStarted", "BatchCompleted", "MachineDowntime",
-})
+ANALYTICS_DETAIL_TYPES = frozenset(
+    {
+        "OrderPlaced",
+        "CampaignLaunched",
+        "CampaignSpend",
+        "CampaignEnded",
+        "CapacityPlanned",
+        "BatchStarted",
+        "BatchCompleted",
+        "MachineDowntime",
+    }
+)
 END = date(2026, 11, 26)
 
 
@@ -26,8 +34,11 @@ def seed_analytics_lake(root: Path, *, days: int, events_per_day: int, seed: int
     lake = Path(root) / "lake"
     if (Path(root) / "ground_truth.json").exists():
         return lake
-    enterprise = Enterprise(DemoConfig(days=days, events_per_day=events_per_day, seed=seed, end=end,
-                                       detail_types=ANALYTICS_DETAIL_TYPES))
+    enterprise = Enterprise(
+        DemoConfig(
+            days=days, events_per_day=events_per_day, seed=seed, end=end, detail_types=ANALYTICS_DETAIL_TYPES
+        )
+    )
     writer = LakeWriter(lake)
     for batch in enterprise.day_batches():
         writer.write(batch.events)

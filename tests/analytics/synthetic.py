@@ -49,8 +49,14 @@ def effect(dates: pd.DatetimeIndex, plant: Planted) -> np.ndarray:
     return np.where(active, 1 + plant.lift, 1.0)
 
 
-def regional_orders(plants: list[Planted], days: int = 365, end: str = "2025-12-31", seed: int = 0,
-                    regions: dict[str, float] = REGIONS, order_value: float = 50.0) -> pd.DataFrame:
+def regional_orders(
+    plants: list[Planted],
+    days: int = 365,
+    end: str = "2025-12-31",
+    seed: int = 0,
+    regions: dict[str, float] = REGIONS,
+    order_value: float = 50.0,
+) -> pd.DataFrame:
     """Daily Poisson orders and revenue per region, with each planted campaign's lift."""
     rng = np.random.default_rng(seed)
     dates = calendar(days, end)
@@ -68,15 +74,36 @@ def regional_orders(plants: list[Planted], days: int = 365, end: str = "2025-12-
 
 
 def campaign_frame(plants: list[Planted]) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "campaign_id": p.campaign_id, "name": p.campaign_id, "channel": "search", "region": p.region,
-        "start_date": p.start_date, "end_date": p.end_date, "spend": p.spend_per_day * p.days,
-    } for p in plants])
+    return pd.DataFrame(
+        [
+            {
+                "campaign_id": p.campaign_id,
+                "name": p.campaign_id,
+                "channel": "search",
+                "region": p.region,
+                "start_date": p.start_date,
+                "end_date": p.end_date,
+                "spend": p.spend_per_day * p.days,
+            }
+            for p in plants
+        ]
+    )
 
 
-HOLIDAY_FACTORS = {"Thanksgiving": 0.65, "Black Friday": 2.1, "Cyber Monday": 1.8, "Christmas Eve": 0.7,
-                   "Christmas Day": 0.45, "Boxing Day": 1.3, "New Year's Eve": 0.8, "New Year's Day": 0.55,
-                   "Presidents' Day": 1.35, "Memorial Day": 1.45, "Independence Day": 0.7, "Labor Day": 1.35}
+HOLIDAY_FACTORS = {
+    "Thanksgiving": 0.65,
+    "Black Friday": 2.1,
+    "Cyber Monday": 1.8,
+    "Christmas Eve": 0.7,
+    "Christmas Day": 0.45,
+    "Boxing Day": 1.3,
+    "New Year's Eve": 0.8,
+    "New Year's Day": 0.55,
+    "Presidents' Day": 1.35,
+    "Memorial Day": 1.45,
+    "Independence Day": 0.7,
+    "Labor Day": 1.35,
+}
 
 
 def demand_shape(dates: pd.DatetimeIndex) -> np.ndarray:
@@ -91,8 +118,13 @@ def demand_shape(dates: pd.DatetimeIndex) -> np.ndarray:
     return WEEKLY[dates.day_of_week.to_numpy()] / WEEKLY.mean() * season * trend * holidays.to_numpy()
 
 
-def line_demand(lines: dict[str, float], days: int = 365, end: str = "2026-11-26", seed: int = 0,
-                mean_quantity: float = 1.6) -> pd.DataFrame:
+def line_demand(
+    lines: dict[str, float],
+    days: int = 365,
+    end: str = "2026-11-26",
+    seed: int = 0,
+    mean_quantity: float = 1.6,
+) -> pd.DataFrame:
     """Daily units per product line: Poisson orders times a geometric-like basket size."""
     rng = np.random.default_rng(seed)
     dates = calendar(days, end)

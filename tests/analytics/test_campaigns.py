@@ -17,15 +17,20 @@ BIG = {"north": 4000.0, "south": 3000.0, "east": 2500.0, "west": 2000.0}
 
 def estimate(plants: list[Planted], seed: int = 0, regions=BIG, **settings) -> pd.DataFrame:
     orders = regional_orders(plants, seed=seed, regions=regions)
-    return lift.estimate_campaign_effects(orders, campaign_frame(plants), lift.LiftSettings(**settings)).set_index("campaign_id")
+    return lift.estimate_campaign_effects(
+        orders, campaign_frame(plants), lift.LiftSettings(**settings)
+    ).set_index("campaign_id")
 
 
-@pytest.mark.parametrize("plant", [
-    pytest.param(Planted("c", "north", "2025-04-01", 21, 0.15, 3), id="15pct-lag3"),
-    pytest.param(Planted("c", "west", "2025-06-10", 14, 0.25, 0), id="25pct-lag0-small-region"),
-    pytest.param(Planted("c", "east", "2025-09-01", 28, 0.08, 7), id="8pct-lag7"),
-    pytest.param(Planted("c", "south", "2025-11-20", 10, 0.30, 5), id="30pct-over-christmas-shape"),
-])
+@pytest.mark.parametrize(
+    "plant",
+    [
+        pytest.param(Planted("c", "north", "2025-04-01", 21, 0.15, 3), id="15pct-lag3"),
+        pytest.param(Planted("c", "west", "2025-06-10", 14, 0.25, 0), id="25pct-lag0-small-region"),
+        pytest.param(Planted("c", "east", "2025-09-01", 28, 0.08, 7), id="8pct-lag7"),
+        pytest.param(Planted("c", "south", "2025-11-20", 10, 0.30, 5), id="30pct-over-christmas-shape"),
+    ],
+)
 def test_planted_lift_and_lag_are_recovered(plant):
     row = estimate([plant]).loc["c"]
     assert row["lift_low"] <= plant.lift <= row["lift_high"]
@@ -45,8 +50,12 @@ def test_incremental_orders_revenue_and_roi_follow_the_lift():
     plant = Planted("c", "north", "2025-04-01", 21, 0.20, 2, spend_per_day=2000.0)
     orders = regional_orders([plant], regions=BIG)
     row = lift.estimate_campaign_effects(orders, campaign_frame([plant])).iloc[0]
-    window = orders[(orders["region"] == "north") & orders["date"].between(
-        plant.start_date + pd.Timedelta(days=2), plant.end_date + pd.Timedelta(days=2))]
+    window = orders[
+        (orders["region"] == "north")
+        & orders["date"].between(
+            plant.start_date + pd.Timedelta(days=2), plant.end_date + pd.Timedelta(days=2)
+        )
+    ]
     expected_orders = window["orders"].sum() * (1 - 1 / (1 + row["lift"]))
     assert row["incremental_orders"] == pytest.approx(expected_orders, rel=1e-9)
     assert row["incremental_orders_low"] < row["incremental_orders"] < row["incremental_orders_high"]
@@ -55,7 +64,10 @@ def test_incremental_orders_revenue_and_roi_follow_the_lift():
 
 
 def test_overlapping_campaigns_are_separated_and_flagged():
-    plants = [Planted("base", "north", "2025-05-01", 21, 0.15, 2), Planted("partner", "north", "2025-05-12", 14, 0.10, 5)]
+    plants = [
+        Planted("base", "north", "2025-05-01", 21, 0.15, 2),
+        Planted("partner", "north", "2025-05-12", 14, 0.10, 5),
+    ]
     table = estimate(plants)
     for plant in plants:
         row = table.loc[plant.campaign_id]
@@ -77,16 +89,22 @@ def test_all_regions_at_once_falls_back_to_own_history_and_says_so():
 
 def test_control_regions_with_their_own_campaigns_are_modelled_not_used_raw():
     # The east campaign runs while west has one too: west's days must not count as clean control.
-    plants = [Planted("east", "east", "2025-07-01", 21, 0.10, 1), Planted("west", "west", "2025-07-05", 21, 0.30, 0)]
+    plants = [
+        Planted("east", "east", "2025-07-01", 21, 0.10, 1),
+        Planted("west", "west", "2025-07-05", 21, 0.30, 0),
+    ]
     row = estimate(plants).loc["east"]
     assert abs(row["lift"] - 0.10) <= 0.02
     assert row["lag_days"] == 1
 
 
-@pytest.mark.parametrize("start, flag", [
-    pytest.param("2025-12-10", lift.FLAG_INCOMPLETE, id="effect-runs-past-the-data"),
-    pytest.param("2025-12-20", lift.FLAG_TOO_EARLY, id="started-too-recently-to-judge"),
-])
+@pytest.mark.parametrize(
+    "start, flag",
+    [
+        pytest.param("2025-12-10", lift.FLAG_INCOMPLETE, id="effect-runs-past-the-data"),
+        pytest.param("2025-12-20", lift.FLAG_TOO_EARLY, id="started-too-recently-to-judge"),
+    ],
+)
 def test_campaigns_at_the_end_of_the_data_are_flagged(start, flag):
     row = estimate([Planted("late", "north", start, 21, 0.2, 3)]).loc["late"]
     assert flag in row["flags"]
@@ -100,17 +118,26 @@ def test_intervals_cover_planted_lifts_at_their_stated_rate():
     inside = []
     for seed in range(12):
         rng = np.random.default_rng(seed)
-        plants = [Planted(f"c{i}", region, f"2025-0{3 + 2 * i}-0{1 + i}", 14, float(rng.uniform(0.05, 0.3)),
-                          int(rng.integers(0, 8))) for i, region in enumerate(small)]
+        plants = [
+            Planted(
+                f"c{i}",
+                region,
+                f"2025-0{3 + 2 * i}-0{1 + i}",
+                14,
+                float(rng.uniform(0.05, 0.3)),
+                int(rng.integers(0, 8)),
+            )
+            for i, region in enumerate(small)
+        ]
         table = estimate(plants, seed=seed, regions=small)
-        inside += [table.loc[p.campaign_id, "lift_low"] <= p.lift <= table.loc[p.campaign_id, "lift_high"] for p in plants]
+        inside += [
+            table.loc[p.campaign_id, "lift_low"] <= p.lift <= table.loc[p.campaign_id, "lift_high"]
+            for p in plants
+        ]
     assert 0.85 <= np.mean(inside) <= 1.0
 
 
-@pytest.mark.parametrize("groups", [
-    pytest.param(1, id="one-effect"),
-    pytest.param(2, id="two-way"),
-])
+@pytest.mark.parametrize("groups", [pytest.param(1, id="one-effect"), pytest.param(2, id="two-way")])
 def test_demean_matches_dense_least_squares(groups):
     rng = np.random.default_rng(groups)
     n = 60
@@ -152,15 +179,21 @@ def test_no_campaigns_gives_an_empty_table_with_the_columns():
     assert table.empty and list(table.columns) == lift.RESULT_COLUMNS
 
 
-@pytest.mark.parametrize("columns, expected", [
-    pytest.param(1, stats.t.ppf(0.975, 400), id="one-lag-is-the-t-quantile"),
-    pytest.param(-15, stats.t.ppf(0.975, 400), id="identical-lags-search-nothing"),
-    pytest.param(15, stats.t.ppf(stats.norm.cdf(stats.norm.ppf(1 - (1 - 0.95 ** (1 / 15)) / 2)), 400),
-                 id="independent-lags-are-sidak"),
-])
+@pytest.mark.parametrize(
+    "columns, expected",
+    [
+        pytest.param(1, stats.t.ppf(0.975, 400), id="one-lag-is-the-t-quantile"),
+        pytest.param(-15, stats.t.ppf(0.975, 400), id="identical-lags-search-nothing"),
+        pytest.param(
+            15,
+            stats.t.ppf(stats.norm.cdf(stats.norm.ppf(1 - (1 - 0.95 ** (1 / 15)) / 2)), 400),
+            id="independent-lags-are-sidak",
+        ),
+    ],
+)
 def test_search_critical_value(columns, expected):
     # columns > 0: that many orthogonal lag dummies; < 0: that many copies of one dummy.
-    base = np.eye(60)[:abs(columns)] if columns > 0 else np.ones((-columns, 60))
+    base = np.eye(60)[: abs(columns)] if columns > 0 else np.ones((-columns, 60))
     value = lift.search_critical_value(list(base), 0.95, 400, 20_000)
     assert value == pytest.approx(expected, rel=0.02)
 
@@ -171,8 +204,14 @@ def test_idle_campaigns_are_significant_at_the_stated_rate_despite_the_lag_searc
     significant = []
     for seed in range(40):
         rng = np.random.default_rng(1000 + seed)
-        plant = Planted("idle", "north", f"2025-0{4 + seed % 5}-1{seed % 9}", int(rng.integers(7, 22)), 0.0,
-                        int(rng.integers(0, 8)))
+        plant = Planted(
+            "idle",
+            "north",
+            f"2025-0{4 + seed % 5}-1{seed % 9}",
+            int(rng.integers(7, 22)),
+            0.0,
+            int(rng.integers(0, 8)),
+        )
         row = estimate([plant], seed=seed, regions=regions).loc["idle"]
         significant.append(lift.FLAG_NO_EFFECT not in row["flags"])
     assert np.mean(significant) <= 0.10

@@ -12,19 +12,25 @@ def production(rows):
     return pd.DataFrame(rows, columns=["date", "product_line", "capacity_units", "downtime_minutes"])
 
 
-@pytest.mark.parametrize("planned, downtime, expected", [
-    pytest.param(900, 0.0, 900.0, id="no-downtime"),
-    pytest.param(900, 144.0, 810.0, id="a-tenth-of-the-day-down"),
-    pytest.param(900, 2000.0, 0.0, id="more-downtime-than-a-day"),
-    pytest.param(900, None, 900.0, id="no-downtime-events"),
-])
+@pytest.mark.parametrize(
+    "planned, downtime, expected",
+    [
+        pytest.param(900, 0.0, 900.0, id="no-downtime"),
+        pytest.param(900, 144.0, 810.0, id="a-tenth-of-the-day-down"),
+        pytest.param(900, 2000.0, 0.0, id="more-downtime-than-a-day"),
+        pytest.param(900, None, 900.0, id="no-downtime-events"),
+    ],
+)
 def test_effective_capacity_loses_the_share_of_the_day_the_line_stood(planned, downtime, expected):
     frame = cap.effective_capacity(production([("2026-01-05", "chairs", planned, downtime)]))
     assert frame["capacity"].iloc[0] == pytest.approx(expected)
 
 
 def test_capacity_ahead_is_the_last_plan_less_the_usual_downtime():
-    rows = [(f"2026-01-{d:02d}", "chairs", 1000 if d < 20 else 1200, 144.0 if d % 2 else 0.0) for d in range(1, 29)]
+    rows = [
+        (f"2026-01-{d:02d}", "chairs", 1000 if d < 20 else 1200, 144.0 if d % 2 else 0.0)
+        for d in range(1, 29)
+    ]
     history = cap.effective_capacity(production(rows))
     ahead = cap.capacity_ahead(history, pd.date_range("2026-01-29", periods=3))
     assert ahead["capacity"].tolist() == pytest.approx([1200 * (1 - 0.05)] * 3)
@@ -32,7 +38,9 @@ def test_capacity_ahead_is_the_last_plan_less_the_usual_downtime():
 
 def test_shortfalls_flag_the_forecast_and_its_upper_bound_separately():
     dates = pd.date_range("2026-02-01", periods=14)
-    forecast = pd.DataFrame({"date": dates, "forecast": [90.0] * 7 + [110.0] * 7, "high_80": [105.0] * 7 + [130.0] * 7})
+    forecast = pd.DataFrame(
+        {"date": dates, "forecast": [90.0] * 7 + [110.0] * 7, "high_80": [105.0] * 7 + [130.0] * 7}
+    )
     daily = cap.shortfalls(forecast, pd.DataFrame({"date": dates, "capacity": 100.0}))
     assert daily["short"].tolist() == [False] * 7 + [True] * 7
     assert daily["at_risk"].tolist() == [True] * 14

@@ -12,11 +12,14 @@ from app.demo.world import WEEKDAY_FACTORS
 from tests.analytics.synthetic import line_demand
 
 
-@pytest.mark.parametrize("days, horizon", [
-    pytest.param(365, 28, id="year-4-weeks"),
-    pytest.param(365, 7, id="year-1-week"),
-    pytest.param(200, 14, id="200-days-2-weeks"),
-])
+@pytest.mark.parametrize(
+    "days, horizon",
+    [
+        pytest.param(365, 28, id="year-4-weeks"),
+        pytest.param(365, 7, id="year-1-week"),
+        pytest.param(200, 14, id="200-days-2-weeks"),
+    ],
+)
 def test_calibration_targets_end_before_the_first_test_origin(days, horizon):
     design = fc.BacktestDesign(horizon=horizon)
     calibration, test = design.origins(days)
@@ -38,10 +41,18 @@ def test_seasonal_naive_repeats_the_same_weekday_of_the_last_week():
     assert paths.mean[0].tolist() == [13, 14, 15, 16, 17, 18, 19, 13, 14, 15]
 
 
-@pytest.mark.parametrize("actual, predicted, expected", [
-    pytest.param([10, 20], [10, 20], {"wape": 0.0, "mase": 0.0, "smape": 0.0}, id="perfect"),
-    pytest.param([10, 30], [20, 20], {"wape": 0.5, "mase": 2.0, "smape": (2 * 10 / 30 + 2 * 10 / 50) / 2}, id="off-by-10"),
-])
+@pytest.mark.parametrize(
+    "actual, predicted, expected",
+    [
+        pytest.param([10, 20], [10, 20], {"wape": 0.0, "mase": 0.0, "smape": 0.0}, id="perfect"),
+        pytest.param(
+            [10, 30],
+            [20, 20],
+            {"wape": 0.5, "mase": 2.0, "smape": (2 * 10 / 30 + 2 * 10 / 50) / 2},
+            id="off-by-10",
+        ),
+    ],
+)
 def test_accuracy_figures(actual, predicted, expected):
     figures = fc.accuracy(np.array(actual, float), np.array(predicted, float), scale=5.0)
     for name, value in expected.items():
@@ -85,7 +96,9 @@ def test_a_year_of_line_demand_is_backtested_and_forecast(chairs):
 
 def test_forecast_frame_has_ordered_bounds_for_every_day(chairs):
     frame = chairs.forecast
-    assert len(frame) == 28 and frame["date"].iloc[0] == chairs.history["date"].iloc[-1] + pd.Timedelta(days=1)
+    assert len(frame) == 28 and frame["date"].iloc[0] == chairs.history["date"].iloc[-1] + pd.Timedelta(
+        days=1
+    )
     assert (frame["low_95"] <= frame["low_80"]).all() and (frame["low_80"] <= frame["forecast"]).all()
     assert (frame["forecast"] <= frame["high_80"]).all() and (frame["high_80"] <= frame["high_95"]).all()
     assert len(chairs.weekly) == 4
@@ -110,9 +123,12 @@ def test_the_ets_level_keeps_moving_where_the_likelihood_would_freeze_it():
     from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
 
     rng = np.random.default_rng(3)
-    calm = 5 + np.tile(np.log(WEEKDAY_FACTORS), 14) + rng.normal(0, 0.05, 98)  # three calm months: a flat level and noise
-    free = ExponentialSmoothing(calm, trend=True, damped_trend=True, seasonal=7,
-                                initialization_method="heuristic").fit(disp=False)
+    calm = (
+        5 + np.tile(np.log(WEEKDAY_FACTORS), 14) + rng.normal(0, 0.05, 98)
+    )  # three calm months: a flat level and noise
+    free = ExponentialSmoothing(
+        calm, trend=True, damped_trend=True, seasonal=7, initialization_method="heuristic"
+    ).fit(disp=False)
     assert free.model.param_names[0] == "smoothing_level"
     assert free.params[0] < fc.LEVEL_SMOOTHING_FLOOR  # unbounded, the level would freeze
     assert fc.ETS().fit(calm, None).result.params[0] >= fc.LEVEL_SMOOTHING_FLOOR - 1e-9
@@ -127,8 +143,14 @@ def test_too_short_a_history_says_so_and_still_forecasts():
 
 def test_campaign_regressor_spreads_the_region_share_over_the_possible_lags():
     dates = pd.date_range("2025-01-01", periods=30)
-    campaigns = pd.DataFrame({"campaign_id": ["c"], "region": ["east"],
-                              "start_date": [pd.Timestamp("2025-01-05")], "end_date": [pd.Timestamp("2025-01-10")]})
+    campaigns = pd.DataFrame(
+        {
+            "campaign_id": ["c"],
+            "region": ["east"],
+            "start_date": [pd.Timestamp("2025-01-05")],
+            "end_date": [pd.Timestamp("2025-01-10")],
+        }
+    )
     values = fc.campaign_regressor(dates, campaigns, {"east": 0.4}, lag_weights=np.array([0.5, 0.5]))
     assert values[pd.Timestamp("2025-01-04")] == 0
     assert values[pd.Timestamp("2025-01-05")] == pytest.approx(0.2)

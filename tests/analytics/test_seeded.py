@@ -79,13 +79,17 @@ def year_range(engine) -> tuple[date, date]:
 
 # --- the data service and the CLI on the shared small lake ----------------------------------------
 
+
 def test_daily_orders_count_every_order_placed_per_region_and_day(seeded_lake):
     engine = DuckDBEngine(seeded_lake)
     # The lake holds 60 days ending today; the default range stops at yesterday's whole day.
     first, last = data.default_range(engine, 59)
     orders = data.daily_orders(engine, first, last)
-    direct = engine.run("SELECT count(*) AS n, sum(amount) AS revenue FROM orders WHERE dt BETWEEN :a AND :b "
-                        "AND detail_type = 'OrderPlaced'", {"a": first.isoformat(), "b": last.isoformat()}).frame
+    direct = engine.run(
+        "SELECT count(*) AS n, sum(amount) AS revenue FROM orders WHERE dt BETWEEN :a AND :b "
+        "AND detail_type = 'OrderPlaced'",
+        {"a": first.isoformat(), "b": last.isoformat()},
+    ).frame
     assert orders["orders"].sum() == direct["n"].iloc[0]
     assert orders["revenue"].sum() == pytest.approx(direct["revenue"].iloc[0])
     assert orders["region"].nunique() == 5
@@ -100,7 +104,9 @@ def test_campaigns_demand_and_production_frames(seeded_lake):
     assert (campaigns["end_date"] >= campaigns["start_date"]).all() and (campaigns["spend"] >= 0).all()
     spend = data.campaign_spend(engine, first, last)
     totals = spend.groupby("campaign_id")["spend"].sum()
-    assert totals.reindex(campaigns["campaign_id"]).fillna(0).to_numpy() == pytest.approx(campaigns["spend"].to_numpy())
+    assert totals.reindex(campaigns["campaign_id"]).fillna(0).to_numpy() == pytest.approx(
+        campaigns["spend"].to_numpy()
+    )
     demand = data.daily_demand(engine, first, last)
     assert demand["product_line"].nunique() == 5 and (demand["units"] >= demand["orders"]).all()
     production = data.daily_production(engine, first, last)
@@ -117,7 +123,16 @@ def test_cli_campaigns_json(seeded_lake, capsys):
     code, out, _ = run_cli(capsys, "analyze", "campaigns", "--lake", str(seeded_lake), "--format", "json")
     rows = json.loads(out)
     assert code == 0 and rows
-    for key in ("campaign_id", "lift", "lift_low", "lift_high", "lag_days", "incremental_revenue", "roi", "flags"):
+    for key in (
+        "campaign_id",
+        "lift",
+        "lift_low",
+        "lift_high",
+        "lag_days",
+        "incremental_revenue",
+        "roi",
+        "flags",
+    ):
         assert key in rows[0]
 
 
@@ -133,6 +148,7 @@ def test_cli_on_a_missing_lake_exits_2_with_what_to_do(tmp_path, capsys):
 
 
 # --- accuracy against the planted truth -----------------------------------------------------------
+
 
 def estimates_beside_truth(lakes: dict[int, Path], days: int) -> pd.DataFrame:
     """Every campaign of every seed: estimate beside the planted truth."""
@@ -176,7 +192,9 @@ def test_every_campaign_of_every_seed_is_estimated(lift_table, year_lakes):
 
 @pytest.mark.slow
 def test_planted_lifts_lie_inside_the_intervals_at_their_stated_rate(lift_table):
-    inside = (lift_table["lift_low"] <= lift_table["planted"]) & (lift_table["planted"] <= lift_table["lift_high"])
+    inside = (lift_table["lift_low"] <= lift_table["planted"]) & (
+        lift_table["planted"] <= lift_table["lift_high"]
+    )
     assert inside.mean() >= 0.90  # 95% intervals
     assert lift_table["z"].abs().max() <= 3.0  # and none is far outside
 
@@ -185,7 +203,9 @@ def test_planted_lifts_lie_inside_the_intervals_at_their_stated_rate(lift_table)
 def test_point_estimates_are_unbiased_and_as_close_as_their_precision_allows(lift_table):
     assert abs(lift_table["error_points"].mean()) <= 1.0
     within = (lift_table["error_points"].abs() <= 2.0).mean()
-    expected = (2 * stats.norm.cdf(2.0 / lift_table["se_points"]) - 1).mean()  # if errors are as wide as stated
+    expected = (
+        2 * stats.norm.cdf(2.0 / lift_table["se_points"]) - 1
+    ).mean()  # if errors are as wide as stated
     assert within >= expected - 0.1
 
 
@@ -197,7 +217,17 @@ def test_lags_are_exact_where_the_effect_stands_out(lift_table):
     assert exact[planted["signal"] >= 8].mean() >= 0.95
 
 
-COLUMNS = ["seed", "campaign_id", "planted", "lift", "lift_low", "lift_high", "planted_lag", "lag_days", "flags"]
+COLUMNS = [
+    "seed",
+    "campaign_id",
+    "planted",
+    "lift",
+    "lift_low",
+    "lift_high",
+    "planted_lag",
+    "lag_days",
+    "flags",
+]
 
 
 @pytest.mark.slow
@@ -220,7 +250,8 @@ def test_at_scale_the_intervals_hold_the_planted_lifts_at_their_stated_rate(larg
     # ~37 campaigns "every one inside" would hold one time in six. The rate is what a
     # valid interval promises, and no miss may be far.
     inside = (large_lift_table["lift_low"] <= large_lift_table["planted"]) & (
-        large_lift_table["planted"] <= large_lift_table["lift_high"])
+        large_lift_table["planted"] <= large_lift_table["lift_high"]
+    )
     assert inside.mean() >= 0.90, large_lift_table.loc[~inside, COLUMNS]
     assert large_lift_table["z"].abs().max() <= 3.5, large_lift_table.loc[~inside, COLUMNS]
 
@@ -230,7 +261,9 @@ def test_campaigns_without_effect_are_never_reported_with_confidence(lift_table)
     idle = lift_table[lift_table["planted"] == 0]
     assert len(idle) >= len(SEEDS)
     assert (idle["z"].abs() < 3).all()
-    assert ((idle["lift_low"] < 0) & (0 < idle["lift_high"])).all(), idle[["seed", "campaign_id", "lift_low", "lift_high"]]
+    assert ((idle["lift_low"] < 0) & (idle["lift_high"] > 0)).all(), idle[
+        ["seed", "campaign_id", "lift_low", "lift_high"]
+    ]
     assert idle["flags"].map(lambda flags: FLAG_NO_EFFECT in flags).all()
 
 
@@ -241,7 +274,7 @@ def test_campaigns_without_effect_are_reported_as_such_at_both_scales(lift_table
     assert len(idle) >= 2 * len(SEEDS)  # every seed plants one (at 20x, within 2 points: see above)
     # At the 95% level, with the lag search accounted for, an idle campaign is called
     # significant 5% of the time: one in six would already be unlucky.
-    spans_zero = (idle["lift_low"] < 0) & (0 < idle["lift_high"])
+    spans_zero = (idle["lift_low"] < 0) & (idle["lift_high"] > 0)
     reported = idle["flags"].map(lambda flags: FLAG_NO_EFFECT in flags)
     assert (spans_zero == reported).all() and (idle.loc[reported, "lag_days"].isna()).all()
     assert reported.sum() >= len(idle) - 1, idle[COLUMNS + ["scale"]]
@@ -266,7 +299,9 @@ def forecast_summaries(year_lakes) -> pd.DataFrame:
 @pytest.mark.slow
 def test_forecasts_beat_repeating_last_week_by_a_fifth_on_every_line(forecast_summaries):
     assert len(forecast_summaries) == 5 * len(SEEDS)
-    assert (forecast_summaries["mase"] <= 0.8).all(), forecast_summaries[["seed", "product_line", "model", "mase"]]
+    assert (forecast_summaries["mase"] <= 0.8).all(), forecast_summaries[
+        ["seed", "product_line", "model", "mase"]
+    ]
 
 
 @pytest.mark.slow
@@ -288,8 +323,11 @@ def long_backtest_summaries(year_lakes) -> pd.DataFrame:
     for seed, lake in year_lakes.items():
         engine = DuckDBEngine(lake)
         design = fc.BacktestDesign(test_origins=LONG_BACKTEST)
-        frames.append(data.forecast_report(engine, *year_range(engine), horizon=28, design=design)
-                      .summary.assign(seed=seed))
+        frames.append(
+            data.forecast_report(engine, *year_range(engine), horizon=28, design=design).summary.assign(
+                seed=seed
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 

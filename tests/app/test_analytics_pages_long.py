@@ -32,8 +32,12 @@ def test_the_forecast_shows_its_backtest_in_figures_and_words():
     assert len(backtest) == 4 and backtest["chosen"].tolist() == [True, False, False, False]
     said = bullets(at)
     assert said[0].startswith("Chosen model: ") and said[0].endswith("the most accurate on the backtest.")
-    assert said[1].startswith(f"MASE {backtest['mase'].iloc[0]:.2f}: ") and "than repeating last week" in said[1]
-    assert said[2].startswith("Typical miss: ") and said[3].startswith("The 80% range held the actual demand on ")
+    assert (
+        said[1].startswith(f"MASE {backtest['mase'].iloc[0]:.2f}: ") and "than repeating last week" in said[1]
+    )
+    assert said[2].startswith("Typical miss: ") and said[3].startswith(
+        "The 80% range held the actual demand on "
+    )
     assert (shortfalls["status"].isin(["short", "at risk"])).all()
 
 

@@ -30,7 +30,7 @@ def test_campaigns_are_ranked_with_lifts_intervals_and_notes():
     estimated = table[table["lift"].notna()]
     assert len(estimated) >= 1, table
     assert estimated["incremental_revenue"].is_monotonic_decreasing
-    assert table["lift"].notna().iloc[:len(estimated)].all()  # campaigns without an estimate come last
+    assert table["lift"].notna().iloc[: len(estimated)].all()  # campaigns without an estimate come last
     for row in estimated.itertuples():
         low, high = (percent(x) for x in INTERVAL.fullmatch(row.interval).groups())
         assert low - 0.05 <= row.lift <= high + 0.05  # shown to one decimal
@@ -58,7 +58,9 @@ def test_the_top_campaign_against_its_counterfactual():
     band = [t for t in figure["data"] if t["name"] == "95% band"]
     assert [t.get("fill") for t in band] == [None, "tonexty"]
     low, middle, high = values(band[1]), values(traces["without the campaign"]), values(band[0])
-    assert len(middle) >= 28 and (low < middle).all() and (middle < high).all()  # weeks of baseline, then the effect
+    assert (
+        len(middle) >= 28 and (low < middle).all() and (middle < high).all()
+    )  # weeks of baseline, then the effect
     assert len(values(traces["actual orders"])) == len(middle)
     assert top["campaign_id"] in figure["layout"]["title"]["text"]
     shaded = [s for s in figure["layout"]["shapes"] if s["type"] == "rect"]
@@ -99,7 +101,9 @@ def test_a_range_in_which_no_campaign_started_says_so():
     today = datetime.now(UTC).date()
     if latest.date() >= today - timedelta(days=1):
         pytest.skip("a campaign started yesterday or today: no day is free of launches")
-    at = open_page("campaigns", {"from": (latest.date() + timedelta(days=1)).isoformat(), "to": today.isoformat()})
+    at = open_page(
+        "campaigns", {"from": (latest.date() + timedelta(days=1)).isoformat(), "to": today.isoformat()}
+    )
     assert_clean(at)
     assert any("No campaign started in this range" in i.value for i in at.info)
     assert not at.metric and not at.dataframe  # no figures of nothing

@@ -18,8 +18,10 @@ pytestmark = pytest.mark.usefixtures("on_seeded_lake")
 
 WHOLE_LAKE = {"range": "90d"}
 LINES = ["chairs", "desks", "lamps", "shelves", "sofas"]
-NEEDS = re.compile(r"Needs (\d+) more days of history for a backtest \((\d+) days for a (\d+)-day horizon; "
-                   r"there are (\d+)\)")
+NEEDS = re.compile(
+    r"Needs (\d+) more days of history for a backtest \((\d+) days for a (\d+)-day horizon; "
+    r"there are (\d+)\)"
+)
 
 
 def bullets(at) -> list[str]:
@@ -36,7 +38,10 @@ def test_every_line_is_forecast_against_capacity_and_says_what_a_backtest_needs(
     summary = at.dataframe[0].value
     assert summary["product_line"].tolist() == LINES
     assert (summary["model"] == "Repeat last week (no backtest)").all()
-    assert summary["short_days"].between(0, 28).all() and (summary["at_risk_days"] >= summary["short_days"]).all()
+    assert (
+        summary["short_days"].between(0, 28).all()
+        and (summary["at_risk_days"] >= summary["short_days"]).all()
+    )
     missing, required, horizon, history = (int(x) for x in NEEDS.match(bullets(at)[0]).groups())
     assert (horizon, required, missing) == (28, required_days(28, history), required - history)
     assert 50 <= history <= 60  # the seeded lake's whole days
@@ -47,7 +52,15 @@ def test_the_chart_shows_history_ranges_and_capacity():
     at = open_page("demand_forecast", WHOLE_LAKE)
     figure = charts(at)["forecast_chart"]
     traces = {t["name"]: t for t in figure["data"]}
-    assert {"95% range", "80% range", "units ordered", "forecast", "planned capacity", "short", "at risk"} <= set(traces)
+    assert {
+        "95% range",
+        "80% range",
+        "units ordered",
+        "forecast",
+        "planned capacity",
+        "short",
+        "at risk",
+    } <= set(traces)
     filled = {t["name"] for t in figure["data"] if t.get("fill") == "tonexty"}
     assert filled == {"95% range", "80% range"}
     assert len(values(traces["forecast"])) == 28 + 1  # joined to the last day seen

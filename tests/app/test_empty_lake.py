@@ -26,13 +26,16 @@ def test_overview_on_an_empty_lake():
     assert_says_what_to_do(open_app())
 
 
-@pytest.mark.parametrize("page", [
-    pytest.param("event_rates", id="event-rates"),
-    pytest.param("delivery_health", id="delivery-health"),
-    pytest.param("campaigns", id="campaigns"),
-    pytest.param("demand_forecast", id="demand-forecast"),
-    pytest.param("event_explorer", id="event-explorer"),
-])
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param("event_rates", id="event-rates"),
+        pytest.param("delivery_health", id="delivery-health"),
+        pytest.param("campaigns", id="campaigns"),
+        pytest.param("demand_forecast", id="demand-forecast"),
+        pytest.param("event_explorer", id="event-explorer"),
+    ],
+)
 def test_dashboard_on_an_empty_lake(page):
     assert_says_what_to_do(open_page(page))
 

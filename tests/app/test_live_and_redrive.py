@@ -15,17 +15,29 @@ from app.lake.writer import LakeWriter
 from tests.app.apptest import open_page
 
 PREFIX = "arn:aws:events:us-east-1:123456789012:"
-DELIVERABLE = {"ERROR_CODE": "SDK_CLIENT_ERROR", "ERROR_MESSAGE": "Target answered HTTP 503",
-               "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts", "RETRY_ATTEMPTS": "3",
-               "RULE_ARN": PREFIX + "rule/verticals/payments-on-order",
-               "TARGET_ARN": "arn:aws:sqs:us-east-1:123456789012:payments-orders"}
+DELIVERABLE = {
+    "ERROR_CODE": "SDK_CLIENT_ERROR",
+    "ERROR_MESSAGE": "Target answered HTTP 503",
+    "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
+    "RETRY_ATTEMPTS": "3",
+    "RULE_ARN": PREFIX + "rule/verticals/payments-on-order",
+    "TARGET_ARN": "arn:aws:sqs:us-east-1:123456789012:payments-orders",
+}
 STALE = {**DELIVERABLE, "ERROR_CODE": "RESOURCE_NOT_FOUND", "TARGET_ARN": PREFIX + "api-destination/removed"}
 
 
 def event(i: int, at: datetime) -> dict:
-    return {"version": "0", "id": f"e-{i}", "source": "verticals.shop", "detail-type": "OrderPlaced",
-            "account": "123456789012", "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
-            "resources": [], "detail": {"order_id": f"o-{i}"}}
+    return {
+        "version": "0",
+        "id": f"e-{i}",
+        "source": "verticals.shop",
+        "detail-type": "OrderPlaced",
+        "account": "123456789012",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"order_id": f"o-{i}"},
+    }
 
 
 def texts(elements) -> list[str]:
@@ -61,16 +73,30 @@ def test_dead_letters_are_listed_with_their_attributes(dead_letters):
     table = at.dataframe(key="dlq_table:0:crm-webhook-dlq").value
     assert set(table["message_id"]) == {*dead_letters["ok"], *dead_letters["stale"]}
     first = table.set_index("message_id").loc[dead_letters["ok"][0]]
-    assert (first["ERROR_CODE"], first["ERROR_MESSAGE"], first["EXHAUSTED_RETRY_CONDITION"], first["RETRY_ATTEMPTS"],
-            first["rule"], first["target"]) == ("SDK_CLIENT_ERROR", "Target answered HTTP 503", "MaximumRetryAttempts",
-                                                3, "payments-on-order", "payments-orders")
+    assert (
+        first["ERROR_CODE"],
+        first["ERROR_MESSAGE"],
+        first["EXHAUSTED_RETRY_CONDITION"],
+        first["RETRY_ATTEMPTS"],
+        first["rule"],
+        first["target"],
+    ) == (
+        "SDK_CLIENT_ERROR",
+        "Target answered HTTP 503",
+        "MaximumRetryAttempts",
+        3,
+        "payments-on-order",
+        "payments-orders",
+    )
     assert at.button(key="dlq_redrive").disabled  # nothing picked yet
 
 
 def test_error_code_filter_and_select_all(dead_letters):
     at = open_page("delivery_health", {"range": "24h"})
     at.multiselect(key="dlq_codes:crm-webhook-dlq").set_value(["RESOURCE_NOT_FOUND"]).run()
-    assert at.dataframe(key="dlq_table:0:crm-webhook-dlq").value["message_id"].tolist() == dead_letters["stale"]
+    assert (
+        at.dataframe(key="dlq_table:0:crm-webhook-dlq").value["message_id"].tolist() == dead_letters["stale"]
+    )
     at.button(key="dlq_all").click().run()
     assert at.multiselect(key=PICK.format(0)).value == dead_letters["stale"]
     assert at.button(key="dlq_redrive").label == "Redrive 1 message…"
@@ -83,8 +109,10 @@ def test_redrive_asks_first_then_reports_what_was_delivered_and_what_failed_agai
     at.button(key="dlq_redrive").click().run()
     assert_clean(at)
     question = texts(at.warning)
-    assert question == ["Redrive 4 messages from crm-webhook-dlq to api-destination/removed (rule payments-on-order), "
-                        "payments-orders (rule payments-on-order)?"]
+    assert question == [
+        "Redrive 4 messages from crm-webhook-dlq to api-destination/removed (rule payments-on-order), "
+        "payments-orders (rule payments-on-order)?"
+    ]
     assert waiting(at) == "4"  # nothing happened yet
 
     at.button(key="dlq_confirm").click().run()
@@ -92,7 +120,8 @@ def test_redrive_asks_first_then_reports_what_was_delivered_and_what_failed_agai
     report = texts(at.warning)
     assert len(report) == 1 and report[0].startswith(
         "3 of 4 messages delivered again, 1 failed again and stay in crm-webhook-dlq: rule 'payments-on-order' "
-        "has no target")
+        "has no target"
+    )
     assert waiting(at) == "1"
     table = at.dataframe(key="dlq_table:1:crm-webhook-dlq").value
     assert table["message_id"].tolist() == dead_letters["stale"]
@@ -118,13 +147,21 @@ def test_a_redrive_of_everything_says_so(dead_letters):
     assert waiting(at) == "1"
 
 
-@pytest.mark.parametrize(("page", "query", "key", "live"), [
-    pytest.param("event_rates", {"range": "24h"}, "rates_live:short", True, id="rates-day"),
-    pytest.param("event_rates", {"range": "7d"}, "rates_live:long", False, id="rates-week"),
-    pytest.param("delivery_health", {"range": "24h"}, "delivery_live:short", True, id="delivery-day"),
-    pytest.param("delivery_health", {"from": "2026-11-01", "to": "2026-11-03"}, "delivery_live:long", False,
-                 id="delivery-custom-days"),
-])
+@pytest.mark.parametrize(
+    ("page", "query", "key", "live"),
+    [
+        pytest.param("event_rates", {"range": "24h"}, "rates_live:short", True, id="rates-day"),
+        pytest.param("event_rates", {"range": "7d"}, "rates_live:long", False, id="rates-week"),
+        pytest.param("delivery_health", {"range": "24h"}, "delivery_live:short", True, id="delivery-day"),
+        pytest.param(
+            "delivery_health",
+            {"from": "2026-11-01", "to": "2026-11-03"},
+            "delivery_live:long",
+            False,
+            id="delivery-custom-days",
+        ),
+    ],
+)
 def test_live_is_on_by_default_only_for_a_day(page, query, key, live, on_empty_lake):
     at = open_page(page, query)
     assert_clean(at)

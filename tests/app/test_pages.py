@@ -95,15 +95,21 @@ def test_delivery_health_ranks_rules_and_lists_dead_letters():
     assert rules["matched"].sum() > 0
     assert rules.iloc[0]["failed"] > 0  # the CRM webhook's outages make failures
     assert (rules["attempts"] >= rules["invocations"]).all() and rules["retries"].sum() > 0
-    assert rules.set_index("rule").loc["crm-customer-signals", "targets"] == "crm-webhook (http → crm-webhook-dlq)"
+    assert (
+        rules.set_index("rule").loc["crm-customer-signals", "targets"]
+        == "crm-webhook (http → crm-webhook-dlq)"
+    )
     rates = rules["failure_rate"].fillna(-1)
     assert rates.is_monotonic_decreasing
     assert len(letters) > 0
     assert letters["ERROR_CODE"].ne("").all() and letters["RULE_ARN"].str.startswith("arn:aws:events:").all()
     assert summary["messages"].sum() == len(letters) == number(metrics(at)["Dead letters waiting"])
     figure = charts(at)[0]
-    assert {a["text"] for a in figure["layout"]["annotations"]} >= {"MatchedEvents", "Invocations",
-                                                                    "FailedInvocations"}
+    assert {a["text"] for a in figure["layout"]["annotations"]} >= {
+        "MatchedEvents",
+        "Invocations",
+        "FailedInvocations",
+    }
     assert not at.toggle(key="delivery_live:long").value  # 90 days: not live
 
 
@@ -126,8 +132,11 @@ def test_saved_query_search_filters_the_library():
     at = open_page("saved_queries")
     at.text_input(key="sq_search").set_value("payment").run()
     titles = set(at.selectbox(key="sq_name").options)
-    about_payments = {q.title for q in load_catalog().values()
-                      if "payment" in f"{q.name} {q.title} {q.description} {' '.join(q.tags)}".lower()}
+    about_payments = {
+        q.title
+        for q in load_catalog().values()
+        if "payment" in f"{q.name} {q.title} {q.description} {' '.join(q.tags)}".lower()
+    }
     assert "Payment failure rate by method" in titles
     assert titles == about_payments
     at.text_input(key="sq_search").set_value("no such query anywhere").run()

@@ -15,17 +15,21 @@ def range_box(at):
     return at.sidebar.selectbox(key="range_preset")
 
 
-@pytest.mark.parametrize(("query", "preset"), [
-    pytest.param({}, "30d", id="no-range-default"),
-    pytest.param({"range": "24h"}, "24h", id="24h"),
-    pytest.param({"range": "365d"}, "365d", id="365d"),
-    pytest.param({"from": "2026-10-01", "to": "2026-10-31"}, "custom", id="custom-days"),
-])
+@pytest.mark.parametrize(
+    ("query", "preset"),
+    [
+        pytest.param({}, "30d", id="no-range-default"),
+        pytest.param({"range": "24h"}, "24h", id="24h"),
+        pytest.param({"range": "365d"}, "365d", id="365d"),
+        pytest.param({"from": "2026-10-01", "to": "2026-10-31"}, "custom", id="custom-days"),
+    ],
+)
 def test_the_url_sets_the_range(query, preset):
     at = open_app(query)
     assert range_box(at).value == preset
     assert {k: at.query_params[k] for k in ("range", "from", "to") if k in at.query_params} == (
-        query or {"range": "30d"})
+        query or {"range": "30d"}
+    )
 
 
 def test_custom_days_show_in_the_picker():
@@ -50,10 +54,13 @@ def test_choosing_custom_dates_writes_from_and_to():
     assert (at.query_params["from"], at.query_params["to"]) == ("2026-09-01", "2026-09-15")
 
 
-@pytest.mark.parametrize("query", [
-    pytest.param({"range": "fortnight"}, id="unknown-preset"),
-    pytest.param({"from": "yesterday", "to": "2026-10-31"}, id="bad-date"),
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param({"range": "fortnight"}, id="unknown-preset"),
+        pytest.param({"from": "yesterday", "to": "2026-10-31"}, id="bad-date"),
+    ],
+)
 def test_a_bad_link_falls_back_with_a_warning(query):
     at = open_app(query)
     assert range_box(at).value == "30d"

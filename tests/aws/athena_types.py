@@ -17,7 +17,7 @@ from sqlglot.optimizer.qualify import qualify
 from app.lake.tables import TABLES
 
 SCHEMA = {
-    t.name: {**{c.name: c.type for c in t.columns}, **{p: "string" for p in t.partitions}}
+    t.name: {**{c.name: c.type for c in t.columns}, **dict.fromkeys(t.partitions, "string")}
     for t in TABLES.values()
 }
 COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)

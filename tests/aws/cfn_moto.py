@@ -63,8 +63,11 @@ def moto_variant(template: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
     """The template without what moto cannot create, and {logical id: type} of what went."""
     supported = moto_supported_types()
     dropped = {rid: r["Type"] for rid, r in template["Resources"].items() if r["Type"] not in supported}
-    resources = {rid: _moto_archive_pattern(_prune(r, set(dropped)))
-                 for rid, r in template["Resources"].items() if rid not in dropped}
+    resources = {
+        rid: _moto_archive_pattern(_prune(r, set(dropped)))
+        for rid, r in template["Resources"].items()
+        if rid not in dropped
+    }
     outputs = {key: out for key, out in template["Outputs"].items() if not references(out) & set(dropped)}
     return {**template, "Resources": resources, "Outputs": outputs}, dropped
 
@@ -85,13 +88,20 @@ class Resolver:
         self.template = template
         self.cfn = boto3.client("cloudformation", region_name=REGION)
         summaries = self.cfn.describe_stack_resources(StackName=stack)["StackResources"]
-        self.physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in summaries
-                         if r.get("PhysicalResourceId")}
+        self.physical = {
+            r["LogicalResourceId"]: r["PhysicalResourceId"] for r in summaries if r.get("PhysicalResourceId")
+        }
         self.arns: dict[str, str] = {}
         defaults = {k: v.get("Default") for k, v in template["Parameters"].items()}
-        self.values: dict[str, Any] = {**defaults, **parameters, "AWS::AccountId": ACCOUNT,
-                                       "AWS::Region": REGION, "AWS::Partition": "aws", "AWS::StackName": stack,
-                                       "AWS::NoValue": None}
+        self.values: dict[str, Any] = {
+            **defaults,
+            **parameters,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Region": REGION,
+            "AWS::Partition": "aws",
+            "AWS::StackName": stack,
+            "AWS::NoValue": None,
+        }
 
     def add(self, logical: str, physical: str, arn: str | None = None) -> None:
         """A resource the test created itself (for Refs and GetAtt Arn to it)."""
@@ -110,8 +120,8 @@ class Resolver:
         kind = self.template["Resources"][name]["Type"]
         if kind == "AWS::Events::Rule" and attribute == "Arn":
             return boto3.client("events", region_name=REGION).describe_rule(
-                Name=self.template["Resources"][name]["Properties"]["Name"],
-                EventBusName=self.ref_bus())["Arn"]
+                Name=self.template["Resources"][name]["Properties"]["Name"], EventBusName=self.ref_bus()
+            )["Arn"]
         if kind == "AWS::Events::EventBus" and attribute in ("Arn", "Name"):
             bus = self.template["Resources"][name]["Properties"]["Name"]
             return bus if attribute == "Name" else f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"
@@ -119,7 +129,8 @@ class Resolver:
         if kind == "AWS::SQS::Queue" and attribute in ("Arn", "QueueName"):
             key = {"Arn": "QueueArn", "QueueName": "QueueArn"}[attribute]
             arn = boto3.client("sqs", region_name=REGION).get_queue_attributes(
-                QueueUrl=physical, AttributeNames=[key])["Attributes"][key]
+                QueueUrl=physical, AttributeNames=[key]
+            )["Attributes"][key]
             return arn if attribute == "Arn" else arn.rsplit(":", 1)[-1]
         arns = {
             "AWS::S3::Bucket": f"arn:aws:s3:::{physical}",
@@ -142,12 +153,16 @@ class Resolver:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, arg), = node.items()
-            handler = {"Ref": lambda a: self.ref(a), "Fn::GetAtt": lambda a: self.get_att(*a),
-                       "Fn::Sub": self._sub, "Fn::Join": lambda a: a[0].join(str(x) for x in self.resolve(a[1])),
-                       "Fn::If": lambda a: self.resolve(a[1] if self.condition(a[0]) else a[2]),
-                       "Fn::Not": lambda a: not self.resolve(a[0]),
-                       "Fn::Equals": lambda a: str(self.resolve(a[0])) == str(self.resolve(a[1]))}.get(key)
+            ((key, arg),) = node.items()
+            handler = {
+                "Ref": lambda a: self.ref(a),
+                "Fn::GetAtt": lambda a: self.get_att(*a),
+                "Fn::Sub": self._sub,
+                "Fn::Join": lambda a: a[0].join(str(x) for x in self.resolve(a[1])),
+                "Fn::If": lambda a: self.resolve(a[1] if self.condition(a[0]) else a[2]),
+                "Fn::Not": lambda a: not self.resolve(a[0]),
+                "Fn::Equals": lambda a: str(self.resolve(a[0])) == str(self.resolve(a[1])),
+            }.get(key)
             if handler:
                 return handler(arg)
         resolved = {k: self.resolve(v) for k, v in node.items()}
@@ -157,6 +172,7 @@ class Resolver:
         def value(match: re.Match) -> str:
             name, _, attribute = match.group(1).partition(".")
             return str(self.get_att(name, attribute) if attribute else self.ref(name))
+
         return _SUB_VAR.sub(value, text).replace("${!", "${")
 
 
@@ -175,7 +191,8 @@ def _create_glue(resolver: Resolver, resources: Mapping[str, Any]) -> None:
 def _create_workgroup(resolver: Resolver, resource: Mapping[str, Any]) -> None:
     props = resolver.resolve(resource["Properties"])
     boto3.client("athena", region_name=REGION).create_work_group(
-        Name=props["Name"], Configuration=props["WorkGroupConfiguration"], Description=props["Description"])
+        Name=props["Name"], Configuration=props["WorkGroupConfiguration"], Description=props["Description"]
+    )
     resolver.add("AthenaWorkGroup", props["Name"])
 
 
@@ -194,8 +211,10 @@ def _create_streams(resolver: Resolver, resources: Mapping[str, Any]) -> None:
 
 def _create_api_destinations(resolver: Resolver, resources: Mapping[str, Any]) -> None:
     events = boto3.client("events", region_name=REGION)
-    for kind, create in (("AWS::Events::Connection", events.create_connection),
-                         ("AWS::Events::ApiDestination", events.create_api_destination)):
+    for kind, create in (
+        ("AWS::Events::Connection", events.create_connection),
+        ("AWS::Events::ApiDestination", events.create_api_destination),
+    ):
         for rid, resource in resources.items():
             if resource["Type"] == kind:
                 arn_key = "ConnectionArn" if kind.endswith("Connection") else "ApiDestinationArn"
@@ -203,7 +222,9 @@ def _create_api_destinations(resolver: Resolver, resources: Mapping[str, Any]) -
                 resolver.add(rid, rid, arn)
 
 
-def _apply_dropped_targets(resolver: Resolver, resources: Mapping[str, Any], dropped: Mapping[str, str]) -> list[str]:
+def _apply_dropped_targets(
+    resolver: Resolver, resources: Mapping[str, Any], dropped: Mapping[str, str]
+) -> list[str]:
     """put_targets for each rule target moto's CloudFormation skipped, except Firehose ones
     (moto answers a Firehose rule target with HTTP 500). Returns the skipped target ids."""
     events = boto3.client("events", region_name=REGION)
@@ -219,7 +240,9 @@ def _apply_dropped_targets(resolver: Resolver, resources: Mapping[str, Any], dro
             if any(dropped[r] == "AWS::KinesisFirehose::DeliveryStream" for r in refs):
                 skipped.append(f"{props['Name']}/{target['Id']}")
                 continue
-            events.put_targets(Rule=props["Name"], EventBusName=resolver.ref_bus(), Targets=[resolver.resolve(target)])
+            events.put_targets(
+                Rule=props["Name"], EventBusName=resolver.ref_bus(), Targets=[resolver.resolve(target)]
+            )
     return skipped
 
 
@@ -236,7 +259,9 @@ def _apply_policies_and_alarms(resolver: Resolver, resources: Mapping[str, Any])
         props = resolver.resolve(resource["Properties"])
         if resource["Type"] == "AWS::SQS::QueuePolicy":
             for url in props["Queues"]:
-                sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+                sqs.set_queue_attributes(
+                    QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+                )
         elif resource["Type"] == "AWS::CloudWatch::Alarm":
             cloudwatch.put_metric_alarm(AlarmName=rid, **props)
 

@@ -49,7 +49,7 @@ def with_literals(sql: str, parameters: list[str]) -> str:
     pieces, last, values = [], 0, iter(parameters)
     for token in Athena().tokenize(sql):
         if token.token_type == TokenType.PLACEHOLDER and token.text == "?":
-            pieces.append(sql[last:token.start] + next(values))
+            pieces.append(sql[last : token.start] + next(values))
             last = token.end + 1
     leftover = list(values)
     if leftover:
@@ -97,8 +97,10 @@ def query_results(frame: pd.DataFrame) -> tuple[list[dict], list[dict]]:
     """(rows, column info) in GetQueryResults' shape; the first row is the header, as Athena
     returns it for a SELECT."""
     kinds = [athena_type(frame[c]) for c in frame.columns]
-    columns = [{"Name": str(c), "Label": str(c), "Type": k, "Nullable": "UNKNOWN", "CaseSensitive": True}
-               for c, k in zip(frame.columns, kinds)]
+    columns = [
+        {"Name": str(c), "Label": str(c), "Type": k, "Nullable": "UNKNOWN", "CaseSensitive": True}
+        for c, k in zip(frame.columns, kinds)
+    ]
     header = {"Data": [{"VarCharValue": str(c)} for c in frame.columns]}
     rows = [header]
     for values in frame.itertuples(index=False):
@@ -124,18 +126,32 @@ class AthenaLog:
 
 
 @contextmanager
-def athena_answers_from(lake: Path, account: str = "123456789012", region: str = "us-east-1") -> Iterator[AthenaLog]:
+def athena_answers_from(
+    lake: Path, account: str = "123456789012", region: str = "us-east-1"
+) -> Iterator[AthenaLog]:
     engine = DuckDBEngine(lake)
     log = AthenaLog()
     original = AthenaBackend.start_query_execution
 
-    def start(backend: AthenaBackend, query: str, context: Any, config: Any, workgroup: str,
-              execution_parameters: list[str] | None) -> str:
+    def start(
+        backend: AthenaBackend,
+        query: str,
+        context: Any,
+        config: Any,
+        workgroup: str,
+        execution_parameters: list[str] | None,
+    ) -> str:
         group = backend.work_groups.get(workgroup)
         if not (config or {}).get("OutputLocation") and group is not None:
             config = dict(group.configuration.get("ResultConfiguration", {}))
-        log.queries.append({"QueryString": query, "ExecutionParameters": execution_parameters,
-                            "WorkGroup": workgroup, "OutputLocation": (config or {}).get("OutputLocation")})
+        log.queries.append(
+            {
+                "QueryString": query,
+                "ExecutionParameters": execution_parameters,
+                "WorkGroup": workgroup,
+                "OutputLocation": (config or {}).get("OutputLocation"),
+            }
+        )
         frame = engine.run(with_literals(query, execution_parameters or [])).frame
         rows, columns = query_results(frame)
         moto_api_backend.set_athena_result(rows=rows, column_info=columns, account_id=account, region=region)

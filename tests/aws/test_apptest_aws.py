@@ -29,19 +29,29 @@ from tests.aws.moto_athena import athena_answers_from
 
 STACK = "prod"
 TEMPLATE = render_template(load_definition())
-PARAMETERS = {"CrmWebhookApiKey": "k", "AttributionApiApiKey": "k", "CrmWebhookUrl": "https://crm.example.com/e",
-              "AttributionApiUrl": "https://marketing.example.com/a"}
+PARAMETERS = {
+    "CrmWebhookApiKey": "k",
+    "AttributionApiApiKey": "k",
+    "CrmWebhookUrl": "https://crm.example.com/e",
+    "AttributionApiUrl": "https://marketing.example.com/a",
+}
 RULE_DIMS = [{"Name": "EventBusName", "Value": "verticals"}]
 PREFIX = "arn:aws:events:us-east-1:123456789012:"
 # Whole days inside the seeded lake (60 days ending today): the same on both backends.
-DAYS = {"from": (date.today() - timedelta(days=35)).isoformat(), "to": (date.today() - timedelta(days=6)).isoformat()}
+DAYS = {
+    "from": (date.today() - timedelta(days=35)).isoformat(),
+    "to": (date.today() - timedelta(days=6)).isoformat(),
+}
 
 
 def deploy_stack() -> Resolver:
     variant, dropped = moto_variant(TEMPLATE)
     boto3.client("cloudformation", region_name=REGION).create_stack(
-        StackName=STACK, TemplateBody=to_json(variant), Capabilities=["CAPABILITY_IAM"],
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()])
+        StackName=STACK,
+        TemplateBody=to_json(variant),
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()],
+    )
     resolver = Resolver(TEMPLATE, STACK, PARAMETERS)
     apply_dropped(resolver, dropped)  # the Athena workgroup and the Glue database among them
     return resolver
@@ -53,17 +63,36 @@ def put_rule_metrics(now: datetime) -> None:
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     for minutes_ago, matched, failed in ((50, 40, 0), (30, 35, 6), (10, 20, 2)):
         at = now - timedelta(minutes=minutes_ago)
-        for rule, scale, fails in (("crm-customer-signals", 1, failed), ("lake-archive", 5, 0), ("ops-alerts", 0.2, 0)):
+        for rule, scale, fails in (
+            ("crm-customer-signals", 1, failed),
+            ("lake-archive", 5, 0),
+            ("ops-alerts", 0.2, 0),
+        ):
             dims = [*RULE_DIMS, {"Name": "RuleName", "Value": rule}]
-            data = {"MatchedEvents": matched * scale, "TriggeredRules": matched * scale,
-                    "Invocations": matched * scale, "FailedInvocations": fails,
-                    "InvocationAttempts": matched * scale + 2 * fails, "RetryInvocationAttempts": 2 * fails,
-                    "InvocationsSentToDlq": fails}
-            cloudwatch.put_metric_data(Namespace="AWS/Events", MetricData=[
-                *({"MetricName": name, "Value": value, "Timestamp": at, "Dimensions": dims}
-                  for name, value in data.items()),
-                {"MetricName": "IngestiontoInvocationStartLatency", "Value": 180.0 if fails else 40.0,
-                 "Timestamp": at, "Dimensions": dims}])
+            data = {
+                "MatchedEvents": matched * scale,
+                "TriggeredRules": matched * scale,
+                "Invocations": matched * scale,
+                "FailedInvocations": fails,
+                "InvocationAttempts": matched * scale + 2 * fails,
+                "RetryInvocationAttempts": 2 * fails,
+                "InvocationsSentToDlq": fails,
+            }
+            cloudwatch.put_metric_data(
+                Namespace="AWS/Events",
+                MetricData=[
+                    *(
+                        {"MetricName": name, "Value": value, "Timestamp": at, "Dimensions": dims}
+                        for name, value in data.items()
+                    ),
+                    {
+                        "MetricName": "IngestiontoInvocationStartLatency",
+                        "Value": 180.0 if fails else 40.0,
+                        "Timestamp": at,
+                        "Dimensions": dims,
+                    },
+                ],
+            )
 
 
 def put_account_metrics(now: datetime) -> None:
@@ -71,27 +100,50 @@ def put_account_metrics(now: datetime) -> None:
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     for minutes_ago in (45, 15):
         at = now - timedelta(minutes=minutes_ago)
-        cloudwatch.put_metric_data(Namespace="AWS/Events", MetricData=[
-            {"MetricName": "PutEventsApproximateCallCount", "Value": 10, "Timestamp": at},
-            {"MetricName": "PutEventsEntriesCount", "Value": 100, "Timestamp": at},
-            {"MetricName": "PutEventsFailedEntriesCount", "Value": 3, "Timestamp": at},
-            {"MetricName": "PutEventsApproximateThrottledCount", "Value": 1, "Timestamp": at},
-            {"MetricName": "PutEventsRequestSize", "Value": 2048, "Timestamp": at}])
+        cloudwatch.put_metric_data(
+            Namespace="AWS/Events",
+            MetricData=[
+                {"MetricName": "PutEventsApproximateCallCount", "Value": 10, "Timestamp": at},
+                {"MetricName": "PutEventsEntriesCount", "Value": 100, "Timestamp": at},
+                {"MetricName": "PutEventsFailedEntriesCount", "Value": 3, "Timestamp": at},
+                {"MetricName": "PutEventsApproximateThrottledCount", "Value": 1, "Timestamp": at},
+                {"MetricName": "PutEventsRequestSize", "Value": 2048, "Timestamp": at},
+            ],
+        )
 
 
 def send_dead_letters(queue_url: str, count: int = 3) -> list[str]:
     sqs = boto3.client("sqs", region_name=REGION)
     ids = []
     for i in range(count):
-        event = {"version": "0", "id": f"evt-{i}", "detail-type": "PaymentFailed", "source": "verticals.payments",
-                 "account": "123456789012", "time": "2026-03-14T09:30:00Z", "region": REGION, "resources": [],
-                 "detail": {"order_id": f"o-{i}"}}
-        attributes = {"ERROR_CODE": "SDK_CLIENT_ERROR", "ERROR_MESSAGE": "503 from crm", "RETRY_ATTEMPTS": "3",
-                      "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
-                      "RULE_ARN": PREFIX + "rule/verticals/crm-customer-signals",
-                      "TARGET_ARN": PREFIX + "api-destination/crm-webhook/0a1b"}
-        ids.append(sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(event), MessageAttributes={
-            k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()})["MessageId"])
+        event = {
+            "version": "0",
+            "id": f"evt-{i}",
+            "detail-type": "PaymentFailed",
+            "source": "verticals.payments",
+            "account": "123456789012",
+            "time": "2026-03-14T09:30:00Z",
+            "region": REGION,
+            "resources": [],
+            "detail": {"order_id": f"o-{i}"},
+        }
+        attributes = {
+            "ERROR_CODE": "SDK_CLIENT_ERROR",
+            "ERROR_MESSAGE": "503 from crm",
+            "RETRY_ATTEMPTS": "3",
+            "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
+            "RULE_ARN": PREFIX + "rule/verticals/crm-customer-signals",
+            "TARGET_ARN": PREFIX + "api-destination/crm-webhook/0a1b",
+        }
+        ids.append(
+            sqs.send_message(
+                QueueUrl=queue_url,
+                MessageBody=json.dumps(event),
+                MessageAttributes={
+                    k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
+                },
+            )["MessageId"]
+        )
     return ids
 
 
@@ -109,10 +161,14 @@ def on_aws(seeded_lake, monkeypatch) -> Iterator[dict]:
         put_rule_metrics(now)
         put_account_metrics(now)
         letters = send_dead_letters(resolver.ref("QueueCrmWebhookDlq"))
-        settings = {"VERTICALS_BACKEND": "aws", "VERTICALS_STACK": STACK, "VERTICALS_REGION": REGION,
-                    # moto drops the Glue database and the workgroup, so the stack has no outputs for them
-                    "VERTICALS_ATHENA_WORKGROUP": resolver.ref("AthenaWorkGroup"),
-                    "VERTICALS_ATHENA_DATABASE": resolver.ref("GlueDatabase")}
+        settings = {
+            "VERTICALS_BACKEND": "aws",
+            "VERTICALS_STACK": STACK,
+            "VERTICALS_REGION": REGION,
+            # moto drops the Glue database and the workgroup, so the stack has no outputs for them
+            "VERTICALS_ATHENA_WORKGROUP": resolver.ref("AthenaWorkGroup"),
+            "VERTICALS_ATHENA_DATABASE": resolver.ref("GlueDatabase"),
+        }
         for key, value in settings.items():
             monkeypatch.setenv(key, value)
         fresh_caches()
@@ -135,6 +191,7 @@ def figures(at) -> dict[str, str]:
 
 
 # --- Delivery health: CloudWatch and SQS ---------------------------------------------------
+
 
 def test_delivery_health_shows_cloudwatch_metrics_and_sqs_dead_letters(on_aws):
     at = open_page("delivery_health", {"range": "24h"})
@@ -160,7 +217,11 @@ def test_delivery_health_shows_cloudwatch_metrics_and_sqs_dead_letters(on_aws):
 
     letters = at.dataframe(key="dlq_table:0:crm-webhook-dlq").value
     assert set(letters["message_id"]) == set(on_aws["letters"])
-    assert set(letters["ERROR_MESSAGE"]) == {"503 from crm"} and letters["RETRY_ATTEMPTS"].tolist() == [3, 3, 3]
+    assert set(letters["ERROR_MESSAGE"]) == {"503 from crm"} and letters["RETRY_ATTEMPTS"].tolist() == [
+        3,
+        3,
+        3,
+    ]
     assert set(letters["target"]) == {"api-destination/crm-webhook/0a1b"}
 
 
@@ -169,8 +230,10 @@ def test_redrive_on_aws_puts_the_events_back_on_the_bus(on_aws):
     first = on_aws["letters"][0]
     at.multiselect(key="dlq_pick:0:crm-webhook-dlq").set_value([first]).run()
     at.button(key="dlq_redrive").click().run()
-    assert texts(at.warning) == ["Redrive 1 message from crm-webhook-dlq to api-destination/crm-webhook/0a1b "
-                                 "(rule crm-customer-signals)?"]
+    assert texts(at.warning) == [
+        "Redrive 1 message from crm-webhook-dlq to api-destination/crm-webhook/0a1b "
+        "(rule crm-customer-signals)?"
+    ]
     at.button(key="dlq_confirm").click().run()
     assert_clean(at)
     assert texts(at.success) == ["1 of 1 message put back on the bus."]
@@ -180,6 +243,7 @@ def test_redrive_on_aws_puts_the_events_back_on_the_bus(on_aws):
 
 
 # --- the lake pages: Athena in moto, answered from the seeded lake ------------------------------
+
 
 def sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows in one order: DuckDB returns rows that tie on ORDER BY in any order."""
@@ -209,12 +273,15 @@ def test_overview_on_aws_shows_what_the_local_backend_shows(on_aws, seeded_lake,
     assert all(":" + name not in q["QueryString"] for q in queries for name in ("dt_from", "t_from"))
 
 
-@pytest.mark.parametrize("page", [
-    pytest.param("event_rates", id="event-rates"),
-    pytest.param("campaigns", id="campaigns"),
-    pytest.param("demand_forecast", id="demand-forecast"),
-    pytest.param("event_explorer", id="event-explorer"),
-])
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param("event_rates", id="event-rates"),
+        pytest.param("campaigns", id="campaigns"),
+        pytest.param("demand_forecast", id="demand-forecast"),
+        pytest.param("event_explorer", id="event-explorer"),
+    ],
+)
 def test_dashboard_on_aws_shows_what_the_local_backend_shows(page, on_aws, seeded_lake, monkeypatch):
     monkeypatch.setenv("VERTICALS_LAKE", str(seeded_lake))
     on_local, at = local_then_aws(monkeypatch, lambda: open_page(page, DAYS))
@@ -223,7 +290,9 @@ def test_dashboard_on_aws_shows_what_the_local_backend_shows(page, on_aws, seede
     assert len(at.dataframe) == len(on_local.dataframe) and len(at.get("plotly_chart")) > 0
     for aws_table, local_table in zip(at.dataframe, on_local.dataframe):
         assert len(aws_table.value) > 0
-        pd.testing.assert_frame_equal(sorted_rows(aws_table.value), sorted_rows(local_table.value), check_dtype=False)
+        pd.testing.assert_frame_equal(
+            sorted_rows(aws_table.value), sorted_rows(local_table.value), check_dtype=False
+        )
     assert on_aws["athena"].queries  # the figures came through Athena
 
 
@@ -240,6 +309,7 @@ def test_a_saved_query_runs_on_athena(on_aws):
 
 # --- one sentence when the backend cannot answer ------------------------------------------------
 
+
 def test_a_missing_workgroup_is_one_sentence_on_the_page(on_aws, monkeypatch):
     monkeypatch.setenv("VERTICALS_ATHENA_WORKGROUP", "nope")
     at = open_app(DAYS)
@@ -248,14 +318,23 @@ def test_a_missing_workgroup_is_one_sentence_on_the_page(on_aws, monkeypatch):
     assert errors and all("WorkGroup" in e and "\n" not in e and "Traceback" not in e for e in errors)
 
 
-@pytest.mark.parametrize(("changes", "sentence"), [
-    pytest.param({"VERTICALS_ATHENA_WORKGROUP": None, "VERTICALS_ATHENA_DATABASE": None, "VERTICALS_STACK": None},
-                 "The aws backend does not know its resources: set VERTICALS_STACK or VERTICALS_ATHENA_WORKGROUP, "
-                 "VERTICALS_ATHENA_DATABASE, VERTICALS_LAKE_BUCKET.", id="no-resources"),
-    pytest.param({"VERTICALS_STACK": "nope"},
-                 "The CloudFormation stack nope does not exist in us-east-1: check VERTICALS_STACK and "
-                 "VERTICALS_REGION, or deploy it with python -m app infra deploy.", id="missing-stack"),
-])
+@pytest.mark.parametrize(
+    ("changes", "sentence"),
+    [
+        pytest.param(
+            {"VERTICALS_ATHENA_WORKGROUP": None, "VERTICALS_ATHENA_DATABASE": None, "VERTICALS_STACK": None},
+            "The aws backend does not know its resources: set VERTICALS_STACK or VERTICALS_ATHENA_WORKGROUP, "
+            "VERTICALS_ATHENA_DATABASE, VERTICALS_LAKE_BUCKET.",
+            id="no-resources",
+        ),
+        pytest.param(
+            {"VERTICALS_STACK": "nope"},
+            "The CloudFormation stack nope does not exist in us-east-1: check VERTICALS_STACK and "
+            "VERTICALS_REGION, or deploy it with python -m app infra deploy.",
+            id="missing-stack",
+        ),
+    ],
+)
 def test_a_backend_that_cannot_start_is_one_sentence(changes, sentence, on_aws, monkeypatch):
     for key, value in changes.items():
         if value is None:

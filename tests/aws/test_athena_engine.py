@@ -60,8 +60,9 @@ def stubbed():
 
 def make_engine(athena, s3, clock: Clock, **options) -> AthenaEngine:
     opts = AthenaOptions(workgroup="verticals", database="verticals", **options)
-    return AthenaEngine(athena, s3, opts, sleep=clock.sleep, clock=clock, rng=random.Random(7),
-                        new_token=lambda: TOKEN)
+    return AthenaEngine(
+        athena, s3, opts, sleep=clock.sleep, clock=clock, rng=random.Random(7), new_token=lambda: TOKEN
+    )
 
 
 def start_params(**overrides):
@@ -71,7 +72,9 @@ def start_params(**overrides):
         "QueryExecutionContext": {"Database": "verticals", "Catalog": "AwsDataCatalog"},
         "WorkGroup": "verticals",
         "ExecutionParameters": ["'2026-01-01'", "'2026-01-07'", "'O''Brien''s'"],
-        "ResultReuseConfiguration": {"ResultReuseByAgeConfiguration": {"Enabled": True, "MaxAgeInMinutes": 60}},
+        "ResultReuseConfiguration": {
+            "ResultReuseByAgeConfiguration": {"Enabled": True, "MaxAgeInMinutes": 60}
+        },
     }
     params.update(overrides)
     return {k: v for k, v in params.items() if v is not None}
@@ -81,24 +84,50 @@ def execution(state: str, scanned: int = 0, reused: bool = False, reason: str = 
     status = {"State": state}
     if reason:
         status["StateChangeReason"] = reason
-    return {"QueryExecution": {
-        "QueryExecutionId": QID, "Status": status,
-        "ResultConfiguration": {"OutputLocation": f"{RESULTS}{QID}.csv"},
-        "Statistics": {"DataScannedInBytes": scanned, "EngineExecutionTimeInMillis": 900,
-                       "ResultReuseInformation": {"ReusedPreviousResult": reused}},
-    }}
+    return {
+        "QueryExecution": {
+            "QueryExecutionId": QID,
+            "Status": status,
+            "ResultConfiguration": {"OutputLocation": f"{RESULTS}{QID}.csv"},
+            "Statistics": {
+                "DataScannedInBytes": scanned,
+                "EngineExecutionTimeInMillis": 900,
+                "ResultReuseInformation": {"ReusedPreviousResult": reused},
+            },
+        }
+    }
 
 
 def metadata(*columns: tuple[str, str]) -> dict:
-    return {"ResultSet": {"Rows": [], "ResultSetMetadata": {"ColumnInfo": [
-        {"Name": n, "Label": n, "Type": t, "CatalogName": "hive", "SchemaName": "", "TableName": ""}
-        for n, t in columns]}}}
+    return {
+        "ResultSet": {
+            "Rows": [],
+            "ResultSetMetadata": {
+                "ColumnInfo": [
+                    {
+                        "Name": n,
+                        "Label": n,
+                        "Type": t,
+                        "CatalogName": "hive",
+                        "SchemaName": "",
+                        "TableName": "",
+                    }
+                    for n, t in columns
+                ]
+            },
+        }
+    }
 
 
 def expect_result(athena_stub, s3_stub, body: bytes = CSV, columns=(("dt", "varchar"), ("orders", "bigint"))):
-    athena_stub.add_response("get_query_results", metadata(*columns), {"QueryExecutionId": QID, "MaxResults": 1})
-    s3_stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))},
-                         {"Bucket": "verticals-results", "Key": f"results/{QID}.csv"})
+    athena_stub.add_response(
+        "get_query_results", metadata(*columns), {"QueryExecutionId": QID, "MaxResults": 1}
+    )
+    s3_stub.add_response(
+        "get_object",
+        {"Body": StreamingBody(io.BytesIO(body), len(body))},
+        {"Bucket": "verticals-results", "Key": f"results/{QID}.csv"},
+    )
 
 
 def test_run_sends_the_exact_requests_and_types_the_result(stubbed):
@@ -107,8 +136,9 @@ def test_run_sends_the_exact_requests_and_types_the_result(stubbed):
     athena_stub.add_response("start_query_execution", {"QueryExecutionId": QID}, start_params())
     athena_stub.add_response("get_query_execution", execution("QUEUED"), {"QueryExecutionId": QID})
     athena_stub.add_response("get_query_execution", execution("RUNNING"), {"QueryExecutionId": QID})
-    athena_stub.add_response("get_query_execution", execution("SUCCEEDED", scanned=25 * 1024**2 + 1),
-                             {"QueryExecutionId": QID})
+    athena_stub.add_response(
+        "get_query_execution", execution("SUCCEEDED", scanned=25 * 1024**2 + 1), {"QueryExecutionId": QID}
+    )
     expect_result(athena_stub, s3_stub)
 
     result = make_engine(athena, s3, clock).run(SQL, PARAMS)
@@ -128,10 +158,15 @@ def test_run_sends_the_exact_requests_and_types_the_result(stubbed):
 def test_reuse_off_sends_no_reuse_configuration_and_no_parameters_when_there_are_none(stubbed):
     athena, s3, athena_stub, s3_stub = stubbed
     sql = "SELECT count(*) AS n FROM orders WHERE dt = '2026-01-01'"
-    expected = start_params(QueryString="SELECT COUNT(*) AS n FROM orders WHERE dt = '2026-01-01'",
-                            ExecutionParameters=None, ResultReuseConfiguration=None)
+    expected = start_params(
+        QueryString="SELECT COUNT(*) AS n FROM orders WHERE dt = '2026-01-01'",
+        ExecutionParameters=None,
+        ResultReuseConfiguration=None,
+    )
     athena_stub.add_response("start_query_execution", {"QueryExecutionId": QID}, expected)
-    athena_stub.add_response("get_query_execution", execution("SUCCEEDED", scanned=0), {"QueryExecutionId": QID})
+    athena_stub.add_response(
+        "get_query_execution", execution("SUCCEEDED", scanned=0), {"QueryExecutionId": QID}
+    )
     expect_result(athena_stub, s3_stub, b'"n"\n"3"\n', (("n", "bigint"),))
 
     result = make_engine(athena, s3, Clock(), reuse_max_age_minutes=0).run(sql)
@@ -143,8 +178,9 @@ def test_reuse_off_sends_no_reuse_configuration_and_no_parameters_when_there_are
 def test_reused_result_costs_nothing(stubbed):
     athena, s3, athena_stub, s3_stub = stubbed
     athena_stub.add_response("start_query_execution", {"QueryExecutionId": QID}, start_params())
-    athena_stub.add_response("get_query_execution", execution("SUCCEEDED", scanned=0, reused=True),
-                             {"QueryExecutionId": QID})
+    athena_stub.add_response(
+        "get_query_execution", execution("SUCCEEDED", scanned=0, reused=True), {"QueryExecutionId": QID}
+    )
     expect_result(athena_stub, s3_stub)
 
     result = make_engine(athena, s3, Clock()).run(SQL, PARAMS)
@@ -171,11 +207,13 @@ def test_throttled_calls_are_retried_with_backoff_and_the_same_token(stubbed, co
     athena, s3, athena_stub, s3_stub = stubbed
     clock = Clock()
     for _ in range(2):
-        athena_stub.add_client_error("start_query_execution", code, "Rate exceeded",
-                                     expected_params=start_params())
+        athena_stub.add_client_error(
+            "start_query_execution", code, "Rate exceeded", expected_params=start_params()
+        )
     athena_stub.add_response("start_query_execution", {"QueryExecutionId": QID}, start_params())
-    athena_stub.add_client_error("get_query_execution", code, "Rate exceeded",
-                                 expected_params={"QueryExecutionId": QID})
+    athena_stub.add_client_error(
+        "get_query_execution", code, "Rate exceeded", expected_params={"QueryExecutionId": QID}
+    )
     athena_stub.add_response("get_query_execution", execution("SUCCEEDED", 1), {"QueryExecutionId": QID})
     expect_result(athena_stub, s3_stub)
 
@@ -190,20 +228,36 @@ def test_throttled_calls_are_retried_with_backoff_and_the_same_token(stubbed, co
 def test_throttling_that_never_ends_gives_up_with_one_sentence(stubbed):
     athena, s3, athena_stub, _ = stubbed
     for _ in range(3):
-        athena_stub.add_client_error("start_query_execution", "ThrottlingException", "Rate exceeded",
-                                     expected_params=start_params())
+        athena_stub.add_client_error(
+            "start_query_execution", "ThrottlingException", "Rate exceeded", expected_params=start_params()
+        )
     with pytest.raises(QueryError, match="throttled StartQueryExecution even after retries"):
         make_engine(athena, s3, Clock(), max_attempts=3).run(SQL, PARAMS)
 
 
-@pytest.mark.parametrize(("code", "message", "expected"), [
-    pytest.param("InvalidRequestException", "WorkGroup verticals is not found.",
-                 "Athena workgroup verticals does not exist", id="missing-workgroup"),
-    pytest.param("AccessDeniedException", "User is not authorized to perform athena:StartQueryExecution",
-                 "AWS denied StartQueryExecution", id="denied"),
-    pytest.param("ExpiredTokenException", "The security token included in the request is expired",
-                 "expired or invalid", id="expired-token"),
-])
+@pytest.mark.parametrize(
+    ("code", "message", "expected"),
+    [
+        pytest.param(
+            "InvalidRequestException",
+            "WorkGroup verticals is not found.",
+            "Athena workgroup verticals does not exist",
+            id="missing-workgroup",
+        ),
+        pytest.param(
+            "AccessDeniedException",
+            "User is not authorized to perform athena:StartQueryExecution",
+            "AWS denied StartQueryExecution",
+            id="denied",
+        ),
+        pytest.param(
+            "ExpiredTokenException",
+            "The security token included in the request is expired",
+            "expired or invalid",
+            id="expired-token",
+        ),
+    ],
+)
 def test_start_failures_become_one_sentence(stubbed, code, message, expected):
     athena, s3, athena_stub, _ = stubbed
     athena_stub.add_client_error("start_query_execution", code, message, expected_params=start_params())
@@ -212,17 +266,30 @@ def test_start_failures_become_one_sentence(stubbed, code, message, expected):
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize(("state", "reason", "expected"), [
-    pytest.param("FAILED", "COLUMN_NOT_FOUND: line 1:8: Column 'x' cannot be resolved",
-                 "could not run the query .*COLUMN_NOT_FOUND", id="failed"),
-    pytest.param("FAILED", "Query cancelled! Bytes scanned limit was exceeded",
-                 "BytesScannedCutoffPerQuery", id="scan-cutoff"),
-    pytest.param("CANCELLED", "Query was cancelled by user", "was cancelled", id="cancelled"),
-])
+@pytest.mark.parametrize(
+    ("state", "reason", "expected"),
+    [
+        pytest.param(
+            "FAILED",
+            "COLUMN_NOT_FOUND: line 1:8: Column 'x' cannot be resolved",
+            "could not run the query .*COLUMN_NOT_FOUND",
+            id="failed",
+        ),
+        pytest.param(
+            "FAILED",
+            "Query cancelled! Bytes scanned limit was exceeded",
+            "BytesScannedCutoffPerQuery",
+            id="scan-cutoff",
+        ),
+        pytest.param("CANCELLED", "Query was cancelled by user", "was cancelled", id="cancelled"),
+    ],
+)
 def test_failed_queries_say_why(stubbed, state, reason, expected):
     athena, s3, athena_stub, _ = stubbed
     athena_stub.add_response("start_query_execution", {"QueryExecutionId": QID}, start_params())
-    athena_stub.add_response("get_query_execution", execution(state, reason=reason), {"QueryExecutionId": QID})
+    athena_stub.add_response(
+        "get_query_execution", execution(state, reason=reason), {"QueryExecutionId": QID}
+    )
     with pytest.raises(QueryError, match=expected):
         make_engine(athena, s3, Clock()).run(SQL, PARAMS)
 
@@ -241,20 +308,26 @@ def test_parameter_problems_are_caught_before_anything_is_sent(stubbed):
 def test_tables_pages_through_list_table_metadata(stubbed):
     athena, s3, athena_stub, _ = stubbed
     base = {"CatalogName": "AwsDataCatalog", "DatabaseName": "verticals", "WorkGroup": "verticals"}
-    athena_stub.add_response("list_table_metadata", {"TableMetadataList": [{"Name": "orders"}], "NextToken": "t"}, base)
-    athena_stub.add_response("list_table_metadata", {"TableMetadataList": [{"Name": "events"}]},
-                             {**base, "NextToken": "t"})
+    athena_stub.add_response(
+        "list_table_metadata", {"TableMetadataList": [{"Name": "orders"}], "NextToken": "t"}, base
+    )
+    athena_stub.add_response(
+        "list_table_metadata", {"TableMetadataList": [{"Name": "events"}]}, {**base, "NextToken": "t"}
+    )
     assert make_engine(athena, s3, Clock()).tables() == ["events", "orders"]
 
 
-@pytest.mark.parametrize(("scanned", "reused", "expected_mb"), [
-    pytest.param(0, False, 10, id="nothing-scanned-pays-the-minimum"),
-    pytest.param(1, False, 10, id="one-byte"),
-    pytest.param(10 * 1024**2, False, 10, id="exactly-10-MB"),
-    pytest.param(10 * 1024**2 + 1, False, 11, id="rounded-up-to-the-MB"),
-    pytest.param(1024**4, False, 1024**2, id="one-TB"),
-    pytest.param(5 * 1024**3, True, 0, id="reused-is-free"),
-])
+@pytest.mark.parametrize(
+    ("scanned", "reused", "expected_mb"),
+    [
+        pytest.param(0, False, 10, id="nothing-scanned-pays-the-minimum"),
+        pytest.param(1, False, 10, id="one-byte"),
+        pytest.param(10 * 1024**2, False, 10, id="exactly-10-MB"),
+        pytest.param(10 * 1024**2 + 1, False, 11, id="rounded-up-to-the-MB"),
+        pytest.param(1024**4, False, 1024**2, id="one-TB"),
+        pytest.param(5 * 1024**3, True, 0, id="reused-is-free"),
+    ],
+)
 def test_cost(scanned, reused, expected_mb):
     assert cost_usd(scanned, 5.0, reused) == pytest.approx(expected_mb * 5.0 / 1024**2)
 
@@ -264,18 +337,29 @@ def test_cost_of_a_terabyte_is_the_price():
     assert cost_usd(1024**4, 6.25) == pytest.approx(6.25)
 
 
-@pytest.mark.parametrize(("sql", "error"), [
-    pytest.param("SELECT 1 FROM orders WHERE dt = :d", None, id="where"),
-    pytest.param("SELECT 1 FROM orders WHERE dt IN (SELECT dt FROM payments WHERE method = :m)", None,
-                 id="subquery-where"),
-    pytest.param("WITH o AS (SELECT * FROM orders WHERE dt >= :d) SELECT count(*) FROM o", None, id="cte-where"),
-    pytest.param("SELECT 1 FROM orders WHERE contains(:regions, region)", None, id="function-in-where"),
-    pytest.param("SELECT :d AS x FROM orders", "SELECT", id="select-list"),
-    pytest.param("SELECT * FROM orders WHERE dt = '2026-01-01' LIMIT :n", "LIMIT", id="limit"),
-    pytest.param("SELECT region FROM orders GROUP BY region HAVING count(*) > :n", "HAVING", id="having"),
-    pytest.param("SELECT 1 FROM orders o JOIN payments p ON p.order_id = o.order_id AND p.method = :m",
-                 "JOIN", id="join-on"),
-])
+@pytest.mark.parametrize(
+    ("sql", "error"),
+    [
+        pytest.param("SELECT 1 FROM orders WHERE dt = :d", None, id="where"),
+        pytest.param(
+            "SELECT 1 FROM orders WHERE dt IN (SELECT dt FROM payments WHERE method = :m)",
+            None,
+            id="subquery-where",
+        ),
+        pytest.param(
+            "WITH o AS (SELECT * FROM orders WHERE dt >= :d) SELECT count(*) FROM o", None, id="cte-where"
+        ),
+        pytest.param("SELECT 1 FROM orders WHERE contains(:regions, region)", None, id="function-in-where"),
+        pytest.param("SELECT :d AS x FROM orders", "SELECT", id="select-list"),
+        pytest.param("SELECT * FROM orders WHERE dt = '2026-01-01' LIMIT :n", "LIMIT", id="limit"),
+        pytest.param("SELECT region FROM orders GROUP BY region HAVING count(*) > :n", "HAVING", id="having"),
+        pytest.param(
+            "SELECT 1 FROM orders o JOIN payments p ON p.order_id = o.order_id AND p.method = :m",
+            "JOIN",
+            id="join-on",
+        ),
+    ],
+)
 def test_placeholders_only_in_where(sql, error):
     tree = parse_query(sql)
     if error is None:
@@ -285,14 +369,17 @@ def test_placeholders_only_in_where(sql, error):
             check_placeholders(tree)
 
 
-@pytest.mark.parametrize(("value", "literal"), [
-    pytest.param("x'; DROP TABLE orders; --", "'x''; DROP TABLE orders; --'", id="injection"),
-    pytest.param("back\\slash", "'back\\slash'", id="backslash-is-literal"),
-    pytest.param("a?b", "'a?b'", id="question-mark-in-value"),
-    pytest.param(date(2026, 1, 2), "DATE '2026-01-02'", id="date"),
-    pytest.param(["web", "app"], "ARRAY['web', 'app']", id="multienum"),
-    pytest.param(3, "3", id="integer"),
-])
+@pytest.mark.parametrize(
+    ("value", "literal"),
+    [
+        pytest.param("x'; DROP TABLE orders; --", "'x''; DROP TABLE orders; --'", id="injection"),
+        pytest.param("back\\slash", "'back\\slash'", id="backslash-is-literal"),
+        pytest.param("a?b", "'a?b'", id="question-mark-in-value"),
+        pytest.param(date(2026, 1, 2), "DATE '2026-01-02'", id="date"),
+        pytest.param(["web", "app"], "ARRAY['web', 'app']", id="multienum"),
+        pytest.param(3, "3", id="integer"),
+    ],
+)
 def test_execution_parameters_are_literals(value, literal):
     assert execution_parameters(["p"], {"p": value}) == [literal]
 
@@ -304,21 +391,59 @@ def test_a_parameter_longer_than_athena_takes_is_refused():
 
 CSV_CASES = [
     pytest.param(b'"n"\n"1"\n', [("n", "integer")], "n", [1], "int64", id="integer"),
-    pytest.param(b'"n"\n"1"\n\n"2"\n', [("n", "bigint")], "n", [1, pd.NA, 2], "Int64",
-                 id="single-column-null-is-an-empty-line"),
-    pytest.param(b'"n","m"\n"1",\n,"2"\n', [("n", "bigint"), ("m", "bigint")], "n", [1, pd.NA], "Int64",
-                 id="null-integer-stays-integer"),
-    pytest.param(b'"x"\n"1.10"\n"NaN"\n', [("x", "decimal(10,2)")], "x", [1.1, float("nan")], "float64",
-                 id="decimal-as-float"),
+    pytest.param(
+        b'"n"\n"1"\n\n"2"\n',
+        [("n", "bigint")],
+        "n",
+        [1, pd.NA, 2],
+        "Int64",
+        id="single-column-null-is-an-empty-line",
+    ),
+    pytest.param(
+        b'"n","m"\n"1",\n,"2"\n',
+        [("n", "bigint"), ("m", "bigint")],
+        "n",
+        [1, pd.NA],
+        "Int64",
+        id="null-integer-stays-integer",
+    ),
+    pytest.param(
+        b'"x"\n"1.10"\n"NaN"\n',
+        [("x", "decimal(10,2)")],
+        "x",
+        [1.1, float("nan")],
+        "float64",
+        id="decimal-as-float",
+    ),
     pytest.param(b'"b"\n"true"\n"false"\n', [("b", "boolean")], "b", [True, False], "bool", id="boolean"),
     pytest.param(b'"s"\n""\n\n', [("s", "varchar")], "s", ["", None], "str", id="empty-string-is-not-null"),
-    pytest.param(b'"s"\n"a,""b""\nc"\n', [("s", "varchar")], "s", ['a,"b"\nc'], "str", id="quotes-commas-newlines"),
-    pytest.param(b'"d"\n"2026-01-02"\n', [("d", "date")], "d", [pd.Timestamp("2026-01-02")], "datetime64[us]",
-                 id="date"),
-    pytest.param(b'"t"\n"2026-01-02 10:00:00.250"\n', [("t", "timestamp")], "t",
-                 [pd.Timestamp("2026-01-02 10:00:00.250", tz="UTC")], "datetime64[us, UTC]", id="timestamp-utc"),
-    pytest.param(b'"t"\n"2026-01-02 10:00:00.000 UTC"\n', [("t", "timestamp with time zone")], "t",
-                 [pd.Timestamp("2026-01-02 10:00:00", tz="UTC")], "datetime64[us, UTC]", id="timestamp-with-zone"),
+    pytest.param(
+        b'"s"\n"a,""b""\nc"\n', [("s", "varchar")], "s", ['a,"b"\nc'], "str", id="quotes-commas-newlines"
+    ),
+    pytest.param(
+        b'"d"\n"2026-01-02"\n',
+        [("d", "date")],
+        "d",
+        [pd.Timestamp("2026-01-02")],
+        "datetime64[us]",
+        id="date",
+    ),
+    pytest.param(
+        b'"t"\n"2026-01-02 10:00:00.250"\n',
+        [("t", "timestamp")],
+        "t",
+        [pd.Timestamp("2026-01-02 10:00:00.250", tz="UTC")],
+        "datetime64[us, UTC]",
+        id="timestamp-utc",
+    ),
+    pytest.param(
+        b'"t"\n"2026-01-02 10:00:00.000 UTC"\n',
+        [("t", "timestamp with time zone")],
+        "t",
+        [pd.Timestamp("2026-01-02 10:00:00", tz="UTC")],
+        "datetime64[us, UTC]",
+        id="timestamp-with-zone",
+    ),
     pytest.param(b'"a"\n"[x, y]"\n', [("a", "array(varchar)")], "a", ["[x, y]"], "str", id="array-as-text"),
 ]
 

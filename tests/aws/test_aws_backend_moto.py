@@ -25,8 +25,12 @@ from app.settings import load_settings
 from tests.aws.cfn_moto import REGION, moto_variant
 
 DEFINITION = load_definition()
-PARAMETERS = {"CrmWebhookApiKey": "k", "AttributionApiApiKey": "k", "CrmWebhookUrl": "https://crm.example.com/e",
-              "AttributionApiUrl": "https://marketing.example.com/a"}
+PARAMETERS = {
+    "CrmWebhookApiKey": "k",
+    "AttributionApiApiKey": "k",
+    "CrmWebhookUrl": "https://crm.example.com/e",
+    "AttributionApiUrl": "https://marketing.example.com/a",
+}
 RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/verticals/crm-customer-signals"
 
 
@@ -34,28 +38,58 @@ def seed_metrics(now: datetime) -> None:
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     for minutes_ago, invocations, failed in ((50, 40, 0), (30, 35, 6), (10, 20, 2)):
         at = now - timedelta(minutes=minutes_ago)
-        dims = [{"Name": "EventBusName", "Value": "verticals"}, {"Name": "RuleName", "Value": "crm-customer-signals"}]
-        cloudwatch.put_metric_data(Namespace="AWS/Events", MetricData=[
-            {"MetricName": "Invocations", "Value": invocations, "Timestamp": at, "Dimensions": dims},
-            {"MetricName": "FailedInvocations", "Value": failed, "Timestamp": at, "Dimensions": dims},
-            {"MetricName": "MatchedEvents", "Value": invocations, "Timestamp": at, "Dimensions": dims},
-            {"MetricName": "IngestiontoInvocationStartLatency", "Value": 180.0, "Timestamp": at, "Dimensions": dims}])
+        dims = [
+            {"Name": "EventBusName", "Value": "verticals"},
+            {"Name": "RuleName", "Value": "crm-customer-signals"},
+        ]
+        cloudwatch.put_metric_data(
+            Namespace="AWS/Events",
+            MetricData=[
+                {"MetricName": "Invocations", "Value": invocations, "Timestamp": at, "Dimensions": dims},
+                {"MetricName": "FailedInvocations", "Value": failed, "Timestamp": at, "Dimensions": dims},
+                {"MetricName": "MatchedEvents", "Value": invocations, "Timestamp": at, "Dimensions": dims},
+                {
+                    "MetricName": "IngestiontoInvocationStartLatency",
+                    "Value": 180.0,
+                    "Timestamp": at,
+                    "Dimensions": dims,
+                },
+            ],
+        )
         ops = [{"Name": "EventBusName", "Value": "verticals"}, {"Name": "RuleName", "Value": "ops-alerts"}]
-        cloudwatch.put_metric_data(Namespace="AWS/Events", MetricData=[
-            {"MetricName": "Invocations", "Value": 3, "Timestamp": at, "Dimensions": ops}])
+        cloudwatch.put_metric_data(
+            Namespace="AWS/Events",
+            MetricData=[{"MetricName": "Invocations", "Value": 3, "Timestamp": at, "Dimensions": ops}],
+        )
 
 
 def seed_dead_letters(url: str) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     for i in range(3):
-        event = {"version": "0", "id": f"evt-{i}", "detail-type": "PaymentFailed", "source": "verticals.payments",
-                 "account": "123456789012", "time": "2026-03-14T09:30:00Z", "region": REGION, "resources": [],
-                 "detail": {"order_id": f"o-{i}"}}
-        attributes = {"ERROR_CODE": "SDK_CLIENT_ERROR", "ERROR_MESSAGE": "503 from crm", "RETRY_ATTEMPTS": "3",
-                      "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts", "RULE_ARN": RULE_ARN,
-                      "TARGET_ARN": "arn:aws:events:us-east-1:123456789012:api-destination/crm/x"}
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event),
-                         MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()})
+        event = {
+            "version": "0",
+            "id": f"evt-{i}",
+            "detail-type": "PaymentFailed",
+            "source": "verticals.payments",
+            "account": "123456789012",
+            "time": "2026-03-14T09:30:00Z",
+            "region": REGION,
+            "resources": [],
+            "detail": {"order_id": f"o-{i}"},
+        }
+        attributes = {
+            "ERROR_CODE": "SDK_CLIENT_ERROR",
+            "ERROR_MESSAGE": "503 from crm",
+            "RETRY_ATTEMPTS": "3",
+            "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
+            "RULE_ARN": RULE_ARN,
+            "TARGET_ARN": "arn:aws:events:us-east-1:123456789012:api-destination/crm/x",
+        }
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps(event),
+            MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        )
 
 
 @pytest.fixture
@@ -63,12 +97,29 @@ def aws_settings():
     with mock_aws():
         variant, _ = moto_variant(render_template(DEFINITION))
         cfn = boto3.client("cloudformation", region_name=REGION)
-        cfn.create_stack(StackName="prod", TemplateBody=to_json(variant), Capabilities=["CAPABILITY_IAM"],
-                         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()])
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="prod")["Stacks"][0]["Outputs"]}
+        cfn.create_stack(
+            StackName="prod",
+            TemplateBody=to_json(variant),
+            Capabilities=["CAPABILITY_IAM"],
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()],
+        )
+        outputs = {
+            o["OutputKey"]: o["OutputValue"]
+            for o in cfn.describe_stacks(StackName="prod")["Stacks"][0]["Outputs"]
+        }
         # moto drops the Glue and Athena resources, so their outputs: name them explicitly.
-        yield load_settings({"VERTICALS_BACKEND": "aws", "VERTICALS_STACK": "prod", "VERTICALS_REGION": REGION,
-                             "VERTICALS_ATHENA_WORKGROUP": "prod", "VERTICALS_ATHENA_DATABASE": "verticals"}), outputs
+        yield (
+            load_settings(
+                {
+                    "VERTICALS_BACKEND": "aws",
+                    "VERTICALS_STACK": "prod",
+                    "VERTICALS_REGION": REGION,
+                    "VERTICALS_ATHENA_WORKGROUP": "prod",
+                    "VERTICALS_ATHENA_DATABASE": "verticals",
+                }
+            ),
+            outputs,
+        )
 
 
 def test_delivery_health_on_the_aws_backend(aws_settings):
@@ -78,8 +129,15 @@ def test_delivery_health_on_the_aws_backend(aws_settings):
     seed_dead_letters(outputs["DeadLetterQueueUrlCrmWebhookDlq"])
 
     parts = build_aws_parts(settings)
-    ctx = Context(settings=settings, engine=parts.engine, metrics=parts.metrics, dead_letters=parts.dead_letters,
-                  backend="aws", location=parts.location, rules=parts.rules)
+    ctx = Context(
+        settings=settings,
+        engine=parts.engine,
+        metrics=parts.metrics,
+        dead_letters=parts.dead_letters,
+        backend="aws",
+        location=parts.location,
+        rules=parts.rules,
+    )
     health = delivery_health(ctx, preset_range("24h", now))
 
     crm = health.rules.set_index("rule").loc["crm-customer-signals"]
@@ -91,7 +149,9 @@ def test_delivery_health_on_the_aws_backend(aws_settings):
     assert "lake-archive-orders" in set(health.rules["rule"])  # a silent deployed rule still shows
     letters = health.dead_letters
     assert len(letters) == 3 and set(letters["queue"]) == {"crm-webhook-dlq"}
-    assert set(letters["rule"]) == {"crm-customer-signals"} and set(letters["ERROR_MESSAGE"]) == {"503 from crm"}
+    assert set(letters["rule"]) == {"crm-customer-signals"} and set(letters["ERROR_MESSAGE"]) == {
+        "503 from crm"
+    }
     assert letters["RETRY_ATTEMPTS"].tolist() == [3, 3, 3]
     assert parts.location.startswith(f"s3://{outputs['LakeBucket']} (prod, us-east-1)")
 

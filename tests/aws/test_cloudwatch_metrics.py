@@ -27,79 +27,110 @@ NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 
 
 def listing(name, **dims):
-    return {"Namespace": "AWS/Events", "MetricName": name,
-            "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()]}
+    return {
+        "Namespace": "AWS/Events",
+        "MetricName": name,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+    }
 
 
-@pytest.mark.parametrize(("name", "canonical"), [
-    pytest.param("Invocations", "Invocations", id="same"),
-    pytest.param("IngestiontoInvocationStartLatency", "IngestionToInvocationStartLatency", id="cloudwatch-casing"),
-    pytest.param("failedinvocations", "FailedInvocations", id="lower"),
-    pytest.param("Errors", None, id="not-a-bus-metric"),
-])
+@pytest.mark.parametrize(
+    ("name", "canonical"),
+    [
+        pytest.param("Invocations", "Invocations", id="same"),
+        pytest.param(
+            "IngestiontoInvocationStartLatency", "IngestionToInvocationStartLatency", id="cloudwatch-casing"
+        ),
+        pytest.param("failedinvocations", "FailedInvocations", id="lower"),
+        pytest.param("Errors", None, id="not-a-bus-metric"),
+    ],
+)
 def test_canonical_name(name, canonical):
     assert canonical_name(name) == canonical
 
 
 def test_series_from_listing_keeps_known_dimension_sets_only():
-    series = series_from_listing([
-        listing("Invocations", EventBusName="verticals", RuleName="ops-alerts"),
-        listing("Invocations", RuleName="ops-alerts"),
-        listing("MatchedEvents", EventBusName="verticals"),
-        listing("PutEventsApproximateCallCount"),
-        listing("Invocations", ApiDestinationName="crm"),  # another dimension: not ours
-        listing("Invocations", EventBusName="verticals", RuleName="ops-alerts"),  # listed twice
-    ])
+    series = series_from_listing(
+        [
+            listing("Invocations", EventBusName="verticals", RuleName="ops-alerts"),
+            listing("Invocations", RuleName="ops-alerts"),
+            listing("MatchedEvents", EventBusName="verticals"),
+            listing("PutEventsApproximateCallCount"),
+            listing("Invocations", ApiDestinationName="crm"),  # another dimension: not ours
+            listing("Invocations", EventBusName="verticals", RuleName="ops-alerts"),  # listed twice
+        ]
+    )
     assert [(s.metric, s.bus, s.rule) for s in series] == [
-        ("Invocations", "", "ops-alerts"), ("Invocations", "verticals", "ops-alerts"),
-        ("MatchedEvents", "verticals", ""), ("PutEventsApproximateCallCount", "", ""),
+        ("Invocations", "", "ops-alerts"),
+        ("Invocations", "verticals", "ops-alerts"),
+        ("MatchedEvents", "verticals", ""),
+        ("PutEventsApproximateCallCount", "", ""),
     ]
 
 
-SERIES = series_from_listing([
-    listing("Invocations", EventBusName="verticals", RuleName="a"),
-    listing("Invocations", RuleName="a"),  # duplicate view of rule a: skipped
-    listing("Invocations", RuleName="b"),  # rule b only has this view: used, bus ""
-    listing("Invocations", EventBusName="other", RuleName="c"),
-    listing("FailedInvocations", EventBusName="verticals", RuleName="a"),
-    listing("PutEventsApproximateCallCount"),
-])
+SERIES = series_from_listing(
+    [
+        listing("Invocations", EventBusName="verticals", RuleName="a"),
+        listing("Invocations", RuleName="a"),  # duplicate view of rule a: skipped
+        listing("Invocations", RuleName="b"),  # rule b only has this view: used, bus ""
+        listing("Invocations", EventBusName="other", RuleName="c"),
+        listing("FailedInvocations", EventBusName="verticals", RuleName="a"),
+        listing("PutEventsApproximateCallCount"),
+    ]
+)
 
 
-@pytest.mark.parametrize(("metrics", "bus", "expected"), [
-    pytest.param(["Invocations"], "verticals", [("verticals", "a"), ("", "b")], id="bus-and-rule-only"),
-    pytest.param(["Invocations"], "other", [("other", "c"), ("", "a"), ("", "b")], id="other-bus"),
-    pytest.param(["Invocations"], None, [("", "b"), ("other", "c"), ("verticals", "a")], id="all-buses"),
-    pytest.param(["FailedInvocations"], "verticals", [("verticals", "a")], id="one-metric"),
-    pytest.param(["PutEventsApproximateCallCount"], None, [("", "")], id="account-level"),
-])
+@pytest.mark.parametrize(
+    ("metrics", "bus", "expected"),
+    [
+        pytest.param(["Invocations"], "verticals", [("verticals", "a"), ("", "b")], id="bus-and-rule-only"),
+        pytest.param(["Invocations"], "other", [("other", "c"), ("", "a"), ("", "b")], id="other-bus"),
+        pytest.param(["Invocations"], None, [("", "b"), ("other", "c"), ("verticals", "a")], id="all-buses"),
+        pytest.param(["FailedInvocations"], "verticals", [("verticals", "a")], id="one-metric"),
+        pytest.param(["PutEventsApproximateCallCount"], None, [("", "")], id="account-level"),
+    ],
+)
 def test_select_series(metrics, bus, expected):
     assert sorted((s.bus, s.rule) for s in select_series(SERIES, metrics, bus)) == sorted(expected)
 
 
-@pytest.mark.parametrize(("start_age", "length", "requested", "expected"), [
-    pytest.param(timedelta(hours=3), timedelta(hours=3), 60, 60, id="recent-minutes"),
-    pytest.param(timedelta(hours=3), timedelta(hours=3), 90, 120, id="rounded-to-minutes"),
-    pytest.param(timedelta(days=7), timedelta(days=7), 60, 420, id="capped-points"),
-    pytest.param(timedelta(days=20), timedelta(hours=1), 60, 300, id="older-than-15-days"),
-    pytest.param(timedelta(days=90), timedelta(hours=1), 60, 3600, id="older-than-63-days"),
-    pytest.param(timedelta(days=1), timedelta(days=1), 3600, 3600, id="coarser-request-kept"),
-])
+@pytest.mark.parametrize(
+    ("start_age", "length", "requested", "expected"),
+    [
+        pytest.param(timedelta(hours=3), timedelta(hours=3), 60, 60, id="recent-minutes"),
+        pytest.param(timedelta(hours=3), timedelta(hours=3), 90, 120, id="rounded-to-minutes"),
+        pytest.param(timedelta(days=7), timedelta(days=7), 60, 420, id="capped-points"),
+        pytest.param(timedelta(days=20), timedelta(hours=1), 60, 300, id="older-than-15-days"),
+        pytest.param(timedelta(days=90), timedelta(hours=1), 60, 3600, id="older-than-63-days"),
+        pytest.param(timedelta(days=1), timedelta(days=1), 3600, 3600, id="coarser-request-kept"),
+    ],
+)
 def test_choose_period(start_age, length, requested, expected):
     start = NOW - start_age
     assert choose_period(start, start + length, requested, NOW) == expected
 
 
 def test_build_queries_reads_sum_or_average_and_sample_count():
-    latency = Series("IngestionToInvocationStartLatency", "IngestiontoInvocationStartLatency", "verticals", "a",
-                     (("EventBusName", "verticals"), ("RuleName", "a")))
+    latency = Series(
+        "IngestionToInvocationStartLatency",
+        "IngestiontoInvocationStartLatency",
+        "verticals",
+        "a",
+        (("EventBusName", "verticals"), ("RuleName", "a")),
+    )
     count = Series("Invocations", "Invocations", "", "b", (("RuleName", "b"),))
     queries = build_queries([latency, count], 300)
     assert [(q["Id"], q["MetricStat"]["Stat"]) for q in queries] == [
-        ("v0", "Average"), ("n0", "SampleCount"), ("v1", "Sum"), ("n1", "SampleCount")]
+        ("v0", "Average"),
+        ("n0", "SampleCount"),
+        ("v1", "Sum"),
+        ("n1", "SampleCount"),
+    ]
     assert queries[0]["MetricStat"]["Metric"] == {
-        "Namespace": "AWS/Events", "MetricName": "IngestiontoInvocationStartLatency",
-        "Dimensions": [{"Name": "EventBusName", "Value": "verticals"}, {"Name": "RuleName", "Value": "a"}]}
+        "Namespace": "AWS/Events",
+        "MetricName": "IngestiontoInvocationStartLatency",
+        "Dimensions": [{"Name": "EventBusName", "Value": "verticals"}, {"Name": "RuleName", "Value": "a"}],
+    }
     assert {q["MetricStat"]["Period"] for q in queries} == {300}
 
 
@@ -107,15 +138,20 @@ def test_frame_fills_missing_count_periods_with_zero_but_not_latencies():
     count = Series("Invocations", "Invocations", "verticals", "a", ())
     latency = Series("IngestionToInvocationStartLatency", "x", "verticals", "a", ())
     start = datetime(2026, 3, 16, 10, 0, tzinfo=UTC)
-    points = {"v0": {start + timedelta(minutes=1): 4.0}, "n0": {start + timedelta(minutes=1): 4.0},
-              "v1": {start + timedelta(minutes=1): 250.0}, "n1": {start + timedelta(minutes=1): 2.0}}
+    points = {
+        "v0": {start + timedelta(minutes=1): 4.0},
+        "n0": {start + timedelta(minutes=1): 4.0},
+        "v1": {start + timedelta(minutes=1): 250.0},
+        "n1": {start + timedelta(minutes=1): 2.0},
+    }
     frame = frame_from_points([count, latency], points, start, start + timedelta(minutes=3), 60)
     assert list(frame.columns) == COLUMNS
     counts = frame[frame["metric"] == "Invocations"]
     assert counts["value"].tolist() == [0.0, 4.0, 0.0]
     assert counts["samples"].tolist() == [0.0, 4.0, 0.0]
-    assert frame[frame["metric"] == "IngestionToInvocationStartLatency"][["value", "samples"]].values.tolist() == [
-        [250.0, 2.0]]
+    assert frame[frame["metric"] == "IngestionToInvocationStartLatency"][
+        ["value", "samples"]
+    ].values.tolist() == [[250.0, 2.0]]
     assert str(frame["timestamp"].dtype) == "datetime64[ns, UTC]"
 
 
@@ -133,26 +169,63 @@ def test_get_batches_500_queries_and_follows_pages():
     rules = [f"rule-{i:03d}" for i in range(300)]  # 300 series -> 600 queries -> 2 calls
     start = NOW - timedelta(hours=1)
     with Stubber(cloudwatch) as stub:
-        stub.add_response("list_metrics", {"Metrics": [listing("Invocations", EventBusName="verticals", RuleName=r)
-                                                       for r in rules[:200]], "NextToken": "p2"},
-                          {"Namespace": "AWS/Events"})
-        stub.add_response("list_metrics", {"Metrics": [listing("Invocations", EventBusName="verticals", RuleName=r)
-                                                       for r in rules[200:]]},
-                          {"Namespace": "AWS/Events", "NextToken": "p2"})
+        stub.add_response(
+            "list_metrics",
+            {
+                "Metrics": [
+                    listing("Invocations", EventBusName="verticals", RuleName=r) for r in rules[:200]
+                ],
+                "NextToken": "p2",
+            },
+            {"Namespace": "AWS/Events"},
+        )
+        stub.add_response(
+            "list_metrics",
+            {"Metrics": [listing("Invocations", EventBusName="verticals", RuleName=r) for r in rules[200:]]},
+            {"Namespace": "AWS/Events", "NextToken": "p2"},
+        )
         first = {"MetricDataQueries": ANY, "StartTime": start, "EndTime": NOW, "ScanBy": "TimestampAscending"}
-        stub.add_response("get_metric_data", {"MetricDataResults": [
-            {"Id": "v0", "Timestamps": [start], "Values": [5.0], "StatusCode": "PartialData"}], "NextToken": "more"},
-            first)
-        stub.add_response("get_metric_data", {"MetricDataResults": [
-            {"Id": "v0", "Timestamps": [start + timedelta(minutes=1)], "Values": [2.0], "StatusCode": "Complete"}]},
-            {**first, "NextToken": "more"})
-        stub.add_response("get_metric_data", {"MetricDataResults": [
-            {"Id": "v299", "Timestamps": [start], "Values": [1.0], "StatusCode": "Complete"}]}, first)
+        stub.add_response(
+            "get_metric_data",
+            {
+                "MetricDataResults": [
+                    {"Id": "v0", "Timestamps": [start], "Values": [5.0], "StatusCode": "PartialData"}
+                ],
+                "NextToken": "more",
+            },
+            first,
+        )
+        stub.add_response(
+            "get_metric_data",
+            {
+                "MetricDataResults": [
+                    {
+                        "Id": "v0",
+                        "Timestamps": [start + timedelta(minutes=1)],
+                        "Values": [2.0],
+                        "StatusCode": "Complete",
+                    }
+                ]
+            },
+            {**first, "NextToken": "more"},
+        )
+        stub.add_response(
+            "get_metric_data",
+            {
+                "MetricDataResults": [
+                    {"Id": "v299", "Timestamps": [start], "Values": [1.0], "StatusCode": "Complete"}
+                ]
+            },
+            first,
+        )
         calls = []
-        cloudwatch.meta.events.register("provide-client-params.cloudwatch.GetMetricData",
-                                        lambda params, **_: calls.append(len(params["MetricDataQueries"])))
-        frame = CloudWatchMetricsSource(cloudwatch, now=lambda: NOW).get(["Invocations"], start, NOW, 60,
-                                                                         bus="verticals")
+        cloudwatch.meta.events.register(
+            "provide-client-params.cloudwatch.GetMetricData",
+            lambda params, **_: calls.append(len(params["MetricDataQueries"])),
+        )
+        frame = CloudWatchMetricsSource(cloudwatch, now=lambda: NOW).get(
+            ["Invocations"], start, NOW, 60, bus="verticals"
+        )
         stub.assert_no_pending_responses()
     assert calls == [500, 500, 100]
     first_rule = frame[frame["rule"] == "rule-000"]
@@ -166,20 +239,47 @@ def test_get_batches_500_queries_and_follows_pages():
 def test_moto_cloudwatch_metrics_appear_in_the_frame():
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
     start = (datetime.now(UTC) - timedelta(minutes=30)).replace(second=0, microsecond=0)
+
     def put(name, value, minute, **dims):
-        cloudwatch.put_metric_data(Namespace="AWS/Events", MetricData=[{
-            "MetricName": name, "Value": value, "Timestamp": start + timedelta(minutes=minute, seconds=5),
-            "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()]}])
+        cloudwatch.put_metric_data(
+            Namespace="AWS/Events",
+            MetricData=[
+                {
+                    "MetricName": name,
+                    "Value": value,
+                    "Timestamp": start + timedelta(minutes=minute, seconds=5),
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                }
+            ],
+        )
+
     put("Invocations", 3, 1, EventBusName="verticals", RuleName="crm-customer-signals")
     put("Invocations", 2, 1, EventBusName="verticals", RuleName="crm-customer-signals")
     put("FailedInvocations", 1, 2, EventBusName="verticals", RuleName="crm-customer-signals")
     put("Invocations", 7, 3, RuleName="ops-alerts")
-    put("IngestiontoInvocationStartLatency", 120.0, 1, EventBusName="verticals", RuleName="crm-customer-signals")
-    put("IngestiontoInvocationStartLatency", 80.0, 1, EventBusName="verticals", RuleName="crm-customer-signals")
+    put(
+        "IngestiontoInvocationStartLatency",
+        120.0,
+        1,
+        EventBusName="verticals",
+        RuleName="crm-customer-signals",
+    )
+    put(
+        "IngestiontoInvocationStartLatency",
+        80.0,
+        1,
+        EventBusName="verticals",
+        RuleName="crm-customer-signals",
+    )
 
     source = CloudWatchMetricsSource(cloudwatch)
-    frame = source.get(["Invocations", "FailedInvocations", "IngestionToInvocationStartLatency"],
-                       start, start + timedelta(minutes=10), 60, bus="verticals")
+    frame = source.get(
+        ["Invocations", "FailedInvocations", "IngestionToInvocationStartLatency"],
+        start,
+        start + timedelta(minutes=10),
+        60,
+        bus="verticals",
+    )
 
     assert list(frame.columns) == COLUMNS
     crm = frame[frame["rule"] == "crm-customer-signals"].set_index(["metric", "timestamp"])
@@ -188,7 +288,11 @@ def test_moto_cloudwatch_metrics_appear_in_the_frame():
     assert crm.loc[("Invocations", minute), "samples"] == 2.0
     assert crm.loc[("FailedInvocations", minute + pd.Timedelta(minutes=1)), "value"] == 1.0
     assert crm.loc[("IngestionToInvocationStartLatency", minute), "value"] == 100.0
-    assert (frame[(frame["metric"] == "Invocations") & (frame["rule"] == "crm-customer-signals")]
-            ["value"].tolist() == [0.0, 5.0] + [0.0] * 8)
+    assert (
+        frame[(frame["metric"] == "Invocations") & (frame["rule"] == "crm-customer-signals")][
+            "value"
+        ].tolist()
+        == [0.0, 5.0] + [0.0] * 8
+    )
     ops = frame[frame["rule"] == "ops-alerts"]
     assert set(ops["bus"]) == {""} and ops["value"].sum() == 7.0

@@ -30,22 +30,40 @@ COLUMNS = ["timestamp", "metric", "bus", "rule", "samples", "p50", "p90", "p99"]
 
 
 def listing(name, **dims):
-    return {"Namespace": "AWS/Events", "MetricName": name,
-            "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()]}
+    return {
+        "Namespace": "AWS/Events",
+        "MetricName": name,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+    }
 
 
 def query(query_id, name, stat, period, rule="r"):
-    return {"Id": query_id, "ReturnData": True, "MetricStat": {"Metric": {
-        "Namespace": "AWS/Events", "MetricName": name,
-        "Dimensions": [{"Name": "EventBusName", "Value": "verticals"}, {"Name": "RuleName", "Value": rule}]},
-        "Period": period, "Stat": stat}}
+    return {
+        "Id": query_id,
+        "ReturnData": True,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/Events",
+                "MetricName": name,
+                "Dimensions": [
+                    {"Name": "EventBusName", "Value": "verticals"},
+                    {"Name": "RuleName", "Value": rule},
+                ],
+            },
+            "Period": period,
+            "Stat": stat,
+        },
+    }
 
 
-@pytest.mark.parametrize(("q", "stat"), [
-    pytest.param(50, "p50", id="int"),
-    pytest.param(99.0, "p99", id="float-whole"),
-    pytest.param(99.9, "p99.9", id="fraction"),
-])
+@pytest.mark.parametrize(
+    ("q", "stat"),
+    [
+        pytest.param(50, "p50", id="int"),
+        pytest.param(99.0, "p99", id="float-whole"),
+        pytest.param(99.9, "p99.9", id="fraction"),
+    ],
+)
 def test_percentile_stat(q, stat):
     assert percentile_stat(q) == stat
 
@@ -59,17 +77,21 @@ def test_percentile_queries_ask_sample_count_and_each_percentile_per_series():
     ]
 
 
-@pytest.mark.parametrize(("start", "end", "aligned", "period"), [
-    pytest.param("10:00", "11:00", "10:00", 3600, id="whole-hour"),
-    pytest.param("10:30", "11:30", "10:00", 5400, id="hour-period-aligns-to-the-hour"),
-    pytest.param("10:02:30", "10:04", "10:02", 120, id="minute-period-aligns-to-the-minute"),
-    pytest.param("10:07", "10:20", "10:05", 900, id="five-minute-alignment"),
-    pytest.param("10:00", "10:00:10", "10:00", 60, id="at-least-a-minute"),
-])
+@pytest.mark.parametrize(
+    ("start", "end", "aligned", "period"),
+    [
+        pytest.param("10:00", "11:00", "10:00", 3600, id="whole-hour"),
+        pytest.param("10:30", "11:30", "10:00", 5400, id="hour-period-aligns-to-the-hour"),
+        pytest.param("10:02:30", "10:04", "10:02", 120, id="minute-period-aligns-to-the-minute"),
+        pytest.param("10:07", "10:20", "10:05", 900, id="five-minute-alignment"),
+        pytest.param("10:00", "10:00:10", "10:00", 60, id="at-least-a-minute"),
+    ],
+)
 def test_whole_range_period_covers_the_range_in_one_period(start, end, aligned, period):
     day = "2026-03-16 "
-    got = whole_range_period(pd.Timestamp(day + start, tz=UTC).to_pydatetime(),
-                             pd.Timestamp(day + end, tz=UTC).to_pydatetime())
+    got = whole_range_period(
+        pd.Timestamp(day + start, tz=UTC).to_pydatetime(), pd.Timestamp(day + end, tz=UTC).to_pydatetime()
+    )
     assert got == (pd.Timestamp(day + aligned, tz=UTC).to_pydatetime(), period)
 
 
@@ -77,8 +99,14 @@ def test_percentile_frame_keeps_points_with_samples_and_the_busier_spelling():
     t0, t1 = pd.Timestamp("2026-03-16 10:00", tz=UTC), pd.Timestamp("2026-03-16 10:05", tz=UTC)
     a = Series(START_LATENCY, "IngestiontoInvocationStartLatency", "verticals", "r", DIMS)
     b = Series(START_LATENCY, START_LATENCY, "verticals", "r", DIMS)
-    points = {"n0": {t0: 10.0, t1: 0.0}, "p0_0": {t0: 12.0}, "p1_0": {t0: 80.0},
-              "n1": {t0: 2.0}, "p0_1": {t0: 500.0}, "p1_1": {t0: 900.0}}
+    points = {
+        "n0": {t0: 10.0, t1: 0.0},
+        "p0_0": {t0: 12.0},
+        "p1_0": {t0: 80.0},
+        "n1": {t0: 2.0},
+        "p0_1": {t0: 500.0},
+        "p1_1": {t0: 900.0},
+    }
     frame = percentile_frame([a, b], points, (50, 99))
     assert frame.values.tolist() == [[t0, START_LATENCY, "verticals", "r", 10.0, 12.0, 80.0]]
     assert str(frame["timestamp"].dtype) == "datetime64[ns, UTC]"
@@ -87,7 +115,10 @@ def test_percentile_frame_keeps_points_with_samples_and_the_busier_spelling():
 def test_percentile_frame_dates_a_whole_range_at_its_start():
     start = datetime(2026, 3, 16, 10, 30, tzinfo=UTC)
     s = Series(SUCCESS_LATENCY, SUCCESS_LATENCY, "verticals", "r", DIMS)
-    points = {"n0": {datetime(2026, 3, 16, 10, tzinfo=UTC): 4.0}, "p0_0": {datetime(2026, 3, 16, 10, tzinfo=UTC): 7.5}}
+    points = {
+        "n0": {datetime(2026, 3, 16, 10, tzinfo=UTC): 4.0},
+        "p0_0": {datetime(2026, 3, 16, 10, tzinfo=UTC): 7.5},
+    }
     frame = percentile_frame([s], points, (50,), whole_range_start=start)
     assert frame[["timestamp", "samples", "p50"]].values.tolist() == [[pd.Timestamp(start), 4.0, 7.5]]
 
@@ -106,23 +137,45 @@ def test_latency_percentiles_sends_the_exact_get_metric_data_request():
     start, end = datetime(2026, 3, 16, 10, 30, tzinfo=UTC), datetime(2026, 3, 16, 11, 30, tzinfo=UTC)
     hour = datetime(2026, 3, 16, 10, tzinfo=UTC)
     with Stubber(cloudwatch) as stub:
-        stub_listing(stub, [listing("IngestiontoInvocationStartLatency", EventBusName="verticals", RuleName="r"),
-                            listing("Invocations", EventBusName="verticals", RuleName="r"),
-                            listing("IngestiontoInvocationStartLatency", EventBusName="other", RuleName="x")])
+        stub_listing(
+            stub,
+            [
+                listing("IngestiontoInvocationStartLatency", EventBusName="verticals", RuleName="r"),
+                listing("Invocations", EventBusName="verticals", RuleName="r"),
+                listing("IngestiontoInvocationStartLatency", EventBusName="other", RuleName="x"),
+            ],
+        )
         name = "IngestiontoInvocationStartLatency"
-        stub.add_response("get_metric_data", {"MetricDataResults": [
-            {"Id": "n0", "Timestamps": [hour], "Values": [40.0], "StatusCode": "Complete"},
-            {"Id": "p0_0", "Timestamps": [hour], "Values": [11.0], "StatusCode": "Complete"},
-            {"Id": "p1_0", "Timestamps": [hour], "Values": [35.0], "StatusCode": "Complete"},
-            {"Id": "p2_0", "Timestamps": [hour], "Values": [120.0], "StatusCode": "Complete"}]}, {
-            "MetricDataQueries": [query("n0", name, "SampleCount", 5400), query("p0_0", name, "p50", 5400),
-                                  query("p1_0", name, "p90", 5400), query("p2_0", name, "p99", 5400)],
-            "StartTime": hour, "EndTime": end, "ScanBy": "TimestampAscending"})
+        stub.add_response(
+            "get_metric_data",
+            {
+                "MetricDataResults": [
+                    {"Id": "n0", "Timestamps": [hour], "Values": [40.0], "StatusCode": "Complete"},
+                    {"Id": "p0_0", "Timestamps": [hour], "Values": [11.0], "StatusCode": "Complete"},
+                    {"Id": "p1_0", "Timestamps": [hour], "Values": [35.0], "StatusCode": "Complete"},
+                    {"Id": "p2_0", "Timestamps": [hour], "Values": [120.0], "StatusCode": "Complete"},
+                ]
+            },
+            {
+                "MetricDataQueries": [
+                    query("n0", name, "SampleCount", 5400),
+                    query("p0_0", name, "p50", 5400),
+                    query("p1_0", name, "p90", 5400),
+                    query("p2_0", name, "p99", 5400),
+                ],
+                "StartTime": hour,
+                "EndTime": end,
+                "ScanBy": "TimestampAscending",
+            },
+        )
         frame = CloudWatchMetricsSource(cloudwatch, now=lambda: NOW).latency_percentiles(
-            [START_LATENCY, SUCCESS_LATENCY], start, end, bus="verticals")
+            [START_LATENCY, SUCCESS_LATENCY], start, end, bus="verticals"
+        )
         stub.assert_no_pending_responses()
     assert list(frame.columns) == COLUMNS
-    assert frame.values.tolist() == [[pd.Timestamp(start), START_LATENCY, "verticals", "r", 40.0, 11.0, 35.0, 120.0]]
+    assert frame.values.tolist() == [
+        [pd.Timestamp(start), START_LATENCY, "verticals", "r", 40.0, 11.0, 35.0, 120.0]
+    ]
 
 
 def test_latency_percentiles_per_period_in_batches_of_500_queries():
@@ -130,23 +183,50 @@ def test_latency_percentiles_per_period_in_batches_of_500_queries():
     rules = [f"rule-{i:03d}" for i in range(150)]  # 150 series x 4 queries -> 500 + 100
     start = NOW - timedelta(hours=1)
     calls = []
-    cloudwatch.meta.events.register("provide-client-params.cloudwatch.GetMetricData",
-                                    lambda params, **_: calls.append(params["MetricDataQueries"]))
+    cloudwatch.meta.events.register(
+        "provide-client-params.cloudwatch.GetMetricData",
+        lambda params, **_: calls.append(params["MetricDataQueries"]),
+    )
     with Stubber(cloudwatch) as stub:
         stub_listing(stub, [listing(SUCCESS_LATENCY, EventBusName="verticals", RuleName=r) for r in rules])
-        stub.add_response("get_metric_data", {"MetricDataResults": [
-            {"Id": "n0", "Timestamps": [start], "Values": [3.0], "StatusCode": "Complete"},
-            {"Id": "p2_0", "Timestamps": [start], "Values": [9.0], "StatusCode": "Complete"}]})
-        stub.add_response("get_metric_data", {"MetricDataResults": [
-            {"Id": "n149", "Timestamps": [start + timedelta(minutes=5)], "Values": [1.0], "StatusCode": "Complete"},
-            {"Id": "p0_149", "Timestamps": [start + timedelta(minutes=5)], "Values": [2.0], "StatusCode": "Complete"}]})
+        stub.add_response(
+            "get_metric_data",
+            {
+                "MetricDataResults": [
+                    {"Id": "n0", "Timestamps": [start], "Values": [3.0], "StatusCode": "Complete"},
+                    {"Id": "p2_0", "Timestamps": [start], "Values": [9.0], "StatusCode": "Complete"},
+                ]
+            },
+        )
+        stub.add_response(
+            "get_metric_data",
+            {
+                "MetricDataResults": [
+                    {
+                        "Id": "n149",
+                        "Timestamps": [start + timedelta(minutes=5)],
+                        "Values": [1.0],
+                        "StatusCode": "Complete",
+                    },
+                    {
+                        "Id": "p0_149",
+                        "Timestamps": [start + timedelta(minutes=5)],
+                        "Values": [2.0],
+                        "StatusCode": "Complete",
+                    },
+                ]
+            },
+        )
         frame = CloudWatchMetricsSource(cloudwatch, now=lambda: NOW).latency_percentiles(
-            [SUCCESS_LATENCY], start, NOW, bus="verticals", period_s=300)
+            [SUCCESS_LATENCY], start, NOW, bus="verticals", period_s=300
+        )
         stub.assert_no_pending_responses()
     assert [len(c) for c in calls] == [500, 100]
     assert {q["MetricStat"]["Period"] for c in calls for q in c} == {300}
     assert frame[["timestamp", "rule", "samples"]].values.tolist() == [
-        [pd.Timestamp(start), "rule-000", 3.0], [pd.Timestamp(start + timedelta(minutes=5)), "rule-149", 1.0]]
+        [pd.Timestamp(start), "rule-000", 3.0],
+        [pd.Timestamp(start + timedelta(minutes=5)), "rule-149", 1.0],
+    ]
     assert frame["p99"].tolist()[0] == 9.0 and frame["p50"].tolist()[1] == 2.0
     assert frame[["p50", "p90"]].iloc[0].isna().all()  # a statistic without a point is NaN
 
@@ -156,7 +236,8 @@ def test_latency_percentiles_without_latency_series_calls_nothing():
     with Stubber(cloudwatch) as stub:
         stub_listing(stub, [listing("Invocations", EventBusName="verticals", RuleName="r")])
         frame = CloudWatchMetricsSource(cloudwatch, now=lambda: NOW).latency_percentiles(
-            [START_LATENCY], NOW - timedelta(hours=1), NOW)
+            [START_LATENCY], NOW - timedelta(hours=1), NOW
+        )
         stub.assert_no_pending_responses()
     assert frame.empty and list(frame.columns) == COLUMNS
 
@@ -165,17 +246,31 @@ def test_latency_percentiles_without_latency_series_calls_nothing():
 def test_moto_percentiles_per_rule_over_the_range():
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
     start = (datetime.now(UTC) - timedelta(minutes=30)).replace(second=0, microsecond=0)
+
     def put(name, values, minute, rule):
-        cloudwatch.put_metric_data(Namespace="AWS/Events", MetricData=[{
-            "MetricName": name, "Values": values, "Timestamp": start + timedelta(minutes=minute, seconds=5),
-            "Dimensions": [{"Name": "EventBusName", "Value": "verticals"}, {"Name": "RuleName", "Value": rule}]}])
+        cloudwatch.put_metric_data(
+            Namespace="AWS/Events",
+            MetricData=[
+                {
+                    "MetricName": name,
+                    "Values": values,
+                    "Timestamp": start + timedelta(minutes=minute, seconds=5),
+                    "Dimensions": [
+                        {"Name": "EventBusName", "Value": "verticals"},
+                        {"Name": "RuleName", "Value": rule},
+                    ],
+                }
+            ],
+        )
+
     put("IngestiontoInvocationStartLatency", [float(v) for v in range(1, 101)], 1, "crm")
     put("IngestiontoInvocationStartLatency", [500.0], 7, "crm")
     put("IngestionToInvocationSuccessLatency", [20.0, 30.0], 2, "ops")
     put("Invocations", [1.0], 2, "ops")
 
     frame = CloudWatchMetricsSource(cloudwatch).latency_percentiles(
-        [START_LATENCY, SUCCESS_LATENCY, "Invocations"], start, start + timedelta(minutes=10), bus="verticals")
+        [START_LATENCY, SUCCESS_LATENCY, "Invocations"], start, start + timedelta(minutes=10), bus="verticals"
+    )
 
     assert list(frame.columns) == COLUMNS
     assert set(frame["timestamp"]) == {pd.Timestamp(start)}

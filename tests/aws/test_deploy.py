@@ -24,15 +24,20 @@ from app.infra.deploy import (
 )
 from tests.aws.cfn_moto import REGION, moto_variant
 
-TEMPLATE = {"Parameters": {"Name": {"Type": "String", "Default": "x"}, "ApiKey": {"Type": "String", "NoEcho": True}},
-            "Resources": {}}
+TEMPLATE = {
+    "Parameters": {"Name": {"Type": "String", "Default": "x"}, "ApiKey": {"Type": "String", "NoEcho": True}},
+    "Resources": {},
+}
 
 
-@pytest.mark.parametrize(("pairs", "expected"), [
-    pytest.param(["A=1", "B=x=y"], {"A": "1", "B": "x=y"}, id="value-with-equals"),
-    pytest.param(["A="], {"A": ""}, id="empty-value"),
-    pytest.param([], {}, id="none"),
-])
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        pytest.param(["A=1", "B=x=y"], {"A": "1", "B": "x=y"}, id="value-with-equals"),
+        pytest.param(["A="], {"A": ""}, id="empty-value"),
+        pytest.param([], {}, id="none"),
+    ],
+)
 def test_parse_parameter_overrides(pairs, expected):
     assert parse_parameter_overrides(pairs) == expected
 
@@ -47,12 +52,15 @@ def test_first_deploy_needs_every_parameter_without_default():
     with pytest.raises(AwsError, match="a first deploy needs a value for ApiKey"):
         change_set_parameters(TEMPLATE, {}, updating=False)
     assert change_set_parameters(TEMPLATE, {"ApiKey": "k"}, updating=False) == [
-        {"ParameterKey": "ApiKey", "ParameterValue": "k"}]
+        {"ParameterKey": "ApiKey", "ParameterValue": "k"}
+    ]
 
 
 def test_update_keeps_previous_values_of_parameters_not_given():
     assert change_set_parameters(TEMPLATE, {"Name": "y"}, updating=True) == [
-        {"ParameterKey": "Name", "ParameterValue": "y"}, {"ParameterKey": "ApiKey", "UsePreviousValue": True}]
+        {"ParameterKey": "Name", "ParameterValue": "y"},
+        {"ParameterKey": "ApiKey", "UsePreviousValue": True},
+    ]
 
 
 def test_unknown_parameter_is_named():
@@ -75,9 +83,15 @@ def test_a_large_template_goes_through_the_template_bucket():
 
 
 def _event(i: int, logical: str, kind: str, status: str, reason: str = "") -> dict:
-    event = {"StackId": "arn:stack/s/1", "EventId": f"e{i}", "StackName": "s", "LogicalResourceId": logical,
-             "ResourceType": kind, "ResourceStatus": status,
-             "Timestamp": datetime(2026, 3, 16, tzinfo=UTC) + timedelta(seconds=i)}
+    event = {
+        "StackId": "arn:stack/s/1",
+        "EventId": f"e{i}",
+        "StackName": "s",
+        "LogicalResourceId": logical,
+        "ResourceType": kind,
+        "ResourceStatus": status,
+        "Timestamp": datetime(2026, 3, 16, tzinfo=UTC) + timedelta(seconds=i),
+    }
     return {**event, "ResourceStatusReason": reason} if reason else event
 
 
@@ -87,42 +101,121 @@ def test_a_failed_create_reports_its_events_in_order_and_one_sentence():
     seen = []
     with Stubber(cfn) as stub:
         stub.add_client_error("describe_stacks", "ValidationError", "Stack with id s does not exist")
-        stub.add_response("create_change_set", {"Id": "cs", "StackId": "arn:stack/s/1"}, {
-            "StackName": "s", "ChangeSetName": ANY, "ChangeSetType": "CREATE", "Capabilities": ["CAPABILITY_IAM"],
-            "Parameters": [{"ParameterKey": "ApiKey", "ParameterValue": "k"}], "Description": ANY,
-            "TemplateBody": "{}"})
-        stub.add_response("describe_change_set", {"Status": "CREATE_PENDING"}, {"StackName": "s", "ChangeSetName": ANY})
-        stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": [
-            {"Type": "Resource", "ResourceChange": {"Action": "Add", "LogicalResourceId": "Bus",
-                                                    "ResourceType": "AWS::Events::EventBus"}}]},
-            {"StackName": "s", "ChangeSetName": ANY})
-        stub.add_response("describe_stack_events", {"StackEvents": [_event(0, "s", "AWS::CloudFormation::Stack",
-                                                                            "REVIEW_IN_PROGRESS")]},
-                          {"StackName": "arn:stack/s/1"})
+        stub.add_response(
+            "create_change_set",
+            {"Id": "cs", "StackId": "arn:stack/s/1"},
+            {
+                "StackName": "s",
+                "ChangeSetName": ANY,
+                "ChangeSetType": "CREATE",
+                "Capabilities": ["CAPABILITY_IAM"],
+                "Parameters": [{"ParameterKey": "ApiKey", "ParameterValue": "k"}],
+                "Description": ANY,
+                "TemplateBody": "{}",
+            },
+        )
+        stub.add_response(
+            "describe_change_set", {"Status": "CREATE_PENDING"}, {"StackName": "s", "ChangeSetName": ANY}
+        )
+        stub.add_response(
+            "describe_change_set",
+            {
+                "Status": "CREATE_COMPLETE",
+                "Changes": [
+                    {
+                        "Type": "Resource",
+                        "ResourceChange": {
+                            "Action": "Add",
+                            "LogicalResourceId": "Bus",
+                            "ResourceType": "AWS::Events::EventBus",
+                        },
+                    }
+                ],
+            },
+            {"StackName": "s", "ChangeSetName": ANY},
+        )
+        stub.add_response(
+            "describe_stack_events",
+            {"StackEvents": [_event(0, "s", "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS")]},
+            {"StackName": "arn:stack/s/1"},
+        )
         stub.add_response("execute_change_set", {}, {"StackName": "s", "ChangeSetName": ANY})
         # newest first, as CloudFormation lists them
-        stub.add_response("describe_stack_events", {"StackEvents": [
-            _event(2, "Bus", "AWS::Events::EventBus", "CREATE_FAILED", "Bus verticals already exists"),
-            _event(1, "s", "AWS::CloudFormation::Stack", "CREATE_IN_PROGRESS"),
-            _event(0, "s", "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS")]}, {"StackName": "arn:stack/s/1"})
-        stub.add_response("describe_stacks", {"Stacks": [{"StackName": "s", "StackStatus": "ROLLBACK_IN_PROGRESS",
-                                                          "CreationTime": datetime(2026, 3, 16)}]},
-                          {"StackName": "arn:stack/s/1"})
-        stub.add_response("describe_stack_events", {"StackEvents": [
-            _event(3, "s", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE"),
-            _event(2, "Bus", "AWS::Events::EventBus", "CREATE_FAILED", "Bus verticals already exists")]},
-            {"StackName": "arn:stack/s/1"})
-        stub.add_response("describe_stacks", {"Stacks": [{"StackName": "s", "StackStatus": "ROLLBACK_COMPLETE",
-                                                          "CreationTime": datetime(2026, 3, 16)}]},
-                          {"StackName": "arn:stack/s/1"})
+        stub.add_response(
+            "describe_stack_events",
+            {
+                "StackEvents": [
+                    _event(
+                        2, "Bus", "AWS::Events::EventBus", "CREATE_FAILED", "Bus verticals already exists"
+                    ),
+                    _event(1, "s", "AWS::CloudFormation::Stack", "CREATE_IN_PROGRESS"),
+                    _event(0, "s", "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS"),
+                ]
+            },
+            {"StackName": "arn:stack/s/1"},
+        )
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "s",
+                        "StackStatus": "ROLLBACK_IN_PROGRESS",
+                        "CreationTime": datetime(2026, 3, 16),
+                    }
+                ]
+            },
+            {"StackName": "arn:stack/s/1"},
+        )
+        stub.add_response(
+            "describe_stack_events",
+            {
+                "StackEvents": [
+                    _event(3, "s", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE"),
+                    _event(
+                        2, "Bus", "AWS::Events::EventBus", "CREATE_FAILED", "Bus verticals already exists"
+                    ),
+                ]
+            },
+            {"StackName": "arn:stack/s/1"},
+        )
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "s",
+                        "StackStatus": "ROLLBACK_COMPLETE",
+                        "CreationTime": datetime(2026, 3, 16),
+                    }
+                ]
+            },
+            {"StackName": "arn:stack/s/1"},
+        )
         stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": "arn:stack/s/1"})
         changes = []
-        with pytest.raises(AwsError, match="ended ROLLBACK_COMPLETE; the events above say which resource failed"):
-            deploy(cfn, s3, "s", TEMPLATE, "{}", {"ApiKey": "k"}, template_bucket=None, region=REGION,
-                   on_event=seen.append, on_change=changes.append, sleep=lambda s: None)
+        with pytest.raises(
+            AwsError, match="ended ROLLBACK_COMPLETE; the events above say which resource failed"
+        ):
+            deploy(
+                cfn,
+                s3,
+                "s",
+                TEMPLATE,
+                "{}",
+                {"ApiKey": "k"},
+                template_bucket=None,
+                region=REGION,
+                on_event=seen.append,
+                on_change=changes.append,
+                sleep=lambda s: None,
+            )
         stub.assert_no_pending_responses()
     assert [(e.logical_id, e.status) for e in seen] == [
-        ("s", "CREATE_IN_PROGRESS"), ("Bus", "CREATE_FAILED"), ("s", "ROLLBACK_COMPLETE")]
+        ("s", "CREATE_IN_PROGRESS"),
+        ("Bus", "CREATE_FAILED"),
+        ("s", "ROLLBACK_COMPLETE"),
+    ]
     assert "Bus verticals already exists" in seen[1].line()
     assert changes == [{"Action": "Add", "LogicalResourceId": "Bus", "ResourceType": "AWS::Events::EventBus"}]
 
@@ -130,13 +223,25 @@ def test_a_failed_create_reports_its_events_in_order_and_one_sentence():
 def test_a_stack_that_failed_to_create_must_be_destroyed_first():
     cfn = boto3.client("cloudformation", region_name=REGION)
     with Stubber(cfn) as stub:
-        stub.add_response("describe_stacks", {"Stacks": [{"StackName": "s", "StackStatus": "ROLLBACK_COMPLETE",
-                                                          "CreationTime": datetime(2026, 3, 16)}]}, {"StackName": "s"})
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "s",
+                        "StackStatus": "ROLLBACK_COMPLETE",
+                        "CreationTime": datetime(2026, 3, 16),
+                    }
+                ]
+            },
+            {"StackName": "s"},
+        )
         with pytest.raises(AwsError, match="must be removed first: python -m app infra destroy --stack s"):
             deploy(cfn, None, "s", TEMPLATE, "{}", {}, template_bucket=None, region=REGION)
 
 
 # --- the command line ---------------------------------------------------------------------
+
 
 def test_render_check_says_the_committed_template_is_current(capsys):
     assert main(["infra", "render", "--check"]) == 0
@@ -160,8 +265,10 @@ def test_stack_commands_need_a_stack(capsys, monkeypatch):
 def test_outputs_of_a_missing_stack_is_one_line(capsys):
     assert main(["infra", "outputs", "--stack", "nope", "--region", REGION]) == 1
     err = capsys.readouterr().err.strip()
-    assert err == ("error: The CloudFormation stack nope does not exist in us-east-1: check VERTICALS_STACK and "
-                   "VERTICALS_REGION, or deploy it with python -m app infra deploy.")
+    assert err == (
+        "error: The CloudFormation stack nope does not exist in us-east-1: check VERTICALS_STACK and "
+        "VERTICALS_REGION, or deploy it with python -m app infra deploy."
+    )
 
 
 @mock_aws
@@ -173,12 +280,31 @@ def test_deploy_outputs_and_destroy_from_the_command_line(capsys, monkeypatch):
     assert main(["infra", "deploy", *args, "--parameter", "CrmWebhookApiKey=k1"]) == 1
     assert capsys.readouterr().err.strip() == (
         "error: a first deploy needs a value for CrmWebhookUrl, AttributionApiUrl, AttributionApiApiKey: "
-        "pass --parameter CrmWebhookUrl=…")
-    assert main(["infra", "deploy", *args, "--parameter", "CrmWebhookApiKey=k1", "--parameter", "AttributionApiApiKey=k2",
-                 "--parameter", "CrmWebhookUrl=https://crm.example.com/e",
-                 "--parameter", "AttributionApiUrl=https://marketing.example.com/a"]) == 0
+        "pass --parameter CrmWebhookUrl=…"
+    )
+    assert (
+        main(
+            [
+                "infra",
+                "deploy",
+                *args,
+                "--parameter",
+                "CrmWebhookApiKey=k1",
+                "--parameter",
+                "AttributionApiApiKey=k2",
+                "--parameter",
+                "CrmWebhookUrl=https://crm.example.com/e",
+                "--parameter",
+                "AttributionApiUrl=https://marketing.example.com/a",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
-    assert "deploying stack cli in us-east-1" in out and "s3://verticals-cfn-templates-123456789012-us-east-1" in out
+    assert (
+        "deploying stack cli in us-east-1" in out
+        and "s3://verticals-cfn-templates-123456789012-us-east-1" in out
+    )
     assert "Add      AWS::Events::EventBus" in out
     assert "cli: CREATE_COMPLETE" in out
 
@@ -186,9 +312,14 @@ def test_deploy_outputs_and_destroy_from_the_command_line(capsys, monkeypatch):
     assert "cli: DELETE_COMPLETE; the lake and results buckets are retained" in capsys.readouterr().out
 
     boto3.client("cloudformation", region_name=REGION).create_stack(  # moto fills outputs on CreateStack only
-        StackName="cli2", TemplateBody=render.to_json(variant), Capabilities=["CAPABILITY_IAM"],
-        Parameters=[{"ParameterKey": k, "ParameterValue": "https://x.example.com/" if k.endswith("Url") else "k"}
-                    for k in ("CrmWebhookApiKey", "AttributionApiApiKey", "CrmWebhookUrl", "AttributionApiUrl")])
+        StackName="cli2",
+        TemplateBody=render.to_json(variant),
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[
+            {"ParameterKey": k, "ParameterValue": "https://x.example.com/" if k.endswith("Url") else "k"}
+            for k in ("CrmWebhookApiKey", "AttributionApiApiKey", "CrmWebhookUrl", "AttributionApiUrl")
+        ],
+    )
     assert main(["infra", "outputs", "--stack", "cli2", "--region", REGION, "--format", "env"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[:3] == ["VERTICALS_BACKEND=aws", "VERTICALS_STACK=cli2", "VERTICALS_REGION=us-east-1"]

@@ -34,17 +34,33 @@ def test_saved_query_binds_for_athena(name):
     assert type_mismatches(inline(positional, literals)) == []
 
 
-@pytest.mark.parametrize(("sql", "problem"), [
-    pytest.param("SELECT 1 FROM orders WHERE dt BETWEEN '2026-01-01' AND '2026-01-07'", None, id="dt-with-text"),
-    pytest.param("SELECT 1 FROM orders WHERE dt >= DATE '2026-01-01'", "text with time", id="dt-with-date"),
-    pytest.param("SELECT 1 FROM orders WHERE time >= '2026-01-01'", "text with time", id="timestamp-with-text"),
-    pytest.param("SELECT 1 FROM orders WHERE time >= TIMESTAMP '2026-01-01 00:00:00'", None, id="timestamp-with-ts"),
-    pytest.param("SELECT 1 FROM orders WHERE quantity > '3'", "number with text", id="number-with-text"),
-    pytest.param("SELECT 1 FROM orders WHERE contains(ARRAY['east'], region)", None, id="contains-text"),
-    pytest.param("SELECT 1 FROM orders WHERE contains(ARRAY[1, 2], region)", "number with text",
-                 id="contains-numbers-in-text"),
-    pytest.param("SELECT 1 FROM shipments WHERE promised_date < date('2026-01-01')", None, id="date-function"),
-])
+@pytest.mark.parametrize(
+    ("sql", "problem"),
+    [
+        pytest.param(
+            "SELECT 1 FROM orders WHERE dt BETWEEN '2026-01-01' AND '2026-01-07'", None, id="dt-with-text"
+        ),
+        pytest.param(
+            "SELECT 1 FROM orders WHERE dt >= DATE '2026-01-01'", "text with time", id="dt-with-date"
+        ),
+        pytest.param(
+            "SELECT 1 FROM orders WHERE time >= '2026-01-01'", "text with time", id="timestamp-with-text"
+        ),
+        pytest.param(
+            "SELECT 1 FROM orders WHERE time >= TIMESTAMP '2026-01-01 00:00:00'", None, id="timestamp-with-ts"
+        ),
+        pytest.param("SELECT 1 FROM orders WHERE quantity > '3'", "number with text", id="number-with-text"),
+        pytest.param("SELECT 1 FROM orders WHERE contains(ARRAY['east'], region)", None, id="contains-text"),
+        pytest.param(
+            "SELECT 1 FROM orders WHERE contains(ARRAY[1, 2], region)",
+            "number with text",
+            id="contains-numbers-in-text",
+        ),
+        pytest.param(
+            "SELECT 1 FROM shipments WHERE promised_date < date('2026-01-01')", None, id="date-function"
+        ),
+    ],
+)
 def test_type_mismatches_finds_what_trino_refuses(sql, problem):
     found = type_mismatches(sql)
     if problem is None:

@@ -15,15 +15,28 @@ RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/verticals/crm-customer-si
 
 
 def event(i: int, detail_type: str = "PaymentFailed") -> dict:
-    return {"version": "0", "id": f"evt-{i}", "detail-type": detail_type, "source": "verticals.payments",
-            "account": "123456789012", "time": "2026-03-14T09:30:00Z", "region": "us-east-1",
-            "resources": [f"arn:aws:verticals:::order/{i}"], "detail": {"order_id": f"o-{i}", "amount": 10.5 + i}}
+    return {
+        "version": "0",
+        "id": f"evt-{i}",
+        "detail-type": detail_type,
+        "source": "verticals.payments",
+        "account": "123456789012",
+        "time": "2026-03-14T09:30:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:verticals:::order/{i}"],
+        "detail": {"order_id": f"o-{i}", "amount": 10.5 + i},
+    }
 
 
 def attributes(i: int) -> dict:
-    values = {"ERROR_CODE": "SDK_CLIENT_ERROR", "ERROR_MESSAGE": f"Connection refused ({i})",
-              "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts", "RETRY_ATTEMPTS": "3",
-              "RULE_ARN": RULE_ARN, "TARGET_ARN": "arn:aws:events:us-east-1:123456789012:api-destination/crm/x"}
+    values = {
+        "ERROR_CODE": "SDK_CLIENT_ERROR",
+        "ERROR_MESSAGE": f"Connection refused ({i})",
+        "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
+        "RETRY_ATTEMPTS": "3",
+        "RULE_ARN": RULE_ARN,
+        "TARGET_ARN": "arn:aws:events:us-east-1:123456789012:api-destination/crm/x",
+    }
     return {k: {"DataType": "String", "StringValue": v} for k, v in values.items()}
 
 
@@ -38,8 +51,11 @@ def aws():
 
 
 def visible(sqs, url) -> int:
-    return int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-               ["Attributes"]["ApproximateNumberOfMessages"])
+    return int(
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+    )
 
 
 def test_peek_shows_every_message_with_its_attributes_and_deletes_nothing(aws):
@@ -77,15 +93,26 @@ def test_redrive_puts_events_back_on_the_bus_and_deletes_only_those(aws):
     events = boto3.client("events", region_name="us-east-1")
     events.create_event_bus(Name="verticals")
     catcher = sqs.create_queue(QueueName="catcher")["QueueUrl"]
-    catcher_arn = sqs.get_queue_attributes(QueueUrl=catcher, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="all", EventBusName="verticals", EventPattern=json.dumps({"source": ["verticals.payments"]}))
+    catcher_arn = sqs.get_queue_attributes(QueueUrl=catcher, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name="all", EventBusName="verticals", EventPattern=json.dumps({"source": ["verticals.payments"]})
+    )
     events.put_targets(Rule="all", EventBusName="verticals", Targets=[{"Id": "catcher", "Arn": catcher_arn}])
     sqs.send_message(QueueUrl=url, MessageBody="not json at all", MessageAttributes=attributes(99))
     letters = SqsDeadLetters(sqs, {"crm-webhook-dlq": url})
-    peeked = {x.event["id"] if x.body.startswith("{") else "bad": x.message_id for x in letters.peek("crm-webhook-dlq")}
+    peeked = {
+        x.event["id"] if x.body.startswith("{") else "bad": x.message_id
+        for x in letters.peek("crm-webhook-dlq")
+    }
 
-    result = letters.redrive("crm-webhook-dlq", [peeked["evt-1"], peeked["evt-2"], peeked["bad"], "no-such-id"],
-                             events, "verticals")
+    result = letters.redrive(
+        "crm-webhook-dlq",
+        [peeked["evt-1"], peeked["evt-2"], peeked["bad"], "no-such-id"],
+        events,
+        "verticals",
+    )
 
     assert sorted(result.sent) == sorted([peeked["evt-1"], peeked["evt-2"]])
     assert result.failed == {peeked["bad"]: "the message is not an EventBridge event"}
@@ -100,32 +127,59 @@ def test_redrive_puts_events_back_on_the_bus_and_deletes_only_those(aws):
     assert bodies[0]["resources"] == ["arn:aws:verticals:::order/1"]
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    pytest.param(json.dumps(event(1)), {"EventBusName": "b", "Source": "verticals.payments",
-                                        "DetailType": "PaymentFailed", "Detail": '{"order_id":"o-1","amount":11.5}',
-                                        "Resources": ["arn:aws:verticals:::order/1"]}, id="event"),
-    pytest.param(json.dumps({**event(2), "resources": []}), {"EventBusName": "b", "Source": "verticals.payments",
-                                                             "DetailType": "PaymentFailed",
-                                                             "Detail": '{"order_id":"o-2","amount":12.5}'},
-                 id="no-resources"),
-])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            json.dumps(event(1)),
+            {
+                "EventBusName": "b",
+                "Source": "verticals.payments",
+                "DetailType": "PaymentFailed",
+                "Detail": '{"order_id":"o-1","amount":11.5}',
+                "Resources": ["arn:aws:verticals:::order/1"],
+            },
+            id="event",
+        ),
+        pytest.param(
+            json.dumps({**event(2), "resources": []}),
+            {
+                "EventBusName": "b",
+                "Source": "verticals.payments",
+                "DetailType": "PaymentFailed",
+                "Detail": '{"order_id":"o-2","amount":12.5}',
+            },
+            id="no-resources",
+        ),
+    ],
+)
 def test_put_events_entry_keeps_the_event(body, expected):
     entry = put_events_entry(body, "b")
     assert entry.pop("Time").isoformat() == "2026-03-14T09:30:00+00:00"
     assert entry == expected
 
 
-@pytest.mark.parametrize("body", [
-    pytest.param("[]", id="a-list"), pytest.param('{"source": "x"}', id="no-detail"),
-    pytest.param("nope", id="not-json"),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("[]", id="a-list"),
+        pytest.param('{"source": "x"}', id="no-detail"),
+        pytest.param("nope", id="not-json"),
+    ],
+)
 def test_put_events_entry_refuses_what_is_not_an_event(body):
     with pytest.raises(ValueError):
         put_events_entry(body, "b")
 
 
 def test_parse_message_reads_attributes_and_sent_time():
-    letter = parse_message({"MessageId": "m", "Body": "{}", "Attributes": {"SentTimestamp": "1773480600000"},
-                            "MessageAttributes": {"ERROR_CODE": {"DataType": "String", "StringValue": "X"}}})
+    letter = parse_message(
+        {
+            "MessageId": "m",
+            "Body": "{}",
+            "Attributes": {"SentTimestamp": "1773480600000"},
+            "MessageAttributes": {"ERROR_CODE": {"DataType": "String", "StringValue": "X"}},
+        }
+    )
     assert letter.attributes == {"ERROR_CODE": "X"}
     assert letter.sent_at == "2026-03-14T09:30:00+00:00"

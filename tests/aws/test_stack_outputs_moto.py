@@ -16,20 +16,33 @@ from app.settings import load_settings
 from tests.aws.cfn_moto import REGION, moto_variant
 
 DEFINITION = load_definition()
-PARAMETERS = {"CrmWebhookApiKey": "k1", "AttributionApiApiKey": "k2", "CrmWebhookUrl": "https://crm.example.com/e",
-              "AttributionApiUrl": "https://marketing.example.com/a"}
+PARAMETERS = {
+    "CrmWebhookApiKey": "k1",
+    "AttributionApiApiKey": "k2",
+    "CrmWebhookUrl": "https://crm.example.com/e",
+    "AttributionApiUrl": "https://marketing.example.com/a",
+}
 
 
 def test_outputs_point_the_app_at_the_stack():
     with mock_aws():
         variant, _ = moto_variant(render_template(DEFINITION))
         cfn = boto3.client("cloudformation", region_name=REGION)
-        cfn.create_stack(StackName="outputs", TemplateBody=to_json(variant), Capabilities=["CAPABILITY_IAM"],
-                         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()])
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="outputs")["Stacks"][0]["Outputs"]}
+        cfn.create_stack(
+            StackName="outputs",
+            TemplateBody=to_json(variant),
+            Capabilities=["CAPABILITY_IAM"],
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()],
+        )
+        outputs = {
+            o["OutputKey"]: o["OutputValue"]
+            for o in cfn.describe_stacks(StackName="outputs")["Stacks"][0]["Outputs"]
+        }
         settings = load_settings({"VERTICALS_STACK": "outputs"})
         with pytest.raises(AwsError, match="VERTICALS_ATHENA_WORKGROUP, VERTICALS_ATHENA_DATABASE"):
-            resources_from(settings, outputs, list(DEFINITION.dead_letter_queues))  # moto dropped those outputs
+            resources_from(
+                settings, outputs, list(DEFINITION.dead_letter_queues)
+            )  # moto dropped those outputs
         explicit = settings.replace(athena_workgroup="outputs", athena_database="verticals")
         resources = resources_from(explicit, outputs, list(DEFINITION.dead_letter_queues))
         assert resources.lake_bucket == outputs["LakeBucket"] and resources.bus_name == "verticals"

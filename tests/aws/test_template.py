@@ -32,7 +32,9 @@ def of_type(kind: str) -> dict:
 
 
 def rule_named(name: str) -> dict:
-    [rule] = [r["Properties"] for r in of_type("AWS::Events::Rule").values() if r["Properties"]["Name"] == name]
+    [rule] = [
+        r["Properties"] for r in of_type("AWS::Events::Rule").values() if r["Properties"]["Name"] == name
+    ]
     return rule
 
 
@@ -64,13 +66,17 @@ def test_every_rule_of_the_definition_is_deployed_as_written():
             assert targets[target.id]["RetryPolicy"] == target.retry.to_aws()
             if target.dead_letter_queue:
                 assert targets[target.id]["DeadLetterConfig"] == {
-                    "Arn": {"Fn::GetAtt": [logical_id("Queue", target.dead_letter_queue), "Arn"]}}
+                    "Arn": {"Fn::GetAtt": [logical_id("Queue", target.dead_letter_queue), "Arn"]}
+                }
 
 
 @pytest.mark.parametrize("table", ENTITY_TABLES, ids=lambda t: t.name)
 def test_lake_rule_has_a_companion_rule_per_entity_table(table):
     rule = rule_named(f"lake-archive-{table.name}")
-    assert rule["EventPattern"] == {"source": [{"prefix": "verticals."}], "detail-type": list(table.detail_types)}
+    assert rule["EventPattern"] == {
+        "source": [{"prefix": "verticals."}],
+        "detail-type": list(table.detail_types),
+    }
     [target] = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [logical_id("LakeStream", table.name), "Arn"]}
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["QueueLakeDlq", "Arn"]}
@@ -86,8 +92,11 @@ def test_raw_events_go_whole_to_the_events_stream():
     assert '"ingested_at":"<aws.events.event.ingestion-time>"' in target["InputTransformer"]["InputTemplate"]
 
 
-@pytest.mark.parametrize("transformer", [events_transformer()] + [entity_transformer(t) for t in ENTITY_TABLES],
-                         ids=["events"] + [t.name for t in ENTITY_TABLES])
+@pytest.mark.parametrize(
+    "transformer",
+    [events_transformer()] + [entity_transformer(t) for t in ENTITY_TABLES],
+    ids=["events"] + [t.name for t in ENTITY_TABLES],
+)
 def test_input_templates_fill_into_valid_json(transformer):
     # EventBridge replaces each unquoted <var> by a JSON value and each quoted one by text.
     filled = transformer["InputTemplate"]
@@ -108,10 +117,13 @@ def test_glue_tables_mirror_the_lake_schema_with_partition_projection(table):
     assert params["projection.dt.type"] == "date" and params["projection.dt.format"] == "yyyy-MM-dd"
     keys = "/".join(f"{p}=${{!{p}}}" for p in table.partitions)
     assert params["storage.location.template"] == {"Fn::Sub": f"s3://${{LakeBucket}}/{table.name}/{keys}/"}
-    stream = RESOURCES[logical_id("LakeStream", table.name)]["Properties"]["ExtendedS3DestinationConfiguration"]
+    stream = RESOURCES[logical_id("LakeStream", table.name)]["Properties"][
+        "ExtendedS3DestinationConfiguration"
+    ]
     assert stream["Prefix"].startswith(f"{table.name}/dt=!{{partitionKeyFromQuery:dt}}/")
     assert stream["DataFormatConversionConfiguration"]["SchemaConfiguration"]["TableName"] == {
-        "Ref": logical_id("Table", table.name)}
+        "Ref": logical_id("Table", table.name)
+    }
 
 
 def test_events_table_projects_every_department_source():
@@ -127,12 +139,14 @@ def test_dlq_policies_let_exactly_the_rules_that_use_them_send():
     for pid, p in of_type("AWS::SQS::QueuePolicy").items():
         statement = p["Properties"]["PolicyDocument"]["Statement"][0]
         assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-        senders[p["Properties"]["Queues"][0]["Ref"]] = {a["Fn::GetAtt"][0] for a in
-                                                         statement["Condition"]["ArnEquals"]["aws:SourceArn"]}
+        senders[p["Properties"]["Queues"][0]["Ref"]] = {
+            a["Fn::GetAtt"][0] for a in statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+        }
     assert senders["QueueCrmWebhookDlq"] == {"RuleCrmCustomerSignals"}
     assert senders["QueueAttributionDlq"] == {"RuleMarketingAttribution"}
-    assert senders["QueueLakeDlq"] == {"RuleLakeArchive"} | {logical_id("Rule", "lake-archive", t.name)
-                                                             for t in ENTITY_TABLES}
+    assert senders["QueueLakeDlq"] == {"RuleLakeArchive"} | {
+        logical_id("Rule", "lake-archive", t.name) for t in ENTITY_TABLES
+    }
     assert senders["QueuePaymentsOrders"] == {"RulePaymentsOnOrder"}
     for name in DEFINITION.dead_letter_queues:
         props = RESOURCES[logical_id("Queue", name)]["Properties"]
@@ -146,16 +160,28 @@ def _dashboard_statements() -> list[dict]:
 
 def test_dashboard_role_reads_and_writes_only_its_results():
     allowed = {a for s in _dashboard_statements() for a in s["Action"]}
-    writes = {a for a in allowed if a.split(":")[1].startswith(("Put", "Delete", "Create", "Update", "Start", "Stop"))}
-    assert writes == {"s3:PutObject", "athena:StartQueryExecution", "athena:StopQueryExecution",
-                      "events:PutEvents", "sqs:DeleteMessage"}
+    writes = {
+        a
+        for a in allowed
+        if a.split(":")[1].startswith(("Put", "Delete", "Create", "Update", "Start", "Stop"))
+    }
+    assert writes == {
+        "s3:PutObject",
+        "athena:StartQueryExecution",
+        "athena:StopQueryExecution",
+        "events:PutEvents",
+        "sqs:DeleteMessage",
+    }
     by_sid = {s["Sid"]: s for s in _dashboard_statements()}
     assert by_sid["WriteOwnResults"]["Resource"] == {"Fn::Sub": "${ResultsBucket.Arn}/results/*"}
     assert by_sid["ReadLake"]["Action"] == ["s3:GetObject"]
     assert not any("*" in a for a in allowed)
     assert [s["Sid"] for s in _dashboard_statements() if s["Resource"] == "*"] == ["ReadMetrics"]
-    conditional = [s["Fn::If"][0] for s in
-                   RESOURCES["DashboardRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] if "Fn::If" in s]
+    conditional = [
+        s["Fn::If"][0]
+        for s in RESOURCES["DashboardRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        if "Fn::If" in s
+    ]
     assert conditional == ["CanRedrive", "CanRedrive"]  # PutEvents and DeleteMessage only when allowed
 
 
@@ -182,8 +208,11 @@ def test_workgroup_enforces_engine_v3_and_a_scan_cutoff():
 
 def test_alarms_cover_every_rule_and_dead_letter_queue():
     alarms = [a["Properties"] for a in of_type("AWS::CloudWatch::Alarm").values()]
-    failed = {next(d["Value"] for d in a["Dimensions"] if d["Name"] == "RuleName")
-              for a in alarms if a["MetricName"] == "FailedInvocations"}
+    failed = {
+        next(d["Value"] for d in a["Dimensions"] if d["Name"] == "RuleName")
+        for a in alarms
+        if a["MetricName"] == "FailedInvocations"
+    }
     assert failed == {r["Properties"]["Name"] for r in of_type("AWS::Events::Rule").values()}
     depth = [a for a in alarms if a["MetricName"] == "ApproximateNumberOfMessagesVisible"]
     assert len(depth) == len(DEFINITION.dead_letter_queues)
@@ -196,41 +225,92 @@ def test_outputs_name_what_the_app_reads():
         assert outputs[DLQ_OUTPUT_PREFIX + logical_id(dlq)]["Value"] == {"Ref": logical_id("Queue", dlq)}
 
 
-@pytest.mark.parametrize(("pattern", "types", "expected"), [
-    pytest.param({"source": ["a"]}, ("X", "Y"), {"source": ["a"], "detail-type": ["X", "Y"]}, id="open"),
-    pytest.param({"detail-type": ["X", "Z"]}, ("X", "Y"), {"detail-type": ["X"]}, id="intersect"),
-    pytest.param({"detail-type": ["Z"]}, ("X", "Y"), None, id="disjoint"),
-    pytest.param({"detail-type": [{"prefix": "Order"}]}, ("OrderPlaced", "Refund"), {"detail-type": ["OrderPlaced"]},
-                 id="prefix-matcher"),
-    pytest.param({"detail-type": [{"anything-but": "X"}]}, ("X", "Y"), {"detail-type": ["Y"]}, id="anything-but"),
-    pytest.param({"$or": [{"detail-type": ["X"]}, {"detail-type": ["Z"]}]}, ("X", "Y"),
-                 {"detail-type": ["X"]}, id="or-one-branch-left-is-merged"),
-    pytest.param({"$or": [{"source": ["a"], "detail-type": ["X"]}, {"source": ["b"], "detail-type": ["Y"]},
-                          {"detail-type": ["Z"]}]}, ("X", "Y"),
-                 {"$or": [{"source": ["a"], "detail-type": ["X"]}, {"source": ["b"], "detail-type": ["Y"]}],
-                  "detail-type": ["X", "Y"]}, id="or-branch-dropped"),
-    pytest.param({"$or": [{"detail-type": ["Z"]}, {"source": ["q"], "detail-type": ["W"]}]}, ("X",), None,
-                 id="or-nothing-left"),
-    pytest.param({"$or": [{"source": ["a"]}, {"source": ["b"]}]}, ("X",),
-                 {"$or": [{"source": ["a"]}, {"source": ["b"]}], "detail-type": ["X"]}, id="or-without-types"),
-])
+@pytest.mark.parametrize(
+    ("pattern", "types", "expected"),
+    [
+        pytest.param({"source": ["a"]}, ("X", "Y"), {"source": ["a"], "detail-type": ["X", "Y"]}, id="open"),
+        pytest.param({"detail-type": ["X", "Z"]}, ("X", "Y"), {"detail-type": ["X"]}, id="intersect"),
+        pytest.param({"detail-type": ["Z"]}, ("X", "Y"), None, id="disjoint"),
+        pytest.param(
+            {"detail-type": [{"prefix": "Order"}]},
+            ("OrderPlaced", "Refund"),
+            {"detail-type": ["OrderPlaced"]},
+            id="prefix-matcher",
+        ),
+        pytest.param(
+            {"detail-type": [{"anything-but": "X"}]}, ("X", "Y"), {"detail-type": ["Y"]}, id="anything-but"
+        ),
+        pytest.param(
+            {"$or": [{"detail-type": ["X"]}, {"detail-type": ["Z"]}]},
+            ("X", "Y"),
+            {"detail-type": ["X"]},
+            id="or-one-branch-left-is-merged",
+        ),
+        pytest.param(
+            {
+                "$or": [
+                    {"source": ["a"], "detail-type": ["X"]},
+                    {"source": ["b"], "detail-type": ["Y"]},
+                    {"detail-type": ["Z"]},
+                ]
+            },
+            ("X", "Y"),
+            {
+                "$or": [{"source": ["a"], "detail-type": ["X"]}, {"source": ["b"], "detail-type": ["Y"]}],
+                "detail-type": ["X", "Y"],
+            },
+            id="or-branch-dropped",
+        ),
+        pytest.param(
+            {"$or": [{"detail-type": ["Z"]}, {"source": ["q"], "detail-type": ["W"]}]},
+            ("X",),
+            None,
+            id="or-nothing-left",
+        ),
+        pytest.param(
+            {"$or": [{"source": ["a"]}, {"source": ["b"]}]},
+            ("X",),
+            {"$or": [{"source": ["a"]}, {"source": ["b"]}], "detail-type": ["X"]},
+            id="or-without-types",
+        ),
+    ],
+)
 def test_restrict_to_detail_types(pattern, types, expected):
     assert restrict_to_detail_types(pattern, types) == expected
 
 
 def test_a_rule_whose_companion_name_is_too_long_is_refused():
     name = "r" * 60
-    definition = parse_definition({"bus": "b", "dead_letter_queues": [], "rules": [
-        {"name": name, "pattern": {"source": ["x"]}, "targets": [{"id": "lake", "kind": "lake"}]}]})
+    definition = parse_definition(
+        {
+            "bus": "b",
+            "dead_letter_queues": [],
+            "rules": [
+                {"name": name, "pattern": {"source": ["x"]}, "targets": [{"id": "lake", "kind": "lake"}]}
+            ],
+        }
+    )
     with pytest.raises(RenderError, match="longer than 64"):
         render_template(definition)
 
 
 def test_a_bus_without_lake_targets_has_no_companion_rules():
-    definition = parse_definition({"bus": "b", "dead_letter_queues": ["d"], "rules": [
-        {"name": "only-queue", "pattern": {"source": ["x"]},
-         "targets": [{"id": "q", "kind": "queue", "queue": "work", "dead_letter_queue": "d"}]}]})
+    definition = parse_definition(
+        {
+            "bus": "b",
+            "dead_letter_queues": ["d"],
+            "rules": [
+                {
+                    "name": "only-queue",
+                    "pattern": {"source": ["x"]},
+                    "targets": [{"id": "q", "kind": "queue", "queue": "work", "dead_letter_queue": "d"}],
+                }
+            ],
+        }
+    )
     template = render_template(definition)
-    names = [r["Properties"]["Name"] for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    names = [
+        r["Properties"]["Name"] for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"
+    ]
     assert names == ["only-queue"]
     assert template["Resources"]["QueueWork"]["Properties"]["QueueName"] == "b-work"

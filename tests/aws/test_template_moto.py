@@ -33,9 +33,12 @@ from tests.aws.cfn_moto import REGION, Resolver, apply_dropped, moto_variant
 
 DEFINITION = load_definition()
 TEMPLATE = render_template(DEFINITION)
-PARAMETERS = {"CrmWebhookApiKey": "k1", "AttributionApiApiKey": "k2",
-              "CrmWebhookUrl": "https://crm.example.com/events",
-              "AttributionApiUrl": "https://marketing.example.com/attribution"}
+PARAMETERS = {
+    "CrmWebhookApiKey": "k1",
+    "AttributionApiApiKey": "k2",
+    "CrmWebhookUrl": "https://crm.example.com/events",
+    "AttributionApiUrl": "https://marketing.example.com/attribution",
+}
 STACK = "verticals-test"
 
 
@@ -46,11 +49,27 @@ def deployed():
         cfn = boto3.client("cloudformation", region_name=REGION)
         s3 = boto3.client("s3", region_name=REGION)
         events = []
-        result = deploy(cfn, s3, STACK, variant, to_json(variant), PARAMETERS, template_bucket="templates",
-                        region=REGION, on_event=events.append, sleep=lambda s: None)
+        result = deploy(
+            cfn,
+            s3,
+            STACK,
+            variant,
+            to_json(variant),
+            PARAMETERS,
+            template_bucket="templates",
+            region=REGION,
+            on_event=events.append,
+            sleep=lambda s: None,
+        )
         resolver = Resolver(TEMPLATE, STACK, PARAMETERS)
         skipped = apply_dropped(resolver, dropped)
-        yield {"result": result, "events": events, "resolver": resolver, "dropped": dropped, "skipped": skipped}
+        yield {
+            "result": result,
+            "events": events,
+            "resolver": resolver,
+            "dropped": dropped,
+            "skipped": skipped,
+        }
 
 
 def client(service: str):
@@ -59,11 +78,21 @@ def client(service: str):
 
 def test_what_moto_could_not_create_is_known(deployed):
     assert set(deployed["dropped"].values()) == {
-        "AWS::Athena::WorkGroup", "AWS::CloudWatch::Alarm", "AWS::Events::ApiDestination", "AWS::Events::Connection",
-        "AWS::Glue::Database", "AWS::Glue::Table", "AWS::KinesisFirehose::DeliveryStream", "AWS::Logs::LogStream",
-        "AWS::S3::BucketPolicy", "AWS::SNS::Subscription", "AWS::SQS::QueuePolicy"}
+        "AWS::Athena::WorkGroup",
+        "AWS::CloudWatch::Alarm",
+        "AWS::Events::ApiDestination",
+        "AWS::Events::Connection",
+        "AWS::Glue::Database",
+        "AWS::Glue::Table",
+        "AWS::KinesisFirehose::DeliveryStream",
+        "AWS::Logs::LogStream",
+        "AWS::S3::BucketPolicy",
+        "AWS::SNS::Subscription",
+        "AWS::SQS::QueuePolicy",
+    }
     assert sorted(deployed["skipped"]) == sorted(
-        ["lake-archive/lake"] + [f"lake-archive-{t.name}/lake-{t.name}" for t in ENTITY_TABLES])
+        ["lake-archive/lake"] + [f"lake-archive-{t.name}/lake-{t.name}" for t in ENTITY_TABLES]
+    )
 
 
 def test_deploy_went_through_a_change_set_and_reported_events(deployed):
@@ -75,16 +104,28 @@ def test_deploy_went_through_a_change_set_and_reported_events(deployed):
 
 def test_a_second_deploy_without_changes_is_a_no_op(deployed):
     variant, _ = moto_variant(TEMPLATE)
-    result = deploy(client("cloudformation"), client("s3"), STACK, variant, to_json(variant), {},
-                    template_bucket="templates", region=REGION, sleep=lambda s: None)
+    result = deploy(
+        client("cloudformation"),
+        client("s3"),
+        STACK,
+        variant,
+        to_json(variant),
+        {},
+        template_bucket="templates",
+        region=REGION,
+        sleep=lambda s: None,
+    )
     assert result.changed is False
 
 
 def test_bus_and_every_rule_with_its_pattern(deployed):
     events = client("events")
     assert events.describe_event_bus(Name="verticals")["Name"] == "verticals"
-    deployed_rules = {r["Name"]: json.loads(r["EventPattern"])
-                      for r in events.list_rules(EventBusName="verticals", Limit=100)["Rules"] if "EventPattern" in r}
+    deployed_rules = {
+        r["Name"]: json.loads(r["EventPattern"])
+        for r in events.list_rules(EventBusName="verticals", Limit=100)["Rules"]
+        if "EventPattern" in r
+    }
     for rule in DEFINITION.rules:
         assert deployed_rules[rule.name] == rule.pattern
     for table in ENTITY_TABLES:
@@ -92,20 +133,27 @@ def test_bus_and_every_rule_with_its_pattern(deployed):
 
 
 def targets(rule: str) -> dict[str, dict]:
-    return {t["Id"]: t for t in client("events").list_targets_by_rule(Rule=rule, EventBusName="verticals")["Targets"]}
+    return {
+        t["Id"]: t
+        for t in client("events").list_targets_by_rule(Rule=rule, EventBusName="verticals")["Targets"]
+    }
 
 
 def test_queue_log_and_http_targets(deployed):
     sqs = client("sqs")
     queue_url = sqs.get_queue_url(QueueName="verticals-payments-orders")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     assert targets("payments-on-order")["payments-orders"]["Arn"] == queue_arn
     assert targets("ops-alerts")["ops-log"]["Arn"].endswith(":log-group:/aws/events/verticals/ops-alerts")
     crm = targets("crm-customer-signals")["crm-webhook"]
     assert crm["Arn"].startswith("arn:aws:events:us-east-1:123456789012:api-destination/")
     assert crm["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}
     dlq_url = sqs.get_queue_url(QueueName="verticals-crm-webhook-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     assert crm["DeadLetterConfig"] == {"Arn": dlq_arn}
     destination = client("events").describe_api_destination(Name="ApiDestinationCrmWebhook")
     assert destination["InvocationEndpoint"] == "https://crm.example.com/events"
@@ -119,8 +167,10 @@ def test_dead_letter_queues_keep_14_days_and_let_their_rules_send(deployed):
         assert attributes["MessageRetentionPeriod"] == "1209600"
         statement = json.loads(attributes["Policy"])["Statement"][0]
         assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-        assert all(arn.startswith("arn:aws:events:us-east-1:123456789012:rule/verticals/")
-                   for arn in statement["Condition"]["ArnEquals"]["aws:SourceArn"])
+        assert all(
+            arn.startswith("arn:aws:events:us-east-1:123456789012:rule/verticals/")
+            for arn in statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+        )
 
 
 def test_buckets_exist_encrypted(deployed):
@@ -151,21 +201,37 @@ def test_glue_tables_are_the_lake_schema_with_projection(deployed, name):
 def test_workgroup_and_streams_are_configured(deployed):
     workgroup = client("athena").get_work_group(WorkGroup=STACK)["WorkGroup"]
     config = workgroup["Configuration"]
-    assert config["ResultConfiguration"]["OutputLocation"] == f"s3://{deployed['resolver'].ref('ResultsBucket')}/results/"
+    assert (
+        config["ResultConfiguration"]["OutputLocation"]
+        == f"s3://{deployed['resolver'].ref('ResultsBucket')}/results/"
+    )
     assert config["BytesScannedCutoffPerQuery"] == 10 * 1024**3
     stream = client("firehose").describe_delivery_stream(DeliveryStreamName=f"{STACK}-events")
     destination = stream["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
-    assert destination["Prefix"] == "events/dt=!{partitionKeyFromQuery:dt}/source=!{partitionKeyFromQuery:source}/"
+    assert (
+        destination["Prefix"]
+        == "events/dt=!{partitionKeyFromQuery:dt}/source=!{partitionKeyFromQuery:source}/"
+    )
 
 
 def test_the_lake_layout_reads_through_the_glue_tables(deployed, tmp_path):
     bucket = deployed["resolver"].ref("LakeBucket")
     session = boto3.Session(region_name=REGION)
     # 1. files the local lake writer makes, uploaded as they are
-    events = [{"version": "0", "id": f"e{i}", "detail-type": "OrderPlaced", "source": "verticals.shop",
-               "account": "123456789012", "time": f"2026-03-1{i}T08:00:00Z", "region": "us-east-1", "resources": [],
-               "detail": {"order_id": f"o{i}", "quantity": i + 1, "amount": 9.5 * (i + 1), "region": "east"}}
-              for i in range(3)]
+    events = [
+        {
+            "version": "0",
+            "id": f"e{i}",
+            "detail-type": "OrderPlaced",
+            "source": "verticals.shop",
+            "account": "123456789012",
+            "time": f"2026-03-1{i}T08:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {"order_id": f"o{i}", "quantity": i + 1, "amount": 9.5 * (i + 1), "region": "east"},
+        }
+        for i in range(3)
+    ]
     for path in LakeWriter(tmp_path).write(events, ingested_at=datetime(2026, 3, 16, tzinfo=UTC)):
         client("s3").upload_file(str(path), bucket, str(path.relative_to(tmp_path)))
     orders = wr.s3.read_parquet_table(database="verticals", table="orders", boto3_session=session)
@@ -175,11 +241,21 @@ def test_the_lake_layout_reads_through_the_glue_tables(deployed, tmp_path):
     raw = wr.s3.read_parquet_table(database="verticals", table="events", boto3_session=session)
     assert set(raw["source"].astype(str)) == {"verticals.shop"} and len(raw) == 3
     # 2. files awswrangler writes into a table's prefix, Hive-partitioned by dt
-    refunds = pd.DataFrame({"event_id": ["r1"], "time": [pd.Timestamp("2026-03-12 09:00", tz="UTC")],
-                            "detail_type": ["RefundIssued"], "refund_id": ["rf1"], "order_id": ["o1"],
-                            "amount": [19.0], "reason": ["damaged"], "dt": ["2026-03-12"]})
-    wr.s3.to_parquet(refunds, path=f"s3://{bucket}/refunds/", dataset=True, partition_cols=["dt"],
-                     boto3_session=session)
+    refunds = pd.DataFrame(
+        {
+            "event_id": ["r1"],
+            "time": [pd.Timestamp("2026-03-12 09:00", tz="UTC")],
+            "detail_type": ["RefundIssued"],
+            "refund_id": ["rf1"],
+            "order_id": ["o1"],
+            "amount": [19.0],
+            "reason": ["damaged"],
+            "dt": ["2026-03-12"],
+        }
+    )
+    wr.s3.to_parquet(
+        refunds, path=f"s3://{bucket}/refunds/", dataset=True, partition_cols=["dt"], boto3_session=session
+    )
     back = wr.s3.read_parquet_table(database="verticals", table="refunds", boto3_session=session)
     assert back[["refund_id", "amount", "reason"]].values.tolist() == [["rf1", 19.0, "damaged"]]
     assert back["dt"].astype(str).tolist() == ["2026-03-12"]

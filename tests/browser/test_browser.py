@@ -28,8 +28,16 @@ PAGES = [  # (url path, text the page must show)
     ("saved_queries", "Saved queries"),
     ("event_explorer", "Event explorer"),
 ]
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -56,9 +64,25 @@ def server(seeded_lake, tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     env = {**os.environ, "VERTICALS_LAKE": str(seeded_lake), "HOME": str(home)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -89,7 +113,8 @@ def test_every_page_renders_in_chromium(server):
             page.goto(f"{url}/{path}?range=30d")
             page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
             page.wait_for_function(
-                "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+                "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+            )
             page.wait_for_timeout(1500)  # let plotly finish drawing
             page.screenshot(path=str(SHOTS / f"{path or 'overview'}.png"), full_page=True)
             assert page.locator("[data-testid='stException']").count() == 0, f"{title} raised an exception"

@@ -37,11 +37,27 @@ class BusProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout_s: float = 20.0) -> BusProcess:
-        command = [sys.executable, "-m", "app", "bus", "serve", "--port", str(self.port),
-                   "--lake", str(self.lake), "--definition", str(self.definition)]
+        command = [
+            sys.executable,
+            "-m",
+            "app",
+            "bus",
+            "serve",
+            "--port",
+            str(self.port),
+            "--lake",
+            str(self.lake),
+            "--definition",
+            str(self.definition),
+        ]
         with self.log.open("a") as log:
-            self.process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            self.process = subprocess.Popen(
+                command,
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -66,9 +82,14 @@ class BusProcess:
                 self.kill()
 
     def client(self):
-        return boto3.client("events", endpoint_url=self.url, region_name="us-east-1",
-                            aws_access_key_id="x", aws_secret_access_key="x",
-                            config=Config(retries={"max_attempts": 1}))
+        return boto3.client(
+            "events",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+            config=Config(retries={"max_attempts": 1}),
+        )
 
 
 @contextmanager
@@ -99,7 +120,7 @@ def http_consumer(status: int, delay_s: float = 0.0):
     consumer = Consumer(status, delay_s)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             consumer.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             time.sleep(consumer.delay_s)
             self.send_response(consumer.status)

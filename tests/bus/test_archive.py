@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from app.bus.api import BusApi, RuleStore
-from app.bus.archive import Archive, ArchiveStore, ReplayStore, Replay, replay_batches
+from app.bus.archive import Archive, ArchiveStore, Replay, ReplayStore, replay_batches
 from app.bus.definition import parse_definition
 from app.bus.journal import Journal
 from app.bus.local import LocalBus
@@ -17,18 +17,37 @@ BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/test-bus"
 ARCHIVE_ARN = "arn:aws:events:us-east-1:123456789012:archive/"
 RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/test-bus/"
 
-DEFINITION = parse_definition({"bus": "test-bus", "rules": [
-    {"name": "to-lake", "pattern": {"source": [{"prefix": "shop"}]}, "targets": [{"id": "lake", "kind": "lake"}]},
-    {"name": "orders", "pattern": {"detail-type": ["OrderPlaced"]},
-     "targets": [{"id": "q", "kind": "queue", "queue": "orders"}]},
-    {"name": "live-only", "pattern": {"detail-type": ["OrderPlaced"], "replay-name": [{"exists": False}]},
-     "targets": [{"id": "q", "kind": "queue", "queue": "live"}]},
-]})
+DEFINITION = parse_definition(
+    {
+        "bus": "test-bus",
+        "rules": [
+            {
+                "name": "to-lake",
+                "pattern": {"source": [{"prefix": "shop"}]},
+                "targets": [{"id": "lake", "kind": "lake"}],
+            },
+            {
+                "name": "orders",
+                "pattern": {"detail-type": ["OrderPlaced"]},
+                "targets": [{"id": "q", "kind": "queue", "queue": "orders"}],
+            },
+            {
+                "name": "live-only",
+                "pattern": {"detail-type": ["OrderPlaced"], "replay-name": [{"exists": False}]},
+                "targets": [{"id": "q", "kind": "queue", "queue": "live"}],
+            },
+        ],
+    }
+)
 
 
 def entry(minute=0, detail_type="OrderPlaced", source="shop", **detail):
-    return {"Source": source, "DetailType": detail_type, "Time": NOW + timedelta(minutes=minute),
-            "Detail": json.dumps(detail or {"order_id": f"o{minute}", "amount": 10.0})}
+    return {
+        "Source": source,
+        "DetailType": detail_type,
+        "Time": NOW + timedelta(minutes=minute),
+        "Detail": json.dumps(detail or {"order_id": f"o{minute}", "amount": 10.0}),
+    }
 
 
 def make_api(tmp_path, journal=None):
@@ -54,12 +73,20 @@ def create_archive(api, name="all", **extra):
 
 
 def start_replay(api, name="r1", archive="all", start=NOW, end=NOW + timedelta(hours=1), **destination):
-    return api.call("StartReplay", {
-        "ReplayName": name, "EventSourceArn": ARCHIVE_ARN + archive, "EventStartTime": start.timestamp(),
-        "EventEndTime": end.timestamp(), "Destination": {"Arn": BUS_ARN, **destination}})
+    return api.call(
+        "StartReplay",
+        {
+            "ReplayName": name,
+            "EventSourceArn": ARCHIVE_ARN + archive,
+            "EventStartTime": start.timestamp(),
+            "EventEndTime": end.timestamp(),
+            "Destination": {"Arn": BUS_ARN, **destination},
+        },
+    )
 
 
 # -- archiving ---------------------------------------------------------------------------
+
 
 def test_an_archive_keeps_the_events_its_pattern_matches_from_its_creation_on(tmp_path):
     api, bus = make_api(tmp_path)
@@ -75,7 +102,8 @@ def test_an_archive_keeps_the_events_its_pattern_matches_from_its_creation_on(tm
     assert described["ArchiveArn"] == ARCHIVE_ARN + "all" and described["State"] == "ENABLED"
     assert "EventPattern" not in described
     assert json.loads(api.call("DescribeArchive", {"ArchiveName": "orders"})["EventPattern"]) == {
-        "detail-type": ["OrderPlaced"]}
+        "detail-type": ["OrderPlaced"]
+    }
 
 
 def test_archives_survive_a_restart(tmp_path):
@@ -127,6 +155,7 @@ def test_an_event_accepted_before_a_crash_is_archived_once_after_recovery(tmp_pa
 
 # -- replay ------------------------------------------------------------------------------
 
+
 def test_a_replay_sends_the_window_to_every_rule_with_replay_name_and_the_same_ids(tmp_path):
     api, bus = make_api(tmp_path)
     create_archive(api, "all")
@@ -150,7 +179,9 @@ def test_a_replay_to_chosen_rules_reaches_only_them(tmp_path):
     put(bus, entry(1))
     start_replay(api, FilterArns=[RULE_ARN + "to-lake"])
     assert len(queue(bus, "orders").messages) == 1  # the live delivery only
-    assert api.call("DescribeReplay", {"ReplayName": "r1"})["Destination"]["FilterArns"] == [RULE_ARN + "to-lake"]
+    assert api.call("DescribeReplay", {"ReplayName": "r1"})["Destination"]["FilterArns"] == [
+        RULE_ARN + "to-lake"
+    ]
 
 
 def test_the_lake_counts_a_replayed_event_once(tmp_path):
@@ -231,8 +262,10 @@ def test_list_archives_and_replays(tmp_path):
 def test_update_archive_changes_its_pattern_and_retention(tmp_path):
     api, bus = make_api(tmp_path)
     create_archive(api, "a")
-    api.call("UpdateArchive", {"ArchiveName": "a", "EventPattern": json.dumps({"source": ["erp"]}),
-                               "RetentionDays": 3})
+    api.call(
+        "UpdateArchive",
+        {"ArchiveName": "a", "EventPattern": json.dumps({"source": ["erp"]}), "RetentionDays": 3},
+    )
     put(bus, entry(1), entry(2, "StockOut", "erp"))
     assert [e["source"] for _, e in bus.archives.events("a", 0, 2e9)] == ["erp"]
     assert api.call("DescribeArchive", {"ArchiveName": "a"})["RetentionDays"] == 3
@@ -240,55 +273,167 @@ def test_update_archive_changes_its_pattern_and_retention(tmp_path):
 
 # -- errors ------------------------------------------------------------------------------
 
+
 def _started(api):
     create_archive(api, "all")
     start_replay(api, "done")
 
 
-@pytest.mark.parametrize("operation, request_, code, words", [
-    pytest.param("CreateArchive", {"ArchiveName": "all", "EventSourceArn": BUS_ARN},
-                 "ResourceAlreadyExistsException", "Archive all already exists", id="archive-exists"),
-    pytest.param("CreateArchive", {"ArchiveName": "x" * 49, "EventSourceArn": BUS_ARN},
-                 "ValidationException", "length less than or equal to 48", id="archive-name-too-long"),
-    pytest.param("CreateArchive", {"ArchiveName": "a b", "EventSourceArn": BUS_ARN},
-                 "ValidationException", "regular expression pattern", id="archive-name-characters"),
-    pytest.param("CreateArchive", {"ArchiveName": "x", "EventSourceArn": BUS_ARN, "EventPattern": "{bad"},
-                 "InvalidEventPatternException", "", id="archive-invalid-pattern"),
-    pytest.param("CreateArchive", {"ArchiveName": "x", "EventSourceArn": BUS_ARN, "RetentionDays": -1},
-                 "ValidationException", "greater than or equal to 0", id="negative-retention"),
-    pytest.param("CreateArchive", {"ArchiveName": "x",
-                                   "EventSourceArn": "arn:aws:events:us-east-1:123456789012:event-bus/other"},
-                 "ResourceNotFoundException", "Event bus other does not exist", id="archive-unknown-bus"),
-    pytest.param("DescribeArchive", {"ArchiveName": "missing"},
-                 "ResourceNotFoundException", "Archive missing does not exist", id="describe-missing-archive"),
-    pytest.param("StartReplay", {"ReplayName": "r", "EventSourceArn": ARCHIVE_ARN + "missing", "EventStartTime": 0,
-                                 "EventEndTime": 1, "Destination": {"Arn": BUS_ARN}},
-                 "ResourceNotFoundException", "Archive missing does not exist", id="replay-unknown-archive"),
-    pytest.param("StartReplay", {"ReplayName": "r", "EventSourceArn": ARCHIVE_ARN + "all", "EventStartTime": 5,
-                                 "EventEndTime": 5, "Destination": {"Arn": BUS_ARN}},
-                 "ValidationException", "EventStartTime must be before EventEndTime", id="replay-empty-window"),
-    pytest.param("StartReplay", {"ReplayName": "r", "EventSourceArn": ARCHIVE_ARN + "all", "EventStartTime": 0,
-                                 "EventEndTime": 1,
-                                 "Destination": {"Arn": "arn:aws:events:us-east-1:123456789012:event-bus/other"}},
-                 "ValidationException", "Cross event bus replay is not permitted", id="replay-other-bus"),
-    pytest.param("StartReplay", {"ReplayName": "r", "EventSourceArn": ARCHIVE_ARN + "all", "EventStartTime": 0,
-                                 "EventEndTime": 1, "Destination": {"Arn": BUS_ARN, "FilterArns": [RULE_ARN + "nope"]}},
-                 "ResourceNotFoundException", "Rule nope does not exist", id="replay-unknown-rule"),
-    pytest.param("StartReplay", {"ReplayName": "done", "EventSourceArn": ARCHIVE_ARN + "all", "EventStartTime": 0,
-                                 "EventEndTime": 1, "Destination": {"Arn": BUS_ARN}},
-                 "ResourceAlreadyExistsException", "Replay done already exists", id="replay-exists"),
-    pytest.param("StartReplay", {"ReplayName": "r", "EventSourceArn": ARCHIVE_ARN + "all", "EventStartTime": 0,
-                                 "Destination": {"Arn": BUS_ARN}},
-                 "ValidationException", "eventEndTime", id="replay-no-end"),
-    pytest.param("DescribeReplay", {"ReplayName": "missing"},
-                 "ResourceNotFoundException", "Replay missing does not exist", id="describe-missing-replay"),
-    pytest.param("CancelReplay", {"ReplayName": "done"},
-                 "IllegalStatusException", "not in a valid state", id="cancel-completed"),
-    pytest.param("ListArchives", {"NamePrefix": "a", "State": "ENABLED"},
-                 "ValidationException", "At most one filter", id="list-two-filters"),
-    pytest.param("ListReplays", {"State": "DONE"},
-                 "ValidationException", "enum value set", id="list-unknown-state"),
-])
+@pytest.mark.parametrize(
+    "operation, request_, code, words",
+    [
+        pytest.param(
+            "CreateArchive",
+            {"ArchiveName": "all", "EventSourceArn": BUS_ARN},
+            "ResourceAlreadyExistsException",
+            "Archive all already exists",
+            id="archive-exists",
+        ),
+        pytest.param(
+            "CreateArchive",
+            {"ArchiveName": "x" * 49, "EventSourceArn": BUS_ARN},
+            "ValidationException",
+            "length less than or equal to 48",
+            id="archive-name-too-long",
+        ),
+        pytest.param(
+            "CreateArchive",
+            {"ArchiveName": "a b", "EventSourceArn": BUS_ARN},
+            "ValidationException",
+            "regular expression pattern",
+            id="archive-name-characters",
+        ),
+        pytest.param(
+            "CreateArchive",
+            {"ArchiveName": "x", "EventSourceArn": BUS_ARN, "EventPattern": "{bad"},
+            "InvalidEventPatternException",
+            "",
+            id="archive-invalid-pattern",
+        ),
+        pytest.param(
+            "CreateArchive",
+            {"ArchiveName": "x", "EventSourceArn": BUS_ARN, "RetentionDays": -1},
+            "ValidationException",
+            "greater than or equal to 0",
+            id="negative-retention",
+        ),
+        pytest.param(
+            "CreateArchive",
+            {"ArchiveName": "x", "EventSourceArn": "arn:aws:events:us-east-1:123456789012:event-bus/other"},
+            "ResourceNotFoundException",
+            "Event bus other does not exist",
+            id="archive-unknown-bus",
+        ),
+        pytest.param(
+            "DescribeArchive",
+            {"ArchiveName": "missing"},
+            "ResourceNotFoundException",
+            "Archive missing does not exist",
+            id="describe-missing-archive",
+        ),
+        pytest.param(
+            "StartReplay",
+            {
+                "ReplayName": "r",
+                "EventSourceArn": ARCHIVE_ARN + "missing",
+                "EventStartTime": 0,
+                "EventEndTime": 1,
+                "Destination": {"Arn": BUS_ARN},
+            },
+            "ResourceNotFoundException",
+            "Archive missing does not exist",
+            id="replay-unknown-archive",
+        ),
+        pytest.param(
+            "StartReplay",
+            {
+                "ReplayName": "r",
+                "EventSourceArn": ARCHIVE_ARN + "all",
+                "EventStartTime": 5,
+                "EventEndTime": 5,
+                "Destination": {"Arn": BUS_ARN},
+            },
+            "ValidationException",
+            "EventStartTime must be before EventEndTime",
+            id="replay-empty-window",
+        ),
+        pytest.param(
+            "StartReplay",
+            {
+                "ReplayName": "r",
+                "EventSourceArn": ARCHIVE_ARN + "all",
+                "EventStartTime": 0,
+                "EventEndTime": 1,
+                "Destination": {"Arn": "arn:aws:events:us-east-1:123456789012:event-bus/other"},
+            },
+            "ValidationException",
+            "Cross event bus replay is not permitted",
+            id="replay-other-bus",
+        ),
+        pytest.param(
+            "StartReplay",
+            {
+                "ReplayName": "r",
+                "EventSourceArn": ARCHIVE_ARN + "all",
+                "EventStartTime": 0,
+                "EventEndTime": 1,
+                "Destination": {"Arn": BUS_ARN, "FilterArns": [RULE_ARN + "nope"]},
+            },
+            "ResourceNotFoundException",
+            "Rule nope does not exist",
+            id="replay-unknown-rule",
+        ),
+        pytest.param(
+            "StartReplay",
+            {
+                "ReplayName": "done",
+                "EventSourceArn": ARCHIVE_ARN + "all",
+                "EventStartTime": 0,
+                "EventEndTime": 1,
+                "Destination": {"Arn": BUS_ARN},
+            },
+            "ResourceAlreadyExistsException",
+            "Replay done already exists",
+            id="replay-exists",
+        ),
+        pytest.param(
+            "StartReplay",
+            {
+                "ReplayName": "r",
+                "EventSourceArn": ARCHIVE_ARN + "all",
+                "EventStartTime": 0,
+                "Destination": {"Arn": BUS_ARN},
+            },
+            "ValidationException",
+            "eventEndTime",
+            id="replay-no-end",
+        ),
+        pytest.param(
+            "DescribeReplay",
+            {"ReplayName": "missing"},
+            "ResourceNotFoundException",
+            "Replay missing does not exist",
+            id="describe-missing-replay",
+        ),
+        pytest.param(
+            "CancelReplay",
+            {"ReplayName": "done"},
+            "IllegalStatusException",
+            "not in a valid state",
+            id="cancel-completed",
+        ),
+        pytest.param(
+            "ListArchives",
+            {"NamePrefix": "a", "State": "ENABLED"},
+            "ValidationException",
+            "At most one filter",
+            id="list-two-filters",
+        ),
+        pytest.param(
+            "ListReplays", {"State": "DONE"}, "ValidationException", "enum value set", id="list-unknown-state"
+        ),
+    ],
+)
 def test_archive_and_replay_errors_carry_eventbridge_names(tmp_path, operation, request_, code, words):
     api, _ = make_api(tmp_path)
     _started(api)

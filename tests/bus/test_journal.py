@@ -8,10 +8,19 @@ from app.bus.journal import Journal, ids_in_lake
 from app.bus.local import LocalBus
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-DEFINITION = parse_definition({"bus": "b", "rules": [
-    {"name": "lake", "pattern": {"source": ["shop"]}, "targets": [{"id": "lake", "kind": "lake"}]},
-    {"name": "log", "pattern": {"source": ["shop"]}, "targets": [{"id": "log", "kind": "log", "log": "ops"}]},
-]})
+DEFINITION = parse_definition(
+    {
+        "bus": "b",
+        "rules": [
+            {"name": "lake", "pattern": {"source": ["shop"]}, "targets": [{"id": "lake", "kind": "lake"}]},
+            {
+                "name": "log",
+                "pattern": {"source": ["shop"]},
+                "targets": [{"id": "log", "kind": "log", "log": "ops"}],
+            },
+        ],
+    }
+)
 
 
 def entries(n):
@@ -70,7 +79,9 @@ def test_done_marks_skip_targets_already_served(tmp_path):
     journal.done([accepted[0]["id"]], "log", "log")
     recovered = Journal(tmp_path / "j.jsonl")
     bus_over(tmp_path, recovered).recover(recovered.recover())
-    logged = [json.loads(line)["id"] for line in (tmp_path / "bus" / "logs" / "ops.jsonl").read_text().splitlines()]
+    logged = [
+        json.loads(line)["id"] for line in (tmp_path / "bus" / "logs" / "ops.jsonl").read_text().splitlines()
+    ]
     assert logged == [accepted[1]["id"]]
 
 

@@ -13,7 +13,9 @@ def test_the_live_publisher_continues_the_seeded_simulation(tmp_path):
     now = datetime.now(UTC)
     window = (now - timedelta(hours=3), now + timedelta(hours=1))
     seeded_run = Enterprise(DemoConfig(days=3, events_per_day=900, seed=5, end=now.date()))
-    assert [e["id"] for e in live.events_between(*window)] == [e["id"] for e in seeded_run.events_between(*window)]
+    assert [e["id"] for e in live.events_between(*window)] == [
+        e["id"] for e in seeded_run.events_between(*window)
+    ]
 
 
 def test_an_unseeded_lake_has_no_simulation_to_continue(tmp_path):

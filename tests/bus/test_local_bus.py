@@ -20,19 +20,30 @@ def definition(retry=None, dlq="consumer-dlq"):
     target = {"id": "consumer", "kind": "http", "endpoint": "consumer", "retry": retry or {}}
     if dlq:
         target["dead_letter_queue"] = dlq
-    return parse_definition({
-        "bus": "test-bus",
-        "endpoints": {"consumer": {"url": CONSUMER_URL}},
-        "dead_letter_queues": ["consumer-dlq"],
-        "rules": [
-            {"name": "to-lake", "pattern": {"source": [{"prefix": "verticals."}]},
-             "targets": [{"id": "lake", "kind": "lake"}]},
-            {"name": "orders-to-consumer", "pattern": {"detail-type": ["OrderPlaced"]},
-             "targets": [target]},
-            {"name": "stock-log", "pattern": {"detail-type": ["StockOut"]},
-             "targets": [{"id": "ops", "kind": "log", "log": "ops"}]},
-        ],
-    })
+    return parse_definition(
+        {
+            "bus": "test-bus",
+            "endpoints": {"consumer": {"url": CONSUMER_URL}},
+            "dead_letter_queues": ["consumer-dlq"],
+            "rules": [
+                {
+                    "name": "to-lake",
+                    "pattern": {"source": [{"prefix": "verticals."}]},
+                    "targets": [{"id": "lake", "kind": "lake"}],
+                },
+                {
+                    "name": "orders-to-consumer",
+                    "pattern": {"detail-type": ["OrderPlaced"]},
+                    "targets": [target],
+                },
+                {
+                    "name": "stock-log",
+                    "pattern": {"detail-type": ["StockOut"]},
+                    "targets": [{"id": "ops", "kind": "log", "log": "ops"}],
+                },
+            ],
+        }
+    )
 
 
 class ScriptedConsumer:
@@ -63,21 +74,34 @@ def make_bus(tmp_path, consumer, **definition_args):
 
 # -- routing -----------------------------------------------------------------------------
 
+
 def test_events_reach_exactly_the_targets_of_matching_rules(tmp_path):
     consumer = ScriptedConsumer()
     bus = make_bus(tmp_path, consumer)
-    response = bus.put_events([entry(), entry("StockOut", "verticals.erp"), entry("Other", "elsewhere")], now=NOW)
+    response = bus.put_events(
+        [entry(), entry("StockOut", "verticals.erp"), entry("Other", "elsewhere")], now=NOW
+    )
     ids = [e["EventId"] for e in response["Entries"]]
     assert response["FailedEntryCount"] == 0
     assert lake_ids(tmp_path / "lake") == sorted(ids[:2])  # "elsewhere" matches no rule
     assert [call[1]["id"] for call in consumer.calls] == [ids[0]]
-    logged = [json.loads(line)["id"] for line in (tmp_path / "bus" / "logs" / "ops.jsonl").read_text().splitlines()]
+    logged = [
+        json.loads(line)["id"] for line in (tmp_path / "bus" / "logs" / "ops.jsonl").read_text().splitlines()
+    ]
     assert logged == [ids[1]]
 
 
 def test_a_disabled_rule_matches_nothing(tmp_path):
-    raw = {"rules": [{"name": "off", "state": "DISABLED", "pattern": {"source": ["a"]},
-                      "targets": [{"id": "lake", "kind": "lake"}]}]}
+    raw = {
+        "rules": [
+            {
+                "name": "off",
+                "state": "DISABLED",
+                "pattern": {"source": ["a"]},
+                "targets": [{"id": "lake", "kind": "lake"}],
+            }
+        ]
+    }
     bus = LocalBus(parse_definition(raw), tmp_path / "lake")
     bus.put_events([entry(source="a")], now=NOW)
     assert lake_ids(tmp_path / "lake") == []
@@ -85,11 +109,23 @@ def test_a_disabled_rule_matches_nothing(tmp_path):
 
 def test_the_repository_definition_loads_and_routes_an_order_to_its_rules(tmp_path):
     bus = LocalBus(load_definition(), tmp_path / "lake", transport=ScriptedConsumer())
-    event = {"version": "0", "id": "e1", "detail-type": "OrderPlaced", "source": "verticals.shop",
-             "account": "1", "time": "2026-11-20T10:00:00Z", "region": "us-east-1", "resources": [],
-             "detail": {"amount": 12.5}}
+    event = {
+        "version": "0",
+        "id": "e1",
+        "detail-type": "OrderPlaced",
+        "source": "verticals.shop",
+        "account": "1",
+        "time": "2026-11-20T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"amount": 12.5},
+    }
     assert sorted(bus.index.match(event)) == [
-        "lake-archive", "marketing-attribution", "payments-on-order", "production-demand-signals"]
+        "lake-archive",
+        "marketing-attribution",
+        "payments-on-order",
+        "production-demand-signals",
+    ]
 
 
 def test_a_rule_can_be_replaced_and_removed(tmp_path):
@@ -104,16 +140,22 @@ def test_a_rule_can_be_replaced_and_removed(tmp_path):
 
 # -- HTTP outcomes, retries, dead letters --------------------------------------------------
 
-@pytest.mark.parametrize("statuses, attempts, dead, error_code, exhausted", [
-    pytest.param([200], 1, False, None, None, id="2xx-delivered"),
-    pytest.param([204], 1, False, None, None, id="204-delivered"),
-    pytest.param([503, 500, 200], 3, False, None, None, id="5xx-retried-then-delivered"),
-    pytest.param([429, 200], 2, False, None, None, id="429-retried-then-delivered"),
-    pytest.param([400], 1, True, "CLIENT_ERROR", None, id="400-not-retried"),
-    pytest.param([404], 1, True, "CLIENT_ERROR", None, id="404-not-retried"),
-    pytest.param([500] * 10, 4, True, "SDK_CLIENT_ERROR", "MaximumRetryAttempts", id="5xx-exhausts-retries"),
-    pytest.param([429] * 10, 4, True, "THROTTLING", "MaximumRetryAttempts", id="429-exhausts-retries"),
-])
+
+@pytest.mark.parametrize(
+    "statuses, attempts, dead, error_code, exhausted",
+    [
+        pytest.param([200], 1, False, None, None, id="2xx-delivered"),
+        pytest.param([204], 1, False, None, None, id="204-delivered"),
+        pytest.param([503, 500, 200], 3, False, None, None, id="5xx-retried-then-delivered"),
+        pytest.param([429, 200], 2, False, None, None, id="429-retried-then-delivered"),
+        pytest.param([400], 1, True, "CLIENT_ERROR", None, id="400-not-retried"),
+        pytest.param([404], 1, True, "CLIENT_ERROR", None, id="404-not-retried"),
+        pytest.param(
+            [500] * 10, 4, True, "SDK_CLIENT_ERROR", "MaximumRetryAttempts", id="5xx-exhausts-retries"
+        ),
+        pytest.param([429] * 10, 4, True, "THROTTLING", "MaximumRetryAttempts", id="429-exhausts-retries"),
+    ],
+)
 def test_http_outcomes_retries_and_dead_letters(tmp_path, statuses, attempts, dead, error_code, exhausted):
     consumer = ScriptedConsumer(*statuses)
     bus = make_bus(tmp_path, consumer, retry={"MaximumRetryAttempts": 3})
@@ -126,7 +168,8 @@ def test_http_outcomes_retries_and_dead_letters(tmp_path, statuses, attempts, de
         letter = letters[0]
         assert letter.event["id"] == event_id
         expected = {
-            "ERROR_CODE": error_code, "RETRY_ATTEMPTS": str(attempts - 1),
+            "ERROR_CODE": error_code,
+            "RETRY_ATTEMPTS": str(attempts - 1),
             "RULE_ARN": "arn:aws:events:us-east-1:123456789012:rule/test-bus/orders-to-consumer",
             "TARGET_ARN": "arn:aws:events:us-east-1:123456789012:api-destination/consumer",
         }
@@ -188,6 +231,7 @@ def test_backoff_is_capped_at_five_minutes():
 
 # -- metrics -----------------------------------------------------------------------------
 
+
 def recorded(bus, column="value"):
     """{(metric, rule): total} of what the bus's recorder would write (value or samples)."""
     points = bus.metrics.pending_points()
@@ -227,14 +271,26 @@ def test_metrics_flush_to_the_store_the_pages_read(tmp_path):
 
 # -- hostile PutEvents input ---------------------------------------------------------------
 
-@pytest.mark.parametrize("bad, code", [
-    pytest.param({"Source": "verticals.shop", "DetailType": "X", "Detail": "{nope"}, "MalformedDetail", id="malformed"),
-    pytest.param({"Source": "aws.ec2", "DetailType": "X", "Detail": "{}"}, "NotAuthorizedForSourceException", id="aws-source"),
-    pytest.param(entry(big="x" * 300_000), "InvalidArgument", id="oversized"),
-    pytest.param({"DetailType": "X", "Detail": "{}"}, "InvalidArgument", id="no-source"),
-    pytest.param({"Source": "s", "DetailType": 5, "Detail": "{}"}, "InvalidArgument", id="wrong-type"),
-    pytest.param(["not", "an", "entry"], "InvalidArgument", id="not-an-object"),
-])
+
+@pytest.mark.parametrize(
+    "bad, code",
+    [
+        pytest.param(
+            {"Source": "verticals.shop", "DetailType": "X", "Detail": "{nope"},
+            "MalformedDetail",
+            id="malformed",
+        ),
+        pytest.param(
+            {"Source": "aws.ec2", "DetailType": "X", "Detail": "{}"},
+            "NotAuthorizedForSourceException",
+            id="aws-source",
+        ),
+        pytest.param(entry(big="x" * 300_000), "InvalidArgument", id="oversized"),
+        pytest.param({"DetailType": "X", "Detail": "{}"}, "InvalidArgument", id="no-source"),
+        pytest.param({"Source": "s", "DetailType": 5, "Detail": "{}"}, "InvalidArgument", id="wrong-type"),
+        pytest.param(["not", "an", "entry"], "InvalidArgument", id="not-an-object"),
+    ],
+)
 def test_a_bad_entry_fails_alone_and_good_ones_in_the_call_are_delivered(tmp_path, bad, code):
     bus = make_bus(tmp_path, ScriptedConsumer())
     response = bus.put_events([entry(), bad, entry("StockOut", "verticals.erp")], now=NOW)
@@ -244,10 +300,9 @@ def test_a_bad_entry_fails_alone_and_good_ones_in_the_call_are_delivered(tmp_pat
     assert lake_ids(tmp_path / "lake") == sorted([first["EventId"], last["EventId"]])
 
 
-@pytest.mark.parametrize("entries", [
-    pytest.param([entry()] * 11, id="eleven-entries"),
-    pytest.param([], id="no-entries"),
-])
+@pytest.mark.parametrize(
+    "entries", [pytest.param([entry()] * 11, id="eleven-entries"), pytest.param([], id="no-entries")]
+)
 def test_a_call_with_a_bad_entry_count_is_refused_whole(tmp_path, entries):
     bus = make_bus(tmp_path, ScriptedConsumer())
     with pytest.raises(ValidationException):
@@ -257,31 +312,62 @@ def test_a_call_with_a_bad_entry_count_is_refused_whole(tmp_path, entries):
 
 # -- virtual time (the seed path) ----------------------------------------------------------
 
+
 def test_virtual_time_publishes_at_each_events_own_time(tmp_path):
     consumer = ScriptedConsumer()
-    bus = LocalBus(definition(), tmp_path / "lake", transport=consumer,
-                   metrics_now=datetime(2025, 1, 2, 4, tzinfo=UTC))  # 1-minute points are kept then
-    event = {"version": "0", "id": "e1", "detail-type": "OrderPlaced", "source": "verticals.shop",
-             "account": "1", "time": "2025-01-02T03:04:05Z", "region": "r", "resources": [], "detail": {}}
+    bus = LocalBus(
+        definition(), tmp_path / "lake", transport=consumer, metrics_now=datetime(2025, 1, 2, 4, tzinfo=UTC)
+    )  # 1-minute points are kept then
+    event = {
+        "version": "0",
+        "id": "e1",
+        "detail-type": "OrderPlaced",
+        "source": "verticals.shop",
+        "account": "1",
+        "time": "2025-01-02T03:04:05Z",
+        "region": "r",
+        "resources": [],
+        "detail": {},
+    }
     bus.publish([event], virtual_time=True)
     assert consumer.calls[0][2] == datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert lake_ids(tmp_path / "lake") == ["e1"]
     points = bus.metrics.pending_points()
     assert set(points.loc[points["metric"] == "MatchedEvents", "period"]) == {
-        datetime(2025, 1, 2, 3, 4, tzinfo=UTC).timestamp()}
+        datetime(2025, 1, 2, 3, 4, tzinfo=UTC).timestamp()
+    }
 
 
 # -- what targets receive ------------------------------------------------------------------
 
+
 def test_targets_receive_their_input_transformer_text_and_the_dlq_keeps_the_event(tmp_path):
-    raw = {"bus": "test-bus", "endpoints": {"consumer": {"url": CONSUMER_URL}}, "dead_letter_queues": ["dlq"],
-           "rules": [{"name": "orders", "pattern": {"detail-type": ["OrderPlaced"]}, "targets": [
-               {"id": "http", "kind": "http", "endpoint": "consumer", "dead_letter_queue": "dlq",
-                "retry": {"MaximumRetryAttempts": 0},
-                "input_transformer": {"InputPathsMap": {"o": "$.detail.order_id"},
-                                      "InputTemplate": '{"order": <o>, "rule": <aws.events.rule-name>}'}},
-               {"id": "log", "kind": "log", "log": "orders", "input_path": "$.detail"},
-               {"id": "q", "kind": "queue", "queue": "orders", "input": '{"ping": true}'}]}]}
+    raw = {
+        "bus": "test-bus",
+        "endpoints": {"consumer": {"url": CONSUMER_URL}},
+        "dead_letter_queues": ["dlq"],
+        "rules": [
+            {
+                "name": "orders",
+                "pattern": {"detail-type": ["OrderPlaced"]},
+                "targets": [
+                    {
+                        "id": "http",
+                        "kind": "http",
+                        "endpoint": "consumer",
+                        "dead_letter_queue": "dlq",
+                        "retry": {"MaximumRetryAttempts": 0},
+                        "input_transformer": {
+                            "InputPathsMap": {"o": "$.detail.order_id"},
+                            "InputTemplate": '{"order": <o>, "rule": <aws.events.rule-name>}',
+                        },
+                    },
+                    {"id": "log", "kind": "log", "log": "orders", "input_path": "$.detail"},
+                    {"id": "q", "kind": "queue", "queue": "orders", "input": '{"ping": true}'},
+                ],
+            }
+        ],
+    }
     consumer = ScriptedConsumer(500)
     bus = LocalBus(parse_definition(raw), tmp_path / "lake", transport=consumer)
     event_id = bus.put_events([entry(order_id="o7")], now=NOW)["Entries"][0]["EventId"]
@@ -291,12 +377,21 @@ def test_targets_receive_their_input_transformer_text_and_the_dlq_keeps_the_even
     assert bus.dlqs["dlq"].peek()[0].event["id"] == event_id  # dead letters hold the event itself
 
 
-@pytest.mark.parametrize("target, words", [
-    pytest.param({"id": "lake", "kind": "lake", "input_path": "$.detail"}, "lake target takes whole events",
-                 id="lake-with-input-path"),
-    pytest.param({"id": "q", "kind": "queue", "input_transformer": {"InputTemplate": '"<nope>"'}},
-                 "invalid placeholder nope", id="undefined-placeholder"),
-])
+@pytest.mark.parametrize(
+    "target, words",
+    [
+        pytest.param(
+            {"id": "lake", "kind": "lake", "input_path": "$.detail"},
+            "lake target takes whole events",
+            id="lake-with-input-path",
+        ),
+        pytest.param(
+            {"id": "q", "kind": "queue", "input_transformer": {"InputTemplate": '"<nope>"'}},
+            "invalid placeholder nope",
+            id="undefined-placeholder",
+        ),
+    ],
+)
 def test_the_definition_refuses_bad_target_inputs(target, words):
     from app.bus.definition import DefinitionError
 
@@ -306,6 +401,7 @@ def test_the_definition_refuses_bad_target_inputs(target, words):
 
 
 # -- more metrics: throttles, latencies, PutEvents ---------------------------------------------
+
 
 def test_a_429_counts_as_a_throttled_rule_invocation(tmp_path):
     bus = make_bus(tmp_path, ScriptedConsumer(429, 429, 200))
@@ -331,10 +427,26 @@ def test_latencies_run_from_ingestion_to_the_start_of_delivery(tmp_path):
 
 
 def test_batch_targets_in_virtual_time_record_zero_latency_samples(tmp_path):
-    bus = LocalBus(definition(), tmp_path / "lake", transport=ScriptedConsumer(),
-                   metrics_now=datetime(2025, 1, 2, 4, tzinfo=UTC))
-    events = [{"version": "0", "id": f"e{i}", "detail-type": "StockOut", "source": "verticals.erp", "account": "1",
-               "time": f"2025-01-02T03:0{i}:00Z", "region": "r", "resources": [], "detail": {}} for i in range(3)]
+    bus = LocalBus(
+        definition(),
+        tmp_path / "lake",
+        transport=ScriptedConsumer(),
+        metrics_now=datetime(2025, 1, 2, 4, tzinfo=UTC),
+    )
+    events = [
+        {
+            "version": "0",
+            "id": f"e{i}",
+            "detail-type": "StockOut",
+            "source": "verticals.erp",
+            "account": "1",
+            "time": f"2025-01-02T03:0{i}:00Z",
+            "region": "r",
+            "resources": [],
+            "detail": {},
+        }
+        for i in range(3)
+    ]
     bus.publish(events, virtual_time=True)
     m = recorded(bus)
     samples = recorded(bus, "samples")[("IngestionToInvocationStartLatency", "to-lake")]

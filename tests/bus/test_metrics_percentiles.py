@@ -9,21 +9,29 @@ import pyarrow.parquet as pq
 import pytest
 
 from app.metrics.local import (
-    METRICS_DIR, LocalMetricsSource, MetricsRecorder, bucket_bounds, latency_bucket, percentiles_of_histograms,
+    METRICS_DIR,
+    LocalMetricsSource,
+    MetricsRecorder,
+    bucket_bounds,
+    latency_bucket,
+    percentiles_of_histograms,
 )
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 START = "IngestionToInvocationStartLatency"
 
 
-@pytest.mark.parametrize("ms, bucket", [
-    pytest.param(0.0, 0, id="zero"),
-    pytest.param(0.99, 0, id="under-a-millisecond"),
-    pytest.param(1.0, 1, id="one-millisecond"),
-    pytest.param(10.0, 21, id="ten"),
-    pytest.param(999.9, 60, id="just-under-a-second"),
-    pytest.param(1e12, 181, id="capped"),
-])
+@pytest.mark.parametrize(
+    "ms, bucket",
+    [
+        pytest.param(0.0, 0, id="zero"),
+        pytest.param(0.99, 0, id="under-a-millisecond"),
+        pytest.param(1.0, 1, id="one-millisecond"),
+        pytest.param(10.0, 21, id="ten"),
+        pytest.param(999.9, 60, id="just-under-a-second"),
+        pytest.param(1e12, 181, id="capped"),
+    ],
+)
 def test_buckets_are_logarithmic(ms, bucket):
     assert latency_bucket(ms) == bucket
     low, high = bucket_bounds(np.array([bucket]))
@@ -50,11 +58,14 @@ def test_percentiles_per_period_and_per_rule(tmp_path):
     t0 = (NOW - timedelta(minutes=10)).timestamp()
     recorder.add_latencies(START, t0, [10.0] * 9 + [1000.0], "slow")
     recorder.add_latencies(START, t0 + 60, [100.0] * 10, "slow")
-    recorder.add_period_counts(("Invocations",), "lake", recorder.period_counts([t0] * 50), zero_latencies=(START,))
+    recorder.add_period_counts(
+        ("Invocations",), "lake", recorder.period_counts([t0] * 50), zero_latencies=(START,)
+    )
     recorder.add("Invocations", t0, 5, rule="slow")  # counts carry no histogram
     recorder.flush()
     frame = LocalMetricsSource(tmp_path).latency_percentiles(
-        [START, "Invocations"], NOW - timedelta(minutes=10), NOW, percentiles=(50, 99), period_s=60)
+        [START, "Invocations"], NOW - timedelta(minutes=10), NOW, percentiles=(50, 99), period_s=60
+    )
     rows = {(r.rule, r.timestamp.minute): (r.samples, r.p50, r.p99) for r in frame.itertuples()}
     assert set(rows) == {("lake", 50), ("slow", 50), ("slow", 51)}
     assert rows[("lake", 50)] == (50.0, pytest.approx(0.5), pytest.approx(0.99))
@@ -63,8 +74,16 @@ def test_percentiles_per_period_and_per_rule(tmp_path):
 
 
 def test_files_from_before_histograms_still_read(tmp_path):
-    old = pa.table({"timestamp": pa.array([NOW - timedelta(minutes=5)], pa.timestamp("ms", tz="UTC")),
-                    "metric": [START], "bus": ["bus"], "rule": ["r"], "value": [5.0], "samples": [1.0]})
+    old = pa.table(
+        {
+            "timestamp": pa.array([NOW - timedelta(minutes=5)], pa.timestamp("ms", tz="UTC")),
+            "metric": [START],
+            "bus": ["bus"],
+            "rule": ["r"],
+            "value": [5.0],
+            "samples": [1.0],
+        }
+    )
     folder = tmp_path / METRICS_DIR / f"dt={NOW:%Y-%m-%d}"
     folder.mkdir(parents=True)
     pq.write_table(old, folder / "part-old.parquet")
@@ -78,4 +97,6 @@ def test_percentiles_of_histograms_interpolate_inside_the_bucket():
 
     groups = pd.DataFrame({"group": [0, 0], "bucket": [0, 1], "count": [1.0, 1.0]})
     out = percentiles_of_histograms(groups, (25, 50, 100))
-    assert out[["samples", "p25", "p50", "p100"]].values.tolist()[0] == pytest.approx([2.0, 0.5, 1.0, 10 ** 0.05])
+    assert out[["samples", "p25", "p50", "p100"]].values.tolist()[0] == pytest.approx(
+        [2.0, 0.5, 1.0, 10**0.05]
+    )

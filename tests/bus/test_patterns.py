@@ -21,14 +21,14 @@ from app.bus.patterns import (
     InvalidEventPatternException,
     Pattern,
     PatternIndex,
+    _EventView,  # to count the patterns an event actually tries
     compile_pattern,
 )
-from app.bus.patterns import _EventView  # to count the patterns an event actually tries
-
 
 # ---------------------------------------------------------------------------
 # Golden data
 # ---------------------------------------------------------------------------
+
 
 def _testdata_dir() -> Path:
     override = os.environ.get("VERTICALS_TESTDATA")
@@ -39,8 +39,9 @@ def _testdata_dir() -> Path:
 
 
 GOLDEN = _testdata_dir()
-MISSING_REASON = (f"golden EventBridge pattern data not found at {GOLDEN} "
-                  "(set VERTICALS_TESTDATA to its folder)")
+MISSING_REASON = (
+    f"golden EventBridge pattern data not found at {GOLDEN} (set VERTICALS_TESTDATA to its folder)"
+)
 
 
 def _require_golden() -> None:
@@ -203,7 +204,12 @@ MATCH_TABLE = [
     ("anything-but-suffix-list", {"a": [{"anything-but": {"suffix": [".a", ".b"]}}]}, {"a": "x.b"}, False),
     ("anything-but-ignore-case", {"a": [{"anything-but": {"equals-ignore-case": "No"}}]}, {"a": "NO"}, False),
     ("anything-but-wildcard", {"a": [{"anything-but": {"wildcard": "*/lib/*"}}]}, {"a": "/usr/bin/x"}, True),
-    ("anything-but-two-alternatives", {"a": [{"anything-but": "x"}, {"anything-but": "y"}]}, {"a": "y"}, True),
+    (
+        "anything-but-two-alternatives",
+        {"a": [{"anything-but": "x"}, {"anything-but": "y"}]},
+        {"a": "y"},
+        True,
+    ),
     # numeric
     ("numeric-equals-float", {"a": [{"numeric": ["=", 5]}]}, {"a": 5.0}, True),
     ("numeric-not-string", {"a": [{"numeric": [">", 0]}]}, {"a": "5"}, False),
@@ -216,7 +222,7 @@ MATCH_TABLE = [
     ("numeric-beyond-five-billion", {"a": [{"numeric": [">", 5e9]}]}, {"a": 6e9}, True),
     ("numeric-tiny", {"a": [{"numeric": [">", 0]}]}, {"a": 1e-7}, True),
     ("numeric-array-any", {"a": [{"numeric": [">", 10]}]}, {"a": [1, 20]}, True),
-    ("numeric-huge-int", {"a": [{"numeric": [">", 0]}]}, {"a": 10 ** 400}, False),
+    ("numeric-huge-int", {"a": [{"numeric": [">", 0]}]}, {"a": 10**400}, False),
     # exists
     ("exists-true", {"a": [{"exists": True}]}, {"a": "x"}, True),
     ("exists-true-null", {"a": [{"exists": True}]}, {"a": None}, True),
@@ -242,27 +248,55 @@ MATCH_TABLE = [
     # $or
     ("or-first", {"$or": [{"a": ["1"]}, {"b": ["2"]}]}, {"a": "1"}, True),
     ("or-none", {"$or": [{"a": ["1"]}, {"b": ["2"]}]}, {"a": "2", "b": "1"}, False),
-    ("or-nested", {"a": ["1"], "$or": [{"b": ["2"]}, {"$or": [{"c": ["3"]}, {"d": ["4"]}]}]},
-     {"a": "1", "d": "4"}, True),
+    (
+        "or-nested",
+        {"a": ["1"], "$or": [{"b": ["2"]}, {"$or": [{"c": ["3"]}, {"d": ["4"]}]}]},
+        {"a": "1", "d": "4"},
+        True,
+    ),
     ("or-inside-object", {"x": {"$or": [{"a": ["1"]}, {"b": ["2"]}]}}, {"x": {"b": "2"}}, True),
     ("or-branch-overrides-field", {"a": ["1"], "$or": [{"a": ["2"]}, {"b": ["3"]}]}, {"a": "2"}, True),
-    ("or-field-after-overrides-branch", {"$or": [{"a": ["2"]}, {"b": ["3"]}], "a": ["1"]},
-     {"a": "2"}, False),
+    ("or-field-after-overrides-branch", {"$or": [{"a": ["2"]}, {"b": ["3"]}], "a": ["1"]}, {"a": "2"}, False),
     # arrays of objects: fields must come from one element (event-ruler)
     ("array-same-element", {"r": {"k": ["a"], "v": ["1"]}}, {"r": [{"k": "a", "v": "1"}]}, True),
     ("array-split-elements", {"r": {"k": ["a"], "v": ["1"]}}, {"r": [{"k": "a"}, {"v": "1"}]}, False),
-    ("array-independent-arrays", {"r": {"k": ["a"]}, "s": {"v": ["1"]}},
-     {"r": [{"k": "b"}, {"k": "a"}], "s": [{"v": "1"}]}, True),
-    ("array-outer-consistent", {"o": {"i": {"k": ["a"], "v": ["1"]}}},
-     {"o": [{"i": [{"k": "a"}]}, {"i": [{"v": "1"}]}]}, False),
-    ("array-scalar-list-with-object", {"r": {"k": ["a"]}, "t": ["x"]}, {"r": [{"k": "a"}], "t": ["y", "x"]}, True),
-    ("array-exists-false-per-element", {"r": {"k": ["a"], "z": [{"exists": False}]}},
-     {"r": [{"k": "a", "z": 1}, {"k": "a"}]}, True),
+    (
+        "array-independent-arrays",
+        {"r": {"k": ["a"]}, "s": {"v": ["1"]}},
+        {"r": [{"k": "b"}, {"k": "a"}], "s": [{"v": "1"}]},
+        True,
+    ),
+    (
+        "array-outer-consistent",
+        {"o": {"i": {"k": ["a"], "v": ["1"]}}},
+        {"o": [{"i": [{"k": "a"}]}, {"i": [{"v": "1"}]}]},
+        False,
+    ),
+    (
+        "array-scalar-list-with-object",
+        {"r": {"k": ["a"]}, "t": ["x"]},
+        {"r": [{"k": "a"}], "t": ["y", "x"]},
+        True,
+    ),
+    (
+        "array-exists-false-per-element",
+        {"r": {"k": ["a"], "z": [{"exists": False}]}},
+        {"r": [{"k": "a", "z": 1}, {"k": "a"}]},
+        True,
+    ),
     # exists:false is judged against the fields chosen so far, in path order ("r.a" < "r.z")
-    ("array-exists-false-before-choice", {"r": {"a": [{"exists": False}], "z": ["1"]}},
-     {"r": [{"a": 1, "z": "0"}, {"z": "1"}]}, False),
-    ("array-exists-false-after-choice", {"r": {"a": ["1"], "z": [{"exists": False}]}},
-     {"r": [{"a": "1"}, {"a": "0", "z": 1}]}, True),
+    (
+        "array-exists-false-before-choice",
+        {"r": {"a": [{"exists": False}], "z": ["1"]}},
+        {"r": [{"a": 1, "z": "0"}, {"z": "1"}]},
+        False,
+    ),
+    (
+        "array-exists-false-after-choice",
+        {"r": {"a": ["1"], "z": [{"exists": False}]}},
+        {"r": [{"a": "1"}, {"a": "0", "z": 1}]},
+        True,
+    ),
     # dotted keys: the pattern's and the event's dots are the same as nesting
     ("dotted-pattern-key", {"a.b": ["x"]}, {"a": {"b": "x"}}, True),
     ("dotted-event-key", {"a": {"b": ["x"]}}, {"a.b": "x"}, True),
@@ -272,8 +306,9 @@ MATCH_TABLE = [
 ]
 
 
-@pytest.mark.parametrize("pattern, event, expected",
-                         [pytest.param(p, e, x, id=i) for i, p, e, x in MATCH_TABLE])
+@pytest.mark.parametrize(
+    "pattern, event, expected", [pytest.param(p, e, x, id=i) for i, p, e, x in MATCH_TABLE]
+)
 def test_operator_table(pattern, event, expected):
     compiled = compile_pattern(pattern)
     assert compiled.matches(event) is expected
@@ -294,8 +329,9 @@ RAW_TABLE = [
 ]
 
 
-@pytest.mark.parametrize("pattern, event, expected",
-                         [pytest.param(p, e, x, id=i) for i, p, e, x in RAW_TABLE])
+@pytest.mark.parametrize(
+    "pattern, event, expected", [pytest.param(p, e, x, id=i) for i, p, e, x in RAW_TABLE]
+)
 def test_raw_text_table(pattern, event, expected):
     assert compile_pattern(pattern).matches_json(event) is expected
 
@@ -319,7 +355,11 @@ INVALID_TABLE = [
     ("unknown-operator", {"a": [{"regex": "x"}]}, 'Unrecognized match type regex at "a"'),
     ("operator-case-sensitive", {"a": [{"Prefix": "x"}]}, "Unrecognized match type Prefix"),
     ("two-operators", {"a": [{"prefix": "x", "suffix": "y"}]}, "Only one key"),
-    ("equals-ignore-case-number", {"a": [{"equals-ignore-case": 1}]}, "equals-ignore-case match pattern must be a string"),
+    (
+        "equals-ignore-case-number",
+        {"a": [{"equals-ignore-case": 1}]},
+        "equals-ignore-case match pattern must be a string",
+    ),
     ("exists-null", {"a": [{"exists": None}]}, "either true or false"),
     ("cidr-number", {"a": [{"cidr": 10}]}, "cidr match pattern must be a string"),
     ("cidr-mask-too-big", {"a": [{"cidr": "10.0.0.0/33"}]}, "mask bits"),
@@ -334,21 +374,31 @@ INVALID_TABLE = [
     ("numeric-bool-operand", {"a": [{"numeric": ["<=", False]}]}, "Value of <= must be numeric"),
     ("numeric-equal-bounds", {"a": [{"numeric": [">=", 1, "<=", 1]}]}, "Bottom must be less than top"),
     ("numeric-wrong-upper-operator", {"a": [{"numeric": [">", 1, ">", 2]}]}, "Bad numeric range operator"),
-    ("numeric-huge-int", {"a": [{"numeric": [">", 10 ** 400]}]}, "Cannot compare number"),
+    ("numeric-huge-int", {"a": [{"numeric": [">", 10**400]}]}, "Cannot compare number"),
     ("anything-but-null", {"a": [{"anything-but": None}]}, "single string/number"),
     ("anything-but-empty-list", {"a": [{"anything-but": []}]}, "all values are number or string"),
     ("anything-but-nested-list", {"a": [{"anything-but": [["x"]]}]}, "start|null|boolean"),
     ("anything-but-bool-list", {"a": [{"anything-but": [True]}]}, "start|null|boolean"),
-    ("anything-but-exists", {"a": [{"anything-but": {"exists": True}}]}, "Unsupported anything-but pattern: exists"),
+    (
+        "anything-but-exists",
+        {"a": [{"anything-but": {"exists": True}}]},
+        "Unsupported anything-but pattern: exists",
+    ),
     ("anything-but-empty-set", {"a": [{"anything-but": {"prefix": []}}]}, "Empty arrays"),
     ("anything-but-wildcard-bad", {"a": [{"anything-but": {"wildcard": "a**"}}]}, "Consecutive wildcard"),
     ("wildcard-trailing-backslash", {"a": [{"wildcard": "ab\\"}]}, "Invalid escape character at pos 3"),
     ("wildcard-bad-escape", {"a": [{"wildcard": "a\\b"}]}, "Invalid escape character at pos 2"),
-    ("wildcard-consecutive-after-escape", {"a": [{"wildcard": "\\\\**"}]}, "Consecutive wildcard characters at pos 3"),
+    (
+        "wildcard-consecutive-after-escape",
+        {"a": [{"wildcard": "\\\\**"}]},
+        "Consecutive wildcard characters at pos 3",
+    ),
     ("wildcard-too-complex", {"a": [{"wildcard": "*a*a*a*a*a*a*a*a*a*"}]}, "Rule is too complex"),
-    ("wildcard-too-complex-together",
-     {"a": [{"wildcard": f"*:stack/{name}/*"} for name in ("one", "two", "three", "four")]},
-     "Rule is too complex"),
+    (
+        "wildcard-too-complex-together",
+        {"a": [{"wildcard": f"*:stack/{name}/*"} for name in ("one", "two", "three", "four")]},
+        "Rule is too complex",
+    ),
     ("or-not-array", {"$or": {"a": ["1"]}}, "It must be an Array"),
     ("or-empty", {"$or": []}, "at least 2 Objects"),
     ("or-reserved-name", {"$or": [{"numeric": ["1"]}, {"b": ["2"]}]}, "reserved fieldName"),
@@ -372,6 +422,7 @@ def test_invalid_table(pattern, reason):
 def test_or_combination_limit():
     def branches(prefix: str, count: int) -> list:
         return [{f"{prefix}{n}": ["x"]} for n in range(count)]
+
     at_limit = {"$or": branches("a", 10), "b": {"$or": branches("b", 10)}, "c": {"$or": branches("c", 10)}}
     assert compile_pattern(at_limit).subrule_count == MAX_OR_COMBINATIONS
     over = dict(at_limit, d={"$or": branches("d", 2)})
@@ -383,6 +434,7 @@ def test_size_limit_counts_characters_as_aws_does():
     def pattern_of(length: int, filler: str = "x") -> str:
         head, tail = '{"a":["', '"]}'
         return head + filler * (length - len(head) - len(tail)) + tail
+
     assert compile_pattern(pattern_of(MAX_PATTERN_SIZE)).matches({"a": "x" * 2038})
     with pytest.raises(InvalidEventPatternException, match="2049 characters"):
         compile_pattern(pattern_of(MAX_PATTERN_SIZE + 1))
@@ -406,14 +458,16 @@ def test_wildcard_complexity_accepts_ordinary_patterns():
 def test_error_messages_name_the_key_and_operator():
     with pytest.raises(InvalidEventPatternException) as raised:
         compile_pattern({"detail": {"state": [{"suffix": 3}]}})
-    assert raised.value.message == ('Event pattern is not valid. Reason: suffix match pattern '
-                                    'must be a string at "detail.state"')
+    assert raised.value.message == (
+        'Event pattern is not valid. Reason: suffix match pattern must be a string at "detail.state"'
+    )
     assert str(raised.value) == raised.value.message
 
 
 # ---------------------------------------------------------------------------
 # Hostile inputs
 # ---------------------------------------------------------------------------
+
 
 def test_deeply_nested_pattern_within_size_compiles_and_matches():
     depth = 330
@@ -427,11 +481,14 @@ def test_deeply_nested_pattern_within_size_compiles_and_matches():
     assert pattern.paths == {".".join(["a"] * depth)}
 
 
-@pytest.mark.parametrize("pattern", [
-    pytest.param("[" * 1500 + "]" * 1500, id="nested-arrays-text"),
-    pytest.param('{"a":' * 400 + '["x"]' + "}" * 400, id="nested-objects-text-too-large"),
-    pytest.param({"a": [[[[[["x"]]]]]]}, id="nested-arrays-data"),
-])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        pytest.param("[" * 1500 + "]" * 1500, id="nested-arrays-text"),
+        pytest.param('{"a":' * 400 + '["x"]' + "}" * 400, id="nested-objects-text-too-large"),
+        pytest.param({"a": [[[[[["x"]]]]]]}, id="nested-arrays-data"),
+    ],
+)
 def test_deep_hostile_patterns_are_rejected_cleanly(pattern):
     with pytest.raises(InvalidEventPatternException):
         compile_pattern(pattern)
@@ -464,17 +521,21 @@ def test_huge_event_array():
 def test_array_consistency_search_stays_fast():
     # Two independent arrays of 300 objects and a third key that never matches: a naive
     # search would try 300 x 300 combinations per failing key.
-    event = {"r": [{"k": "a", "n": n} for n in range(300)],
-             "s": [{"v": "1", "n": n} for n in range(300)],
-             "t": [{"w": "2"}, {"w": "3"}]}
+    event = {
+        "r": [{"k": "a", "n": n} for n in range(300)],
+        "s": [{"v": "1", "n": n} for n in range(300)],
+        "t": [{"w": "2"}, {"w": "3"}],
+    }
     pattern = compile_pattern({"r": {"k": ["a"]}, "s": {"v": ["1"]}, "t": {"w": ["4"]}})
     started = time.perf_counter()
     assert not pattern.matches(event)
     assert time.perf_counter() - started < 2.0
 
 
-@pytest.mark.parametrize("text", ["", "not json", "[1, 2]", '"event"', "{", '{"a": NaN}',
-                                  '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "not json", "[1, 2]", '"event"', "{", '{"a": NaN}', '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"],
+)
 def test_bad_event_text_is_refused(text):
     with pytest.raises(ValueError):
         compile_pattern({"a": ["x"]}).matches_json(text)
@@ -500,6 +561,7 @@ def test_compile_accepts_text_bytes_data_and_patterns():
 # PatternIndex
 # ---------------------------------------------------------------------------
 
+
 def test_index_names_order_alternatives_and_removal():
     index = PatternIndex()
     index.add("second", {"source": ["a"], "detail": {"n": [{"numeric": [">", 1]}]}})
@@ -523,11 +585,13 @@ def test_index_refuses_invalid_patterns():
 
 
 def _random_value(rng: random.Random):
-    return rng.choice([
-        rng.choice(["a", "ab", "abc", "b", "B", "x.png", "X.PNG", "", "10.0.0.7", "2001:db8::1"]),
-        rng.choice([0, 1, 5, 5.0, -3, 1e10, 2.5]),
-        rng.choice([True, False, None]),
-    ])
+    return rng.choice(
+        [
+            rng.choice(["a", "ab", "abc", "b", "B", "x.png", "X.PNG", "", "10.0.0.7", "2001:db8::1"]),
+            rng.choice([0, 1, 5, 5.0, -3, 1e10, 2.5]),
+            rng.choice([True, False, None]),
+        ]
+    )
 
 
 def _random_operand(rng: random.Random):
@@ -539,9 +603,20 @@ def _random_operand(rng: random.Random):
         lambda: {"suffix": {"equals-ignore-case": ".png"}},
         lambda: {"equals-ignore-case": rng.choice(["AB", "b"])},
         lambda: {"wildcard": rng.choice(["a*", "*b", "*.*", "*"])},
-        lambda: {"anything-but": rng.choice(["a", ["a", "b"], 5, [0, 1], {"prefix": "a"},
-                                            {"suffix": ".png"}, {"equals-ignore-case": "ab"},
-                                            {"wildcard": "*b*"}])},
+        lambda: {
+            "anything-but": rng.choice(
+                [
+                    "a",
+                    ["a", "b"],
+                    5,
+                    [0, 1],
+                    {"prefix": "a"},
+                    {"suffix": ".png"},
+                    {"equals-ignore-case": "ab"},
+                    {"wildcard": "*b*"},
+                ]
+            )
+        },
         lambda: {"numeric": rng.choice([[">", 0], ["<=", 5], [">", -5, "<", 2], ["=", 5]])},
         lambda: {"exists": rng.random() < 0.5},
         lambda: {"cidr": rng.choice(["10.0.0.0/8", "2001:db8::/32"])},
@@ -594,9 +669,13 @@ def test_index_answers_as_brute_force_on_random_events(seed):
     rng = random.Random(seed)
     rules = _random_patterns(rng, 150)
     # Typical EventBridge rules too, so that most patterns get filed under a path.
-    rules += [(f"typical-{n}", compile_pattern({"source": [rng.choice(["a", "b", "ab"])],
-                                                "a": [_random_operand(rng)]}))
-              for n in range(50)]
+    rules += [
+        (
+            f"typical-{n}",
+            compile_pattern({"source": [rng.choice(["a", "b", "ab"])], "a": [_random_operand(rng)]}),
+        )
+        for n in range(50)
+    ]
     index = PatternIndex(rules)
     matched = 0
     for _ in range(400):

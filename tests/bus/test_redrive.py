@@ -16,13 +16,28 @@ from app.bus.local import LocalBus
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 URL = "http://consumer.test/events"
 RAW = {
-    "bus": "test-bus", "endpoints": {"consumer": {"url": URL}}, "dead_letter_queues": ["consumer-dlq", "lake-dlq"],
+    "bus": "test-bus",
+    "endpoints": {"consumer": {"url": URL}},
+    "dead_letter_queues": ["consumer-dlq", "lake-dlq"],
     "rules": [
-        {"name": "orders", "pattern": {"detail-type": ["OrderPlaced"]}, "targets": [
-            {"id": "consumer", "kind": "http", "endpoint": "consumer", "dead_letter_queue": "consumer-dlq",
-             "retry": {"MaximumRetryAttempts": 0}}]},
-        {"name": "to-lake", "pattern": {"source": ["shop"]}, "targets": [
-            {"id": "lake", "kind": "lake", "dead_letter_queue": "lake-dlq"}]},
+        {
+            "name": "orders",
+            "pattern": {"detail-type": ["OrderPlaced"]},
+            "targets": [
+                {
+                    "id": "consumer",
+                    "kind": "http",
+                    "endpoint": "consumer",
+                    "dead_letter_queue": "consumer-dlq",
+                    "retry": {"MaximumRetryAttempts": 0},
+                }
+            ],
+        },
+        {
+            "name": "to-lake",
+            "pattern": {"source": ["shop"]},
+            "targets": [{"id": "lake", "kind": "lake", "dead_letter_queue": "lake-dlq"}],
+        },
     ],
 }
 DEFINITION = parse_definition(RAW)
@@ -53,7 +68,11 @@ def failed_orders(tmp_path, count=2):
 
 
 def lake_ids(lake):
-    return sorted(i for f in (lake / "events").rglob("*.parquet") for i in pq.read_table(f, columns=["id"])["id"].to_pylist())
+    return sorted(
+        i
+        for f in (lake / "events").rglob("*.parquet")
+        for i in pq.read_table(f, columns=["id"])["id"].to_pylist()
+    )
 
 
 def test_redrive_delivers_to_the_failed_target_and_deletes_only_what_it_delivered(tmp_path):
@@ -82,9 +101,21 @@ def test_a_message_whose_rule_lost_its_target_is_not_delivered(tmp_path):
 
 def test_redriving_a_lake_letter_writes_the_event_once(tmp_path):
     bus = LocalBus(DEFINITION, tmp_path / "lake", transport=Consumer(200))
-    event = {"version": "0", "id": "e1", "detail-type": "OrderPlaced", "source": "shop", "account": "1",
-             "time": "2026-11-20T10:00:00Z", "region": "r", "resources": [], "detail": {}}
-    attributes = {"RULE_ARN": bus.rule_arn("to-lake"), "TARGET_ARN": bus.target_arn(bus.rules["to-lake"].targets[0])}
+    event = {
+        "version": "0",
+        "id": "e1",
+        "detail-type": "OrderPlaced",
+        "source": "shop",
+        "account": "1",
+        "time": "2026-11-20T10:00:00Z",
+        "region": "r",
+        "resources": [],
+        "detail": {},
+    }
+    attributes = {
+        "RULE_ARN": bus.rule_arn("to-lake"),
+        "TARGET_ARN": bus.target_arn(bus.rules["to-lake"].targets[0]),
+    }
     first = bus.dlqs["lake-dlq"].send(event, attributes, NOW)
     second = bus.dlqs["lake-dlq"].send(event, attributes, NOW)  # the same event dead-lettered twice
     assert bus.redrive("lake-dlq", [first]).sent == [first]
@@ -112,7 +143,11 @@ def test_redrive_counts_its_invocations(tmp_path):
     after = totals(bus, "orders")
     change = {m: after.get(m, 0) - before.get(m, 0) for m in after}
     assert {m: v for m, v in change.items() if v} == {
-        "InvocationAttempts": 2, "Invocations": 2, "FailedInvocations": 1, "SuccessfulInvocationAttempts": 1}
+        "InvocationAttempts": 2,
+        "Invocations": 2,
+        "FailedInvocations": 1,
+        "SuccessfulInvocationAttempts": 1,
+    }
 
 
 def test_local_dead_letters_has_the_sqs_interface_and_redrives_through_the_api_rules(tmp_path):
@@ -121,9 +156,20 @@ def test_local_dead_letters_has_the_sqs_interface_and_redrives_through_the_api_r
     bus = LocalBus(DEFINITION, lake, transport=consumer)
     api = BusApi(bus, RuleStore(tmp_path / "bus" / "rules.json"))
     api.call("PutRule", {"Name": "api-rule", "EventPattern": json.dumps({"source": ["shop"]})})
-    api.call("PutTargets", {"Rule": "api-rule", "Targets": [
-        {"Id": "t", "Arn": "http://127.0.0.1:9/none", "RetryPolicy": {"MaximumRetryAttempts": 0},
-         "DeadLetterConfig": {"Arn": "arn:aws:sqs:us-east-1:123456789012:api-dlq"}}]})
+    api.call(
+        "PutTargets",
+        {
+            "Rule": "api-rule",
+            "Targets": [
+                {
+                    "Id": "t",
+                    "Arn": "http://127.0.0.1:9/none",
+                    "RetryPolicy": {"MaximumRetryAttempts": 0},
+                    "DeadLetterConfig": {"Arn": "arn:aws:sqs:us-east-1:123456789012:api-dlq"},
+                }
+            ],
+        },
+    )
     bus.put_events([entry()], now=NOW)
     letters = LocalDeadLetters.for_lake(lake, DEFINITION)
     assert letters.queues() == ["consumer-dlq", "lake-dlq", "api-dlq"]
@@ -147,7 +193,9 @@ def test_a_message_sent_while_a_delete_runs_waits_and_is_kept(tmp_path):
         assert sender.is_alive()
     sender.join(timeout=5)
     assert queue.delete({gone}) == 1
-    assert [json.loads(m.body)["id"] for m in queue.peek()] == ["a", "c"] and queue.peek()[0].message_id == kept
+    assert [json.loads(m.body)["id"] for m in queue.peek()] == ["a", "c"] and queue.peek()[
+        0
+    ].message_id == kept
 
 
 def test_the_redrive_command_reports_what_it_did(tmp_path, capsys):
@@ -157,8 +205,16 @@ def test_the_redrive_command_reports_what_it_did(tmp_path, capsys):
     definition = tmp_path / "bus.yaml"
     closed_port = {**RAW, "endpoints": {"consumer": {"url": "http://127.0.0.1:9/events"}}}
     definition.write_text(json.dumps(closed_port))  # JSON is YAML
-    command = ["bus", "redrive", "--lake", str(tmp_path / "lake"), "--definition", str(definition),
-               "--queue", "consumer-dlq"]
+    command = [
+        "bus",
+        "redrive",
+        "--lake",
+        str(tmp_path / "lake"),
+        "--definition",
+        str(definition),
+        "--queue",
+        "consumer-dlq",
+    ]
     assert main([*command, "--message-id", "missing-one"]) == 1
     assert "0 delivered again and deleted, 0 still failing, 1 not found" in capsys.readouterr().out
     assert main(command) == 1  # every message: nothing listens on port 9, so it stays

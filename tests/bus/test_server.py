@@ -7,12 +7,23 @@ import botocore.exceptions
 import pytest
 
 from tests.bus.server_helpers import (
-    BusProcess, dead_letters, free_port, http_consumer, lake_ids, running_bus, wait_for, write_definition,
+    BusProcess,
+    dead_letters,
+    free_port,
+    http_consumer,
+    lake_ids,
+    running_bus,
+    wait_for,
+    write_definition,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bus-server")]
 
-PATTERN = {"source": ["shop"], "detail-type": ["OrderPlaced"], "detail": {"amount": [{"numeric": [">", 100]}]}}
+PATTERN = {
+    "source": ["shop"],
+    "detail-type": ["OrderPlaced"],
+    "detail": {"amount": [{"numeric": [">", 100]}]},
+}
 
 
 def order(amount, source="shop", detail_type="OrderPlaced"):
@@ -28,19 +39,38 @@ def test_rules_targets_events_lake_and_dead_letters_through_boto3(tmp_path):
     with http_consumer(500) as failing, running_bus(tmp_path, write_definition(tmp_path)) as bus:
         failing_url = failing.url
         events = bus.client()
-        arn = events.put_rule(Name="big-orders", EventPattern=json.dumps(PATTERN),
-                              Description="orders over 100")["RuleArn"]
+        arn = events.put_rule(
+            Name="big-orders", EventPattern=json.dumps(PATTERN), Description="orders over 100"
+        )["RuleArn"]
         assert arn == "arn:aws:events:us-east-1:123456789012:rule/test-bus/big-orders"
-        events.put_targets(Rule="big-orders", Targets=[
-            {"Id": "lake", "Arn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/test-bus-lake"},
-            {"Id": "failing", "Arn": failing_url, "RetryPolicy": {"MaximumRetryAttempts": 1},
-             "DeadLetterConfig": {"Arn": "arn:aws:sqs:us-east-1:123456789012:failing-dlq"}},
-            {"Id": "down", "Arn": nothing_listens, "RetryPolicy": {"MaximumRetryAttempts": 0},
-             "DeadLetterConfig": {"Arn": "arn:aws:sqs:us-east-1:123456789012:down-dlq"}},
-        ])
-        entries = [order(150), order(50), order(101), order(500, source="other"),
-                   order(200, detail_type="OrderCancelled"), order("150"), order(1000),
-                   {"Source": "shop", "DetailType": "OrderPlaced", "Detail": "{broken"}]
+        events.put_targets(
+            Rule="big-orders",
+            Targets=[
+                {"Id": "lake", "Arn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/test-bus-lake"},
+                {
+                    "Id": "failing",
+                    "Arn": failing_url,
+                    "RetryPolicy": {"MaximumRetryAttempts": 1},
+                    "DeadLetterConfig": {"Arn": "arn:aws:sqs:us-east-1:123456789012:failing-dlq"},
+                },
+                {
+                    "Id": "down",
+                    "Arn": nothing_listens,
+                    "RetryPolicy": {"MaximumRetryAttempts": 0},
+                    "DeadLetterConfig": {"Arn": "arn:aws:sqs:us-east-1:123456789012:down-dlq"},
+                },
+            ],
+        )
+        entries = [
+            order(150),
+            order(50),
+            order(101),
+            order(500, source="other"),
+            order(200, detail_type="OrderCancelled"),
+            order("150"),
+            order(1000),
+            {"Source": "shop", "DetailType": "OrderPlaced", "Detail": "{broken"},
+        ]
         response = events.put_events(Entries=entries)
         assert response["FailedEntryCount"] == 1
         assert response["Entries"][-1]["ErrorCode"] == "MalformedDetail"
@@ -54,9 +84,12 @@ def test_rules_targets_events_lake_and_dead_letters_through_boto3(tmp_path):
         failing = dead_letters(tmp_path, "failing-dlq")
         assert sorted(json.loads(m["Body"])["id"] for m in failing) == matching
         assert failing[0]["Attributes"] == {
-            "ERROR_CODE": "SDK_CLIENT_ERROR", "ERROR_MESSAGE": "Target answered HTTP 500",
-            "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts", "RETRY_ATTEMPTS": "1",
-            "RULE_ARN": arn, "TARGET_ARN": "arn:aws:events:us-east-1:123456789012:api-destination/" + failing_url,
+            "ERROR_CODE": "SDK_CLIENT_ERROR",
+            "ERROR_MESSAGE": "Target answered HTTP 500",
+            "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
+            "RETRY_ATTEMPTS": "1",
+            "RULE_ARN": arn,
+            "TARGET_ARN": "arn:aws:events:us-east-1:123456789012:api-destination/" + failing_url,
         }
         down = dead_letters(tmp_path, "down-dlq")[0]["Attributes"]
         assert down["RETRY_ATTEMPTS"] == "0" and down["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
@@ -70,7 +103,9 @@ def test_rule_operations_and_their_errors(tmp_path):
         assert (described["State"], json.loads(described["EventPattern"])) == ("DISABLED", {"source": ["a"]})
         events.enable_rule(Name="r1")
         assert events.describe_rule(Name="r1")["State"] == "ENABLED"
-        events.put_targets(Rule="r1", Targets=[{"Id": "q", "Arn": "arn:aws:sqs:us-east-1:123456789012:orders"}])
+        events.put_targets(
+            Rule="r1", Targets=[{"Id": "q", "Arn": "arn:aws:sqs:us-east-1:123456789012:orders"}]
+        )
         targets = events.list_targets_by_rule(Rule="r1")["Targets"]
         assert [(t["Id"], t["Arn"]) for t in targets] == [("q", "arn:aws:sqs:us-east-1:123456789012:orders")]
         assert targets[0]["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
@@ -85,23 +120,46 @@ def test_rule_operations_and_their_errors(tmp_path):
             events.put_rule(Name="bad", EventPattern="{not json")
         assert error_code(excinfo) == "InvalidEventPatternException"
         with pytest.raises(botocore.exceptions.ClientError) as excinfo:
-            events.put_targets(Rule="r1", Targets=[{"Id": f"t{i}", "Arn": "arn:aws:sqs:us-east-1:1:q"} for i in range(5)])
+            events.put_targets(
+                Rule="r1", Targets=[{"Id": f"t{i}", "Arn": "arn:aws:sqs:us-east-1:1:q"} for i in range(5)]
+            )
         assert error_code(excinfo) == "LimitExceededException"
         with pytest.raises(botocore.exceptions.ClientError) as excinfo:
-            events.put_targets(Rule="r1", Targets=[{"Id": "x", "Arn": "arn:aws:sqs:us-east-1:1:q",
-                                                    "RetryPolicy": {"MaximumRetryAttempts": 186}}])  # boto3 checks minimums only
+            events.put_targets(
+                Rule="r1",
+                Targets=[
+                    {
+                        "Id": "x",
+                        "Arn": "arn:aws:sqs:us-east-1:1:q",
+                        "RetryPolicy": {"MaximumRetryAttempts": 186},
+                    }
+                ],
+            )  # boto3 checks minimums only
         assert error_code(excinfo) == "ValidationException"
         with pytest.raises(botocore.exceptions.ClientError) as excinfo:
             events.put_events(Entries=[order(1)] * 11)
         assert error_code(excinfo) == "ValidationException"
         with pytest.raises(botocore.exceptions.ClientError) as excinfo:
-            events.put_targets(Rule="r1", Targets=[{"Id": "t", "Arn": "arn:aws:sqs:us-east-1:1:q", "InputPath": "$.detail",
-                                                    "InputTransformer": {"InputTemplate": '"x"'}}])
-        assert excinfo.value.response["Error"]["Message"] == \
-            "Only one of Input, InputPath, or InputTransformer must be provided for target t."
+            events.put_targets(
+                Rule="r1",
+                Targets=[
+                    {
+                        "Id": "t",
+                        "Arn": "arn:aws:sqs:us-east-1:1:q",
+                        "InputPath": "$.detail",
+                        "InputTransformer": {"InputTemplate": '"x"'},
+                    }
+                ],
+            )
+        assert (
+            excinfo.value.response["Error"]["Message"]
+            == "Only one of Input, InputPath, or InputTransformer must be provided for target t."
+        )
         transformer = {"InputPathsMap": {"a": "$.detail.amount"}, "InputTemplate": '{"amount": <a>}'}
-        events.put_targets(Rule="r1", Targets=[{"Id": "t", "Arn": "arn:aws:sqs:us-east-1:1:q",
-                                                "InputTransformer": transformer}])
+        events.put_targets(
+            Rule="r1",
+            Targets=[{"Id": "t", "Arn": "arn:aws:sqs:us-east-1:1:q", "InputTransformer": transformer}],
+        )
         listed = {t["Id"]: t for t in events.list_targets_by_rule(Rule="r1")["Targets"]}
         assert listed["t"]["InputTransformer"] == transformer
         events.remove_targets(Rule="r1", Ids=["t"])
@@ -121,7 +179,9 @@ def test_rule_operations_and_their_errors(tmp_path):
 
 def test_a_killed_server_delivers_every_accepted_event_once_after_restart(tmp_path):
     with http_consumer(200, delay_s=0.05) as slow:  # keeps deliveries behind publishers
-        definition = write_definition(tmp_path, f"""
+        definition = write_definition(
+            tmp_path,
+            f"""
 bus: test-bus
 endpoints:
   slow: {{url: "{slow.url}"}}
@@ -129,7 +189,8 @@ rules:
   - name: all-to-lake
     pattern: {{"source": [{{"prefix": "shop"}}]}}
     targets: [{{id: lake, kind: lake}}, {{id: slow, kind: http, endpoint: slow}}]
-""")
+""",
+        )
         accepted = publish_then_kill(BusProcess(tmp_path, definition).start())
         assert len(set(lake_ids(tmp_path / "lake"))) < len(accepted), "the kill came after every delivery"
         slow.delay_s = 0.0
@@ -140,8 +201,9 @@ rules:
             assert set(accepted) <= set(in_lake), f"{len(set(accepted) - set(in_lake))} accepted events lost"
             assert len(in_lake) == len(set(in_lake)), "an event reached the lake twice"
             consumed = {b["id"] for b in slow.bodies}
-            assert wait_for(lambda: set(accepted) <= {b["id"] for b in slow.bodies}, timeout_s=30), \
+            assert wait_for(lambda: set(accepted) <= {b["id"] for b in slow.bodies}, timeout_s=30), (
                 f"{len(set(accepted) - consumed)} accepted events never reached the HTTP consumer"
+            )
         finally:
             restarted.stop()
 

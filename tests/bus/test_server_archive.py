@@ -20,7 +20,9 @@ def order(at: datetime, n: int) -> dict:
 
 def test_archive_then_replay_to_one_rule_reaches_it_and_the_lake_counts_each_event_once(tmp_path):
     with http_consumer(200) as consumer:
-        definition = write_definition(tmp_path, f"""
+        definition = write_definition(
+            tmp_path,
+            f"""
 bus: test-bus
 endpoints:
   consumer: {{url: "{consumer.url}"}}
@@ -31,21 +33,33 @@ rules:
   - name: to-consumer
     pattern: {{"source": ["shop"]}}
     targets: [{{id: consumer, kind: http, endpoint: consumer}}]
-""")
+""",
+        )
         with running_bus(tmp_path, definition) as bus:
             events = bus.client()
-            created = events.create_archive(ArchiveName="shop", EventSourceArn=BUS_ARN,
-                                            EventPattern=json.dumps({"source": ["shop"]}), RetentionDays=30)
+            created = events.create_archive(
+                ArchiveName="shop",
+                EventSourceArn=BUS_ARN,
+                EventPattern=json.dumps({"source": ["shop"]}),
+                RetentionDays=30,
+            )
             assert created["State"] == "ENABLED" and created["ArchiveArn"].endswith(":archive/shop")
             start = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
             inside = [order(start + timedelta(minutes=m), m) for m in range(3)]
-            ids = [e["EventId"] for e in events.put_events(Entries=inside + [order(start + timedelta(hours=2), 9)])["Entries"]]
+            ids = [
+                e["EventId"]
+                for e in events.put_events(Entries=inside + [order(start + timedelta(hours=2), 9)])["Entries"]
+            ]
             assert wait_for(lambda: len(consumer.bodies) == 4 and len(lake_ids(bus.lake)) == 4)
             assert wait_for(lambda: events.describe_archive(ArchiveName="shop")["EventCount"] == 4)
 
-            answer = events.start_replay(ReplayName="again", EventSourceArn=created["ArchiveArn"],
-                                         EventStartTime=start, EventEndTime=start + timedelta(hours=1),
-                                         Destination={"Arn": BUS_ARN, "FilterArns": [RULE_ARN + "to-consumer"]})
+            answer = events.start_replay(
+                ReplayName="again",
+                EventSourceArn=created["ArchiveArn"],
+                EventStartTime=start,
+                EventEndTime=start + timedelta(hours=1),
+                Destination={"Arn": BUS_ARN, "FilterArns": [RULE_ARN + "to-consumer"]},
+            )
             assert answer["State"] == "STARTING"
             done = wait_for(lambda: events.describe_replay(ReplayName="again")["State"] == "COMPLETED")
             described = events.describe_replay(ReplayName="again")
@@ -58,8 +72,13 @@ rules:
             assert [r["ReplayName"] for r in events.list_replays()["Replays"]] == ["again"]
 
             with pytest.raises(botocore.exceptions.ClientError) as excinfo:
-                events.start_replay(ReplayName="again", EventSourceArn=created["ArchiveArn"], EventStartTime=start,
-                                    EventEndTime=start + timedelta(hours=1), Destination={"Arn": BUS_ARN})
+                events.start_replay(
+                    ReplayName="again",
+                    EventSourceArn=created["ArchiveArn"],
+                    EventStartTime=start,
+                    EventEndTime=start + timedelta(hours=1),
+                    Destination={"Arn": BUS_ARN},
+                )
             assert excinfo.value.response["Error"]["Code"] == "ResourceAlreadyExistsException"
             with pytest.raises(botocore.exceptions.ClientError) as excinfo:
                 events.describe_archive(ArchiveName="missing")

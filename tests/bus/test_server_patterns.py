@@ -14,7 +14,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bus-server")]
 
 
 def golden_folder() -> Path:
-    folder = Path(os.environ.get("VERTICALS_TESTDATA") or REPO_ROOT.parent / "shared" / "testdata" / "eventbridge")
+    folder = Path(
+        os.environ.get("VERTICALS_TESTDATA") or REPO_ROOT.parent / "shared" / "testdata" / "eventbridge"
+    )
     if not (folder / "match_cases.jsonl").exists():
         if os.environ.get("CI"):
             pytest.fail(f"EventBridge golden cases missing at {folder} (set VERTICALS_TESTDATA)")
@@ -35,15 +37,27 @@ def events(tmp_path_factory):
 
 def test_every_match_case_gives_eventbridges_result(events):
     folder = golden_folder()
-    cases = [(c["id"], json.dumps(c["pattern"]), json.dumps(c["event"]), c["match"])
-             for c in read_jsonl(folder / "match_cases.jsonl")]
+    cases = [
+        (c["id"], json.dumps(c["pattern"]), json.dumps(c["event"]), c["match"])
+        for c in read_jsonl(folder / "match_cases.jsonl")
+    ]
     # Where EventBridge's answer is undetermined (match: null) the cases say to follow event-ruler.
-    cases += [(c["id"], c["pattern_raw"], c["event_raw"], c["event_ruler_match"] if c["match"] is None else c["match"])
-              for c in read_jsonl(folder / "raw_cases.jsonl")]
+    cases += [
+        (
+            c["id"],
+            c["pattern_raw"],
+            c["event_raw"],
+            c["event_ruler_match"] if c["match"] is None else c["match"],
+        )
+        for c in read_jsonl(folder / "raw_cases.jsonl")
+    ]
     big = json.loads((folder / "big_event_case.json").read_text())
     cases.append((big["id"], json.dumps(big["pattern"]), json.dumps(big["event"]), big["match"]))
-    wrong = [case_id for case_id, pattern, event, expected in cases
-             if events.test_event_pattern(EventPattern=pattern, Event=event)["Result"] != expected]
+    wrong = [
+        case_id
+        for case_id, pattern, event, expected in cases
+        if events.test_event_pattern(EventPattern=pattern, Event=event)["Result"] != expected
+    ]
     assert len(cases) >= 580
     assert wrong == []
 

@@ -81,14 +81,19 @@ def test_same_config_draws_identical_events_ids_included(events):
     assert again == events
 
 
-@pytest.mark.parametrize("kept", [
-    pytest.param({"OrderPlaced", "CampaignSpend", "BatchCompleted"}, id="no-order-consequences"),
-    pytest.param({"OrderPlaced", "OrderShipped", "MachineDowntime"}, id="with-a-consequence"),
-    pytest.param({"CartAbandoned"}, id="carts-only"),
-])
+@pytest.mark.parametrize(
+    "kept",
+    [
+        pytest.param({"OrderPlaced", "CampaignSpend", "BatchCompleted"}, id="no-order-consequences"),
+        pytest.param({"OrderPlaced", "OrderShipped", "MachineDowntime"}, id="with-a-consequence"),
+        pytest.param({"CartAbandoned"}, id="carts-only"),
+    ],
+)
 def test_kept_detail_types_are_exactly_the_whole_simulations_events_of_those_types(events, kept):
     only = Enterprise(replace(SMALL, detail_types=frozenset(kept)))
-    assert [e for b in only.day_batches() for e in b.events] == [e for e in events if e["detail-type"] in kept]
+    assert [e for b in only.day_batches() for e in b.events] == [
+        e for e in events if e["detail-type"] in kept
+    ]
     assert only.ground_truth() == Enterprise(SMALL).ground_truth()
 
 
@@ -98,12 +103,17 @@ def test_budgets_grow_with_the_enterprise_and_nothing_else_about_the_campaigns_c
     assert len(bigger) == len(truth["campaigns"])
     for small, big in zip(truth["campaigns"], bigger):
         assert big["budget"] == pytest.approx(3 * small["budget"], abs=200)  # each rounded to hundreds
-        assert {k: v for k, v in big.items() if k != "budget"} == {k: v for k, v in small.items() if k != "budget"}
+        assert {k: v for k, v in big.items() if k != "budget"} == {
+            k: v for k, v in small.items() if k != "budget"
+        }
 
 
 def test_the_order_chain_draws_exactly_its_declared_types(events):
     from_orders = {e["detail-type"] for e in events} - {
-        t for t, source in SOURCE_OF_DETAIL_TYPE.items() if source in ("verticals.marketing", "verticals.production")}
+        t
+        for t, source in SOURCE_OF_DETAIL_TYPE.items()
+        if source in ("verticals.marketing", "verticals.production")
+    }
     assert from_orders == ORDER_CHAIN_TYPES
 
 
@@ -167,30 +177,76 @@ def test_detail_keys_are_the_columns_of_the_table_the_type_feeds(events, detail_
             assert _accepts(columns[key].type, value), (detail_type, key, value)
 
 
-@pytest.mark.parametrize("table", sorted({t.name: t for t in TABLE_FOR_DETAIL_TYPE.values()}.values(),
-                                          key=lambda t: t.name), ids=lambda t: t.name)
+@pytest.mark.parametrize(
+    "table",
+    sorted({t.name: t for t in TABLE_FOR_DETAIL_TYPE.values()}.values(), key=lambda t: t.name),
+    ids=lambda t: t.name,
+)
 def test_every_column_of_every_entity_table_is_filled_by_some_detail_type(events, table):
     keys = {k for e in events if e["detail-type"] in table.detail_types for k in e["detail"]}
     assert keys == {c.key for c in table.columns if c.name not in ENVELOPE_NAMES}
 
 
-@pytest.mark.parametrize("detail_type, keys", [
-    pytest.param("OrderPlaced", {"order_id", "customer_id", "region", "channel", "product_line", "sku",
-                                 "quantity", "unit_price", "amount", "currency"}, id="order-placed"),
-    pytest.param("OrderCancelled", {"order_id", "region", "amount", "reason"}, id="order-cancelled-reason"),
-    pytest.param("CartAbandoned", {"cart_id", "customer_id", "region", "amount"}, id="cart-abandoned"),
-    pytest.param("PaymentFailed", {"payment_id", "order_id", "method", "amount", "reason"}, id="payment-failed"),
-    pytest.param("MachineDowntime", {"line_id", "product_line", "machine_id", "minutes", "reason"}, id="downtime"),
-    pytest.param("OrderShipped", {"shipment_id", "order_id", "carrier", "warehouse", "promised_date"}, id="shipped"),
-    pytest.param("OrderDelivered", {"shipment_id", "late", "transit_hours", "promised_date"}, id="delivered"),
-    pytest.param("DeliveryDelayed", {"shipment_id", "delay_hours", "reason"}, id="delayed"),
-    pytest.param("CapacityPlanned", {"line_id", "product_line", "plan_date", "capacity_units"}, id="capacity"),
-    pytest.param("BatchCompleted", {"line_id", "batch_id", "units", "scrap_units"}, id="batch-completed"),
-    pytest.param("CampaignSpend", {"campaign_id", "region", "channel", "spend", "impressions", "clicks"}, id="spend"),
-    pytest.param("CampaignLaunched", {"campaign_id", "budget", "start_date", "end_date", "region"}, id="launched"),
-    pytest.param("TicketResolved", {"ticket_id", "order_id", "cause", "resolution_hours", "satisfaction"}, id="ticket"),
-    pytest.param("StockOut", {"order_id", "sku", "product_line", "warehouse", "quantity", "on_hand"}, id="stock-out"),
-])
+@pytest.mark.parametrize(
+    "detail_type, keys",
+    [
+        pytest.param(
+            "OrderPlaced",
+            {
+                "order_id",
+                "customer_id",
+                "region",
+                "channel",
+                "product_line",
+                "sku",
+                "quantity",
+                "unit_price",
+                "amount",
+                "currency",
+            },
+            id="order-placed",
+        ),
+        pytest.param(
+            "OrderCancelled", {"order_id", "region", "amount", "reason"}, id="order-cancelled-reason"
+        ),
+        pytest.param("CartAbandoned", {"cart_id", "customer_id", "region", "amount"}, id="cart-abandoned"),
+        pytest.param(
+            "PaymentFailed", {"payment_id", "order_id", "method", "amount", "reason"}, id="payment-failed"
+        ),
+        pytest.param(
+            "MachineDowntime", {"line_id", "product_line", "machine_id", "minutes", "reason"}, id="downtime"
+        ),
+        pytest.param(
+            "OrderShipped", {"shipment_id", "order_id", "carrier", "warehouse", "promised_date"}, id="shipped"
+        ),
+        pytest.param(
+            "OrderDelivered", {"shipment_id", "late", "transit_hours", "promised_date"}, id="delivered"
+        ),
+        pytest.param("DeliveryDelayed", {"shipment_id", "delay_hours", "reason"}, id="delayed"),
+        pytest.param(
+            "CapacityPlanned", {"line_id", "product_line", "plan_date", "capacity_units"}, id="capacity"
+        ),
+        pytest.param("BatchCompleted", {"line_id", "batch_id", "units", "scrap_units"}, id="batch-completed"),
+        pytest.param(
+            "CampaignSpend",
+            {"campaign_id", "region", "channel", "spend", "impressions", "clicks"},
+            id="spend",
+        ),
+        pytest.param(
+            "CampaignLaunched", {"campaign_id", "budget", "start_date", "end_date", "region"}, id="launched"
+        ),
+        pytest.param(
+            "TicketResolved",
+            {"ticket_id", "order_id", "cause", "resolution_hours", "satisfaction"},
+            id="ticket",
+        ),
+        pytest.param(
+            "StockOut",
+            {"order_id", "sku", "product_line", "warehouse", "quantity", "on_hand"},
+            id="stock-out",
+        ),
+    ],
+)
 def test_detail_carries_what_its_type_needs(events, detail_type, keys):
     sample = of_type(events, detail_type)
     assert sample and all(keys <= set(e["detail"]) for e in sample)
@@ -210,14 +266,17 @@ def test_every_order_event_follows_its_orders_placement(events):
         assert e["time"] > placed[e["detail"]["order_id"]], e
 
 
-@pytest.mark.parametrize("parent, child, always", [
-    pytest.param("PaymentAuthorized", "InventoryReserved", True, id="paid-then-reserved"),
-    pytest.param("InventoryReserved", "OrderShipped", True, id="reserved-then-shipped"),
-    pytest.param("OrderShipped", "OrderDelivered", True, id="shipped-then-delivered"),
-    pytest.param("OrderShipped", "DeliveryDelayed", True, id="shipped-then-delayed"),
-    pytest.param("DeliveryDelayed", "OrderDelivered", False, id="delayed-then-delivered"),
-    pytest.param("OrderDelivered", "RefundIssued", True, id="delivered-then-refunded"),
-])
+@pytest.mark.parametrize(
+    "parent, child, always",
+    [
+        pytest.param("PaymentAuthorized", "InventoryReserved", True, id="paid-then-reserved"),
+        pytest.param("InventoryReserved", "OrderShipped", True, id="reserved-then-shipped"),
+        pytest.param("OrderShipped", "OrderDelivered", True, id="shipped-then-delivered"),
+        pytest.param("OrderShipped", "DeliveryDelayed", True, id="shipped-then-delayed"),
+        pytest.param("DeliveryDelayed", "OrderDelivered", False, id="delayed-then-delivered"),
+        pytest.param("OrderDelivered", "RefundIssued", True, id="delivered-then-refunded"),
+    ],
+)
 def test_chain_steps_happen_in_order(events, parent, child, always):
     """Each ``child`` comes after its order's ``parent`` (which it needs when ``always``)."""
     first = {e["detail"]["order_id"]: e["time"] for e in of_type(events, parent)}
@@ -235,23 +294,36 @@ def test_tickets_are_resolved_after_they_are_opened(events):
 
 def test_some_failed_payments_are_retried_and_authorized(events):
     failed = {e["detail"]["order_id"] for e in of_type(events, "PaymentFailed")}
-    retried = {e["detail"]["order_id"] for e in of_type(events, "PaymentAuthorized")
-               if e["detail"]["payment_id"].endswith("-2")}
+    retried = {
+        e["detail"]["order_id"]
+        for e in of_type(events, "PaymentAuthorized")
+        if e["detail"]["payment_id"].endswith("-2")
+    }
     assert retried and retried <= failed
 
 
 def test_bank_transfers_fail_more_than_cards(events):
-    first = [e for e in events if e["detail-type"].startswith("Payment") and e["detail"].get("payment_id", "").endswith("-1")]
-    rate = {m: np.mean([e["detail-type"] == "PaymentFailed" for e in first if e["detail"]["method"] == m])
-            for m in ("card", "bank_transfer")}
+    first = [
+        e
+        for e in events
+        if e["detail-type"].startswith("Payment") and e["detail"].get("payment_id", "").endswith("-1")
+    ]
+    rate = {
+        m: np.mean([e["detail-type"] == "PaymentFailed" for e in first if e["detail"]["method"] == m])
+        for m in ("card", "bank_transfer")
+    }
     assert rate["bank_transfer"] > 2 * rate["card"]
 
 
 def test_delayed_deliveries_are_mostly_late(events):
     delayed = {e["detail"]["order_id"] for e in of_type(events, "DeliveryDelayed")}
     delivered = of_type(events, "OrderDelivered")
-    late_when_delayed = np.mean([e["detail"]["late"] for e in delivered if e["detail"]["order_id"] in delayed])
-    late_otherwise = np.mean([e["detail"]["late"] for e in delivered if e["detail"]["order_id"] not in delayed])
+    late_when_delayed = np.mean(
+        [e["detail"]["late"] for e in delivered if e["detail"]["order_id"] in delayed]
+    )
+    late_otherwise = np.mean(
+        [e["detail"]["late"] for e in delivered if e["detail"]["order_id"] not in delayed]
+    )
     assert late_when_delayed > 0.5 > 0.2 > late_otherwise > 0.01
 
 
@@ -259,9 +331,15 @@ def test_ticket_causes_match_what_happened_to_the_order(events):
     late = {e["detail"]["order_id"] for e in of_type(events, "OrderDelivered") if e["detail"]["late"]}
     failed = {e["detail"]["order_id"] for e in of_type(events, "PaymentFailed")}
     refunded = {e["detail"]["order_id"]: e["detail"]["reason"] for e in of_type(events, "RefundIssued")}
-    expected = {"late_delivery": late, "payment_failed": failed,
-                "damaged": {o for o, r in refunded.items() if r == "damaged"}, "refund": set(refunded)}
-    tickets = [e for e in of_type(events, "TicketOpened") if e["time"] < "2026-03-10"]  # outcome known by the end
+    expected = {
+        "late_delivery": late,
+        "payment_failed": failed,
+        "damaged": {o for o, r in refunded.items() if r == "damaged"},
+        "refund": set(refunded),
+    }
+    tickets = [
+        e for e in of_type(events, "TicketOpened") if e["time"] < "2026-03-10"
+    ]  # outcome known by the end
     for e in tickets:
         if e["detail"]["cause"] in expected:
             assert e["detail"]["order_id"] in expected[e["detail"]["cause"]], e
@@ -274,8 +352,10 @@ def test_stock_outs_are_replenished_later(events):
     assert outs and refills
     for out in outs:
         pool = (out["detail"]["product_line"], out["detail"]["warehouse"])
-        assert any((r["detail"]["product_line"], r["detail"]["warehouse"]) == pool and r["time"] > out["time"]
-                   for r in refills)
+        assert any(
+            (r["detail"]["product_line"], r["detail"]["warehouse"]) == pool and r["time"] > out["time"]
+            for r in refills
+        )
 
 
 def test_no_event_after_the_window_but_the_simulation_goes_on(enterprise, events):
@@ -288,12 +368,19 @@ def test_no_event_after_the_window_but_the_simulation_goes_on(enterprise, events
 # --- events_between -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("start, end", [
-    pytest.param(datetime(2026, 2, 10, 13, 17, 5), datetime(2026, 2, 12, 4), id="across-days"),
-    pytest.param(datetime(2026, 3, 31, 23, 0), datetime(2026, 3, 31, 23, 59, 59, 500_000), id="fraction-of-a-second"),
-    pytest.param(datetime(2026, 1, 31), datetime(2026, 2, 2), id="first-days"),
-    pytest.param(datetime(2025, 12, 1), datetime(2026, 1, 31, 1), id="before-the-start"),
-])
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        pytest.param(datetime(2026, 2, 10, 13, 17, 5), datetime(2026, 2, 12, 4), id="across-days"),
+        pytest.param(
+            datetime(2026, 3, 31, 23, 0),
+            datetime(2026, 3, 31, 23, 59, 59, 500_000),
+            id="fraction-of-a-second",
+        ),
+        pytest.param(datetime(2026, 1, 31), datetime(2026, 2, 2), id="first-days"),
+        pytest.param(datetime(2025, 12, 1), datetime(2026, 1, 31, 1), id="before-the-start"),
+    ],
+)
 def test_events_between_is_the_slice_of_the_day_batches(events, start, end):
     low = start.strftime("%Y-%m-%dT%H:%M:%SZ")  # the windows start on whole seconds
     # Event times are whole seconds: t < 23:59:59.5 is t < 00:00:00 of the next second.
@@ -338,13 +425,16 @@ def test_daily_orders_are_poisson_around_the_expected_count(enterprise, events):
     for day in range(enterprise.first_day, enterprise.last_day + 1):
         expected = enterprise.expected_orders(day)
         when = (date(1970, 1, 1) + timedelta(days=day)).isoformat()
-        ratios += [(counts[r, when] - mu) ** 2 / mu for r, mu in zip(enterprise.ground_truth()["regions"], expected)]
+        ratios += [
+            (counts[r, when] - mu) ** 2 / mu for r, mu in zip(enterprise.ground_truth()["regions"], expected)
+        ]
     assert 0.8 < np.mean(ratios) < 1.25  # variance / mean of a Poisson count is 1
 
 
 def test_demand_peaks_in_the_fourth_quarter_and_on_black_friday(year):
     def total(day):
         return year.expected_orders((day - date(1970, 1, 1)).days, with_campaigns=False).sum()
+
     december, june = total(date(2025, 12, 9)), total(date(2026, 6, 9))  # both Tuesdays
     assert december > 1.2 * june
     assert total(date(2025, 11, 28)) > 1.8 * total(date(2025, 11, 21))  # Black Friday vs a Friday
@@ -359,15 +449,20 @@ def _lift_estimate(counts, truth, campaign, pre_days=21):
     before = [start - timedelta(days=pre_days - i) for i in range(pre_days)]
     if before[0] < date.fromisoformat(truth["start"]) or effect[-1] > date.fromisoformat(truth["end"]):
         return None
-    touched = {c["region"] for c in truth["campaigns"] if c["campaign_id"] != campaign["campaign_id"]
-               and date.fromisoformat(c["start_date"]) <= effect[-1]
-               and date.fromisoformat(c["end_date"]) + timedelta(days=c["lag_days"]) >= before[0]}
+    touched = {
+        c["region"]
+        for c in truth["campaigns"]
+        if c["campaign_id"] != campaign["campaign_id"]
+        and date.fromisoformat(c["start_date"]) <= effect[-1]
+        and date.fromisoformat(c["end_date"]) + timedelta(days=c["lag_days"]) >= before[0]
+    }
     controls = [r for r in truth["regions"] if r not in touched | {campaign["region"]}]
     if campaign["region"] in touched or not controls:
         return None
 
     def total(regions, days):
         return sum(counts[r, d.isoformat()] for r in regions for d in days)
+
     treated = (total([campaign["region"]], effect), total([campaign["region"]], before))
     control = (total(controls, effect), total(controls, before))
     estimate = treated[0] / treated[1] / (control[0] / control[1]) - 1
@@ -417,14 +512,17 @@ def test_spend_adds_up_to_the_ended_total_within_budget(events):
         assert 0.9 * e["detail"]["budget"] <= e["detail"]["spend"] <= e["detail"]["budget"]
 
 
-@pytest.mark.parametrize("year_, name, day", [
-    pytest.param(2025, "Black Friday", date(2025, 11, 28), id="black-friday-2025"),
-    pytest.param(2026, "Thanksgiving", date(2026, 11, 26), id="thanksgiving-2026"),
-    pytest.param(2026, "Memorial Day sale", date(2026, 5, 25), id="memorial-day-2026"),
-    pytest.param(2026, "Labor Day sale", date(2026, 9, 7), id="labor-day-2026"),
-    pytest.param(2026, "Presidents' Day sale", date(2026, 2, 16), id="presidents-day-2026"),
-    pytest.param(2026, "Cyber Monday", date(2026, 11, 30), id="cyber-monday-2026"),
-])
+@pytest.mark.parametrize(
+    "year_, name, day",
+    [
+        pytest.param(2025, "Black Friday", date(2025, 11, 28), id="black-friday-2025"),
+        pytest.param(2026, "Thanksgiving", date(2026, 11, 26), id="thanksgiving-2026"),
+        pytest.param(2026, "Memorial Day sale", date(2026, 5, 25), id="memorial-day-2026"),
+        pytest.param(2026, "Labor Day sale", date(2026, 9, 7), id="labor-day-2026"),
+        pytest.param(2026, "Presidents' Day sale", date(2026, 2, 16), id="presidents-day-2026"),
+        pytest.param(2026, "Cyber Monday", date(2026, 11, 30), id="cyber-monday-2026"),
+    ],
+)
 def test_holidays_fall_on_their_dates(year_, name, day):
     assert {h.name: h.day for h in holidays_of_year(year_)}[name] == day
 
@@ -433,10 +531,14 @@ def test_holidays_fall_on_their_dates(year_, name, day):
 
 
 def test_lines_plan_their_base_capacity_and_downtime_costs_output(events, truth):
-    planned = {(e["detail"]["line_id"], e["detail"]["plan_date"]): e["detail"]["capacity_units"]
-               for e in of_type(events, "CapacityPlanned")}
+    planned = {
+        (e["detail"]["line_id"], e["detail"]["plan_date"]): e["detail"]["capacity_units"]
+        for e in of_type(events, "CapacityPlanned")
+    }
     assert len(planned) == 5 * 60
-    assert all(units == truth["capacities"][line]["base_capacity_units"] for (line, _), units in planned.items())
+    assert all(
+        units == truth["capacities"][line]["base_capacity_units"] for (line, _), units in planned.items()
+    )
     made = Counter()
     for e in of_type(events, "BatchCompleted"):
         made[e["detail"]["batch_id"]] += e["detail"]["units"] + e["detail"]["scrap_units"]
@@ -453,8 +555,11 @@ def test_capacity_is_short_of_demand_at_the_seasonal_peak(year):
     black_friday = date(2025, 11, 28)
     day = (black_friday - date(1970, 1, 1)).days
     orders = year.expected_orders(day).sum()
-    short = [line for line, c in truth["capacities"].items()
-             if orders * shares[c["product_line"]] > c["base_capacity_units"]]
+    short = [
+        line
+        for line, c in truth["capacities"].items()
+        if orders * shares[c["product_line"]] > c["base_capacity_units"]
+    ]
     assert short  # orders alone (each at least one unit) outrun some line's capacity
 
 
@@ -477,7 +582,10 @@ def test_outages_never_overlap_and_cover_little_time(year):
     for consumer in PLANS:
         windows = year.outages.windows[consumer]
         assert all(a[1] < b[0] for a, b in zip(windows, windows[1:]))
-    down = sum(b - a for a, b in year.outages.between("crm-webhook", year.first_day * 86400, (year.last_day + 1) * 86400))
+    down = sum(
+        b - a
+        for a, b in year.outages.between("crm-webhook", year.first_day * 86400, (year.last_day + 1) * 86400)
+    )
     assert down < 0.02 * 365 * 86400
 
 
@@ -487,8 +595,17 @@ def test_ground_truth_round_trips_through_the_file_beside_the_lake(enterprise, t
     assert path == tmp_path / "data" / "ground_truth.json"
     assert json.loads(path.read_text()) == truth
     assert [p.name for p in path.parent.iterdir()] == ["ground_truth.json"]
-    assert {"seed", "days", "events_per_day", "start", "end", "campaigns", "capacities", "outages",
-            "holidays"} <= set(truth)
+    assert {
+        "seed",
+        "days",
+        "events_per_day",
+        "start",
+        "end",
+        "campaigns",
+        "capacities",
+        "outages",
+        "holidays",
+    } <= set(truth)
     assert truth["start"] == "2026-01-31" and truth["end"] == "2026-03-31"
     assert {h["name"] for h in truth["holidays"]} == {"Presidents' Day sale"}
 
@@ -502,10 +619,13 @@ def test_uuids_format_like_the_standard_library():
     assert {uuid.UUID(bytes=bytes(r)).version for r in raw} == {4}
 
 
-@pytest.mark.parametrize("seconds, text", [
-    pytest.param(0, "1970-01-01T00:00:00Z", id="epoch"),
-    pytest.param(1_767_225_599, "2025-12-31T23:59:59Z", id="new-years-eve"),
-    pytest.param(1_772_323_200, "2026-03-01T00:00:00Z", id="midnight"),
-])
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        pytest.param(0, "1970-01-01T00:00:00Z", id="epoch"),
+        pytest.param(1_767_225_599, "2025-12-31T23:59:59Z", id="new-years-eve"),
+        pytest.param(1_772_323_200, "2026-03-01T00:00:00Z", id="midnight"),
+    ],
+)
 def test_times_format_like_eventbridge(seconds, text):
     assert format_times(np.array([seconds])) == [text]

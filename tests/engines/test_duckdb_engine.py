@@ -51,13 +51,17 @@ def test_partition_pruning_reads_only_the_days_asked_for(engine):
 
 def test_source_partition_prunes_the_raw_events(engine):
     result = engine.run(
-        "SELECT count(*) AS n FROM events WHERE dt = :d AND source = 'verticals.crm'", {"d": D1})
+        "SELECT count(*) AS n FROM events WHERE dt = :d AND source = 'verticals.crm'", {"d": D1}
+    )
     assert result.files_scanned == 1 and result.frame.loc[0, "n"] == 1
 
 
 def test_result_carries_engine_metadata(engine):
-    result = engine.run("SELECT json_extract_scalar(detail, '$.order_id') AS o FROM events "
-                        "WHERE dt = :d AND detail_type = 'OrderPlaced'", {"d": D2})
+    result = engine.run(
+        "SELECT json_extract_scalar(detail, '$.order_id') AS o FROM events "
+        "WHERE dt = :d AND detail_type = 'OrderPlaced'",
+        {"d": D2},
+    )
     assert result.frame["o"].tolist() == ["o4"]
     assert result.engine == "duckdb" and "->>" in result.sql and result.elapsed_s > 0
     assert result.rows == 1
@@ -74,8 +78,9 @@ def test_table_without_files_is_empty_with_typed_columns(tmp_path, duckdb_extens
 def test_files_written_after_start_are_seen(tmp_path, duckdb_extensions):
     engine = DuckDBEngine(tmp_path, extension_directory=duckdb_extensions)
     assert engine.run("SELECT count(*) AS n FROM refunds").frame.loc[0, "n"] == 0
-    LakeWriter(tmp_path).write([event("RefundIssued", FIXTURE_END, 1, refund_id="r9", order_id="o9",
-                                      amount=5.0, reason="other")])
+    LakeWriter(tmp_path).write(
+        [event("RefundIssued", FIXTURE_END, 1, refund_id="r9", order_id="o9", amount=5.0, reason="other")]
+    )
     (tmp_path / "refunds" / f"dt={FIXTURE_END}" / ".part-x.parquet.tmp").write_bytes(b"half a file")
     assert engine.run("SELECT count(*) AS n FROM refunds").frame.loc[0, "n"] == 1
 
@@ -87,8 +92,9 @@ def test_files_missing_a_newer_column_read_it_as_null(tmp_path, duckdb_extension
     folder = tmp_path / "refunds" / "dt=2026-01-01"
     folder.mkdir(parents=True)
     pq.write_table(pa.table({"refund_id": ["old"], "amount": [1.0]}), folder / "old.parquet")
-    LakeWriter(tmp_path).write([event("RefundIssued", FIXTURE_END, 1, refund_id="new", order_id="o",
-                                      amount=2.0, reason="other")])
+    LakeWriter(tmp_path).write(
+        [event("RefundIssued", FIXTURE_END, 1, refund_id="new", order_id="o", amount=2.0, reason="other")]
+    )
     engine = DuckDBEngine(tmp_path, extension_directory=duckdb_extensions)
     frame = engine.run("SELECT refund_id, reason FROM refunds ORDER BY refund_id").frame
     assert frame["refund_id"].tolist() == ["new", "old"]
@@ -99,18 +105,25 @@ def test_database_qualified_names_read_the_local_views(engine):
     assert engine.run("SELECT count(*) AS n FROM verticals.orders").frame.loc[0, "n"] == 5
 
 
-@pytest.mark.parametrize("sql, params, message", [
-    pytest.param("SELECT nope FROM orders", {}, r'unknown column: .*"nope"', id="unknown-column"),
-    pytest.param("SELECT * FROM nope", {}, "unknown table 'nope'", id="unknown-table"),
-    pytest.param("SELECT * FROM orders WHERE dt = :day", {}, "missing value for parameter :day", id="missing-param"),
-    pytest.param("SELECT 1 AS x", {"day": "x"}, "unknown parameter :day", id="unknown-param"),
-    pytest.param("SELECT * FROM orders WHERE quantity = :q", {"q": "many"}, "type error", id="bad-value-type"),
-    pytest.param("SELECT lower(quantity) FROM orders", {}, "type error", id="bad-function-type"),
-    pytest.param("SELECT no_such_fn(1)", {}, "unknown function", id="unknown-function"),
-    pytest.param("DELETE FROM orders", {}, "only SELECT", id="delete"),
-    pytest.param("SELECT 1; DROP VIEW orders", {}, "one SELECT", id="stacked"),
-    pytest.param("SELECT * FROM read_text('/etc/hostname')", {}, "table functions", id="file-read"),
-])
+@pytest.mark.parametrize(
+    "sql, params, message",
+    [
+        pytest.param("SELECT nope FROM orders", {}, r'unknown column: .*"nope"', id="unknown-column"),
+        pytest.param("SELECT * FROM nope", {}, "unknown table 'nope'", id="unknown-table"),
+        pytest.param(
+            "SELECT * FROM orders WHERE dt = :day", {}, "missing value for parameter :day", id="missing-param"
+        ),
+        pytest.param("SELECT 1 AS x", {"day": "x"}, "unknown parameter :day", id="unknown-param"),
+        pytest.param(
+            "SELECT * FROM orders WHERE quantity = :q", {"q": "many"}, "type error", id="bad-value-type"
+        ),
+        pytest.param("SELECT lower(quantity) FROM orders", {}, "type error", id="bad-function-type"),
+        pytest.param("SELECT no_such_fn(1)", {}, "unknown function", id="unknown-function"),
+        pytest.param("DELETE FROM orders", {}, "only SELECT", id="delete"),
+        pytest.param("SELECT 1; DROP VIEW orders", {}, "one SELECT", id="stacked"),
+        pytest.param("SELECT * FROM read_text('/etc/hostname')", {}, "table functions", id="file-read"),
+    ],
+)
 def test_errors_are_one_clear_sentence(engine, sql, params, message):
     with pytest.raises(QueryError, match=message) as caught:
         engine.run(sql, params)
@@ -134,8 +147,10 @@ def test_concurrent_queries_from_threads(engine):
 
     def work(day):
         try:
-            results.append(engine.run("SELECT count(*) AS n FROM events WHERE dt = :d", {"d": day}).frame.loc[0, "n"])
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            results.append(
+                engine.run("SELECT count(*) AS n FROM events WHERE dt = :d", {"d": day}).frame.loc[0, "n"]
+            )
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(day,)) for day in (D0, D1, D2) * 4]
@@ -151,14 +166,28 @@ def test_view_sql_quotes_the_lake_path(tmp_path):
     assert "it''s here/orders/**/*.parquet" in sql
 
 
-@pytest.mark.parametrize("profile, expected", [
-    pytest.param({}, (0, 0), id="empty"),
-    pytest.param({"io": {"total_bytes_read": 10}, "operator": [
-        {"extra_info": {}, "children": [
-            {"name": "READ_PARQUET", "extra_info": {"Total Files Read": "2"}, "children": []},
-            {"name": "READ_PARQUET", "extra_info": {"Total Files Read": "3"}, "children": []}]}]},
-        (5, 10), id="self-join-counts-both-scans"),
-])
+@pytest.mark.parametrize(
+    "profile, expected",
+    [
+        pytest.param({}, (0, 0), id="empty"),
+        pytest.param(
+            {
+                "io": {"total_bytes_read": 10},
+                "operator": [
+                    {
+                        "extra_info": {},
+                        "children": [
+                            {"name": "READ_PARQUET", "extra_info": {"Total Files Read": "2"}, "children": []},
+                            {"name": "READ_PARQUET", "extra_info": {"Total Files Read": "3"}, "children": []},
+                        ],
+                    }
+                ],
+            },
+            (5, 10),
+            id="self-join-counts-both-scans",
+        ),
+    ],
+)
 def test_scan_totals(profile, expected):
     assert scan_totals(profile) == expected
 
@@ -167,14 +196,18 @@ def test_describe_error_drops_the_sql_excerpt():
     import duckdb
 
     error = duckdb.BinderException(
-        'Binder Error: Referenced column "x" not found in FROM clause!\nCandidate bindings: "a"\n\nLINE 1: SELECT x\n       ^')
+        'Binder Error: Referenced column "x" not found in FROM clause!\nCandidate bindings: "a"\n\nLINE 1: SELECT x\n       ^'
+    )
     assert describe_error(error) == (
-        'unknown column: Binder Error: Referenced column "x" not found in FROM clause! Candidate bindings: "a"')
+        'unknown column: Binder Error: Referenced column "x" not found in FROM clause! Candidate bindings: "a"'
+    )
 
 
 def test_counts_and_integer_sums_come_back_as_integers(engine):
-    frame = engine.run("SELECT count_if(region = 'east') AS east, sum(quantity) AS units, "
-                       "sum(amount) AS amount, sum(CASE WHEN false THEN 1 END) AS none FROM orders").frame
+    frame = engine.run(
+        "SELECT count_if(region = 'east') AS east, sum(quantity) AS units, "
+        "sum(amount) AS amount, sum(CASE WHEN false THEN 1 END) AS none FROM orders"
+    ).frame
     assert frame.loc[0, "east"] == 3 and str(frame["east"].dtype) == "Int64"
     assert frame.loc[0, "units"] == 10 and str(frame["units"].dtype) == "Int64"
     assert str(frame["amount"].dtype) == "float64" and pd.isna(frame.loc[0, "none"])
@@ -186,7 +219,9 @@ def _old_refunds_file(folder):
     import pyarrow.parquet as pq
 
     folder.mkdir(parents=True)
-    pq.write_table(pa.table({"event_id": ["old"], "refund_id": ["old"], "amount": [1.0]}), folder / "old.parquet")
+    pq.write_table(
+        pa.table({"event_id": ["old"], "refund_id": ["old"], "amount": [1.0]}), folder / "old.parquet"
+    )
 
 
 def test_tables_read_by_name_only_when_their_first_file_lacks_a_column(tmp_path, duckdb_extensions):
@@ -198,8 +233,19 @@ def test_tables_read_by_name_only_when_their_first_file_lacks_a_column(tmp_path,
 
 
 def test_a_later_file_lacking_a_column_switches_the_table_to_by_name(tmp_path, duckdb_extensions):
-    LakeWriter(tmp_path).write([event("RefundIssued", FIXTURE_END - timedelta(days=1), 1, refund_id="new",
-                                      order_id="o", amount=2.0, reason="other")])
+    LakeWriter(tmp_path).write(
+        [
+            event(
+                "RefundIssued",
+                FIXTURE_END - timedelta(days=1),
+                1,
+                refund_id="new",
+                order_id="o",
+                amount=2.0,
+                reason="other",
+            )
+        ]
+    )
     engine = DuckDBEngine(tmp_path, extension_directory=duckdb_extensions)
     assert engine.union_by_name["refunds"] is False
     _old_refunds_file(tmp_path / "refunds" / f"dt={FIXTURE_END}")

@@ -5,53 +5,75 @@ import pytest
 
 from app.engines.base import QueryError
 from app.engines.sqlparams import (
-    check_params, check_tables, format_literal, parse_query, placeholders, to_duckdb, to_positional,
+    check_params,
+    check_tables,
+    format_literal,
+    parse_query,
+    placeholders,
+    to_duckdb,
+    to_positional,
 )
 
 
-@pytest.mark.parametrize("sql, expected", [
-    pytest.param("SELECT * FROM orders WHERE dt = :day", ["day"], id="one"),
-    pytest.param("SELECT :a, :b, :a", ["a", "b"], id="distinct-in-order"),
-    pytest.param("SELECT ':not_me' AS x, :me -- :nor_me", ["me"], id="strings-and-comments-are-not-params"),
-    pytest.param("SELECT * FROM t WHERE contains(:regions, region)", ["regions"], id="array-param"),
-    pytest.param("SELECT 1", [], id="none"),
-])
+@pytest.mark.parametrize(
+    "sql, expected",
+    [
+        pytest.param("SELECT * FROM orders WHERE dt = :day", ["day"], id="one"),
+        pytest.param("SELECT :a, :b, :a", ["a", "b"], id="distinct-in-order"),
+        pytest.param(
+            "SELECT ':not_me' AS x, :me -- :nor_me", ["me"], id="strings-and-comments-are-not-params"
+        ),
+        pytest.param("SELECT * FROM t WHERE contains(:regions, region)", ["regions"], id="array-param"),
+        pytest.param("SELECT 1", [], id="none"),
+    ],
+)
 def test_placeholders(sql, expected):
     assert placeholders(parse_query(sql)) == expected
 
 
-@pytest.mark.parametrize("sql", [
-    pytest.param("DROP TABLE orders", id="ddl"),
-    pytest.param("INSERT INTO orders SELECT * FROM orders", id="insert"),
-    pytest.param("WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a", id="cte-insert"),
-    pytest.param("SELECT * INTO copy FROM orders", id="select-into"),
-    pytest.param("SELECT 1; SELECT 2", id="two-statements"),
-    pytest.param("SELECT 1; DROP TABLE orders", id="stacked"),
-    pytest.param("-- nothing", id="empty"),
-    pytest.param("SET TimeZone = 'x'", id="set"),
-    pytest.param("CREATE TABLE x AS SELECT 1", id="ctas"),
-    pytest.param("UNLOAD (SELECT 1) TO 's3://b/' WITH (format = 'PARQUET')", id="unload"),
-    pytest.param("SELECT * FROM orders WHERE", id="syntax-error"),
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        pytest.param("DROP TABLE orders", id="ddl"),
+        pytest.param("INSERT INTO orders SELECT * FROM orders", id="insert"),
+        pytest.param("WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a", id="cte-insert"),
+        pytest.param("SELECT * INTO copy FROM orders", id="select-into"),
+        pytest.param("SELECT 1; SELECT 2", id="two-statements"),
+        pytest.param("SELECT 1; DROP TABLE orders", id="stacked"),
+        pytest.param("-- nothing", id="empty"),
+        pytest.param("SET TimeZone = 'x'", id="set"),
+        pytest.param("CREATE TABLE x AS SELECT 1", id="ctas"),
+        pytest.param("UNLOAD (SELECT 1) TO 's3://b/' WITH (format = 'PARQUET')", id="unload"),
+        pytest.param("SELECT * FROM orders WHERE", id="syntax-error"),
+    ],
+)
 def test_parse_query_rejects_anything_but_one_select(sql):
     with pytest.raises(QueryError):
         parse_query(sql)
 
 
-@pytest.mark.parametrize("sql", [
-    pytest.param("SELECT 1", id="select"),
-    pytest.param("WITH a AS (SELECT 1 AS x) SELECT x FROM a", id="with"),
-    pytest.param("SELECT 1 UNION ALL SELECT 2", id="union"),
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        pytest.param("SELECT 1", id="select"),
+        pytest.param("WITH a AS (SELECT 1 AS x) SELECT x FROM a", id="with"),
+        pytest.param("SELECT 1 UNION ALL SELECT 2", id="union"),
+    ],
+)
 def test_parse_query_accepts_queries(sql):
     parse_query(sql)
 
 
-@pytest.mark.parametrize("sql, message", [
-    pytest.param("SELECT * FROM nope", "unknown table 'nope'", id="unknown"),
-    pytest.param("SELECT * FROM read_csv('/etc/passwd')", "table functions are not allowed", id="table-function"),
-    pytest.param("SELECT * FROM information_schema.tables", "unknown table 'tables'", id="catalog"),
-])
+@pytest.mark.parametrize(
+    "sql, message",
+    [
+        pytest.param("SELECT * FROM nope", "unknown table 'nope'", id="unknown"),
+        pytest.param(
+            "SELECT * FROM read_csv('/etc/passwd')", "table functions are not allowed", id="table-function"
+        ),
+        pytest.param("SELECT * FROM information_schema.tables", "unknown table 'tables'", id="catalog"),
+    ],
+)
 def test_check_tables_rejects(sql, message):
     with pytest.raises(QueryError, match=message):
         check_tables(parse_query(sql), {"orders"})
@@ -61,10 +83,15 @@ def test_check_tables_allows_ctes_and_lake_tables():
     check_tables(parse_query("WITH x AS (SELECT * FROM orders) SELECT * FROM x"), {"orders"})
 
 
-@pytest.mark.parametrize("params, message", [
-    pytest.param({"a": 1}, "missing value for parameter :b", id="missing"),
-    pytest.param({"a": 1, "b": 2, "c": 3}, r"unknown parameter :c \(the query takes :a, :b\)", id="unknown"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        pytest.param({"a": 1}, "missing value for parameter :b", id="missing"),
+        pytest.param(
+            {"a": 1, "b": 2, "c": 3}, r"unknown parameter :c \(the query takes :a, :b\)", id="unknown"
+        ),
+    ],
+)
 def test_check_params(params, message):
     with pytest.raises(QueryError, match=message):
         check_params(parse_query("SELECT :a + :b"), params)
@@ -75,58 +102,83 @@ def test_to_duckdb_binds_named_parameters():
     assert sql == "SELECT * FROM t WHERE dt BETWEEN $p_start AND $p_end AND ARRAY_CONTAINS($r, x)"
 
 
-@pytest.mark.parametrize("sql, expected_sql, names", [
-    pytest.param("SELECT * FROM t WHERE a = :x AND b = :y", "SELECT * FROM t WHERE a = ? AND b = ?",
-                 ["x", "y"], id="simple"),
-    pytest.param("SELECT * FROM t WHERE a = :x OR a = :x", "SELECT * FROM t WHERE a = ? OR a = ?",
-                 ["x", "x"], id="repeated-name-binds-twice"),
-    # sqlglot's walk visits LIMIT before WHERE and the body before its CTEs: textual order wins.
-    pytest.param("WITH c AS (SELECT * FROM t WHERE a = :first) SELECT * FROM c WHERE b = :second LIMIT :third",
-                 "WITH c AS (SELECT * FROM t WHERE a = ?) SELECT * FROM c WHERE b = ? LIMIT ?",
-                 ["first", "second", "third"], id="textual-order"),
-    pytest.param("SELECT ':x' AS s, :x AS v", "SELECT ':x' AS s, ? AS v", ["x"], id="string-untouched"),
-])
+@pytest.mark.parametrize(
+    "sql, expected_sql, names",
+    [
+        pytest.param(
+            "SELECT * FROM t WHERE a = :x AND b = :y",
+            "SELECT * FROM t WHERE a = ? AND b = ?",
+            ["x", "y"],
+            id="simple",
+        ),
+        pytest.param(
+            "SELECT * FROM t WHERE a = :x OR a = :x",
+            "SELECT * FROM t WHERE a = ? OR a = ?",
+            ["x", "x"],
+            id="repeated-name-binds-twice",
+        ),
+        # sqlglot's walk visits LIMIT before WHERE and the body before its CTEs: textual order wins.
+        pytest.param(
+            "WITH c AS (SELECT * FROM t WHERE a = :first) SELECT * FROM c WHERE b = :second LIMIT :third",
+            "WITH c AS (SELECT * FROM t WHERE a = ?) SELECT * FROM c WHERE b = ? LIMIT ?",
+            ["first", "second", "third"],
+            id="textual-order",
+        ),
+        pytest.param("SELECT ':x' AS s, :x AS v", "SELECT ':x' AS s, ? AS v", ["x"], id="string-untouched"),
+    ],
+)
 def test_to_positional(sql, expected_sql, names):
     assert to_positional(sql) == (expected_sql, names)
 
 
-@pytest.mark.parametrize("value, literal", [
-    pytest.param(None, "NULL", id="null"),
-    pytest.param(True, "TRUE", id="bool"),
-    pytest.param(42, "42", id="int"),
-    pytest.param(-1.5, "-1.5", id="float"),
-    pytest.param(1e-07, "DOUBLE '1e-07'", id="float-exponent"),
-    pytest.param(Decimal("12.50"), "12.50", id="decimal"),
-    pytest.param("east", "'east'", id="text"),
-    pytest.param("O'Brien", "'O''Brien'", id="quote-doubled"),
-    pytest.param("'; DROP TABLE orders; --", "'''; DROP TABLE orders; --'", id="hostile"),
-    pytest.param("back\\slash\\'", "'back\\slash\\'''", id="backslash-is-literal-in-trino"),
-    pytest.param("naïve ☃", "'naïve ☃'", id="unicode"),
-    pytest.param(date(2026, 3, 1), "DATE '2026-03-01'", id="date"),
-    pytest.param(datetime(2026, 3, 1, 12, 30, tzinfo=UTC), "TIMESTAMP '2026-03-01 12:30:00.000'", id="timestamp"),
-    pytest.param(["east", "o'west"], "ARRAY['east', 'o''west']", id="array"),
-    pytest.param([], "ARRAY[]", id="empty-array"),
-])
+@pytest.mark.parametrize(
+    "value, literal",
+    [
+        pytest.param(None, "NULL", id="null"),
+        pytest.param(True, "TRUE", id="bool"),
+        pytest.param(42, "42", id="int"),
+        pytest.param(-1.5, "-1.5", id="float"),
+        pytest.param(1e-07, "DOUBLE '1e-07'", id="float-exponent"),
+        pytest.param(Decimal("12.50"), "12.50", id="decimal"),
+        pytest.param("east", "'east'", id="text"),
+        pytest.param("O'Brien", "'O''Brien'", id="quote-doubled"),
+        pytest.param("'; DROP TABLE orders; --", "'''; DROP TABLE orders; --'", id="hostile"),
+        pytest.param("back\\slash\\'", "'back\\slash\\'''", id="backslash-is-literal-in-trino"),
+        pytest.param("naïve ☃", "'naïve ☃'", id="unicode"),
+        pytest.param(date(2026, 3, 1), "DATE '2026-03-01'", id="date"),
+        pytest.param(
+            datetime(2026, 3, 1, 12, 30, tzinfo=UTC), "TIMESTAMP '2026-03-01 12:30:00.000'", id="timestamp"
+        ),
+        pytest.param(["east", "o'west"], "ARRAY['east', 'o''west']", id="array"),
+        pytest.param([], "ARRAY[]", id="empty-array"),
+    ],
+)
 def test_format_literal(value, literal):
     assert format_literal(value) == literal
 
 
-@pytest.mark.parametrize("value", [
-    pytest.param(float("nan"), id="nan"),
-    pytest.param(float("inf"), id="inf"),
-    pytest.param("a\x00b", id="nul"),
-    pytest.param({"a": 1}, id="dict"),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(float("nan"), id="nan"),
+        pytest.param(float("inf"), id="inf"),
+        pytest.param("a\x00b", id="nul"),
+        pytest.param({"a": 1}, id="dict"),
+    ],
+)
 def test_format_literal_rejects(value):
     with pytest.raises(QueryError):
         format_literal(value)
 
 
-@pytest.mark.parametrize("value", [
-    pytest.param("'; DROP TABLE orders; --", id="stacked-statement"),
-    pytest.param("x' OR '1'='1", id="tautology"),
-    pytest.param("''''", id="only-quotes"),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("'; DROP TABLE orders; --", id="stacked-statement"),
+        pytest.param("x' OR '1'='1", id="tautology"),
+        pytest.param("''''", id="only-quotes"),
+    ],
+)
 def test_hostile_text_stays_one_string_literal(value):
     from sqlglot import exp, parse_one
 

@@ -7,13 +7,25 @@ from app.lake.writer import LakeWriter
 
 
 def event(i, day="2026-11-20"):
-    return {"version": "0", "id": f"e{i}", "detail-type": "OrderPlaced", "source": "verticals.shop",
-            "account": "1", "time": f"{day}T10:00:{i % 60:02d}Z", "region": "r", "resources": [],
-            "detail": {"order_id": f"o{i}", "amount": float(i)}}
+    return {
+        "version": "0",
+        "id": f"e{i}",
+        "detail-type": "OrderPlaced",
+        "source": "verticals.shop",
+        "account": "1",
+        "time": f"{day}T10:00:{i % 60:02d}Z",
+        "region": "r",
+        "resources": [],
+        "detail": {"order_id": f"o{i}", "amount": float(i)},
+    }
 
 
 def ids(folder):
-    return sorted(i for f in folder.rglob("*.parquet") for i in pq.read_table(f, columns=["id"]).column("id").to_pylist())
+    return sorted(
+        i
+        for f in folder.rglob("*.parquet")
+        for i in pq.read_table(f, columns=["id"]).column("id").to_pylist()
+    )
 
 
 def test_many_small_files_become_one_per_partition_with_every_event_once(tmp_path):
@@ -50,6 +62,7 @@ def test_a_compaction_interrupted_after_its_manifest_is_finished_without_duplica
         if len(calls) == 2:
             raise KeyboardInterrupt  # the process dies mid-way
         os.unlink(self)
+
     monkeypatch.setattr("pathlib.Path.unlink", die_after_first_unlink)
     try:
         compact_folder(folder, files)

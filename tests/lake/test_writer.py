@@ -14,9 +14,15 @@ from app.lake.writer import LakeWriter
 
 def envelope(detail_type="OrderPlaced", source="verticals.shop", time="2026-11-20T10:00:00Z", **detail):
     return {
-        "version": "0", "id": f"id-{detail_type}-{time}-{len(detail)}", "detail-type": detail_type,
-        "source": source, "account": "123456789012", "time": time, "region": "us-east-1",
-        "resources": [], "detail": detail,
+        "version": "0",
+        "id": f"id-{detail_type}-{time}-{len(detail)}",
+        "detail-type": detail_type,
+        "source": source,
+        "account": "123456789012",
+        "time": time,
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
     }
 
 
@@ -48,12 +54,15 @@ def test_writes_raw_and_typed_tables_partitioned_by_date_and_source(tmp_path):
     assert raw["time"].isoformat() == "2026-11-20T10:00:00+00:00"
 
 
-@pytest.mark.parametrize("bad", [
-    pytest.param({"amount": "twelve"}, id="text-for-number"),
-    pytest.param({"quantity": True}, id="bool-for-int"),
-    pytest.param({"order_id": {"nested": 1}}, id="object-for-string"),
-    pytest.param({"quantity": 1.5}, id="fraction-for-int"),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param({"amount": "twelve"}, id="text-for-number"),
+        pytest.param({"quantity": True}, id="bool-for-int"),
+        pytest.param({"order_id": {"nested": 1}}, id="object-for-string"),
+        pytest.param({"quantity": 1.5}, id="fraction-for-int"),
+    ],
+)
 def test_a_wrongly_typed_field_costs_only_that_field(tmp_path, bad):
     LakeWriter(tmp_path).write([envelope(order_id="good", amount=1.0, quantity=1), envelope(**bad)])
     rows = read(tmp_path / "orders")
@@ -77,19 +86,20 @@ JSON_TEXT = json.JSONEncoder(separators=(",", ":")).encode  # what the writer wr
 
 HOSTILE_DETAILS = [
     pytest.param({}, id="empty-object"),
-    pytest.param({"n": 2**70, "neg": -2**70}, id="int-beyond-64-bits"),
-    pytest.param({"max": 2**64 - 1, "min": -2**63, "over": 2**64}, id="int-at-64-bit-edges"),
+    pytest.param({"n": 2**70, "neg": -(2**70)}, id="int-beyond-64-bits"),
+    pytest.param({"max": 2**64 - 1, "min": -(2**63), "over": 2**64}, id="int-at-64-bit-edges"),
     pytest.param({"big": 1e20, "tenth": 0.1, "negzero": -0.0, "whole": 3.0, "int": 3}, id="floats-and-ints"),
     pytest.param({"tiny": 1e-7, "sub": 5e-324, "max": 1.7976931348623157e308}, id="float-exponents"),
     pytest.param({"small": 2.5e-5, "edge": 1e-4}, id="floats-under-1e-4"),
     pytest.param({"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}, id="nan-and-infinity"),
     pytest.param({"text": "café 日本語 😀 \u2028\u2029", "name": "Ünïcödé"}, id="unicode"),
-    pytest.param({"esc": "\"quote\" \\back\\ /slash \n\r\t\b\f \x00\x1f\x7f </script>"}, id="escapes"),
+    pytest.param({"esc": '"quote" \\back\\ /slash \n\r\t\b\f \x00\x1f\x7f </script>'}, id="escapes"),
     pytest.param({"lone": "\ud800", "pair": json.loads('"\\ud83d\\ude00"')}, id="surrogates"),
-    pytest.param({"k\u00e9y \"q\"": "v", "": ""}, id="odd-keys"),
+    pytest.param({'k\u00e9y "q"': "v", "": ""}, id="odd-keys"),
     pytest.param({"a": [1, [2, [3, {"b": {"c": [None, True, False, "", [], {}]}}]]]}, id="nested"),
-    pytest.param({"none": None, "looks": "null", "num": "1e-07", "zeros": "0.00001"},
-                 id="null-and-float-like-strings"),
+    pytest.param(
+        {"none": None, "looks": "null", "num": "1e-07", "zeros": "0.00001"}, id="null-and-float-like-strings"
+    ),
     pytest.param({"deep": json.loads("[" * 300 + "]" * 300)}, id="nesting-beyond-orjson-limit"),
 ]
 
@@ -110,11 +120,14 @@ class Label(str):
     pass
 
 
-@pytest.mark.parametrize("detail", [
-    pytest.param({1: "a", True: "b", None: "c"}, id="non-string-keys"),
-    pytest.param({Label("key"): Label("value")}, id="str-subclasses"),
-    pytest.param({"n": np.float64(0.1)}, id="float-subclass"),
-])
+@pytest.mark.parametrize(
+    "detail",
+    [
+        pytest.param({1: "a", True: "b", None: "c"}, id="non-string-keys"),
+        pytest.param({Label("key"): Label("value")}, id="str-subclasses"),
+        pytest.param({"n": np.float64(0.1)}, id="float-subclass"),
+    ],
+)
 def test_details_no_put_events_entry_can_hold_are_written_as_json_writes_them(tmp_path, detail):
     # Publishers in this process hand the writer Python dicts: what json wrote, it still writes.
     LakeWriter(tmp_path).write([{**envelope(), "detail": detail}])
@@ -130,10 +143,12 @@ def test_seeded_random_floats_and_characters_are_written_as_json_writes_them(tmp
     draw = random.Random(7)
     floats = [struct.unpack("<d", draw.getrandbits(64).to_bytes(8, "little"))[0] for _ in range(2_000)]
     floats += [draw.uniform(1, 10) * 10.0 ** draw.randrange(-12, 22) for _ in range(2_000)]
-    code_points = [draw.choice([draw.randrange(0x80), draw.randrange(0xD800), draw.randrange(0xE000, 0x110000)])
-                   for _ in range(5_000)]
+    code_points = [
+        draw.choice([draw.randrange(0x80), draw.randrange(0xD800), draw.randrange(0xE000, 0x110000)])
+        for _ in range(5_000)
+    ]
     characters = "".join(map(chr, code_points))
-    details = [{"float": x} for x in floats] + [{"text": characters[i:i + 50]} for i in range(0, 5_000, 50)]
+    details = [{"float": x} for x in floats] + [{"text": characters[i : i + 50]} for i in range(0, 5_000, 50)]
     LakeWriter(tmp_path).write([{**envelope(), "id": f"e{i}", "detail": d} for i, d in enumerate(details)])
     by_id = {row["id"]: row["detail"] for row in read(tmp_path / "events")}
     assert [by_id[f"e{i}"] for i in range(len(details))] == [JSON_TEXT(d) for d in details]

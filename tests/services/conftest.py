@@ -25,6 +25,8 @@ class NoMetrics:
 @pytest.fixture
 def settings_ctx():
     """A context around the given dead-letter source (no engine, no metrics)."""
+
     def build(dead_letters) -> Context:
         return Context(load_settings({}), NoEngine(), NoMetrics(), dead_letters, "local", "test", ())
+
     return build

@@ -49,8 +49,12 @@ def test_each_counterfactual_agrees_with_the_lift_in_the_table(analysis, window)
         # (the residuals are orthogonal to the campaign's dummy): the chart shows the table's lift.
         ratio = np.exp(np.log(acting["actual"] / acting["counterfactual"]).mean()) - 1
         assert ratio * 100 == pytest.approx(row.lift, abs=1e-6), row.campaign_id
-        assert (frame["low"] < frame["counterfactual"]).all() and (frame["counterfactual"] < frame["high"]).all()
-        orders = analysis.daily[analysis.daily["region"] == row.name.rsplit(", ", 1)[-1]].set_index("date")["orders"]
+        assert (frame["low"] < frame["counterfactual"]).all() and (
+            frame["counterfactual"] < frame["high"]
+        ).all()
+        orders = analysis.daily[analysis.daily["region"] == row.name.rsplit(", ", 1)[-1]].set_index("date")[
+            "orders"
+        ]
         assert frame.set_index("date")["actual"].round().eq(orders.reindex(frame["date"]).to_numpy()).all()
 
 

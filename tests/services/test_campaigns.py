@@ -17,6 +17,7 @@ REGIONS = ("east", "west", "central", "south")
 
 # --- the analysis window ---------------------------------------------------------------------
 
+
 class LastDayEngine:
     """Answers the last-day query with a fixed day (None: the lake has no orders)."""
 
@@ -41,28 +42,46 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("moment", "day"), [
-    pytest.param("2026-11-26 04:50", date(2026, 11, 25), id="a-day-under-way-is-not-history"),
-    pytest.param("2026-11-26 00:00", date(2026, 11, 25), id="midnight-ends-the-day-before"),
-])
+@pytest.mark.parametrize(
+    ("moment", "day"),
+    [
+        pytest.param("2026-11-26 04:50", date(2026, 11, 25), id="a-day-under-way-is-not-history"),
+        pytest.param("2026-11-26 00:00", date(2026, 11, 25), id="midnight-ends-the-day-before"),
+    ],
+)
 def test_last_whole_day(moment, day):
     assert campaigns.last_whole_day(at(moment)) == day
 
 
-@pytest.mark.parametrize(("rng", "lake_end", "expected"), [
-    pytest.param(TimeRange(at("2026-08-28 04:50"), at("2026-11-26 04:50"), "90d", "x"), "2026-11-26",
-                 (date(2025, 11, 26), date(2026, 11, 25), date(2026, 8, 28), date(2026, 11, 25)),
-                 id="a-year-up-to-the-last-whole-day"),
-    pytest.param(custom_range(date(2026, 3, 1), date(2026, 3, 31)), "2026-11-26",
-                 (date(2025, 4, 1), date(2026, 3, 31), date(2026, 3, 1), date(2026, 3, 31)),
-                 id="a-past-range-ends-the-window"),
-    pytest.param(custom_range(date(2026, 11, 1), date(2026, 12, 31)), "2026-11-20",
-                 (date(2025, 11, 21), date(2026, 11, 20), date(2026, 11, 1), date(2026, 12, 31)),
-                 id="the-lake-ends-first"),
-    pytest.param(custom_range(date(2025, 6, 1), date(2026, 11, 25)), "2026-11-26",
-                 (date(2025, 4, 6), date(2026, 11, 25), date(2025, 6, 1), date(2026, 11, 25)),
-                 id="a-long-range-keeps-its-baseline"),
-])
+@pytest.mark.parametrize(
+    ("rng", "lake_end", "expected"),
+    [
+        pytest.param(
+            TimeRange(at("2026-08-28 04:50"), at("2026-11-26 04:50"), "90d", "x"),
+            "2026-11-26",
+            (date(2025, 11, 26), date(2026, 11, 25), date(2026, 8, 28), date(2026, 11, 25)),
+            id="a-year-up-to-the-last-whole-day",
+        ),
+        pytest.param(
+            custom_range(date(2026, 3, 1), date(2026, 3, 31)),
+            "2026-11-26",
+            (date(2025, 4, 1), date(2026, 3, 31), date(2026, 3, 1), date(2026, 3, 31)),
+            id="a-past-range-ends-the-window",
+        ),
+        pytest.param(
+            custom_range(date(2026, 11, 1), date(2026, 12, 31)),
+            "2026-11-20",
+            (date(2025, 11, 21), date(2026, 11, 20), date(2026, 11, 1), date(2026, 12, 31)),
+            id="the-lake-ends-first",
+        ),
+        pytest.param(
+            custom_range(date(2025, 6, 1), date(2026, 11, 25)),
+            "2026-11-26",
+            (date(2025, 4, 6), date(2026, 11, 25), date(2025, 6, 1), date(2026, 11, 25)),
+            id="a-long-range-keeps-its-baseline",
+        ),
+    ],
+)
 def test_analysis_window(rng, lake_end, expected):
     window = campaigns.analysis_window(context(lake_end), rng)
     assert (window.first, window.last, window.shown_first, window.shown_last) == expected
@@ -83,35 +102,70 @@ def test_the_forecast_window_ignores_the_range_start():
 
 # --- the ranked table ------------------------------------------------------------------------
 
+
 def effect(campaign_id, start, lift=0.1, revenue=1000.0, spend=500.0, flags=(), lag=3.0) -> dict:
     estimated = not np.isnan(lift)
-    return {"campaign_id": campaign_id, "name": f"{campaign_id} push", "region": "east", "channel": "email",
-            "start_date": pd.Timestamp(start), "end_date": pd.Timestamp(start) + pd.Timedelta(days=9),
-            "lift": lift, "lift_low": lift - 0.05, "lift_high": lift + 0.05, "lag_days": lag if estimated else np.nan,
-            "incremental_orders": revenue / 100, "incremental_revenue": revenue, "spend": spend,
-            "roi": revenue / spend if estimated else np.nan, "flags": list(flags)}
+    return {
+        "campaign_id": campaign_id,
+        "name": f"{campaign_id} push",
+        "region": "east",
+        "channel": "email",
+        "start_date": pd.Timestamp(start),
+        "end_date": pd.Timestamp(start) + pd.Timedelta(days=9),
+        "lift": lift,
+        "lift_low": lift - 0.05,
+        "lift_high": lift + 0.05,
+        "lag_days": lag if estimated else np.nan,
+        "incremental_orders": revenue / 100,
+        "incremental_revenue": revenue,
+        "spend": spend,
+        "roi": revenue / spend if estimated else np.nan,
+        "flags": list(flags),
+    }
 
 
 def analysis(*effects: dict) -> campaigns.CampaignAnalysis:
-    daily = pd.DataFrame({"date": pd.to_datetime(["2026-10-01"]), "region": ["east"], "spend": [0.0], "orders": [5],
-                          "revenue": [50.0]})
-    return campaigns.CampaignAnalysis(pd.DataFrame(list(effects)), daily, {}, date(2025, 11, 1), date(2026, 10, 31))
+    daily = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2026-10-01"]),
+            "region": ["east"],
+            "spend": [0.0],
+            "orders": [5],
+            "revenue": [50.0],
+        }
+    )
+    return campaigns.CampaignAnalysis(
+        pd.DataFrame(list(effects)), daily, {}, date(2025, 11, 1), date(2026, 10, 31)
+    )
 
 
-WINDOW = campaigns.AnalysisWindow(date(2025, 11, 1), date(2026, 10, 31), date(2026, 10, 1), date(2026, 10, 31))
+WINDOW = campaigns.AnalysisWindow(
+    date(2025, 11, 1), date(2026, 10, 31), date(2026, 10, 1), date(2026, 10, 31)
+)
 CAMPAIGNS = analysis(
     effect("A", "2026-10-02", lift=0.10, revenue=9000.0, spend=9000.0),  # ROI 1
     effect("B", "2026-10-05", lift=0.20, revenue=5000.0, spend=1000.0, flags=["overlap"]),  # ROI 5
     effect("C", "2026-10-25", lift=np.nan, revenue=np.nan, flags=["too_early"]),
     effect("D", "2026-09-20", lift=0.30, revenue=20000.0),  # started before the range
-    effect("E", "2026-10-10", lift=0.01, revenue=-200.0, spend=1000.0, flags=["no_significant_effect"], lag=np.nan),
+    effect(
+        "E",
+        "2026-10-10",
+        lift=0.01,
+        revenue=-200.0,
+        spend=1000.0,
+        flags=["no_significant_effect"],
+        lag=np.nan,
+    ),
 )
 
 
-@pytest.mark.parametrize(("sort_by", "order"), [
-    pytest.param("incremental_revenue", ["A", "B", "E", "C"], id="by-revenue"),
-    pytest.param("roi", ["B", "A", "E", "C"], id="by-roi"),
-])
+@pytest.mark.parametrize(
+    ("sort_by", "order"),
+    [
+        pytest.param("incremental_revenue", ["A", "B", "E", "C"], id="by-revenue"),
+        pytest.param("roi", ["B", "A", "E", "C"], id="by-roi"),
+    ],
+)
 def test_ranked_lists_the_campaigns_started_in_the_range_best_first(sort_by, order):
     table = campaigns.ranked(CAMPAIGNS, WINDOW, sort_by)
     assert table["campaign_id"].tolist() == order  # D started before the range; C has no estimate: last
@@ -149,9 +203,9 @@ def test_totals_of_no_estimate():
     assert (total.campaigns, total.estimated) == (1, 0) and np.isnan(total.roi)
 
 
-@pytest.mark.parametrize(("amount", "text"), [
-    pytest.param(1234.4, "+$1,234", id="gain"), pytest.param(-56.0, "−$56", id="loss"),
-])
+@pytest.mark.parametrize(
+    ("amount", "text"), [pytest.param(1234.4, "+$1,234", id="gain"), pytest.param(-56.0, "−$56", id="loss")]
+)
 def test_signed_dollars(amount, text):
     assert campaigns.signed_dollars(amount) == text
 
@@ -162,23 +216,41 @@ def test_the_sentence_gives_a_whole_lag():
 
 
 def test_chart_choices_are_the_campaigns_with_a_counterfactual_in_table_order():
-    frame = pd.DataFrame({"date": pd.date_range("2026-10-01", periods=4), "in_effect": [False, True, True, False]})
-    found = campaigns.CampaignAnalysis(CAMPAIGNS.effects, CAMPAIGNS.daily, {"B": frame, "A": frame},
-                                       CAMPAIGNS.first_day, CAMPAIGNS.last_day)
+    frame = pd.DataFrame(
+        {"date": pd.date_range("2026-10-01", periods=4), "in_effect": [False, True, True, False]}
+    )
+    found = campaigns.CampaignAnalysis(
+        CAMPAIGNS.effects, CAMPAIGNS.daily, {"B": frame, "A": frame}, CAMPAIGNS.first_day, CAMPAIGNS.last_day
+    )
     choices = campaigns.chart_choices(campaigns.ranked(found, WINDOW), found)
     assert list(choices) == ["A", "B"] and choices["B"] == "B · B push (+20.0%)"
-    assert campaigns.effect_span(frame) == (pd.Timestamp("2026-10-01 12:00"), pd.Timestamp("2026-10-03 12:00"))
+    assert campaigns.effect_span(frame) == (
+        pd.Timestamp("2026-10-01 12:00"),
+        pd.Timestamp("2026-10-03 12:00"),
+    )
     assert campaigns.effect_span(frame.assign(in_effect=False)) is None
 
 
 # --- spend against orders ----------------------------------------------------------------------
 
+
 def test_spend_and_orders_per_region_and_day():
-    orders = pd.DataFrame({"date": pd.to_datetime(["2026-10-01", "2026-10-01"]), "region": ["east", "west"],
-                           "orders": [10, 20], "revenue": [100.0, 200.0]})
-    spend = pd.DataFrame({"date": pd.to_datetime(["2026-10-01", "2026-10-01", "2026-10-02"]),
-                          "campaign_id": ["A", "B", "A"], "region": ["east", "east", "east"],
-                          "spend": [5.0, 7.0, 3.0]})
+    orders = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2026-10-01", "2026-10-01"]),
+            "region": ["east", "west"],
+            "orders": [10, 20],
+            "revenue": [100.0, 200.0],
+        }
+    )
+    spend = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2026-10-01", "2026-10-01", "2026-10-02"]),
+            "campaign_id": ["A", "B", "A"],
+            "region": ["east", "east", "east"],
+            "spend": [5.0, 7.0, 3.0],
+        }
+    )
     frame = campaigns.spend_and_orders(orders, spend)
     assert frame.values.tolist() == [
         [pd.Timestamp("2026-10-01"), "east", 12.0, 10, 100.0],
@@ -197,17 +269,21 @@ def planted(lag: int, lift: float = 0.4, days: int = 120, seed: int = 3) -> pd.D
     for index, region in enumerate(REGIONS):
         spend = np.zeros(days)
         start = 15 + index * 25
-        spend[start:start + 14] = 1000.0
+        spend[start : start + 14] = 1000.0
         effect_ = np.zeros(days)
-        effect_[start + lag:start + lag + 14] = lift
+        effect_[start + lag : start + lag + 14] = lift
         orders = rng.poisson(200 * weekly * (1 + effect_))
-        rows.append(pd.DataFrame({"date": day, "region": region, "spend": spend, "orders": orders,
-                                  "revenue": orders * 100.0}))
+        rows.append(
+            pd.DataFrame(
+                {"date": day, "region": region, "spend": spend, "orders": orders, "revenue": orders * 100.0}
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
-@pytest.mark.parametrize("lag", [pytest.param(0, id="same-day"), pytest.param(3, id="3-days"),
-                                 pytest.param(7, id="a-week")])
+@pytest.mark.parametrize(
+    "lag", [pytest.param(0, id="same-day"), pytest.param(3, id="3-days"), pytest.param(7, id="a-week")]
+)
 def test_response_lag_peaks_at_the_planted_lag(lag):
     correlation = campaigns.response_lag(planted(lag))
     assert campaigns.best_lag(correlation) == lag
@@ -221,16 +297,25 @@ def test_no_effect_means_no_strong_correlation():
 
 
 def test_order_share_removes_what_regions_share():
-    daily = pd.DataFrame({"date": pd.to_datetime(["2026-01-01"] * 2 + ["2026-01-02"] * 2),
-                          "region": ["east", "west"] * 2, "orders": [30, 10, 60, 20], "spend": 0.0})
+    daily = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2026-01-01"] * 2 + ["2026-01-02"] * 2),
+            "region": ["east", "west"] * 2,
+            "orders": [30, 10, 60, 20],
+            "spend": 0.0,
+        }
+    )
     share = campaigns.order_share(daily)
     assert share["east"].tolist() == [0.75, 0.75]  # the day doubled for everyone: the share stays
 
 
-@pytest.mark.parametrize("daily", [
-    pytest.param(pd.DataFrame(columns=["date", "region", "spend", "orders", "revenue"]), id="no-days"),
-    pytest.param(planted(3).assign(spend=0.0), id="no-spend"),
-])
+@pytest.mark.parametrize(
+    "daily",
+    [
+        pytest.param(pd.DataFrame(columns=["date", "region", "spend", "orders", "revenue"]), id="no-days"),
+        pytest.param(planted(3).assign(spend=0.0), id="no-spend"),
+    ],
+)
 def test_nothing_to_correlate(daily):
     assert campaigns.best_lag(campaigns.response_lag(daily)) is None
 

@@ -14,13 +14,19 @@ def test_in_list_binds_each_value():
     assert common.in_list("s", ("a", "b")) == ("(:s0, :s1)", {"s0": "a", "s1": "b"})
 
 
-@pytest.mark.parametrize(("first", "last", "unit"), [
-    pytest.param(date(2026, 11, 1), date(2026, 11, 3), "hour", id="days-hourly"),
-    pytest.param(date(2026, 9, 1), date(2026, 11, 3), "day", id="months-daily"),
-    pytest.param(date(2025, 11, 1), date(2026, 11, 3), "day", id="year-daily-then-weekly"),
-])
+@pytest.mark.parametrize(
+    ("first", "last", "unit"),
+    [
+        pytest.param(date(2026, 11, 1), date(2026, 11, 3), "hour", id="days-hourly"),
+        pytest.param(date(2026, 9, 1), date(2026, 11, 3), "day", id="months-daily"),
+        pytest.param(date(2025, 11, 1), date(2026, 11, 3), "day", id="year-daily-then-weekly"),
+    ],
+)
 def test_with_unit(first, last, unit):
-    assert common.with_unit("date_trunc('{unit}', time)", custom_range(first, last)) == f"date_trunc('{unit}', time)"
+    assert (
+        common.with_unit("date_trunc('{unit}', time)", custom_range(first, last))
+        == f"date_trunc('{unit}', time)"
+    )
 
 
 def test_weekly_sums_into_weeks_starting_monday():
@@ -39,7 +45,10 @@ def test_local_context_reads_the_lake_folder(tmp_path):
     ctx = context.build_context(load_settings({"VERTICALS_LAKE": str(tmp_path / "lake")}))
     assert (ctx.backend, ctx.location) == ("local", str(tmp_path / "lake"))
     assert "lake-archive" in ctx.rules and "crm-webhook-dlq" in ctx.dead_letters.queues()
-    assert ctx.engine.run("SELECT count(*) AS n FROM orders WHERE dt >= :d", {"d": "2026-01-01"}).frame["n"][0] == 0
+    assert (
+        ctx.engine.run("SELECT count(*) AS n FROM orders WHERE dt >= :d", {"d": "2026-01-01"}).frame["n"][0]
+        == 0
+    )
 
 
 def test_the_aws_backend_without_resources_is_one_clear_error():
@@ -49,8 +58,12 @@ def test_the_aws_backend_without_resources_is_one_clear_error():
 
 def test_whole_buckets_leave_out_cut_ones():
     rng = custom_range(date(2026, 11, 2), date(2026, 11, 2))
-    rolling = type(rng)(pd.Timestamp("2026-11-02 00:30", tz="UTC").to_pydatetime(),
-                        pd.Timestamp("2026-11-02 03:30", tz="UTC").to_pydatetime(), "x", "x")
+    rolling = type(rng)(
+        pd.Timestamp("2026-11-02 00:30", tz="UTC").to_pydatetime(),
+        pd.Timestamp("2026-11-02 03:30", tz="UTC").to_pydatetime(),
+        "x",
+        "x",
+    )
     frame = pd.DataFrame({"bucket": pd.date_range("2026-11-02", periods=4, freq="h", tz="UTC")})
     kept = common.whole_buckets(frame, "bucket", pd.Timedelta(hours=1), rolling)
     assert kept["bucket"].dt.hour.tolist() == [1, 2]

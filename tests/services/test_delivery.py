@@ -12,16 +12,26 @@ from app.settings import load_settings
 
 
 def metric_rows(*rows: tuple[str, str, float, float]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "timestamp": pd.Timestamp("2026-11-02", tz="UTC"), "metric": [r[1] for r in rows], "bus": "verticals",
-        "rule": [r[0] for r in rows], "value": [r[2] for r in rows], "samples": [r[3] for r in rows]})
+    return pd.DataFrame(
+        {
+            "timestamp": pd.Timestamp("2026-11-02", tz="UTC"),
+            "metric": [r[1] for r in rows],
+            "bus": "verticals",
+            "rule": [r[0] for r in rows],
+            "value": [r[2] for r in rows],
+            "samples": [r[3] for r in rows],
+        }
+    )
 
 
 def test_worst_rule_first_and_silent_rules_listed():
     metrics = metric_rows(
-        ("lake-archive", "Invocations", 1000, 1000), ("lake-archive", "FailedInvocations", 1, 1),
-        ("crm", "Invocations", 100, 100), ("crm", "FailedInvocations", 10, 10),
-        ("crm", "InvocationsSentToDlq", 10, 10), ("crm", "RetryInvocationAttempts", 30, 30),
+        ("lake-archive", "Invocations", 1000, 1000),
+        ("lake-archive", "FailedInvocations", 1, 1),
+        ("crm", "Invocations", 100, 100),
+        ("crm", "FailedInvocations", 10, 10),
+        ("crm", "InvocationsSentToDlq", 10, 10),
+        ("crm", "RetryInvocationAttempts", 30, 30),
     )
     table = delivery.rule_health(metrics, rules=("lake-archive", "crm", "ops-alerts"))
     assert table["rule"].tolist() == ["crm", "lake-archive", "ops-alerts"]
@@ -31,32 +41,51 @@ def test_worst_rule_first_and_silent_rules_listed():
 
 
 def test_latency_is_weighted_by_samples():
-    metrics = metric_rows(("crm", "IngestionToInvocationStartLatency", 100.0, 1),
-                          ("crm", "IngestionToInvocationStartLatency", 10.0, 9))
+    metrics = metric_rows(
+        ("crm", "IngestionToInvocationStartLatency", 100.0, 1),
+        ("crm", "IngestionToInvocationStartLatency", 10.0, 9),
+    )
     assert delivery.rule_health(metrics).loc[0, "latency_ms"] == pytest.approx(19.0)
 
 
 def test_dead_letters_from_every_queue_newest_first(tmp_path, settings_ctx):
     folder = tmp_path / "dlq"
-    event = {"id": "e-1", "source": "verticals.logistics", "detail-type": "OrderDelivered",
-             "time": "2026-11-02T10:00:00Z", "detail": {"order_id": "ORD-1"}}
-    attributes = {"ERROR_CODE": "SDK_CLIENT_ERROR", "ERROR_MESSAGE": "Target answered HTTP 503",
-                  "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts", "RETRY_ATTEMPTS": "3",
-                  "RULE_ARN": "arn:aws:events:us-east-1:123456789012:rule/verticals/crm-customer-signals",
-                  "TARGET_ARN": "arn:aws:events:us-east-1:123456789012:api-destination/crm"}
-    LocalDeadLetterQueue(folder / "crm-webhook-dlq.jsonl").send(event, attributes, datetime(2026, 11, 2, 10, tzinfo=UTC))
-    LocalDeadLetterQueue(folder / "lake-dlq.jsonl").send({**event, "id": "e-2"}, {**attributes, "ERROR_CODE": "X"},
-                                                         datetime(2026, 11, 3, 10, tzinfo=UTC))
+    event = {
+        "id": "e-1",
+        "source": "verticals.logistics",
+        "detail-type": "OrderDelivered",
+        "time": "2026-11-02T10:00:00Z",
+        "detail": {"order_id": "ORD-1"},
+    }
+    attributes = {
+        "ERROR_CODE": "SDK_CLIENT_ERROR",
+        "ERROR_MESSAGE": "Target answered HTTP 503",
+        "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
+        "RETRY_ATTEMPTS": "3",
+        "RULE_ARN": "arn:aws:events:us-east-1:123456789012:rule/verticals/crm-customer-signals",
+        "TARGET_ARN": "arn:aws:events:us-east-1:123456789012:api-destination/crm",
+    }
+    LocalDeadLetterQueue(folder / "crm-webhook-dlq.jsonl").send(
+        event, attributes, datetime(2026, 11, 2, 10, tzinfo=UTC)
+    )
+    LocalDeadLetterQueue(folder / "lake-dlq.jsonl").send(
+        {**event, "id": "e-2"}, {**attributes, "ERROR_CODE": "X"}, datetime(2026, 11, 3, 10, tzinfo=UTC)
+    )
     ctx = settings_ctx(LocalDeadLetters(folder, ["crm-webhook-dlq", "lake-dlq", "attribution-dlq"]))
     letters = delivery.dead_letters(ctx)
     assert letters["event_id"].tolist() == ["e-2", "e-1"]
     first = letters.iloc[1]
     assert (first["queue"], first["rule"], first["RETRY_ATTEMPTS"], first["detail"]) == (
-        "crm-webhook-dlq", "crm-customer-signals", 3, json.dumps({"order_id": "ORD-1"}, separators=(",", ":")))
+        "crm-webhook-dlq",
+        "crm-customer-signals",
+        3,
+        json.dumps({"order_id": "ORD-1"}, separators=(",", ":")),
+    )
     summary = delivery.dlq_summary(letters, {"crm-webhook-dlq": 7, "lake-dlq": 1})
     assert summary[["queue", "waiting", "ERROR_CODE", "messages"]].to_dict("records") == [
         {"queue": "crm-webhook-dlq", "waiting": 7, "ERROR_CODE": "SDK_CLIENT_ERROR", "messages": 1},
-        {"queue": "lake-dlq", "waiting": 1, "ERROR_CODE": "X", "messages": 1}]
+        {"queue": "lake-dlq", "waiting": 1, "ERROR_CODE": "X", "messages": 1},
+    ]
 
 
 def test_dead_letters_reads_the_newest_of_each_queue(tmp_path, settings_ctx):
@@ -75,8 +104,11 @@ def test_no_dead_letters(tmp_path, settings_ctx):
 
 # --- the full metric set, latency, PutEvents ------------------------------------------------
 
+
 def test_every_rule_metric_has_its_column():
-    metrics = metric_rows(*[("crm", name, float(i + 1), float(i + 1)) for i, name in enumerate(delivery.COUNTS)])
+    metrics = metric_rows(
+        *[("crm", name, float(i + 1), float(i + 1)) for i, name in enumerate(delivery.COUNTS)]
+    )
     row = delivery.rule_health(metrics, targets={"crm": "crm-webhook (http → crm-webhook-dlq)"}).iloc[0]
     assert [row[column] for column in delivery.COUNT_COLUMNS.values()] == [float(i + 1) for i in range(10)]
     assert row["targets"] == "crm-webhook (http → crm-webhook-dlq)"
@@ -84,63 +116,120 @@ def test_every_rule_metric_has_its_column():
 
 
 def test_rules_with_equal_failure_rates_rank_by_failures_then_dead_letters():
-    metrics = metric_rows(("a", "Invocations", 10, 10), ("b", "Invocations", 10, 10), ("c", "Invocations", 20, 20),
-                          ("c", "FailedInvocations", 2, 2), ("b", "InvocationsSentToDlq", 1, 1))
+    metrics = metric_rows(
+        ("a", "Invocations", 10, 10),
+        ("b", "Invocations", 10, 10),
+        ("c", "Invocations", 20, 20),
+        ("c", "FailedInvocations", 2, 2),
+        ("b", "InvocationsSentToDlq", 1, 1),
+    )
     assert delivery.rule_health(metrics)["rule"].tolist() == ["c", "b", "a"]
 
 
-PERCENTILES = pd.DataFrame({"rule": ["crm", "crm"], "metric": list(delivery.LATENCIES),
-                            "p50": [40.0, 60.0], "p90": [90.0, 140.0], "p99": [900.0, 1500.0]})
+PERCENTILES = pd.DataFrame(
+    {
+        "rule": ["crm", "crm"],
+        "metric": list(delivery.LATENCIES),
+        "p50": [40.0, 60.0],
+        "p90": [90.0, 140.0],
+        "p99": [900.0, 1500.0],
+    }
+)
 
 
-@pytest.mark.parametrize(("percentiles", "first", "p99"), [
-    pytest.param(PERCENTILES, ("crm", "Ingestion to invocation success"), [1500.0, 900.0, None],
-                 id="percentiles-slowest-p99-first"),
-    pytest.param(None, ("lake", "Ingestion to invocation start"), [None, None, None], id="means-only"),
-])
+@pytest.mark.parametrize(
+    ("percentiles", "first", "p99"),
+    [
+        pytest.param(
+            PERCENTILES,
+            ("crm", "Ingestion to invocation success"),
+            [1500.0, 900.0, None],
+            id="percentiles-slowest-p99-first",
+        ),
+        pytest.param(None, ("lake", "Ingestion to invocation start"), [None, None, None], id="means-only"),
+    ],
+)
 def test_latency_table(percentiles, first, p99):
-    metrics = metric_rows(("crm", "IngestionToInvocationStartLatency", 100.0, 3),
-                          ("crm", "IngestionToInvocationSuccessLatency", 200.0, 3),
-                          ("lake", "IngestionToInvocationStartLatency", 250.0, 1),
-                          ("quiet", "IngestionToInvocationStartLatency", 0.0, 0))
+    metrics = metric_rows(
+        ("crm", "IngestionToInvocationStartLatency", 100.0, 3),
+        ("crm", "IngestionToInvocationSuccessLatency", 200.0, 3),
+        ("lake", "IngestionToInvocationStartLatency", 250.0, 1),
+        ("quiet", "IngestionToInvocationStartLatency", 0.0, 0),
+    )
     table = delivery.latency_table(metrics, percentiles)
     assert list(table.columns) == delivery.LATENCY_COLUMNS
     assert (table.loc[0, "rule"], table.loc[0, "latency"]) == first
     assert "quiet" not in set(table["rule"])  # no samples, no row
     assert [None if pd.isna(v) else v for v in table["p99"]] == p99
-    assert table.set_index(["rule", "latency"]).loc[("crm", "Ingestion to invocation start"), "mean_ms"] == 100.0
+    assert (
+        table.set_index(["rule", "latency"]).loc[("crm", "Ingestion to invocation start"), "mean_ms"] == 100.0
+    )
 
 
 def test_latency_means_are_weighted_by_samples_across_periods():
-    metrics = metric_rows(("crm", "IngestionToInvocationStartLatency", 100.0, 1),
-                          ("crm", "IngestionToInvocationStartLatency", 10.0, 9))
+    metrics = metric_rows(
+        ("crm", "IngestionToInvocationStartLatency", 100.0, 1),
+        ("crm", "IngestionToInvocationStartLatency", 10.0, 9),
+    )
     assert delivery.latency_table(metrics).loc[0, "mean_ms"] == pytest.approx(19.0)
 
 
 def put_rows(bus: str, *rows: tuple[str, float, float]) -> pd.DataFrame:
-    return pd.DataFrame({"timestamp": pd.Timestamp("2026-11-02", tz="UTC"), "metric": [r[0] for r in rows],
-                         "bus": bus, "rule": "", "value": [r[1] for r in rows], "samples": [r[2] for r in rows]})
+    return pd.DataFrame(
+        {
+            "timestamp": pd.Timestamp("2026-11-02", tz="UTC"),
+            "metric": [r[0] for r in rows],
+            "bus": bus,
+            "rule": "",
+            "value": [r[1] for r in rows],
+            "samples": [r[2] for r in rows],
+        }
+    )
 
 
-@pytest.mark.parametrize(("frame", "entries"), [
-    pytest.param(pd.concat([put_rows("", ("PutEventsEntriesCount", 7, 7)),
-                            put_rows("verticals", ("PutEventsEntriesCount", 5, 5))]), 7.0,
-                 id="cloudwatch-no-dimension-wins"),
-    pytest.param(pd.concat([put_rows("verticals", ("PutEventsEntriesCount", 5, 5)),
-                            put_rows("other-bus", ("PutEventsEntriesCount", 3, 3))]), 5.0,
-                 id="local-store-this-bus"),
-    pytest.param(put_rows("other-bus", ("PutEventsEntriesCount", 3, 3)), 0.0, id="another-bus-only"),
-])
+@pytest.mark.parametrize(
+    ("frame", "entries"),
+    [
+        pytest.param(
+            pd.concat(
+                [
+                    put_rows("", ("PutEventsEntriesCount", 7, 7)),
+                    put_rows("verticals", ("PutEventsEntriesCount", 5, 5)),
+                ]
+            ),
+            7.0,
+            id="cloudwatch-no-dimension-wins",
+        ),
+        pytest.param(
+            pd.concat(
+                [
+                    put_rows("verticals", ("PutEventsEntriesCount", 5, 5)),
+                    put_rows("other-bus", ("PutEventsEntriesCount", 3, 3)),
+                ]
+            ),
+            5.0,
+            id="local-store-this-bus",
+        ),
+        pytest.param(put_rows("other-bus", ("PutEventsEntriesCount", 3, 3)), 0.0, id="another-bus-only"),
+    ],
+)
 def test_account_rows(frame, entries):
     assert delivery.put_events_figures(delivery.account_rows(frame, "verticals")).entries == entries
 
 
 def test_put_events_figures():
-    frame = put_rows("", ("PutEventsApproximateCallCount", 4, 4), ("PutEventsApproximateSuccessCount", 3, 3),
-                     ("PutEventsApproximateFailedCount", 1, 1), ("PutEventsApproximateThrottledCount", 2, 2),
-                     ("PutEventsEntriesCount", 40, 4), ("PutEventsFailedEntriesCount", 1, 1),
-                     ("PutEventsRequestSize", 8192, 4), ("PutEventsLatency", 30.0, 3),
-                     ("PutEventsLatency", 10.0, 1))
+    frame = put_rows(
+        "",
+        ("PutEventsApproximateCallCount", 4, 4),
+        ("PutEventsApproximateSuccessCount", 3, 3),
+        ("PutEventsApproximateFailedCount", 1, 1),
+        ("PutEventsApproximateThrottledCount", 2, 2),
+        ("PutEventsEntriesCount", 40, 4),
+        ("PutEventsFailedEntriesCount", 1, 1),
+        ("PutEventsRequestSize", 8192, 4),
+        ("PutEventsLatency", 30.0, 3),
+        ("PutEventsLatency", 10.0, 1),
+    )
     figures = delivery.put_events_figures(frame)
     assert (figures.calls, figures.succeeded, figures.failed, figures.throttled) == (4, 3, 1, 2)
     assert (figures.entries, figures.failed_entries, figures.mean_request_bytes) == (40, 1, 2048)
@@ -156,21 +245,37 @@ def test_no_put_events():
 def test_rule_targets_from_the_definition_with_the_lake_fan_out():
     from app.bus.definition import load_definition
 
-    labels = delivery.rule_targets(load_definition(), ["crm-customer-signals", "lake-archive-orders", "api-made"])
-    assert labels == {"crm-customer-signals": "crm-webhook (http → crm-webhook-dlq)",
-                      "lake-archive-orders": "lake (lake → lake-dlq)"}
+    labels = delivery.rule_targets(
+        load_definition(), ["crm-customer-signals", "lake-archive-orders", "api-made"]
+    )
+    assert labels == {
+        "crm-customer-signals": "crm-webhook (http → crm-webhook-dlq)",
+        "lake-archive-orders": "lake (lake → lake-dlq)",
+    }
 
 
-@pytest.mark.parametrize(("arn", "name"), [
-    pytest.param("arn:aws:events:us-east-1:123456789012:api-destination/crm-webhook", "api-destination/crm-webhook",
-                 id="api-destination"),
-    pytest.param("arn:aws:firehose:us-east-1:123456789012:deliverystream/verticals-lake", "verticals-lake",
-                 id="firehose"),
-    pytest.param("arn:aws:sqs:us-east-1:123456789012:payments-orders", "payments-orders", id="sqs"),
-    pytest.param("arn:aws:logs:us-east-1:123456789012:log-group:/verticals/ops-alerts", "verticals/ops-alerts",
-                 id="log-group"),
-    pytest.param("not-an-arn", "not-an-arn", id="not-an-arn"),
-])
+@pytest.mark.parametrize(
+    ("arn", "name"),
+    [
+        pytest.param(
+            "arn:aws:events:us-east-1:123456789012:api-destination/crm-webhook",
+            "api-destination/crm-webhook",
+            id="api-destination",
+        ),
+        pytest.param(
+            "arn:aws:firehose:us-east-1:123456789012:deliverystream/verticals-lake",
+            "verticals-lake",
+            id="firehose",
+        ),
+        pytest.param("arn:aws:sqs:us-east-1:123456789012:payments-orders", "payments-orders", id="sqs"),
+        pytest.param(
+            "arn:aws:logs:us-east-1:123456789012:log-group:/verticals/ops-alerts",
+            "verticals/ops-alerts",
+            id="log-group",
+        ),
+        pytest.param("not-an-arn", "not-an-arn", id="not-an-arn"),
+    ],
+)
 def test_target_name(arn, name):
     assert delivery.target_name(arn) == name
 
@@ -209,19 +314,34 @@ class FakeDeadLetters:
 def metrics_ctx(metrics, depth=None):
     from tests.services.conftest import NoEngine
 
-    return Context(load_settings({}), NoEngine(), metrics, FakeDeadLetters(depth or {"crm-webhook-dlq": 0}),
-                   "local", "test", ("crm-customer-signals", "lake-archive"))
+    return Context(
+        load_settings({}),
+        NoEngine(),
+        metrics,
+        FakeDeadLetters(depth or {"crm-webhook-dlq": 0}),
+        "local",
+        "test",
+        ("crm-customer-signals", "lake-archive"),
+    )
 
 
 def test_delivery_metrics_puts_the_pieces_together():
     at = pd.Timestamp("2026-11-02 10:00", tz="UTC")
-    frame = pd.concat([metric_rows(("crm-customer-signals", "Invocations", 10, 10),
-                                   ("crm-customer-signals", "FailedInvocations", 4, 4),
-                                   ("crm-customer-signals", "IngestionToInvocationStartLatency", 120.0, 6)),
-                       put_rows("verticals", ("PutEventsEntriesCount", 30, 3))]).assign(timestamp=at)
+    frame = pd.concat(
+        [
+            metric_rows(
+                ("crm-customer-signals", "Invocations", 10, 10),
+                ("crm-customer-signals", "FailedInvocations", 4, 4),
+                ("crm-customer-signals", "IngestionToInvocationStartLatency", 120.0, 6),
+            ),
+            put_rows("verticals", ("PutEventsEntriesCount", 30, 3)),
+        ]
+    ).assign(timestamp=at)
     percentiles = PERCENTILES.assign(rule="crm-customer-signals", bus="verticals", samples=6.0)
     rng = custom_range(date(2026, 11, 2), date(2026, 11, 2))
-    health = delivery.delivery_metrics(metrics_ctx(FakeMetrics(frame, percentiles), {"crm-webhook-dlq": 3}), rng)
+    health = delivery.delivery_metrics(
+        metrics_ctx(FakeMetrics(frame, percentiles), {"crm-webhook-dlq": 3}), rng
+    )
     assert health.rules["rule"].tolist() == ["crm-customer-signals", "lake-archive"]
     assert health.rules.loc[0, ["invocations", "failed", "failure_rate"]].tolist() == [10, 4, 0.4]
     assert health.rules.loc[1, "targets"] == "lake (lake → lake-dlq)"
@@ -234,28 +354,52 @@ def test_delivery_metrics_puts_the_pieces_together():
 def test_recent_activity_is_whole_minutes_of_the_last_hour_summed_over_rules():
     now = datetime(2026, 11, 2, 10, 30, 40, tzinfo=UTC)
     minute = pd.Timestamp("2026-11-02 10:29", tz="UTC")
-    frame = pd.DataFrame({
-        "timestamp": [minute, minute, minute + pd.Timedelta(minutes=1), minute - pd.Timedelta(minutes=61), minute],
-        "metric": ["Invocations", "Invocations", "Invocations", "Invocations", "FailedInvocations"],
-        "bus": "verticals", "rule": ["a", "b", "a", "a", "a"], "value": [3.0, 4.0, 9.0, 5.0, 1.0],
-        "samples": 1.0})
+    frame = pd.DataFrame(
+        {
+            "timestamp": [
+                minute,
+                minute,
+                minute + pd.Timedelta(minutes=1),
+                minute - pd.Timedelta(minutes=61),
+                minute,
+            ],
+            "metric": ["Invocations", "Invocations", "Invocations", "Invocations", "FailedInvocations"],
+            "bus": "verticals",
+            "rule": ["a", "b", "a", "a", "a"],
+            "value": [3.0, 4.0, 9.0, 5.0, 1.0],
+            "samples": 1.0,
+        }
+    )
     metrics = FakeMetrics(frame)
     recent = delivery.recent_activity(metrics_ctx(metrics), now)
     assert recent[["metric", "value"]].to_dict("records") == [
-        {"metric": "FailedInvocations", "value": 1.0}, {"metric": "Invocations", "value": 7.0}]
+        {"metric": "FailedInvocations", "value": 1.0},
+        {"metric": "Invocations", "value": 7.0},
+    ]
     assert recent["timestamp"].tolist() == [pd.Timestamp("2026-11-02 10:29")] * 2
     assert metrics.calls[0][3] == 60  # per minute
 
 
 # --- redrive ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("backend", "sent", "failed", "missing", "sentence", "ok"), [
-    pytest.param("local", 3, {}, (), "3 of 3 messages delivered again.", True, id="all-local"),
-    pytest.param("aws", 1, {}, (), "1 of 1 message put back on the bus.", True, id="one-aws"),
-    pytest.param("local", 1, {"m2": "SDK_CLIENT_ERROR: 503", "m3": "SDK_CLIENT_ERROR: 503"}, ("m4",),
-                 "1 of 4 messages delivered again, 2 failed again and stay in q: "
-                 "SDK_CLIENT_ERROR: 503 (2), 1 was no longer in the queue.", False, id="mixed"),
-])
+
+@pytest.mark.parametrize(
+    ("backend", "sent", "failed", "missing", "sentence", "ok"),
+    [
+        pytest.param("local", 3, {}, (), "3 of 3 messages delivered again.", True, id="all-local"),
+        pytest.param("aws", 1, {}, (), "1 of 1 message put back on the bus.", True, id="one-aws"),
+        pytest.param(
+            "local",
+            1,
+            {"m2": "SDK_CLIENT_ERROR: 503", "m3": "SDK_CLIENT_ERROR: 503"},
+            ("m4",),
+            "1 of 4 messages delivered again, 2 failed again and stay in q: "
+            "SDK_CLIENT_ERROR: 503 (2), 1 was no longer in the queue.",
+            False,
+            id="mixed",
+        ),
+    ],
+)
 def test_redrive_report_sentence(backend, sent, failed, missing, sentence, ok):
     asked = sent + len(failed) + len(missing)
     report = delivery.RedriveReport("q", backend, asked, tuple(f"m{i}" for i in range(sent)), failed, missing)
@@ -263,9 +407,12 @@ def test_redrive_report_sentence(backend, sent, failed, missing, sentence, ok):
 
 
 def test_redrive_question_names_count_queue_and_targets():
-    letters = pd.DataFrame({"rule": ["crm", "crm", "ops"], "target": ["api-destination/crm"] * 2 + ["ops-log"]})
+    letters = pd.DataFrame(
+        {"rule": ["crm", "crm", "ops"], "target": ["api-destination/crm"] * 2 + ["ops-log"]}
+    )
     assert delivery.redrive_question(letters, "crm-webhook-dlq") == (
-        "Redrive 3 messages from crm-webhook-dlq to api-destination/crm (rule crm), ops-log (rule ops)?")
+        "Redrive 3 messages from crm-webhook-dlq to api-destination/crm (rule crm), ops-log (rule ops)?"
+    )
     assert delivery.redrive_question(letters.iloc[:1], "q").startswith("Redrive 1 message from q")
 
 
@@ -273,11 +420,22 @@ def test_redrive_on_the_local_bus_delivers_and_keeps_what_failed_again(tmp_path)
     lake = tmp_path / "lake"
     dlq = LocalDeadLetterQueue(tmp_path / "bus" / "dlq" / "crm-webhook-dlq.jsonl")
     prefix = "arn:aws:events:us-east-1:123456789012:"
-    event = {"version": "0", "id": "e-1", "source": "verticals.shop", "detail-type": "OrderPlaced",
-             "account": "123456789012", "time": "2026-11-02T10:00:00Z", "region": "us-east-1", "resources": [],
-             "detail": {"order_id": "o-1"}}
-    to_queue = {"ERROR_CODE": "SDK_CLIENT_ERROR", "RULE_ARN": prefix + "rule/verticals/payments-on-order",
-                "TARGET_ARN": "arn:aws:sqs:us-east-1:123456789012:payments-orders"}
+    event = {
+        "version": "0",
+        "id": "e-1",
+        "source": "verticals.shop",
+        "detail-type": "OrderPlaced",
+        "account": "123456789012",
+        "time": "2026-11-02T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"order_id": "o-1"},
+    }
+    to_queue = {
+        "ERROR_CODE": "SDK_CLIENT_ERROR",
+        "RULE_ARN": prefix + "rule/verticals/payments-on-order",
+        "TARGET_ARN": "arn:aws:sqs:us-east-1:123456789012:payments-orders",
+    }
     gone = {**to_queue, "TARGET_ARN": prefix + "api-destination/removed"}
     at = datetime(2026, 11, 2, 10, 5, tzinfo=UTC)
     delivered, stale = dlq.send(event, to_queue, at), dlq.send({**event, "id": "e-2"}, gone, at)
@@ -291,37 +449,62 @@ def test_redrive_on_the_local_bus_delivers_and_keeps_what_failed_again(tmp_path)
     assert "1 of 3 messages delivered again" in report.sentence
 
 
-@pytest.mark.parametrize(("first", "last", "stamps", "values"), [
-    pytest.param(date(2026, 11, 2), date(2026, 11, 2), ["2026-11-02 10:00"], [7.0], id="a-day-hourly"),
-    pytest.param(date(2026, 10, 1), date(2026, 11, 2), ["2026-11-02 00:00"], [7.0], id="a-month-daily"),
-])
+@pytest.mark.parametrize(
+    ("first", "last", "stamps", "values"),
+    [
+        pytest.param(date(2026, 11, 2), date(2026, 11, 2), ["2026-11-02 10:00"], [7.0], id="a-day-hourly"),
+        pytest.param(date(2026, 10, 1), date(2026, 11, 2), ["2026-11-02 00:00"], [7.0], id="a-month-daily"),
+    ],
+)
 def test_chart_series_sums_counts_per_bucket_of_the_range(first, last, stamps, values):
     at = pd.Timestamp("2026-11-02 10:05", tz="UTC")
     metrics = metric_rows(("crm", "Invocations", 3, 3), ("crm", "Invocations", 4, 4)).assign(
-        timestamp=[at, at + pd.Timedelta(minutes=30)])
+        timestamp=[at, at + pd.Timedelta(minutes=30)]
+    )
     series = delivery.chart_series(metrics, custom_range(first, last), "UTC")
     assert series["timestamp"].tolist() == [pd.Timestamp(s) for s in stamps]
     assert series["value"].tolist() == values
 
 
 def test_chart_series_weights_latency_and_leaves_out_a_bucket_under_way():
-    rows = [("crm", "IngestionToInvocationStartLatency", 100.0, 1), ("crm", "IngestionToInvocationStartLatency", 10.0, 9),
-            ("crm", "Invocations", 5, 5)]
-    metrics = metric_rows(*rows).assign(timestamp=[pd.Timestamp("2026-11-02 10:05", tz="UTC"),
-                                                   pd.Timestamp("2026-11-02 10:35", tz="UTC"),
-                                                   pd.Timestamp("2026-11-02 11:10", tz="UTC")])
-    rng = delivery.TimeRange(pd.Timestamp("2026-11-02 10:00", tz="UTC").to_pydatetime(),
-                             pd.Timestamp("2026-11-02 11:30", tz="UTC").to_pydatetime(), "custom", "")
+    rows = [
+        ("crm", "IngestionToInvocationStartLatency", 100.0, 1),
+        ("crm", "IngestionToInvocationStartLatency", 10.0, 9),
+        ("crm", "Invocations", 5, 5),
+    ]
+    metrics = metric_rows(*rows).assign(
+        timestamp=[
+            pd.Timestamp("2026-11-02 10:05", tz="UTC"),
+            pd.Timestamp("2026-11-02 10:35", tz="UTC"),
+            pd.Timestamp("2026-11-02 11:10", tz="UTC"),
+        ]
+    )
+    rng = delivery.TimeRange(
+        pd.Timestamp("2026-11-02 10:00", tz="UTC").to_pydatetime(),
+        pd.Timestamp("2026-11-02 11:30", tz="UTC").to_pydatetime(),
+        "custom",
+        "",
+    )
     series = delivery.chart_series(metrics, rng, "UTC")
     assert series[["metric", "value"]].to_dict("records") == [
-        {"metric": "IngestionToInvocationStartLatency", "value": pytest.approx(19.0)}]  # 11:00 is cut by the end
+        {"metric": "IngestionToInvocationStartLatency", "value": pytest.approx(19.0)}
+    ]  # 11:00 is cut by the end
 
 
 def test_equal_p99s_rank_by_mean():
-    metrics = metric_rows(("a", "IngestionToInvocationStartLatency", 0.0, 10),
-                          ("b", "IngestionToInvocationStartLatency", 20.0, 10))
-    percentiles = pd.DataFrame({"rule": ["a", "b"], "metric": "IngestionToInvocationStartLatency",
-                                "p50": 0.5, "p90": 0.9, "p99": [0.99001, 0.98999]})
+    metrics = metric_rows(
+        ("a", "IngestionToInvocationStartLatency", 0.0, 10),
+        ("b", "IngestionToInvocationStartLatency", 20.0, 10),
+    )
+    percentiles = pd.DataFrame(
+        {
+            "rule": ["a", "b"],
+            "metric": "IngestionToInvocationStartLatency",
+            "p50": 0.5,
+            "p90": 0.9,
+            "p99": [0.99001, 0.98999],
+        }
+    )
     assert delivery.latency_table(metrics, percentiles)["rule"].tolist() == ["b", "a"]
 
 
@@ -331,8 +514,12 @@ def test_percentiles_from_the_local_metrics_store(tmp_path):
     lake = tmp_path / "lake"
     now = datetime.now(UTC)
     recorder = MetricsRecorder(lake, "verticals")
-    recorder.add_latencies("IngestionToInvocationStartLatency", now.timestamp() - 600,
-                           [10.0] * 90 + [1000.0] * 10, rule="crm-customer-signals")
+    recorder.add_latencies(
+        "IngestionToInvocationStartLatency",
+        now.timestamp() - 600,
+        [10.0] * 90 + [1000.0] * 10,
+        rule="crm-customer-signals",
+    )
     recorder.add("Invocations", now.timestamp() - 600, 100.0, rule="crm-customer-signals", samples=100.0)
     recorder.flush()
     ctx = context.build_context(load_settings({"VERTICALS_LAKE": str(lake)}))
@@ -341,4 +528,6 @@ def test_percentiles_from_the_local_metrics_store(tmp_path):
     latency = delivery.delivery_metrics(ctx, rng).latency.iloc[0]
 
     assert (latency["rule"], latency["samples"], latency["mean_ms"]) == ("crm-customer-signals", 100, 109.0)
-    assert latency["p50"] == pytest.approx(10.0, rel=0.13) and latency["p99"] == pytest.approx(1000.0, rel=0.13)
+    assert latency["p50"] == pytest.approx(10.0, rel=0.13) and latency["p99"] == pytest.approx(
+        1000.0, rel=0.13
+    )

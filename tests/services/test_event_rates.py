@@ -8,7 +8,9 @@ from app.services.timerange import custom_range
 
 
 def hourly(*rows: tuple[str, int]) -> pd.DataFrame:
-    return pd.DataFrame({"hour": pd.to_datetime([r[0] for r in rows], utc=True), "events": [r[1] for r in rows]})
+    return pd.DataFrame(
+        {"hour": pd.to_datetime([r[0] for r in rows], utc=True), "events": [r[1] for r in rows]}
+    )
 
 
 def test_heatmap_means_per_weekday_and_hour_with_silent_hours_as_zero():
@@ -30,29 +32,43 @@ def test_heatmap_of_nothing_is_zeros():
 
 
 def test_top_detail_types_share_and_rate():
-    rates = pd.DataFrame({
-        "bucket": pd.to_datetime(["2026-11-02", "2026-11-03", "2026-11-02"]),
-        "department": ["Retail web shop", "Retail web shop", "Payments"],
-        "detail_type": ["OrderPlaced", "OrderPlaced", "PaymentFailed"],
-        "events": [30, 40, 30],
-    })
+    rates = pd.DataFrame(
+        {
+            "bucket": pd.to_datetime(["2026-11-02", "2026-11-03", "2026-11-02"]),
+            "department": ["Retail web shop", "Retail web shop", "Payments"],
+            "detail_type": ["OrderPlaced", "OrderPlaced", "PaymentFailed"],
+            "events": [30, 40, 30],
+        }
+    )
     top = event_rates.top_detail_types(rates, custom_range(date(2026, 11, 2), date(2026, 11, 3)))
     assert top.to_dict("list") == {
-        "detail_type": ["OrderPlaced", "PaymentFailed"], "department": ["Retail web shop", "Payments"],
-        "events": [70, 30], "share": [0.7, 0.3], "per_day": [35.0, 15.0]}
+        "detail_type": ["OrderPlaced", "PaymentFailed"],
+        "department": ["Retail web shop", "Payments"],
+        "events": [70, 30],
+        "share": [0.7, 0.3],
+        "per_day": [35.0, 15.0],
+    }
 
 
-@pytest.mark.parametrize(("source", "name"), [
-    pytest.param("verticals.shop", "Retail web shop", id="known"),
-    pytest.param("partner.acme", "partner.acme", id="unknown-source-shown-as-is"),
-])
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [
+        pytest.param("verticals.shop", "Retail web shop", id="known"),
+        pytest.param("partner.acme", "partner.acme", id="unknown-source-shown-as-is"),
+    ],
+)
 def test_department_name(source, name):
     assert event_rates.department_name(source) == name
 
 
 def test_detail_type_heatmap_busiest_first():
-    rates = pd.DataFrame({"bucket": pd.to_datetime(["2026-11-02 10:00", "2026-11-02 11:00", "2026-11-02 10:00"]),
-                          "detail_type": ["StockOut", "StockOut", "OrderPlaced"], "events": [1, 1, 5]})
+    rates = pd.DataFrame(
+        {
+            "bucket": pd.to_datetime(["2026-11-02 10:00", "2026-11-02 11:00", "2026-11-02 10:00"]),
+            "detail_type": ["StockOut", "StockOut", "OrderPlaced"],
+            "events": [1, 1, 5],
+        }
+    )
     table = event_rates.detail_type_heatmap(rates)
     assert table.index.tolist() == ["OrderPlaced", "StockOut"]
     assert table.to_numpy().tolist() == [[5, 0], [1, 1]]
@@ -68,17 +84,30 @@ def test_recent_rates_are_whole_minutes_of_the_last_hour(tmp_path):
     now = datetime(2026, 11, 2, 10, 30, 40, tzinfo=UTC)
 
     def event(i: int, at: datetime, source: str = "verticals.shop") -> dict:
-        return {"version": "0", "id": f"e-{i}", "detail-type": "OrderPlaced" if source.endswith("shop") else "StockOut",
-                "source": source, "account": "123456789012", "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "region": "us-east-1", "resources": [], "detail": {}}
-    LakeWriter(tmp_path / "lake").write([
-        event(1, now - timedelta(minutes=1, seconds=10)), event(2, now - timedelta(seconds=50)),
-        event(3, now - timedelta(seconds=45), "verticals.erp"),
-        event(4, now - timedelta(seconds=5)),  # the minute under way: left out
-        event(5, now - timedelta(minutes=61)),  # more than an hour ago
-    ])
-    ctx = context.build_context(load_settings({"VERTICALS_LAKE": str(tmp_path / "lake"),
-                                               "VERTICALS_TIMEZONE": "Europe/Berlin"}))
+        return {
+            "version": "0",
+            "id": f"e-{i}",
+            "detail-type": "OrderPlaced" if source.endswith("shop") else "StockOut",
+            "source": source,
+            "account": "123456789012",
+            "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {},
+        }
+
+    LakeWriter(tmp_path / "lake").write(
+        [
+            event(1, now - timedelta(minutes=1, seconds=10)),
+            event(2, now - timedelta(seconds=50)),
+            event(3, now - timedelta(seconds=45), "verticals.erp"),
+            event(4, now - timedelta(seconds=5)),  # the minute under way: left out
+            event(5, now - timedelta(minutes=61)),  # more than an hour ago
+        ]
+    )
+    ctx = context.build_context(
+        load_settings({"VERTICALS_LAKE": str(tmp_path / "lake"), "VERTICALS_TIMEZONE": "Europe/Berlin"})
+    )
     recent = event_rates.recent_rates(ctx, now)
     assert recent.to_dict("records") == [
         {"minute": pd.Timestamp("2026-11-02 11:29"), "department": "ERP", "events": 1},

@@ -12,8 +12,15 @@ CAPACITY = 120.0
 
 
 def production(days: pd.DatetimeIndex) -> pd.DataFrame:
-    return pd.DataFrame({"date": days, "product_line": "lamps", "capacity_units": CAPACITY,
-                         "downtime_minutes": 0.0, "produced_units": 100.0})
+    return pd.DataFrame(
+        {
+            "date": days,
+            "product_line": "lamps",
+            "capacity_units": CAPACITY,
+            "downtime_minutes": 0.0,
+            "produced_units": 100.0,
+        }
+    )
 
 
 def outlook_of(days: int, horizon: int) -> forecast.LineOutlook:
@@ -48,27 +55,43 @@ def test_a_backtested_line_in_words(backtested):
 def test_a_short_history_says_how_many_more_days_it_needs(too_short):
     said = forecast.sentences("lamps", too_short, 28)
     assert forecast.missing_days(too_short) == 153 - 60
-    assert said[0].startswith("Needs 93 more days of history for a backtest (153 days for a 28-day horizon; there "
-                              "are 60)")
+    assert said[0].startswith(
+        "Needs 93 more days of history for a backtest (153 days for a 28-day horizon; there are 60)"
+    )
     assert said[1].startswith("lamps: ")
     assert forecast.backtest_table(too_short, 28).empty
 
 
-@pytest.mark.parametrize(("model", "words"), [
-    pytest.param("ets", "exponential smoothing (Holt-Winters)", id="one"),
-    pytest.param("ets+sarimax", "the mean of exponential smoothing (Holt-Winters) and a regression on weekdays, "
-                                "holidays and campaigns with ARIMA errors", id="combined"),
-    pytest.param("prophet", "prophet", id="unknown"),
-])
+@pytest.mark.parametrize(
+    ("model", "words"),
+    [
+        pytest.param("ets", "exponential smoothing (Holt-Winters)", id="one"),
+        pytest.param(
+            "ets+sarimax",
+            "the mean of exponential smoothing (Holt-Winters) and a regression on weekdays, "
+            "holidays and campaigns with ARIMA errors",
+            id="combined",
+        ),
+        pytest.param("prophet", "prophet", id="unknown"),
+    ],
+)
 def test_model_words(model, words):
     assert forecast.model_words(model) == words
 
 
-@pytest.mark.parametrize(("horizon", "columns"), [
-    pytest.param(7, ["model", "chosen", "mase", "wape", "smape", "coverage_80", "coverage_95"], id="a-week"),
-    pytest.param(28, ["model", "chosen", "mase", "wape", "smape", "coverage_80", "coverage_95", "mase_all"],
-                 id="four-weeks"),
-])
+@pytest.mark.parametrize(
+    ("horizon", "columns"),
+    [
+        pytest.param(
+            7, ["model", "chosen", "mase", "wape", "smape", "coverage_80", "coverage_95"], id="a-week"
+        ),
+        pytest.param(
+            28,
+            ["model", "chosen", "mase", "wape", "smape", "coverage_80", "coverage_95", "mase_all"],
+            id="four-weeks",
+        ),
+    ],
+)
 def test_backtest_table_puts_the_chosen_model_first(backtested, horizon, columns):
     table = forecast.backtest_table(backtested, horizon)
     assert list(table.columns) == columns
@@ -110,11 +133,14 @@ def test_weekly_ranges_need_a_backtest(too_short):
     assert forecast.line_view(too_short, 28, weekly=True) is None
 
 
-@pytest.mark.parametrize(("horizon", "days"), [
-    pytest.param(7, 42, id="a-week-six-weeks-back"),
-    pytest.param(14, 49, id="two-weeks"),
-    pytest.param(28, 91, id="four-weeks-thirteen-back"),
-])
+@pytest.mark.parametrize(
+    ("horizon", "days"),
+    [
+        pytest.param(7, 42, id="a-week-six-weeks-back"),
+        pytest.param(14, 49, id="two-weeks"),
+        pytest.param(28, 91, id="four-weeks-thirteen-back"),
+    ],
+)
 def test_shown_history_days(horizon, days):
     assert forecast.shown_history_days(horizon) == days
 
@@ -129,9 +155,16 @@ def test_weekly_totals_keep_whole_blocks_ending_on_the_last_day():
 
 
 def test_shortfall_rows_say_short_or_at_risk():
-    ahead = pd.DataFrame({"date": pd.date_range("2026-12-01", periods=3), "forecast": [90.0, 130.0, 110.0],
-                          "high_80": [100.0, 150.0, 125.0], "capacity": 120.0,
-                          "short": [False, True, False], "at_risk": [False, True, True]})
+    ahead = pd.DataFrame(
+        {
+            "date": pd.date_range("2026-12-01", periods=3),
+            "forecast": [90.0, 130.0, 110.0],
+            "high_80": [100.0, 150.0, 125.0],
+            "capacity": 120.0,
+            "short": [False, True, False],
+            "at_risk": [False, True, True],
+        }
+    )
     rows = forecast.shortfall_rows(ahead)
     assert rows["status"].tolist() == ["short", "at risk"]
     assert rows["short_by"].tolist() == [10.0, 0.0] and rows["short_by_at_80"].tolist() == [30.0, 5.0]

@@ -28,17 +28,21 @@ def test_range_options_offer_the_default_phrase_first():
     assert len(options) == len(set(options))
 
 
-@pytest.mark.parametrize(("count", "text"), [
-    pytest.param(512, "512 B", id="bytes"),
-    pytest.param(1536, "1.5 KB", id="kb"),
-    pytest.param(5 * 1024**2, "5.0 MB", id="mb"),
-    pytest.param(3 * 1024**4, "3.0 TB", id="tb"),
-])
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [
+        pytest.param(512, "512 B", id="bytes"),
+        pytest.param(1536, "1.5 KB", id="kb"),
+        pytest.param(5 * 1024**2, "5.0 MB", id="mb"),
+        pytest.param(3 * 1024**4, "3.0 TB", id="tb"),
+    ],
+)
 def test_format_bytes(count, text):
     assert saved_queries.format_bytes(count) == text
 
 
 def test_a_bad_value_names_the_parameter(settings_ctx):
     with pytest.raises(saved_queries.ParamError, match="regions"):
-        saved_queries.run_saved_query(settings_ctx(None), "campaign_spend_vs_orders", {"regions": []},
-                                      date(2026, 11, 25))
+        saved_queries.run_saved_query(
+            settings_ctx(None), "campaign_spend_vs_orders", {"regions": []}, date(2026, 11, 25)
+        )

@@ -8,24 +8,75 @@ from app.services.timerange import CUSTOM, TimeRange, custom_range, from_query, 
 NOW = datetime(2026, 11, 25, 14, 7, 30, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("query", "preset", "start", "end", "problem"), [
-    pytest.param({}, "30d", datetime(2026, 10, 26, 14, 10, tzinfo=UTC), datetime(2026, 11, 25, 14, 10, tzinfo=UTC),
-                 None, id="default"),
-    pytest.param({"range": "24h"}, "24h", datetime(2026, 11, 24, 14, 10, tzinfo=UTC),
-                 datetime(2026, 11, 25, 14, 10, tzinfo=UTC), None, id="24h-ends-at-now-rounded-up"),
-    pytest.param({"range": ["7d", "90d"]}, "90d", datetime(2026, 8, 27, 14, 10, tzinfo=UTC),
-                 datetime(2026, 11, 25, 14, 10, tzinfo=UTC), None, id="repeated-key-last-wins"),
-    pytest.param({"from": "2026-10-01", "to": "2026-10-31"}, CUSTOM, datetime(2026, 10, 1, tzinfo=UTC),
-                 datetime(2026, 11, 1, tzinfo=UTC), None, id="custom-days-inclusive"),
-    pytest.param({"from": "2026-10-31", "to": "2026-10-01"}, CUSTOM, datetime(2026, 10, 1, tzinfo=UTC),
-                 datetime(2026, 11, 1, tzinfo=UTC), None, id="custom-days-swapped"),
-    pytest.param({"from": "2026-10-05"}, CUSTOM, datetime(2026, 10, 5, tzinfo=UTC),
-                 datetime(2026, 10, 6, tzinfo=UTC), None, id="one-day"),
-    pytest.param({"range": "fortnight"}, "30d", datetime(2026, 10, 26, 14, 10, tzinfo=UTC),
-                 datetime(2026, 11, 25, 14, 10, tzinfo=UTC), "unknown range 'fortnight'", id="unknown-preset"),
-    pytest.param({"from": "01/10/2026", "to": "2026-10-31"}, "30d", datetime(2026, 10, 26, 14, 10, tzinfo=UTC),
-                 datetime(2026, 11, 25, 14, 10, tzinfo=UTC), "not YYYY-MM-DD", id="bad-date"),
-])
+@pytest.mark.parametrize(
+    ("query", "preset", "start", "end", "problem"),
+    [
+        pytest.param(
+            {},
+            "30d",
+            datetime(2026, 10, 26, 14, 10, tzinfo=UTC),
+            datetime(2026, 11, 25, 14, 10, tzinfo=UTC),
+            None,
+            id="default",
+        ),
+        pytest.param(
+            {"range": "24h"},
+            "24h",
+            datetime(2026, 11, 24, 14, 10, tzinfo=UTC),
+            datetime(2026, 11, 25, 14, 10, tzinfo=UTC),
+            None,
+            id="24h-ends-at-now-rounded-up",
+        ),
+        pytest.param(
+            {"range": ["7d", "90d"]},
+            "90d",
+            datetime(2026, 8, 27, 14, 10, tzinfo=UTC),
+            datetime(2026, 11, 25, 14, 10, tzinfo=UTC),
+            None,
+            id="repeated-key-last-wins",
+        ),
+        pytest.param(
+            {"from": "2026-10-01", "to": "2026-10-31"},
+            CUSTOM,
+            datetime(2026, 10, 1, tzinfo=UTC),
+            datetime(2026, 11, 1, tzinfo=UTC),
+            None,
+            id="custom-days-inclusive",
+        ),
+        pytest.param(
+            {"from": "2026-10-31", "to": "2026-10-01"},
+            CUSTOM,
+            datetime(2026, 10, 1, tzinfo=UTC),
+            datetime(2026, 11, 1, tzinfo=UTC),
+            None,
+            id="custom-days-swapped",
+        ),
+        pytest.param(
+            {"from": "2026-10-05"},
+            CUSTOM,
+            datetime(2026, 10, 5, tzinfo=UTC),
+            datetime(2026, 10, 6, tzinfo=UTC),
+            None,
+            id="one-day",
+        ),
+        pytest.param(
+            {"range": "fortnight"},
+            "30d",
+            datetime(2026, 10, 26, 14, 10, tzinfo=UTC),
+            datetime(2026, 11, 25, 14, 10, tzinfo=UTC),
+            "unknown range 'fortnight'",
+            id="unknown-preset",
+        ),
+        pytest.param(
+            {"from": "01/10/2026", "to": "2026-10-31"},
+            "30d",
+            datetime(2026, 10, 26, 14, 10, tzinfo=UTC),
+            datetime(2026, 11, 25, 14, 10, tzinfo=UTC),
+            "not YYYY-MM-DD",
+            id="bad-date",
+        ),
+    ],
+)
 def test_from_query(query, preset, start, end, problem):
     rng, found = from_query(query, NOW)
     assert (rng.preset, rng.start, rng.end) == (preset, start, end)
@@ -41,10 +92,13 @@ def test_custom_days_are_whole_days_in_the_time_zone():
     assert timerange.local_days(rng, "Europe/Berlin") == (date(2026, 7, 1), date(2026, 7, 2))
 
 
-@pytest.mark.parametrize("query", [
-    pytest.param({"range": "7d"}, id="preset"),
-    pytest.param({"from": "2026-02-01", "to": "2026-02-28"}, id="custom"),
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param({"range": "7d"}, id="preset"),
+        pytest.param({"from": "2026-02-01", "to": "2026-02-28"}, id="custom"),
+    ],
+)
 def test_a_link_reproduces_the_range(query):
     rng, _ = from_query(query, NOW)
     assert to_query(rng) == query
@@ -54,8 +108,12 @@ def test_a_link_reproduces_the_range(query):
 def test_the_end_day_is_excluded_from_partitions():
     rng = custom_range(date(2026, 3, 1), date(2026, 3, 31))
     assert (rng.dt_from, rng.dt_to) == ("2026-03-01", "2026-03-31")
-    assert rng.params() == {"dt_from": "2026-03-01", "dt_to": "2026-03-31",
-                            "t_from": datetime(2026, 3, 1, tzinfo=UTC), "t_to": datetime(2026, 4, 1, tzinfo=UTC)}
+    assert rng.params() == {
+        "dt_from": "2026-03-01",
+        "dt_to": "2026-03-31",
+        "t_from": datetime(2026, 3, 1, tzinfo=UTC),
+        "t_to": datetime(2026, 4, 1, tzinfo=UTC),
+    }
 
 
 def test_previous_period_has_equal_length_and_ends_where_this_starts():
@@ -64,13 +122,16 @@ def test_previous_period_has_equal_length_and_ends_where_this_starts():
     assert before.end == rng.start and before.duration == rng.duration
 
 
-@pytest.mark.parametrize(("preset", "bucket", "period"), [
-    pytest.param("24h", "hour", 300, id="24h"),
-    pytest.param("7d", "hour", 3600, id="7d"),
-    pytest.param("30d", "day", 86_400, id="30d"),
-    pytest.param("90d", "day", 86_400, id="90d"),
-    pytest.param("365d", "week", 86_400, id="365d"),
-])
+@pytest.mark.parametrize(
+    ("preset", "bucket", "period"),
+    [
+        pytest.param("24h", "hour", 300, id="24h"),
+        pytest.param("7d", "hour", 3600, id="7d"),
+        pytest.param("30d", "day", 86_400, id="30d"),
+        pytest.param("90d", "day", 86_400, id="90d"),
+        pytest.param("365d", "week", 86_400, id="365d"),
+    ],
+)
 def test_bucket_and_metrics_period(preset, bucket, period):
     rng = preset_range(preset, NOW)
     assert rng.bucket == bucket
@@ -90,13 +151,26 @@ def test_widened_keeps_the_end():
     assert rng.widened(rng.end) == TimeRange(rng.start, rng.end, CUSTOM, rng.label)
 
 
-@pytest.mark.parametrize(("start", "end", "whole"), [
-    pytest.param(datetime(2026, 11, 2, 9, tzinfo=UTC), datetime(2026, 11, 5, 9, tzinfo=UTC),
-                 (datetime(2026, 11, 3, tzinfo=UTC), datetime(2026, 11, 5, tzinfo=UTC)), id="rolling"),
-    pytest.param(datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 4, tzinfo=UTC),
-                 (datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 4, tzinfo=UTC)), id="already-whole"),
-    pytest.param(datetime(2026, 11, 2, 9, tzinfo=UTC), datetime(2026, 11, 3, 9, tzinfo=UTC), None, id="24h-none"),
-])
+@pytest.mark.parametrize(
+    ("start", "end", "whole"),
+    [
+        pytest.param(
+            datetime(2026, 11, 2, 9, tzinfo=UTC),
+            datetime(2026, 11, 5, 9, tzinfo=UTC),
+            (datetime(2026, 11, 3, tzinfo=UTC), datetime(2026, 11, 5, tzinfo=UTC)),
+            id="rolling",
+        ),
+        pytest.param(
+            datetime(2026, 11, 2, tzinfo=UTC),
+            datetime(2026, 11, 4, tzinfo=UTC),
+            (datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 4, tzinfo=UTC)),
+            id="already-whole",
+        ),
+        pytest.param(
+            datetime(2026, 11, 2, 9, tzinfo=UTC), datetime(2026, 11, 3, 9, tzinfo=UTC), None, id="24h-none"
+        ),
+    ],
+)
 def test_whole_days(start, end, whole):
     days = TimeRange(start, end, "x", "x").whole_days()
     assert (days.start, days.end) == whole if whole else days is None
