@@ -164,8 +164,9 @@ def _compatible(found: pa.DataType, declared: pa.DataType) -> bool:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    """The error's first sentence: the reason stays one sentence long."""
+    lines = str(exc).strip().splitlines()
+    return lines[0].split(". ")[0].rstrip(".") if lines else type(exc).__name__
 
 
 def quarantine(root: Path, problems: Iterable[Problem]) -> list[Path]:
