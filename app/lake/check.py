@@ -195,3 +195,30 @@ def quarantine(root: Path, problems: Iterable[Problem]) -> list[Path]:
         os.rename(source, target)
         moved.append(target)
     return moved
+
+
+def run_check(root: Path) -> tuple[str, int]:
+    """``lake check``: (the report to print, the exit status: 0 clean, 1 problems).
+
+    :class:`NotALake` propagates (the CLI prints its one sentence, exit status 2)."""
+    lake = validate_lake(root)
+    problems = check_lake(lake)
+    if not problems:
+        return f"The lake at {lake} has no problem files.", 0
+    lines = [p.sentence() for p in problems]
+    lines.append(
+        f"{len(problems)} problem file(s) in {lake}; "
+        f"`python -m app lake quarantine --lake {lake}` moves them to {QUARANTINE}/."
+    )
+    return "\n".join(lines), 1
+
+
+def run_quarantine(root: Path) -> tuple[str, int]:
+    """``lake quarantine``: move every problem file aside; (the report, exit status 0)."""
+    lake = validate_lake(root)
+    moved = quarantine(lake, check_lake(lake))
+    if not moved:
+        return f"The lake at {lake} has no problem files; nothing moved.", 0
+    lines = [f"moved {p.relative_to(lake).as_posix()}" for p in moved]
+    lines.append(f"{len(moved)} file(s) moved to {lake / QUARANTINE} (nothing deleted).")
+    return "\n".join(lines), 0

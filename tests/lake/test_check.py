@@ -7,7 +7,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from app.lake.check import NotALake, Problem, check_lake, is_lake, quarantine, validate_lake
+from app.lake.check import (
+    NotALake,
+    Problem,
+    check_lake,
+    is_lake,
+    quarantine,
+    run_check,
+    run_quarantine,
+    validate_lake,
+)
 from app.lake.writer import LakeWriter
 from tests.lake.test_writer import envelope
 
@@ -120,3 +129,15 @@ def test_validate_lake(lake, tmp_path_factory):
     assert validate_lake(empty / "nope", may_be_missing=True) == (empty / "nope").resolve()
     with pytest.raises(NotALake, match="is a file"):
         validate_lake(next(lake.rglob("*.parquet")))
+
+
+def test_run_check_and_run_quarantine(lake):
+    assert run_check(lake) == (f"The lake at {lake.resolve()} has no problem files.", 0)
+    (lake / "orders" / "dt=2026-11-20" / "notes.txt").write_text("x")
+    report, status = run_check(lake)
+    assert status == 1 and report.splitlines()[0].startswith("orders/dt=2026-11-20/notes.txt (orders): ")
+    report, status = run_quarantine(lake)
+    assert status == 0 and report.splitlines()[0] == "moved _quarantine/orders/dt=2026-11-20/notes.txt"
+    assert run_quarantine(lake)[0].endswith("nothing moved.")
+    with pytest.raises(NotALake):
+        run_check("/etc")
