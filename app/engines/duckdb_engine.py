@@ -396,7 +396,7 @@ def _fetch(cursor: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any]) 
 def with_whole_counts(frame: pd.DataFrame, duckdb_types: list[str]) -> pd.DataFrame:
     """DuckDB's ``count_if`` and ``sum`` of integers are HUGEINT, which pandas receives as
     float; Athena returns bigint. Give those columns back as (nullable) integers."""
-    for name, kind in zip(list(frame.columns), duckdb_types):
+    for name, kind in zip(list(frame.columns), duckdb_types, strict=True):
         if kind in ("HUGEINT", "UHUGEINT") and frame[name].dropna().map(float.is_integer).all():
             frame[name] = frame[name].astype("Int64")
     return frame
