@@ -43,8 +43,10 @@ class EntryError:
 
 
 def format_time(moment: datetime) -> str:
-    """EventBridge's envelope time: UTC, whole seconds, trailing Z."""
-    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+    """EventBridge's envelope time: UTC, whole seconds, trailing Z; the year always four
+    digits (``strftime``'s ``%Y`` gives ``999``, which would make a malformed ``dt``)."""
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"
 
 
 def parse_time(value: Any) -> datetime:
@@ -120,6 +122,12 @@ def validate_entry(entry: Any, max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES) -
             return EntryError(
                 "InvalidArgument", f"Parameter {name} is not valid. Reason: {name} must be a string."
             )
+        try:
+            value.encode("utf-8")  # a lone surrogate (JSON's "\ud800") is not text
+        except UnicodeEncodeError:
+            return EntryError(
+                "InvalidArgument", f"Parameter {name} is not valid. Reason: {name} is not valid Unicode."
+            )
     if entry["Source"].lower().startswith("aws."):
         return EntryError("NotAuthorizedForSourceException", "Not authorized for the source.")
     size = entry_size(entry)
@@ -136,7 +144,9 @@ def validate_entry(entry: Any, max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES) -
         )
     if entry.get("Time") is not None:
         try:
-            parse_time(entry["Time"])
+            # In UTC too: 0001-01-01T00:00+01:00 is a valid datetime whose UTC day is not,
+            # and the lake partitions by the UTC day (years 0001-9999).
+            format_time(parse_time(entry["Time"]))
         except (ValueError, OverflowError, OSError):
             return EntryError("InvalidArgument", f"Parameter Time is not valid: {entry['Time']!r}.")
     try:

@@ -87,3 +87,19 @@ def test_envelope_has_eventbridge_fields():
     }
     assert envelope["time"] == "2026-11-20T10:00:00Z"
     assert envelope["detail-type"] == "OrderPlaced"
+
+
+def test_entries_with_text_that_is_not_unicode_or_times_outside_years_1_to_9999_are_refused():
+    from app.events import validate_entry
+
+    entry = {"Source": "verticals.shop", "DetailType": "OrderPlaced", "Detail": "{}"}
+    assert validate_entry({**entry, "Source": "a\ud800"}).code == "InvalidArgument"
+    for time in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00", 1e12):
+        assert validate_entry({**entry, "Time": time}).code == "InvalidArgument"
+    assert validate_entry({**entry, "Time": "0999-05-01T00:00:00Z"}) == {}
+
+
+def test_times_have_four_digit_years():
+    from app.events import format_time
+
+    assert format_time(datetime(7, 1, 2, 3, 4, 5, tzinfo=UTC)) == "0007-01-02T03:04:05Z"

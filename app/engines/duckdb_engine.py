@@ -21,6 +21,7 @@ are bound by DuckDB (``$name``), and the database may only read files under the 
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -34,6 +35,8 @@ from sqlglot import exp
 
 from app.engines.base import QueryError, QueryResult
 from app.engines.sqlparams import check_params, check_tables, lake_tables, parse_query, to_duckdb
+from app.lake.check import check_lake, file_problem, parquet_problem
+from app.lake.paths import LONG_MARKER, exact_column
 from app.lake.tables import TABLES, Table
 
 DUCKDB_TYPES: dict[str, str] = {
@@ -63,8 +66,8 @@ def table_columns(table: Table) -> list[tuple[str, str]]:
     ]
 
 
-def files_sql(table: Table, lake: Path, union_by_name: bool = True) -> str:
-    glob = quote_string(f"{lake}/{table.name}/**/*.parquet")
+def files_sql(table: Table, lake: Path, union_by_name: bool = True, glob_path: str | None = None) -> str:
+    glob = quote_string(glob_path or f"{lake}/{table.name}/**/*.parquet")
     hive_types = ", ".join(f"{quote_string(p)}: {quote_string(PARTITION_TYPE)}" for p in table.partitions)
     return (
         f"SELECT * FROM read_parquet({glob}, hive_partitioning = true, "
@@ -74,14 +77,32 @@ def files_sql(table: Table, lake: Path, union_by_name: bool = True) -> str:
 
 
 def view_sql(table: Table, lake: Path, union_by_name: bool = True) -> str:
-    """The view that shows ``table``'s files under the Glue table's name."""
+    """The view that shows ``table``'s files under the Glue table's name.
+
+    A ``source`` partition value comes from the folder name, which DuckDB's Hive
+    partitioning decodes (``%2F`` -> ``/``, app/lake/paths.py). A source too long for a
+    folder name is in folders ``source=~…`` (a literal ``~`` starts no other folder name)
+    and in the files' ``source_value`` column: those files are read by a second scan of
+    their own, so that a filter on ``source`` still prunes the other folders.
+    """
     columns = table_columns(table)
     typed_empty = ", ".join(f"CAST(NULL AS {t}) AS {quote_identifier(n)}" for n, t in columns)
     names = ", ".join(quote_identifier(n) for n, _ in columns)
+    view = f"CREATE OR REPLACE VIEW {quote_identifier(table.name)} AS "
+    if "source" not in table.partitions:
+        return (
+            f"{view}SELECT {names} FROM (SELECT {typed_empty} WHERE false UNION ALL BY NAME "
+            f"{files_sql(table, lake, union_by_name)})"
+        )
+    short_glob = f"{lake}/{table.name}/*/source=[!{LONG_MARKER}]*/*.parquet"
+    long_glob = f"{lake}/{table.name}/*/source={LONG_MARKER}*/*.parquet"
+    exact = quote_identifier(exact_column("source"))
+    long_names = ", ".join(f"{exact} AS source" if n == "source" else quote_identifier(n) for n, _ in columns)
     return (
-        f"CREATE OR REPLACE VIEW {quote_identifier(table.name)} AS SELECT {names} FROM "
-        f"(SELECT {typed_empty} WHERE false UNION ALL BY NAME "
-        f"{files_sql(table, lake, union_by_name)})"
+        f"{view}SELECT {names} FROM (SELECT {typed_empty} WHERE false UNION ALL BY NAME "
+        f"{files_sql(table, lake, union_by_name, short_glob)}) UNION ALL "
+        f"SELECT {long_names} FROM (SELECT {typed_empty}, CAST(NULL AS VARCHAR) AS {exact} WHERE false "
+        f"UNION ALL BY NAME {files_sql(table, lake, True, long_glob)})"
     )
 
 
@@ -142,9 +163,13 @@ class DuckDBEngine:
         self.lake = Path(lake).expanduser().resolve()
         self._lock = threading.Lock()
         self._db = _connect(extension_directory)
-        self.union_by_name: dict[str, bool] = {
-            name: self._create_view(table, union_by_name) for name, table in TABLES.items()
-        }
+        self._union_by_name_setting = union_by_name
+        self.union_by_name: dict[str, bool] = {}
+        # Tables whose view could not be made (a bad file): the sentence naming it. Only
+        # the queries on such a table fail; each one tries again (the file may be gone).
+        self.unavailable: dict[str, str] = {}
+        for table in TABLES.values():
+            self._try_view(table)
         _confine_to(self._db, self.lake)
 
     def tables(self) -> list[str]:
@@ -156,11 +181,14 @@ class DuckDBEngine:
         check_tables(tree, TABLES)
         check_params(tree, values)
         duck_sql = to_duckdb(_without_qualifiers(tree))
+        names = {t.name for t in lake_tables(tree)}
+        self._views_for(names)
         try:
-            frame, elapsed, profile = self._execute(duck_sql, values)
-        except _SchemaMismatch:
-            self._read_by_name({t.name for t in lake_tables(tree)})
-            frame, elapsed, profile = self._execute(duck_sql, values)
+            frame, elapsed, profile = self._execute(duck_sql, values, names)
+        except _SchemaMismatch as mismatch:
+            self._refuse_foreign(mismatch, names)
+            self._read_by_name(names)
+            frame, elapsed, profile = self._execute(duck_sql, values, names)
         files, scanned = scan_totals(profile)
         return QueryResult(
             frame=frame,
@@ -181,6 +209,45 @@ class DuckDBEngine:
         self._db.execute(view_sql(table, self.lake, union_by_name))
         return union_by_name
 
+    def _try_view(self, table: Table) -> None:
+        """Make the table's view; a bad file makes the table unavailable, not the engine."""
+        try:
+            self.union_by_name[table.name] = self._create_view(table, self._union_by_name_setting)
+            self.unavailable.pop(table.name, None)
+        except (duckdb.Error, QueryError) as exc:
+            self.unavailable[table.name] = self._bad_file_sentence(exc, {table.name}) or (
+                f"The lake table {table.name} can't be read: {describe_error(exc)}"
+                if isinstance(exc, duckdb.Error)
+                else str(exc)
+            )
+            # A view that fails when used, so that no other table's query can reach the
+            # files through a stale definition.
+            self._db.execute(f"CREATE OR REPLACE VIEW {quote_identifier(table.name)} AS SELECT 1 WHERE false")
+
+    def _views_for(self, names: set[str]) -> None:
+        broken = sorted(names & set(self.unavailable))
+        if not broken:
+            return
+        with self._lock:
+            for name in broken:
+                self._try_view(TABLES[name])
+        for name in broken:
+            if name in self.unavailable:
+                raise QueryError(self.unavailable[name])
+
+    def _bad_file_sentence(self, exc: BaseException, names: set[str]) -> str | None:
+        """One sentence naming the lake file behind ``exc``, when a file is behind it."""
+        return bad_file_sentence(str(exc), self.lake, names)
+
+    def _refuse_foreign(self, mismatch: _SchemaMismatch, names: set[str]) -> None:
+        """A file of another schema is not a reason to read the table by column name."""
+        for path in _quoted_paths(str(mismatch)):
+            table = _table_of(path, self.lake)
+            if table is not None and table in names:
+                reason = parquet_problem(TABLES[table], path)
+                if reason:
+                    raise QueryError(_file_sentence(path, self.lake, reason))
+
     def _read_by_name(self, names: set[str]) -> None:
         """A file lacks a column the first file has: reconcile these tables' files by name
         from now on (slower: every file's footer is read at each query)."""
@@ -190,14 +257,22 @@ class DuckDBEngine:
                     self._db.execute(view_sql(TABLES[name], self.lake, True))
                     self.union_by_name[name] = True
 
-    def _execute(self, sql: str, values: dict[str, Any]) -> tuple[pd.DataFrame, float, dict]:
+    def _execute(
+        self, sql: str, values: dict[str, Any], names: set[str] | None = None
+    ) -> tuple[pd.DataFrame, float, dict]:
         with self._lock:
             cursor = self._db.cursor()
         try:
             # Profiling is a per-connection setting (DuckDB refuses SET GLOBAL for it).
             cursor.execute("SET enable_profiling = 'no_output'")
             started = perf_counter()
-            frame = _fetch(cursor, sql, values)
+            try:
+                frame = _fetch(cursor, sql, values)
+            except QueryError as exc:
+                sentence = self._bad_file_sentence(exc.__cause__ or exc, names or set())
+                if sentence:
+                    raise QueryError(sentence) from exc
+                raise
             elapsed = perf_counter() - started
             profile = json.loads(cursor.get_profiling_information(format="json"))
             types = [str(d[1]) for d in cursor.description or ()]
@@ -208,6 +283,58 @@ class DuckDBEngine:
 
 class _SchemaMismatch(Exception):
     pass
+
+
+_QUOTED = re.compile(r"""['"](/[^'"]+?\.parquet)['"]""")
+# Errors that come from reading files rather than from the query's text.
+_FILE_ERRORS = (
+    "Invalid Input Error",
+    "IO Error",
+    "Conversion Error",
+    "Could not convert",
+    "parquet",
+    "Parquet",
+)
+
+
+def _quoted_paths(message: str) -> list[Path]:
+    return [Path(m) for m in _QUOTED.findall(message)]
+
+
+def _table_of(path: Path, lake: Path) -> str | None:
+    try:
+        first = path.relative_to(lake).parts[0]
+    except (ValueError, IndexError):
+        return None
+    return first if first in TABLES else None
+
+
+def _file_sentence(path: Path, lake: Path, reason: str) -> str:
+    try:
+        shown = path.relative_to(lake).as_posix()
+    except ValueError:
+        shown = str(path)
+    return (
+        f"The lake file {shown} is {reason}; "
+        "`python -m app lake check` lists such files and `lake quarantine` moves them aside."
+    )
+
+
+def bad_file_sentence(message: str, lake: Path, names: set[str]) -> str | None:
+    """One sentence naming the bad lake file behind a DuckDB error, or None when the error
+    is not about a file. DuckDB names the file in most read errors; otherwise the tables'
+    files are checked (footers only) to find it."""
+    if not any(marker in message for marker in _FILE_ERRORS):
+        return None
+    for path in _quoted_paths(message):
+        table = _table_of(path, lake)
+        if table is not None:
+            reason = file_problem(TABLES[table], path)
+            return _file_sentence(path, lake, reason or "unreadable (" + message.splitlines()[0] + ")")
+    problems = check_lake(lake, sorted(n for n in names if n in TABLES))
+    if problems:
+        return _file_sentence(lake / problems[0].path, lake, problems[0].reason)
+    return None
 
 
 def needs_union_by_name(db: duckdb.DuckDBPyConnection, table: Table, lake: Path) -> bool:
@@ -222,7 +349,15 @@ def needs_union_by_name(db: duckdb.DuckDBPyConnection, table: Table, lake: Path)
     described = {row[0] for row in db.execute(f"DESCRIBE {files_sql(table, lake, False)}").fetchall()}
     if described == {"empty"}:  # no files yet (allow_empty's placeholder column)
         return False
-    return not set(table.column_names) <= described
+    if set(table.column_names) <= described:
+        return False
+    # The first file lacks a column: an older file, or one that isn't the table's at all?
+    glob = quote_string(f"{lake}/{table.name}/**/*.parquet")
+    first = db.execute(f"SELECT filename FROM read_parquet({glob}, filename = true) LIMIT 1").fetchone()
+    reason = parquet_problem(table, Path(first[0])) if first else None
+    if first and reason:
+        raise QueryError(_file_sentence(Path(first[0]), lake, reason))
+    return True
 
 
 def _connect(extension_directory: str | Path | None) -> duckdb.DuckDBPyConnection:
@@ -261,7 +396,7 @@ def _fetch(cursor: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any]) 
 def with_whole_counts(frame: pd.DataFrame, duckdb_types: list[str]) -> pd.DataFrame:
     """DuckDB's ``count_if`` and ``sum`` of integers are HUGEINT, which pandas receives as
     float; Athena returns bigint. Give those columns back as (nullable) integers."""
-    for name, kind in zip(list(frame.columns), duckdb_types):
+    for name, kind in zip(list(frame.columns), duckdb_types, strict=True):
         if kind in ("HUGEINT", "UHUGEINT") and frame[name].dropna().map(float.is_integer).all():
             frame[name] = frame[name].astype("Int64")
     return frame

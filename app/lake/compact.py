@@ -21,6 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from app.lake.paths import QUARANTINE
 from app.lake.writer import COMPRESSION
 
 SMALL_FILE_BYTES = 8 * 1024 * 1024
@@ -88,7 +89,7 @@ def compact(lake: Path, *, min_files: int = 8, min_age_s: float = 60.0) -> Compa
     root = Path(lake)
     finish_interrupted(root)
     now = time.time()
-    folders = {p.parent for p in root.rglob("*.parquet")}
+    folders = {p.parent for p in root.rglob("*.parquet") if p.relative_to(root).parts[0] != QUARANTINE}
     partitions = before = after = 0
     for folder in sorted(folders):
         files = small_files(folder, min_age_s, now)

@@ -3,9 +3,15 @@
 Layout (Hive partitions, the same keys Athena's partition projection uses)::
 
     <lake>/events/dt=2026-11-25/source=verticals.shop/part-<stamp>-<id>.parquet
+    <lake>/events/dt=2026-11-25/source=aws.partner%2Fexample.com%2F123/part-….parquet
     <lake>/orders/dt=2026-11-25/part-<stamp>-<id>.parquet
 
-Partition columns live in the path only. A file appears atomically: it is written under a
+Partition columns live in the path only, their values encoded (app/lake/paths.py: a
+source is kept exactly as sent and can never add a folder level); a source too long for a
+folder name also goes into its files' ``source_value`` column. Every path is checked to be
+inside the lake before anything is written (:class:`LakePathError` otherwise), and an
+event whose date or source can't make a partition is refused before any file of the
+batch is written. A file appears atomically: it is written under a
 hidden ``.tmp`` name in its partition folder, then renamed (a reader's ``*.parquet`` glob
 never sees a half-written file, and a crash leaves only a ``.tmp`` to sweep).
 """
@@ -28,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from app.events import TIME_FORMAT
+from app.lake.paths import LakePathError, check_dt, exact_column, folder_name, inside, is_long
 from app.lake.tables import EVENTS, TABLE_FOR_DETAIL_TYPE, TABLES, Column, Table
 
 TABLE_NAME_FOR_DETAIL_TYPE = {detail_type: t.name for detail_type, t in TABLE_FOR_DETAIL_TYPE.items()}
@@ -36,15 +43,30 @@ COMPRESSION = "zstd"
 
 
 def partition_dir(root: Path, table: Table, **keys: str) -> Path:
-    path = root / table.name
+    """The partition folder of ``table`` for these key values, always inside ``root``."""
+    path = Path(root) / table.name
     for name in table.partitions:
-        path = path / f"{name}={keys[name]}"
+        path = path / folder_name(name, keys[name])
+    inside(root, path)
     return path
 
 
-def write_parquet_atomic(table: pa.Table, folder: Path, prefix: str = "part") -> Path:
-    """Write ``table`` to a new file in ``folder``, visible only once complete."""
+def write_parquet_atomic(
+    table: pa.Table, folder: Path, prefix: str = "part", *, root: Path | None = None
+) -> Path:
+    """Write ``table`` to a new file in ``folder``, visible only once complete.
+
+    ``root``: the folder the file must stay inside (the lake); :class:`LakePathError`
+    before anything is written when it would not (``..``, a symlink out, a ``/`` in
+    ``prefix``).
+    """
+    if not prefix or "/" in prefix or "\\" in prefix or prefix.startswith("."):
+        raise LakePathError(f"Refusing the file name prefix {prefix!r}: it must be a plain name.")
+    if root is not None:
+        inside(root, folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if root is not None:
+        inside(root, folder)  # again, now that it exists: a symlink made meanwhile
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     final = folder / f"{prefix}-{stamp}-{uuid.uuid4().hex[:12]}.parquet"
     tmp = folder / f".{final.name}.tmp"
@@ -143,7 +165,7 @@ def _compact_json(detail: Any) -> str:
 def raw_events_table(events: Sequence[dict], replay_name: str | None, ingested_at: datetime) -> pa.Table:
     n = len(events)
     ingested = pa.array([ingested_at] * n, pa.timestamp("ms", tz="UTC"))
-    return pa.table(
+    table = pa.table(
         {
             "id": pa.array([e["id"] for e in events], pa.string()),
             "version": pa.array([e.get("version", "0") for e in events], pa.string()),
@@ -158,6 +180,26 @@ def raw_events_table(events: Sequence[dict], replay_name: str | None, ingested_a
         },
         schema=EVENTS.arrow_schema(),
     )
+    source = events[0]["source"] if events else ""
+    if source and is_long(source):  # the folder name can't hold it: the file does
+        table = table.append_column(exact_column("source"), pa.array([source] * n, pa.string()))
+    return table
+
+
+def event_partition(event: dict) -> tuple[str, str]:
+    """(dt, source) of an event's raw partition, or :class:`LakePathError` saying why the
+    event can't have one."""
+    time, source = event.get("time"), event.get("source")
+    if not isinstance(time, str) or not time.endswith("Z") or len(time) != 20:
+        raise LakePathError(
+            f"Event {event.get('id')!r} has no UTC time of the form 2026-01-31T12:00:00Z: {time!r}."
+        )
+    try:
+        check_dt(time[:10])
+        folder_name("source", source)  # type: ignore[arg-type]  # refuses non-strings
+    except LakePathError as exc:
+        raise LakePathError(f"Event {event.get('id')!r}: {exc}") from None
+    return time[:10], source  # type: ignore[return-value]
 
 
 def entity_table(table: Table, events: Sequence[dict]) -> pa.Table:
@@ -188,17 +230,18 @@ class LakeWriter:
         # a quarter of the writer's time.
         entity_parts: dict[tuple[str, str], list[dict]] = defaultdict(list)
         for event in events:
-            dt = event["time"][:10]
-            raw_parts[(dt, event["source"])].append(event)
+            dt, source = event_partition(event)
+            raw_parts[(dt, source)].append(event)
             table_name = TABLE_NAME_FOR_DETAIL_TYPE.get(event["detail-type"])
             if table_name is not None and isinstance(event.get("detail"), dict):
                 entity_parts[(table_name, dt)].append(event)
         written = []
         for (dt, source), group in raw_parts.items():
             folder = partition_dir(self.root, EVENTS, dt=dt, source=source)
-            written.append(write_parquet_atomic(raw_events_table(group, replay_name, ingested_at), folder))
+            table = raw_events_table(group, replay_name, ingested_at)
+            written.append(write_parquet_atomic(table, folder, root=self.root))
         for (table_name, dt), group in entity_parts.items():
             table = TABLES[table_name]
             folder = partition_dir(self.root, table, dt=dt)
-            written.append(write_parquet_atomic(entity_table(table, group), folder))
+            written.append(write_parquet_atomic(entity_table(table, group), folder, root=self.root))
         return written
