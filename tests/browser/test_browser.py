@@ -69,7 +69,7 @@ def server(seeded_lake, tmp_path_factory):
             "-m",
             "streamlit",
             "run",
-            "streamlit_app.py",
+            "dashboard/streamlit_app.py",
             "--server.headless",
             "true",
             "--server.port",
