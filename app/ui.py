@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -115,7 +115,7 @@ def _on_preset_change(timezone: str) -> None:
 
 
 def _on_days_change() -> None:
-    days = st.session_state.get(DAYS_KEY) or ()
+    days: Sequence[date] = st.session_state.get(DAYS_KEY) or ()
     if len(days) == 2:  # the picker reports one date while the second is being chosen
         _write_url({"from": days[0].isoformat(), "to": days[1].isoformat()})
 
@@ -169,26 +169,12 @@ def sidebar() -> View:
 
 
 def view() -> View:
-    """This run's context and time range, from the router's sidebar.
-
-    A page runs without the router when Streamlit runs the page file directly: a server
-    process whose first run opens a deep link uses the legacy ``pages/`` folder mode until
-    some run has called ``st.navigation`` (``PagesManager.uses_pages_directory``). The
-    page then switches that mode off and reruns through the router; a first run has no
-    widget state to lose. AppTest resets the mode before every run, so there the page
-    draws the sidebar itself instead (a rerun would drop the clicked button's value).
-    """
+    """This run's context and time range, from the sidebar the router
+    (``dashboard/streamlit_app.py``) drew before it ran the page."""
     current = st.session_state.pop(VIEW_KEY, None)
-    if current is not None:
-        return current
-    from streamlit import config
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        if not config.get_option("global.appTest"):
-            st.rerun()
-    return sidebar()
+    if current is None:
+        raise RuntimeError("pages run through the router: streamlit run dashboard/streamlit_app.py")
+    return current
 
 
 # --- cached service calls --------------------------------------------------------------
@@ -271,7 +257,7 @@ class Figure:
 def kpi_row(figures: Sequence[Figure], per_row: int = 4) -> None:
     for start in range(0, len(figures), per_row):
         columns = st.columns(per_row)
-        for column, figure in zip(columns, figures[start : start + per_row]):
+        for column, figure in zip(columns, figures[start : start + per_row], strict=False):
             with column.container(border=True):
                 if figure.kicker:
                     st.caption(f"**{figure.kicker.upper()}**")

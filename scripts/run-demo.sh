@@ -21,5 +21,5 @@ done
 .venv/bin/python -m app bus publish --lake "$lake" --endpoint http://127.0.0.1:4010 & pids+=($!)
 
 echo "Verticals: http://localhost:$port"
-.venv/bin/streamlit run streamlit_app.py --server.port "$port" --server.headless true --server.fileWatcherType none \
+.venv/bin/streamlit run dashboard/streamlit_app.py --server.port "$port" --server.headless true --server.fileWatcherType none \
   --browser.gatherUsageStats false

@@ -12,6 +12,7 @@ from app.settings import REPO_ROOT
 
 FORBIDDEN = ("boto3", "botocore", "duckdb", "pyathena", "awswrangler")
 PAGES = sorted((REPO_ROOT / "pages").glob("*.py"))
+ROUTER = REPO_ROOT / "dashboard" / "streamlit_app.py"
 # The project writes SQL keywords in capitals; prose ("select the rows from...") does not.
 SQL = re.compile(r"\bSELECT\b[\s\S]+\bFROM\b")
 
@@ -23,9 +24,13 @@ def imported_modules(tree: ast.AST) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "__import__" and node.args:
-            if isinstance(node.args[0], ast.Constant):
-                found.add(str(node.args[0].value))
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", "") == "__import__"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            found.add(str(node.args[0].value))
     return found
 
 
@@ -39,6 +44,26 @@ def sql_strings(source: str) -> list[str]:
         for node in ast.walk(ast.parse(source))
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value)
     ]
+
+
+def routed_pages(source: str) -> dict[str, str]:
+    """The router's ``st.Page(PAGES / "<file>.py", ..., url_path="<path>")`` calls: file stem to url_path."""
+    found = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "Page":
+            target = node.args[0]
+            assert isinstance(target, ast.BinOp) and isinstance(target.right, ast.Constant)
+            url_path = next(k.value for k in node.keywords if k.arg == "url_path")
+            assert isinstance(url_path, ast.Constant)
+            found[Path(target.right.value).stem] = url_path.value
+    return found
+
+
+def test_every_page_is_routed_at_the_path_of_its_file_name():
+    """Links carry these paths (``/event_rates?range=7d``); the router has no ``pages/``
+    beside it, or Streamlit would serve that folder's files itself on a server's first run."""
+    assert routed_pages(ROUTER.read_text()) == {p.stem: p.stem for p in PAGES}
+    assert not (ROUTER.parent / "pages").exists()
 
 
 def test_there_are_seven_pages():

@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.settings import REPO_ROOT
 
-APP = REPO_ROOT / "streamlit_app.py"
+APP = REPO_ROOT / "dashboard" / "streamlit_app.py"
 TIMEOUT = 60
 
 
@@ -20,4 +20,4 @@ def open_app(range_query: dict[str, str] | None = None) -> AppTest:
 
 def open_page(page: str, range_query: dict[str, str] | None = None) -> AppTest:
     at = open_app(range_query)
-    return at.switch_page(f"pages/{page}.py").run()
+    return at.switch_page(f"../pages/{page}.py").run()  # relative to the router's folder

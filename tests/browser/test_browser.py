@@ -1,15 +1,18 @@
 """One real-browser pass: serve the app on a seeded lake, visit every page in headless
 Debian chromium, save a screenshot of each (artifacts/screenshots/), and check that each
-page rendered its title and no exception."""
+page rendered its title and no exception. Then a deep link as a new server's first request."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -57,19 +60,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(seeded_lake, tmp_path_factory):
-    _require_chromium()
+@contextlib.contextmanager
+def _serve(lake: Path, home: Path) -> Iterator[str]:
+    """A new ``streamlit run`` process of the router over ``lake``; yields its URL."""
     port = _free_port()
-    home = tmp_path_factory.mktemp("home")
-    env = {**os.environ, "VERTICALS_LAKE": str(seeded_lake), "HOME": str(home)}
+    env = {**os.environ, "VERTICALS_LAKE": str(lake), "HOME": str(home)}
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "streamlit",
             "run",
-            "streamlit_app.py",
+            "dashboard/streamlit_app.py",
             "--server.headless",
             "true",
             "--server.port",
@@ -95,15 +97,32 @@ def server(seeded_lake, tmp_path_factory):
     else:
         process.kill()
         pytest.fail(f"streamlit did not start: {process.stdout.read().decode()[-2000:]}")
-    yield url, home
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(seeded_lake, tmp_path_factory):
+    _require_chromium()
+    home = tmp_path_factory.mktemp("home")
+    with _serve(seeded_lake, home) as url:
+        yield url
+
+
+def _wait_until_drawn(page, title: str) -> None:
+    page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
 
 
 def test_every_page_renders_in_chromium(server):
     from playwright.sync_api import sync_playwright
 
-    url, home = server
+    url = server
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
     with sync_playwright() as p:
@@ -111,12 +130,32 @@ def test_every_page_renders_in_chromium(server):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for path, title in PAGES:
             page.goto(f"{url}/{path}?range=30d")
-            page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
-            page.wait_for_function(
-                "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
-            )
+            _wait_until_drawn(page, title)
             page.wait_for_timeout(1500)  # let plotly finish drawing
             page.screenshot(path=str(SHOTS / f"{path or 'overview'}.png"), full_page=True)
             assert page.locator("[data-testid='stException']").count() == 0, f"{title} raised an exception"
         browser.close()
     assert len(list(SHOTS.glob("*.png"))) == len(PAGES)
+
+
+def test_a_deep_link_is_the_first_request_of_a_new_server(seeded_lake, tmp_path):
+    """The first run of a server opens a page by its URL, with days in the query: the page
+    is drawn through the router (its navigation and sidebar), with the link's days."""
+    from playwright.sync_api import sync_playwright
+
+    _require_chromium()
+    today = datetime.now(UTC).date()
+    first, last = (today - timedelta(days=6)).isoformat(), (today - timedelta(days=1)).isoformat()
+    with _serve(seeded_lake, tmp_path) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)  # HOME is a temporary folder
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/event_rates?from={first}&to={last}")
+        _wait_until_drawn(page, "Event rates")
+        sidebar = page.get_by_test_id("stSidebar")
+        assert sidebar.get_by_test_id("stSidebarNavLink").count() == len(PAGES)
+        assert sidebar.get_by_text("Days (both included)").is_visible()  # the custom days picker
+        span = f"{date.fromisoformat(first):%d %b %Y} – {date.fromisoformat(last):%d %b %Y}"
+        assert page.get_by_text(span).count() > 0  # the page's caption names the link's days
+        assert page.url == f"{url}/event_rates?from={first}&to={last}"
+        assert page.locator("[data-testid='stException']").count() == 0
+        browser.close()

@@ -1,0 +1,75 @@
+"""Verticals: the router (``streamlit run dashboard/streamlit_app.py``). Pages are listed
+here, the shared sidebar lives in app/ui.py.
+
+The entry point sits in a folder of its own, not beside the top-level ``pages/``: Streamlit
+treats a ``pages/`` folder next to the entry point as a legacy multipage app until some run
+has called ``st.navigation``, so a server whose first request is a deep link would run the
+page file without this router. Each page's ``url_path`` is spelled out: the URLs are the
+ones links already carry.
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # streamlit puts this file's folder on the path, not the repository's
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app import ui  # noqa: E402
+
+PAGES = ROOT / "pages"
+
+st.set_page_config(layout="wide", page_title="Verticals", page_icon=":material/hub:")
+
+navigation = st.navigation(
+    {
+        "Dashboards": [
+            st.Page(
+                PAGES / "overview.py",
+                title="Overview",
+                icon=":material/dashboard:",
+                url_path="overview",
+                default=True,
+            ),
+            st.Page(
+                PAGES / "event_rates.py",
+                title="Event rates",
+                icon=":material/monitoring:",
+                url_path="event_rates",
+            ),
+            st.Page(
+                PAGES / "delivery_health.py",
+                title="Delivery health",
+                icon=":material/health_and_safety:",
+                url_path="delivery_health",
+            ),
+            st.Page(
+                PAGES / "campaigns.py", title="Campaigns", icon=":material/campaign:", url_path="campaigns"
+            ),
+            st.Page(
+                PAGES / "demand_forecast.py",
+                title="Demand forecast",
+                icon=":material/factory:",
+                url_path="demand_forecast",
+            ),
+        ],
+        "Explore": [
+            st.Page(
+                PAGES / "saved_queries.py",
+                title="Saved queries",
+                icon=":material/database:",
+                url_path="saved_queries",
+            ),
+            st.Page(
+                PAGES / "event_explorer.py",
+                title="Event explorer",
+                icon=":material/travel_explore:",
+                url_path="event_explorer",
+            ),
+        ],
+    }
+)
+ui.sidebar()
+navigation.run()
