@@ -240,7 +240,7 @@ def _confine_to(db: duckdb.DuckDBPyConnection, lake: Path) -> None:
     db.execute("SET enable_external_access = false")
 
 
-def _without_qualifiers(tree: exp.Expression) -> exp.Expression:
+def _without_qualifiers(tree: exp.Expr) -> exp.Expr:
     """``verticals.orders`` (as written for Athena) reads the local ``orders`` view."""
     tree = tree.copy()
     for table in lake_tables(tree):
@@ -261,7 +261,7 @@ def _fetch(cursor: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any]) 
 def with_whole_counts(frame: pd.DataFrame, duckdb_types: list[str]) -> pd.DataFrame:
     """DuckDB's ``count_if`` and ``sum`` of integers are HUGEINT, which pandas receives as
     float; Athena returns bigint. Give those columns back as (nullable) integers."""
-    for name, kind in zip(list(frame.columns), duckdb_types):
+    for name, kind in zip(list(frame.columns), duckdb_types, strict=True):
         if kind in ("HUGEINT", "UHUGEINT") and frame[name].dropna().map(float.is_integer).all():
             frame[name] = frame[name].astype("Int64")
     return frame
