@@ -103,7 +103,7 @@ def server(seeded_lake, tmp_path_factory):
 def test_every_page_renders_in_chromium(server):
     from playwright.sync_api import sync_playwright
 
-    url, home = server
+    url, _home = server
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
     with sync_playwright() as p:
