@@ -541,7 +541,7 @@ def resolve_params(query: SavedQuery, raw: Mapping[str, Any], today: date) -> di
     if unknown:
         takes = ", ".join(p.name for p in query.params) or "no parameters"
         raise ParamError(f"query {query.name} has no parameter {', '.join(unknown)}; it takes {takes}")
-    return {p.name: p.parse(raw[p.name] if p.name in raw else p.default, today) for p in query.params}
+    return {p.name: p.parse(raw.get(p.name, p.default), today) for p in query.params}
 
 
 def bind(query: SavedQuery, values: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,7 @@ def speed(lake: Path, horizon: int) -> tuple[pd.DataFrame, data.ForecastReport, 
             data.daily_production(engine, first, last),
         )
 
-    (orders, found, demand, production), read_wall, read_cpu = timed(read_all)
+    (orders, found, _demand, _production), read_wall, read_cpu = timed(read_all)
     effects, lift_wall, lift_cpu = timed(lambda: lift.estimate_campaign_effects(orders, found))
     report, fc_wall, fc_cpu = timed(lambda: data.forecast_report(engine, first, last, horizon=horizon))
     _, all_wall, all_cpu = timed(
@@ -179,16 +180,17 @@ def large_campaigns(cache: Path, seeds: list[int]) -> None:
     pooled = []
     for seed in seeds:
         lake, wall, _ = timed(
-            lambda: seed_analytics_lake(
-                cache / f"large-seed{seed}", days=180, events_per_day=240_000, seed=seed
+            partial(
+                seed_analytics_lake, cache / f"large-seed{seed}", days=180, events_per_day=240_000, seed=seed
             )
         )
         engine = DuckDBEngine(lake)
         report, lift_wall, _ = timed(
-            lambda: data.campaign_report(engine, *data.default_range(engine, 180, today=END))
+            lambda engine=engine: data.campaign_report(engine, *data.default_range(engine, 180, today=END))
         )
         print(
-            f"\n=== seed {seed}, 20x scale, 180 days: lake ready in {wall:.1f} s, campaigns in {lift_wall:.1f} s"
+            f"\n=== seed {seed}, 20x scale, 180 days: lake ready in {wall:.1f} s, "
+            f"campaigns in {lift_wall:.1f} s"
         )
         table = lift_table(report.effects, lake)
         print(table.round(3).to_string(index=False))
@@ -218,7 +220,7 @@ def main() -> None:
     pooled = []
     for seed in args.seeds:
         root = args.cache / f"seed{seed}"
-        lake, wall, _ = timed(lambda: seed_analytics_lake(root, days=365, events_per_day=12_000, seed=seed))
+        lake, wall, _ = timed(partial(seed_analytics_lake, root, days=365, events_per_day=12_000, seed=seed))
         print(f"\n=== seed {seed}: lake {lake} (ready in {wall:.1f} s)")
         timing, report, effects = speed(lake, args.horizon)
         print(timing.round(2).to_string(index=False))
@@ -226,7 +228,8 @@ def main() -> None:
         print(f"\nforecast, horizon {args.horizon} days, 28 rolling origins (days 1-7 and all days ahead):")
         print(lines.round(3).to_string(index=False))
         print(
-            f"pooled coverage 80%: days 1-7 {lines['cov80_1_7'].mean():.3f}, all {lines['cov80_all'].mean():.3f}"
+            f"pooled coverage 80%: days 1-7 {lines['cov80_1_7'].mean():.3f}, "
+            f"all {lines['cov80_all'].mean():.3f}"
         )
         table = lift_table(effects, lake)
         print("\ncampaigns (lift as a fraction; error in percentage points):")

@@ -90,7 +90,7 @@ def frame_from_pages(pages: list[bytes]) -> pd.DataFrame:
     for i, page in enumerate(pages):
         for row in json.loads(page)["ResultSet"]["Rows"][1 if i == 0 else 0 :]:
             cells = [c.get("VarCharValue") for c in row["Data"]]
-            out.append([None if v is None else f(v) for f, v in zip(converters, cells)])
+            out.append([None if v is None else f(v) for f, v in zip(converters, cells, strict=True)])
     return pd.DataFrame(out, columns=[n for n, _ in COLUMNS])
 
 
@@ -117,7 +117,8 @@ def main() -> None:
         f"{len(pages)} API calls"
     )
     print(
-        f"engine    result CSV parsed by Arrow:        {csv_s:6.2f} s  {n / csv_s:>12,.0f} rows/s  2 API calls"
+        f"engine    result CSV parsed by Arrow:        {csv_s:6.2f} s  {n / csv_s:>12,.0f} rows/s  "
+        "2 API calls"
     )
     print(f"ratio     {pages_s / csv_s:.1f}x faster to parse, {len(pages) / 2:.0f}x fewer calls")
     print(f"dtypes    {dict(frame.dtypes.astype(str))}")

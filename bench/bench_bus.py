@@ -223,7 +223,8 @@ def main() -> None:
     n = len(events)
     print(f"{n:,} envelopes of the simulated enterprise; batches of 10,000; best of {args.rounds} rounds")
     print(
-        f"rules an event matches (100 mixed rules, without the lake rule): {match_distribution(rules, events)}"
+        "rules an event matches (100 mixed rules, without the lake rule): "
+        f"{match_distribution(rules, events)}"
     )
     baseline, _ = delivered_rate(
         [
@@ -237,7 +238,7 @@ def main() -> None:
         args.rounds,
     )
     mixed, mixed_deliveries = delivered_rate(rules, events, args.rounds)
-    with_lake, _ = delivered_rate(rules + [LAKE_RULE], events, args.rounds)
+    with_lake, _ = delivered_rate([*rules, LAKE_RULE], events, args.rounds)
     print(f"  {'baseline: 1 exact rule, queue target':<44} {baseline:>10,.0f} events/s")
     line(
         "100 mixed rules, queue targets", mixed, baseline, f"  ({mixed_deliveries / n:.2f} deliveries/event)"

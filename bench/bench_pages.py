@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -76,13 +77,13 @@ def main() -> None:
     for key in args.ranges:
         rng = preset_range(key, now)
         ctx = build_context(settings)
-        baseline_row += [timed(lambda: _baseline(ctx, rng)), timed(lambda: _baseline(ctx, rng))]
+        baseline_row += [timed(partial(_baseline, ctx, rng)), timed(partial(_baseline, ctx, rng))]
         for name, call in PAGE_CALLS.items():
             ctx = build_context(settings)
-            rows[name] += [timed(lambda: call(ctx, rng)), timed(lambda: call(ctx, rng))]
+            rows[name] += [timed(partial(call, ctx, rng)), timed(partial(call, ctx, rng))]
     print(f"{'baseline: count(*) of events':32}" + "".join(f"{t:>11.2f}s" for t in baseline_row))
     for name, times in rows.items():
-        cells = "".join(f"{t:>6.2f}s {t / b:>3.0f}x" for t, b in zip(times, baseline_row))
+        cells = "".join(f"{t:>6.2f}s {t / b:>3.0f}x" for t, b in zip(times, baseline_row, strict=True))
         print(f"{name:32}{cells}")
 
 

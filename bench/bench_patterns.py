@@ -272,7 +272,7 @@ def print_family(rng, family, rules, compiled, sample, seconds) -> None:
     through an index of the family's 10 rules alone."""
     pairs = [
         (pattern, aimed_at(rng, event, rule))
-        for (_, rule), (_, pattern) in zip(rules, compiled)
+        for (_, rule), (_, pattern) in zip(rules, compiled, strict=True)
         for event in sample[:50]
     ]
     aimed = [event for _, event in pairs]

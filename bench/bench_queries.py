@@ -87,16 +87,20 @@ def bench_pruning(engine: DuckDBEngine, query: SavedQuery, today: date, repeat: 
     full_s, full = timed(engine, filter_on_time_instead(sql), params, repeat)
     same = pruned.frame.equals(full.frame)
     print(
-        f"\npartition pruning ({query.name}, period {params.get('period_start')}..{params.get('period_end')}):"
+        f"\npartition pruning ({query.name}, "
+        f"period {params.get('period_start')}..{params.get('period_end')}):"
     )
     print(
-        f"  dt filter:   {pruned_s * 1000:8.1f} ms  {pruned.files_scanned:6} files  {pruned.bytes_scanned / 1e6:8.2f} MB"
+        f"  dt filter:   {pruned_s * 1000:8.1f} ms  {pruned.files_scanned:6} files  "
+        f"{pruned.bytes_scanned / 1e6:8.2f} MB"
     )
     print(
-        f"  time filter: {full_s * 1000:8.1f} ms  {full.files_scanned:6} files  {full.bytes_scanned / 1e6:8.2f} MB"
+        f"  time filter: {full_s * 1000:8.1f} ms  {full.files_scanned:6} files  "
+        f"{full.bytes_scanned / 1e6:8.2f} MB"
     )
     print(
-        f"  without pruning / with pruning: time x{full_s / pruned_s:.1f}, files x{full.files_scanned / max(pruned.files_scanned, 1):.1f}, "
+        f"  without pruning / with pruning: time x{full_s / pruned_s:.1f}, "
+        f"files x{full.files_scanned / max(pruned.files_scanned, 1):.1f}, "
         f"bytes x{full.bytes_scanned / max(pruned.bytes_scanned, 1):.1f}; same rows: {same}"
     )
 
@@ -140,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     files = sum(1 for _ in lake.rglob("*.parquet"))
     size = sum(p.stat().st_size for p in lake.rglob("*.parquet"))
     print(
-        f"lake {lake}: {files:,} files, {size / 1e6:,.1f} MB; defaults as of {today}; median of {args.repeat} runs"
+        f"lake {lake}: {files:,} files, {size / 1e6:,.1f} MB; defaults as of {today}; "
+        f"median of {args.repeat} runs"
     )
     with tempfile.TemporaryDirectory() as extensions:
         engine = DuckDBEngine(lake, extension_directory=extensions)

@@ -49,7 +49,8 @@ def main() -> None:
     print(f"seed {args.days} days x {args.events_per_day:,} events/day")
     print(f"  events seeded        {report.events:,} (generated alone: {generated:,})")
     print(
-        f"  seed total           {seed_s:.1f} s  ({report.events / seed_s:,.0f} events/s)  target: >= 1M in <= 60 s"
+        f"  seed total           {seed_s:.1f} s  ({report.events / seed_s:,.0f} events/s)  "
+        "target: >= 1M in <= 60 s"
     )
     print(f"  generation alone     {generate_s:.1f} s  ({generated / generate_s:,.0f} events/s)")
     print(f"  bus + lake overhead  {seed_s / generate_s:.2f}x the generation time")

@@ -193,7 +193,9 @@ def put_events_row(figures: delivery.PutEventsFigures) -> None:
                 "Entries put",
                 f"{figures.entries:,.0f}",
                 trend=figures.trend or None,
-                caption=f"{figures.calls:,.0f} call{'s' if figures.calls != 1 else ''}, {size} each on average",
+                caption=(
+                    f"{figures.calls:,.0f} call{'s' if figures.calls != 1 else ''}, {size} each on average"
+                ),
             ),
             ui.Figure(
                 "Failed entries",

@@ -48,7 +48,8 @@ elif report is not None and forecast.is_empty(report):
     )
 elif report is not None:
     st.caption(
-        f"Forecast from {window.day_after:%d %b %Y}, learnt from the {forecast.history_days(report)} whole UTC "
+        f"Forecast from {window.day_after:%d %b %Y}, "
+        f"learnt from the {forecast.history_days(report)} whole UTC "
         f"days of orders up to {window.last:%d %b %Y}, the end of the range (a year at most, whatever the "
         "range's start). Capacity ahead: each line's last plan less its usual downtime."
     )
@@ -211,7 +212,8 @@ elif report is not None:
         )
         st.caption(
             f"Each model forecast the {horizon} days after each of the last "
-            f"{outlook.forecast.design.test_origins} days whose outcome is known, using only the data before; figures are for days 1–7 ahead unless "
+            f"{outlook.forecast.design.test_origins} days whose outcome is known, "
+            "using only the data before; figures are for days 1–7 ahead unless "
             "the column says otherwise. MASE: error relative to repeating last week (below 1 is better). "
             "WAPE: the miss as a share of demand. The model was chosen on earlier days than these."
         )

@@ -54,7 +54,8 @@ elif events is not None:
     order_ids = list(dict.fromkeys(events["order_id"].dropna()))
     if not order_ids:
         st.info(
-            "None of these events carries an order id — search for OrderPlaced events, or type an order id above."
+            "None of these events carries an order id — "
+            "search for OrderPlaced events, or type an order id above."
         )
     else:
         order_id = st.selectbox("Order", order_ids, key="ex_order")

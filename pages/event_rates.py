@@ -13,7 +13,7 @@ view = ui.view()
 ui.page_header("Event rates", "Events accepted by the bus, per department and detail type", view.range)
 live = ui.live_toggle(view.range, key="rates_live")
 NAMES = [d.name for d in DEPARTMENTS]
-COLOURS = dict(zip(NAMES, px.colors.qualitative.Safe))
+COLOURS = dict(zip(NAMES, px.colors.qualitative.Safe, strict=False))  # more colours than departments
 
 
 def kpis(rates: event_rates.EventRates, days: float) -> None:

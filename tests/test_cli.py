@@ -14,6 +14,7 @@ def run_cli(*args, env=None):
         capture_output=True,
         text=True,
         env=env,
+        check=False,
         timeout=120,
     )
 

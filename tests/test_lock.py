@@ -37,7 +37,12 @@ def installed() -> dict[str, str]:
 def test_lock_pins_every_entry_with_hashes():
     text = LOCK.read_text()
     entries = re.findall(r"^[A-Za-z0-9_.\-]+==\S+", text, flags=re.M)
-    hashed = re.findall(r"^[A-Za-z0-9_.\-]+==[^\n]*\\\n(?:\s+--hash=sha256:[0-9a-f]{64}\s*\\?\n)+", text, re.M)
+    hashed = re.findall(
+        r"^[A-Za-z0-9_.\-]+==[^\n]*\\\n"  # a pinned requirement, continued on the next line
+        r"(?:\s+--hash=sha256:[0-9a-f]{64}\s*\\?\n)+",  # by its hashes
+        text,
+        re.M,
+    )
     assert entries and len(hashed) == len(entries)
 
 

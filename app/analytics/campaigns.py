@@ -31,6 +31,7 @@ Frames (built by app/services/analytics_data.py):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -133,7 +134,7 @@ class Spell:
     region: str
     start: int
     end: int
-    row: object  # the campaign's row (itertuples), for the output
+    row: Any  # the campaign's row (an itertuples namedtuple, fields named by the frame), for the output
 
     def acts(self, days: np.ndarray, lag: int) -> np.ndarray:
         """Days it acts on when orders respond ``lag`` days after the spend."""
@@ -188,7 +189,7 @@ def demean(
     totals = [np.bincount(codes, weights) for codes in groups]
     for _ in range(max_rounds):
         largest = 0.0
-        for codes, total in zip(groups, totals):
+        for codes, total in zip(groups, totals, strict=True):
             means = np.bincount(codes, weights * left, minlength=len(total)) / total
             left -= means[codes]
             largest = max(largest, float(np.abs(means).max()))

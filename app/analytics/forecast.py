@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, Self
 
 import numpy as np
 import pandas as pd
@@ -94,7 +95,7 @@ class SeasonalNaive:
         self.season = season
         self.scale = np.nan
 
-    def fit(self, y: np.ndarray, exog: np.ndarray | None) -> SeasonalNaive:
+    def fit(self, y: np.ndarray, exog: np.ndarray | None) -> Self:
         diffs = y[self.season :] - y[: -self.season]
         diffs = diffs[~np.isnan(diffs)]
         # Under two seasons of history there is no seasonal difference to measure: NaN
@@ -121,12 +122,12 @@ class StateSpaceModel:
     name = ""
 
     def __init__(self):
-        self.result = None
+        self.result: Any = None  # statsmodels' fitted results, once fitted
 
     def build(self, y: np.ndarray, exog: np.ndarray | None):
         raise NotImplementedError
 
-    def fit(self, y: np.ndarray, exog: np.ndarray | None) -> StateSpaceModel:
+    def fit(self, y: np.ndarray, exog: np.ndarray | None) -> Self:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.result = self.build(y, exog).fit(disp=False)
@@ -204,7 +205,7 @@ class ETS(StateSpaceModel):
             return np.zeros(0 if exog is None else len(exog))
         return exog[:, WEEKDAY_COLUMNS:] @ self.beta
 
-    def fit(self, y: np.ndarray, exog: np.ndarray | None) -> ETS:
+    def fit(self, y: np.ndarray, exog: np.ndarray | None) -> Self:
         if exog is not None and exog.shape[1] > WEEKDAY_COLUMNS:
             self.beta = difference_regression(y, exog)[WEEKDAY_COLUMNS:]
         return super().fit(self._adjusted(y, exog), None)
@@ -248,19 +249,31 @@ class RegressionARIMA(StateSpaceModel):
 
         return SARIMAX(y, exog=exog, order=self.order)
 
-    def fit(self, y: np.ndarray, exog: np.ndarray | None) -> RegressionARIMA:
+    def fit(self, y: np.ndarray, exog: np.ndarray | None) -> Self:
         from statsmodels.tsa.statespace.sarimax import SARIMAX
 
+        if exog is None:
+            raise ValueError("the regression model needs its regressors (exog)")
         beta = difference_regression(y, exog)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             arima = SARIMAX(y - exog @ beta, order=self.order).fit(disp=False)
             model = self.build(y, exog)
-            fixed = dict(zip([f"x{i + 1}" for i in range(exog.shape[1])], beta)) | dict(
-                zip(arima.model.param_names, arima.params)
+            fixed = dict(zip([f"x{i + 1}" for i in range(exog.shape[1])], beta, strict=True)) | dict(
+                zip(arima.model.param_names, arima.params, strict=True)
             )
             self.result = model.smooth(np.array([fixed[name] for name in model.param_names]))
         return self
+
+
+class Forecaster(Protocol):
+    """A fitted model, or a combination of fitted models, as the forecast uses it."""
+
+    name: str
+
+    def forecast(
+        self, y: np.ndarray, exog: np.ndarray | None, future: np.ndarray | None, horizon: int
+    ) -> Paths: ...
 
 
 class Combination:
@@ -372,7 +385,7 @@ class ModelRun:
     """One model's backtest on one series: its forecasts from every origin, from the first
     calibration origin to the last test origin, one per day."""
 
-    model: object
+    model: Forecaster
     paths: Paths
     errors: np.ndarray  # standardised log errors of ``paths`` (origins × steps)
     design: BacktestDesign
@@ -493,7 +506,7 @@ def sliding_bounds(
     """80% and 95% bounds of every test forecast, each calibrated only on what was known at
     its origin."""
     rows = {origin: i for i, origin in enumerate(paths.origins)}
-    bounds = {level: ([], []) for level in LEVELS}
+    bounds: dict[float, tuple[list[np.ndarray], list[np.ndarray]]] = {level: ([], []) for level in LEVELS}
     for origin in test_origins:
         i = rows[origin]
         one = Paths(paths.origins[i : i + 1], paths.mean[i : i + 1], paths.sd[i : i + 1])

@@ -162,7 +162,7 @@ def _plant_block(rng: np.random.Generator, drafts: list[_Draft], block_days: int
     drafts[idle] = replace(drafts[idle], lift=0.0)
     others = [i for i in range(len(drafts)) if i != idle]
     pairs = min(len(others), _pairs_for(rng, block_days))
-    bases = rng.choice(others, size=pairs, replace=False) if pairs else []
+    bases = rng.choice(others, size=pairs, replace=False) if pairs else np.zeros(0, dtype=int)
     return drafts + [_partner(rng, drafts[int(i)]) for i in sorted(bases)]
 
 
@@ -232,7 +232,10 @@ def schedule_campaigns(
         planted.extend(_plant_block(rng, block, b - a))
     planted.sort(key=lambda d: (d.start_day, d.region))
     ids = _campaign_ids(planted)
-    return [_finish(rng, d, i, o, budget_scale) for d, i, o in zip(planted, ids, _overlaps(planted, ids))]
+    return [
+        _finish(rng, d, i, o, budget_scale)
+        for d, i, o in zip(planted, ids, _overlaps(planted, ids), strict=True)
+    ]
 
 
 def lift_factors(campaigns: list[Campaign], day: int) -> np.ndarray:
@@ -286,9 +289,13 @@ def campaign_rows(rng: np.random.Generator, campaigns: list[Campaign], day: int)
                 day * DAY + 23 * HOUR + rng.integers(0, 30 * MINUTE, len(running)),
                 {key: values for key, values in _described(running).items() if key != "budget"}
                 | {
-                    "spend": np.array([c.spend[i] for c, i in zip(running, k)]),
-                    "impressions": np.array([c.impressions[i] for c, i in zip(running, k)], dtype=np.int64),
-                    "clicks": np.array([c.clicks[i] for c, i in zip(running, k)], dtype=np.int64),
+                    "spend": np.array([c.spend[i] for c, i in zip(running, k, strict=True)]),
+                    "impressions": np.array(
+                        [c.impressions[i] for c, i in zip(running, k, strict=True)], dtype=np.int64
+                    ),
+                    "clicks": np.array(
+                        [c.clicks[i] for c, i in zip(running, k, strict=True)], dtype=np.int64
+                    ),
                 },
             )
         )

@@ -15,6 +15,7 @@ outages, holidays — is planted here and written beside the lake by :func:`writ
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -101,7 +102,7 @@ def _blocks(first: int, days: int, horizon_end: int) -> list[tuple[int, int]]:
     edges = [first + round(i * days / count) for i in range(count + 1)]
     while edges[-1] <= horizon_end:
         edges.append(edges[-1] + 365)
-    return list(zip(edges, edges[1:]))
+    return list(itertools.pairwise(edges))
 
 
 class Enterprise:
@@ -270,7 +271,7 @@ class Enterprise:
             "campaigns": [c.to_truth() for c in self.campaigns if c.start <= self.end],
             "capacities": {
                 p.line_id: {"product_line": p.name, "base_capacity_units": int(units)}
-                for p, units in zip(PRODUCT_LINES, self.capacities)
+                for p, units in zip(PRODUCT_LINES, self.capacities, strict=True)
             },
             "outages": {
                 consumer: [[_iso(a), _iso(b)] for a, b in self.outages.between(consumer, *window)]

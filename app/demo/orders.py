@@ -1,10 +1,10 @@
 """One day's orders and everything they cause, drawn with numpy for the whole day at once.
 
-    OrderPlaced ─▶ PaymentAuthorized ─▶ InventoryReserved ─▶ OrderShipped ─▶ OrderDelivered ─▶ RefundIssued
-         │     └▶ PaymentFailed (retried ─▶ PaymentAuthorized | given up ─▶ OrderCancelled)
-         │                            └▶ StockOut ─▶ StockReplenished ─▶ InventoryReserved (or OrderCancelled)
-         │                                             OrderShipped ─▶ DeliveryDelayed ─▶ OrderDelivered (late)
-         └▶ OrderCancelled (customer, before shipping)          TicketOpened ─▶ TicketResolved (any problem)
+  OrderPlaced ─▶ PaymentAuthorized ─▶ InventoryReserved ─▶ OrderShipped ─▶ OrderDelivered ─▶ RefundIssued
+       │     └▶ PaymentFailed (retried ─▶ PaymentAuthorized | given up ─▶ OrderCancelled)
+       │                            └▶ StockOut ─▶ StockReplenished ─▶ InventoryReserved (or OrderCancelled)
+       │                                             OrderShipped ─▶ DeliveryDelayed ─▶ OrderDelivered (late)
+       └▶ OrderCancelled (customer, before shipping)          TicketOpened ─▶ TicketResolved (any problem)
 
 Every child happens at least a second after its parent, so sorting by time keeps causes
 first. Each day's stock is allocated per (product line, warehouse) pool; when a pool runs
@@ -512,7 +512,7 @@ class OrderChain:
             (np.arange(len(self.orders)), self.orders.placed, 96, "other"),
         ]
         picked = [self.some(*cause) for cause in causes]
-        self.emit_tickets(*(np.concatenate(parts) for parts in zip(*picked)))
+        self.emit_tickets(*(np.concatenate(parts) for parts in zip(*picked, strict=True)))
 
     def some(
         self, orders: np.ndarray, shown_at: np.ndarray, wait_hours: int, cause: str

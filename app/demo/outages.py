@@ -40,16 +40,15 @@ def _windows(
     starts = first + rng.integers(0, (last - first) // MINUTE, count) * MINUTE
     low, high = (math.log(m) for m in plan.minutes)
     lengths = np.round(np.exp(rng.uniform(low, high, count))) * MINUTE
-    return [(int(s), int(s + n)) for s, n in zip(starts, lengths)]
+    return [(int(s), int(s + n)) for s, n in zip(starts, lengths, strict=True)]
 
 
 def _without_overlaps(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Sorted; a window that would run into the next one ends a minute before it."""
     windows = sorted(set(windows))
     kept = []
-    for i, (start, end) in enumerate(windows):
-        if i + 1 < len(windows):
-            end = min(end, windows[i + 1][0] - MINUTE)
+    for i, (start, planned_end) in enumerate(windows):
+        end = min(planned_end, windows[i + 1][0] - MINUTE) if i + 1 < len(windows) else planned_end
         if end > start:
             kept.append((start, end))
     return kept

@@ -38,7 +38,9 @@ def line_arns(region: str, account: str) -> np.ndarray:
 def _batch_ids(day: int, line: np.ndarray, shift: np.ndarray) -> np.ndarray:
     stamp = np.datetime_as_string(np.datetime64(day, "D")).replace("-", "")
     codes = [PRODUCT_LINES[i].code for i in line.tolist()]
-    return np.array([f"BAT-{c}-{stamp}-{s + 1}" for c, s in zip(codes, shift.tolist())], dtype=object)
+    return np.array(
+        [f"BAT-{c}-{stamp}-{s + 1}" for c, s in zip(codes, shift.tolist(), strict=True)], dtype=object
+    )
 
 
 def simulate_production(
@@ -111,7 +113,10 @@ def _downtime(
         {
             **{key: values[stopped] for key, values in batch.items()},
             "machine_id": np.array(
-                [f"{b[4:7]}-M{m}" for b, m in zip(batch["batch_id"][stopped].tolist(), machine.tolist())],
+                [
+                    f"{b[4:7]}-M{m}"
+                    for b, m in zip(batch["batch_id"][stopped].tolist(), machine.tolist(), strict=True)
+                ],
                 dtype=object,
             ),
             "minutes": minutes,

@@ -58,7 +58,7 @@ class Rows:
         """Epoch day -> that day's events, each part copied so that the whole can be freed."""
         days = self.times // DAY
         cuts = np.flatnonzero(np.diff(days)) + 1
-        bounds = zip(np.r_[0, cuts], np.r_[cuts, len(days)])
+        bounds = zip(np.r_[0, cuts], np.r_[cuts, len(days)], strict=True)
         return {int(days[a]): self.take(slice(a, b), copy=True) for a, b in bounds if b > a}
 
 
@@ -109,7 +109,10 @@ def to_events(rows: Rows, account: str, region: str) -> list[dict]:
     detail_type = rows.detail_type
     source = SOURCE_OF_DETAIL_TYPE[detail_type]
     keys = tuple(rows.columns)
-    details = [dict(zip(keys, values)) for values in zip(*(c.tolist() for c in rows.columns.values()))]
+    details = [
+        dict(zip(keys, values, strict=True))
+        for values in zip(*(c.tolist() for c in rows.columns.values()), strict=True)
+    ]
     resources = [[] for _ in details] if rows.resources is None else [[r] for r in rows.resources.tolist()]
     return [
         {
@@ -124,7 +127,7 @@ def to_events(rows: Rows, account: str, region: str) -> list[dict]:
             "detail": detail,
         }
         for event_id, time, res, detail in zip(
-            format_uuids(rows.uuids), format_times(rows.times), resources, details
+            format_uuids(rows.uuids), format_times(rows.times), resources, details, strict=True
         )
     ]
 

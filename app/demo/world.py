@@ -196,7 +196,8 @@ SKUS_PER_LINE = 12
 
 
 def build_catalog(rng: np.random.Generator) -> Catalog:
-    names, prices = [], []
+    names: list[str] = []
+    prices: list[float] = []
     for line in PRODUCT_LINES:
         factors = rng.lognormal(0.0, 0.3, SKUS_PER_LINE)
         prices.extend(np.floor(line.price * factors) + 0.99)

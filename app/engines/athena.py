@@ -85,7 +85,7 @@ class AthenaOptions:
 # --- pure request building and response parsing ---------------------------------------
 
 
-def check_placeholders(tree: exp.Expression) -> None:
+def check_placeholders(tree: exp.Expr) -> None:
     """Athena takes ``?`` in WHERE clauses only; say which placeholder is elsewhere."""
     for node in tree.find_all(exp.Placeholder):
         clause = node.find_ancestor(exp.Where, exp.Select, exp.Join, exp.Having, exp.Limit, exp.Order)
@@ -99,7 +99,7 @@ def check_placeholders(tree: exp.Expression) -> None:
 def execution_parameters(names: list[str], params: Mapping[str, Any]) -> list[str]:
     """The values of the ``?`` in order, as Athena SQL literals."""
     values = [format_literal(params[name]) for name in names]
-    for name, value in zip(names, values):
+    for name, value in zip(names, values, strict=True):
         if len(value) > MAX_PARAMETER_CHARS:
             raise QueryError(
                 f"parameter :{name} is {len(value)} characters as SQL; Athena takes at most "
@@ -220,7 +220,7 @@ def _timestamps(column: pa.Array, with_zone: bool) -> pd.Series:
 
 def convert_column(column: pa.Array, athena_type: str) -> Any:
     """One column of Athena's CSV (text, NULL as empty) as the type Athena declared."""
-    base = re.match(r"[a-z]*", athena_type).group(0)  # "decimal(10,2)", "timestamp(3) with time zone"
+    base = re.split(r"[^a-z]", athena_type, maxsplit=1)[0]  # "decimal(10,2)", "timestamp(3) with time zone"
     if base in INTEGER_TYPES:
         return _integers(column)
     if base in FLOAT_TYPES:  # decimals too: the DuckDB engine returns them as float64
@@ -256,7 +256,8 @@ def frame_from_csv(data: bytes, columns: list[tuple[str, str]]) -> pd.DataFrame:
         else pa.table({p: pa.array([], pa.string()) for p in positions})
     )
     converted = {
-        p: convert_column(table.column(p).combine_chunks(), t) for p, (_, t) in zip(positions, columns)
+        p: convert_column(table.column(p).combine_chunks(), t)
+        for p, (_, t) in zip(positions, columns, strict=True)
     }
     frame = pd.DataFrame({p: pd.Series(v).reset_index(drop=True) for p, v in converted.items()})
     frame.columns = names

@@ -375,7 +375,7 @@ def _confine_to(db: duckdb.DuckDBPyConnection, lake: Path) -> None:
     db.execute("SET enable_external_access = false")
 
 
-def _without_qualifiers(tree: exp.Expression) -> exp.Expression:
+def _without_qualifiers(tree: exp.Expr) -> exp.Expr:
     """``verticals.orders`` (as written for Athena) reads the local ``orders`` view."""
     tree = tree.copy()
     for table in lake_tables(tree):

@@ -18,6 +18,7 @@ literal or a comment is not a parameter.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -76,7 +77,7 @@ def parse_query(sql: str) -> exp.Query:
     return tree
 
 
-def placeholders(tree: exp.Expression) -> list[str]:
+def placeholders(tree: exp.Expr) -> list[str]:
     """Distinct placeholder names, first occurrence first (depth-first walk)."""
     names: list[str] = []
     for node in tree.find_all(exp.Placeholder, bfs=False):
@@ -87,7 +88,7 @@ def placeholders(tree: exp.Expression) -> list[str]:
     return names
 
 
-def check_params(tree: exp.Expression, params: Mapping[str, Any]) -> None:
+def check_params(tree: exp.Expr, params: Mapping[str, Any]) -> None:
     """Every placeholder has a value and every value has a placeholder."""
     wanted = placeholders(tree)
     missing = [n for n in wanted if n not in params]
@@ -99,13 +100,13 @@ def check_params(tree: exp.Expression, params: Mapping[str, Any]) -> None:
         raise QueryError(f"unknown parameter {', '.join(':' + n for n in unknown)} (the query takes {known})")
 
 
-def lake_tables(tree: exp.Expression) -> list[exp.Table]:
+def lake_tables(tree: exp.Expr) -> list[exp.Table]:
     """The table references a query reads from the lake (its own CTE names left out)."""
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     return [t for t in tree.find_all(exp.Table) if t.name not in ctes]
 
 
-def check_tables(tree: exp.Expression, known: Collection[str]) -> None:
+def check_tables(tree: exp.Expr, known: Collection[str]) -> None:
     """Queries read lake tables only: no table functions, no engine catalogs."""
     for table in lake_tables(tree):
         if not isinstance(table.this, exp.Identifier):
@@ -114,7 +115,7 @@ def check_tables(tree: exp.Expression, known: Collection[str]) -> None:
             raise QueryError(f"unknown table {table.name!r}; the lake has {', '.join(sorted(known))}")
 
 
-def to_duckdb(tree: exp.Expression) -> str:
+def to_duckdb(tree: exp.Expr) -> str:
     """The query in DuckDB's dialect; ``:name`` becomes ``$name``."""
     return tree.sql(dialect="duckdb")
 
@@ -131,7 +132,7 @@ def to_positional(sql: str) -> tuple[str, list[str]]:
     text = tree.sql(dialect=READ)
     pieces, order, last = [], [], 0
     tokens = Athena().tokenize(text)
-    for colon, word in zip(tokens, tokens[1:]):
+    for colon, word in itertools.pairwise(tokens):
         if colon.token_type == TokenType.COLON and word.text in names and word.start == colon.end + 1:
             pieces.append(text[last : colon.start] + "?")
             order.append(word.text)
@@ -182,7 +183,7 @@ def _string_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _statement_kind(node: exp.Expression) -> str:
+def _statement_kind(node: exp.Expr) -> str:
     return node.key.upper()
 
 

@@ -59,7 +59,7 @@ PUT_EVENTS_COUNTS = (
     "PutEventsFailedEntriesCount",
     "PutEventsRequestSize",
 )
-PUT_EVENTS = PUT_EVENTS_COUNTS + ("PutEventsLatency",)
+PUT_EVENTS = (*PUT_EVENTS_COUNTS, "PutEventsLatency")
 # What the page charts per rule, in this order (ThrottledRules only when there is any).
 CHART_METRICS = (
     "MatchedEvents",

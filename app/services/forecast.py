@@ -131,7 +131,7 @@ def summary(report: ForecastReport) -> pd.DataFrame:
                 MODEL_NAMES.get(m, m)
                 if not missing_days(report.lines[line])
                 else "Repeat last week (no backtest)"
-                for line, m in zip(frame["product_line"], frame["model"])
+                for line, m in zip(frame["product_line"], frame["model"], strict=True)
             ],
             "mase": frame["mase"],
             "coverage_80": frame["coverage_80"] * 100,

@@ -8,6 +8,10 @@ import pytest
 
 from app.analytics import narrative
 
+CALIBRATED = (
+    "in line with a calibrated range, whose figure moves between about 70% and 90% from month to month"
+)
+
 
 @pytest.mark.parametrize(
     "mase, sentence",
@@ -25,21 +29,9 @@ def test_mase_sentence(mase, sentence):
 @pytest.mark.parametrize(
     "coverage, verdict",
     [
-        pytest.param(
-            0.78,
-            "in line with a calibrated range, whose figure moves between about 70% and 90% from month to month",
-            id="calibrated",
-        ),
-        pytest.param(
-            0.71,
-            "in line with a calibrated range, whose figure moves between about 70% and 90% from month to month",
-            id="low-but-within-the-swing",
-        ),
-        pytest.param(
-            0.70,
-            "in line with a calibrated range, whose figure moves between about 70% and 90% from month to month",
-            id="at-the-edge",
-        ),
+        pytest.param(0.78, CALIBRATED, id="calibrated"),
+        pytest.param(0.71, CALIBRATED, id="low-but-within-the-swing"),
+        pytest.param(0.70, CALIBRATED, id="at-the-edge"),
         pytest.param(0.62, "probably too narrow: expect more misses than it says", id="too-narrow"),
         pytest.param(0.97, "probably wider than it needs to be", id="too-wide"),
     ],

@@ -234,7 +234,7 @@ COLUMNS = [
 def test_at_scale_every_estimate_is_within_two_points_of_the_planted_lift(large_lift_table):
     assert len(large_lift_table) >= 8 * len(SEEDS)
     close = large_lift_table["error_points"].abs() <= 2.0
-    assert close.all(), large_lift_table.loc[~close, COLUMNS + ["error_points"]]
+    assert close.all(), large_lift_table.loc[~close, [*COLUMNS, "error_points"]]
 
 
 @pytest.mark.slow
@@ -277,7 +277,7 @@ def test_campaigns_without_effect_are_reported_as_such_at_both_scales(lift_table
     spans_zero = (idle["lift_low"] < 0) & (idle["lift_high"] > 0)
     reported = idle["flags"].map(lambda flags: FLAG_NO_EFFECT in flags)
     assert (spans_zero == reported).all() and (idle.loc[reported, "lag_days"].isna()).all()
-    assert reported.sum() >= len(idle) - 1, idle[COLUMNS + ["scale"]]
+    assert reported.sum() >= len(idle) - 1, idle[[*COLUMNS, "scale"]]
 
 
 @pytest.mark.slow

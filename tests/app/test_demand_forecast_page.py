@@ -90,7 +90,7 @@ def test_a_shorter_horizon_and_another_line():
     assert figure["layout"]["title"]["text"] == "sofas: units per day"
     forecast = next(t for t in figure["data"] if t["name"] == "forecast")
     assert len(values(forecast)) == 7 + 1
-    missing, required, horizon, history = (int(x) for x in NEEDS.match(bullets(at)[0]).groups())
+    _missing, required, horizon, history = (int(x) for x in NEEDS.match(bullets(at)[0]).groups())
     assert (horizon, required) == (7, required_days(7, history))
     assert "of the next 7 days" in bullets(at)[-1]
 

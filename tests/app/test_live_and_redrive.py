@@ -119,8 +119,8 @@ def test_redrive_asks_first_then_reports_what_was_delivered_and_what_failed_agai
     assert_clean(at)
     report = texts(at.warning)
     assert len(report) == 1 and report[0].startswith(
-        "3 of 4 messages delivered again, 1 failed again and stay in crm-webhook-dlq: rule 'payments-on-order' "
-        "has no target"
+        "3 of 4 messages delivered again, 1 failed again and stay in crm-webhook-dlq: "
+        "rule 'payments-on-order' has no target"
     )
     assert waiting(at) == "1"
     table = at.dataframe(key="dlq_table:1:crm-webhook-dlq").value

@@ -42,7 +42,7 @@ def inline(positional_sql: str, literals: list[str]) -> str:
     pieces = positional_sql.split("?")
     if len(pieces) != len(literals) + 1:
         raise ValueError(f"{len(pieces) - 1} placeholders for {len(literals)} values")
-    return "".join(piece + literal for piece, literal in zip(pieces, literals)) + pieces[-1]
+    return "".join(piece + literal for piece, literal in zip(pieces[:-1], literals, strict=True)) + pieces[-1]
 
 
 def _sides(node: exp.Expression) -> list[exp.Expression]:

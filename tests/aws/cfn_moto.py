@@ -155,7 +155,7 @@ class Resolver:
         if len(node) == 1:
             ((key, arg),) = node.items()
             handler = {
-                "Ref": lambda a: self.ref(a),
+                "Ref": self.ref,
                 "Fn::GetAtt": lambda a: self.get_att(*a),
                 "Fn::Sub": self._sub,
                 "Fn::Join": lambda a: a[0].join(str(x) for x in self.resolve(a[1])),

@@ -99,12 +99,12 @@ def query_results(frame: pd.DataFrame) -> tuple[list[dict], list[dict]]:
     kinds = [athena_type(frame[c]) for c in frame.columns]
     columns = [
         {"Name": str(c), "Label": str(c), "Type": k, "Nullable": "UNKNOWN", "CaseSensitive": True}
-        for c, k in zip(frame.columns, kinds)
+        for c, k in zip(frame.columns, kinds, strict=True)
     ]
     header = {"Data": [{"VarCharValue": str(c)} for c in frame.columns]}
     rows = [header]
     for values in frame.itertuples(index=False):
-        cells = [athena_text(v, k) for v, k in zip(values, kinds)]
+        cells = [athena_text(v, k) for v, k in zip(values, kinds, strict=True)]
         rows.append({"Data": [{} if text is None else {"VarCharValue": text} for text in cells]})
     return rows, columns
 

@@ -288,7 +288,7 @@ def test_dashboard_on_aws_shows_what_the_local_backend_shows(page, on_aws, seede
     assert_clean(at)
     assert figures(at) == figures(on_local)
     assert len(at.dataframe) == len(on_local.dataframe) and len(at.get("plotly_chart")) > 0
-    for aws_table, local_table in zip(at.dataframe, on_local.dataframe):
+    for aws_table, local_table in zip(at.dataframe, on_local.dataframe, strict=True):
         assert len(aws_table.value) > 0
         pd.testing.assert_frame_equal(
             sorted_rows(aws_table.value), sorted_rows(local_table.value), check_dtype=False

@@ -27,7 +27,10 @@ from app.engines.sqlparams import parse_query
 QID = "4f7c1f2e-0000-4000-8000-000000000001"
 TOKEN = "0123456789abcdef0123456789abcdef"
 RESULTS = "s3://verticals-results/results/"
-SQL = "SELECT dt, count(*) AS orders FROM orders WHERE dt BETWEEN :start AND :end AND region = :region GROUP BY dt"
+SQL = (
+    "SELECT dt, count(*) AS orders FROM orders "
+    "WHERE dt BETWEEN :start AND :end AND region = :region GROUP BY dt"
+)
 POSITIONAL = "SELECT dt, COUNT(*) AS orders FROM orders WHERE dt BETWEEN ? AND ? AND region = ? GROUP BY dt"
 PARAMS = {"start": "2026-01-01", "end": "2026-01-07", "region": "O'Brien's"}
 CSV = b'"dt","orders"\n"2026-01-01","12"\n"2026-01-02","7"\n'
@@ -453,7 +456,7 @@ def test_frame_from_csv_types_columns(data, columns, column, values, dtype):
     frame = frame_from_csv(data, columns)
     got = frame[column].tolist()
     assert len(got) == len(values)
-    for g, v in zip(got, values):
+    for g, v in zip(got, values, strict=True):
         assert (pd.isna(g) and pd.isna(v)) or g == v
     assert str(frame[column].dtype) == dtype
 

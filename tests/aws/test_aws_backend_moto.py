@@ -176,5 +176,5 @@ def test_a_missing_stack_is_one_sentence(aws_settings):
 def test_deployed_rule_names_include_the_lake_fan_out():
     names = deployed_rule_names(DEFINITION)
     assert names[:2] == ("lake-archive", "lake-archive-orders")
-    assert set(r.name for r in DEFINITION.rules) < set(names)
+    assert {r.name for r in DEFINITION.rules} < set(names)
     assert len(names) == len(DEFINITION.rules) + 8

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from botocore.exceptions import (
     ClientError,
@@ -108,7 +110,7 @@ def test_throttling_codes():
 
 def test_an_unknown_profile_is_one_sentence_at_session_time():
     settings = load_settings({"VERTICALS_AWS_PROFILE": "nope"})
-    with pytest.raises(AwsError, match="The AWS profile 'nope' is not in ~/.aws/config"):
+    with pytest.raises(AwsError, match=re.escape("The AWS profile 'nope' is not in ~/.aws/config")):
         make_session(settings)
 
 

@@ -84,7 +84,7 @@ def test_peek_of_an_empty_queue_does_not_receive(aws):
 
 def test_unknown_queue_is_named(aws):
     sqs, url = aws
-    with pytest.raises(ValueError, match="unknown dead-letter queue 'nope'.*crm-webhook-dlq"):
+    with pytest.raises(ValueError, match=r"unknown dead-letter queue 'nope'.*crm-webhook-dlq"):
         SqsDeadLetters(sqs, {"crm-webhook-dlq": url}).peek("nope")
 
 

@@ -136,7 +136,7 @@ def test_events_table_projects_every_department_source():
 
 def test_dlq_policies_let_exactly_the_rules_that_use_them_send():
     senders = {}
-    for pid, p in of_type("AWS::SQS::QueuePolicy").items():
+    for p in of_type("AWS::SQS::QueuePolicy").values():
         statement = p["Properties"]["PolicyDocument"]["Statement"][0]
         assert statement["Principal"] == {"Service": "events.amazonaws.com"}
         senders[p["Properties"]["Queues"][0]["Ref"]] = {

@@ -42,7 +42,7 @@ def test_a_delivered_event_is_settled_and_compacted_away(tmp_path):
 def test_events_accepted_but_not_delivered_are_recovered(tmp_path):
     journal = Journal(tmp_path / "j.jsonl")
     bus = bus_over(tmp_path, journal)
-    response, accepted = bus.accept_entries(entries(4), NOW)  # crash before routing
+    response, _accepted = bus.accept_entries(entries(4), NOW)  # crash before routing
     recovered = Journal(tmp_path / "j.jsonl").recover()
     assert sorted(e.event["id"] for e in recovered) == sorted(e["EventId"] for e in response["Entries"])
     assert all(e.ingested == NOW.timestamp() for e in recovered)
@@ -59,9 +59,9 @@ def test_a_lake_write_whose_done_mark_was_lost_is_not_written_twice(tmp_path, mo
     restarted = Journal(tmp_path / "j.jsonl")
     bus = bus_over(tmp_path, restarted)
     assert bus.recover(restarted.recover()) == 5
-    in_lake = sorted(ids_in_lake(tmp_path / "lake", [e for e in restarted_events(tmp_path, ids)]))
+    in_lake = sorted(ids_in_lake(tmp_path / "lake", list(restarted_events(tmp_path, ids))))
     assert in_lake == ids
-    lake_rows = [f for f in (tmp_path / "lake" / "events").rglob("*.parquet")]
+    lake_rows = list((tmp_path / "lake" / "events").rglob("*.parquet"))
     assert len(lake_rows) == 1  # no second file: nothing was written again
     logged = (tmp_path / "bus" / "logs" / "ops.jsonl").read_text().splitlines()
     assert len(logged) == 10  # the log target has no dedupe: at-least-once, as EventBridge

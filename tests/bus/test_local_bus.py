@@ -1,5 +1,6 @@
 """The local bus core: routing, targets' outcomes, retries, dead letters, metrics, PutEvents."""
 
+import itertools
 import json
 import random
 from collections import Counter
@@ -183,7 +184,7 @@ def test_retries_back_off_exponentially_with_jitter(tmp_path):
     bus = make_bus(tmp_path, consumer, retry={"MaximumRetryAttempts": 5})
     bus.put_events([entry()], now=NOW)
     bus.run_due(None)
-    gaps = [(b[2] - a[2]).total_seconds() for a, b in zip(consumer.calls, consumer.calls[1:])]
+    gaps = [(b[2] - a[2]).total_seconds() for a, b in itertools.pairwise(consumer.calls)]
     assert len(gaps) == 5
     for attempt, gap in enumerate(gaps, start=1):
         assert 0.5 * 2 ** (attempt - 1) <= gap <= 2 ** (attempt - 1)

@@ -81,9 +81,9 @@ def test_rules_targets_events_lake_and_dead_letters_through_boto3(tmp_path):
         assert wait_for(lambda: len(dead_letters(tmp_path, "failing-dlq")) == 3)
         assert wait_for(lambda: len(dead_letters(tmp_path, "down-dlq")) == 3)
         assert len(failing.bodies) == 6  # each matching event tried twice
-        failing = dead_letters(tmp_path, "failing-dlq")
-        assert sorted(json.loads(m["Body"])["id"] for m in failing) == matching
-        assert failing[0]["Attributes"] == {
+        failed = dead_letters(tmp_path, "failing-dlq")
+        assert sorted(json.loads(m["Body"])["id"] for m in failed) == matching
+        assert failed[0]["Attributes"] == {
             "ERROR_CODE": "SDK_CLIENT_ERROR",
             "ERROR_MESSAGE": "Target answered HTTP 500",
             "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",

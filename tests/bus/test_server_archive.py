@@ -48,7 +48,7 @@ rules:
             inside = [order(start + timedelta(minutes=m), m) for m in range(3)]
             ids = [
                 e["EventId"]
-                for e in events.put_events(Entries=inside + [order(start + timedelta(hours=2), 9)])["Entries"]
+                for e in events.put_events(Entries=[*inside, order(start + timedelta(hours=2), 9)])["Entries"]
             ]
             assert wait_for(lambda: len(consumer.bodies) == 4 and len(lake_ids(bus.lake)) == 4)
             assert wait_for(lambda: events.describe_archive(ArchiveName="shop")["EventCount"] == 4)

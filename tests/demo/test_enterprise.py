@@ -1,3 +1,4 @@
+import itertools
 import json
 import math
 import re
@@ -101,7 +102,7 @@ def test_budgets_grow_with_the_enterprise_and_nothing_else_about_the_campaigns_c
     assert DemoConfig.events_per_day == 12_000  # the scale BUDGET_RANGE is for
     bigger = Enterprise(replace(SMALL, events_per_day=3 * SMALL.events_per_day)).ground_truth()["campaigns"]
     assert len(bigger) == len(truth["campaigns"])
-    for small, big in zip(truth["campaigns"], bigger):
+    for small, big in zip(truth["campaigns"], bigger, strict=True):
         assert big["budget"] == pytest.approx(3 * small["budget"], abs=200)  # each rounded to hundreds
         assert {k: v for k, v in big.items() if k != "budget"} == {
             k: v for k, v in small.items() if k != "budget"
@@ -324,7 +325,7 @@ def test_delayed_deliveries_are_mostly_late(events):
     late_otherwise = np.mean(
         [e["detail"]["late"] for e in delivered if e["detail"]["order_id"] not in delayed]
     )
-    assert late_when_delayed > 0.5 > 0.2 > late_otherwise > 0.01
+    assert late_when_delayed > 0.5 and 0.01 < late_otherwise < 0.2
 
 
 def test_ticket_causes_match_what_happened_to_the_order(events):
@@ -426,7 +427,8 @@ def test_daily_orders_are_poisson_around_the_expected_count(enterprise, events):
         expected = enterprise.expected_orders(day)
         when = (date(1970, 1, 1) + timedelta(days=day)).isoformat()
         ratios += [
-            (counts[r, when] - mu) ** 2 / mu for r, mu in zip(enterprise.ground_truth()["regions"], expected)
+            (counts[r, when] - mu) ** 2 / mu
+            for r, mu in zip(enterprise.ground_truth()["regions"], expected, strict=True)
         ]
     assert 0.8 < np.mean(ratios) < 1.25  # variance / mean of a Poisson count is 1
 
@@ -581,7 +583,7 @@ def test_crm_webhook_is_down_in_several_windows_some_of_them_recent(year):
 def test_outages_never_overlap_and_cover_little_time(year):
     for consumer in PLANS:
         windows = year.outages.windows[consumer]
-        assert all(a[1] < b[0] for a, b in zip(windows, windows[1:]))
+        assert all(a[1] < b[0] for a, b in itertools.pairwise(windows))
     down = sum(
         b - a
         for a, b in year.outages.between("crm-webhook", year.first_day * 86400, (year.last_day + 1) * 86400)

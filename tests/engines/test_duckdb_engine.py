@@ -70,7 +70,7 @@ def test_result_carries_engine_metadata(engine):
 def test_table_without_files_is_empty_with_typed_columns(tmp_path, duckdb_extensions):
     engine = DuckDBEngine(tmp_path / "no-lake-yet", extension_directory=duckdb_extensions)
     frame = engine.run("SELECT * FROM shipments").frame
-    assert frame.empty and list(frame.columns) == TABLES["shipments"].column_names + ["dt"]
+    assert frame.empty and list(frame.columns) == [*TABLES["shipments"].column_names, "dt"]
     typed = engine.run("SELECT sum(transit_hours) + 1.5 AS x, max(promised_date) AS d FROM shipments").frame
     assert typed["x"].isna().all()
 
@@ -196,10 +196,12 @@ def test_describe_error_drops_the_sql_excerpt():
     import duckdb
 
     error = duckdb.BinderException(
-        'Binder Error: Referenced column "x" not found in FROM clause!\nCandidate bindings: "a"\n\nLINE 1: SELECT x\n       ^'
+        'Binder Error: Referenced column "x" not found in FROM clause!\nCandidate bindings: "a"\n'
+        "\nLINE 1: SELECT x\n       ^"
     )
     assert describe_error(error) == (
-        'unknown column: Binder Error: Referenced column "x" not found in FROM clause! Candidate bindings: "a"'
+        'unknown column: Binder Error: Referenced column "x" not found in FROM clause! '
+        'Candidate bindings: "a"'
     )
 
 

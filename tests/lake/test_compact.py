@@ -1,3 +1,4 @@
+import contextlib
 import os
 
 import pyarrow.parquet as pq
@@ -64,10 +65,8 @@ def test_a_compaction_interrupted_after_its_manifest_is_finished_without_duplica
         os.unlink(self)
 
     monkeypatch.setattr("pathlib.Path.unlink", die_after_first_unlink)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         compact_folder(folder, files)
-    except KeyboardInterrupt:
-        pass
     monkeypatch.undo()
     assert list(folder.glob(f".*{PENDING_SUFFIX}"))
     compact(tmp_path, min_files=100, min_age_s=0)  # finishes the interrupted one

@@ -123,7 +123,7 @@ class Label(str):
 @pytest.mark.parametrize(
     "detail",
     [
-        pytest.param({1: "a", True: "b", None: "c"}, id="non-string-keys"),
+        pytest.param({1: "a", False: "b", None: "c"}, id="non-string-keys"),
         pytest.param({Label("key"): Label("value")}, id="str-subclasses"),
         pytest.param({"n": np.float64(0.1)}, id="float-subclass"),
     ],
