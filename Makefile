@@ -36,8 +36,8 @@ run: seed
 	./scripts/run-demo.sh $(LAKE) $(PORT)
 
 check: $(BIN)/.installed
-	$(BIN)/ruff check app dashboard tests bench scripts
-	$(BIN)/ruff format --check app dashboard tests bench scripts
+	$(BIN)/ruff check app dashboard pages tests bench scripts
+	$(BIN)/ruff format --check app dashboard pages tests bench scripts
 	$(BIN)/mypy
 
 test: $(BIN)/.installed
