@@ -18,10 +18,12 @@ if TYPE_CHECKING:
 
 
 def always(value: Any) -> bool:
+    """The test of a field any leaf value satisfies."""
     return True
 
 
 def never(value: Any) -> bool:
+    """The test of a field no leaf value satisfies."""
     return False
 
 
