@@ -1,4 +1,4 @@
-"""Throughput of the event-pattern matcher (app/bus/patterns.py).
+"""Throughput of the event-pattern matcher (app/bus/patterns/).
 
 Run: .venv/bin/python bench/bench_patterns.py [--seconds S]
 
