@@ -54,7 +54,7 @@ def cmd_bus_serve(args: argparse.Namespace) -> int:
 
 def cmd_bus_redrive(args: argparse.Namespace) -> int:
     from app.bus.definition import load_definition
-    from app.bus.dlq import LocalDeadLetters
+    from app.bus.dead_letter_source import LocalDeadLetters
 
     definition = load_definition(args.definition) if args.definition else None
     letters = LocalDeadLetters.for_lake(resolve_lake(args), definition, state_dir=args.state_dir)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from app.bus.dlq import DeadLetter, RedriveResult
+from app.dead_letters import DeadLetter, RedriveResult
 from app.events import parse_time
 
 BATCH = 10  # ReceiveMessage, ChangeMessageVisibilityBatch, DeleteMessageBatch and PutEvents

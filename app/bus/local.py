@@ -32,7 +32,7 @@ import numpy as np
 
 from app.bus.archive import MAX_ACTIVE_REPLAYS, Archive, ArchiveStore, Replay, ReplayStore, replay_batches
 from app.bus.definition import BusDefinition, LimitExceededException, ResourceNotFoundException, Rule, Target
-from app.bus.dlq import DeadLetter, LocalDeadLetterQueue, RedriveResult
+from app.bus.dlq import LocalDeadLetterQueue
 from app.bus.journal import Journal, JournaledEvent, ids_in_lake
 from app.bus.patterns import PatternIndex, compile_pattern
 from app.bus.targets import (
@@ -46,6 +46,7 @@ from app.bus.targets import (
     http_transport,
 )
 from app.bus.transform import InputTransform
+from app.dead_letters import DeadLetter, RedriveResult
 from app.events import (
     DEFAULT_MAX_ENTRY_BYTES,
     EntryError,

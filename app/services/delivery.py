@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from app.bus.definition import BusDefinition, Target, load_definition
-from app.bus.dlq import DeadLetter
+from app.dead_letters import DeadLetter
 from app.services.common import BUCKET_LENGTH, to_local_time, weekly, whole_buckets
 from app.services.context import Context
 from app.services.timerange import CUSTOM, TimeRange, period_seconds
