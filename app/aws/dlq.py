@@ -183,7 +183,7 @@ class SqsDeadLetters:
         accepted = []
         for batch in chunks(entries):
             answers = events.put_events(Entries=[entry for _, entry in batch])["Entries"]
-            for (message, _), answer in zip(batch, answers):
+            for (message, _), answer in zip(batch, answers, strict=False):
                 if answer.get("ErrorCode"):
                     result.failed[message["MessageId"]] = (
                         f"{answer['ErrorCode']}: {answer.get('ErrorMessage', '')}"

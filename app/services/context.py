@@ -53,12 +53,12 @@ def build_local_context(settings: Settings) -> Context:
 
 
 def build_aws_context(settings: Settings) -> Context:
-    """Athena, CloudWatch and SQS for the configured stack (app/aws owns the boto3 clients).
+    """Athena, CloudWatch and SQS for the configured stack (wired in app/backends/aws.py).
 
     A missing credential, stack or resource raises ``app.aws.errors.AwsError``: one
     sentence, shown as it is.
     """
-    from app.aws.backend import build_aws_parts
+    from app.backends.aws import build_aws_parts
 
     parts = build_aws_parts(settings)
     return Context(

@@ -14,10 +14,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from app.aws.backend import build_aws_parts, deployed_rule_names
 from app.aws.errors import AwsError
+from app.backends.aws import build_aws_parts
 from app.bus.definition import load_definition
 from app.infra.render import render_template, to_json
+from app.infra.rules import deployed_rule_names
 from app.services.context import Context
 from app.services.delivery import delivery_health
 from app.services.timerange import preset_range
@@ -176,5 +177,5 @@ def test_a_missing_stack_is_one_sentence(aws_settings):
 def test_deployed_rule_names_include_the_lake_fan_out():
     names = deployed_rule_names(DEFINITION)
     assert names[:2] == ("lake-archive", "lake-archive-orders")
-    assert set(r.name for r in DEFINITION.rules) < set(names)
+    assert {r.name for r in DEFINITION.rules} < set(names)
     assert len(names) == len(DEFINITION.rules) + 8

@@ -7,20 +7,13 @@ import json
 
 import pytest
 
-from app.aws.session import DLQ_OUTPUT_PREFIX, OUTPUT_KEYS
 from app.bus.definition import load_definition, parse_definition
-from app.infra.names import logical_id
-from app.infra.render import (
-    TEMPLATE_PATH,
-    RenderError,
-    entity_transformer,
-    events_transformer,
-    render_template,
-    restrict_to_detail_types,
-    to_json,
-    to_yaml,
-)
+from app.infra.cfn import RenderError
+from app.infra.lake import entity_transformer, events_transformer
+from app.infra.render import TEMPLATE_PATH, render_template, to_json, to_yaml
+from app.infra.rules import restrict_to_detail_types
 from app.lake.tables import ENTITY_TABLES, EVENTS, TABLES
+from app.stack_names import DLQ_OUTPUT_PREFIX, OUTPUT_KEYS, logical_id
 
 DEFINITION = load_definition()
 TEMPLATE = render_template(DEFINITION)
@@ -136,7 +129,7 @@ def test_events_table_projects_every_department_source():
 
 def test_dlq_policies_let_exactly_the_rules_that_use_them_send():
     senders = {}
-    for pid, p in of_type("AWS::SQS::QueuePolicy").items():
+    for p in of_type("AWS::SQS::QueuePolicy").values():
         statement = p["Properties"]["PolicyDocument"]["Statement"][0]
         assert statement["Principal"] == {"Service": "events.amazonaws.com"}
         senders[p["Properties"]["Queues"][0]["Ref"]] = {
