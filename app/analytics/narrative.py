@@ -72,10 +72,6 @@ def wape_sentence(wape: float) -> str:
     return f"Typical miss: {percent(wape)} of demand (WAPE {wape:.3f})."
 
 
-def model_sentence(model: str) -> str:
-    return f"Chosen model: {model_words(model)}, the most accurate on the backtest."
-
-
 def lift_sentence(row: dict) -> str:
     """One campaign's effect in words, hedged by its interval and flags."""
     name = row.get("campaign_id", "The campaign")
@@ -96,8 +92,14 @@ def lift_sentence(row: dict) -> str:
 
 
 CAVEATS = {
-    "overlap": "Another campaign ran in the same region at the same time; their effects were separated by their different dates.",
-    "no_clean_control": "Every region had a campaign at the time, so the comparison is with the region's own past only: treat with care.",
+    "overlap": (
+        "Another campaign ran in the same region at the same time; "
+        "their effects were separated by their different dates."
+    ),
+    "no_clean_control": (
+        "Every region had a campaign at the time, "
+        "so the comparison is with the region's own past only: treat with care."
+    ),
     "partial_control": "On some days no region was free of campaigns; those days were not used.",
     "short_pre_period": "Little history before the campaign.",
     "incomplete": "The effect is still running: figures cover the days so far.",

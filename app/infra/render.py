@@ -185,8 +185,3 @@ def to_json(template: Template) -> str:
 def render(definition_path: Path | None = None) -> str:
     definition = load_definition(definition_path) if definition_path else load_definition()
     return to_yaml(render_template(definition))
-
-
-def write_template(path: Path = TEMPLATE_PATH, definition_path: Path | None = None) -> Path:
-    path.write_text(render(definition_path))
-    return path

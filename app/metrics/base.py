@@ -69,23 +69,3 @@ class MetricsSource(Protocol):
     ) -> pd.DataFrame:
         """Metrics in [start, end) at ``period_s`` resolution, in the frame above."""
         ...
-
-
-class PercentileSource(Protocol):
-    """Optional: a :class:`MetricsSource` that can also give latency percentiles (both the
-    local store and CloudWatch can; callers check with ``getattr``)."""
-
-    def latency_percentiles(
-        self,
-        metrics: list[str],
-        start: datetime,
-        end: datetime,
-        percentiles: tuple[float, ...] = (50, 90, 99),
-        bus: str | None = None,
-        period_s: int | None = None,
-    ) -> pd.DataFrame:
-        """Percentiles (ms) of the latency metrics in [start, end), per period of ``period_s``
-        or over the whole range (None). Columns: timestamp (the period's start, or ``start``),
-        metric, bus, rule, samples, then ``p50``, ``p90``, ``p99`` (one per percentile asked).
-        Only points with samples appear."""
-        ...

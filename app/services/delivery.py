@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -59,7 +59,7 @@ PUT_EVENTS_COUNTS = (
     "PutEventsFailedEntriesCount",
     "PutEventsRequestSize",
 )
-PUT_EVENTS = PUT_EVENTS_COUNTS + ("PutEventsLatency",)
+PUT_EVENTS = (*PUT_EVENTS_COUNTS, "PutEventsLatency")
 # What the page charts per rule, in this order (ThrottledRules only when there is any).
 CHART_METRICS = (
     "MatchedEvents",
@@ -144,11 +144,6 @@ class DeliveryMetrics:
     @property
     def waiting(self) -> int:
         return sum(self.queue_depth.values())
-
-
-@dataclass(frozen=True)
-class DeliveryHealth(DeliveryMetrics):
-    dead_letters: pd.DataFrame = field(default_factory=pd.DataFrame)  # see dead_letters()
 
 
 # --- metrics -----------------------------------------------------------------------------
@@ -318,12 +313,6 @@ def delivery_metrics(ctx: Context, rng: TimeRange) -> DeliveryMetrics:
         put_events(ctx, rng),
         queue_depth(ctx),
     )
-
-
-def delivery_health(ctx: Context, rng: TimeRange) -> DeliveryHealth:
-    """The metrics and the newest dead letters of every queue."""
-    metrics = delivery_metrics(ctx, rng)
-    return DeliveryHealth(**vars(metrics), dead_letters=dead_letters(ctx))
 
 
 def recent_activity(ctx: Context, now: datetime, minutes: int = 60) -> pd.DataFrame:
