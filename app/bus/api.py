@@ -33,10 +33,12 @@ from app.bus.definition import (
     RetryPolicy,
     Rule,
     Target,
+    TargetKind,
 )
 from app.bus.local import LocalBus
 from app.bus.patterns import compile_pattern
 from app.bus.rule_store import RuleStore
+from app.bus.targets import target_fields_from_arn
 from app.events import ValidationException
 
 Deliver = Callable[[list[dict], datetime], None]
@@ -120,7 +122,7 @@ class BusApi(ArchiveOperations):
     def target_to_aws(self, target: Target) -> dict:
         arn = (
             target.endpoint
-            if target.kind == "http" and _is_url(target.endpoint)
+            if target.kind == TargetKind.HTTP and _is_url(target.endpoint)
             else self.bus.target_arn(target)
         )
         out: dict[str, Any] = {"Id": target.id, "Arn": arn, "RetryPolicy": target.retry.to_aws()}
@@ -165,24 +167,18 @@ class BusApi(ArchiveOperations):
 
     def _kind_of(self, arn: str) -> tuple[str, dict]:
         if _is_url(arn):
-            return "http", {"endpoint": arn}
+            return TargetKind.HTTP, {"endpoint": arn}
         parts = str(arn).split(":", 5)
         if len(parts) < 6 or parts[0] != "arn":
             raise ValidationException(
                 f"Parameter {arn} is not valid. Reason: Provided Arn is not in correct format."
             )
-        service, resource = parts[2], parts[5]
-        if service == "firehose":
-            return "lake", {}
-        if service == "sqs":
-            return "queue", {"queue": resource}
-        if service == "logs":
-            return "log", {"log": resource.rsplit("/", 1)[-1].removeprefix("log-group:")}
-        if service == "events" and resource.startswith("api-destination/"):
-            endpoint = resource.split("/")[1]
-            if endpoint not in self.bus.definition.endpoints:
-                raise ResourceNotFoundException(f"API destination {endpoint} does not exist.")
-            return "http", {"endpoint": endpoint}
+        fields = target_fields_from_arn(service=parts[2], resource=parts[5])
+        if fields is not None:
+            kind = fields.pop("kind")
+            if kind == TargetKind.HTTP and fields["endpoint"] not in self.bus.definition.endpoints:
+                raise ResourceNotFoundException(f"API destination {fields['endpoint']} does not exist.")
+            return kind, fields
         raise ValidationException(
             f"Target Arn {arn} is not a target kind the local bus supports "
             "(firehose, sqs, logs, events api-destination, or an http:// URL)."

@@ -31,19 +31,26 @@ from typing import Any
 import numpy as np
 
 from app.bus.archive import MAX_ACTIVE_REPLAYS, Archive, ArchiveStore, Replay, ReplayStore, replay_batches
-from app.bus.definition import BusDefinition, LimitExceededException, ResourceNotFoundException, Rule, Target
+from app.bus.definition import (
+    BusDefinition,
+    LimitExceededException,
+    ResourceNotFoundException,
+    Rule,
+    Target,
+    TargetKind,
+)
 from app.bus.dlq import LocalDeadLetterQueue
 from app.bus.journal import Journal, JournaledEvent, ids_in_lake
 from app.bus.patterns import PatternIndex, compile_pattern
 from app.bus.targets import (
     DELIVERED,
-    HttpTarget,
-    LakeTarget,
-    LogTarget,
+    DeliveryTarget,
     Outcome,
-    QueueTarget,
+    Plumbing,
     Transport,
     http_transport,
+    open_target,
+    target_arn,
 )
 from app.bus.transform import InputTransform
 from app.dead_letters import DeadLetter, RedriveResult
@@ -137,7 +144,7 @@ class LocalBus:
         self.rng = random.Random(seed)
         self.rules: dict[str, Rule] = {}
         self.index = PatternIndex()
-        self.targets: dict[tuple[str, str], Any] = {}
+        self.targets: dict[tuple[str, str], DeliveryTarget] = {}
         self.inputs: dict[
             tuple[str, str], InputTransform
         ] = {}  # targets that get something else than the event
@@ -197,28 +204,15 @@ class LocalBus:
     def _dlq(self, name: str) -> LocalDeadLetterQueue:
         return LocalDeadLetterQueue(self.state_dir / "dlq" / f"{name}.jsonl")
 
-    def _build_target(self, target: Target) -> Any:
-        if target.kind == "lake":
-            return LakeTarget(self.writer)
-        if target.kind == "http":
-            endpoint = self.definition.endpoints.get(target.endpoint)
-            # A target made through the API may name its URL directly (a local extension).
-            return HttpTarget(endpoint.url if endpoint else target.endpoint, self.transport)
-        if target.kind == "queue":
-            return QueueTarget(target.queue or target.id)
-        return LogTarget(self.state_dir / "logs" / f"{target.log or target.id}.jsonl")
+    def _build_target(self, target: Target) -> DeliveryTarget:
+        plumbing = Plumbing(self.name, self.writer, self.definition.endpoints, self.transport, self.state_dir)
+        return open_target(target, plumbing)
 
     def rule_arn(self, rule: str) -> str:
         return f"arn:aws:events:{self.region}:{self.account}:rule/{self.name}/{rule}"
 
     def target_arn(self, target: Target) -> str:
-        prefix = f"arn:aws:{{}}:{self.region}:{self.account}:"
-        return {
-            "lake": prefix.format("firehose") + f"deliverystream/{self.name}-lake",
-            "http": prefix.format("events") + f"api-destination/{target.endpoint}",
-            "queue": prefix.format("sqs") + f"{target.queue or target.id}",
-            "log": prefix.format("logs") + f"log-group:/verticals/{target.log or target.id}",
-        }[target.kind]
+        return target_arn(target, self.name, self.region, self.account)
 
     # -- PutEvents ---------------------------------------------------------------------
     def put_events(self, entries: Sequence[Any], now: datetime | None = None) -> dict:
@@ -395,7 +389,9 @@ class LocalBus:
         if not entries:
             return 0
         in_lake = ids_in_lake(self.lake, [e.event for e in entries])
-        lake_targets = [(r.name, t.id) for r in self.rules.values() for t in r.targets if t.kind == "lake"]
+        lake_targets = [
+            (r.name, t.id) for r in self.rules.values() for t in r.targets if t.kind == TargetKind.LAKE
+        ]
         skip = {(e.event["id"], rule, target) for e in entries for rule, target in e.done}
         skip |= {(event_id, rule, target) for event_id in in_lake for rule, target in lake_targets}
         for rule, target in lake_targets:
@@ -422,37 +418,17 @@ class LocalBus:
         run_at: float | None,
         periods: Periods,
     ) -> None:
-        """First attempts: a batch target takes the events in one call, an HTTP target one
-        invocation each. What fails is retried (or dead-lettered) through the pending heap."""
+        """First attempts, one batch to the target (an HTTP target invokes its consumer once
+        per event). What fails is retried (or dead-lettered) through the pending heap."""
         sink = self.targets[(rule, target.id)]
-        if not sink.batch:
-            self._invoke_each(rule, target, sink, events, ats, run_at, periods)
-            return
-        outcome = sink.deliver(self._payloads(rule, target.id, events, ats), replay_name=replay_name)
-        self._count_first_attempts(rule, ats, periods, ats if outcome.ok else [], run_at)
-        if outcome.ok:
+        starts = ats if run_at is None else [run_at] * len(ats)
+        outcomes = sink.deliver(self._payloads(rule, target.id, events, ats), starts, replay_name=replay_name)
+        if all(outcome.ok for outcome in outcomes):  # the usual case, and the seeding hot path
+            self._count_first_attempts(rule, ats, periods, ats, run_at)
             self._done(events, rule, target.id)
             return
-        for event, at in zip(events, ats):
-            start = at if run_at is None else run_at
-            self._retry_or_dead_letter(PendingDelivery(start, rule, target.id, event, at), target, outcome)
-
-    def _invoke_each(
-        self,
-        rule: str,
-        target: Target,
-        sink: Any,
-        events: list[dict],
-        ats: list[float],
-        run_at: float | None,
-        periods: Periods,
-    ) -> None:
         delivered, delivered_at = [], []
-        for event, at in zip(events, ats):
-            start = at if run_at is None else run_at
-            outcome = sink.invoke(
-                self._payload(rule, target.id, event, at), datetime.fromtimestamp(start, UTC)
-            )
+        for event, at, start, outcome in zip(events, ats, starts, outcomes, strict=True):
             if outcome.ok:
                 delivered.append(event)
                 delivered_at.append(at)
@@ -477,7 +453,7 @@ class LocalBus:
             metrics.add_period_counts(
                 ("Invocations", "SuccessfulInvocationAttempts"), rule, done, (success,) if virtual else ()
             )
-        if not virtual:
+        if run_at is not None:
             metrics.add_latencies(start, run_at, [(run_at - at) * 1000.0 for at in ats], rule)
             if delivered_at:
                 metrics.add_latencies(success, run_at, [(run_at - at) * 1000.0 for at in delivered_at], rule)
@@ -492,7 +468,7 @@ class LocalBus:
         """What the target receives: the events, or their Input/InputPath/InputTransformer text."""
         if (rule, target_id) not in self.inputs:
             return events
-        return [self._payload(rule, target_id, e, at) for e, at in zip(events, ats)]
+        return [self._payload(rule, target_id, e, at) for e, at in zip(events, ats, strict=True)]
 
     def _schedule(self, delivery: PendingDelivery) -> None:
         heapq.heappush(self.pending, (delivery.due, next(self._seq), delivery))
@@ -519,11 +495,7 @@ class LocalBus:
         sink = self.targets[(delivery.rule, target.id)]
         at = delivery.due
         payload = self._payload(delivery.rule, target.id, delivery.event, delivery.ingested)
-        outcome = (
-            sink.invoke(payload, datetime.fromtimestamp(at, UTC))
-            if not sink.batch
-            else sink.deliver([payload], replay_name=delivery.event.get("replay-name"))
-        )
+        [outcome] = sink.deliver([payload], [at], replay_name=delivery.event.get("replay-name"))
         self.metrics.add("InvocationAttempts", at, rule=delivery.rule)
         self.metrics.add("RetryInvocationAttempts", at, rule=delivery.rule)
         if outcome.error_code == "THROTTLING":
@@ -635,14 +607,10 @@ class LocalBus:
 
     def _deliver_once(self, rule: str, target: Target, event: dict, at: float) -> Outcome:
         sink = self.targets[(rule, target.id)]
-        if target.kind == "lake" and ids_in_lake(self.lake, [event]):
+        if target.kind == TargetKind.LAKE and ids_in_lake(self.lake, [event]):
             return DELIVERED  # it reached the lake after all: the lake keeps each event once
         payload = self._payload(rule, target.id, event, at)
-        outcome = (
-            sink.invoke(payload, datetime.fromtimestamp(at, UTC))
-            if not sink.batch
-            else sink.deliver([payload])
-        )
+        [outcome] = sink.deliver([payload], [at])
         self.metrics.add("InvocationAttempts", at, rule=rule)
         self.metrics.add("Invocations", at, rule=rule)
         self.metrics.add("SuccessfulInvocationAttempts" if outcome.ok else "FailedInvocations", at, rule=rule)
@@ -658,7 +626,8 @@ class LocalBus:
                 raise ResourceNotFoundException(f"Rule {rule} does not exist on EventBus {self.name}.")
         if len(self.replays.active()) >= MAX_ACTIVE_REPLAYS:
             raise LimitExceededException(
-                f"The requested resource exceeds the maximum number allowed: {MAX_ACTIVE_REPLAYS} active replays."
+                "The requested resource exceeds the maximum number allowed: "
+                f"{MAX_ACTIVE_REPLAYS} active replays."
             )
         replay.state, replay.started = "STARTING", time.time()
         self.replays.add(replay)

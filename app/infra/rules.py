@@ -7,10 +7,10 @@ metrics (they are named per rule)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from app.bus.definition import BusDefinition, Rule, Target
+from app.bus.definition import BusDefinition, Rule, Target, TargetKind
 from app.bus.patterns import compile_pattern
 from app.infra.cfn import ARN, RenderError, get_att, policy, ref, sub
 from app.infra.lake import entity_transformer, events_transformer, stream_id
@@ -80,26 +80,37 @@ def _target_common(target: Target, target_id: str | None = None) -> dict[str, An
     return common
 
 
+def _queue_arn(target: Target) -> dict[str, Any]:
+    return {"Arn": get_att(queue_id(target.queue_name), "Arn")}
+
+
+def _api_destination_arn(target: Target) -> dict[str, Any]:
+    return {
+        "Arn": get_att(logical_id("ApiDestination", target.endpoint or ""), "Arn"),
+        "RoleArn": get_att("EventBridgeTargetsRole", "Arn"),
+    }
+
+
+def _log_group_arn(target: Target) -> dict[str, Any]:
+    log_group = logical_id("LogGroup", target.log_name)
+    return {"Arn": sub(f"{ARN}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:${{{log_group}}}")}
+
+
+# What a target of each kind points at in the template; lake targets are :func:`lake_target`
+# (one Firehose stream per table, so a lake rule fans out into companion rules).
+TARGET_ARNS: dict[str, Callable[[Target], dict[str, Any]]] = {
+    TargetKind.QUEUE: _queue_arn,
+    TargetKind.HTTP: _api_destination_arn,
+    TargetKind.LOG: _log_group_arn,
+}
+
+
 def target_spec(target: Target) -> dict[str, Any]:
     """A non-lake target of a rule, as ``AWS::Events::Rule`` Targets wants it."""
-    common = _target_common(target)
-    if target.kind == "queue":
-        return {**common, "Arn": get_att(queue_id(target.queue or target.id), "Arn")}
-    if target.kind == "http":
-        return {
-            **common,
-            "Arn": get_att(logical_id("ApiDestination", target.endpoint or ""), "Arn"),
-            "RoleArn": get_att("EventBridgeTargetsRole", "Arn"),
-        }
-    if target.kind == "log":
-        return {
-            **common,
-            "Arn": sub(
-                f"{ARN}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:${{"
-                f"{logical_id('LogGroup', target.log or target.id)}}}"
-            ),
-        }
-    raise RenderError(f"target {target.id}: kind {target.kind} has no template")
+    arn = TARGET_ARNS.get(target.kind)
+    if arn is None:
+        raise RenderError(f"target {target.id}: kind {target.kind} has no template")
+    return {**_target_common(target), **arn(target)}
 
 
 def lake_target(target: Target, table: Table) -> dict[str, Any]:
@@ -135,8 +146,8 @@ def rules(definition: BusDefinition, tables: Mapping[str, Table]) -> dict[str, A
     """Every rule of the definition, plus a companion rule per entity table for lake targets."""
     resources: dict[str, Any] = {}
     for rule in definition.rules:
-        lake = [t for t in rule.targets if t.kind == "lake"]
-        specs = [target_spec(t) for t in rule.targets if t.kind != "lake"]
+        lake = [t for t in rule.targets if t.kind == TargetKind.LAKE]
+        specs = [target_spec(t) for t in rule.targets if t.kind != TargetKind.LAKE]
         specs += [lake_target(t, tables["events"]) for t in lake]
         resources[rule_id(rule.name)] = rule_resource(
             rule.name, rule.description, rule.pattern, rule.state, specs
@@ -170,7 +181,7 @@ def deployed_rule_names(definition: BusDefinition, tables: Mapping[str, Table] =
     names = []
     for rule in definition.rules:
         names.append(rule.name)
-        if any(t.kind == "lake" for t in rule.targets):
+        if any(t.kind == TargetKind.LAKE for t in rule.targets):
             names += [name for name, _, _ in entity_rules(rule, tables)]
     return tuple(names)
 
@@ -186,18 +197,18 @@ def rules_using(
     users = []
     for rule in definition.rules:
         if any(
-            (queue and t.kind == "queue" and (t.queue or t.id) == queue)
+            (queue and t.kind == TargetKind.QUEUE and t.queue_name == queue)
             or (dlq and t.dead_letter_queue == dlq)
             for t in rule.targets
         ):
             users.append(rule_id(rule.name))
-            if dlq and any(t.kind == "lake" and t.dead_letter_queue == dlq for t in rule.targets):
+            if dlq and any(t.kind == TargetKind.LAKE and t.dead_letter_queue == dlq for t in rule.targets):
                 users += [rule_id(name) for name, _, _ in entity_rules(rule, tables)]
     return users
 
 
 def queue_names(definition: BusDefinition) -> list[str]:
-    targets = [t.queue or t.id for r in definition.rules for t in r.targets if t.kind == "queue"]
+    targets = [t.queue_name for r in definition.rules for t in r.targets if t.kind == TargetKind.QUEUE]
     return list(dict.fromkeys(targets))
 
 
@@ -249,7 +260,7 @@ def queue_policy(name: str, senders: list[str]) -> dict[str, Any]:
 def endpoints_used(definition: BusDefinition) -> list[str]:
     """The endpoints the rules' HTTP targets call, sorted (each becomes an API destination)."""
     targets = [t for r in definition.rules for t in r.targets]
-    return sorted({t.endpoint for t in targets if t.kind == "http" and t.endpoint})
+    return sorted({t.endpoint for t in targets if t.kind == TargetKind.HTTP and t.endpoint})
 
 
 def http_resources(definition: BusDefinition) -> dict[str, Any]:
@@ -279,7 +290,7 @@ def http_resources(definition: BusDefinition) -> dict[str, Any]:
 
 
 def log_resources(definition: BusDefinition) -> dict[str, Any]:
-    logs = sorted({t.log or t.id for r in definition.rules for t in r.targets if t.kind == "log"})
+    logs = sorted({t.log_name for r in definition.rules for t in r.targets if t.kind == TargetKind.LOG})
     resources: dict[str, Any] = {
         logical_id("LogGroup", name): {
             "Type": "AWS::Logs::LogGroup",
