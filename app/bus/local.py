@@ -64,6 +64,7 @@ from app.events import (
 )
 from app.lake.writer import LakeWriter
 from app.metrics.local import MetricsRecorder, Periods
+from app.metrics.names import EventsMetric
 
 MAX_BACKOFF_S = 300.0
 ARCHIVE_TARGET = "archive"  # journal deliveries to an archive: ("archive:<name>", "archive")
@@ -240,25 +241,30 @@ class LocalBus:
         if accepted and self.journal is not None:
             self.journal.accept(accepted, now.timestamp())
         self._count_put_events(entries, len(accepted), now)
-        self.metrics.add("PutEventsLatency", now.timestamp(), (time.perf_counter() - started) * 1000.0)
+        self.metrics.add(
+            EventsMetric.PUT_EVENTS_LATENCY, now.timestamp(), (time.perf_counter() - started) * 1000.0
+        )
         return {"FailedEntryCount": len(entries) - len(accepted), "Entries": results}, accepted
 
     def count_throttled_put_events(self, now: datetime) -> None:
         """A PutEvents call refused for the request rate (the server's quota)."""
-        self.metrics.add("PutEventsApproximateCallCount", now.timestamp())
-        self.metrics.add("PutEventsApproximateThrottledCount", now.timestamp())
+        self.metrics.add(EventsMetric.PUT_EVENTS_APPROXIMATE_CALL_COUNT, now.timestamp())
+        self.metrics.add(EventsMetric.PUT_EVENTS_APPROXIMATE_THROTTLED_COUNT, now.timestamp())
 
     def _count_put_events(self, entries: Sequence[Any], accepted: int, now: datetime) -> None:
         at = now.timestamp()
         failed = len(entries) - accepted
-        self.metrics.add("PutEventsApproximateCallCount", at)
-        self.metrics.add("PutEventsEntriesCount", at, len(entries))
-        self.metrics.add("PutEventsFailedEntriesCount", at, failed)
+        self.metrics.add(EventsMetric.PUT_EVENTS_APPROXIMATE_CALL_COUNT, at)
+        self.metrics.add(EventsMetric.PUT_EVENTS_ENTRIES_COUNT, at, len(entries))
+        self.metrics.add(EventsMetric.PUT_EVENTS_FAILED_ENTRIES_COUNT, at, failed)
         self.metrics.add(
-            "PutEventsApproximateSuccessCount" if not failed else "PutEventsApproximateFailedCount", at
+            EventsMetric.PUT_EVENTS_APPROXIMATE_SUCCESS_COUNT
+            if not failed
+            else EventsMetric.PUT_EVENTS_APPROXIMATE_FAILED_COUNT,
+            at,
         )
         size = sum(entry_size(e) for e in entries if isinstance(e, dict))
-        self.metrics.add("PutEventsRequestSize", at, size)
+        self.metrics.add(EventsMetric.PUT_EVENTS_REQUEST_SIZE, at, size)
 
     # -- routing -----------------------------------------------------------------------
     def publish(
@@ -294,7 +300,9 @@ class LocalBus:
         for rule_name, indexes in matched.items():
             rule_events, rule_ats = [events[i] for i in indexes], [ats[i] for i in indexes]
             periods = self._periods(rule_ats, run_at)
-            self.metrics.add_period_counts(("MatchedEvents", "TriggeredRules"), rule_name, periods)
+            self.metrics.add_period_counts(
+                (EventsMetric.MATCHED_EVENTS, EventsMetric.TRIGGERED_RULES), rule_name, periods
+            )
             for target in self.rules[rule_name].targets:
                 if skip:
                     keep = [
@@ -434,7 +442,7 @@ class LocalBus:
                 delivered_at.append(at)
                 continue
             if outcome.error_code == "THROTTLING":
-                self.metrics.add("ThrottledRules", start, rule=rule)
+                self.metrics.add(EventsMetric.THROTTLED_RULES, start, rule=rule)
             self._retry_or_dead_letter(PendingDelivery(start, rule, target.id, event, at), target, outcome)
         self._count_first_attempts(rule, ats, periods, delivered_at, run_at)
         self._done(delivered, rule, target.id)
@@ -445,13 +453,21 @@ class LocalBus:
         """InvocationAttempts, and for those delivered Invocations and SuccessfulInvocationAttempts;
         with their latencies from ingestion (0 in virtual time: delivered at ingestion)."""
         metrics = self.metrics
-        start, success = "IngestionToInvocationStartLatency", "IngestionToInvocationSuccessLatency"
+        start, success = (
+            EventsMetric.INGESTION_TO_INVOCATION_START_LATENCY,
+            EventsMetric.INGESTION_TO_INVOCATION_SUCCESS_LATENCY,
+        )
         virtual = run_at is None
-        metrics.add_period_counts(("InvocationAttempts",), rule, periods, (start,) if virtual else ())
+        metrics.add_period_counts(
+            (EventsMetric.INVOCATION_ATTEMPTS,), rule, periods, (start,) if virtual else ()
+        )
         if delivered_at:
             done = periods if len(delivered_at) == len(ats) else self._periods(delivered_at, run_at)
             metrics.add_period_counts(
-                ("Invocations", "SuccessfulInvocationAttempts"), rule, done, (success,) if virtual else ()
+                (EventsMetric.INVOCATIONS, EventsMetric.SUCCESSFUL_INVOCATION_ATTEMPTS),
+                rule,
+                done,
+                (success,) if virtual else (),
             )
         if run_at is not None:
             metrics.add_latencies(start, run_at, [(run_at - at) * 1000.0 for at in ats], rule)
@@ -496,16 +512,18 @@ class LocalBus:
         at = delivery.due
         payload = self._payload(delivery.rule, target.id, delivery.event, delivery.ingested)
         [outcome] = sink.deliver([payload], [at], replay_name=delivery.event.get("replay-name"))
-        self.metrics.add("InvocationAttempts", at, rule=delivery.rule)
-        self.metrics.add("RetryInvocationAttempts", at, rule=delivery.rule)
+        self.metrics.add(EventsMetric.INVOCATION_ATTEMPTS, at, rule=delivery.rule)
+        self.metrics.add(EventsMetric.RETRY_INVOCATION_ATTEMPTS, at, rule=delivery.rule)
         if outcome.error_code == "THROTTLING":
             # The target throttled this rule's invocation (HTTP 429): CloudWatch's ThrottledRules.
-            self.metrics.add("ThrottledRules", at, rule=delivery.rule)
+            self.metrics.add(EventsMetric.THROTTLED_RULES, at, rule=delivery.rule)
         if outcome.ok:
-            self.metrics.add("SuccessfulInvocationAttempts", at, rule=delivery.rule)
-            self.metrics.add("Invocations", at, rule=delivery.rule)
+            self.metrics.add(EventsMetric.SUCCESSFUL_INVOCATION_ATTEMPTS, at, rule=delivery.rule)
+            self.metrics.add(EventsMetric.INVOCATIONS, at, rule=delivery.rule)
             latency_ms = (at - delivery.ingested) * 1000.0
-            self.metrics.add("IngestionToInvocationSuccessLatency", at, latency_ms, rule=delivery.rule)
+            self.metrics.add(
+                EventsMetric.INGESTION_TO_INVOCATION_SUCCESS_LATENCY, at, latency_ms, rule=delivery.rule
+            )
             self._done([delivery.event], delivery.rule, target.id)
             return
         self._retry_or_dead_letter(delivery, target, outcome)
@@ -530,8 +548,8 @@ class LocalBus:
             )
             return
         at = delivery.due
-        self.metrics.add("Invocations", at, rule=delivery.rule)
-        self.metrics.add("FailedInvocations", at, rule=delivery.rule)
+        self.metrics.add(EventsMetric.INVOCATIONS, at, rule=delivery.rule)
+        self.metrics.add(EventsMetric.FAILED_INVOCATIONS, at, rule=delivery.rule)
         exhausted = (
             ""
             if not outcome.retryable
@@ -561,9 +579,9 @@ class LocalBus:
             attributes["EXHAUSTED_RETRY_CONDITION"] = exhausted
         try:
             queue.send(delivery.event, attributes, datetime.fromtimestamp(at, UTC))
-            self.metrics.add("InvocationsSentToDlq", at, rule=delivery.rule)
+            self.metrics.add(EventsMetric.INVOCATIONS_SENT_TO_DLQ, at, rule=delivery.rule)
         except OSError:
-            self.metrics.add("InvocationsFailedToBeSentToDlq", at, rule=delivery.rule)
+            self.metrics.add(EventsMetric.INVOCATIONS_FAILED_TO_BE_SENT_TO_DLQ, at, rule=delivery.rule)
         self._done([delivery.event], delivery.rule, target.id)
 
     def flush(self) -> None:
@@ -611,9 +629,13 @@ class LocalBus:
             return DELIVERED  # it reached the lake after all: the lake keeps each event once
         payload = self._payload(rule, target.id, event, at)
         [outcome] = sink.deliver([payload], [at])
-        self.metrics.add("InvocationAttempts", at, rule=rule)
-        self.metrics.add("Invocations", at, rule=rule)
-        self.metrics.add("SuccessfulInvocationAttempts" if outcome.ok else "FailedInvocations", at, rule=rule)
+        self.metrics.add(EventsMetric.INVOCATION_ATTEMPTS, at, rule=rule)
+        self.metrics.add(EventsMetric.INVOCATIONS, at, rule=rule)
+        self.metrics.add(
+            EventsMetric.SUCCESSFUL_INVOCATION_ATTEMPTS if outcome.ok else EventsMetric.FAILED_INVOCATIONS,
+            at,
+            rule=rule,
+        )
         return outcome
 
     # -- replays -----------------------------------------------------------------------

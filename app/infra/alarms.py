@@ -8,6 +8,7 @@ from typing import Any
 from app.bus.definition import BusDefinition
 from app.infra.cfn import get_att, ref
 from app.infra.rules import queue_id
+from app.metrics.names import NAMESPACE, EventsMetric
 from app.stack_names import logical_id
 
 # --- alarms ---------------------------------------------------------------------------------
@@ -42,8 +43,8 @@ def alarms(resources: Mapping[str, Any], definition: BusDefinition) -> dict[str,
             name = resource["Properties"]["Name"]
             out[logical_id("Alarm", rid, "Failed")] = _alarm(
                 f"Rule {name}: deliveries failed after all retries.",
-                "AWS/Events",
-                "FailedInvocations",
+                NAMESPACE,
+                EventsMetric.FAILED_INVOCATIONS,
                 [{"Name": "EventBusName", "Value": definition.bus}, {"Name": "RuleName", "Value": name}],
                 "Sum",
             )

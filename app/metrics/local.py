@@ -30,7 +30,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from app.lake.writer import write_parquet_atomic
-from app.metrics.base import COLUMNS, LATENCY_METRICS, empty_frame
+from app.metrics.base import COLUMNS, empty_frame
+from app.metrics.names import LATENCY_METRICS
 
 METRICS_DIR = "_bus_metrics"
 HISTOGRAM_TYPE = pa.map_(pa.int16(), pa.int64())
