@@ -21,7 +21,7 @@ Around that: the lake bucket (encrypted, versioned, public access blocked, lifec
 cheaper classes, optional Object Lock), a results bucket, the Glue database and tables
 with partition projection, the Athena workgroup (enforced settings, engine v3, scan
 cutoff), alarms on failed invocations and DLQ depth, the dashboard's least-privilege role,
-and the outputs the app reads (:data:`app.aws.session.OUTPUT_KEYS`).
+and the outputs the app reads (:data:`app.stack_names.OUTPUT_KEYS`).
 """
 
 from __future__ import annotations
