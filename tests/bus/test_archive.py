@@ -246,7 +246,7 @@ def test_a_replay_the_bus_stopped_during_is_failed_at_the_next_start(tmp_path):
 
 
 def test_list_archives_and_replays(tmp_path):
-    api, bus = make_api(tmp_path)
+    api, _ = make_api(tmp_path)
     create_archive(api, "a1")
     create_archive(api, "b1")
     assert [a["ArchiveName"] for a in api.call("ListArchives", {})["Archives"]] == ["a1", "b1"]

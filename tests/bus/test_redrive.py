@@ -88,14 +88,14 @@ def test_redrive_delivers_to_the_failed_target_and_deletes_only_what_it_delivere
 
 
 def test_a_redrive_the_target_still_refuses_keeps_the_message(tmp_path):
-    bus, consumer, _, messages = failed_orders(tmp_path, 1)
+    bus, _, _, messages = failed_orders(tmp_path, 1)
     result = bus.redrive("consumer-dlq", messages)
     assert result.sent == [] and result.failed == {messages[0]: "SDK_CLIENT_ERROR: Target answered HTTP 500"}
     assert bus.dlqs["consumer-dlq"].depth() == 1  # not dead-lettered a second time either
 
 
 def test_a_message_whose_rule_lost_its_target_is_not_delivered(tmp_path):
-    bus, consumer, _, messages = failed_orders(tmp_path, 1)
+    bus, _, _, messages = failed_orders(tmp_path, 1)
     bus.remove_rule("orders")
     result = bus.redrive("consumer-dlq", messages)
     assert "has no target" in result.failed[messages[0]] and bus.dlqs["consumer-dlq"].depth() == 1
