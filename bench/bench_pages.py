@@ -33,6 +33,11 @@ def _baseline(ctx: Context, rng: TimeRange) -> object:
     return ctx.engine.run(sql, {"dt_from": rng.dt_from, "dt_to": rng.dt_to})
 
 
+def _delivery_health(ctx: Context, rng: TimeRange) -> object:
+    """What the page loads: the metrics, then the dead letters."""
+    return delivery.delivery_metrics(ctx, rng), delivery.dead_letters(ctx)
+
+
 def _campaigns(ctx: Context, rng: TimeRange) -> object:
     window = campaigns.analysis_window(ctx, rng)
     return campaigns.campaign_analysis(ctx, window.first, window.last)
@@ -46,7 +51,7 @@ def _forecast(ctx: Context, rng: TimeRange) -> object:
 PAGE_CALLS: dict[str, Callable[[Context, TimeRange], object]] = {
     "Overview": overview.department_overview,
     "Event rates": event_rates.event_rates,
-    "Delivery health": delivery.delivery_health,
+    "Delivery health": _delivery_health,
     "Campaigns (year of analytics)": _campaigns,
     "Demand forecast (28 days)": _forecast,
     "Saved queries (order_funnel)": lambda ctx, rng: run_saved_query(

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from app.__main__ import main
-from app.cli_query import UsageError, parse_param_args
+from app.cli.query import UsageError, parse_param_args
 from tests.fixtures_lake import FIXTURE_END, write_fixture_lake
 
 

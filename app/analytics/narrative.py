@@ -72,10 +72,6 @@ def wape_sentence(wape: float) -> str:
     return f"Typical miss: {percent(wape)} of demand (WAPE {wape:.3f})."
 
 
-def model_sentence(model: str) -> str:
-    return f"Chosen model: {model_words(model)}, the most accurate on the backtest."
-
-
 def lift_sentence(row: dict) -> str:
     """One campaign's effect in words, hedged by its interval and flags."""
     name = row.get("campaign_id", "The campaign")

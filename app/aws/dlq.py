@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from app.bus.dlq import DeadLetter, RedriveResult
+from app.dead_letters import DeadLetter, RedriveResult
 from app.events import parse_time
 
 BATCH = 10  # ReceiveMessage, ChangeMessageVisibilityBatch, DeleteMessageBatch and PutEvents
@@ -183,7 +183,7 @@ class SqsDeadLetters:
         accepted = []
         for batch in chunks(entries):
             answers = events.put_events(Entries=[entry for _, entry in batch])["Entries"]
-            for (message, _), answer in zip(batch, answers):
+            for (message, _), answer in zip(batch, answers, strict=False):
                 if answer.get("ErrorCode"):
                     result.failed[message["MessageId"]] = (
                         f"{answer['ErrorCode']}: {answer.get('ErrorMessage', '')}"

@@ -25,7 +25,7 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
-from app.engines.base import QueryError
+from app.errors import QueryError
 
 
 class AwsError(QueryError):

@@ -6,7 +6,7 @@ build a session with :func:`make_session` and pass it (or clients) down.
 
 The aws backend needs a workgroup, a Glue database and the lake bucket. Each is an
 explicit setting, or else a named output of the CloudFormation stack that ``infra/``
-deploys (:data:`OUTPUT_KEYS`); explicit settings win.
+deploys (:data:`app.stack_names.OUTPUT_KEYS`); explicit settings win.
 """
 
 from __future__ import annotations
@@ -20,15 +20,7 @@ from botocore.config import Config
 
 from app.aws.errors import AwsError, aws_errors
 from app.settings import Settings
-
-# Output key of the stack for each setting that may come from it (infra/render.py writes them).
-OUTPUT_KEYS: dict[str, str] = {
-    "athena_workgroup": "AthenaWorkGroup",
-    "athena_database": "GlueDatabase",
-    "lake_bucket": "LakeBucket",
-    "bus_name": "EventBusName",
-}
-DLQ_OUTPUT_PREFIX = "DeadLetterQueueUrl"  # one output per DLQ: DeadLetterQueueUrl<Name>
+from app.stack_names import OUTPUT_KEYS, dlq_output_key, queue_name
 
 # Our code retries throttled Athena calls itself (app/engines/athena.py); botocore's
 # standard mode still covers transient network and 5xx errors on every client.
@@ -69,9 +61,7 @@ def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
 
 def dead_letter_queue_urls(outputs: Mapping[str, str], queue_names: list[str]) -> dict[str, str]:
     """DLQ name -> URL from the outputs, in the bus definition's order."""
-    from app.infra.names import logical_id
-
-    urls = {name: outputs.get(DLQ_OUTPUT_PREFIX + logical_id(name), "") for name in queue_names}
+    urls = {name: outputs.get(dlq_output_key(name), "") for name in queue_names}
     return {name: url for name, url in urls.items() if url}
 
 
@@ -101,7 +91,7 @@ def queue_urls_by_name(sqs: Any, bus: str, queue_names: list[str]) -> dict[str, 
     urls = {}
     for name in queue_names:
         try:
-            urls[name] = sqs.get_queue_url(QueueName=f"{bus}-{name}")["QueueUrl"]
+            urls[name] = sqs.get_queue_url(QueueName=queue_name(bus, name))["QueueUrl"]
         except sqs.exceptions.QueueDoesNotExist:
             continue
     return urls

@@ -5,8 +5,9 @@ The HTTP server (:mod:`app.bus.server`) maps ``X-Amz-Target: AWSEvents.<Op>`` to
 (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_Operations.html); errors
 are :class:`~app.events.BusError` subclasses carrying EventBridge's exception names.
 
-Rules created or changed through the API are kept in ``<state>/rules.json`` and laid over
-``infra/bus.yaml``'s rules at start, so they survive a restart. Archives and replays
+Rules created or changed through the API are kept in ``<state>/rules.json``
+(:mod:`app.bus.rule_store`) and laid over ``infra/bus.yaml``'s rules at start, so they
+survive a restart. Archives and replays
 (:mod:`app.bus.api_archive`, :mod:`app.bus.archive`) are kept beside them.
 
 Target ``Arn`` kinds the local bus understands: ``arn:aws:firehose:…`` (the lake),
@@ -18,11 +19,9 @@ a local extension — a plain ``http://`` URL for an HTTP consumer.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from app.bus.api_archive import ArchiveOperations, RunReplay
@@ -34,46 +33,15 @@ from app.bus.definition import (
     RetryPolicy,
     Rule,
     Target,
+    TargetKind,
 )
 from app.bus.local import LocalBus
 from app.bus.patterns import compile_pattern
+from app.bus.rule_store import RuleStore
+from app.bus.targets import target_fields_from_arn
 from app.events import ValidationException
 
 Deliver = Callable[[list[dict], datetime], None]
-
-
-class RuleStore:
-    """Rules made through the API, and yaml rules deleted through it: ``rules.json``."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-
-    def load(self) -> tuple[list[Rule], set[str]]:
-        if not self.path.exists():
-            return [], set()
-        raw = json.loads(self.path.read_text())
-        return [_rule_from_json(r) for r in raw.get("rules", [])], set(raw.get("deleted", []))
-
-    def save(self, rules: list[Rule], deleted: set[str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(
-            json.dumps({"rules": [asdict(r) for r in rules], "deleted": sorted(deleted)}, indent=1)
-        )
-        os.replace(tmp, self.path)
-
-
-def _rule_from_json(raw: dict) -> Rule:
-    targets = tuple(Target(**{**t, "retry": RetryPolicy(**t["retry"])}) for t in raw["targets"])
-    return Rule(raw["name"], raw["pattern"], targets, raw.get("description", ""), raw.get("state", "ENABLED"))
-
-
-def apply_stored_rules(bus: LocalBus, store: RuleStore) -> None:
-    rules, deleted = store.load()
-    for name in deleted:
-        bus.remove_rule(name)
-    for rule in rules:
-        bus.add_rule(rule)
 
 
 class BusApi(ArchiveOperations):
@@ -154,7 +122,7 @@ class BusApi(ArchiveOperations):
     def target_to_aws(self, target: Target) -> dict:
         arn = (
             target.endpoint
-            if target.kind == "http" and _is_url(target.endpoint)
+            if target.kind == TargetKind.HTTP and _is_url(target.endpoint)
             else self.bus.target_arn(target)
         )
         out: dict[str, Any] = {"Id": target.id, "Arn": arn, "RetryPolicy": target.retry.to_aws()}
@@ -199,24 +167,18 @@ class BusApi(ArchiveOperations):
 
     def _kind_of(self, arn: str) -> tuple[str, dict]:
         if _is_url(arn):
-            return "http", {"endpoint": arn}
+            return TargetKind.HTTP, {"endpoint": arn}
         parts = str(arn).split(":", 5)
         if len(parts) < 6 or parts[0] != "arn":
             raise ValidationException(
                 f"Parameter {arn} is not valid. Reason: Provided Arn is not in correct format."
             )
-        service, resource = parts[2], parts[5]
-        if service == "firehose":
-            return "lake", {}
-        if service == "sqs":
-            return "queue", {"queue": resource}
-        if service == "logs":
-            return "log", {"log": resource.rsplit("/", 1)[-1].removeprefix("log-group:")}
-        if service == "events" and resource.startswith("api-destination/"):
-            endpoint = resource.split("/")[1]
-            if endpoint not in self.bus.definition.endpoints:
-                raise ResourceNotFoundException(f"API destination {endpoint} does not exist.")
-            return "http", {"endpoint": endpoint}
+        fields = target_fields_from_arn(service=parts[2], resource=parts[5])
+        if fields is not None:
+            kind = fields.pop("kind")
+            if kind == TargetKind.HTTP and fields["endpoint"] not in self.bus.definition.endpoints:
+                raise ResourceNotFoundException(f"API destination {fields['endpoint']} does not exist.")
+            return kind, fields
         raise ValidationException(
             f"Target Arn {arn} is not a target kind the local bus supports "
             "(firehose, sqs, logs, events api-destination, or an http:// URL)."

@@ -28,7 +28,7 @@ ARCHIVE_NAME_MAX, REPLAY_NAME_MAX = 48, 64
 ARCHIVE_STATES = ("ENABLED", "DISABLED", "CREATING", "UPDATING", "CREATE_FAILED", "UPDATE_FAILED")
 REPLAY_STATES = ("STARTING", "RUNNING", "CANCELLING", "COMPLETED", "CANCELLED", "FAILED")
 
-RunReplay = Callable[[str], None]
+RunReplay = Callable[[str], object]  # runs a started replay; what it returns is not used
 Page = Callable[[list[dict], dict, str], dict]
 
 

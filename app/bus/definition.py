@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,22 @@ from app.settings import REPO_ROOT
 DEFAULT_DEFINITION = REPO_ROOT / "infra" / "bus.yaml"
 MAX_RULES = 300
 MAX_TARGETS = 5
-TARGET_KINDS = ("lake", "http", "queue", "log")
 NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}$")
 ARCHIVE_NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,48}$")
 MAX_DESCRIPTION = 512
+
+
+class TargetKind(StrEnum):
+    """Where a rule sends events; how the local bus delivers to each kind and names it in
+    ARNs is :data:`app.bus.targets.TARGET_TYPES`."""
+
+    LAKE = "lake"
+    HTTP = "http"
+    QUEUE = "queue"
+    LOG = "log"
+
+
+TARGET_KINDS = tuple(TargetKind)
 
 
 class ResourceNotFoundException(BusError):
@@ -82,12 +95,22 @@ class Target:
     input_transformer: dict[str, Any] | None = None
     input: str | None = None  # constant JSON text sent instead of the event
 
+    @property
+    def queue_name(self) -> str:
+        """A queue target's queue (default: the target id)."""
+        return self.queue or self.id
+
+    @property
+    def log_name(self) -> str:
+        """A log target's log (default: the target id)."""
+        return self.log or self.id
+
     def input_transform(self):
         """The compiled Input/InputPath/InputTransformer (None: the target gets the event);
         raises ValidationException with PutTargets' message when one is wrong."""
         from app.bus.transform import compile_input
 
-        if self.kind == "lake" and (self.input or self.input_path or self.input_transformer):
+        if self.kind == TargetKind.LAKE and (self.input or self.input_path or self.input_transformer):
             raise ValidationException(
                 f"Target {self.id}: the lake target takes whole events; "
                 "Input, InputPath and InputTransformer are not supported on it."
@@ -148,7 +171,7 @@ def _target(raw: dict[str, Any], rule: str, endpoints: dict, queues: tuple[str, 
         raise DefinitionError(f"{where}: id must be 1-64 letters, digits, '.', '-' or '_'")
     if raw.get("kind") not in TARGET_KINDS:
         raise DefinitionError(f"{where}: kind must be one of {', '.join(TARGET_KINDS)}")
-    if raw["kind"] == "http" and raw.get("endpoint") not in endpoints:
+    if raw["kind"] == TargetKind.HTTP and raw.get("endpoint") not in endpoints:
         raise DefinitionError(f"{where}: endpoint {raw.get('endpoint')!r} is not defined under endpoints")
     dlq = raw.get("dead_letter_queue")
     if dlq is not None and dlq not in queues:
@@ -182,8 +205,9 @@ def _rule(raw: dict[str, Any], endpoints: dict, queues: tuple[str, ...]) -> Rule
     name = raw.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise DefinitionError(f"rule name {name!r}: must be 1-64 letters, digits, '.', '-' or '_'")
+    pattern: Any = raw.get("pattern")  # YAML data of any shape: compile_pattern says what is wrong
     try:
-        compile_pattern(raw.get("pattern"))
+        compile_pattern(pattern)
     except InvalidEventPatternException as exc:
         raise DefinitionError(f"rule {name!r}: invalid event pattern: {exc}") from None
     targets = raw.get("targets") or []

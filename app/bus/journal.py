@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import pyarrow.parquet as pq
 
@@ -45,20 +46,16 @@ class Journal:
         self.path = Path(path)
         self.compact_at_bytes = compact_at_bytes
         self.open: dict[str, JournaledEvent] = {}  # accepted events with deliveries still to make
-        self._file = None
+        self._file: TextIO | None = None
         self._lock = threading.RLock()  # PutEvents appends while the delivery thread marks
         self._settled: list[str] = []  # written with the next record
 
     # -- writing -----------------------------------------------------------------------
-    def _handle(self):
+    def _handle(self) -> TextIO:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("a", encoding="utf-8")
         return self._file
-
-    def _append(self, record: dict, sync: bool) -> None:
-        with self._lock:
-            self._append_locked(record, sync)
 
     def _append_locked(self, record: dict, sync: bool) -> None:
         handle = self._handle()

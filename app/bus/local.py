@@ -31,21 +31,29 @@ from typing import Any
 import numpy as np
 
 from app.bus.archive import MAX_ACTIVE_REPLAYS, Archive, ArchiveStore, Replay, ReplayStore, replay_batches
-from app.bus.definition import BusDefinition, LimitExceededException, ResourceNotFoundException, Rule, Target
-from app.bus.dlq import DeadLetter, LocalDeadLetterQueue, RedriveResult
+from app.bus.definition import (
+    BusDefinition,
+    LimitExceededException,
+    ResourceNotFoundException,
+    Rule,
+    Target,
+    TargetKind,
+)
+from app.bus.dlq import LocalDeadLetterQueue
 from app.bus.journal import Journal, JournaledEvent, ids_in_lake
 from app.bus.patterns import PatternIndex, compile_pattern
 from app.bus.targets import (
     DELIVERED,
-    HttpTarget,
-    LakeTarget,
-    LogTarget,
+    DeliveryTarget,
     Outcome,
-    QueueTarget,
+    Plumbing,
     Transport,
     http_transport,
+    open_target,
+    target_arn,
 )
 from app.bus.transform import InputTransform
+from app.dead_letters import DeadLetter, RedriveResult
 from app.events import (
     DEFAULT_MAX_ENTRY_BYTES,
     EntryError,
@@ -56,6 +64,7 @@ from app.events import (
 )
 from app.lake.writer import LakeWriter
 from app.metrics.local import MetricsRecorder, Periods
+from app.metrics.names import EventsMetric
 
 MAX_BACKOFF_S = 300.0
 ARCHIVE_TARGET = "archive"  # journal deliveries to an archive: ("archive:<name>", "archive")
@@ -136,7 +145,7 @@ class LocalBus:
         self.rng = random.Random(seed)
         self.rules: dict[str, Rule] = {}
         self.index = PatternIndex()
-        self.targets: dict[tuple[str, str], Any] = {}
+        self.targets: dict[tuple[str, str], DeliveryTarget] = {}
         self.inputs: dict[
             tuple[str, str], InputTransform
         ] = {}  # targets that get something else than the event
@@ -196,28 +205,15 @@ class LocalBus:
     def _dlq(self, name: str) -> LocalDeadLetterQueue:
         return LocalDeadLetterQueue(self.state_dir / "dlq" / f"{name}.jsonl")
 
-    def _build_target(self, target: Target) -> Any:
-        if target.kind == "lake":
-            return LakeTarget(self.writer)
-        if target.kind == "http":
-            endpoint = self.definition.endpoints.get(target.endpoint)
-            # A target made through the API may name its URL directly (a local extension).
-            return HttpTarget(endpoint.url if endpoint else target.endpoint, self.transport)
-        if target.kind == "queue":
-            return QueueTarget(target.queue or target.id)
-        return LogTarget(self.state_dir / "logs" / f"{target.log or target.id}.jsonl")
+    def _build_target(self, target: Target) -> DeliveryTarget:
+        plumbing = Plumbing(self.name, self.writer, self.definition.endpoints, self.transport, self.state_dir)
+        return open_target(target, plumbing)
 
     def rule_arn(self, rule: str) -> str:
         return f"arn:aws:events:{self.region}:{self.account}:rule/{self.name}/{rule}"
 
     def target_arn(self, target: Target) -> str:
-        prefix = f"arn:aws:{{}}:{self.region}:{self.account}:"
-        return {
-            "lake": prefix.format("firehose") + f"deliverystream/{self.name}-lake",
-            "http": prefix.format("events") + f"api-destination/{target.endpoint}",
-            "queue": prefix.format("sqs") + f"{target.queue or target.id}",
-            "log": prefix.format("logs") + f"log-group:/verticals/{target.log or target.id}",
-        }[target.kind]
+        return target_arn(target, self.name, self.region, self.account)
 
     # -- PutEvents ---------------------------------------------------------------------
     def put_events(self, entries: Sequence[Any], now: datetime | None = None) -> dict:
@@ -245,25 +241,30 @@ class LocalBus:
         if accepted and self.journal is not None:
             self.journal.accept(accepted, now.timestamp())
         self._count_put_events(entries, len(accepted), now)
-        self.metrics.add("PutEventsLatency", now.timestamp(), (time.perf_counter() - started) * 1000.0)
+        self.metrics.add(
+            EventsMetric.PUT_EVENTS_LATENCY, now.timestamp(), (time.perf_counter() - started) * 1000.0
+        )
         return {"FailedEntryCount": len(entries) - len(accepted), "Entries": results}, accepted
 
     def count_throttled_put_events(self, now: datetime) -> None:
         """A PutEvents call refused for the request rate (the server's quota)."""
-        self.metrics.add("PutEventsApproximateCallCount", now.timestamp())
-        self.metrics.add("PutEventsApproximateThrottledCount", now.timestamp())
+        self.metrics.add(EventsMetric.PUT_EVENTS_APPROXIMATE_CALL_COUNT, now.timestamp())
+        self.metrics.add(EventsMetric.PUT_EVENTS_APPROXIMATE_THROTTLED_COUNT, now.timestamp())
 
     def _count_put_events(self, entries: Sequence[Any], accepted: int, now: datetime) -> None:
         at = now.timestamp()
         failed = len(entries) - accepted
-        self.metrics.add("PutEventsApproximateCallCount", at)
-        self.metrics.add("PutEventsEntriesCount", at, len(entries))
-        self.metrics.add("PutEventsFailedEntriesCount", at, failed)
+        self.metrics.add(EventsMetric.PUT_EVENTS_APPROXIMATE_CALL_COUNT, at)
+        self.metrics.add(EventsMetric.PUT_EVENTS_ENTRIES_COUNT, at, len(entries))
+        self.metrics.add(EventsMetric.PUT_EVENTS_FAILED_ENTRIES_COUNT, at, failed)
         self.metrics.add(
-            "PutEventsApproximateSuccessCount" if not failed else "PutEventsApproximateFailedCount", at
+            EventsMetric.PUT_EVENTS_APPROXIMATE_SUCCESS_COUNT
+            if not failed
+            else EventsMetric.PUT_EVENTS_APPROXIMATE_FAILED_COUNT,
+            at,
         )
         size = sum(entry_size(e) for e in entries if isinstance(e, dict))
-        self.metrics.add("PutEventsRequestSize", at, size)
+        self.metrics.add(EventsMetric.PUT_EVENTS_REQUEST_SIZE, at, size)
 
     # -- routing -----------------------------------------------------------------------
     def publish(
@@ -299,7 +300,9 @@ class LocalBus:
         for rule_name, indexes in matched.items():
             rule_events, rule_ats = [events[i] for i in indexes], [ats[i] for i in indexes]
             periods = self._periods(rule_ats, run_at)
-            self.metrics.add_period_counts(("MatchedEvents", "TriggeredRules"), rule_name, periods)
+            self.metrics.add_period_counts(
+                (EventsMetric.MATCHED_EVENTS, EventsMetric.TRIGGERED_RULES), rule_name, periods
+            )
             for target in self.rules[rule_name].targets:
                 if skip:
                     keep = [
@@ -394,7 +397,9 @@ class LocalBus:
         if not entries:
             return 0
         in_lake = ids_in_lake(self.lake, [e.event for e in entries])
-        lake_targets = [(r.name, t.id) for r in self.rules.values() for t in r.targets if t.kind == "lake"]
+        lake_targets = [
+            (r.name, t.id) for r in self.rules.values() for t in r.targets if t.kind == TargetKind.LAKE
+        ]
         skip = {(e.event["id"], rule, target) for e in entries for rule, target in e.done}
         skip |= {(event_id, rule, target) for event_id in in_lake for rule, target in lake_targets}
         for rule, target in lake_targets:
@@ -421,43 +426,23 @@ class LocalBus:
         run_at: float | None,
         periods: Periods,
     ) -> None:
-        """First attempts: a batch target takes the events in one call, an HTTP target one
-        invocation each. What fails is retried (or dead-lettered) through the pending heap."""
+        """First attempts, one batch to the target (an HTTP target invokes its consumer once
+        per event). What fails is retried (or dead-lettered) through the pending heap."""
         sink = self.targets[(rule, target.id)]
-        if not sink.batch:
-            self._invoke_each(rule, target, sink, events, ats, run_at, periods)
-            return
-        outcome = sink.deliver(self._payloads(rule, target.id, events, ats), replay_name=replay_name)
-        self._count_first_attempts(rule, ats, periods, ats if outcome.ok else [], run_at)
-        if outcome.ok:
+        starts = ats if run_at is None else [run_at] * len(ats)
+        outcomes = sink.deliver(self._payloads(rule, target.id, events, ats), starts, replay_name=replay_name)
+        if all(outcome.ok for outcome in outcomes):  # the usual case, and the seeding hot path
+            self._count_first_attempts(rule, ats, periods, ats, run_at)
             self._done(events, rule, target.id)
             return
-        for event, at in zip(events, ats):
-            start = at if run_at is None else run_at
-            self._retry_or_dead_letter(PendingDelivery(start, rule, target.id, event, at), target, outcome)
-
-    def _invoke_each(
-        self,
-        rule: str,
-        target: Target,
-        sink: Any,
-        events: list[dict],
-        ats: list[float],
-        run_at: float | None,
-        periods: Periods,
-    ) -> None:
         delivered, delivered_at = [], []
-        for event, at in zip(events, ats):
-            start = at if run_at is None else run_at
-            outcome = sink.invoke(
-                self._payload(rule, target.id, event, at), datetime.fromtimestamp(start, UTC)
-            )
+        for event, at, start, outcome in zip(events, ats, starts, outcomes, strict=True):
             if outcome.ok:
                 delivered.append(event)
                 delivered_at.append(at)
                 continue
             if outcome.error_code == "THROTTLING":
-                self.metrics.add("ThrottledRules", start, rule=rule)
+                self.metrics.add(EventsMetric.THROTTLED_RULES, start, rule=rule)
             self._retry_or_dead_letter(PendingDelivery(start, rule, target.id, event, at), target, outcome)
         self._count_first_attempts(rule, ats, periods, delivered_at, run_at)
         self._done(delivered, rule, target.id)
@@ -468,15 +453,23 @@ class LocalBus:
         """InvocationAttempts, and for those delivered Invocations and SuccessfulInvocationAttempts;
         with their latencies from ingestion (0 in virtual time: delivered at ingestion)."""
         metrics = self.metrics
-        start, success = "IngestionToInvocationStartLatency", "IngestionToInvocationSuccessLatency"
+        start, success = (
+            EventsMetric.INGESTION_TO_INVOCATION_START_LATENCY,
+            EventsMetric.INGESTION_TO_INVOCATION_SUCCESS_LATENCY,
+        )
         virtual = run_at is None
-        metrics.add_period_counts(("InvocationAttempts",), rule, periods, (start,) if virtual else ())
+        metrics.add_period_counts(
+            (EventsMetric.INVOCATION_ATTEMPTS,), rule, periods, (start,) if virtual else ()
+        )
         if delivered_at:
             done = periods if len(delivered_at) == len(ats) else self._periods(delivered_at, run_at)
             metrics.add_period_counts(
-                ("Invocations", "SuccessfulInvocationAttempts"), rule, done, (success,) if virtual else ()
+                (EventsMetric.INVOCATIONS, EventsMetric.SUCCESSFUL_INVOCATION_ATTEMPTS),
+                rule,
+                done,
+                (success,) if virtual else (),
             )
-        if not virtual:
+        if run_at is not None:
             metrics.add_latencies(start, run_at, [(run_at - at) * 1000.0 for at in ats], rule)
             if delivered_at:
                 metrics.add_latencies(success, run_at, [(run_at - at) * 1000.0 for at in delivered_at], rule)
@@ -491,7 +484,7 @@ class LocalBus:
         """What the target receives: the events, or their Input/InputPath/InputTransformer text."""
         if (rule, target_id) not in self.inputs:
             return events
-        return [self._payload(rule, target_id, e, at) for e, at in zip(events, ats)]
+        return [self._payload(rule, target_id, e, at) for e, at in zip(events, ats, strict=True)]
 
     def _schedule(self, delivery: PendingDelivery) -> None:
         heapq.heappush(self.pending, (delivery.due, next(self._seq), delivery))
@@ -518,21 +511,19 @@ class LocalBus:
         sink = self.targets[(delivery.rule, target.id)]
         at = delivery.due
         payload = self._payload(delivery.rule, target.id, delivery.event, delivery.ingested)
-        outcome = (
-            sink.invoke(payload, datetime.fromtimestamp(at, UTC))
-            if not sink.batch
-            else sink.deliver([payload], replay_name=delivery.event.get("replay-name"))
-        )
-        self.metrics.add("InvocationAttempts", at, rule=delivery.rule)
-        self.metrics.add("RetryInvocationAttempts", at, rule=delivery.rule)
+        [outcome] = sink.deliver([payload], [at], replay_name=delivery.event.get("replay-name"))
+        self.metrics.add(EventsMetric.INVOCATION_ATTEMPTS, at, rule=delivery.rule)
+        self.metrics.add(EventsMetric.RETRY_INVOCATION_ATTEMPTS, at, rule=delivery.rule)
         if outcome.error_code == "THROTTLING":
             # The target throttled this rule's invocation (HTTP 429): CloudWatch's ThrottledRules.
-            self.metrics.add("ThrottledRules", at, rule=delivery.rule)
+            self.metrics.add(EventsMetric.THROTTLED_RULES, at, rule=delivery.rule)
         if outcome.ok:
-            self.metrics.add("SuccessfulInvocationAttempts", at, rule=delivery.rule)
-            self.metrics.add("Invocations", at, rule=delivery.rule)
+            self.metrics.add(EventsMetric.SUCCESSFUL_INVOCATION_ATTEMPTS, at, rule=delivery.rule)
+            self.metrics.add(EventsMetric.INVOCATIONS, at, rule=delivery.rule)
             latency_ms = (at - delivery.ingested) * 1000.0
-            self.metrics.add("IngestionToInvocationSuccessLatency", at, latency_ms, rule=delivery.rule)
+            self.metrics.add(
+                EventsMetric.INGESTION_TO_INVOCATION_SUCCESS_LATENCY, at, latency_ms, rule=delivery.rule
+            )
             self._done([delivery.event], delivery.rule, target.id)
             return
         self._retry_or_dead_letter(delivery, target, outcome)
@@ -557,8 +548,8 @@ class LocalBus:
             )
             return
         at = delivery.due
-        self.metrics.add("Invocations", at, rule=delivery.rule)
-        self.metrics.add("FailedInvocations", at, rule=delivery.rule)
+        self.metrics.add(EventsMetric.INVOCATIONS, at, rule=delivery.rule)
+        self.metrics.add(EventsMetric.FAILED_INVOCATIONS, at, rule=delivery.rule)
         exhausted = (
             ""
             if not outcome.retryable
@@ -588,9 +579,9 @@ class LocalBus:
             attributes["EXHAUSTED_RETRY_CONDITION"] = exhausted
         try:
             queue.send(delivery.event, attributes, datetime.fromtimestamp(at, UTC))
-            self.metrics.add("InvocationsSentToDlq", at, rule=delivery.rule)
+            self.metrics.add(EventsMetric.INVOCATIONS_SENT_TO_DLQ, at, rule=delivery.rule)
         except OSError:
-            self.metrics.add("InvocationsFailedToBeSentToDlq", at, rule=delivery.rule)
+            self.metrics.add(EventsMetric.INVOCATIONS_FAILED_TO_BE_SENT_TO_DLQ, at, rule=delivery.rule)
         self._done([delivery.event], delivery.rule, target.id)
 
     def flush(self) -> None:
@@ -634,17 +625,17 @@ class LocalBus:
 
     def _deliver_once(self, rule: str, target: Target, event: dict, at: float) -> Outcome:
         sink = self.targets[(rule, target.id)]
-        if target.kind == "lake" and ids_in_lake(self.lake, [event]):
+        if target.kind == TargetKind.LAKE and ids_in_lake(self.lake, [event]):
             return DELIVERED  # it reached the lake after all: the lake keeps each event once
         payload = self._payload(rule, target.id, event, at)
-        outcome = (
-            sink.invoke(payload, datetime.fromtimestamp(at, UTC))
-            if not sink.batch
-            else sink.deliver([payload])
+        [outcome] = sink.deliver([payload], [at])
+        self.metrics.add(EventsMetric.INVOCATION_ATTEMPTS, at, rule=rule)
+        self.metrics.add(EventsMetric.INVOCATIONS, at, rule=rule)
+        self.metrics.add(
+            EventsMetric.SUCCESSFUL_INVOCATION_ATTEMPTS if outcome.ok else EventsMetric.FAILED_INVOCATIONS,
+            at,
+            rule=rule,
         )
-        self.metrics.add("InvocationAttempts", at, rule=rule)
-        self.metrics.add("Invocations", at, rule=rule)
-        self.metrics.add("SuccessfulInvocationAttempts" if outcome.ok else "FailedInvocations", at, rule=rule)
         return outcome
 
     # -- replays -----------------------------------------------------------------------
@@ -657,7 +648,8 @@ class LocalBus:
                 raise ResourceNotFoundException(f"Rule {rule} does not exist on EventBus {self.name}.")
         if len(self.replays.active()) >= MAX_ACTIVE_REPLAYS:
             raise LimitExceededException(
-                f"The requested resource exceeds the maximum number allowed: {MAX_ACTIVE_REPLAYS} active replays."
+                "The requested resource exceeds the maximum number allowed: "
+                f"{MAX_ACTIVE_REPLAYS} active replays."
             )
         replay.state, replay.started = "STARTING", time.time()
         self.replays.add(replay)

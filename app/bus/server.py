@@ -28,13 +28,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import cast
 
-from app.bus.api import BusApi, RuleStore, SerializationException, apply_stored_rules
+from app.bus.api import BusApi, SerializationException
 from app.bus.definition import BusDefinition, load_definition
 from app.bus.journal import Journal
-from app.bus.local import LocalBus
+from app.bus.rule_store import RuleStore
+from app.bus.runtime import open_local_bus, state_dir_for
 from app.bus.targets import http_transport
 from app.events import BusError
+from app.metrics.local import MetricsRecorder
 
 log = logging.getLogger("verticals.bus")
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -113,19 +116,15 @@ class BusService:
         definition = definition or (
             load_definition(config.definition) if config.definition else load_definition()
         )
-        state_dir = config.state_dir or Path(config.lake).parent / "bus"
+        state_dir = state_dir_for(config.lake, config.state_dir)
         self.lock = threading.RLock()
         self.journal = Journal(state_dir / "journal.jsonl")
-        self.bus = LocalBus(
-            definition,
-            config.lake,
-            state_dir=state_dir,
-            transport=http_transport(timeout_s=2.0),
-            journal=self.journal,
+        self.bus = open_local_bus(
+            definition, config.lake, state_dir, transport=http_transport(timeout_s=2.0), journal=self.journal
         )
-        self.bus.metrics = LockedMetrics(self.bus.metrics)
-        store = RuleStore(state_dir / "rules.json")
-        apply_stored_rules(self.bus, store)
+        # A proxy with the recorder's methods, each called under one lock.
+        self.bus.metrics = cast(MetricsRecorder, LockedMetrics(self.bus.metrics))
+        store = RuleStore.in_state_dir(state_dir)
         # (accepted events, ingestion time) from PutEvents; (journaled events, None) at start
         self.accepted: queue.Queue[tuple[list, datetime | None]] = queue.Queue()
         self.api = BusApi(
@@ -191,6 +190,8 @@ class BusService:
                 more, more_ingested = self.accepted.get_nowait()
             except queue.Empty:
                 break
+            # Only the first item, queued before the threads start, is a restart's (None).
+            assert more_ingested is not None
             batch.extend(more)
             ingested_each.extend([more_ingested.timestamp()] * len(more))
         with self.lock:

@@ -1,7 +1,12 @@
 """Where a rule sends matched events: the lake, an HTTP consumer, a queue, a log.
 
-Batch targets (lake, queue, log) take many events per call; an HTTP target is invoked once
-per event, as an EventBridge API destination is. An HTTP answer is classified the way
+Every target has one interface, :class:`DeliveryTarget`: deliver a batch of payloads, get
+one :class:`Outcome` per payload. Batch targets (lake, queue, log) take the whole batch in
+one call; an HTTP target invokes its consumer once per event, as an EventBridge API
+destination does. :data:`TARGET_TYPES` is the registry of target kinds: for each, how the
+local bus opens it and names it in ARNs (and reads a PutTargets ARN back).
+
+An HTTP answer is classified the way
 EventBridge classifies API destination responses
 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-api-destinations.html):
 2xx delivered; 429 and 5xx retryable; any other 4xx is final.
@@ -11,13 +16,15 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 import requests
 
+from app.bus.definition import Endpoint, Target, TargetKind
 from app.bus.journal import ids_in_lake
 from app.lake.writer import LakeWriter
 
@@ -76,24 +83,49 @@ def http_transport(timeout_s: float = 5.0) -> Transport:
     return send
 
 
+class DeliveryTarget(Protocol):
+    def deliver(
+        self, payloads: Sequence[Payload], at: Sequence[float], replay_name: str | None = None
+    ) -> list[Outcome]:
+        """Deliver ``payloads`` (the ``i``-th at epoch second ``at[i]``; a replay's under its
+        name): one outcome per payload."""
+        ...
+
+
 class HttpTarget:
-    batch = False
+    """An HTTP consumer: invoked once per event, each at its own moment."""
 
     def __init__(self, url: str, transport: Transport):
         self.url = url
         self.transport = transport
 
-    def invoke(self, event: Payload, at: datetime) -> Outcome:
-        return classify_http_status(self.transport(self.url, event, at))
+    def deliver(
+        self, payloads: Sequence[Payload], at: Sequence[float], replay_name: str | None = None
+    ) -> list[Outcome]:
+        return [
+            classify_http_status(self.transport(self.url, payload, datetime.fromtimestamp(moment, UTC)))
+            for payload, moment in zip(payloads, at, strict=True)
+        ]
 
 
-class LakeTarget:
-    batch = True
+class BatchTarget:
+    """A target that takes a whole batch in one call: every payload shares its outcome."""
 
+    def deliver(
+        self, payloads: Sequence[Payload], at: Sequence[float], replay_name: str | None = None
+    ) -> list[Outcome]:
+        return [self.deliver_batch(payloads, replay_name)] * len(payloads)
+
+    def deliver_batch(self, payloads: Sequence[Payload], replay_name: str | None) -> Outcome:
+        raise NotImplementedError
+
+
+class LakeTarget(BatchTarget):
     def __init__(self, writer: LakeWriter):
         self.writer = writer
 
-    def deliver(self, events: Sequence[dict], replay_name: str | None = None) -> Outcome:
+    def deliver_batch(self, payloads: Sequence[Payload], replay_name: str | None) -> Outcome:
+        events = [e for e in payloads if isinstance(e, dict)]  # a lake target takes whole events
         try:
             if replay_name is not None:
                 events = self._not_in_lake(events)
@@ -110,35 +142,129 @@ class LakeTarget:
         return [e for e in events if e["id"] not in present]
 
 
-class QueueTarget:
+class QueueTarget(BatchTarget):
     """A department's queue. Locally it keeps the most recent messages for inspection."""
-
-    batch = True
 
     def __init__(self, name: str, keep: int = 1000):
         self.name = name
-        self.messages: deque[dict] = deque(maxlen=keep)
+        self.messages: deque[Payload] = deque(maxlen=keep)
         self.received = 0
 
-    def deliver(self, events: Sequence[dict], replay_name: str | None = None) -> Outcome:
-        self.messages.extend(events)
-        self.received += len(events)
+    def deliver_batch(self, payloads: Sequence[Payload], replay_name: str | None) -> Outcome:
+        self.messages.extend(payloads)
+        self.received += len(payloads)
         return DELIVERED
 
 
-class LogTarget:
+class LogTarget(BatchTarget):
     """A log group: one JSON line per event."""
-
-    batch = True
 
     def __init__(self, path: Path):
         self.path = Path(path)
 
-    def deliver(self, events: Sequence[dict], replay_name: str | None = None) -> Outcome:
+    def deliver_batch(self, payloads: Sequence[Payload], replay_name: str | None) -> Outcome:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a") as log:
-                log.writelines(payload_bytes(e).decode() + "\n" for e in events)
+                log.writelines(payload_bytes(e).decode() + "\n" for e in payloads)
         except OSError as exc:
             return Outcome(False, True, "SDK_CLIENT_ERROR", f"log write failed: {exc}")
         return DELIVERED
+
+
+# --- the registry of target kinds ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plumbing:
+    """What the local bus gives a target it opens."""
+
+    bus: str
+    writer: LakeWriter
+    endpoints: Mapping[str, Endpoint]
+    transport: Transport
+    state_dir: Path
+
+
+def _open_http(target: Target, plumbing: Plumbing) -> DeliveryTarget:
+    endpoint = plumbing.endpoints.get(target.endpoint or "")
+    # A target made through the API may name its URL directly (a local extension).
+    return HttpTarget(endpoint.url if endpoint else target.endpoint or "", plumbing.transport)
+
+
+def _log_from_arn(resource: str) -> dict[str, Any]:
+    return {"log": resource.rsplit("/", 1)[-1].removeprefix("log-group:")}
+
+
+def _endpoint_from_arn(resource: str) -> dict[str, Any] | None:
+    if not resource.startswith("api-destination/"):
+        return None
+    return {"endpoint": resource.split("/")[1]}
+
+
+@dataclass(frozen=True)
+class TargetType:
+    """One kind of target: how the local bus opens it, the AWS service that stands for it
+    in ARNs, the ARN's resource for a target, and a PutTargets ARN's resource read back
+    into target fields (None: the resource is not one of this kind)."""
+
+    kind: TargetKind
+    service: str
+    open: Callable[[Target, Plumbing], DeliveryTarget]
+    resource: Callable[[Target, str], str]  # (target, bus name) -> the ARN's resource part
+    fields: Callable[[str], dict[str, Any] | None]
+
+
+TARGET_TYPES: dict[str, TargetType] = {
+    t.kind: t
+    for t in (
+        TargetType(
+            TargetKind.LAKE,
+            "firehose",
+            lambda target, plumbing: LakeTarget(plumbing.writer),
+            lambda target, bus: f"deliverystream/{bus}-lake",
+            lambda resource: {},
+        ),
+        TargetType(
+            TargetKind.HTTP,
+            "events",
+            _open_http,
+            lambda target, bus: f"api-destination/{target.endpoint}",
+            _endpoint_from_arn,
+        ),
+        TargetType(
+            TargetKind.QUEUE,
+            "sqs",
+            lambda target, plumbing: QueueTarget(target.queue_name),
+            lambda target, bus: target.queue_name,
+            lambda resource: {"queue": resource},
+        ),
+        TargetType(
+            TargetKind.LOG,
+            "logs",
+            lambda target, plumbing: LogTarget(plumbing.state_dir / "logs" / f"{target.log_name}.jsonl"),
+            lambda target, bus: f"log-group:/verticals/{target.log_name}",
+            _log_from_arn,
+        ),
+    )
+}
+
+
+def open_target(target: Target, plumbing: Plumbing) -> DeliveryTarget:
+    return TARGET_TYPES[target.kind].open(target, plumbing)
+
+
+def target_arn(target: Target, bus: str, region: str, account: str) -> str:
+    """The ARN the local bus gives a target (its dead letters' TARGET_ARN)."""
+    kind = TARGET_TYPES[target.kind]
+    return f"arn:aws:{kind.service}:{region}:{account}:{kind.resource(target, bus)}"
+
+
+def target_fields_from_arn(service: str, resource: str) -> dict[str, Any] | None:
+    """``kind`` and the target fields a PutTargets ARN names; None: no kind has that ARN."""
+    for kind in TARGET_TYPES.values():
+        if kind.service == service:
+            fields = kind.fields(resource)
+            if fields is not None:
+                return {"kind": kind.kind.value, **fields}
+    return None

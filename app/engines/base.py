@@ -12,9 +12,9 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from app.errors import QueryError
 
-class QueryError(Exception):
-    """A query failed; the message is one sentence a user can act on."""
+__all__ = ["QueryEngine", "QueryError", "QueryResult"]  # QueryError lives in app.errors, shared with app.aws
 
 
 @dataclass(frozen=True)

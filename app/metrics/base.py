@@ -1,10 +1,10 @@
-"""Bus metrics, as CloudWatch names them (namespace AWS/Events).
+"""Bus metrics, as CloudWatch names them (namespace AWS/Events, names in :mod:`app.metrics.names`).
 
 Every metrics source — the local store the local bus writes, or CloudWatch — returns the
 same long frame, one row per (timestamp, metric, dimensions):
 
     timestamp  datetime64[ns, UTC]  start of the period
-    metric     str                  CloudWatch metric name, canonical casing (METRIC_NAMES)
+    metric     str                  CloudWatch metric name, canonical casing (app.metrics.names)
     bus        str                  EventBusName dimension ("" when the metric has none)
     rule       str                  RuleName dimension ("" for bus- or account-level metrics)
     value      float                Sum over the period (for latencies: Average, ms)
@@ -20,33 +20,6 @@ from typing import Protocol
 
 import pandas as pd
 
-NAMESPACE = "AWS/Events"
-
-COUNT_METRICS = (
-    "MatchedEvents",
-    "TriggeredRules",
-    "Invocations",
-    "FailedInvocations",
-    "InvocationAttempts",
-    "SuccessfulInvocationAttempts",
-    "RetryInvocationAttempts",
-    "ThrottledRules",
-    "InvocationsSentToDlq",
-    "InvocationsFailedToBeSentToDlq",
-    "PutEventsRequestSize",
-    "PutEventsApproximateCallCount",
-    "PutEventsApproximateSuccessCount",
-    "PutEventsApproximateFailedCount",
-    "PutEventsApproximateThrottledCount",
-    "PutEventsEntriesCount",
-    "PutEventsFailedEntriesCount",
-)
-LATENCY_METRICS = (
-    "IngestionToInvocationStartLatency",
-    "IngestionToInvocationSuccessLatency",
-    "PutEventsLatency",
-)
-METRIC_NAMES = COUNT_METRICS + LATENCY_METRICS
 COLUMNS = ["timestamp", "metric", "bus", "rule", "value", "samples"]
 
 
@@ -68,24 +41,4 @@ class MetricsSource(Protocol):
         self, metrics: list[str], start: datetime, end: datetime, period_s: int, bus: str | None = None
     ) -> pd.DataFrame:
         """Metrics in [start, end) at ``period_s`` resolution, in the frame above."""
-        ...
-
-
-class PercentileSource(Protocol):
-    """Optional: a :class:`MetricsSource` that can also give latency percentiles (both the
-    local store and CloudWatch can; callers check with ``getattr``)."""
-
-    def latency_percentiles(
-        self,
-        metrics: list[str],
-        start: datetime,
-        end: datetime,
-        percentiles: tuple[float, ...] = (50, 90, 99),
-        bus: str | None = None,
-        period_s: int | None = None,
-    ) -> pd.DataFrame:
-        """Percentiles (ms) of the latency metrics in [start, end), per period of ``period_s``
-        or over the whole range (None). Columns: timestamp (the period's start, or ``start``),
-        metric, bus, rule, samples, then ``p50``, ``p90``, ``p99`` (one per percentile asked).
-        Only points with samples appear."""
         ...

@@ -2,7 +2,7 @@
 
 - Discovery: ListMetrics over the namespace, because the names' casing is not what the
   docs print (CloudWatch has ``IngestiontoInvocationStartLatency``); names are matched
-  case-insensitively to :data:`app.metrics.base.METRIC_NAMES` and reported in their
+  case-insensitively to :data:`app.metrics.names.METRIC_NAMES` and reported in their
   canonical casing. Series with ``EventBusName``+``RuleName``, ``RuleName`` only,
   ``EventBusName`` only or no dimension are kept
   (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html).
@@ -32,8 +32,9 @@ from typing import Any
 
 import pandas as pd
 
-from app.metrics.base import COLUMNS, LATENCY_METRICS, METRIC_NAMES, NAMESPACE, empty_frame
+from app.metrics.base import COLUMNS, empty_frame
 from app.metrics.local import percentile_columns
+from app.metrics.names import LATENCY_METRICS, METRIC_NAMES, NAMESPACE
 
 MAX_QUERIES_PER_CALL = 500  # GetMetricData limit
 MAX_POINTS = 1440  # per series and range: a day at one-minute resolution
@@ -173,14 +174,14 @@ def percentile_frame(
         if n > 0
     ]
     if not rows:
-        return pd.DataFrame(columns=keys + ["samples", *names])
+        return pd.DataFrame(columns=[*keys, "samples", *names])
     frame = pd.DataFrame(rows)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True).astype("datetime64[ns, UTC]")
     if whole_range_start is not None:
         frame["timestamp"] = pd.Timestamp(whole_range_start).tz_convert(UTC)
     # One row per key: two spellings (or two periods of a whole range) -> the most samples.
     frame = frame.sort_values("samples", ascending=False, kind="stable").drop_duplicates(keys)
-    return frame[keys + ["samples", *names]].sort_values(keys).reset_index(drop=True)
+    return frame[[*keys, "samples", *names]].sort_values(keys).reset_index(drop=True)
 
 
 def cloudwatch_aligned_start(start: datetime, period_s: int) -> datetime:
@@ -211,7 +212,7 @@ def points_from_results(results: Iterable[Mapping[str, Any]]) -> dict[str, dict[
     """GetMetricData's results (all pages) as {query id: {timestamp: value}}."""
     points: dict[str, dict[datetime, float]] = defaultdict(dict)
     for result in results:
-        points[result["Id"]].update(zip(result.get("Timestamps", []), result.get("Values", [])))
+        points[result["Id"]].update(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
     return points
 
 

@@ -30,7 +30,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from app.lake.writer import write_parquet_atomic
-from app.metrics.base import COLUMNS, LATENCY_METRICS, empty_frame
+from app.metrics.base import COLUMNS, empty_frame
+from app.metrics.names import LATENCY_METRICS
 
 METRICS_DIR = "_bus_metrics"
 HISTOGRAM_TYPE = pa.map_(pa.int16(), pa.int64())
@@ -138,11 +139,6 @@ class MetricsRecorder:
         for ms in values_ms:
             self._count_in_histogram(key, latency_bucket(ms), 1)
 
-    def add_counts(self, metric: str, counts: dict[tuple[float, str], float]) -> None:
-        """Many count points at once: ``{(epoch_s, rule): count}``."""
-        for (epoch_s, rule), count in counts.items():
-            self.add(metric, epoch_s, count, rule, count)
-
     def period_counts(self, epochs: list[float]) -> Periods:
         """How many of these moments fall in each stored period (CloudWatch's resolution for
         their age), for :meth:`add_period_counts`."""
@@ -173,14 +169,14 @@ class MetricsRecorder:
         order = np.argsort(days, kind="stable")
         table, days = table.take(order), days[order]
         starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
-        for begin, stop in zip(starts, np.r_[starts[1:], len(days)]):
+        for begin, stop in zip(starts, np.r_[starts[1:], len(days)], strict=True):
             day = time.strftime("%Y-%m-%d", time.gmtime(int(days[begin]) * DAY_S))
             write_parquet_atomic(table.slice(begin, stop - begin), self.root / f"dt={day}")
         return table.num_rows
 
     def pending_points(self) -> pd.DataFrame:
         """What a flush would write, without writing it: period, metric, rule, value, samples."""
-        grouped, series = self._aggregate()
+        grouped, _ = self._aggregate()
         return grouped.drop(columns=["code", "zero"])
 
     def _aggregate(self) -> tuple[pd.DataFrame, dict[tuple[str, str], int]]:
@@ -340,8 +336,8 @@ class LocalMetricsSource:
         CloudWatch gives the same with the ``p50``/``p90``/``p99`` statistics.
         """
         keys = ["timestamp", "metric", "bus", "rule"]
-        columns = keys + ["samples", *percentile_columns(percentiles)]
-        table = self._table(start, end, keys + ["histogram"], [m for m in metrics if m in LATENCIES])
+        columns = [*keys, "samples", *percentile_columns(percentiles)]
+        table = self._table(start, end, [*keys, "histogram"], [m for m in metrics if m in LATENCIES])
         if table is not None and bus is not None:
             table = table.filter(pc.equal(table["bus"], bus))
         if table is not None:
@@ -395,7 +391,7 @@ def percentiles_of_histograms(groups: pd.DataFrame, percentiles: tuple[float, ..
     merged["total"] = merged.groupby("group")["count"].transform("sum")
     merged["low"], merged["high"] = bucket_bounds(merged["bucket"].to_numpy())
     out = merged.groupby("group", as_index=False)["count"].sum().rename(columns={"count": "samples"})
-    for q, column in zip(percentiles, percentile_columns(percentiles)):
+    for q, column in zip(percentiles, percentile_columns(percentiles), strict=True):
         target = merged["total"] * q / 100.0
         hit = merged[merged["cum"] >= target].groupby("group").head(1)
         fraction = ((target[hit.index] - (hit["cum"] - hit["count"])) / hit["count"]).clip(0.0, 1.0)

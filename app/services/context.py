@@ -6,34 +6,14 @@ function here, so the aws backend slots in beside the local one without touching
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from app.bus.dlq import DeadLetter, RedriveResult
+from app.dead_letters import DeadLetterSource
 from app.engines.base import QueryEngine
 from app.metrics.base import MetricsSource
 from app.settings import Settings
-
-
-class DeadLetterSource(Protocol):
-    def queues(self) -> list[str]:
-        """Names of the dead-letter queues the bus definition declares."""
-        ...
-
-    def peek(self, queue: str, limit: int | None = None) -> list[DeadLetter]:
-        """The newest ``limit`` messages of one queue (all if None), oldest first, without
-        removing them."""
-        ...
-
-    def depth(self, queue: str) -> int:
-        """How many messages wait in the queue (SQS: ApproximateNumberOfMessages)."""
-        ...
-
-    def redrive(self, queue: str, message_ids: Iterable[str]) -> RedriveResult:
-        """Send the chosen messages on again; only those that went leave the queue."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -54,8 +34,8 @@ class Context:
 
 def build_local_context(settings: Settings) -> Context:
     """DuckDB over the lake folder, the local metrics store, the DLQs in ``<lake>/../bus``."""
+    from app.bus.dead_letter_source import LocalDeadLetters
     from app.bus.definition import load_definition
-    from app.bus.dlq import LocalDeadLetters
     from app.engines.duckdb_engine import DuckDBEngine
     from app.metrics.local import LocalMetricsSource
 
@@ -73,12 +53,12 @@ def build_local_context(settings: Settings) -> Context:
 
 
 def build_aws_context(settings: Settings) -> Context:
-    """Athena, CloudWatch and SQS for the configured stack (app/aws owns the boto3 clients).
+    """Athena, CloudWatch and SQS for the configured stack (wired in app/backends/aws.py).
 
     A missing credential, stack or resource raises ``app.aws.errors.AwsError``: one
     sentence, shown as it is.
     """
-    from app.aws.backend import build_aws_parts
+    from app.backends.aws import build_aws_parts
 
     parts = build_aws_parts(settings)
     return Context(

@@ -18,58 +18,66 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
 from app.bus.definition import BusDefinition, Target, load_definition
-from app.bus.dlq import DeadLetter
+from app.dead_letters import DeadLetter
+from app.metrics.names import EventsMetric
 from app.services.common import BUCKET_LENGTH, to_local_time, weekly, whole_buckets
 from app.services.context import Context
 from app.services.timerange import CUSTOM, TimeRange, period_seconds
 
 # Rule-level count metrics, and the column each one becomes in the rules table.
 COUNT_COLUMNS = {
-    "MatchedEvents": "matched",
-    "TriggeredRules": "triggered",
-    "Invocations": "invocations",
-    "FailedInvocations": "failed",
-    "InvocationAttempts": "attempts",
-    "SuccessfulInvocationAttempts": "successful_attempts",
-    "RetryInvocationAttempts": "retries",
-    "ThrottledRules": "throttled",
-    "InvocationsSentToDlq": "sent_to_dlq",
-    "InvocationsFailedToBeSentToDlq": "failed_to_dlq",
+    EventsMetric.MATCHED_EVENTS: "matched",
+    EventsMetric.TRIGGERED_RULES: "triggered",
+    EventsMetric.INVOCATIONS: "invocations",
+    EventsMetric.FAILED_INVOCATIONS: "failed",
+    EventsMetric.INVOCATION_ATTEMPTS: "attempts",
+    EventsMetric.SUCCESSFUL_INVOCATION_ATTEMPTS: "successful_attempts",
+    EventsMetric.RETRY_INVOCATION_ATTEMPTS: "retries",
+    EventsMetric.THROTTLED_RULES: "throttled",
+    EventsMetric.INVOCATIONS_SENT_TO_DLQ: "sent_to_dlq",
+    EventsMetric.INVOCATIONS_FAILED_TO_BE_SENT_TO_DLQ: "failed_to_dlq",
 }
 COUNTS = tuple(COUNT_COLUMNS)
-LATENCIES = ("IngestionToInvocationStartLatency", "IngestionToInvocationSuccessLatency")
+LATENCIES = (
+    EventsMetric.INGESTION_TO_INVOCATION_START_LATENCY,
+    EventsMetric.INGESTION_TO_INVOCATION_SUCCESS_LATENCY,
+)
 LATENCY_LABELS = {
-    "IngestionToInvocationStartLatency": "Ingestion to invocation start",
-    "IngestionToInvocationSuccessLatency": "Ingestion to invocation success",
+    EventsMetric.INGESTION_TO_INVOCATION_START_LATENCY: "Ingestion to invocation start",
+    EventsMetric.INGESTION_TO_INVOCATION_SUCCESS_LATENCY: "Ingestion to invocation success",
 }
 PERCENTILES = (50, 90, 99)
 PUT_EVENTS_COUNTS = (
-    "PutEventsApproximateCallCount",
-    "PutEventsApproximateSuccessCount",
-    "PutEventsApproximateFailedCount",
-    "PutEventsApproximateThrottledCount",
-    "PutEventsEntriesCount",
-    "PutEventsFailedEntriesCount",
-    "PutEventsRequestSize",
+    EventsMetric.PUT_EVENTS_APPROXIMATE_CALL_COUNT,
+    EventsMetric.PUT_EVENTS_APPROXIMATE_SUCCESS_COUNT,
+    EventsMetric.PUT_EVENTS_APPROXIMATE_FAILED_COUNT,
+    EventsMetric.PUT_EVENTS_APPROXIMATE_THROTTLED_COUNT,
+    EventsMetric.PUT_EVENTS_ENTRIES_COUNT,
+    EventsMetric.PUT_EVENTS_FAILED_ENTRIES_COUNT,
+    EventsMetric.PUT_EVENTS_REQUEST_SIZE,
 )
-PUT_EVENTS = (*PUT_EVENTS_COUNTS, "PutEventsLatency")
+PUT_EVENTS = (*PUT_EVENTS_COUNTS, EventsMetric.PUT_EVENTS_LATENCY)
 # What the page charts per rule, in this order (ThrottledRules only when there is any).
 CHART_METRICS = (
-    "MatchedEvents",
-    "Invocations",
-    "FailedInvocations",
-    "RetryInvocationAttempts",
-    "InvocationsSentToDlq",
-    "IngestionToInvocationStartLatency",
+    EventsMetric.MATCHED_EVENTS,
+    EventsMetric.INVOCATIONS,
+    EventsMetric.FAILED_INVOCATIONS,
+    EventsMetric.RETRY_INVOCATION_ATTEMPTS,
+    EventsMetric.INVOCATIONS_SENT_TO_DLQ,
+    EventsMetric.INGESTION_TO_INVOCATION_START_LATENCY,
 )
-RECENT_METRICS = ("Invocations", "RetryInvocationAttempts", "FailedInvocations")
+RECENT_METRICS = (
+    EventsMetric.INVOCATIONS,
+    EventsMetric.RETRY_INVOCATION_ATTEMPTS,
+    EventsMetric.FAILED_INVOCATIONS,
+)
 DLQ_ATTRIBUTES = (
     "ERROR_CODE",
     "ERROR_MESSAGE",
@@ -146,11 +154,6 @@ class DeliveryMetrics:
         return sum(self.queue_depth.values())
 
 
-@dataclass(frozen=True)
-class DeliveryHealth(DeliveryMetrics):
-    dead_letters: pd.DataFrame = field(default_factory=pd.DataFrame)  # see dead_letters()
-
-
 # --- metrics -----------------------------------------------------------------------------
 
 
@@ -183,7 +186,7 @@ def rule_health(
     table = counts.rename(columns=COUNT_COLUMNS).rename_axis(columns=None).rename_axis("rule").reset_index()
     table["targets"] = [(targets or {}).get(rule, "") for rule in table["rule"]]
     table["failure_rate"] = table["failed"] / table["invocations"].replace(0, np.nan)
-    start_latency = metrics[metrics["metric"] == "IngestionToInvocationStartLatency"]
+    start_latency = metrics[metrics["metric"] == EventsMetric.INGESTION_TO_INVOCATION_START_LATENCY]
     table["latency_ms"] = table["rule"].map(_weighted_latency(start_latency))
     table = table.sort_values(
         ["failure_rate", "failed", "sent_to_dlq", "rule"],
@@ -263,18 +266,20 @@ def put_events_figures(frame: pd.DataFrame) -> PutEventsFigures:
         return PutEventsFigures()
     sums = frame.groupby("metric")["value"].sum()
     samples = frame.groupby("metric")["samples"].sum()
-    latency = frame[frame["metric"] == "PutEventsLatency"]
+    latency = frame[frame["metric"] == EventsMetric.PUT_EVENTS_LATENCY]
     weight = latency["samples"].sum()
-    calls = samples.get("PutEventsRequestSize", 0.0)
-    entries = frame[frame["metric"] == "PutEventsEntriesCount"].groupby("timestamp")["value"].sum()
+    calls = samples.get(EventsMetric.PUT_EVENTS_REQUEST_SIZE, 0.0)
+    entries = (
+        frame[frame["metric"] == EventsMetric.PUT_EVENTS_ENTRIES_COUNT].groupby("timestamp")["value"].sum()
+    )
     return PutEventsFigures(
-        calls=float(sums.get("PutEventsApproximateCallCount", 0.0)),
-        succeeded=float(sums.get("PutEventsApproximateSuccessCount", 0.0)),
-        failed=float(sums.get("PutEventsApproximateFailedCount", 0.0)),
-        throttled=float(sums.get("PutEventsApproximateThrottledCount", 0.0)),
-        entries=float(sums.get("PutEventsEntriesCount", 0.0)),
-        failed_entries=float(sums.get("PutEventsFailedEntriesCount", 0.0)),
-        mean_request_bytes=float(sums["PutEventsRequestSize"] / calls) if calls else None,
+        calls=float(sums.get(EventsMetric.PUT_EVENTS_APPROXIMATE_CALL_COUNT, 0.0)),
+        succeeded=float(sums.get(EventsMetric.PUT_EVENTS_APPROXIMATE_SUCCESS_COUNT, 0.0)),
+        failed=float(sums.get(EventsMetric.PUT_EVENTS_APPROXIMATE_FAILED_COUNT, 0.0)),
+        throttled=float(sums.get(EventsMetric.PUT_EVENTS_APPROXIMATE_THROTTLED_COUNT, 0.0)),
+        entries=float(sums.get(EventsMetric.PUT_EVENTS_ENTRIES_COUNT, 0.0)),
+        failed_entries=float(sums.get(EventsMetric.PUT_EVENTS_FAILED_ENTRIES_COUNT, 0.0)),
+        mean_request_bytes=float(sums[EventsMetric.PUT_EVENTS_REQUEST_SIZE] / calls) if calls else None,
         mean_latency_ms=float((latency["value"] * latency["samples"]).sum() / weight) if weight else None,
         trend=tuple(float(v) for v in entries.sort_index()),
     )
@@ -318,12 +323,6 @@ def delivery_metrics(ctx: Context, rng: TimeRange) -> DeliveryMetrics:
         put_events(ctx, rng),
         queue_depth(ctx),
     )
-
-
-def delivery_health(ctx: Context, rng: TimeRange) -> DeliveryHealth:
-    """The metrics and the newest dead letters of every queue."""
-    metrics = delivery_metrics(ctx, rng)
-    return DeliveryHealth(**vars(metrics), dead_letters=dead_letters(ctx))
 
 
 def recent_activity(ctx: Context, now: datetime, minutes: int = 60) -> pd.DataFrame:

@@ -14,12 +14,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from app.aws.backend import build_aws_parts, deployed_rule_names
 from app.aws.errors import AwsError
+from app.backends.aws import build_aws_parts
 from app.bus.definition import load_definition
 from app.infra.render import render_template, to_json
+from app.infra.rules import deployed_rule_names
 from app.services.context import Context
-from app.services.delivery import delivery_health
+from app.services.delivery import dead_letters, delivery_metrics
 from app.services.timerange import preset_range
 from app.settings import load_settings
 from tests.aws.cfn_moto import REGION, moto_variant
@@ -138,7 +139,7 @@ def test_delivery_health_on_the_aws_backend(aws_settings):
         location=parts.location,
         rules=parts.rules,
     )
-    health = delivery_health(ctx, preset_range("24h", now))
+    health = delivery_metrics(ctx, preset_range("24h", now))  # what the page loads: metrics, then letters
 
     crm = health.rules.set_index("rule").loc["crm-customer-signals"]
     assert (crm["invocations"], crm["failed"], crm["matched"]) == (95.0, 8.0, 95.0)
@@ -147,7 +148,7 @@ def test_delivery_health_on_the_aws_backend(aws_settings):
     assert health.rules.iloc[0]["rule"] == "crm-customer-signals"  # the worst rule first
     assert health.rules.set_index("rule").loc["ops-alerts"]["invocations"] == 9.0
     assert "lake-archive-orders" in set(health.rules["rule"])  # a silent deployed rule still shows
-    letters = health.dead_letters
+    letters = dead_letters(ctx)
     assert len(letters) == 3 and set(letters["queue"]) == {"crm-webhook-dlq"}
     assert set(letters["rule"]) == {"crm-customer-signals"} and set(letters["ERROR_MESSAGE"]) == {
         "503 from crm"

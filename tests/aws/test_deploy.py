@@ -329,7 +329,7 @@ def test_deploy_outputs_and_destroy_from_the_command_line(capsys, monkeypatch):
 def test_destroy_asks_for_the_stack_name(monkeypatch, capsys):
     import argparse
 
-    from app.cli_infra import cmd_destroy
+    from app.cli.infra import cmd_destroy
 
     args = argparse.Namespace(stack="prod", region=REGION, profile=None, yes=False)
     assert cmd_destroy(args, ask=lambda prompt: "no") == 1

@@ -7,20 +7,13 @@ import json
 
 import pytest
 
-from app.aws.session import DLQ_OUTPUT_PREFIX, OUTPUT_KEYS
 from app.bus.definition import load_definition, parse_definition
-from app.infra.names import logical_id
-from app.infra.render import (
-    TEMPLATE_PATH,
-    RenderError,
-    entity_transformer,
-    events_transformer,
-    render_template,
-    restrict_to_detail_types,
-    to_json,
-    to_yaml,
-)
+from app.infra.cfn import RenderError
+from app.infra.lake import entity_transformer, events_transformer
+from app.infra.render import TEMPLATE_PATH, render_template, to_json, to_yaml
+from app.infra.rules import restrict_to_detail_types
 from app.lake.tables import ENTITY_TABLES, EVENTS, TABLES
+from app.stack_names import DLQ_OUTPUT_PREFIX, OUTPUT_KEYS, logical_id
 
 DEFINITION = load_definition()
 TEMPLATE = render_template(DEFINITION)

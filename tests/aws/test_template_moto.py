@@ -25,10 +25,10 @@ from moto import mock_aws
 from app.bus.definition import load_definition
 from app.departments import SOURCES
 from app.infra.deploy import deploy
-from app.infra.names import logical_id
 from app.infra.render import render_template, to_json
 from app.lake.tables import ENTITY_TABLES, TABLES
 from app.lake.writer import LakeWriter
+from app.stack_names import logical_id
 from tests.aws.cfn_moto import REGION, Resolver, apply_dropped, moto_variant
 
 DEFINITION = load_definition()

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.bus.api import BusApi, RuleStore
+from app.bus.api import BusApi
 from app.bus.archive import ArchiveStore
 from app.bus.definition import ArchiveSpec, DefinitionError, load_definition, parse_definition
 from app.bus.local import LocalBus
+from app.bus.rule_store import RuleStore
 from tests.bus.server_helpers import running_bus, write_definition
 
 BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/test-bus"

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from app.cli_bus import seeded_enterprise
+from app.cli.bus import seeded_enterprise
 from app.demo.enterprise import DemoConfig, Enterprise
 from app.demo.seed import seed_lake
 

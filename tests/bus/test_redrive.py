@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 import pyarrow.parquet as pq
 import pytest
 
-from app.bus.api import BusApi, RuleStore
+from app.bus.api import BusApi
+from app.bus.dead_letter_source import LocalDeadLetters
 from app.bus.definition import parse_definition
-from app.bus.dlq import LocalDeadLetterQueue, LocalDeadLetters
+from app.bus.dlq import LocalDeadLetterQueue
 from app.bus.local import LocalBus
+from app.bus.rule_store import RuleStore
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 URL = "http://consumer.test/events"

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from app.aws.errors import AwsError
-from app.bus.dlq import LocalDeadLetters
+from app.bus.dead_letter_source import LocalDeadLetters
 from app.services import common, context
 from app.services.timerange import custom_range
 from app.settings import load_settings

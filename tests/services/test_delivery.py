@@ -4,7 +4,8 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import pytest
 
-from app.bus.dlq import LocalDeadLetterQueue, LocalDeadLetters
+from app.bus.dead_letter_source import LocalDeadLetters
+from app.bus.dlq import LocalDeadLetterQueue
 from app.services import context, delivery
 from app.services.context import Context
 from app.services.timerange import custom_range

@@ -34,6 +34,7 @@ from app.catalog import (
     load_catalog,
     resolve_params,
 )
+from app.cli.common import lake_argument, resolve_lake
 from app.engines.base import QueryError, QueryResult
 
 USAGE_ERROR = 2
@@ -45,8 +46,6 @@ class UsageError(Exception):
 
 
 def add_query_commands(commands: argparse._SubParsersAction) -> None:
-    from app.__main__ import lake_argument
-
     query = commands.add_parser("query", help="list and run saved queries")
     actions = query.add_subparsers(dest="query_command", required=True)
     listing = actions.add_parser("list", help="the saved queries and their parameters")
@@ -127,8 +126,6 @@ def parse_param_args(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def _existing_lake(args: argparse.Namespace) -> Path:
-    from app.__main__ import resolve_lake
-
     lake = resolve_lake(args)
     if not lake.is_dir():
         raise UsageError(f"no lake at {lake}: seed one with `python -m app demo seed --lake {lake}`")

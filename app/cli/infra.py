@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from app.aws.errors import AwsError, aws_errors
-from app.aws.session import OUTPUT_KEYS, client, make_session, stack_outputs
+from app.aws.session import client, make_session, stack_outputs
 from app.settings import Settings, SettingsError, load_settings
+from app.stack_names import OUTPUT_KEYS
 
 FAILED = 1
 USAGE = 2

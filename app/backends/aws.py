@@ -1,7 +1,10 @@
 """Everything the services need from the aws backend, built from settings in one call.
 
-``app.services.context.build_aws_context`` is meant to wrap :func:`build_aws_parts` into
-its ``Context``; the parts are built here so that this package owns every boto3 client.
+``app.services.context.build_aws_context`` wraps :func:`build_aws_parts` into its
+``Context``. The boto3 clients are made by the adapters (``app.engines.athena``,
+``app.metrics.cloudwatch``, ``app.aws.dlq``) from one session of :mod:`app.aws.session`;
+this module only puts them together, outside ``app.aws`` so that package stays the plumbing
+the adapters build on.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from typing import Any
 from app.aws.dlq import SqsDeadLetters
 from app.aws.errors import aws_errors
 from app.aws.session import AwsResources, make_session, resolve_resources
+from app.bus.definition import load_definition
 from app.engines.athena import AthenaEngine
+from app.infra.rules import deployed_rule_names
 from app.metrics.cloudwatch import CloudWatchMetricsSource
 from app.settings import Settings
 
@@ -30,31 +35,12 @@ class AwsParts:
         return self.resources.location
 
 
-def deployed_rule_names(definition: Any) -> tuple[str, ...]:
-    """The rules the template creates: each rule, and ``<rule>-<table>`` for lake targets."""
-    from app.infra.render import entity_tables, restrict_to_detail_types
-    from app.lake.tables import TABLES
-
-    names = []
-    for rule in definition.rules:
-        names.append(rule.name)
-        if any(t.kind == "lake" for t in rule.targets):
-            names += [
-                f"{rule.name}-{t.name}"
-                for t in entity_tables(TABLES)
-                if restrict_to_detail_types(rule.pattern, t.detail_types) is not None
-            ]
-    return tuple(names)
-
-
 def build_aws_parts(settings: Settings, session: Any = None) -> AwsParts:
     """Athena engine, CloudWatch source and SQS dead letters for the configured stack.
 
     Raises :class:`app.aws.errors.AwsError` (one sentence) when credentials, the stack or a
     resource setting is missing.
     """
-    from app.bus.definition import load_definition
-
     definition = load_definition()
     with aws_errors(profile=settings.aws_profile, region=settings.region):
         session = session or make_session(settings)

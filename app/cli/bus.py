@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import signal
@@ -22,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
 
-from app.__main__ import lake_argument, resolve_lake
+from app.cli.common import lake_argument, resolve_lake
 
 PUT_EVENTS_BATCH = 10  # PutEvents' entry limit
 
@@ -45,16 +46,14 @@ def cmd_bus_serve(args: argparse.Namespace) -> int:
         definition=args.definition,
         put_events_tps=args.put_events_tps,
     )
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         serve(config)
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
 def cmd_bus_redrive(args: argparse.Namespace) -> int:
+    from app.bus.dead_letter_source import LocalDeadLetters
     from app.bus.definition import load_definition
-    from app.bus.dlq import LocalDeadLetters
 
     definition = load_definition(args.definition) if args.definition else None
     letters = LocalDeadLetters.for_lake(resolve_lake(args), definition, state_dir=args.state_dir)

@@ -15,12 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from app.__main__ import lake_argument, resolve_lake
+from app.cli.common import lake_argument, resolve_lake
+
+if TYPE_CHECKING:
+    from app.engines.duckdb_engine import DuckDBEngine
 
 CAMPAIGN_FIELDS = [
     "campaign_id",
@@ -101,7 +106,7 @@ class NoData(Exception):
     """Nothing to analyse: the message says what to do."""
 
 
-def open_lake(args: argparse.Namespace):
+def open_lake(args: argparse.Namespace) -> tuple[DuckDBEngine, date, date]:
     """(engine, first day, last day) of the lake the arguments name."""
     from app.engines.duckdb_engine import DuckDBEngine
     from app.services.analytics_data import default_range
@@ -115,7 +120,8 @@ def open_lake(args: argparse.Namespace):
         raise NoData(
             f"the lake at {lake} has no orders: seed it with `python -m app demo seed --lake {lake}`"
         )
-    return engine, *found
+    first_day, last_day = found
+    return engine, first_day, last_day
 
 
 def cmd_analyze_campaigns(args: argparse.Namespace) -> int:

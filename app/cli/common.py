@@ -1,0 +1,22 @@
+"""What every command group shares: the ``--lake`` argument and the user error."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.settings import load_settings
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def lake_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lake", type=Path, default=None, help="lake folder (default: the VERTICALS_LAKE setting, data/lake)"
+    )
+
+
+def resolve_lake(args: argparse.Namespace) -> Path:
+    return Path(args.lake).resolve() if args.lake else load_settings().lake
