@@ -55,3 +55,23 @@ def test_seed_then_skip_when_already_seeded(tmp_path, capsys):
     assert "seeded" in capsys.readouterr().out
     assert main(["demo", "seed", "--lake", str(lake), "--days", "2", "--if-empty", "--quiet"]) == 0
     assert "already seeded" in capsys.readouterr().out
+
+
+def test_a_folder_that_is_not_a_lake_is_one_sentence(tmp_path, capsys):
+    (tmp_path / "notes").mkdir()
+    for args in (["query", "run", "late_deliveries"], ["lake", "check"]):
+        assert main([*args, "--lake", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {tmp_path} is not a lake") and err.count("\n") == 1
+
+
+def test_lake_check_lists_a_stray_file_and_quarantine_moves_it(tmp_path, capsys):
+    from tests.fixtures_lake import write_fixture_lake
+
+    lake = write_fixture_lake(tmp_path / "lake")
+    (lake / "orders" / "stray.parquet").write_text("not parquet")
+    assert main(["lake", "check", "--lake", str(lake)]) == 1
+    assert "orders/stray.parquet" in capsys.readouterr().out
+    assert main(["lake", "quarantine", "--lake", str(lake)]) == 0
+    assert (lake / "_quarantine" / "orders" / "stray.parquet").read_text() == "not parquet"
+    assert main(["lake", "check", "--lake", str(lake)]) == 0

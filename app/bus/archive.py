@@ -239,7 +239,7 @@ def replay_batches(
     """Whole minutes of events, ``replay-name`` added, in batches of about ``size``:
     (time of the batch's last event, its events)."""
     batch: list[dict] = []
-    minute = last = None
+    minute, last = -1.0, 0.0
     for at, event in events:
         if batch and len(batch) >= size and at // 60 != minute:
             yield last, batch

@@ -28,6 +28,10 @@ from typing import TextIO
 
 import pyarrow.parquet as pq
 
+from app.lake.paths import LakePathError
+from app.lake.tables import EVENTS
+from app.lake.writer import partition_dir
+
 COMPACT_AT_BYTES = 64 * 1024 * 1024
 
 Delivery = tuple[str, str]  # (rule name, target id)
@@ -172,7 +176,10 @@ def ids_in_lake(lake: Path, events: Iterable[dict]) -> set[str]:
     """Event ids already in the lake's raw table, reading only the events' partitions."""
     wanted: dict[Path, set[str]] = {}
     for event in events:
-        folder = Path(lake) / "events" / f"dt={event['time'][:10]}" / f"source={event['source']}"
+        try:  # the writer's own folder for the event: the source encoded, inside the lake
+            folder = partition_dir(Path(lake), EVENTS, dt=event["time"][:10], source=event["source"])
+        except LakePathError:
+            continue  # a folder the writer would refuse holds nothing
         wanted.setdefault(folder, set()).add(event["id"])
     found: set[str] = set()
     for folder, ids in wanted.items():

@@ -26,6 +26,7 @@ import requests
 
 from app.bus.definition import Endpoint, Target, TargetKind
 from app.bus.journal import ids_in_lake
+from app.lake.paths import LakePathError
 from app.lake.writer import LakeWriter
 
 
@@ -131,6 +132,8 @@ class LakeTarget(BatchTarget):
                 events = self._not_in_lake(events)
             if events:
                 self.writer.write(events, replay_name=replay_name)
+        except LakePathError as exc:  # PutEvents validation should make this unreachable
+            return Outcome(False, False, "SDK_CLIENT_ERROR", f"lake write refused: {exc}")
         except OSError as exc:
             return Outcome(False, True, "SDK_CLIENT_ERROR", f"lake write failed: {exc}")
         return DELIVERED

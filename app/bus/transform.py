@@ -84,7 +84,8 @@ def compile_path(path: Any, target_id: str, what: str = "InputPath") -> tuple[St
 def _bad_path(path: Any, target_id: str, what: str) -> ValidationException:
     return ValidationException(
         f"{what} {path!r} for target {target_id} is not a valid JSON path: EventBridge takes dot "
-        f"notation ($.detail.field), array indices ([0]) and wildcards (*), at most {MAX_PATH_LENGTH} characters."
+        f"notation ($.detail.field), array indices ([0]) and wildcards (*), "
+        f"at most {MAX_PATH_LENGTH} characters."
     )
 
 
@@ -178,7 +179,7 @@ def ingestion_time_text(epoch_s: float) -> str:
 def event_without_detail(event: dict, ingested: float) -> dict:
     """``<aws.events.event>``: what EventBridge gives for it."""
     out = {("detailType" if k == "detail-type" else k): v for k, v in event.items() if k != "detail"}
-    millis = int(round(ingested * 1000)) % 1000
+    millis = round(ingested * 1000) % 1000
     out["time"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ingested)) + f".{millis:03d}Z"
     return out
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from app.cli.common import lake_argument, resolve_lake
+from app.lake.check import NotALake, validate_lake
 
 if TYPE_CHECKING:
     from app.engines.duckdb_engine import DuckDBEngine
@@ -114,6 +115,10 @@ def open_lake(args: argparse.Namespace) -> tuple[DuckDBEngine, date, date]:
     lake = resolve_lake(args)
     if not Path(lake).is_dir():
         raise NoData(f"no lake at {lake}: seed one with `python -m app demo seed --lake {lake}`")
+    try:
+        validate_lake(lake)
+    except NotALake as exc:
+        raise NoData(str(exc)) from None
     engine = DuckDBEngine(lake)
     found = default_range(engine, args.days)
     if found is None:

@@ -15,6 +15,7 @@ from app.cli.bus import add_bus_commands
 from app.cli.common import CliError
 from app.cli.demo import add_demo_commands
 from app.cli.infra import add_infra_commands
+from app.cli.lake import add_lake_commands
 from app.cli.query import add_query_commands
 from app.settings import SettingsError
 
@@ -25,6 +26,7 @@ COMMAND_GROUPS = (
     add_analyze_commands,
     add_infra_commands,
     add_bus_commands,
+    add_lake_commands,
 )
 
 

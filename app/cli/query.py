@@ -36,6 +36,7 @@ from app.catalog import (
 )
 from app.cli.common import lake_argument, resolve_lake
 from app.engines.base import QueryError, QueryResult
+from app.lake.check import NotALake, validate_lake
 
 USAGE_ERROR = 2
 QUERY_FAILED = 1
@@ -129,7 +130,10 @@ def _existing_lake(args: argparse.Namespace) -> Path:
     lake = resolve_lake(args)
     if not lake.is_dir():
         raise UsageError(f"no lake at {lake}: seed one with `python -m app demo seed --lake {lake}`")
-    return lake
+    try:
+        return validate_lake(lake)
+    except NotALake as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _engine(lake: Path):

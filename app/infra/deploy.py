@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,22 +79,28 @@ def parse_parameter_overrides(pairs: list[str]) -> dict[str, str]:
 
 
 def change_set_parameters(
-    template: Mapping[str, Any], given: Mapping[str, str], updating: bool
-) -> list[dict]:
-    """CloudFormation Parameters: the given values; on an update, the previous value of each
-    parameter not given (so NoEcho keys need not be typed again)."""
+    template: Mapping[str, Any], given: Mapping[str, str], previous: Collection[str] | None
+) -> list[dict[str, Any]]:
+    """CloudFormation Parameters: the given values; on an update (``previous``: the parameter
+    keys the deployed stack has), the previous value of each of those not given, so NoEcho
+    keys need not be typed again. A key the deployed stack lacks (the template gained it)
+    takes its Default: CloudFormation refuses UsePreviousValue for a key "not in the
+    previous template"."""
     declared = template.get("Parameters", {})
     unknown = sorted(set(given) - set(declared))
     if unknown:
         raise AwsError(f"the template has no parameter {', '.join(unknown)}; it has {', '.join(declared)}")
-    missing = [k for k, spec in declared.items() if k not in given and "Default" not in spec and not updating]
+    kept = set(previous or ())
+    missing = [
+        k for k, spec in declared.items() if k not in given and k not in kept and "Default" not in spec
+    ]
     if missing:
-        raise AwsError(
-            f"a first deploy needs a value for {', '.join(missing)}: pass --parameter {missing[0]}=…"
-        )
-    listed = [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in given.items()]
-    if updating:
-        listed += [{"ParameterKey": k, "UsePreviousValue": True} for k in declared if k not in given]
+        first = "a first deploy" if previous is None else "this update (the template gained it)"
+        raise AwsError(f"{first} needs a value for {', '.join(missing)}: pass --parameter {missing[0]}=…")
+    listed: list[dict[str, Any]] = [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in given.items()]
+    listed += [
+        {"ParameterKey": k, "UsePreviousValue": True} for k in declared if k in kept and k not in given
+    ]
     return listed
 
 
@@ -102,7 +108,7 @@ def template_key(stack: str, body: str) -> str:
     return f"templates/{stack}/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
 
 
-def events_from(raw: list[Mapping[str, Any]]) -> list[StackEvent]:
+def events_from(raw: Sequence[Mapping[str, Any]]) -> list[StackEvent]:
     return [
         StackEvent(
             e["Timestamp"],
@@ -264,19 +270,25 @@ def deploy(
             ChangeSetName=name,
             ChangeSetType="UPDATE" if updating else "CREATE",
             Capabilities=CAPABILITIES,
-            Parameters=change_set_parameters(template, parameters, updating),
+            Parameters=change_set_parameters(
+                template,
+                parameters,
+                [p["ParameterKey"] for p in existing.get("Parameters", [])] if existing else None,
+            ),
             Description="python -m app infra deploy",
             **template_source(body, stack, s3, template_bucket, region),
         )
     except ClientError as exc:
-        if updating and any(text in str(exc) for text in NO_CHANGES):
+        if existing is not None and any(text in str(exc) for text in NO_CHANGES):
             return DeployResult(
                 stack, existing["StackStatus"], changed=False, outputs=stack_outputs(cfn, stack)
             )
         raise
     described = _wait_for_change_set(cfn, stack, name, sleep)
     if described is None:
-        return DeployResult(stack, existing["StackStatus"], changed=False, outputs=stack_outputs(cfn, stack))
+        # No changes: only an update can have none (a create always adds the stack's resources).
+        status = existing["StackStatus"] if existing else "UNKNOWN"
+        return DeployResult(stack, status, changed=False, outputs=stack_outputs(cfn, stack))
     for change in described.get("Changes", []):
         on_change(change.get("ResourceChange", {}))
     watcher = StackWatcher(cfn, created["StackId"], on_event, sleep)

@@ -50,22 +50,31 @@ def test_parse_parameter_overrides_refuses(pair):
 
 def test_first_deploy_needs_every_parameter_without_default():
     with pytest.raises(AwsError, match="a first deploy needs a value for ApiKey"):
-        change_set_parameters(TEMPLATE, {}, updating=False)
-    assert change_set_parameters(TEMPLATE, {"ApiKey": "k"}, updating=False) == [
+        change_set_parameters(TEMPLATE, {}, previous=None)
+    assert change_set_parameters(TEMPLATE, {"ApiKey": "k"}, previous=None) == [
         {"ParameterKey": "ApiKey", "ParameterValue": "k"}
     ]
 
 
 def test_update_keeps_previous_values_of_parameters_not_given():
-    assert change_set_parameters(TEMPLATE, {"Name": "y"}, updating=True) == [
+    assert change_set_parameters(TEMPLATE, {"Name": "y"}, previous=["Name", "ApiKey"]) == [
         {"ParameterKey": "Name", "ParameterValue": "y"},
         {"ParameterKey": "ApiKey", "UsePreviousValue": True},
     ]
 
 
+def test_update_gives_a_parameter_the_deployed_stack_lacks_its_default_not_its_previous_value():
+    # CloudFormation refuses UsePreviousValue for a key "not in the previous template".
+    assert change_set_parameters(TEMPLATE, {}, previous=["ApiKey"]) == [
+        {"ParameterKey": "ApiKey", "UsePreviousValue": True}
+    ]
+    with pytest.raises(AwsError, match=r"this update \(the template gained it\) needs a value for ApiKey"):
+        change_set_parameters(TEMPLATE, {}, previous=["Name"])
+
+
 def test_unknown_parameter_is_named():
     with pytest.raises(AwsError, match="no parameter Nope"):
-        change_set_parameters(TEMPLATE, {"Nope": "1"}, updating=False)
+        change_set_parameters(TEMPLATE, {"Nope": "1"}, previous=None)
 
 
 @mock_aws

@@ -92,3 +92,19 @@ def test_a_torn_last_line_is_ignored(tmp_path):
     with (tmp_path / "j.jsonl").open("a") as f:
         f.write('{"a": [{"id": "half')
     assert len(Journal(tmp_path / "j.jsonl").recover()) == 1
+
+
+def test_ids_in_lake_finds_events_whose_source_the_lake_encodes(tmp_path):
+    # Replays ask which ids the lake holds: the folder must be the writer's own, encoded one.
+    from app.lake.writer import LakeWriter
+    from tests.fixtures_lake import event
+
+    sent = [
+        event("OrderPlaced", datetime(2026, 3, 4, tzinfo=UTC).date(), 8, order_id=f"o{k}") for k in range(3)
+    ]
+    sent[0]["source"] = "aws.partner/example.com/123"
+    sent[1]["source"] = "Verticals.Shop"
+    LakeWriter(tmp_path / "lake").write(sent)
+    assert ids_in_lake(tmp_path / "lake", sent) == {e["id"] for e in sent}
+    outside = {**sent[2], "id": "x", "source": "../../etc"}
+    assert ids_in_lake(tmp_path / "lake", [outside]) == set()

@@ -1,4 +1,4 @@
-"""The event-pattern language (app/bus/patterns.py) against EventBridge's own behaviour.
+"""The event-pattern language (app/bus/patterns/) against EventBridge's own behaviour.
 
 Golden cases come from shared/testdata/eventbridge (read in place, never copied); the
 tables below cover what they do not: each operator family's edges, Python-side typing
