@@ -40,7 +40,7 @@ check: $(BIN)/.installed
 	$(BIN)/ruff format --check app dashboard pages tests bench scripts
 	$(BIN)/mypy
 
-test: $(BIN)/.installed
+test: check
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 	$(MAKE) test-dates
 
