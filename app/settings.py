@@ -139,6 +139,12 @@ SETTINGS: tuple[Setting, ...] = (
         "aws backend: minutes an identical Athena query may reuse a stored result (0: never).",
     ),
     Setting("query_timeout", "120", _positive_int, "Seconds before a running query is stopped."),
+    Setting(
+        "max_range_days",
+        "3660",
+        _positive_int,
+        "The longest time range a page reads, in days; a longer link shows its last this many days.",
+    ),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 

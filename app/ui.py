@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
+from app import exports
+from app.display import plain
 from app.engines.base import QueryError
 from app.services import timerange
 from app.services.context import Context, build_context
@@ -63,7 +65,7 @@ def settings_or_stop() -> Settings:
     try:
         return load_settings(secrets=_secrets())
     except SettingsError as exc:
-        st.error(f"Settings: {exc} See docs/settings.md.")
+        st.error(f"Settings: {plain(exc)} See docs/settings.md.")
         st.stop()
 
 
@@ -80,7 +82,7 @@ def context_or_stop(settings: Settings) -> Context:
     try:
         return _context(settings_key(settings), settings)
     except (ServiceError, SettingsError, QueryError, OSError) as exc:
-        st.error(one_sentence(exc))
+        st.error(plain(one_sentence(exc)))
         st.stop()
 
 
@@ -120,11 +122,14 @@ def _on_days_change() -> None:
         _write_url({"from": days[0].isoformat(), "to": days[1].isoformat()})
 
 
-def time_range_picker(timezone: str) -> TimeRange:
-    """Preset or custom days; the choice lives in the URL, so a link reproduces the view."""
+def time_range_picker(timezone: str, max_days: int = timerange.DEFAULT_MAX_DAYS) -> TimeRange:
+    """Preset or custom days; the choice lives in the URL, so a link reproduces the view.
+    A range longer than ``max_days`` shows its last ``max_days`` days."""
     rng, problem = _range_from_url(timezone)
-    if problem:
-        st.sidebar.warning(problem)
+    if problem is None:
+        rng, problem = timerange.clip(rng, max_days, timezone)
+    if problem:  # it may quote the URL: shown as text
+        st.sidebar.warning(plain(problem))
     st.session_state[PRESET_KEY] = rng.preset
     st.session_state[DAYS_KEY] = timerange.local_days(rng, timezone)
     options = [*timerange.PRESETS, timerange.CUSTOM]
@@ -160,7 +165,7 @@ def backend_badge(ctx: Context) -> None:
 def sidebar() -> View:
     """The shared sidebar; every page reads its result with :func:`view`."""
     settings = settings_or_stop()
-    rng = time_range_picker(settings.timezone)
+    rng = time_range_picker(settings.timezone, settings.max_range_days)
     ctx = context_or_stop(settings)
     backend_badge(ctx)
     current = View(ctx, rng)
@@ -214,10 +219,10 @@ def load(
     try:
         return cached(function, ctx, *args, token=token)
     except (ServiceError, QueryError) as exc:
-        st.error(f"Could not load {what}: {one_sentence(exc)}")
+        st.error(f"Could not load {what}: {plain(one_sentence(exc))}")
     except Exception as exc:
         log.exception("loading %s failed", what)
-        st.error(f"Could not load {what}: {one_sentence(exc)} (details in the server log).")
+        st.error(f"Could not load {what}: {plain(one_sentence(exc))} (details in the server log).")
     return None
 
 
@@ -275,7 +280,8 @@ def kpi_row(figures: Sequence[Figure], per_row: int = 4) -> None:
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
+    """A download: CSV whose text cells cannot run as spreadsheet formulas."""
+    return exports.csv_bytes(frame)
 
 
 # --- saved-query parameters --------------------------------------------------------------
@@ -382,10 +388,10 @@ def act(function: Callable[..., T], ctx: Context, *args: Any, what: str) -> T | 
     try:
         return function(ctx, *args)
     except (ServiceError, QueryError, ValueError) as exc:
-        st.error(f"Could not {what}: {one_sentence(exc)}")
+        st.error(f"Could not {what}: {plain(one_sentence(exc))}")
     except Exception as exc:
         log.exception("%s failed", what)
-        st.error(f"Could not {what}: {one_sentence(exc)} (details in the server log).")
+        st.error(f"Could not {what}: {plain(one_sentence(exc))} (details in the server log).")
     return None
 
 
@@ -421,7 +427,7 @@ def load_analysis(function: Callable[..., T], ctx: Context, *args: Any, what: st
 
 def _show_failure(exc: Exception, what: str) -> None:
     if isinstance(exc, (ServiceError, QueryError)):
-        st.error(f"Could not load {what}: {one_sentence(exc)}")
+        st.error(f"Could not load {what}: {plain(one_sentence(exc))}")
         return
     log.exception("loading %s failed", what)
-    st.error(f"Could not load {what}: {one_sentence(exc)} (details in the server log).")
+    st.error(f"Could not load {what}: {plain(one_sentence(exc))} (details in the server log).")

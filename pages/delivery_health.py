@@ -86,13 +86,15 @@ def kpis(health: delivery.DeliveryMetrics) -> None:
                 "Failed invocations",
                 f"{rules['failed'].sum():,.0f}",
                 inverse=True,
-                caption=f"worst: {worst['rule']}" if worst is not None and worst["failed"] > 0 else None,
+                caption=f"worst: {ui.plain(worst['rule'])}"
+                if worst is not None and worst["failed"] > 0
+                else None,
             ),
             ui.Figure(
                 "Dead letters waiting",
                 f"{health.waiting:,}",
                 inverse=True,
-                caption=", ".join(f"{q}: {n:,}" for q, n in health.queue_depth.items() if n)
+                caption=", ".join(f"{ui.plain(q)}: {n:,}" for q, n in health.queue_depth.items() if n)
                 or "every queue is empty",
             ),
         ]
@@ -193,7 +195,8 @@ def put_events_row(figures: delivery.PutEventsFigures) -> None:
                 "Entries put",
                 f"{figures.entries:,.0f}",
                 trend=figures.trend or None,
-                caption=f"{figures.calls:,.0f} call{'s' if figures.calls != 1 else ''}, {size} each on average",
+                caption=f"{figures.calls:,.0f} call{'s' if figures.calls != 1 else ''}, "
+                f"{size} each on average",
             ),
             ui.Figure(
                 "Failed entries",
@@ -264,7 +267,7 @@ def confirm_redrive() -> None:
     if not pending:
         return
     with st.container(border=True):
-        st.warning(pending["question"], icon=":material/replay:")
+        st.warning(ui.plain(pending["question"]), icon=":material/replay:")  # names from dead letters
         left, right, _ = st.columns([1, 1, 4])
         if left.button("Confirm redrive", type="primary", key="dlq_confirm"):
             report = ui.act(
@@ -284,7 +287,7 @@ def show_report() -> None:
     report = st.session_state.pop(REPORT_KEY, None)
     if report:
         sentence, ok = report
-        (st.success if ok else st.warning)(sentence, icon=":material/replay:")
+        (st.success if ok else st.warning)(ui.plain(sentence), icon=":material/replay:")
 
 
 def browse(letters: pd.DataFrame, depth: dict[str, int]) -> None:
