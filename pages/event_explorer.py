@@ -18,6 +18,7 @@ COLUMNS = {
     "step": "Step",
 }
 
+ui.require("explore")  # before any data is read
 view = ui.view()
 ui.page_header(
     "Event explorer",

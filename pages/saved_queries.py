@@ -6,6 +6,7 @@ from app import ui
 from app.engines.base import QueryError
 from app.services import saved_queries
 
+ui.require("explore")  # before any data is read
 view = ui.view()
 ui.page_header(
     "Saved queries",
