@@ -56,13 +56,16 @@ def test_plain_keeps_one_line_and_a_bounded_length():
 
 
 def test_plotly_text_shows_tags():
-    assert plotly_text('<a href="https://evil">x</a><br>') == '&lt;a href="https://evil"&gt;x&lt;/a&gt;&lt;br&gt;'
+    assert (
+        plotly_text('<a href="https://evil">x</a><br>')
+        == '&lt;a href="https://evil"&gt;x&lt;/a&gt;&lt;br&gt;'
+    )
 
 
 def test_csv_neutralises_text_formulas_and_keeps_numbers_numeric():
     frame = pd.DataFrame(
         {
-            "note": ["=HYPERLINK(\"https://evil\",\"x\")", "+1", "-2", "@SUM(A1)", "\tx", "\rx", "fine", None],
+            "note": ['=HYPERLINK("https://evil","x")', "+1", "-2", "@SUM(A1)", "\tx", "\rx", "fine", None],
             "amount": [-5, 3, -1, 0, 1, 2, 3, 4],
             "ratio": [-0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
             "=cmd": ["a"] * 8,
@@ -70,7 +73,7 @@ def test_csv_neutralises_text_formulas_and_keeps_numbers_numeric():
     )
     back = pd.read_csv(io.BytesIO(csv_bytes(frame)), keep_default_na=False)
     assert back["note"].tolist() == [
-        "'=HYPERLINK(\"https://evil\",\"x\")",
+        '\'=HYPERLINK("https://evil","x")',
         "'+1",
         "'-2",
         "'@SUM(A1)",

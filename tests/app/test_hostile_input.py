@@ -84,9 +84,7 @@ def queries_with_a_broken_one(tmp_path: Path, monkeypatch) -> Path:
     return folder
 
 
-def test_one_broken_saved_query_shows_its_error_on_its_own_entry(
-    on_empty_lake, queries_with_a_broken_one
-):
+def test_one_broken_saved_query_shows_its_error_on_its_own_entry(on_empty_lake, queries_with_a_broken_one):
     loaded, broken = catalog.load_catalog_entries()
     assert set(loaded) == {"order_funnel", "late_deliveries"} and set(broken) == {"broken_one"}
     at = open_page("saved_queries")
