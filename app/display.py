@@ -4,9 +4,11 @@ them) shown as text: never as Markdown, HTML, LaTeX or a link.
 Streamlit renders the body of ``st.markdown``, ``st.caption``, ``st.info``, ``st.warning``,
 ``st.error``, ``st.success`` and widget labels as GitHub-flavoured Markdown with LaTeX and
 its own directives (``:red[...]``, ``:material/icon:``). :func:`plain` backslash-escapes
-what would start any of those, so ``[x](https://evil)`` shows as those characters and
-``https://evil`` is not turned into a link. Letters, digits, spaces and the punctuation
-of ordinary sentences (``.,;:'"?!()/=-``) stay as they are: a message keeps its words.
+the characters that open those (``[ ] < > * _ ` $ ~ | # & { }`` and a list marker at the
+start), and puts a zero-width space into ``https://``, ``www.``, ``@`` and ``:name``,
+which are matched after the Markdown is parsed: ``[x](https://evil)`` shows as those
+characters and no bare URL becomes a link. Letters, digits, spaces and the punctuation of
+ordinary sentences stay as they are: a message keeps its words.
 
 Plotly reads a subset of HTML in titles, labels and hover text: :func:`plotly_text`
 escapes it there.
