@@ -390,6 +390,29 @@ def _load_files(files: tuple[tuple[Path, int, int], ...]) -> tuple[tuple[str, Sa
     return tuple((q.name, q) for q in (load_query(path) for path, _, _ in files))
 
 
+def load_catalog_entries(directory: Path | None = None) -> tuple[dict[str, SavedQuery], dict[str, str]]:
+    """Like :func:`load_catalog`, for the dashboard: the queries that load, and for each
+    file that does not, why (one sentence) by its name, so one broken file does not hide
+    the others. ``directory`` defaults to QUERIES_DIR as it is when called."""
+    paths = sorted(Path(directory or QUERIES_DIR).glob("*.sql"))
+    entries = _load_entries(tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in paths))
+    loaded = {name: entry for name, entry in entries if isinstance(entry, SavedQuery)}
+    broken = {name: entry for name, entry in entries if isinstance(entry, str)}
+    return loaded, broken
+
+
+@lru_cache(maxsize=8)
+def _load_entries(files: tuple[tuple[Path, int, int], ...]) -> tuple[tuple[str, SavedQuery | str], ...]:
+    entries: list[tuple[str, SavedQuery | str]] = []
+    for path, _, _ in files:
+        try:
+            entries.append((path.stem, load_query(path)))
+        except Exception as exc:  # a file may break in any way; the others still load
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            entries.append((path.stem, reason if reason.startswith(path.name) else f"{path.name}: {reason}"))
+    return tuple(entries)
+
+
 def load_query(path: Path) -> SavedQuery:
     try:
         return parse_saved_query(path.read_text(encoding="utf-8"), path.stem, path)

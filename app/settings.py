@@ -83,6 +83,27 @@ def _text(raw: str) -> str:
     return str(raw).strip()
 
 
+def _roles(raw: str) -> frozenset[str]:
+    from app.auth import parse_roles
+
+    return parse_roles(raw)
+
+
+def _role_map(raw: str) -> dict[str, str]:
+    from app.auth import parse_role_map
+
+    return parse_role_map(raw)
+
+
+def _alb_arn(raw: str) -> str:
+    from app.auth import alb_region
+
+    text = str(raw).strip()
+    if text:
+        alb_region(text)
+    return text
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -139,6 +160,51 @@ SETTINGS: tuple[Setting, ...] = (
         "aws backend: minutes an identical Athena query may reuse a stored result (0: never).",
     ),
     Setting("query_timeout", "120", _positive_int, "Seconds before a running query is stopped."),
+    Setting(
+        "max_range_days",
+        "3660",
+        _positive_int,
+        "The longest time range a page reads, in days; a longer link shows its last this many days.",
+    ),
+    Setting(
+        "sign_in",
+        "local",
+        _choice("local", "oidc", "alb"),
+        "Who may open the dashboard: `local` (no sign-in, one local identity; only on 127.0.0.1), "
+        "`oidc` (Streamlit's sign-in, `[auth]` in secrets.toml) or `alb` (an AWS ALB's signed "
+        "`x-amzn-oidc-data` header). See docs/security.md.",
+    ),
+    Setting(
+        "local_roles",
+        "manager,analyst,ops",
+        _roles,
+        "sign_in=local: the roles of the one local identity (comma-separated: manager, analyst, ops).",
+    ),
+    Setting(
+        "role_claim",
+        "groups",
+        _text,
+        "oidc/alb: the claim whose values (a list, or a string of values) give the user's roles.",
+    ),
+    Setting(
+        "roles",
+        "",
+        _role_map,
+        "oidc/alb: claim values to roles, e.g. `dash-managers=manager,data-team=analyst,sre=ops` "
+        "(empty: values that are role names count as they are).",
+    ),
+    Setting(
+        "alb_arn",
+        "",
+        _alb_arn,
+        "sign_in=alb: ARN of the load balancer whose signed header is trusted (its `signer`).",
+    ),
+    Setting(
+        "audit_log",
+        "",
+        _text,
+        "The audit trail's JSON-lines file (empty: `audit.jsonl` in the bus state folder, `<lake>/../bus`).",
+    ),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 

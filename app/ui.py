@@ -13,11 +13,23 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 import pandas as pd
 import streamlit as st
 
+from app import audit, exports
+from app.auth import (
+    ALB_HEADER,
+    PERMISSION_WORDS,
+    AlbVerifier,
+    SignInError,
+    User,
+    serves_only_localhost,
+    user_from_claims,
+    who_may,
+)
+from app.display import plain
 from app.engines.base import QueryError
 from app.services import timerange
 from app.services.context import Context, build_context
@@ -63,7 +75,7 @@ def settings_or_stop() -> Settings:
     try:
         return load_settings(secrets=_secrets())
     except SettingsError as exc:
-        st.error(f"Settings: {exc} See docs/settings.md.")
+        st.error(f"Settings: {plain(exc)} See docs/settings.md.")
         st.stop()
 
 
@@ -80,7 +92,7 @@ def context_or_stop(settings: Settings) -> Context:
     try:
         return _context(settings_key(settings), settings)
     except (ServiceError, SettingsError, QueryError, OSError) as exc:
-        st.error(one_sentence(exc))
+        st.error(plain(one_sentence(exc)))
         st.stop()
 
 
@@ -120,11 +132,14 @@ def _on_days_change() -> None:
         _write_url({"from": days[0].isoformat(), "to": days[1].isoformat()})
 
 
-def time_range_picker(timezone: str) -> TimeRange:
-    """Preset or custom days; the choice lives in the URL, so a link reproduces the view."""
+def time_range_picker(timezone: str, max_days: int = timerange.DEFAULT_MAX_DAYS) -> TimeRange:
+    """Preset or custom days; the choice lives in the URL, so a link reproduces the view.
+    A range longer than ``max_days`` shows its last ``max_days`` days."""
     rng, problem = _range_from_url(timezone)
-    if problem:
-        st.sidebar.warning(problem)
+    if problem is None:
+        rng, problem = timerange.clip(rng, max_days, timezone)
+    if problem:  # it may quote the URL: shown as text
+        st.sidebar.warning(plain(problem))
     st.session_state[PRESET_KEY] = rng.preset
     st.session_state[DAYS_KEY] = timerange.local_days(rng, timezone)
     options = [*timerange.PRESETS, timerange.CUSTOM]
@@ -160,7 +175,7 @@ def backend_badge(ctx: Context) -> None:
 def sidebar() -> View:
     """The shared sidebar; every page reads its result with :func:`view`."""
     settings = settings_or_stop()
-    rng = time_range_picker(settings.timezone)
+    rng = time_range_picker(settings.timezone, settings.max_range_days)
     ctx = context_or_stop(settings)
     backend_badge(ctx)
     current = View(ctx, rng)
@@ -214,10 +229,10 @@ def load(
     try:
         return cached(function, ctx, *args, token=token)
     except (ServiceError, QueryError) as exc:
-        st.error(f"Could not load {what}: {one_sentence(exc)}")
+        st.error(f"Could not load {what}: {plain(one_sentence(exc))}")
     except Exception as exc:
         log.exception("loading %s failed", what)
-        st.error(f"Could not load {what}: {one_sentence(exc)} (details in the server log).")
+        st.error(f"Could not load {what}: {plain(one_sentence(exc))} (details in the server log).")
     return None
 
 
@@ -275,7 +290,8 @@ def kpi_row(figures: Sequence[Figure], per_row: int = 4) -> None:
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
+    """A download: CSV whose text cells cannot run as spreadsheet formulas."""
+    return exports.csv_bytes(frame)
 
 
 # --- saved-query parameters --------------------------------------------------------------
@@ -382,10 +398,10 @@ def act(function: Callable[..., T], ctx: Context, *args: Any, what: str) -> T | 
     try:
         return function(ctx, *args)
     except (ServiceError, QueryError, ValueError) as exc:
-        st.error(f"Could not {what}: {one_sentence(exc)}")
+        st.error(f"Could not {what}: {plain(one_sentence(exc))}")
     except Exception as exc:
         log.exception("%s failed", what)
-        st.error(f"Could not {what}: {one_sentence(exc)} (details in the server log).")
+        st.error(f"Could not {what}: {plain(one_sentence(exc))} (details in the server log).")
     return None
 
 
@@ -421,7 +437,173 @@ def load_analysis(function: Callable[..., T], ctx: Context, *args: Any, what: st
 
 def _show_failure(exc: Exception, what: str) -> None:
     if isinstance(exc, (ServiceError, QueryError)):
-        st.error(f"Could not load {what}: {one_sentence(exc)}")
+        st.error(f"Could not load {what}: {plain(one_sentence(exc))}")
         return
     log.exception("loading %s failed", what)
-    st.error(f"Could not load {what}: {one_sentence(exc)} (details in the server log).")
+    st.error(f"Could not load {what}: {plain(one_sentence(exc))} (details in the server log).")
+
+
+# --- sign-in, roles and the audit trail ----------------------------------------------------
+
+SIGNED_IN_KEY = "verticals_signed_in"  # the identity whose sign-in this session recorded
+LOCAL_ONLY = (
+    "This dashboard has no sign-in configured, so it serves this machine only: start it with "
+    "--server.address 127.0.0.1, or configure a sign-in (VERTICALS_SIGN_IN, see docs/security.md)."
+)
+
+
+def _refuse(sentence: str) -> NoReturn:
+    st.error(sentence, icon=":material/lock:")
+    st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _alb_verifier(alb_arn: str) -> AlbVerifier:
+    """One verifier per ALB for the server's life: it keeps the public keys by key id."""
+    return AlbVerifier(alb_arn)
+
+
+def _has_auth_section() -> bool:
+    try:
+        return bool(st.secrets.get("auth"))
+    except Exception:
+        return False
+
+
+def _sign_in_prompt() -> NoReturn:
+    st.title("Verticals")
+    st.info("Sign in to see the dashboards.", icon=":material/lock:")
+    st.button("Sign in", type="primary", icon=":material/login:", on_click=st.login, key="sign_in")
+    st.stop()
+
+
+def _identify(settings: Settings) -> User:
+    """This request's user; stops the run with a prompt or one sentence when there is none."""
+    if settings.sign_in == "local":
+        if not serves_only_localhost(st.get_option("server.address")):
+            _refuse(LOCAL_ONLY)
+        return User("local", settings.local_roles, "local")
+    if settings.sign_in == "oidc":
+        if not st.user.get("is_logged_in"):
+            if not _has_auth_section():
+                _refuse("VERTICALS_SIGN_IN=oidc needs an [auth] section in .streamlit/secrets.toml.")
+            _sign_in_prompt()
+        return user_from_claims(st.user.to_dict(), settings.role_claim, settings.roles, "oidc")
+    if not settings.alb_arn:
+        _refuse("VERTICALS_SIGN_IN=alb needs VERTICALS_ALB_ARN, the load balancer that signs the header.")
+    try:
+        claims = _alb_verifier(settings.alb_arn).claims(st.context.headers.get(ALB_HEADER))
+    except SignInError as exc:
+        _refuse(plain(exc))
+    return user_from_claims(claims, settings.role_claim, settings.roles, "alb")
+
+
+def current_user() -> User:
+    """Who this run serves, checked afresh on every call (an action checks again)."""
+    return _identify(settings_or_stop())
+
+
+def _audit(settings: Settings, user: User, action: str, what: str, **fields: Any) -> None:
+    try:
+        audit.record(
+            audit.audit_path(settings),
+            user=user.name,
+            roles=user.role_names,
+            via=user.via,
+            action=action,
+            what=what,
+            **fields,
+        )
+    except OSError as exc:
+        log.exception("could not write the audit trail")
+        st.warning(f"The audit trail could not be written: {plain(exc)}")
+
+
+def sign_in() -> User:
+    """The router's first step: the user, or a sign-in prompt or refusal and nothing else.
+    A sign-in (oidc, alb) is recorded in the audit trail once per session."""
+    settings = settings_or_stop()
+    user = _identify(settings)
+    if user.via != "local" and st.session_state.get(SIGNED_IN_KEY) != user.name:
+        _audit(settings, user, "sign-in", user.via)
+        st.session_state[SIGNED_IN_KEY] = user.name
+    if not user.roles:
+        _refuse(
+            f"You are signed in as {plain(user.name)}, with no role in this dashboard: ask for manager, "
+            "analyst or ops."
+        )
+    return user
+
+
+def signed_in_as(user: User) -> None:
+    """Who is signed in, at the foot of the sidebar, with a sign-out button (oidc)."""
+    st.sidebar.caption(f"Signed in as {plain(user.name)} · {user.role_names}")
+    if user.via == "oidc":
+        st.sidebar.button("Sign out", icon=":material/logout:", on_click=st.logout, key="sign_out")
+
+
+def visibility(user: User, permission: str) -> Literal["visible", "hidden"]:
+    """A page the user may not open is left out of the navigation (and refuses itself)."""
+    return "visible" if user.may(permission) else "hidden"
+
+
+def may(permission: str) -> bool:
+    return current_user().may(permission)
+
+
+def require(permission: str) -> User:
+    """A page's first line: one sentence and stop, before any data is read, for a user
+    whose roles do not allow ``permission``."""
+    user = current_user()
+    if not user.may(permission):
+        _refuse(
+            f"Only {who_may(permission)} may {PERMISSION_WORDS[permission]}; you are signed in as "
+            f"{plain(user.name)} ({user.role_names})."
+        )
+    return user
+
+
+def act_as(
+    permission: str,
+    action: str,
+    function: Callable[..., T],
+    ctx: Context,
+    *args: Any,
+    what: str,
+    target: str,
+    count: int | None = None,
+) -> T | None:
+    """:func:`act` for an action only some roles may take: the role is checked when the
+    action runs (not only when its button was drawn), and the attempt, refused or not,
+    goes into the audit trail with ``target`` (a queue, an archive) and ``count``."""
+    user = current_user()
+    if not user.may(permission):
+        _audit(ctx.settings, user, action, target, count=count, outcome="refused")
+        st.error(
+            f"Only {who_may(permission)} may {PERMISSION_WORDS[permission]}; you are signed in as "
+            f"{plain(user.name)} ({user.role_names}).",
+            icon=":material/lock:",
+        )
+        return None
+    result = act(function, ctx, *args, what=what)
+    detail = str(getattr(result, "sentence", "")) if result is not None else ""
+    _audit(
+        ctx.settings,
+        user,
+        action,
+        target,
+        count=count,
+        outcome="done" if result is not None else "failed",
+        detail=detail,
+    )
+    return result
+
+
+def audit_trail(ctx: Context, limit: int = 500) -> pd.DataFrame:
+    """The newest audit entries, newest first, as a table."""
+    columns = ["at", "user", "roles", "via", "action", "what", "count", "outcome", "detail"]
+    entries = audit.read(audit.audit_path(ctx.settings), limit)
+    frame = pd.DataFrame([vars(e) for e in entries], columns=columns)
+    frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
+    frame["count"] = pd.to_numeric(frame["count"], errors="coerce").astype("Int64")
+    return frame

@@ -6,6 +6,10 @@ treats a ``pages/`` folder next to the entry point as a legacy multipage app unt
 has called ``st.navigation``, so a server whose first request is a deep link would run the
 page file without this router. Each page's ``url_path`` is spelled out: the URLs are the
 ones links already carry.
+
+Sign-in comes first (docs/security.md): a visitor who is not signed in sees the sign-in
+prompt and nothing else. Pages a user's roles do not allow are hidden from the navigation,
+and each of them refuses itself too (``ui.require``), so a deep link shows one sentence.
 """
 
 import sys
@@ -22,6 +26,7 @@ from app import ui  # noqa: E402
 PAGES = ROOT / "pages"
 
 st.set_page_config(layout="wide", page_title="Verticals", page_icon=":material/hub:")
+user = ui.sign_in()
 
 navigation = st.navigation(
     {
@@ -61,15 +66,18 @@ navigation = st.navigation(
                 title="Saved queries",
                 icon=":material/database:",
                 url_path="saved_queries",
+                visibility=ui.visibility(user, "explore"),
             ),
             st.Page(
                 PAGES / "event_explorer.py",
                 title="Event explorer",
                 icon=":material/travel_explore:",
                 url_path="event_explorer",
+                visibility=ui.visibility(user, "explore"),
             ),
         ],
     }
 )
 ui.sidebar()
+ui.signed_in_as(user)
 navigation.run()

@@ -6,6 +6,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from app import ui
+from app.display import plotly_text
 from app.services import campaigns
 
 view = ui.view()
@@ -172,10 +173,11 @@ elif analysis is not None:
                 )
             figure.add_vline(x=row["start_date"], line_dash="dot", line_color="#f59e0b")
             figure.update_layout(
-                title=f"{chosen} · {row['region']}: orders per day", yaxis_rangemode="tozero"
+                title=f"{plotly_text(chosen)} · {plotly_text(row['region'])}: orders per day",
+                yaxis_rangemode="tozero",
             )
             ui.chart(figure, height=380, key="counterfactual")
-            st.markdown(campaigns.sentence(analysis, chosen))
+            st.markdown(ui.plain(campaigns.sentence(analysis, chosen)))  # names come from the lake
             st.caption(
                 "Dotted line: launch. Shaded: the days the campaign acts on (spend days shifted by the lag). "
                 "The band is where the region's orders would have been without the campaign, 19 times in 20."

@@ -22,6 +22,7 @@ RECENT_COLOURS = {
 
 view = ui.view()
 ctx = view.ctx
+may_redrive = ui.may("redrive")  # ops: the redrive controls and the audit trail
 ui.page_header(
     "Delivery health",
     "Per rule: matched events, invocations, failures and latency (CloudWatch's "
@@ -86,13 +87,15 @@ def kpis(health: delivery.DeliveryMetrics) -> None:
                 "Failed invocations",
                 f"{rules['failed'].sum():,.0f}",
                 inverse=True,
-                caption=f"worst: {worst['rule']}" if worst is not None and worst["failed"] > 0 else None,
+                caption=f"worst: {ui.plain(worst['rule'])}"
+                if worst is not None and worst["failed"] > 0
+                else None,
             ),
             ui.Figure(
                 "Dead letters waiting",
                 f"{health.waiting:,}",
                 inverse=True,
-                caption=", ".join(f"{q}: {n:,}" for q, n in health.queue_depth.items() if n)
+                caption=", ".join(f"{ui.plain(q)}: {n:,}" for q, n in health.queue_depth.items() if n)
                 or "every queue is empty",
             ),
         ]
@@ -266,11 +269,19 @@ def confirm_redrive() -> None:
     if not pending:
         return
     with st.container(border=True):
-        st.warning(pending["question"], icon=":material/replay:")
+        st.warning(ui.plain(pending["question"]), icon=":material/replay:")  # names from dead letters
         left, right, _ = st.columns([1, 1, 4])
         if left.button("Confirm redrive", type="primary", key="dlq_confirm"):
-            report = ui.act(
-                delivery.redrive, ctx, pending["queue"], pending["ids"], what="redrive the messages"
+            report = ui.act_as(  # checks the role again now, and records the attempt
+                "redrive",
+                "redrive",
+                delivery.redrive,
+                ctx,
+                pending["queue"],
+                pending["ids"],
+                what="redrive the messages",
+                target=pending["queue"],
+                count=len(pending["ids"]),
             )
             del st.session_state[PENDING_KEY]
             if report is not None:
@@ -286,7 +297,7 @@ def show_report() -> None:
     report = st.session_state.pop(REPORT_KEY, None)
     if report:
         sentence, ok = report
-        (st.success if ok else st.warning)(sentence, icon=":material/replay:")
+        (st.success if ok else st.warning)(ui.plain(sentence), icon=":material/replay:")
 
 
 def browse(letters: pd.DataFrame, depth: dict[str, int]) -> None:
@@ -323,6 +334,10 @@ def browse(letters: pd.DataFrame, depth: dict[str, int]) -> None:
             "message_id",
         ],
     )
+    if not may_redrive:
+        st.caption("Redriving dead letters is for ops.")
+        confirm_redrive()  # refuses, and records the attempt, if a redrive is pending anyway
+        return
     labels = letter_label(shown)
     picked = st.multiselect(
         "Messages to redrive (or tick rows in the table)", ids, format_func=labels.__getitem__, key=pick_key
@@ -376,5 +391,31 @@ def dead_letters_section() -> None:
     browse(letters, depth)
 
 
+def audit_section() -> None:
+    st.subheader("Audit trail")
+    trail = ui.audit_trail(ctx)
+    if trail.empty:
+        st.caption("No sign-in, redrive or replay recorded yet.")
+        return
+    st.caption(f"Sign-ins, redrives and replays, newest first (the newest {len(trail):,}).")
+    st.dataframe(
+        trail,
+        hide_index=True,
+        column_config={
+            "at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "user": "Who",
+            "roles": "Roles",
+            "via": "Signed in via",
+            "action": "Action",
+            "what": "What",
+            "count": st.column_config.NumberColumn("How many", format="%d"),
+            "outcome": "Outcome",
+            "detail": st.column_config.TextColumn("Detail", width="large"),
+        },
+    )
+
+
 metrics_section()
 dead_letters_section()
+if ui.may("audit"):
+    audit_section()

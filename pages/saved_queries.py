@@ -6,6 +6,7 @@ from app import ui
 from app.engines.base import QueryError
 from app.services import saved_queries
 
+ui.require("explore")  # before any data is read
 view = ui.view()
 ui.page_header(
     "Saved queries",
@@ -21,7 +22,8 @@ audience = right.selectbox(
     "For", ["", "manager", "analyst", "ops"], format_func=lambda a: a or "everyone", key="sq_audience"
 )
 found = saved_queries.library(search, audience)
-if not found:
+unreadable = saved_queries.broken(search) if not audience else {}
+if not found and not unreadable:
     st.info(
         "No saved query matches — clear the search, or add a .sql file to queries/.",
         icon=":material/search_off:",
@@ -29,16 +31,20 @@ if not found:
     st.stop()
 
 by_name = {q.name: q for q in found}
+titles = {**{n: q.title for n, q in by_name.items()}, **{n: f"{n} (cannot be read)" for n in unreadable}}
 linked = st.query_params.get("query")
-names = list(by_name)
+names = list(titles)
 name = st.selectbox(
-    f"Query ({len(found)} found)",
+    f"Query ({len(titles)} found)",
     names,
-    index=names.index(linked) if linked in by_name else 0,
-    format_func=lambda n: by_name[n].title,
+    index=names.index(linked) if linked in titles else 0,
+    format_func=titles.__getitem__,
     key="sq_name",
 )
 st.query_params["query"] = name
+if name in unreadable:  # one broken file: its own entry says why, the others still run
+    st.error(f"This saved query cannot be read: {ui.plain(unreadable[name])}", icon=":material/error:")
+    st.stop()
 query = by_name[name]
 st.markdown(query.description)
 st.caption(f"Audience: {query.audience}" + (f" · tags: {', '.join(query.tags)}" if query.tags else ""))
@@ -62,10 +68,10 @@ if st.button("Run", type="primary", icon=":material/play_arrow:", key="sq_run"):
         st.session_state["sq_last"] = saved_queries.run_saved_query(view.ctx, name, raw, today)
     except saved_queries.ParamError as exc:
         st.session_state.pop("sq_last", None)
-        st.error(f"Check the parameters: {ui.one_sentence(exc)}.", icon=":material/edit_note:")
+        st.error(f"Check the parameters: {ui.plain(ui.one_sentence(exc))}.", icon=":material/edit_note:")
     except QueryError as exc:
         st.session_state.pop("sq_last", None)
-        st.error(f"The query failed: {ui.one_sentence(exc)}")
+        st.error(f"The query failed: {ui.plain(ui.one_sentence(exc))}")
 
 run = st.session_state.get("sq_last")
 if run is not None and run.name == name:

@@ -20,6 +20,7 @@ for _ in $(seq 100); do  # wait for the bus to listen before publishing to it
 done
 .venv/bin/python -m app bus publish --lake "$lake" --endpoint http://127.0.0.1:4010 & pids+=($!)
 
-echo "Verticals: http://localhost:$port"
-.venv/bin/streamlit run dashboard/streamlit_app.py --server.port "$port" --server.headless true --server.fileWatcherType none \
-  --browser.gatherUsageStats false
+echo "Verticals: http://127.0.0.1:$port"
+# Loopback only: without a sign-in the dashboard serves this machine alone (docs/security.md).
+.venv/bin/streamlit run dashboard/streamlit_app.py --server.address 127.0.0.1 --server.port "$port" \
+  --server.headless true --server.fileWatcherType none --browser.gatherUsageStats false

@@ -46,3 +46,15 @@ def _no_real_aws(monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+
+
+@pytest.fixture(autouse=True)
+def _served_on_loopback():
+    """AppTest runs the app as `make run` serves it, on 127.0.0.1: without a sign-in the
+    app refuses any other address (docs/security.md)."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "127.0.0.1")
+    yield
+    config.set_option("server.address", before)

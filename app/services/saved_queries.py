@@ -12,7 +12,7 @@ from app.catalog import (
     ParamError,  # noqa: F401  (pages catch it: a bad form value, named)
     SavedQuery,
     bind,
-    load_catalog,
+    load_catalog_entries,
     relative_range,
     resolve_params,
 )
@@ -53,10 +53,17 @@ def _matches(query: SavedQuery, words: list[str]) -> bool:
 def library(search: str = "", audience: str = "") -> list[SavedQuery]:
     """Saved queries whose name, title, description or tags contain every search word."""
     words = search.lower().split()
-    found = [
-        q for q in load_catalog().values() if _matches(q, words) and (not audience or q.audience == audience)
-    ]
+    loaded, _ = load_catalog_entries()
+    found = [q for q in loaded.values() if _matches(q, words) and (not audience or q.audience == audience)]
     return sorted(found, key=lambda q: q.title)
+
+
+def broken(search: str = "") -> dict[str, str]:
+    """Saved-query files that cannot be read, by name (whose name contains every search
+    word), with why: the page lists each as an entry of its own."""
+    words = search.lower().split()
+    _, unreadable = load_catalog_entries()
+    return {name: why for name, why in sorted(unreadable.items()) if all(w in name for w in words)}
 
 
 def initial_values(query: SavedQuery, today: date) -> dict[str, Any]:
@@ -74,7 +81,7 @@ def range_options(param: Param, today: date) -> list[str]:
 
 def run_saved_query(ctx: Context, name: str, raw: Mapping[str, Any], today: date) -> QueryRun:
     """Validate ``raw`` form values (ParamError names the parameter) and run the query."""
-    query = load_catalog()[name]
+    query = load_catalog_entries()[0][name]
     values = resolve_params(query, raw, today)
     sql, params = bind(query, values)
     return QueryRun(name, values, ctx.engine.run(sql, params))

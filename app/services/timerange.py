@@ -26,6 +26,11 @@ DEFAULT_PRESET = "30d"
 # A relative range ends at now rounded up to this step: the range (and so every cache key
 # built from it) stays the same for a few minutes instead of changing on every rerun.
 NOW_STEP = timedelta(minutes=5)
+# Days a link may ask for: the years the lake can hold. A date outside them (9999-12-31) is
+# a mistake, and the sentence says so instead of a traceback from date arithmetic.
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
+DEFAULT_MAX_DAYS = 3660  # the default of the max_range_days setting: about ten years
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,12 @@ def from_query(
             return preset_range(DEFAULT_PRESET, now), (
                 f"The link's from/to dates are not YYYY-MM-DD; showing {PRESETS[DEFAULT_PRESET][0].lower()}."
             )
+        outside = [d for d in (first, last) if not EARLIEST_DAY <= d <= LATEST_DAY]
+        if outside:
+            return preset_range(DEFAULT_PRESET, now), (
+                f"The link's date {outside[0].isoformat()} is outside the years "
+                f"{EARLIEST_DAY.year}–{LATEST_DAY.year}; showing {PRESETS[DEFAULT_PRESET][0].lower()}."
+            )
         return custom_range(first, last, timezone), None
     key = _one(query.get("range", DEFAULT_PRESET))
     if key not in PRESETS:
@@ -131,6 +142,21 @@ def from_query(
             f"showing {PRESETS[DEFAULT_PRESET][0].lower()}."
         )
     return preset_range(key, now), None
+
+
+def clip(rng: TimeRange, max_days: int, timezone: str = "UTC") -> tuple[TimeRange, str | None]:
+    """``rng``, or its last ``max_days`` days when it is longer, and a sentence saying so.
+
+    Every page reads the whole range: a 200-year range would keep the server busy for
+    minutes. The clipped range keeps the asked end, in whole days of ``timezone``."""
+    if rng.duration <= timedelta(days=max_days):
+        return rng, None
+    _, last = local_days(rng, timezone)
+    clipped = custom_range(last - timedelta(days=max_days - 1), last, timezone)
+    return clipped, (
+        f"The range asked for spans {rng.duration.days:,} days, more than the {max_days:,} a page "
+        f"reads; showing its last {max_days:,} days."
+    )
 
 
 def to_query(rng: TimeRange, timezone: str = "UTC") -> dict[str, str]:

@@ -174,3 +174,31 @@ def test_widened_keeps_the_end():
 def test_whole_days(start, end, whole):
     days = TimeRange(start, end, "x", "x").whole_days()
     assert (days.start, days.end) == whole if whole else days is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param({"from": "9999-12-31", "to": "9999-12-31"}, id="year-9999"),
+        pytest.param({"from": "0001-01-01", "to": "2026-01-01"}, id="year-1"),
+        pytest.param({"from": "2026-01-01", "to": "2300-01-01"}, id="to-after-2199"),
+    ],
+)
+def test_a_year_out_of_range_is_one_sentence(query):
+    rng, problem = from_query(query, NOW)
+    assert rng.preset == timerange.DEFAULT_PRESET
+    assert problem and "outside the years 1970–2199" in problem and problem.count(".") == 1
+
+
+def test_a_range_longer_than_the_limit_keeps_its_last_days():
+    rng, _ = from_query({"from": "1990-01-01", "to": "2189-12-31"}, NOW)  # 200 years
+    clipped, problem = timerange.clip(rng, 3660)
+    assert clipped.duration == timedelta(days=3660)
+    assert to_query(clipped)["to"] == "2189-12-31"
+    assert problem and "3,660" in problem
+
+
+def test_a_range_within_the_limit_is_kept():
+    rng = custom_range(date(2026, 1, 1), date(2026, 12, 31))
+    assert timerange.clip(rng, 366) == (rng, None)
+    assert timerange.clip(preset_range("365d", NOW), 3660)[1] is None

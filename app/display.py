@@ -1,0 +1,52 @@
+"""Text that comes from outside the code (a URL, the lake, an event, an exception about
+them) shown as text: never as Markdown, HTML, LaTeX or a link.
+
+Streamlit renders the body of ``st.markdown``, ``st.caption``, ``st.info``, ``st.warning``,
+``st.error``, ``st.success`` and widget labels as GitHub-flavoured Markdown with LaTeX and
+its own directives (``:red[...]``, ``:material/icon:``). :func:`plain` backslash-escapes
+the characters that open those (``[ ] < > * _ ` $ ~ | # & { }`` and a list marker at the
+start), and puts a zero-width space into ``https://``, ``www.``, ``@`` and ``:name``,
+which are matched after the Markdown is parsed: ``[x](https://evil)`` shows as those
+characters and no bare URL becomes a link. Letters, digits, spaces and the punctuation of
+ordinary sentences stay as they are: a message keeps its words.
+
+Plotly reads a subset of HTML in titles, labels and hover text: :func:`plotly_text`
+escapes it there.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+# Characters that open Markdown or Streamlit constructs wherever they stand.
+_ALWAYS = re.compile(r"([\\`*~\[\]<>$|#&{}])")
+# An underscore emphasises only at a word's edge (snake_case names stay readable).
+_EDGE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# GFM links bare URLs, www. names and e-mail addresses, and Streamlit reads :name: as an
+# emoji, an icon or a colour, after the Markdown is parsed (a backslash is gone by then):
+# a zero-width space breaks each pattern without changing what is shown.
+ZWSP = "\u200b"
+_WWW = re.compile(r"(?i)\b(www)\.")
+_BARE = re.compile(r"(:(?=[A-Za-z/])|@)")  # also the colon of https://
+# A line that starts like a list, a heading or a quote.
+_LINE_START = re.compile(r"^(\s*)([-+=]|\d+[.)])")
+MAX_CHARS = 2000
+
+
+def plain(value: Any, max_chars: int = MAX_CHARS) -> str:
+    """``value`` as one line of text that Streamlit's Markdown shows as it is."""
+    text = " ".join(str(value).split())
+    if len(text) > max_chars:
+        text = text[: max_chars - 1] + "…"
+    text = _ALWAYS.sub(r"\\\1", text)
+    text = _EDGE_UNDERSCORE.sub(r"\\_", text)
+    text = _WWW.sub(r"\1" + ZWSP + ".", text)
+    text = _BARE.sub(r"\1" + ZWSP, text)
+    return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+
+
+def plotly_text(value: Any) -> str:
+    """``value`` for a Plotly title, label or hover: its tags shown, not applied."""
+    return html.escape(str(value), quote=False)

@@ -1,0 +1,99 @@
+"""What a URL, the lake or an event carries is shown as text: a link in a warning, HTML
+in an event field, Markdown in an order id. And: bounded ranges, one broken saved query."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from app import catalog
+from app.lake.writer import LakeWriter
+from tests.app.apptest import open_app, open_page
+from tests.test_display_and_exports import HOSTILE, assert_inert, shown
+
+
+def texts(elements) -> list[str]:
+    return [element.value for element in elements]
+
+
+@pytest.mark.parametrize("value", HOSTILE[:4])
+def test_a_hostile_range_in_the_url_is_quoted_as_text(on_empty_lake, value):
+    at = open_app({"range": value})
+    assert not at.exception
+    warning = at.sidebar.warning[0].value
+    assert value in shown(warning) and "showing last 30 days" in warning
+    assert_inert(warning.split(" (known:")[0].split("unknown range ")[1])
+
+
+def test_a_year_out_of_range_is_one_sentence_on_every_page(on_empty_lake):
+    at = open_app({"from": "9999-12-31", "to": "9999-12-31"})
+    assert not at.exception and not at.error
+    assert "outside the years" in at.sidebar.warning[0].value
+
+
+def test_a_200_year_range_reads_at_most_the_limit(on_empty_lake, monkeypatch):
+    monkeypatch.setenv("VERTICALS_MAX_RANGE_DAYS", "400")
+    at = open_app({"from": "1980-01-01", "to": "2179-12-31"})
+    assert not at.exception
+    assert "more than the 400" in at.sidebar.warning[0].value
+    assert at.query_params["from"] == "2178-11-27" and at.query_params["to"] == "2179-12-31"
+
+
+def hostile_event(i: int, at: datetime, order_id: str, detail_type: str) -> dict:
+    return {
+        "version": "0",
+        "id": f"evil-{i}",
+        "source": "verticals.payments",
+        "detail-type": detail_type,
+        "account": "123456789012",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"order_id": order_id, "note": "<img src=x onerror=alert(1)>"},
+    }
+
+
+@pytest.mark.parametrize("value", HOSTILE[:4])
+def test_hostile_event_fields_are_text_in_the_event_explorer(on_empty_lake, value):
+    now = datetime.now(UTC)
+    LakeWriter(on_empty_lake).write([hostile_event(1, now - timedelta(hours=1), value, value)])
+    at = open_page("event_explorer", {"range": "24h"})
+    assert not at.exception and not at.error, texts(at.error)
+    table = at.dataframe[0].value
+    assert table["order_id"].tolist() == [value]  # a table cell: text as it is
+    assert at.selectbox(key="ex_order").value == value
+    # No OrderPlaced event: the journey is empty and the message quotes the order id.
+    message = next(i.value for i in at.info if "No events carry order" in i.value)
+    assert value in shown(message)
+    assert_inert(message.split("carry order ")[1].split(" in this range")[0])
+
+
+BROKEN = "-- title: [unterminated\n-- description: x\nSELECT 1\n"
+
+
+@pytest.fixture
+def queries_with_a_broken_one(tmp_path: Path, monkeypatch) -> Path:
+    folder = tmp_path / "queries"
+    folder.mkdir()
+    for name in ("order_funnel", "late_deliveries"):
+        (folder / f"{name}.sql").write_text((catalog.QUERIES_DIR / f"{name}.sql").read_text())
+    (folder / "broken_one.sql").write_text(BROKEN)
+    monkeypatch.setattr(catalog, "QUERIES_DIR", folder)
+    return folder
+
+
+def test_one_broken_saved_query_shows_its_error_on_its_own_entry(on_empty_lake, queries_with_a_broken_one):
+    loaded, broken = catalog.load_catalog_entries()
+    assert set(loaded) == {"order_funnel", "late_deliveries"} and set(broken) == {"broken_one"}
+    at = open_page("saved_queries")
+    assert not at.exception and not at.error
+    box = at.selectbox(key="sq_name")
+    assert len(box.options) == 3 and "broken_one (cannot be read)" in box.options
+    assert at.code  # a working query shows its SQL
+    box.set_value("broken_one").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "broken_one.sql" in at.error[0].value
+    at.selectbox(key="sq_name").set_value("late_deliveries").run()
+    assert not at.error and at.button(key="sq_run")
