@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -83,6 +84,21 @@ def _text(raw: str) -> str:
     return str(raw).strip()
 
 
+def _instant(raw: str) -> datetime | None:
+    text = str(raw).strip()
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise ValueError(
+            "must be an ISO-8601 instant with a zone, such as 2026-11-30T10:00:00Z (empty: real time)"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -139,6 +155,13 @@ SETTINGS: tuple[Setting, ...] = (
         "aws backend: minutes an identical Athena query may reuse a stored result (0: never).",
     ),
     Setting("query_timeout", "120", _positive_int, "Seconds before a running query is stopped."),
+    Setting(
+        "now",
+        "",
+        _instant,
+        "The instant the app, the CLI, the bus and the demo seed take as now, e.g. "
+        "`2026-11-30T10:00:00Z` (empty: the real clock). Environment only; see docs/testing.md.",
+    ),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
@@ -170,6 +193,15 @@ def _parse(setting: Setting, raw: Any, origin: str) -> Any:
         return setting.parse(raw)
     except ValueError as exc:
         raise SettingsError(f"{origin}={raw!r} is invalid: {setting.name} {exc}.") from None
+
+
+def from_environment(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting from the environment (or its default), validated like :func:`load_settings`."""
+    environ = os.environ if environ is None else environ
+    setting = BY_NAME[name]
+    if setting.env_var in environ:
+        return _parse(setting, environ[setting.env_var], setting.env_var)
+    return _parse(setting, setting.default, f"default {setting.name}")
 
 
 def load_settings(

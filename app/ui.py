@@ -12,12 +12,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
 
+from app import clock
 from app.engines.base import QueryError
 from app.services import timerange
 from app.services.context import Context, build_context
@@ -91,7 +92,7 @@ def _range_from_url(timezone: str) -> tuple[TimeRange, str | None]:
     query = {k: v for k, v in st.query_params.to_dict().items() if k in RANGE_KEYS}
     if not query and LAST_RANGE_KEY in st.session_state:  # a page switch dropped the URL's range
         query = st.session_state[LAST_RANGE_KEY]
-    return timerange.from_query(query, datetime.now(UTC), timezone)
+    return timerange.from_query(query, clock.now(), timezone)
 
 
 def _write_url(params: dict[str, str]) -> None:
@@ -377,7 +378,7 @@ def live_range(rng: TimeRange, now: datetime | None = None) -> TimeRange:
     not rerun the sidebar that computed it); picked days stay as they are."""
     if rng.preset not in timerange.PRESETS:
         return rng
-    return timerange.preset_range(rng.preset, now or datetime.now(UTC))
+    return timerange.preset_range(rng.preset, now or clock.now())
 
 
 def live_token(live: bool) -> int | None:
@@ -386,7 +387,7 @@ def live_token(live: bool) -> int | None:
 
 
 def refreshed_caption(live: bool, timezone: str) -> None:
-    now = pd.Timestamp.now(tz=timezone).strftime("%H:%M:%S")
+    now = pd.Timestamp(clock.now()).tz_convert(timezone).strftime("%H:%M:%S")
     st.caption(f"Live: read at {now}, again every {LIVE_EVERY_S} s." if live else f"Read at {now}.")
 
 

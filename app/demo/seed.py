@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from app import clock
 from app.bus.definition import BusDefinition, load_definition
 from app.bus.local import LocalBus
 from app.demo.enterprise import DemoConfig, Enterprise, write_ground_truth
@@ -58,7 +59,7 @@ def seed_lake(
     started = datetime.now(UTC)
     definition = definition or load_definition()
     enterprise = Enterprise(DemoConfig(days=days, events_per_day=events_per_day, seed=seed, end=end))
-    last_day = end or datetime.now(UTC).date()
+    last_day = end or clock.today()
     # The seeded history is kept by the lake; archives record what goes through `bus serve`.
     bus = LocalBus(
         definition,
