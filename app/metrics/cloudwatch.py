@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from app import clock
 from app.metrics.base import COLUMNS, LATENCY_METRICS, METRIC_NAMES, NAMESPACE, empty_frame
 from app.metrics.local import percentile_columns
 
@@ -275,7 +276,7 @@ class CloudWatchMetricsSource:
         self,
         cloudwatch: Any,
         *,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] = clock.now,
         clock: Callable[[], float] = time.monotonic,
         discovery_ttl_s: float = DISCOVERY_TTL_S,
     ):

@@ -4,7 +4,7 @@ one campaign against its counterfactual, and spend against orders."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from app.services import campaigns
 from tests.app.apptest import open_page
 from tests.app.page_content import assert_clean, charts, values
+from tests.instant import TODAY
 
 pytestmark = pytest.mark.usefixtures("on_seeded_lake")
 
@@ -98,7 +99,7 @@ def test_spend_against_orders_and_the_response_lag_stay():
 def test_a_range_in_which_no_campaign_started_says_so():
     at = open_page("campaigns", WHOLE_LAKE)
     latest = at.dataframe[0].value["start_date"].max()
-    today = datetime.now(UTC).date()
+    today = TODAY
     if latest.date() >= today - timedelta(days=1):
         pytest.skip("a campaign started yesterday or today: no day is free of launches")
     at = open_page(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import boto3
 import pandas as pd
@@ -26,6 +26,7 @@ from app.infra.render import render_template, to_json
 from tests.app.apptest import open_app, open_page
 from tests.aws.cfn_moto import REGION, Resolver, apply_dropped, moto_variant
 from tests.aws.moto_athena import athena_answers_from
+from tests.instant import NOW, TODAY
 
 STACK = "prod"
 TEMPLATE = render_template(load_definition())
@@ -37,11 +38,8 @@ PARAMETERS = {
 }
 RULE_DIMS = [{"Name": "EventBusName", "Value": "verticals"}]
 PREFIX = "arn:aws:events:us-east-1:123456789012:"
-# Whole days inside the seeded lake (60 days ending today): the same on both backends.
-DAYS = {
-    "from": (date.today() - timedelta(days=35)).isoformat(),
-    "to": (date.today() - timedelta(days=6)).isoformat(),
-}
+# Whole days inside the seeded lake (60 days ending on NOW's date): the same on both backends.
+DAYS = {"from": (TODAY - timedelta(days=35)).isoformat(), "to": (TODAY - timedelta(days=6)).isoformat()}
 
 
 def deploy_stack() -> Resolver:
@@ -157,7 +155,7 @@ def on_aws(seeded_lake, monkeypatch) -> Iterator[dict]:
     """moto with the deployed stack, metrics and dead letters; the app's settings on aws."""
     with mock_aws():
         resolver = deploy_stack()
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        now = NOW.replace(second=0, microsecond=0)
         put_rule_metrics(now)
         put_account_metrics(now)
         letters = send_dead_letters(resolver.ref("QueueCrmWebhookDlq"))
