@@ -30,6 +30,13 @@ def _build_once(root: Path) -> Path:
     return lake
 
 
+def pytest_collection_modifyitems(items):
+    """A test on the seeded lake depends on the date: the lake's window ends on NOW's date."""
+    for item in items:
+        if "seeded_lake" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.dated)
+
+
 @pytest.fixture(scope="session")
 def seeded_lake(tmp_path_factory) -> Path:
     """A small lake (60 days × 3,000 events/day, seed 11) ending on NOW's date, shared read-only."""

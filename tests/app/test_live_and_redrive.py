@@ -15,6 +15,9 @@ from app.lake.writer import LakeWriter
 from tests.app.apptest import open_page
 from tests.instant import NOW
 
+# The dead letters and the events are placed relative to NOW and read through date presets.
+pytestmark = pytest.mark.dated
+
 PREFIX = "arn:aws:events:us-east-1:123456789012:"
 DELIVERABLE = {
     "ERROR_CODE": "SDK_CLIENT_ERROR",

@@ -123,6 +123,7 @@ def aws_settings():
         )
 
 
+@pytest.mark.dated
 def test_delivery_health_on_the_aws_backend(aws_settings):
     settings, outputs = aws_settings
     now = NOW.replace(second=0, microsecond=0)

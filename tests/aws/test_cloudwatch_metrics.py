@@ -236,6 +236,7 @@ def test_get_batches_500_queries_and_follows_pages():
     assert frame["rule"].nunique() == 300
 
 
+@pytest.mark.dated
 @mock_aws
 def test_moto_cloudwatch_metrics_appear_in_the_frame():
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")

@@ -243,6 +243,7 @@ def test_latency_percentiles_without_latency_series_calls_nothing():
     assert frame.empty and list(frame.columns) == COLUMNS
 
 
+@pytest.mark.dated
 @mock_aws
 def test_moto_percentiles_per_rule_over_the_range():
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")

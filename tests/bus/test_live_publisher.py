@@ -1,11 +1,14 @@
 from datetime import timedelta
 
+import pytest
+
 from app.cli_bus import seeded_enterprise
 from app.demo.enterprise import DemoConfig, Enterprise
 from app.demo.seed import seed_lake
 from tests.instant import NOW
 
 
+@pytest.mark.dated
 def test_the_live_publisher_continues_the_seeded_simulation(tmp_path):
     lake = tmp_path / "lake"
     seed_lake(lake, days=3, events_per_day=900, seed=5)

@@ -1,9 +1,11 @@
 import pyarrow.dataset as ds
+import pytest
 
 from app.demo.seed import lake_is_seeded, seed_lake
 from tests.instant import NOW
 
 
+@pytest.mark.dated
 def test_seeding_history_stops_at_now_and_records_metrics_and_truth(tmp_path):
     lake = tmp_path / "lake"
     report = seed_lake(lake, days=3, events_per_day=600, seed=3)

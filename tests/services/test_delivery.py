@@ -509,6 +509,7 @@ def test_equal_p99s_rank_by_mean():
     assert delivery.latency_table(metrics, percentiles)["rule"].tolist() == ["b", "a"]
 
 
+@pytest.mark.dated
 def test_percentiles_from_the_local_metrics_store(tmp_path):
     from app.metrics.local import MetricsRecorder
 
