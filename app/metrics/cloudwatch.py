@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from app import clock
+from app.clock import now as clock_now
 from app.metrics.base import COLUMNS, LATENCY_METRICS, METRIC_NAMES, NAMESPACE, empty_frame
 from app.metrics.local import percentile_columns
 
@@ -276,7 +276,7 @@ class CloudWatchMetricsSource:
         self,
         cloudwatch: Any,
         *,
-        now: Callable[[], datetime] = clock.now,
+        now: Callable[[], datetime] = clock_now,
         clock: Callable[[], float] = time.monotonic,
         discovery_ttl_s: float = DISCOVERY_TTL_S,
     ):
