@@ -15,13 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app import clock
+
 FILE_NAME = "audit.jsonl"
 ACTIONS = ("sign-in", "redrive", "replay")
 
 
 def now() -> datetime:
-    """The audit trail's clock: the one place it reads the time."""
-    return datetime.now(UTC)
+    """The audit trail's clock: the app's (``VERTICALS_NOW`` when set)."""
+    return clock.now()
 
 
 def audit_path(settings: Any) -> Path:

@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "VERTICALS_"
+# Read by the test suite (docs/testing.md), not by the app: never an unknown setting.
+TEST_VARIABLES = frozenset({"VERTICALS_TESTDATA", "VERTICALS_ANALYTICS_LAKES"})
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -102,6 +105,21 @@ def _alb_arn(raw: str) -> str:
     if text:
         alb_region(text)
     return text
+
+
+def _instant(raw: str) -> datetime | None:
+    text = str(raw).strip()
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise ValueError(
+            "must be an ISO-8601 instant with a zone, such as 2026-11-30T10:00:00Z (empty: real time)"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -205,6 +223,13 @@ SETTINGS: tuple[Setting, ...] = (
         _text,
         "The audit trail's JSON-lines file (empty: `audit.jsonl` in the bus state folder, `<lake>/../bus`).",
     ),
+    Setting(
+        "now",
+        "",
+        _instant,
+        "The instant the app, the CLI, the bus and the demo seed take as now, e.g. "
+        "`2026-11-30T10:00:00Z` (empty: the real clock). Environment only; see docs/testing.md.",
+    ),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
@@ -238,13 +263,23 @@ def _parse(setting: Setting, raw: Any, origin: str) -> Any:
         raise SettingsError(f"{origin}={raw!r} is invalid: {setting.name} {exc}.") from None
 
 
+def from_environment(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting from the environment (or its default), validated like :func:`load_settings`."""
+    environ = os.environ if environ is None else environ
+    setting = BY_NAME[name]
+    if setting.env_var in environ:
+        return _parse(setting, environ[setting.env_var], setting.env_var)
+    return _parse(setting, setting.default, f"default {setting.name}")
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None
 ) -> Settings:
     """Read every setting: environment first, then ``secrets``, then the default."""
     environ = os.environ if environ is None else environ
     secrets = secrets or {}
-    unknown = [k for k in environ if k.startswith(ENV_PREFIX) and k[len(ENV_PREFIX) :].lower() not in BY_NAME]
+    named = [k for k in environ if k.startswith(ENV_PREFIX) and k not in TEST_VARIABLES]
+    unknown = [k for k in named if k[len(ENV_PREFIX) :].lower() not in BY_NAME]
     if unknown:
         raise SettingsError(f"unknown setting {unknown[0]}; known: {', '.join(s.env_var for s in SETTINGS)}.")
     values = {}

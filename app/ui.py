@@ -12,13 +12,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, NoReturn, TypeVar
 
 import pandas as pd
 import streamlit as st
 
-from app import audit, exports
+from app import audit, clock, exports
 from app.auth import (
     ALB_HEADER,
     PERMISSION_WORDS,
@@ -103,7 +103,7 @@ def _range_from_url(timezone: str) -> tuple[TimeRange, str | None]:
     query = {k: v for k, v in st.query_params.to_dict().items() if k in RANGE_KEYS}
     if not query and LAST_RANGE_KEY in st.session_state:  # a page switch dropped the URL's range
         query = st.session_state[LAST_RANGE_KEY]
-    return timerange.from_query(query, datetime.now(UTC), timezone)
+    return timerange.from_query(query, clock.now(), timezone)
 
 
 def _write_url(params: dict[str, str]) -> None:
@@ -379,7 +379,7 @@ def live_range(rng: TimeRange, now: datetime | None = None) -> TimeRange:
     not rerun the sidebar that computed it); picked days stay as they are."""
     if rng.preset not in timerange.PRESETS:
         return rng
-    return timerange.preset_range(rng.preset, now or datetime.now(UTC))
+    return timerange.preset_range(rng.preset, now or clock.now())
 
 
 def live_token(live: bool) -> int | None:
@@ -388,7 +388,7 @@ def live_token(live: bool) -> int | None:
 
 
 def refreshed_caption(live: bool, timezone: str) -> None:
-    now = pd.Timestamp.now(tz=timezone).strftime("%H:%M:%S")
+    now = pd.Timestamp(clock.now()).tz_convert(timezone).strftime("%H:%M:%S")
     st.caption(f"Live: read at {now}, again every {LIVE_EVERY_S} s." if live else f"Read at {now}.")
 
 

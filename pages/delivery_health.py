@@ -1,14 +1,14 @@
 """Delivery health: did each rule deliver what it matched, how fast, and what was
 dead-lettered (browse the dead letters, redrive them after a confirmation)."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app import ui
+from app import clock, ui
 from app.services import delivery
 
 VERSION_KEY = "dlq_version"  # bumped after a redrive or a refresh: the queues are read again
@@ -237,7 +237,7 @@ def metrics_section() -> None:
     ui.refreshed_caption(live, ctx.settings.timezone)
     kpis(health)
     if live:
-        recent_chart(datetime.now(UTC).replace(second=0, microsecond=0))
+        recent_chart(clock.now().replace(second=0, microsecond=0))
     rules_table(health)
     latency_table(health)
     rule_chart(health)

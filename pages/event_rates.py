@@ -1,11 +1,11 @@
 """Event rates: what each department sends over the bus, when."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import plotly.express as px
 import streamlit as st
 
-from app import ui
+from app import clock, ui
 from app.departments import DEPARTMENTS
 from app.services import event_rates
 
@@ -144,7 +144,7 @@ def rates_section() -> None:
     ui.refreshed_caption(live, view.ctx.settings.timezone)
     kpis(rates, max(rng.duration.total_seconds() / 86_400, 1 / 24))
     if live:
-        recent_chart(datetime.now(UTC).replace(second=0, microsecond=0))
+        recent_chart(clock.now().replace(second=0, microsecond=0))
     rates_chart(rates)
     heatmap_and_top(rates)
 

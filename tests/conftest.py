@@ -1,15 +1,17 @@
 """Shared fixtures. The seeded lake is built once per test run and shared by the xdist
-workers (a file lock guards the build)."""
+workers (a file lock guards the build). Every test runs with the clock at tests/instant.py's
+NOW (VERTICALS_NOW set for the app as well), and the seeded lake ends on NOW's date."""
 
 from __future__ import annotations
 
 import fcntl
 import json
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+from tests.instant import ISO, TODAY
 
 SMALL_LAKE = {"days": 60, "events_per_day": 3_000, "seed": 11}
 
@@ -23,18 +25,31 @@ def _build_once(root: Path) -> Path:
     with open(root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not marker.exists():
-            seed_lake(lake, end=datetime.now(UTC).date(), **SMALL_LAKE)
-            marker.write_text(json.dumps(SMALL_LAKE))
+            seed_lake(lake, end=TODAY, **SMALL_LAKE)
+            marker.write_text(json.dumps({**SMALL_LAKE, "end": TODAY.isoformat()}))
     return lake
+
+
+def pytest_collection_modifyitems(items):
+    """A test on the seeded lake depends on the date: the lake's window ends on NOW's date."""
+    for item in items:
+        if "seeded_lake" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.dated)
 
 
 @pytest.fixture(scope="session")
 def seeded_lake(tmp_path_factory) -> Path:
-    """A small lake (60 days × 3,000 events/day, seed 11) ending today, shared read-only."""
+    """A small lake (60 days × 3,000 events/day, seed 11) ending on NOW's date, shared read-only."""
     base = tmp_path_factory.getbasetemp()
     # Under xdist each worker has its own basetemp below the run's folder: share that one.
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     return _build_once(shared / "verticals-seeded")
+
+
+@pytest.fixture(autouse=True)
+def _clock(monkeypatch):
+    """The app's clock (app/clock.py) reads the tests' NOW."""
+    monkeypatch.setenv("VERTICALS_NOW", ISO)
 
 
 @pytest.fixture(autouse=True)

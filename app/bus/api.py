@@ -21,9 +21,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from app import clock
 from app.bus.api_archive import ArchiveOperations, RunReplay
 from app.bus.definition import (
     MAX_TARGETS,
@@ -186,7 +187,7 @@ class BusApi(ArchiveOperations):
 
     # -- operations --------------------------------------------------------------------
     def put_events(self, request: dict) -> dict:
-        now = datetime.now(UTC)
+        now = clock.now()
         response, accepted = self.bus.accept_entries(_required(request, "Entries"), now)
         if accepted:
             self.deliver(accepted, now)

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from app import clock
 from app.bus.archive import MAX_ACTIVE_REPLAYS, Archive, ArchiveStore, Replay, ReplayStore, replay_batches
 from app.bus.definition import (
     BusDefinition,
@@ -218,7 +219,7 @@ class LocalBus:
     # -- PutEvents ---------------------------------------------------------------------
     def put_events(self, entries: Sequence[Any], now: datetime | None = None) -> dict:
         """PutEvents: each entry accepted or failed on its own; raises for a bad call."""
-        now = now or datetime.now(UTC)
+        now = now or clock.now()
         response, accepted = self.accept_entries(entries, now)
         if accepted:
             self.publish(accepted, ingested_at=now)
@@ -228,7 +229,7 @@ class LocalBus:
         """Validate and journal a PutEvents call: (its response, the accepted envelopes)."""
         started = time.perf_counter()
         check_entry_count(entries)
-        now = now or datetime.now(UTC)
+        now = now or clock.now()
         results, accepted = [], []
         for entry in entries:
             detail = validate_entry(entry, self.max_entry_bytes)
@@ -337,7 +338,7 @@ class LocalBus:
             return [epoch(e["time"]) for e in events]
         if ingested_each is not None:
             return list(ingested_each)
-        return [(ingested_at or datetime.now(UTC)).timestamp()] * len(events)
+        return [(ingested_at or clock.now()).timestamp()] * len(events)
 
     def _periods(self, ats: list[float], run_at: float | None) -> Periods:
         """Events per stored metrics period: at each event's own time, or all at ``run_at``."""
@@ -598,7 +599,7 @@ class LocalBus:
         wanted = set(message_ids)
         letters = [letter for letter in dlq.peek() if letter.message_id in wanted]
         result = RedriveResult(missing=sorted(wanted - {letter.message_id for letter in letters}))
-        at = (now or datetime.now(UTC)).timestamp()
+        at = (now or clock.now()).timestamp()
         for letter in letters:
             problem = self._redeliver(letter, at)
             if problem:

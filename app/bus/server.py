@@ -25,11 +25,12 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import cast
 
+from app import clock
 from app.bus.api import BusApi, SerializationException
 from app.bus.definition import BusDefinition, load_definition
 from app.bus.journal import Journal
@@ -141,7 +142,7 @@ class BusService:
     def call(self, operation: str, request: dict) -> dict:
         if operation == "PutEvents":
             if not self.put_events_rate.admit():
-                self.bus.count_throttled_put_events(datetime.now(UTC))
+                self.bus.count_throttled_put_events(clock.now())
                 raise ThrottlingException("Rate exceeded")
             return self.api.call(operation, request)
         with self.lock:
@@ -182,7 +183,7 @@ class BusService:
             return 0
         if ingested is None:  # journaled before a restart
             with self.lock:
-                return self.bus.recover(events, now=datetime.now(UTC))
+                return self.bus.recover(events, now=clock.now())
         batch = list(events)
         ingested_each = [ingested.timestamp()] * len(events)
         while len(batch) < self.config.delivery_batch:
@@ -196,7 +197,7 @@ class BusService:
             ingested_each.extend([more_ingested.timestamp()] * len(more))
         with self.lock:
             # Delivery starts now: the latency metrics count the time events waited here.
-            self.bus.publish(batch, ingested_each=ingested_each, now=datetime.now(UTC))
+            self.bus.publish(batch, ingested_each=ingested_each, now=clock.now())
         return len(batch)
 
     def _start_replay(self, name: str) -> None:

@@ -18,11 +18,12 @@ import logging
 import signal
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
 
+from app import clock
 from app.cli.common import lake_argument, resolve_lake
 
 PUT_EVENTS_BATCH = 10  # PutEvents' entry limit
@@ -126,8 +127,9 @@ def seeded_enterprise(lake: Path):
 def cmd_bus_publish(args: argparse.Namespace) -> int:
     _exit_on_sigterm()
     client = events_client(args.endpoint)
-    since = datetime.now(UTC).replace(microsecond=0)
+    since, began = clock.now().replace(microsecond=0), time.monotonic()  # then on by the time elapsed
     seeded = seeded_enterprise(resolve_lake(args))
+    start = since
     enterprise, day = seeded or live_enterprise(args.rate, args.seed, since.date()), since.date()
     scale = (
         f"{seeded.config.events_per_day:,} events/day, continuing the seeded history"
@@ -138,7 +140,7 @@ def cmd_bus_publish(args: argparse.Namespace) -> int:
     try:
         while True:
             time.sleep(args.tick)
-            until = datetime.now(UTC).replace(microsecond=0)
+            until = (start + timedelta(seconds=time.monotonic() - began)).replace(microsecond=0)
             if not seeded and until.date() != day:  # unseeded: the simulation is built per window of days
                 enterprise, day = live_enterprise(args.rate, args.seed, until.date()), until.date()
             sent, failed = publish_window(client, enterprise.events_between(since, until))
@@ -169,7 +171,7 @@ def cmd_bus_consumer(args: argparse.Namespace) -> int:
     from app.bus.definition import load_definition
 
     _exit_on_sigterm()
-    today = datetime.now(UTC).date()
+    today = clock.today()
     enterprise = seeded_enterprise(resolve_lake(args)) or live_enterprise(
         args.rate, args.seed, today + timedelta(days=1)
     )
@@ -178,7 +180,7 @@ def cmd_bus_consumer(args: argparse.Namespace) -> int:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status = consumer_status(enterprise, consumer_of_path.get(self.path), datetime.now(UTC))
+            status = consumer_status(enterprise, consumer_of_path.get(self.path), clock.now())
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()

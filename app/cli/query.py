@@ -19,12 +19,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from app import clock
 from app.catalog import (
     CatalogError,
     ParamError,
@@ -97,7 +98,7 @@ def _run(args: argparse.Namespace) -> None:
     query = find_query(args.name)
     raw = parse_param_args(args.param)
     lake = _existing_lake(args)
-    today = args.today or datetime.now(UTC).date()
+    today = args.today or clock.today()
     sql, params = bind(query, resolve_params(query, raw, today))
     result = _engine(lake).run(sql, params)
     print(format_result(result, args.format, query=query.name, params=params, max_rows=args.max_rows))

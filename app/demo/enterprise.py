@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app import clock
 from app.demo.campaigns import Campaign, campaign_rows, lift_factors, schedule_campaigns
 from app.demo.orders import (
     MAX_CHAIN_DAYS,
@@ -108,7 +109,7 @@ def _blocks(first: int, days: int, horizon_end: int) -> list[tuple[int, int]]:
 class Enterprise:
     def __init__(self, config: DemoConfig):
         self.config = config
-        self.end = config.end or datetime.now(UTC).date()
+        self.end = config.end or clock.today()
         self.start = self.end - timedelta(days=config.days - 1)
         self.first_day, self.last_day = epoch_day(self.start), epoch_day(self.end)
         self.calendar = Calendar(self.first_day)

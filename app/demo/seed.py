@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 
+from app import clock
 from app.bus.definition import BusDefinition, load_definition
 from app.bus.local import LocalBus
 from app.demo.enterprise import DemoConfig, Enterprise, write_ground_truth
@@ -55,10 +57,10 @@ def seed_lake(
         for folder in (lake, lake.parent / "bus"):
             shutil.rmtree(folder, ignore_errors=True)
     lake.mkdir(parents=True, exist_ok=True)
-    started = datetime.now(UTC)
+    started, began = clock.now(), monotonic()
     definition = definition or load_definition()
     enterprise = Enterprise(DemoConfig(days=days, events_per_day=events_per_day, seed=seed, end=end))
-    last_day = end or datetime.now(UTC).date()
+    last_day = end or clock.today()
     # The seeded history is kept by the lake; archives record what goes through `bus serve`.
     bus = LocalBus(
         definition,
@@ -84,7 +86,7 @@ def seed_lake(
             progress(done, days, total)
     bus.flush()
     write_ground_truth(enterprise, lake)
-    return SeedReport(days, total, (datetime.now(UTC) - started).total_seconds())
+    return SeedReport(days, total, monotonic() - began)
 
 
 def lake_is_seeded(lake: Path) -> bool:

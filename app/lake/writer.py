@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from app import clock
 from app.events import TIME_FORMAT
 from app.lake.paths import LakePathError, check_dt, exact_column, folder_name, inside, is_long
 from app.lake.tables import EVENTS, TABLE_FOR_DETAIL_TYPE, TABLES, Column, Table
@@ -224,7 +225,7 @@ class LakeWriter:
     def write(
         self, events: Iterable[dict], *, replay_name: str | None = None, ingested_at: datetime | None = None
     ) -> list[Path]:
-        ingested_at = ingested_at or datetime.now(UTC)
+        ingested_at = ingested_at or clock.now()
         raw_parts: dict[tuple[str, str], list[dict]] = defaultdict(list)
         # Keyed by table *name*: hashing the frozen Table (all its columns) per event cost
         # a quarter of the writer's time.

@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from app.clock import now as clock_now
 from app.metrics.base import COLUMNS, empty_frame
 from app.metrics.local import percentile_columns
 from app.metrics.names import LATENCY_METRICS, METRIC_NAMES, NAMESPACE
@@ -276,7 +277,7 @@ class CloudWatchMetricsSource:
         self,
         cloudwatch: Any,
         *,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] = clock_now,
         clock: Callable[[], float] = time.monotonic,
         discovery_ttl_s: float = DISCOVERY_TTL_S,
     ):

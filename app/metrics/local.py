@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from app import clock
 from app.lake.writer import write_parquet_atomic
 from app.metrics.base import COLUMNS, empty_frame
 from app.metrics.names import LATENCY_METRICS
@@ -103,7 +104,7 @@ class MetricsRecorder:
         self._blocks: list[tuple[Periods, tuple[str, ...], str, tuple[str, ...]]] = []
 
     def _now(self) -> float:
-        return self._now_s if self._now_s is not None else time.time()
+        return self._now_s if self._now_s is not None else clock.timestamp()
 
     def _bucket(self, epoch_s: float) -> int:
         # Hot path (called per retry while seeding): plain arithmetic, no datetimes.

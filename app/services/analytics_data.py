@@ -9,10 +9,11 @@ CLI and the pages: :func:`campaign_report` and :func:`forecast_report`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pandas as pd
 
+from app import clock
 from app.analytics import campaigns as lift
 from app.analytics import capacity as cap
 from app.analytics import forecast as fc
@@ -80,7 +81,7 @@ def _as_days(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 def last_day(engine: QueryEngine, today: date | None = None, lookback_days: int = 730) -> date | None:
     """The last day with orders, looking back at most ``lookback_days`` from ``today``."""
-    since = (today or date.today()) - timedelta(days=lookback_days)
+    since = (today or clock.today()) - timedelta(days=lookback_days)
     value = engine.run(LAST_DAY_SQL, {"since": since.isoformat()}).frame["last_day"].iloc[0]
     return None if value is None or pd.isna(value) else date.fromisoformat(str(value)[:10])
 
@@ -130,7 +131,7 @@ def default_range(
     """The last ``days`` days of the lake up to ``today`` (default: yesterday, the last
     whole day: a day under way would look like a collapse in demand); None when the lake
     has no orders."""
-    today = today or datetime.now(UTC).date() - timedelta(days=1)
+    today = today or clock.today() - timedelta(days=1)
     end = last_day(engine, today)
     if end is None:
         return None

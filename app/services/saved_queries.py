@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
+from app import clock
 from app.catalog import (
     Param,
     ParamError,  # noqa: F401  (pages catch it: a bad form value, named)
@@ -42,7 +43,7 @@ class QueryRun:
 
 def today_utc() -> date:
     """Dates in saved queries are ``dt`` partitions: UTC days."""
-    return datetime.now(UTC).date()
+    return clock.today()
 
 
 def _matches(query: SavedQuery, words: list[str]) -> bool:

@@ -10,6 +10,7 @@ from app.analytics import forecast as fc
 from app.analytics.calendar import holiday_regressors
 from app.demo.world import WEEKDAY_FACTORS
 from tests.analytics.synthetic import line_demand
+from tests.stats_bounds import share_band
 
 
 @pytest.mark.parametrize(
@@ -90,7 +91,12 @@ def test_a_year_of_line_demand_is_backtested_and_forecast(chairs):
     assert chairs.backtest["chosen"].sum() == 1 and chairs.model != "seasonal_naive"
     metrics = chairs.metrics
     assert metrics["mase"] <= 0.8  # days 1-7 ahead, 28 rolling origins
-    assert 0.7 <= metrics["coverage_80"] <= 0.9 and metrics["coverage_95"] >= 0.85
+    # One line, days 1-7 after 28 origins: 34 distinct days (forecasts of one day share its
+    # outcome). Binomial, normal approximation, two-sided at LEVEL: 80% ± 23 points, 95% − 12
+    # points (was 70-90% and at least 85%). 34 days cannot check calibration more closely;
+    # tests/analytics/test_seeded.py does, over 140 origins and 15 lines.
+    low_80, high_80 = share_band(0.80, n=34)
+    assert low_80 <= metrics["coverage_80"] <= high_80 and metrics["coverage_95"] >= share_band(0.95, n=34)[0]
     assert list(chairs.accuracy_by_week["days"]) == ["1-7", "8-14", "15-21", "22-28", "1-28"]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.app.apptest import open_page
-from tests.app.page_content import assert_clean, charts, values
+from tests.app.page_content import assert_clean, charts, table_with, values
 from tests.services.long_lake import END, long_lake
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("long-lake")]
@@ -26,7 +26,9 @@ def bullets(at) -> list[str]:
 def test_the_forecast_shows_its_backtest_in_figures_and_words():
     at = open_page("demand_forecast", RANGE)
     assert_clean(at)
-    summary, shortfalls, backtest = (frame.value for frame in at.dataframe)
+    summary = table_with(at, "product_line", "short_days")
+    shortfalls = table_with(at, "status", "short_by")
+    backtest = table_with(at, "chosen", "wape")
     assert "no backtest" not in " ".join(summary["model"])
     assert summary["mase"].notna().all() and summary["coverage_80"].between(0, 100).all()
     assert len(backtest) == 4 and backtest["chosen"].tolist() == [True, False, False, False]
@@ -56,7 +58,7 @@ def test_the_weekly_view_has_ranges_and_capacity():
 def test_campaign_notes_are_shown_and_explained():
     at = open_page("campaigns", RANGE)
     assert_clean(at)
-    table = at.dataframe[0].value
+    table = table_with(at, "campaign_id", "lift")
     assert len(table) == 12
     notes = {badge for badges in table["notes"] for badge in badges}
     assert {"overlap", "no significant effect", "too early"} <= notes

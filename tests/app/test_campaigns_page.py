@@ -4,14 +4,15 @@ one campaign against its counterfactual, and spend against orders."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
 
 from app.services import campaigns
 from tests.app.apptest import open_page
-from tests.app.page_content import assert_clean, charts, values
+from tests.app.page_content import assert_clean, charts, table_with, values
+from tests.instant import TODAY
 
 pytestmark = pytest.mark.usefixtures("on_seeded_lake")
 
@@ -26,7 +27,7 @@ def percent(text: str) -> float:
 def test_campaigns_are_ranked_with_lifts_intervals_and_notes():
     at = open_page("campaigns", WHOLE_LAKE)
     assert_clean(at)
-    table = at.dataframe[0].value
+    table = table_with(at, "campaign_id", "lift")
     estimated = table[table["lift"].notna()]
     assert len(estimated) >= 1, table
     assert estimated["incremental_revenue"].is_monotonic_decreasing
@@ -49,7 +50,7 @@ def test_campaigns_are_ranked_with_lifts_intervals_and_notes():
 
 def test_the_top_campaign_against_its_counterfactual():
     at = open_page("campaigns", WHOLE_LAKE)
-    table = at.dataframe[0].value
+    table = table_with(at, "campaign_id", "lift")
     top = table[table["lift"].notna()].iloc[0]
     assert at.selectbox(key="campaign_chosen").value == top["campaign_id"]
     figure = charts(at)["counterfactual"]
@@ -77,7 +78,7 @@ def test_changing_the_ranking_or_the_campaign_does_not_estimate_again(monkeypatc
     at = open_page("campaigns", WHOLE_LAKE)
     at.segmented_control(key="campaign_sort").set_value("roi").run()
     assert_clean(at)
-    table = at.dataframe[0].value
+    table = table_with(at, "campaign_id", "lift")
     assert table.loc[table["lift"].notna(), "roi"].is_monotonic_decreasing
     options = at.selectbox(key="campaign_chosen").options
     at.selectbox(key="campaign_chosen").select_index(len(options) - 1).run()
@@ -97,8 +98,8 @@ def test_spend_against_orders_and_the_response_lag_stay():
 
 def test_a_range_in_which_no_campaign_started_says_so():
     at = open_page("campaigns", WHOLE_LAKE)
-    latest = at.dataframe[0].value["start_date"].max()
-    today = datetime.now(UTC).date()
+    latest = table_with(at, "campaign_id", "lift")["start_date"].max()
+    today = TODAY
     if latest.date() >= today - timedelta(days=1):
         pytest.skip("a campaign started yesterday or today: no day is free of launches")
     at = open_page(

@@ -12,7 +12,7 @@ import pytest
 
 from app.analytics.forecast import BacktestDesign, shrink_to
 from tests.app.apptest import open_page
-from tests.app.page_content import assert_clean, charts, values
+from tests.app.page_content import assert_clean, charts, optional_table_with, table_with, values
 
 pytestmark = pytest.mark.usefixtures("on_seeded_lake")
 
@@ -35,7 +35,7 @@ def required_days(horizon: int, days: int) -> int:
 def test_every_line_is_forecast_against_capacity_and_says_what_a_backtest_needs():
     at = open_page("demand_forecast", WHOLE_LAKE)
     assert_clean(at)
-    summary = at.dataframe[0].value
+    summary = table_with(at, "product_line", "short_days")
     assert summary["product_line"].tolist() == LINES
     assert (summary["model"] == "Repeat last week (no backtest)").all()
     assert (
@@ -72,8 +72,9 @@ def test_the_chart_shows_history_ranges_and_capacity():
 
 def test_the_shortfall_table_matches_the_counts():
     at = open_page("demand_forecast", WHOLE_LAKE)
-    summary = at.dataframe[0].value.set_index("product_line")
-    rows = at.dataframe[1].value if len(at.dataframe) > 1 else pd.DataFrame(columns=["status"])
+    summary = table_with(at, "product_line", "short_days").set_index("product_line")
+    rows = optional_table_with(at, "status", "short_by")
+    rows = pd.DataFrame(columns=["status", "high_80", "capacity"]) if rows is None else rows
     assert (rows["status"] == "short").sum() == summary.loc["chairs", "short_days"]
     assert len(rows) == summary.loc["chairs", "at_risk_days"]
     assert (rows["high_80"] > rows["capacity"]).all()

@@ -4,7 +4,7 @@ the Delivery health page, each on a small lake of its own."""
 from __future__ import annotations
 
 import types
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,10 @@ from app import ui
 from app.bus.dlq import LocalDeadLetterQueue
 from app.lake.writer import LakeWriter
 from tests.app.apptest import open_page
+from tests.instant import NOW
+
+# The dead letters and the events are placed relative to NOW and read through date presets.
+pytestmark = pytest.mark.dated
 
 PREFIX = "arn:aws:events:us-east-1:123456789012:"
 DELIVERABLE = {
@@ -53,7 +57,7 @@ def assert_clean(at) -> None:
 def dead_letters(on_empty_lake: Path) -> dict[str, list[str]]:
     """crm-webhook-dlq with three messages the bus can deliver again and one it cannot."""
     queue = LocalDeadLetterQueue(on_empty_lake.parent / "bus" / "dlq" / "crm-webhook-dlq.jsonl")
-    sent = datetime.now(UTC) - timedelta(hours=2)
+    sent = NOW - timedelta(hours=2)
     ok = [queue.send(event(i, sent), DELIVERABLE, sent + timedelta(seconds=i)) for i in range(3)]
     stale = [queue.send(event(9, sent), STALE, sent + timedelta(seconds=9))]
     return {"ok": ok, "stale": stale}
@@ -186,7 +190,7 @@ def test_a_live_refresh_reads_new_events_and_a_still_page_keeps_its_cache(on_emp
     clock = Clock()
     monkeypatch.setattr(ui, "time", types.SimpleNamespace(time=clock.time))
     writer = LakeWriter(on_empty_lake)
-    now = datetime.now(UTC)
+    now = NOW
     writer.write([event(i, now - timedelta(minutes=30)) for i in range(5)])
 
     at = open_page("event_rates", {"range": "24h"})

@@ -3,8 +3,6 @@ Demand forecast: test_campaigns_page.py, test_demand_forecast_page.py)."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
 
@@ -13,6 +11,14 @@ from app.catalog import load_catalog
 from app.departments import DEPARTMENTS, DETAIL_TYPES
 from app.services.overview import KPIS
 from tests.app.apptest import open_app, open_page
+from tests.app.page_content import (
+    assert_clean,
+    chart_titled,
+    chart_with_trace,
+    charts,
+    optional_table_with,
+    table_with,
+)
 
 pytestmark = pytest.mark.usefixtures("on_seeded_lake")
 
@@ -25,16 +31,6 @@ def metrics(at) -> dict[str, str]:
 
 def number(text: str) -> float:
     return float(text.replace(",", "").replace("$", "").replace("%", "").split()[0])
-
-
-def charts(at) -> list[dict]:
-    """The Plotly figures on the page, as the JSON the browser gets."""
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
-def assert_clean(at) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 def test_overview_shows_a_kpi_per_department_with_its_change():
@@ -50,7 +46,7 @@ def test_overview_shows_a_kpi_per_department_with_its_change():
     assert 0 < number(shown["Payment failure rate"]) < 50
     assert 0 < number(shown["On-time delivery rate"]) <= 100
     assert all(len(m.proto.chart_data) >= 28 for m in at.metric)  # a daily trend in every card
-    figure = charts(at)[0]
+    figure = chart_with_trace(at, "this period")
     assert {trace["name"] for trace in figure["data"]} == {"this period", "previous period"}
     assert len(figure["data"]) == 16  # 8 KPIs x (this, previous)
 
@@ -68,11 +64,12 @@ def test_event_rates_show_every_department_over_time_and_a_heatmap():
     assert_clean(at)
     assert number(metrics(at)["Events"]) > 100_000
     assert "Whole days only" in " ".join(c.value for c in at.main.caption)  # 90d: daily buckets
-    area, heatmap = charts(at)
+    found = charts(at)
+    area, heatmap = found["rates_area"], found["rates_heatmap"]
     assert {trace["name"] for trace in area["data"]} == {d.name for d in DEPARTMENTS}
     assert heatmap["data"][0]["type"] == "heatmap"
     assert heatmap["data"][0]["y"] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-    top = at.dataframe[0].value
+    top = table_with(at, "detail_type", "events")
     assert len(top) >= 15
     assert set(top["detail_type"]) <= set(DETAIL_TYPES)
     assert top["events"].is_monotonic_decreasing
@@ -83,14 +80,16 @@ def test_event_rates_split_by_detail_type():
     at.segmented_control(key="rates_split").set_value("Detail type").run()
     at.multiselect(key="rates_departments").set_value(["Payments"]).run()
     assert_clean(at)
-    area = charts(at)[0]
+    area = charts(at)["rates_area"]
     assert {trace["name"] for trace in area["data"]} == {"PaymentAuthorized", "PaymentFailed", "RefundIssued"}
 
 
 def test_delivery_health_ranks_rules_and_lists_dead_letters():
     at = open_page("delivery_health", WHOLE_LAKE)
     assert_clean(at)
-    rules, summary, letters = (frame.value for frame in at.dataframe)  # no latency table: seeded at 0 ms
+    rules = table_with(at, "rule", "failure_rate")
+    summary = table_with(at, "queue", "messages")
+    letters = table_with(at, "ERROR_CODE", "RULE_ARN")
     assert set(rules["rule"]) == {r.name for r in load_definition().rules}
     assert rules["matched"].sum() > 0
     assert rules.iloc[0]["failed"] > 0  # the CRM webhook's outages make failures
@@ -103,14 +102,31 @@ def test_delivery_health_ranks_rules_and_lists_dead_letters():
     assert rates.is_monotonic_decreasing
     assert len(letters) > 0
     assert letters["ERROR_CODE"].ne("").all() and letters["RULE_ARN"].str.startswith("arn:aws:events:").all()
-    assert summary["messages"].sum() == len(letters) == number(metrics(at)["Dead letters waiting"])
-    figure = charts(at)[0]
+    assert summary["messages"].sum() == number(metrics(at)["Dead letters waiting"])  # every queue
+    queue = at.selectbox(key="dlq_queue").value  # the table lists one queue's letters
+    assert set(letters["queue"]) == {queue}
+    assert len(letters) == summary.loc[summary["queue"] == queue, "messages"].sum()
+    figure = charts(at)["delivery_rules_chart"]
     assert {a["text"] for a in figure["layout"]["annotations"]} >= {
         "MatchedEvents",
         "Invocations",
         "FailedInvocations",
     }
     assert not at.toggle(key="delivery_live:long").value  # 90 days: not live
+    # Seeded deliveries take 0 ms; a latency table appears only when a consumer outage in the
+    # range made deliveries wait for their retries (which days it covers depends on the date).
+    latency = optional_table_with(at, "latency", "mean_ms")
+    subheaders = [h.value for h in at.subheader]
+    if latency is None:
+        assert "Latency from ingestion, slowest first" not in subheaders
+        return
+    assert "Latency from ingestion, slowest first" in subheaders
+    assert len(latency) > 0 and set(latency["rule"]) <= set(rules["rule"])
+    assert (latency["samples"] > 0).all() and (latency["mean_ms"] >= 0).all() and latency["mean_ms"].max() > 0
+    has_all = latency[["p50", "p90", "p99"]].notna().all(axis=1)  # the local store has percentiles
+    ordered = latency[has_all]
+    assert ((ordered["p50"] <= ordered["p90"]) & (ordered["p90"] <= ordered["p99"])).all()
+    assert latency["p99"].round(1).fillna(latency["mean_ms"]).is_monotonic_decreasing  # slowest first
 
 
 def test_saved_query_runs_and_shows_rows():
@@ -121,8 +137,8 @@ def test_saved_query_runs_and_shows_rows():
     assert "FROM campaigns" in at.code[0].value and ":period_start" in at.code[0].value
     at.button(key="sq_run").click().run()
     assert_clean(at)
-    rows = at.dataframe[0].value
-    assert len(rows) > 0 and {"day", "region", "spend", "orders"} <= set(rows.columns)
+    rows = table_with(at, "day", "region", "spend", "orders")
+    assert len(rows) > 0
     assert number(metrics(at)["Rows"]) == len(rows)
     assert number(metrics(at)["Files scanned"]) > 0
     assert at.get("download_button")
@@ -157,24 +173,24 @@ def test_event_explorer_finds_events_and_follows_an_order():
     at = open_page("event_explorer", WHOLE_LAKE)
     at.multiselect(key="ex_types").set_value(["OrderDelivered"]).run()  # orders that went all the way
     assert_clean(at)
-    events = at.dataframe[0].value
+    events = table_with(at, "id", "order_id")
     assert len(events) > 0 and set(events["detail_type"]) == {"OrderDelivered"}
     order_id = at.selectbox(key="ex_order").value
     assert order_id == events["order_id"].iloc[0]
-    journey = at.dataframe[1].value
+    journey = table_with(at, "step")
     assert journey["detail_type"].iloc[0] == "OrderPlaced"
     assert {"Retail web shop", "Payments", "ERP", "Fulfillment", "Logistics"} <= set(journey["department"])
     assert journey["time"].is_monotonic_increasing
-    timeline = charts(at)[0]
+    timeline = chart_titled(at, order_id)
     assert order_id in timeline["layout"]["title"]["text"]
 
 
 def test_event_explorer_finds_an_event_by_id():
     at = open_page("event_explorer", WHOLE_LAKE)
-    first = at.dataframe[0].value.iloc[0]
+    first = table_with(at, "id", "order_id").iloc[0]
     at.text_input(key="ex_text").set_value(first["id"]).run()
     assert_clean(at)
-    found = at.dataframe[0].value
+    found = table_with(at, "id", "order_id")
     assert list(found["id"]) == [first["id"]]
 
 
@@ -183,7 +199,8 @@ def test_event_rates_over_a_day_show_detail_types_over_time_and_the_last_hour():
     assert_clean(at)
     assert at.toggle(key="rates_live:short").value  # a day: live by default
     assert "Busiest hour" in metrics(at)
-    recent, _, heatmap = charts(at)
+    found = charts(at)
+    recent, heatmap = found["rates_recent"], found["rates_heatmap"]
     assert recent["layout"]["title"]["text"] == "Last hour, per minute"
     assert {trace["name"] for trace in recent["data"]} <= {d.name for d in DEPARTMENTS}
     assert heatmap["data"][0]["type"] == "heatmap"
@@ -196,7 +213,8 @@ def test_every_saved_query_runs_from_its_form(name):
     at.selectbox(key="sq_name").set_value(name).run()
     at.button(key="sq_run").click().run()
     assert_clean(at)
-    rows = at.dataframe[0].value  # the seeded lake ends today: every default period has data
+    rows = table_with(at, *load_catalog()[name].column_names)  # the lake ends on NOW's date: every
+    # default period has data
     assert len(rows) > 0 and number(metrics(at)["Rows"]) == len(rows)
     assert list(rows.columns) == load_catalog()[name].column_names
 
@@ -211,10 +229,10 @@ def test_pages_show_times_in_the_configured_time_zone(page, monkeypatch):
 
 
 def test_event_times_are_converted_to_the_time_zone(monkeypatch):
-    first = open_page("event_explorer", WHOLE_LAKE).dataframe[0].value.iloc[0]
+    first = table_with(open_page("event_explorer", WHOLE_LAKE), "id", "order_id").iloc[0]
     monkeypatch.setenv("VERTICALS_TIMEZONE", "America/New_York")
     at = open_page("event_explorer", WHOLE_LAKE)
     at.text_input(key="ex_text").set_value(first["id"]).run()
-    local = at.dataframe[0].value.iloc[0]["time"]
+    local = table_with(at, "id", "order_id").iloc[0]["time"]
     expected = pd.Timestamp(first["time"], tz="UTC").tz_convert("America/New_York").tz_localize(None)
     assert local == expected and local != first["time"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import boto3
 import pandas as pd
@@ -24,8 +24,10 @@ from moto import mock_aws
 from app.bus.definition import load_definition
 from app.infra.render import render_template, to_json
 from tests.app.apptest import open_app, open_page
+from tests.app.page_content import table_with
 from tests.aws.cfn_moto import REGION, Resolver, apply_dropped, moto_variant
 from tests.aws.moto_athena import athena_answers_from
+from tests.instant import NOW, TODAY
 
 STACK = "prod"
 TEMPLATE = render_template(load_definition())
@@ -37,11 +39,8 @@ PARAMETERS = {
 }
 RULE_DIMS = [{"Name": "EventBusName", "Value": "verticals"}]
 PREFIX = "arn:aws:events:us-east-1:123456789012:"
-# Whole days inside the seeded lake (60 days ending today): the same on both backends.
-DAYS = {
-    "from": (date.today() - timedelta(days=35)).isoformat(),
-    "to": (date.today() - timedelta(days=6)).isoformat(),
-}
+# Whole days inside the seeded lake (60 days ending on NOW's date): the same on both backends.
+DAYS = {"from": (TODAY - timedelta(days=35)).isoformat(), "to": (TODAY - timedelta(days=6)).isoformat()}
 
 
 def deploy_stack() -> Resolver:
@@ -157,7 +156,7 @@ def on_aws(seeded_lake, monkeypatch) -> Iterator[dict]:
     """moto with the deployed stack, metrics and dead letters; the app's settings on aws."""
     with mock_aws():
         resolver = deploy_stack()
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        now = NOW.replace(second=0, microsecond=0)
         put_rule_metrics(now)
         put_account_metrics(now)
         letters = send_dead_letters(resolver.ref("QueueCrmWebhookDlq"))
@@ -202,13 +201,13 @@ def test_delivery_health_shows_cloudwatch_metrics_and_sqs_dead_letters(on_aws):
     assert (shown["Failed invocations"], shown["Dead letters waiting"]) == ("8", "3")
     assert (shown["Entries put"], shown["Failed entries"], shown["Throttled calls"]) == ("200", "6", "2")
 
-    rules = at.dataframe[0].value
+    rules = table_with(at, "rule", "failure_rate")
     assert rules.iloc[0]["rule"] == "crm-customer-signals"  # the only one failing: first
     crm = rules.set_index("rule").loc["crm-customer-signals"]
     assert (crm["invocations"], crm["failed"], crm["retries"], crm["sent_to_dlq"]) == (95, 8, 16, 8)
     assert crm["targets"] == "crm-webhook (http → crm-webhook-dlq)"
     assert "lake-archive-orders" in set(rules["rule"])  # a deployed rule without metrics still shows
-    latency = at.dataframe[1].value
+    latency = table_with(at, "latency", "mean_ms")
     assert latency.iloc[0]["rule"] == "crm-customer-signals"  # the slowest first
     assert latency.iloc[0]["mean_ms"] == pytest.approx((40 + 180 + 180) / 3)
     # CloudWatch's p50/p90/p99 (moto computes them by nearest rank: tests/aws/moto_percentiles.py)
@@ -251,6 +250,11 @@ def sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[order].reset_index(drop=True)
 
 
+def by_columns(at) -> list[pd.DataFrame]:
+    """The page's tables in the order of their columns, not of their place on the page."""
+    return sorted((frame.value for frame in at.dataframe), key=lambda frame: list(frame.columns))
+
+
 def local_then_aws(monkeypatch, open_it):
     """The same page on the local backend, then on aws (moto), over the same lake."""
     with monkeypatch.context() as local:
@@ -288,11 +292,9 @@ def test_dashboard_on_aws_shows_what_the_local_backend_shows(page, on_aws, seede
     assert_clean(at)
     assert figures(at) == figures(on_local)
     assert len(at.dataframe) == len(on_local.dataframe) and len(at.get("plotly_chart")) > 0
-    for aws_table, local_table in zip(at.dataframe, on_local.dataframe, strict=True):
-        assert len(aws_table.value) > 0
-        pd.testing.assert_frame_equal(
-            sorted_rows(aws_table.value), sorted_rows(local_table.value), check_dtype=False
-        )
+    for aws_table, local_table in zip(by_columns(at), by_columns(on_local), strict=True):
+        assert len(aws_table) > 0
+        pd.testing.assert_frame_equal(sorted_rows(aws_table), sorted_rows(local_table), check_dtype=False)
     assert on_aws["athena"].queries  # the figures came through Athena
 
 
@@ -301,8 +303,8 @@ def test_a_saved_query_runs_on_athena(on_aws):
     at.selectbox(key="sq_name").set_value("campaign_spend_vs_orders").run()
     at.button(key="sq_run").click().run()
     assert_clean(at)
-    rows = at.dataframe[0].value
-    assert len(rows) > 0 and {"day", "region", "spend", "orders"} <= set(rows.columns)
+    rows = table_with(at, "day", "region", "spend", "orders")
+    assert len(rows) > 0
     sent = on_aws["athena"].queries[-1]
     assert "?" in sent["QueryString"] and sent["ExecutionParameters"]
 

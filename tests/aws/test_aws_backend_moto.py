@@ -8,7 +8,7 @@ test_athena_engine.py; the AppTest of every page on the aws backend is test_appt
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import boto3
 import pytest
@@ -24,6 +24,7 @@ from app.services.delivery import dead_letters, delivery_metrics
 from app.services.timerange import preset_range
 from app.settings import load_settings
 from tests.aws.cfn_moto import REGION, moto_variant
+from tests.instant import NOW
 
 DEFINITION = load_definition()
 PARAMETERS = {
@@ -123,9 +124,10 @@ def aws_settings():
         )
 
 
+@pytest.mark.dated
 def test_delivery_health_on_the_aws_backend(aws_settings):
     settings, outputs = aws_settings
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    now = NOW.replace(second=0, microsecond=0)
     seed_metrics(now)
     seed_dead_letters(outputs["DeadLetterQueueUrlCrmWebhookDlq"])
 

@@ -22,6 +22,7 @@ from app.metrics.cloudwatch import (
     select_series,
     series_from_listing,
 )
+from tests import instant
 
 NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 
@@ -235,10 +236,11 @@ def test_get_batches_500_queries_and_follows_pages():
     assert frame["rule"].nunique() == 300
 
 
+@pytest.mark.dated
 @mock_aws
 def test_moto_cloudwatch_metrics_appear_in_the_frame():
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
-    start = (datetime.now(UTC) - timedelta(minutes=30)).replace(second=0, microsecond=0)
+    start = (instant.NOW - timedelta(minutes=30)).replace(second=0, microsecond=0)
 
     def put(name, value, minute, **dims):
         cloudwatch.put_metric_data(

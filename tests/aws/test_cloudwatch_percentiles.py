@@ -21,6 +21,7 @@ from app.metrics.cloudwatch import (
     percentile_stat,
     whole_range_period,
 )
+from tests import instant
 
 NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 START_LATENCY = "IngestionToInvocationStartLatency"
@@ -242,10 +243,11 @@ def test_latency_percentiles_without_latency_series_calls_nothing():
     assert frame.empty and list(frame.columns) == COLUMNS
 
 
+@pytest.mark.dated
 @mock_aws
 def test_moto_percentiles_per_rule_over_the_range():
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
-    start = (datetime.now(UTC) - timedelta(minutes=30)).replace(second=0, microsecond=0)
+    start = (instant.NOW - timedelta(minutes=30)).replace(second=0, microsecond=0)
 
     def put(name, values, minute, rule):
         cloudwatch.put_metric_data(

