@@ -36,6 +36,7 @@ from app.bus.definition import (
     Target,
     TargetKind,
 )
+from app.bus.dlq import QUEUE_NAME
 from app.bus.local import LocalBus
 from app.bus.patterns import compile_pattern
 from app.bus.rule_store import RuleStore
@@ -151,8 +152,10 @@ class BusApi(ArchiveOperations):
         except ValueError as exc:
             raise ValidationException(str(exc)) from None
         dlq_arn = (raw.get("DeadLetterConfig") or {}).get("Arn")
-        if dlq_arn is not None and not str(dlq_arn).startswith("arn:aws:sqs:"):
-            raise ValidationException(f"DeadLetterConfig Arn {dlq_arn} is not an SQS queue ARN.")
+        if dlq_arn is not None and not (
+            str(dlq_arn).startswith("arn:aws:sqs:") and QUEUE_NAME.match(str(dlq_arn).rsplit(":", 1)[-1])
+        ):
+            raise ValidationException(f"DeadLetterConfig Arn {str(dlq_arn)[:300]} is not an SQS queue ARN.")
         target = Target(
             id=target_id,
             kind=kind,

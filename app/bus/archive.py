@@ -125,7 +125,16 @@ class ArchiveStore:
         self.archives.pop(name, None)
         self._stats.pop(name, None)
         self._save()
-        shutil.rmtree(self.root / name, ignore_errors=True)
+        shutil.rmtree(self._folder(name), ignore_errors=True)
+
+    def _folder(self, name: str) -> Path:
+        """The archive's folder. EventBridge allows names of dots only (``.``, ``..``): those
+        get their dots spelled ``%2E`` (``%`` is in no archive name, so no two collide), and
+        whatever the name, the folder must lie inside the archives' root."""
+        folder = self.root / (name.replace(".", "%2E") if set(name) <= {"."} else name)
+        if self.root.resolve() not in folder.resolve().parents:
+            raise ValueError(f"Refusing the archive name {name!r}: its folder would leave {self.root}.")
+        return folder
 
     def matching(self, event: dict) -> list[str]:
         return self._index.match(event)
@@ -135,7 +144,7 @@ class ArchiveStore:
         by_day: dict[str, list[str]] = {}
         for event in events:
             by_day.setdefault(event["time"][:10], []).append(json.dumps(event, separators=(",", ":")) + "\n")
-        folder = self.root / name
+        folder = self._folder(name)
         folder.mkdir(parents=True, exist_ok=True)
         written = 0
         for day, lines in by_day.items():
@@ -149,7 +158,7 @@ class ArchiveStore:
     def stats(self, name: str) -> tuple[int, int]:
         """(EventCount, SizeBytes) of an archive."""
         if name not in self._stats:
-            files = list((self.root / name).glob("*.jsonl"))
+            files = list(self._folder(name).glob("*.jsonl"))
             count = 0
             for path in files:
                 with path.open("rb") as lines:
@@ -162,7 +171,7 @@ class ArchiveStore:
         """(time, event) of the archived events with time in [start, end), oldest first,
         each id once (a crash between archiving and its journal mark archives twice)."""
         seen: set[str] = set()
-        for path in sorted((self.root / name).glob("*.jsonl")):
+        for path in sorted(self._folder(name).glob("*.jsonl")):
             day = datetime.strptime(path.stem, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
             if day + DAY_S <= start or day >= end:
                 continue
@@ -186,7 +195,7 @@ class ArchiveStore:
             if archive.retention_days <= 0:
                 continue
             oldest_kept = day_of(now - archive.retention_days * DAY_S)
-            for path in (self.root / archive.name).glob("*.jsonl"):
+            for path in self._folder(archive.name).glob("*.jsonl"):
                 if path.stem < oldest_kept:
                     path.unlink(missing_ok=True)
                     removed += 1

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from app.bus.definition import BusDefinition, load_definition
-from app.bus.dlq import LocalDeadLetterQueue
+from app.bus.dlq import LocalDeadLetterQueue, queue_path
 from app.bus.local import LocalBus
 from app.bus.runtime import open_local_bus, state_dir_for
 from app.dead_letters import DeadLetter, RedriveResult
@@ -41,7 +41,7 @@ class LocalDeadLetters:
         )
 
     def _queue(self, name: str) -> LocalDeadLetterQueue:
-        return LocalDeadLetterQueue(self.folder / f"{name}.jsonl")
+        return LocalDeadLetterQueue(queue_path(self.folder, name))
 
     def queues(self) -> list[str]:
         """The queues bus.yaml declares, then any a rule made through the API uses."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,20 @@ from datetime import datetime
 from pathlib import Path
 
 from app.dead_letters import DeadLetter
+
+# SQS's rule for queue names (CreateQueue, QueueName): up to 80 alphanumerics, hyphens
+# and underscores, a FIFO queue's ending in ".fifo". Nothing else can name a file here.
+QUEUE_NAME = re.compile(r"^(?=.{1,80}$)[A-Za-z0-9_-]+(\.fifo)?$")
+
+
+def queue_path(folder: Path, name: str) -> Path:
+    """``<folder>/<name>.jsonl`` for a name SQS accepts; ValueError (one sentence) otherwise."""
+    if not QUEUE_NAME.match(name):
+        raise ValueError(
+            f"{name[:100]!r} is not an SQS queue name: up to 80 letters, digits, hyphens and "
+            "underscores, a FIFO queue's ending in .fifo."
+        )
+    return Path(folder) / f"{name}.jsonl"
 
 
 class LocalDeadLetterQueue:

@@ -40,7 +40,7 @@ from app.bus.definition import (
     Target,
     TargetKind,
 )
-from app.bus.dlq import LocalDeadLetterQueue
+from app.bus.dlq import LocalDeadLetterQueue, queue_path
 from app.bus.journal import Journal, JournaledEvent, ids_in_lake
 from app.bus.patterns import PatternIndex, compile_pattern
 from app.bus.targets import (
@@ -204,7 +204,7 @@ class LocalBus:
                 self.index.add(rule.name, compile_pattern(rule.pattern))
 
     def _dlq(self, name: str) -> LocalDeadLetterQueue:
-        return LocalDeadLetterQueue(self.state_dir / "dlq" / f"{name}.jsonl")
+        return LocalDeadLetterQueue(queue_path(self.state_dir / "dlq", name))
 
     def _build_target(self, target: Target) -> DeliveryTarget:
         plumbing = Plumbing(self.name, self.writer, self.definition.endpoints, self.transport, self.state_dir)
