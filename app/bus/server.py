@@ -17,6 +17,7 @@ takes the bus lock batch by batch, so live traffic keeps flowing while it runs).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from app import clock
 from app.bus.api import BusApi, SerializationException
@@ -44,6 +45,12 @@ log = logging.getLogger("verticals.bus")
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "AWSEvents."
 MAX_BODY_BYTES = 4 * 1024 * 1024
+# A connection idle (or a request body stalled) this long is closed: a client cannot hold a
+# worker forever. At most MAX_WORKERS requests are served at once; a connection beyond them
+# gets ThrottlingException at once rather than a thread of its own.
+IDLE_TIMEOUT_S = 30.0
+MAX_WORKERS = 64
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 @dataclass(frozen=True)
@@ -259,6 +266,7 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
         # delayed ACKs cost ~40 ms per keep-alive request.
         wbufsize = 64 * 1024
         disable_nagle_algorithm = True
+        timeout = IDLE_TIMEOUT_S  # socket timeout for every read: idle keep-alives and stalled bodies
 
         def do_GET(self) -> None:
             self._send(200, {"status": "ok", "bus": service.bus.name})
@@ -275,21 +283,34 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
                 code = getattr(exc, "code", None)
                 if isinstance(code, str):  # InvalidEventPatternException
                     self._send(400, {"__type": code, "message": getattr(exc, "message", str(exc))})
-                else:
+                else:  # the client gets EventBridge's shape and no Python text; the log gets the rest
                     log.exception("internal error")
-                    self._send(500, {"__type": "InternalException", "message": str(exc)})
+                    self._send(500, {"__type": "InternalException", "message": "An internal error occurred."})
 
         def _read_request(self) -> tuple[str, dict]:
             target = self.headers.get("X-Amz-Target", "")
             if not target.startswith(TARGET_PREFIX):
                 raise SerializationException(f"Missing or unknown X-Amz-Target header: {target!r}.")
-            length = int(self.headers.get("Content-Length") or 0)
+            text = (self.headers.get("Content-Length") or "0").strip()
+            if not text.isdigit() or len(text) > 12:  # -1, abc, 1e9, a thousand digits
+                self.close_connection = True  # the body's end is unknown: the stream is unusable
+                raise SerializationException("Content-Length must be a whole number of bytes.")
+            length = int(text)
             if length > MAX_BODY_BYTES:
-                raise SerializationException(f"Request body of {length} bytes is too large.")
+                self.close_connection = True
+                raise SerializationException(
+                    f"Request body of {length} bytes is too large (at most {MAX_BODY_BYTES})."
+                )
+            body = self.rfile.read(length)
+            if len(body) < length:
+                self.close_connection = True
+                raise SerializationException("The request body ended before its Content-Length.")
             try:
-                request = json.loads(self.rfile.read(length) or b"{}")
-            except ValueError:
+                request = json.loads(body or b"{}")
+            except (ValueError, RecursionError):
                 raise SerializationException("The request body is not valid JSON.") from None
+            if not isinstance(request, dict):
+                raise SerializationException("The request body must be a JSON object.")
             return target[len(TARGET_PREFIX) :], request
 
         def _send(self, status: int, body: dict) -> None:
@@ -307,12 +328,51 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class BoundedHTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer with at most MAX_WORKERS connections served at once; one more is
+    answered ThrottlingException and closed, so a flood of connections costs no threads."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.slots = threading.BoundedSemaphore(MAX_WORKERS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            _refuse_busy(request)
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+def _refuse_busy(connection: Any) -> None:
+    body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+    head = (
+        f"HTTP/1.1 400 Bad Request\r\nContent-Type: {CONTENT_TYPE}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with contextlib.suppress(OSError):
+        connection.sendall(head + body)
+
+
 def serve(config: ServerConfig, ready: threading.Event | None = None) -> None:
     """Run until interrupted (SIGINT/SIGTERM raise KeyboardInterrupt/SystemExit)."""
     service = BusService(config)
     service.start()
-    server = ThreadingHTTPServer((config.host, config.port), handler_for(service))
-    server.daemon_threads = True
+    server = BoundedHTTPServer((config.host, config.port), handler_for(service))
+    if config.host not in LOOPBACK:
+        log.warning(
+            "bus serve listens on %s: it checks no request signatures, so anyone who reaches "
+            "the port can publish and change rules (docs/security.md)",
+            config.host,
+        )
     print(
         f"bus {service.bus.name} listening on http://{config.host}:{server.server_port} (lake {config.lake})",
         flush=True,
