@@ -42,6 +42,8 @@ from app.bus.targets import target_fields_from_arn
 from app.events import ValidationException
 
 Deliver = Callable[[list[dict], datetime], None]
+# TestEventPattern's mandatory envelope fields (API_TestEventPattern.html, less ``resources``).
+EVENT_MANDATORY_FIELDS = ("id", "account", "source", "time", "region", "detail-type")
 
 
 class BusApi(ArchiveOperations):
@@ -223,8 +225,11 @@ class BusApi(ArchiveOperations):
         return _page([self.describe(self.bus.rules[n]) for n in names], request, "Rules")
 
     def delete_rule(self, request: dict) -> dict:
-        rule = self._rule(request)
-        if rule.targets:
+        self._check_bus(request.get("EventBusName"))
+        rule = self.bus.rules.get(_required(request, "Name"))
+        if rule is None:  # EventBridge answers 200 for a rule that does not exist
+            return {}
+        if rule.targets and not request.get("Force"):
             raise ValidationException("Rule can't be deleted since it has targets.")
         self._save(None, rule.name)
         return {}
@@ -268,10 +273,12 @@ class BusApi(ArchiveOperations):
         text = _required(request, "Event")
         try:
             event = json.loads(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             event = None
-        if not isinstance(event, dict):
-            raise ValidationException("Parameter Event is not valid: it must be a JSON object.")
+        # The envelope fields the API reference makes mandatory; ``resources`` is listed there
+        # too, but EventBridge accepts events without it (localstack's AWS-validated tests).
+        if not isinstance(event, dict) or any(field not in event for field in EVENT_MANDATORY_FIELDS):
+            raise ValidationException("Parameter Event is not valid.")
         # Match the text itself: number spelling and duplicate keys count as EventBridge reads them.
         return {"Result": bool(pattern.matches_json(text))}
 
@@ -297,10 +304,30 @@ def _is_url(text: Any) -> bool:
     return isinstance(text, str) and text.startswith(("http://", "https://"))
 
 
-def _page(items: list[dict], request: dict, key: str) -> dict:
-    """ListRules / ListTargetsByRule paging: ``Limit`` items from ``NextToken`` (an offset)."""
-    start = int(request.get("NextToken") or 0)
-    limit = int(request.get("Limit") or 100)
+def _page(items: list, request: dict, key: str) -> dict:
+    """Every List* operation's paging: ``Limit`` items (1-100, default 100) from ``NextToken``.
+
+    A token is the offset of the next item, as text; one the bus did not give (not such an
+    offset, or past the end) is a ValidationException — never a server error, which botocore
+    would retry."""
+    token, limit = request.get("NextToken"), request.get("Limit")
+    if limit is None:
+        limit = 100
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
+        raise ValidationException(
+            f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: "
+            "Member must have value between 1 and 100"
+        )
+    start = 0
+    if token is not None:
+        if (
+            not isinstance(token, str)
+            or not token.isascii()
+            or not token.isdigit()
+            or int(token) > len(items)
+        ):
+            raise ValidationException("The NextToken provided is not valid.")
+        start = int(token)
     out: dict[str, Any] = {key: items[start : start + limit]}
     if start + limit < len(items):
         out["NextToken"] = str(start + limit)
