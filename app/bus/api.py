@@ -119,6 +119,8 @@ class BusApi(ArchiveOperations):
         }
         if rule.description:
             out["Description"] = rule.description
+        if rule.role_arn:
+            out["RoleArn"] = rule.role_arn
         return out
 
     def target_to_aws(self, target: Target) -> dict:
@@ -128,9 +130,12 @@ class BusApi(ArchiveOperations):
             else self.bus.target_arn(target)
         )
         out: dict[str, Any] = {"Id": target.id, "Arn": arn, "RetryPolicy": target.retry.to_aws()}
+        if target.role_arn:
+            out["RoleArn"] = target.role_arn
         if target.dead_letter_queue:
             out["DeadLetterConfig"] = {
-                "Arn": f"arn:aws:sqs:{self.bus.region}:{self.bus.account}:{target.dead_letter_queue}"
+                "Arn": target.dead_letter_arn
+                or f"arn:aws:sqs:{self.bus.region}:{self.bus.account}:{target.dead_letter_queue}"
             }
         if target.input_path:
             out["InputPath"] = target.input_path
@@ -146,7 +151,8 @@ class BusApi(ArchiveOperations):
             raise ValidationException(
                 f"Target Id {target_id!r} must be 1-64 letters, digits, '.', '-' or '_'."
             )
-        kind, fields = self._kind_of(_required(raw, "Arn"))
+        arn = _required(raw, "Arn")
+        kind, fields = self._kind_of(arn)
         try:
             retry = RetryPolicy.from_aws(raw.get("RetryPolicy"))
         except ValueError as exc:
@@ -162,6 +168,9 @@ class BusApi(ArchiveOperations):
             input_transformer=raw.get("InputTransformer"),
             input=raw.get("Input"),
             dead_letter_queue=dlq_arn.rsplit(":", 1)[-1] if dlq_arn else None,
+            arn=None if _is_url(arn) else arn,  # a URL target answers with its URL (endpoint)
+            role_arn=raw.get("RoleArn"),
+            dead_letter_arn=dlq_arn,
             **fields,
         )
         target.input_transform()  # raises PutTargets' ValidationException
@@ -212,7 +221,16 @@ class BusApi(ArchiveOperations):
         if existing is None and len(self.bus.rules) >= 300:
             raise LimitExceededException("The requested resource exceeds the maximum number allowed.")
         targets = existing.targets if existing else ()
-        self._save(Rule(name, json.loads(text), targets, request.get("Description", ""), state), name)
+        rule = Rule(
+            name,
+            json.loads(text),
+            targets,
+            request.get("Description", ""),
+            state,
+            pattern_text=text,
+            role_arn=request.get("RoleArn"),
+        )
+        self._save(rule, name)
         return {"RuleArn": self.bus.rule_arn(name)}
 
     def describe_rule(self, request: dict) -> dict:

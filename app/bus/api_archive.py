@@ -81,11 +81,14 @@ def _retention(value: Any) -> int:
     return value
 
 
-def _pattern(text: Any) -> dict | None:
+def _pattern(text: Any) -> tuple[dict | None, str | None]:
+    """An archive's EventPattern: (its data, its text as given)."""
     if text is None or text == "":
-        return None
+        return None, None
     compile_pattern(text)  # raises InvalidEventPatternException
-    return json.loads(text) if isinstance(text, str) else text
+    if isinstance(text, str):
+        return json.loads(text), text
+    return text, json.dumps(text)
 
 
 def _one_filter(request: dict, operation: str) -> None:
@@ -156,12 +159,14 @@ class ArchiveOperations:
     def create_archive(self, request: dict) -> dict:
         name = _name(request, "ArchiveName", ARCHIVE_NAME_MAX)
         self._check_bus_arn(request.get("EventSourceArn"), "EventSourceArn")
+        pattern, pattern_text = _pattern(request.get("EventPattern"))
         archive = Archive(
             name,
-            _pattern(request.get("EventPattern")),
+            pattern,
             _retention(request.get("RetentionDays")),
             request.get("Description") or "",
             time.time(),
+            pattern_text=pattern_text,
         )
         if name in self.bus.archives.archives:
             raise ResourceAlreadyExistsException(f"Archive {name} already exists.")
@@ -176,7 +181,7 @@ class ArchiveOperations:
         archive = self._archive(_name(request, "ArchiveName", ARCHIVE_NAME_MAX))
         changes: dict[str, Any] = {}
         if "EventPattern" in request:
-            changes["pattern"] = _pattern(request["EventPattern"])
+            changes["pattern"], changes["pattern_text"] = _pattern(request["EventPattern"])
         if request.get("RetentionDays") is not None:
             changes["retention_days"] = _retention(request["RetentionDays"])
         if request.get("Description") is not None:
@@ -214,7 +219,8 @@ class ArchiveOperations:
             "ArchiveArn": self._arn("archive", archive.name),
             **self._archive_summary(archive),
             "Description": archive.description,
-            "EventPattern": json.dumps(archive.pattern, separators=(",", ":")) if archive.pattern else None,
+            "EventPattern": archive.pattern_text
+            or (json.dumps(archive.pattern, separators=(",", ":")) if archive.pattern else None),
         }
         return _without_none(out)
 

@@ -177,7 +177,7 @@ class LocalBus:
             self.remove_rule(rule.name)
         self.rules[rule.name] = rule
         if rule.state == "ENABLED":
-            self.index.add(rule.name, compile_pattern(rule.pattern))
+            self.index.add(rule.name, compile_pattern(rule.pattern_source))
         for target in rule.targets:
             if target.dead_letter_queue and target.dead_letter_queue not in self.dlqs:
                 self.dlqs[target.dead_letter_queue] = self._dlq(target.dead_letter_queue)
@@ -200,7 +200,7 @@ class LocalBus:
         self.index = PatternIndex()
         for rule in self.rules.values():
             if rule.state == "ENABLED":
-                self.index.add(rule.name, compile_pattern(rule.pattern))
+                self.index.add(rule.name, compile_pattern(rule.pattern_source))
 
     def _dlq(self, name: str) -> LocalDeadLetterQueue:
         return LocalDeadLetterQueue(self.state_dir / "dlq" / f"{name}.jsonl")
@@ -213,7 +213,8 @@ class LocalBus:
         return f"arn:aws:events:{self.region}:{self.account}:rule/{self.name}/{rule}"
 
     def target_arn(self, target: Target) -> str:
-        return target_arn(target, self.name, self.region, self.account)
+        """The target's ARN as PutTargets gave it, else the one the local bus names it by."""
+        return target.arn or target_arn(target, self.name, self.region, self.account)
 
     # -- PutEvents ---------------------------------------------------------------------
     def put_events(self, entries: Sequence[Any], now: datetime | None = None) -> dict:

@@ -149,3 +149,59 @@ def test_test_event_pattern_accepts_an_event_without_resources(bus):
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         client(bus).test_event_pattern(EventPattern='{"source": ["shop"]}', Event='"plain string"')
     assert error(excinfo) == ("ValidationException", "Parameter Event is not valid.", 400)
+
+
+# -- 2. resources come back as they were created ------------------------------------------
+def test_rules_targets_and_archives_come_back_byte_for_byte(bus):
+    events = client(bus)
+    pattern = '{"key": ["value"],  "n": [1.50]}'
+    events.put_rule(
+        Name="as-sent",
+        EventPattern=pattern,
+        Description="kept as sent",
+        RoleArn="arn:aws:iam::111111111111:role/r",
+    )
+    described = events.describe_rule(Name="as-sent")
+    assert (described["EventPattern"], described["Description"], described["RoleArn"]) == (
+        pattern,
+        "kept as sent",
+        "arn:aws:iam::111111111111:role/r",
+    )
+    listed = next(r for r in events.list_rules(NamePrefix="as-sent")["Rules"])
+    assert listed["EventPattern"] == pattern
+    targets = [
+        {
+            "Id": "q",
+            "Arn": "arn:aws:sqs:us-west-2:111111111111:q1",
+            "RoleArn": "arn:aws:iam::111111111111:role/t",
+            "DeadLetterConfig": {"Arn": "arn:aws:sqs:eu-west-1:222222222222:dlq"},
+            "InputPath": "$.detail",
+        },
+        {"Id": "log", "Arn": "arn:aws:logs:us-east-1:123456789012:log-group:/my/app-logs"},
+        {"Id": "lake", "Arn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/my-stream"},
+        {"Id": "c", "Arn": "arn:aws:sqs:us-east-1:123456789012:c", "Input": '{"a": 1}'},
+    ]
+    events.put_targets(Rule="as-sent", Targets=targets)
+    got = {t["Id"]: t for t in events.list_targets_by_rule(Rule="as-sent")["Targets"]}
+    for sent in targets:
+        assert {k: got[sent["Id"]][k] for k in sent} == sent
+    events.remove_targets(Rule="as-sent", Ids=[t["Id"] for t in targets])
+
+    archive_pattern = '{"source": [ "shop" ]}'
+    events.create_archive(
+        ArchiveName="as-sent",
+        EventSourceArn="arn:aws:events:us-east-1:123456789012:event-bus/test-bus",
+        EventPattern=archive_pattern,
+    )
+    assert events.describe_archive(ArchiveName="as-sent")["EventPattern"] == archive_pattern
+    events.update_archive(ArchiveName="as-sent", EventPattern='{"source":  ["b"]}')
+    assert events.describe_archive(ArchiveName="as-sent")["EventPattern"] == '{"source":  ["b"]}'
+    events.delete_archive(ArchiveName="as-sent")
+
+
+def test_a_rule_matches_by_the_text_it_was_given(bus):
+    # Duplicate keys: the last one wins, as EventBridge reads the text (json.loads would too,
+    # but a pattern re-serialized from data could not keep both).
+    events = client(bus)
+    events.put_rule(Name="dupes", EventPattern='{"source": ["a"], "source": ["shop"]}')
+    assert events.describe_rule(Name="dupes")["EventPattern"] == '{"source": ["a"], "source": ["shop"]}'
