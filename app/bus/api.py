@@ -56,8 +56,12 @@ class BusApi(ArchiveOperations):
         store: RuleStore,
         deliver: Deliver | None = None,
         run_replay: RunReplay | None = None,
+        bus_exists: Callable[[str], bool] | None = None,
     ):
+        """``bus_exists``: whether an event bus ARN names a bus of the account (StartReplay's
+        cross-bus check; default: only this bus)."""
         self.bus = bus
+        self.bus_exists = bus_exists or (lambda arn: arn == bus.arn)
         self.store = store
         self.deliver = deliver or (lambda events, now: bus.publish(events, ingested_at=now))
         self.run_replay = run_replay or bus.run_replay
@@ -78,7 +82,7 @@ class BusApi(ArchiveOperations):
 
     # -- helpers -----------------------------------------------------------------------
     def _check_bus(self, name: Any) -> None:
-        if name in (None, "default", self.bus.name) or name == self._bus_arn():
+        if name in (None, "default", self.bus.name) or name == self.bus.arn:
             return
         raise ResourceNotFoundException(f"Event bus {name} does not exist.")
 

@@ -67,6 +67,8 @@ from app.metrics.local import MetricsRecorder, Periods
 from app.metrics.names import EventsMetric
 
 MAX_BACKOFF_S = 300.0
+DEFAULT_BUS = "default"  # every account has it in every region
+DEFAULT_ACCOUNT, DEFAULT_REGION = "123456789012", "us-east-1"
 ARCHIVE_TARGET = "archive"  # journal deliveries to an archive: ("archive:<name>", "archive")
 
 
@@ -122,8 +124,8 @@ class LocalBus:
         *,
         state_dir: Path | None = None,
         transport: Transport | None = None,
-        account: str = "123456789012",
-        region: str = "us-east-1",
+        account: str = DEFAULT_ACCOUNT,
+        region: str = DEFAULT_REGION,
         max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
         metrics_now: datetime | None = None,
         seed: int = 0,
@@ -210,7 +212,13 @@ class LocalBus:
         return open_target(target, plumbing)
 
     def rule_arn(self, rule: str) -> str:
-        return f"arn:aws:events:{self.region}:{self.account}:rule/{self.name}/{rule}"
+        """``rule/NAME`` on an account's default bus, ``rule/BUS/NAME`` on a custom bus."""
+        path = rule if self.name == DEFAULT_BUS else f"{self.name}/{rule}"
+        return f"arn:aws:events:{self.region}:{self.account}:rule/{path}"
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:events:{self.region}:{self.account}:event-bus/{self.name}"
 
     def target_arn(self, target: Target) -> str:
         """The target's ARN as PutTargets gave it, else the one the local bus names it by."""

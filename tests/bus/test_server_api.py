@@ -2,6 +2,7 @@
 errors and paging tokens, resources returned as created, event buses, accounts and regions."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import botocore.exceptions
@@ -205,3 +206,180 @@ def test_a_rule_matches_by_the_text_it_was_given(bus):
     events = client(bus)
     events.put_rule(Name="dupes", EventPattern='{"source": ["a"], "source": ["shop"]}')
     assert events.describe_rule(Name="dupes")["EventPattern"] == '{"source": ["a"], "source": ["shop"]}'
+
+
+# -- 3. event buses -----------------------------------------------------------------------
+def test_the_default_bus_exists_and_custom_buses_come_and_go(bus):
+    events = client(bus)
+    default = events.describe_event_bus()
+    assert (default["Name"], default["Arn"]) == (
+        "default",
+        "arn:aws:events:us-east-1:123456789012:event-bus/default",
+    )
+    assert events.describe_event_bus(Name=default["Arn"])["Name"] == "default"
+    names = [b["Name"] for b in events.list_event_buses()["EventBuses"]]
+    assert {"default", "test-bus"} <= set(names) and names == sorted(names)
+
+    arn = events.create_event_bus(Name="orders-bus", Description="orders")["EventBusArn"]
+    assert arn == "arn:aws:events:us-east-1:123456789012:event-bus/orders-bus"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        events.create_event_bus(Name="orders-bus")
+    assert error(excinfo) == ("ResourceAlreadyExistsException", "Event bus orders-bus already exists.", 400)
+    assert events.describe_event_bus(Name="orders-bus")["Description"] == "orders"
+    assert [b["Name"] for b in events.list_event_buses(NamePrefix="orders")["EventBuses"]] == ["orders-bus"]
+    events.update_event_bus(Name="orders-bus", Description="all orders")
+    assert events.describe_event_bus(Name=arn)["Description"] == "all orders"
+
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        events.delete_event_bus(Name="default")
+    assert error(excinfo) == ("ValidationException", "Cannot delete event bus default.", 400)
+    events.delete_event_bus(Name="orders-bus")
+    events.delete_event_bus(Name="orders-bus")  # 200 for a bus that does not exist
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        events.describe_event_bus(Name="orders-bus")
+    assert error(excinfo) == ("ResourceNotFoundException", "Event bus orders-bus does not exist.", 400)
+
+
+def test_rule_arns_have_eventbridge_s_shape_and_every_operation_takes_a_bus_by_name_or_arn(bus):
+    events = client(bus)
+    arn = events.create_event_bus(Name="shapes")["EventBusArn"]
+    assert events.put_rule(Name="on-default", EventPattern='{"source": ["a"]}')["RuleArn"] == (
+        "arn:aws:events:us-east-1:123456789012:rule/on-default"
+    )
+    assert events.put_rule(Name="on-custom", EventPattern='{"source": ["a"]}', EventBusName=arn)[
+        "RuleArn"
+    ] == ("arn:aws:events:us-east-1:123456789012:rule/shapes/on-custom")
+    described = events.describe_rule(Name="on-custom", EventBusName="shapes")
+    assert (described["EventBusName"], described["Arn"]) == (
+        "shapes",
+        "arn:aws:events:us-east-1:123456789012:rule/shapes/on-custom",
+    )
+    assert [r["Name"] for r in events.list_rules(EventBusName=arn)["Rules"]] == ["on-custom"]
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        events.describe_rule(Name="on-custom")  # not on the default bus
+    assert error(excinfo) == (
+        "ResourceNotFoundException",
+        "Rule on-custom does not exist on EventBus default.",
+        400,
+    )
+    events.disable_rule(Name="on-custom", EventBusName=arn)
+    assert events.describe_rule(Name="on-custom", EventBusName=arn)["State"] == "DISABLED"
+    events.delete_rule(Name="on-custom", EventBusName=arn)
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        events.list_rules(EventBusName="no-such-bus")
+    assert error(excinfo) == ("ResourceNotFoundException", "Event bus no-such-bus does not exist.", 400)
+
+
+def test_put_events_honours_each_entry_s_bus(bus, tmp_path):
+    import time
+
+    from tests.bus.server_helpers import http_consumer
+
+    events = client(bus)
+    events.create_event_bus(Name="routed")
+    with http_consumer(200) as on_default, http_consumer(200) as on_custom:
+        events.put_rule(Name="route-d", EventPattern='{"source": ["route"]}')
+        events.put_targets(Rule="route-d", Targets=[{"Id": "c", "Arn": on_default.url}])
+        events.put_rule(Name="route-c", EventPattern='{"source": ["route"]}', EventBusName="routed")
+        events.put_targets(Rule="route-c", EventBusName="routed", Targets=[{"Id": "c", "Arn": on_custom.url}])
+        entry = {"Source": "route", "DetailType": "t", "Detail": "{}"}
+        response = events.put_events(
+            Entries=[
+                {**entry, "Detail": '{"n": 1}'},
+                {**entry, "Detail": '{"n": 2}', "EventBusName": "routed"},
+                {**entry, "Detail": '{"n": 3}', "EventBusName": "no-such-bus"},
+                {**entry, "Detail": "{broken", "EventBusName": "no-such-bus"},
+            ]
+        )
+        # An entry for a bus that does not exist gets an EventId and goes nowhere (as EventBridge).
+        assert response["FailedEntryCount"] == 1
+        assert [("EventId" in e, e.get("ErrorCode")) for e in response["Entries"]] == [
+            (True, None),
+            (True, None),
+            (True, None),
+            (False, "MalformedDetail"),
+        ]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (on_default.bodies and on_custom.bodies):
+            time.sleep(0.1)
+        time.sleep(0.5)
+        assert [b["detail"]["n"] for b in on_default.bodies] == [1]
+        assert [b["detail"]["n"] for b in on_custom.bodies] == [2]
+    events.remove_targets(Rule="route-d", Ids=["c"])
+
+
+# -- 4. accounts and regions --------------------------------------------------------------
+def test_accounts_and_regions_come_from_the_request_and_are_isolated(bus):
+    frankfurt = client(bus, region="eu-central-1", key="111111111111")
+    assert (
+        frankfurt.describe_event_bus()["Arn"] == "arn:aws:events:eu-central-1:111111111111:event-bus/default"
+    )
+    assert frankfurt.put_rule(Name="fra", EventPattern='{"source": ["a"]}')["RuleArn"] == (
+        "arn:aws:events:eu-central-1:111111111111:rule/fra"
+    )
+    assert [b["Name"] for b in frankfurt.list_event_buses()["EventBuses"]] == ["default"]
+    # The same account elsewhere, another account in the same region: none of it.
+    for other in (client(bus, region="us-west-2", key="111111111111"), client(bus, region="eu-central-1")):
+        assert "fra" not in [r["Name"] for r in other.list_rules()["Rules"]]
+    # A key that is not 12 digits is the default account.
+    assert client(bus, region="eu-central-1", key="AKIDEXAMPLE").describe_event_bus()["Arn"] == (
+        "arn:aws:events:eu-central-1:123456789012:event-bus/default"
+    )
+
+    archive = frankfurt.create_archive(
+        ArchiveName="fra-archive", EventSourceArn="arn:aws:events:eu-central-1:111111111111:event-bus/default"
+    )["ArchiveArn"]
+    assert archive == "arn:aws:events:eu-central-1:111111111111:archive/fra-archive"
+    now = datetime.now(UTC)
+    replay = frankfurt.start_replay(
+        ReplayName="fra-replay",
+        EventSourceArn=archive,
+        EventStartTime=now - timedelta(minutes=5),
+        EventEndTime=now,
+        Destination={"Arn": "arn:aws:events:eu-central-1:111111111111:event-bus/default"},
+    )
+    assert replay["ReplayArn"] == "arn:aws:events:eu-central-1:111111111111:replay/fra-replay"
+    assert [a["ArchiveName"] for a in frankfurt.list_archives()["Archives"]] == ["fra-archive"]
+    assert "fra-archive" not in [a["ArchiveName"] for a in client(bus).list_archives()["Archives"]]
+
+
+def test_start_replay_checks_in_eventbridge_s_order(bus):
+    events = client(bus)
+    events.create_event_bus(Name="replay-other")
+    default = "arn:aws:events:us-east-1:123456789012:event-bus/default"
+    archive = events.create_archive(ArchiveName="order-checks", EventSourceArn=default)["ArchiveArn"]
+    now = datetime.now(UTC)
+    window = {"EventStartTime": now - timedelta(minutes=1), "EventEndTime": now}
+
+    def refused(**request):
+        with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+            events.start_replay(**{"ReplayName": "checks", "EventSourceArn": archive, **window, **request})
+        return error(excinfo)[:2]
+
+    # The window before the destination: an empty window to another bus is about the window.
+    assert refused(
+        EventStartTime=now, EventEndTime=now - timedelta(seconds=10), Destination={"Arn": "x"}
+    ) == (
+        "ValidationException",
+        "Parameter EventEndTime is not valid. Reason: EventStartTime must be before EventEndTime.",
+    )
+    assert refused(
+        EventSourceArn="arn:aws:events:us-east-1:123456789012:archive/missing", Destination={"Arn": default}
+    ) == (
+        "ValidationException",
+        "Parameter EventSourceArn is not valid. Reason: Archive missing does not exist.",
+    )
+    assert refused(Destination={"Arn": "arn:aws:events:us-east-1:123456789012:event-bus/nope"}) == (
+        "ResourceNotFoundException",
+        "Event bus nope does not exist.",
+    )
+    assert refused(Destination={"Arn": "arn:aws:events:us-east-1:123456789012:event-bus/replay-other"}) == (
+        "ValidationException",
+        "Parameter Destination.Arn is not valid. Reason: Cross event bus replay is not permitted.",
+    )
+    events.start_replay(ReplayName="checks", EventSourceArn=archive, Destination={"Arn": default}, **window)
+    # A replay of that name, whatever else is wrong.
+    assert refused(Destination={"Arn": "x"}, EventSourceArn="x") == (
+        "ResourceAlreadyExistsException",
+        "Replay checks already exists.",
+    )
