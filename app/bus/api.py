@@ -290,6 +290,17 @@ class BusApi(ArchiveOperations):
         rule = self._rule(request, "Rule")
         return _page([self.target_to_aws(t) for t in rule.targets], request, "Targets")
 
+    def list_rule_names_by_target(self, request: dict) -> dict:
+        """The rules (by name) with a target of that ARN, as ListTargetsByRule answers it."""
+        self._check_bus(request.get("EventBusName"))
+        arn = _required(request, "TargetArn")
+        names = sorted(
+            r.name
+            for r in self.bus.rules.values()
+            if any(self.target_to_aws(t)["Arn"] == arn for t in r.targets)
+        )
+        return _page(names, request, "RuleNames")
+
     def test_event_pattern(self, request: dict) -> dict:
         pattern = compile_pattern(_required(request, "EventPattern"))
         text = _required(request, "Event")
@@ -367,6 +378,7 @@ OPERATIONS: dict[str, Callable[[BusApi, dict], dict]] = {
     "PutTargets": BusApi.put_targets,
     "RemoveTargets": BusApi.remove_targets,
     "ListTargetsByRule": BusApi.list_targets_by_rule,
+    "ListRuleNamesByTarget": BusApi.list_rule_names_by_target,
     "TestEventPattern": BusApi.test_event_pattern,
     "CreateArchive": BusApi.create_archive,
     "DescribeArchive": BusApi.describe_archive,

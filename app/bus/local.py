@@ -672,12 +672,20 @@ class LocalBus:
         return replay
 
     def run_replay(
-        self, name: str, turn: Callable[[], AbstractContextManager] = nullcontext, save_every_s: float = 1.0
+        self,
+        name: str,
+        turn: Callable[[], AbstractContextManager] = nullcontext,
+        save_every_s: float = 1.0,
+        starting_s: float = 0.0,
     ) -> Replay:
         """Send a replay's archived events back through the rules, a batch of whole minutes
         at a time, each batch inside ``turn()`` (the server's lock); stops early when the
-        replay is set CANCELLING."""
+        replay is set CANCELLING. It stays STARTING for ``starting_s`` first (EventBridge's
+        replays take a while to start), so that STARTING can be seen and cancelled."""
         replay = self.replays.replays[name]
+        deadline = time.monotonic() + starting_s
+        while replay.state == "STARTING" and time.monotonic() < deadline:
+            time.sleep(min(0.05, starting_s))
         if replay.state == "STARTING":  # not if a CancelReplay came first
             replay.state = "RUNNING"
         self.replays.save()
@@ -697,6 +705,8 @@ class LocalBus:
                 if time.monotonic() - saved >= save_every_s:
                     self.replays.save()
                     saved = time.monotonic()
+            if replay.state == "CANCELLING":
+                time.sleep(starting_s)  # cancelling takes a while too: CANCELLING can be seen
             replay.state = "CANCELLED" if replay.state == "CANCELLING" else "COMPLETED"
         except Exception as exc:
             replay.state, replay.reason = "FAILED", f"{type(exc).__name__}: {exc}"

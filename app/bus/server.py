@@ -63,6 +63,9 @@ class ServerConfig:
     # in us-east-1, us-west-2 and eu-west-1 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html).
     put_events_tps: float = 10_000.0
     definition: Path | None = None  # default: infra/bus.yaml
+    # A started replay stays STARTING this long before it runs (DescribeReplay and CancelReplay
+    # can see it), and a cancelled one CANCELLING until its thread stops.
+    replay_starting_s: float = 1.0
     # Where the definition's bus lives: requests signed for this account and region see it
     # beside their default bus (the dashboard reads its lake and metrics).
     account: str = DEFAULT_ACCOUNT
@@ -242,7 +245,7 @@ class BusService:
     def _start_replay(self, bus: LocalBus, name: str) -> None:
         thread = threading.Thread(
             target=self._guard,
-            args=(bus.run_replay, name, self._replay_turn),
+            args=(bus.run_replay, name, self._replay_turn, 1.0, self.config.replay_starting_s),
             name=f"replay-{name}",
             daemon=True,
         )

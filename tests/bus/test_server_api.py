@@ -383,3 +383,57 @@ def test_start_replay_checks_in_eventbridge_s_order(bus):
         "ResourceAlreadyExistsException",
         "Replay checks already exists.",
     )
+
+
+# -- 5. replay lifecycle ------------------------------------------------------------------
+def test_a_replay_can_be_seen_starting_and_cancelling(bus):
+    import time
+
+    events = client(bus)
+    default = "arn:aws:events:us-east-1:123456789012:event-bus/default"
+    archive = events.create_archive(ArchiveName="lifecycle", EventSourceArn=default)["ArchiveArn"]
+    now = datetime.now(UTC)
+    window = {"EventStartTime": now - timedelta(minutes=1), "EventEndTime": now}
+    started = events.start_replay(
+        ReplayName="lifecycle", EventSourceArn=archive, Destination={"Arn": default}, **window
+    )
+    assert started["State"] == "STARTING"
+    assert events.describe_replay(ReplayName="lifecycle")["State"] == "STARTING"
+    assert events.cancel_replay(ReplayName="lifecycle")["State"] == "CANCELLING"
+    assert events.describe_replay(ReplayName="lifecycle")["State"] == "CANCELLING"
+    deadline = time.monotonic() + 10
+    while (
+        events.describe_replay(ReplayName="lifecycle")["State"] != "CANCELLED" and time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    assert events.describe_replay(ReplayName="lifecycle")["State"] == "CANCELLED"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        events.cancel_replay(ReplayName="lifecycle")
+    assert error(excinfo)[0] == "IllegalStatusException"
+
+    events.start_replay(
+        ReplayName="runs-through", EventSourceArn=archive, Destination={"Arn": default}, **window
+    )
+    deadline = time.monotonic() + 10
+    while (
+        events.describe_replay(ReplayName="runs-through")["State"] != "COMPLETED"
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    assert events.describe_replay(ReplayName="runs-through")["State"] == "COMPLETED"
+
+
+def test_list_rule_names_by_target(bus):
+    events = client(bus)
+    queue = "arn:aws:sqs:us-west-2:111111111111:by-target"
+    for name in ("by-target-b", "by-target-a", "by-target-none"):
+        events.put_rule(Name=name, EventPattern='{"source": ["a"]}')
+    for name in ("by-target-b", "by-target-a"):
+        events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": queue}])
+    assert events.list_rule_names_by_target(TargetArn=queue)["RuleNames"] == ["by-target-a", "by-target-b"]
+    page = events.list_rule_names_by_target(TargetArn=queue, Limit=1)
+    assert page["RuleNames"] == ["by-target-a"]
+    rest = events.list_rule_names_by_target(TargetArn=queue, NextToken=page["NextToken"])
+    assert rest["RuleNames"] == ["by-target-b"]
+    for name in ("by-target-b", "by-target-a"):
+        events.remove_targets(Rule=name, Ids=["q"])
