@@ -11,9 +11,12 @@ are unique in an account and region rather than in a bus.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from app.bus.api import OPERATIONS, SerializationException, UnknownOperationException, _page, _required
@@ -28,7 +31,7 @@ from app.bus.api_archive import (
     _one_filter,
     _state_filter,
 )
-from app.bus.buses import BusEntry, BusRegistry, Scope
+from app.bus.buses import BUS_ARN, BusEntry, BusRegistry, Scope
 from app.bus.definition import ResourceNotFoundException
 from app.bus.local import DEFAULT_BUS
 from app.events import EntryError, ValidationException, check_entry_count, validate_entry
@@ -40,9 +43,52 @@ ARCHIVE_OPERATIONS = ("DescribeArchive", "UpdateArchive", "DeleteArchive")
 REPLAY_OPERATIONS = ("DescribeReplay", "CancelReplay")
 
 
+RULE_ARN = re.compile(r"^arn:aws[\w-]*:events:([\w-]+):(\d{12}):rule/(?:([^/]+)/)?([^/]+)$")
+
+
+class TagStore:
+    """Tags of rules and event buses by ARN: ``<state>/tags.json``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.tags: dict[str, dict[str, str]] = json.loads(path.read_text()) if path.exists() else {}
+
+    def set(self, arn: str, tags: Any) -> None:
+        if not isinstance(tags, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("Key"), str) for t in tags
+        ):
+            raise ValidationException("Tags must be a list of {Key, Value}.")
+        keys = [t["Key"] for t in tags]
+        if len(set(keys)) < len(keys):
+            raise ValidationException("Invalid parameter: Duplicated keys are not allowed.")
+        self.tags.setdefault(arn, {}).update({t["Key"]: str(t.get("Value", "")) for t in tags})
+        self._save()
+
+    def remove(self, arn: str, keys: Any) -> None:
+        for key in keys or ():
+            self.tags.get(arn, {}).pop(key, None)
+        self._save()
+
+    def drop(self, prefix: str) -> None:
+        """Forget a deleted resource's tags (``prefix``: its ARN, or a bus's rule ARN prefix)."""
+        for arn in [a for a in self.tags if a == prefix or a.startswith(prefix)]:
+            del self.tags[arn]
+        self._save()
+
+    def listed(self, arn: str) -> list[dict]:
+        return [{"Key": k, "Value": v} for k, v in sorted(self.tags.get(arn, {}).items())]
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({a: t for a, t in self.tags.items() if t}, indent=1))
+        os.replace(tmp, self.path)
+
+
 class EventsApi:
     def __init__(self, registry: BusRegistry):
         self.registry = registry
+        self.tags = TagStore(registry.state_dir / "tags.json")
 
     def call(self, operation: str, request: dict, scope: Scope) -> dict:
         if not isinstance(request, dict):
@@ -59,7 +105,40 @@ class EventsApi:
         if operation == "TestEventPattern":  # no bus: the home bus's API answers it
             return self._home_api(operation, request)
         entry = self.registry.get(scope, request.get("EventBusName"))
-        return entry.api.call(operation, {**request, "EventBusName": None})
+        answer = entry.api.call(operation, {**request, "EventBusName": None})
+        if operation == "PutRule" and request.get("Tags"):
+            self.tags.set(answer["RuleArn"], request["Tags"])
+        elif operation == "DeleteRule" and request.get("Name") not in entry.bus.rules:
+            self.tags.drop(entry.bus.rule_arn(str(request.get("Name"))))
+        return answer
+
+    # -- tags --------------------------------------------------------------------------
+    def _taggable(self, request: dict, scope: Scope) -> str:
+        """A rule's or an event bus's ARN, checked to exist."""
+        arn = _required(request, "ResourceARN")
+        rule = RULE_ARN.match(str(arn))
+        if rule:
+            region, account, bus, name = rule.groups()
+            entry = self.registry.get((account, region), bus or DEFAULT_BUS)
+            if name not in entry.bus.rules:
+                raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus {entry.info.name}.")
+            return entry.bus.rule_arn(name)
+        if BUS_ARN.match(str(arn)):
+            return self.registry.get(scope, arn).bus.arn
+        raise ValidationException(
+            f"Parameter ResourceARN is not valid. Reason: {arn} is not the ARN of a rule or an event bus."
+        )
+
+    def tag_resource(self, request: dict, scope: Scope) -> dict:
+        self.tags.set(self._taggable(request, scope), _required(request, "Tags"))
+        return {}
+
+    def untag_resource(self, request: dict, scope: Scope) -> dict:
+        self.tags.remove(self._taggable(request, scope), _required(request, "TagKeys"))
+        return {}
+
+    def list_tags_for_resource(self, request: dict, scope: Scope) -> dict:
+        return {"Tags": self.tags.listed(self._taggable(request, scope))}
 
     def _home_api(self, operation: str, request: dict) -> dict:
         home = self.registry.home
@@ -87,6 +166,8 @@ class EventsApi:
             raise ResourceAlreadyExistsException(f"Event bus {name} already exists.")
         description = request.get("Description") or ""
         entry = self.registry.create(scope, name, description)
+        if request.get("Tags"):
+            self.tags.set(entry.bus.arn, request["Tags"])
         return {"EventBusArn": entry.bus.arn, **({"Description": description} if description else {})}
 
     def describe_event_bus(self, request: dict, scope: Scope) -> dict:
@@ -119,6 +200,8 @@ class EventsApi:
                 "and cannot be deleted through the API."
             )
         self.registry.delete(entry)
+        self.tags.drop(entry.bus.arn)
+        self.tags.drop(entry.bus.rule_arn(""))
         return {}
 
     # -- PutEvents ---------------------------------------------------------------------
@@ -229,4 +312,7 @@ SCOPE_OPERATIONS: dict[str, Callable[[EventsApi, dict, Scope], dict]] = {
     "ListArchives": EventsApi.list_archives,
     "StartReplay": EventsApi.start_replay,
     "ListReplays": EventsApi.list_replays,
+    "TagResource": EventsApi.tag_resource,
+    "UntagResource": EventsApi.untag_resource,
+    "ListTagsForResource": EventsApi.list_tags_for_resource,
 }

@@ -437,3 +437,39 @@ def test_list_rule_names_by_target(bus):
     assert rest["RuleNames"] == ["by-target-b"]
     for name in ("by-target-b", "by-target-a"):
         events.remove_targets(Rule=name, Ids=["q"])
+
+
+def test_rules_and_buses_take_tags(bus):
+    events = client(bus)
+    rule_arn = events.put_rule(
+        Name="tagged", EventPattern='{"source": ["a"]}', Tags=[{"Key": "team", "Value": "crm"}]
+    )["RuleArn"]
+    events.tag_resource(ResourceARN=rule_arn, Tags=[{"Key": "tier", "Value": "1"}])
+    assert events.list_tags_for_resource(ResourceARN=rule_arn)["Tags"] == [
+        {"Key": "team", "Value": "crm"},
+        {"Key": "tier", "Value": "1"},
+    ]
+    events.untag_resource(ResourceARN=rule_arn, TagKeys=["team"])
+    assert events.list_tags_for_resource(ResourceARN=rule_arn)["Tags"] == [{"Key": "tier", "Value": "1"}]
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        events.tag_resource(
+            ResourceARN=rule_arn, Tags=[{"Key": "k", "Value": "1"}, {"Key": "k", "Value": "2"}]
+        )
+    assert error(excinfo)[:2] == (
+        "ValidationException",
+        "Invalid parameter: Duplicated keys are not allowed.",
+    )
+    events.delete_rule(Name="tagged")
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        events.list_tags_for_resource(ResourceARN=rule_arn)
+    assert error(excinfo)[:2] == (
+        "ResourceNotFoundException",
+        "Rule tagged does not exist on EventBus default.",
+    )
+
+    bus_arn = events.create_event_bus(Name="tagged-bus", Tags=[{"Key": "env", "Value": "dev"}])["EventBusArn"]
+    assert events.list_tags_for_resource(ResourceARN=bus_arn)["Tags"] == [{"Key": "env", "Value": "dev"}]
+    events.delete_event_bus(Name="tagged-bus")
+    events.create_event_bus(Name="tagged-bus")
+    assert events.list_tags_for_resource(ResourceARN=bus_arn)["Tags"] == []  # not the deleted bus's
+    events.delete_event_bus(Name="tagged-bus")
