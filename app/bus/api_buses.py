@@ -251,7 +251,7 @@ class EventsApi:
         name = _name(request, "ArchiveName", ARCHIVE_NAME_MAX)
         if any(name in e.bus.archives.archives for e in self.registry.in_scope(scope)):
             raise ResourceAlreadyExistsException(f"Archive {name} already exists.")
-        entry = self.registry.get(scope, request.get("EventSourceArn") or "")
+        entry = self.registry.get(scope, _required(request, "EventSourceArn"))
         return entry.api.call("CreateArchive", {**request, "EventSourceArn": entry.bus.arn})
 
     def list_archives(self, request: dict, scope: Scope) -> dict:
