@@ -82,9 +82,11 @@ class BusApi(ArchiveOperations):
 
     # -- helpers -----------------------------------------------------------------------
     def _check_bus(self, name: Any) -> None:
-        if name in (None, "default", self.bus.name) or name == self.bus.arn:
+        """A request's EventBusName, by name or ARN: this bus (None: the caller chose it, as
+        :mod:`app.bus.api_buses` does for every request)."""
+        if name in (None, self.bus.name) or name == self.bus.arn:
             return
-        raise ResourceNotFoundException(f"Event bus {name} does not exist.")
+        raise ResourceNotFoundException(f"Event bus {str(name).rsplit('/', 1)[-1]} does not exist.")
 
     def _bus_arn(self) -> str:
         return f"arn:aws:events:{self.bus.region}:{self.bus.account}:event-bus/{self.bus.name}"
