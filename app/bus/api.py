@@ -44,6 +44,8 @@ from app.bus.targets import target_fields_from_arn
 from app.events import ValidationException
 
 Deliver = Callable[[list[dict], datetime], None]
+# TestEventPattern's mandatory envelope fields (API_TestEventPattern.html, less ``resources``).
+EVENT_MANDATORY_FIELDS = ("id", "account", "source", "time", "region", "detail-type")
 
 
 class BusApi(ArchiveOperations):
@@ -56,8 +58,12 @@ class BusApi(ArchiveOperations):
         store: RuleStore,
         deliver: Deliver | None = None,
         run_replay: RunReplay | None = None,
+        bus_exists: Callable[[str], bool] | None = None,
     ):
+        """``bus_exists``: whether an event bus ARN names a bus of the account (StartReplay's
+        cross-bus check; default: only this bus)."""
         self.bus = bus
+        self.bus_exists = bus_exists or (lambda arn: arn == bus.arn)
         self.store = store
         self.deliver = deliver or (lambda events, now: bus.publish(events, ingested_at=now))
         self.run_replay = run_replay or bus.run_replay
@@ -78,9 +84,11 @@ class BusApi(ArchiveOperations):
 
     # -- helpers -----------------------------------------------------------------------
     def _check_bus(self, name: Any) -> None:
-        if name in (None, "default", self.bus.name) or name == self._bus_arn():
+        """A request's EventBusName, by name or ARN: this bus (None: the caller chose it, as
+        :mod:`app.bus.api_buses` does for every request)."""
+        if name in (None, self.bus.name) or name == self.bus.arn:
             return
-        raise ResourceNotFoundException(f"Event bus {name} does not exist.")
+        raise ResourceNotFoundException(f"Event bus {str(name).rsplit('/', 1)[-1]} does not exist.")
 
     def _bus_arn(self) -> str:
         return f"arn:aws:events:{self.bus.region}:{self.bus.account}:event-bus/{self.bus.name}"
@@ -119,6 +127,8 @@ class BusApi(ArchiveOperations):
         }
         if rule.description:
             out["Description"] = rule.description
+        if rule.role_arn:
+            out["RoleArn"] = rule.role_arn
         return out
 
     def target_to_aws(self, target: Target) -> dict:
@@ -128,9 +138,12 @@ class BusApi(ArchiveOperations):
             else self.bus.target_arn(target)
         )
         out: dict[str, Any] = {"Id": target.id, "Arn": arn, "RetryPolicy": target.retry.to_aws()}
+        if target.role_arn:
+            out["RoleArn"] = target.role_arn
         if target.dead_letter_queue:
             out["DeadLetterConfig"] = {
-                "Arn": f"arn:aws:sqs:{self.bus.region}:{self.bus.account}:{target.dead_letter_queue}"
+                "Arn": target.dead_letter_arn
+                or f"arn:aws:sqs:{self.bus.region}:{self.bus.account}:{target.dead_letter_queue}"
             }
         if target.input_path:
             out["InputPath"] = target.input_path
@@ -146,7 +159,8 @@ class BusApi(ArchiveOperations):
             raise ValidationException(
                 f"Target Id {target_id!r} must be 1-64 letters, digits, '.', '-' or '_'."
             )
-        kind, fields = self._kind_of(_required(raw, "Arn"))
+        arn = _required(raw, "Arn")
+        kind, fields = self._kind_of(arn)
         try:
             retry = RetryPolicy.from_aws(raw.get("RetryPolicy"))
         except ValueError as exc:
@@ -164,6 +178,9 @@ class BusApi(ArchiveOperations):
             input_transformer=raw.get("InputTransformer"),
             input=raw.get("Input"),
             dead_letter_queue=dlq_arn.rsplit(":", 1)[-1] if dlq_arn else None,
+            arn=None if _is_url(arn) else arn,  # a URL target answers with its URL (endpoint)
+            role_arn=raw.get("RoleArn"),
+            dead_letter_arn=dlq_arn,
             **fields,
         )
         target.input_transform()  # raises PutTargets' ValidationException
@@ -214,7 +231,16 @@ class BusApi(ArchiveOperations):
         if existing is None and len(self.bus.rules) >= 300:
             raise LimitExceededException("The requested resource exceeds the maximum number allowed.")
         targets = existing.targets if existing else ()
-        self._save(Rule(name, json.loads(text), targets, request.get("Description", ""), state), name)
+        rule = Rule(
+            name,
+            json.loads(text),
+            targets,
+            request.get("Description", ""),
+            state,
+            pattern_text=text,
+            role_arn=request.get("RoleArn"),
+        )
+        self._save(rule, name)
         return {"RuleArn": self.bus.rule_arn(name)}
 
     def describe_rule(self, request: dict) -> dict:
@@ -227,8 +253,11 @@ class BusApi(ArchiveOperations):
         return _page([self.describe(self.bus.rules[n]) for n in names], request, "Rules")
 
     def delete_rule(self, request: dict) -> dict:
-        rule = self._rule(request)
-        if rule.targets:
+        self._check_bus(request.get("EventBusName"))
+        rule = self.bus.rules.get(_required(request, "Name"))
+        if rule is None:  # EventBridge answers 200 for a rule that does not exist
+            return {}
+        if rule.targets and not request.get("Force"):
             raise ValidationException("Rule can't be deleted since it has targets.")
         self._save(None, rule.name)
         return {}
@@ -267,15 +296,28 @@ class BusApi(ArchiveOperations):
         rule = self._rule(request, "Rule")
         return _page([self.target_to_aws(t) for t in rule.targets], request, "Targets")
 
+    def list_rule_names_by_target(self, request: dict) -> dict:
+        """The rules (by name) with a target of that ARN, as ListTargetsByRule answers it."""
+        self._check_bus(request.get("EventBusName"))
+        arn = _required(request, "TargetArn")
+        names = sorted(
+            r.name
+            for r in self.bus.rules.values()
+            if any(self.target_to_aws(t)["Arn"] == arn for t in r.targets)
+        )
+        return _page(names, request, "RuleNames")
+
     def test_event_pattern(self, request: dict) -> dict:
         pattern = compile_pattern(_required(request, "EventPattern"))
         text = _required(request, "Event")
         try:
             event = json.loads(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             event = None
-        if not isinstance(event, dict):
-            raise ValidationException("Parameter Event is not valid: it must be a JSON object.")
+        # The envelope fields the API reference makes mandatory; ``resources`` is listed there
+        # too, but EventBridge accepts events without it (localstack's AWS-validated tests).
+        if not isinstance(event, dict) or any(field not in event for field in EVENT_MANDATORY_FIELDS):
+            raise ValidationException("Parameter Event is not valid.")
         # Match the text itself: number spelling and duplicate keys count as EventBridge reads them.
         return {"Result": bool(pattern.matches_json(text))}
 
@@ -301,10 +343,30 @@ def _is_url(text: Any) -> bool:
     return isinstance(text, str) and text.startswith(("http://", "https://"))
 
 
-def _page(items: list[dict], request: dict, key: str) -> dict:
-    """ListRules / ListTargetsByRule paging: ``Limit`` items from ``NextToken`` (an offset)."""
-    start = int(request.get("NextToken") or 0)
-    limit = int(request.get("Limit") or 100)
+def _page(items: list, request: dict, key: str) -> dict:
+    """Every List* operation's paging: ``Limit`` items (1-100, default 100) from ``NextToken``.
+
+    A token is the offset of the next item, as text; one the bus did not give (not such an
+    offset, or past the end) is a ValidationException — never a server error, which botocore
+    would retry."""
+    token, limit = request.get("NextToken"), request.get("Limit")
+    if limit is None:
+        limit = 100
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
+        raise ValidationException(
+            f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: "
+            "Member must have value between 1 and 100"
+        )
+    start = 0
+    if token is not None:
+        if (
+            not isinstance(token, str)
+            or not token.isascii()
+            or not token.isdigit()
+            or int(token) > len(items)
+        ):
+            raise ValidationException("The NextToken provided is not valid.")
+        start = int(token)
     out: dict[str, Any] = {key: items[start : start + limit]}
     if start + limit < len(items):
         out["NextToken"] = str(start + limit)
@@ -322,6 +384,7 @@ OPERATIONS: dict[str, Callable[[BusApi, dict], dict]] = {
     "PutTargets": BusApi.put_targets,
     "RemoveTargets": BusApi.remove_targets,
     "ListTargetsByRule": BusApi.list_targets_by_rule,
+    "ListRuleNamesByTarget": BusApi.list_rule_names_by_target,
     "TestEventPattern": BusApi.test_event_pattern,
     "CreateArchive": BusApi.create_archive,
     "DescribeArchive": BusApi.describe_archive,

@@ -55,6 +55,7 @@ class Archive:
     description: str = ""
     created: float = 0.0  # epoch seconds
     state: str = "ENABLED"
+    pattern_text: str | None = None  # the EventPattern as CreateArchive/UpdateArchive gave it
 
 
 @dataclass

@@ -94,6 +94,11 @@ class Target:
     input_path: str | None = None
     input_transformer: dict[str, Any] | None = None
     input: str | None = None  # constant JSON text sent instead of the event
+    # As PutTargets gave them (None for bus.yaml's targets): ListTargetsByRule answers with
+    # these, never with an ARN rebuilt from the kind.
+    arn: str | None = None
+    role_arn: str | None = None
+    dead_letter_arn: str | None = None
 
     @property
     def queue_name(self) -> str:
@@ -127,10 +132,21 @@ class Rule:
     targets: tuple[Target, ...]
     description: str = ""
     state: str = "ENABLED"
+    # The EventPattern text PutRule was given, byte for byte (None for bus.yaml's rules):
+    # DescribeRule and ListRules answer with it, and the rule matches by it.
+    pattern_text: str | None = None
+    role_arn: str | None = None
 
     @property
     def pattern_json(self) -> str:
+        if self.pattern_text is not None:
+            return self.pattern_text
         return json.dumps(self.pattern, separators=(",", ":"))
+
+    @property
+    def pattern_source(self) -> str | dict[str, Any]:
+        """What the rule's pattern is compiled from: the text as given, else the data."""
+        return self.pattern_text if self.pattern_text is not None else self.pattern
 
 
 @dataclass(frozen=True)

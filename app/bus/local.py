@@ -68,6 +68,8 @@ from app.metrics.local import MetricsRecorder, Periods
 from app.metrics.names import EventsMetric
 
 MAX_BACKOFF_S = 300.0
+DEFAULT_BUS = "default"  # every account has it in every region
+DEFAULT_ACCOUNT, DEFAULT_REGION = "123456789012", "us-east-1"
 ARCHIVE_TARGET = "archive"  # journal deliveries to an archive: ("archive:<name>", "archive")
 
 
@@ -123,8 +125,8 @@ class LocalBus:
         *,
         state_dir: Path | None = None,
         transport: Transport | None = None,
-        account: str = "123456789012",
-        region: str = "us-east-1",
+        account: str = DEFAULT_ACCOUNT,
+        region: str = DEFAULT_REGION,
         max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
         metrics_now: datetime | None = None,
         seed: int = 0,
@@ -178,7 +180,7 @@ class LocalBus:
             self.remove_rule(rule.name)
         self.rules[rule.name] = rule
         if rule.state == "ENABLED":
-            self.index.add(rule.name, compile_pattern(rule.pattern))
+            self.index.add(rule.name, compile_pattern(rule.pattern_source))
         for target in rule.targets:
             if target.dead_letter_queue and target.dead_letter_queue not in self.dlqs:
                 self.dlqs[target.dead_letter_queue] = self._dlq(target.dead_letter_queue)
@@ -201,7 +203,7 @@ class LocalBus:
         self.index = PatternIndex()
         for rule in self.rules.values():
             if rule.state == "ENABLED":
-                self.index.add(rule.name, compile_pattern(rule.pattern))
+                self.index.add(rule.name, compile_pattern(rule.pattern_source))
 
     def _dlq(self, name: str) -> LocalDeadLetterQueue:
         return LocalDeadLetterQueue(queue_path(self.state_dir / "dlq", name))
@@ -211,10 +213,17 @@ class LocalBus:
         return open_target(target, plumbing)
 
     def rule_arn(self, rule: str) -> str:
-        return f"arn:aws:events:{self.region}:{self.account}:rule/{self.name}/{rule}"
+        """``rule/NAME`` on an account's default bus, ``rule/BUS/NAME`` on a custom bus."""
+        path = rule if self.name == DEFAULT_BUS else f"{self.name}/{rule}"
+        return f"arn:aws:events:{self.region}:{self.account}:rule/{path}"
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:events:{self.region}:{self.account}:event-bus/{self.name}"
 
     def target_arn(self, target: Target) -> str:
-        return target_arn(target, self.name, self.region, self.account)
+        """The target's ARN as PutTargets gave it, else the one the local bus names it by."""
+        return target.arn or target_arn(target, self.name, self.region, self.account)
 
     # -- PutEvents ---------------------------------------------------------------------
     def put_events(self, entries: Sequence[Any], now: datetime | None = None) -> dict:
@@ -664,12 +673,20 @@ class LocalBus:
         return replay
 
     def run_replay(
-        self, name: str, turn: Callable[[], AbstractContextManager] = nullcontext, save_every_s: float = 1.0
+        self,
+        name: str,
+        turn: Callable[[], AbstractContextManager] = nullcontext,
+        save_every_s: float = 1.0,
+        starting_s: float = 0.0,
     ) -> Replay:
         """Send a replay's archived events back through the rules, a batch of whole minutes
         at a time, each batch inside ``turn()`` (the server's lock); stops early when the
-        replay is set CANCELLING."""
+        replay is set CANCELLING. It stays STARTING for ``starting_s`` first (EventBridge's
+        replays take a while to start), so that STARTING can be seen and cancelled."""
         replay = self.replays.replays[name]
+        deadline = time.monotonic() + starting_s
+        while replay.state == "STARTING" and time.monotonic() < deadline:
+            time.sleep(min(0.05, starting_s))
         if replay.state == "STARTING":  # not if a CancelReplay came first
             replay.state = "RUNNING"
         self.replays.save()
@@ -689,6 +706,8 @@ class LocalBus:
                 if time.monotonic() - saved >= save_every_s:
                     self.replays.save()
                     saved = time.monotonic()
+            if replay.state == "CANCELLING":
+                time.sleep(starting_s)  # cancelling takes a while too: CANCELLING can be seen
             replay.state = "CANCELLED" if replay.state == "CANCELLING" else "COMPLETED"
         except Exception as exc:
             replay.state, replay.reason = "FAILED", f"{type(exc).__name__}: {exc}"

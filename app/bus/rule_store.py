@@ -16,6 +16,7 @@ from app.bus.definition import RetryPolicy, Rule, Target
 from app.bus.local import LocalBus
 
 FILE_NAME = "rules.json"
+FORMAT = 2  # 2: rules keep PutRule's pattern text and the ARNs as given (1: no "format" key)
 
 
 class RuleStore:
@@ -38,14 +39,27 @@ class RuleStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(
-            json.dumps({"rules": [asdict(r) for r in rules], "deleted": sorted(deleted)}, indent=1)
+            json.dumps(
+                {"format": FORMAT, "rules": [asdict(r) for r in rules], "deleted": sorted(deleted)}, indent=1
+            )
         )
         os.replace(tmp, self.path)
 
 
 def _rule_from_json(raw: dict[str, Any]) -> Rule:
+    """A rule of either format: before format 2 a file had no ``pattern_text``, ``role_arn``
+    nor the targets' ``arn``, ``role_arn`` and ``dead_letter_arn`` (they read back as None:
+    the rule answers with its pattern re-serialized and rebuilt ARNs, as it did)."""
     targets = tuple(Target(**{**t, "retry": RetryPolicy(**t["retry"])}) for t in raw["targets"])
-    return Rule(raw["name"], raw["pattern"], targets, raw.get("description", ""), raw.get("state", "ENABLED"))
+    return Rule(
+        raw["name"],
+        raw["pattern"],
+        targets,
+        raw.get("description", ""),
+        raw.get("state", "ENABLED"),
+        pattern_text=raw.get("pattern_text"),
+        role_arn=raw.get("role_arn"),
+    )
 
 
 def apply_stored_rules(bus: LocalBus, store: RuleStore) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from app.bus.definition import BusDefinition
 from app.bus.journal import Journal
-from app.bus.local import LocalBus
+from app.bus.local import DEFAULT_ACCOUNT, DEFAULT_REGION, LocalBus
 from app.bus.rule_store import RuleStore, apply_stored_rules
 from app.bus.targets import Transport
 
@@ -28,9 +28,19 @@ def open_local_bus(
     *,
     transport: Transport | None = None,
     journal: Journal | None = None,
+    account: str = DEFAULT_ACCOUNT,
+    region: str = DEFAULT_REGION,
 ) -> LocalBus:
     """A bus with the rules ``bus serve`` has: bus.yaml's, with the API's changes laid over."""
     state_dir = state_dir_for(lake, state_dir)
-    bus = LocalBus(definition, Path(lake), state_dir=state_dir, transport=transport, journal=journal)
+    bus = LocalBus(
+        definition,
+        Path(lake),
+        state_dir=state_dir,
+        transport=transport,
+        journal=journal,
+        account=account,
+        region=region,
+    )
     apply_stored_rules(bus, RuleStore.in_state_dir(state_dir))
     return bus

@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import queue
+import re
 import threading
 import time
 import uuid
@@ -33,8 +34,11 @@ from typing import Any, cast
 
 from app import clock
 from app.bus.api import BusApi, SerializationException
+from app.bus.api_buses import EventsApi
+from app.bus.buses import BusRegistry, Scope
 from app.bus.definition import BusDefinition, load_definition
 from app.bus.journal import Journal
+from app.bus.local import DEFAULT_ACCOUNT, DEFAULT_REGION, LocalBus
 from app.bus.rule_store import RuleStore
 from app.bus.runtime import open_local_bus, state_dir_for
 from app.bus.targets import http_transport
@@ -67,6 +71,13 @@ class ServerConfig:
     # in us-east-1, us-west-2 and eu-west-1 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html).
     put_events_tps: float = 10_000.0
     definition: Path | None = None  # default: infra/bus.yaml
+    # A started replay stays STARTING this long before it runs (DescribeReplay and CancelReplay
+    # can see it), and a cancelled one CANCELLING until its thread stops.
+    replay_starting_s: float = 1.0
+    # Where the definition's bus lives: requests signed for this account and region see it
+    # beside their default bus (the dashboard reads its lake and metrics).
+    account: str = DEFAULT_ACCOUNT
+    region: str = DEFAULT_REGION
 
 
 class ThrottlingException(BusError):
@@ -128,42 +139,64 @@ class BusService:
         self.lock = threading.RLock()
         self.journal = Journal(state_dir / "journal.jsonl")
         self.bus = open_local_bus(
-            definition, config.lake, state_dir, transport=http_transport(timeout_s=2.0), journal=self.journal
+            definition,
+            config.lake,
+            state_dir,
+            transport=http_transport(timeout_s=2.0),
+            journal=self.journal,
+            account=config.account,
+            region=config.region,
         )
-        # A proxy with the recorder's methods, each called under one lock.
-        self.bus.metrics = cast(MetricsRecorder, LockedMetrics(self.bus.metrics))
-        store = RuleStore.in_state_dir(state_dir)
-        # (accepted events, ingestion time) from PutEvents; (journaled events, None) at start
-        self.accepted: queue.Queue[tuple[list, datetime | None]] = queue.Queue()
-        self.api = BusApi(
-            self.bus,
-            store,
-            deliver=lambda events, now: self.accepted.put((events, now)),
-            run_replay=self._start_replay,
+        # (bus, accepted events, ingestion time) from PutEvents; (bus, journaled events, None) at start
+        self.accepted: queue.Queue[tuple[LocalBus, list, datetime | None]] = queue.Queue()
+        self.registry = BusRegistry(
+            self.bus, self._api_for(self.bus, RuleStore.in_state_dir(state_dir)), state_dir, self._api_for
         )
+        self.api = EventsApi(self.registry)
         self.compaction_lock = threading.Lock()  # a replay checks the lake for the ids it holds
         self.stopping = threading.Event()
         self.put_events_rate = RequestRate(config.put_events_tps)
         self.threads: list[threading.Thread] = []
 
-    def call(self, operation: str, request: dict) -> dict:
+    def _api_for(self, bus: LocalBus, store: RuleStore) -> BusApi:
+        """The API over one bus: its deliveries and replays go to the worker threads."""
+        # A proxy with the recorder's methods, each called under one lock.
+        bus.metrics = cast(MetricsRecorder, LockedMetrics(bus.metrics))
+        return BusApi(
+            bus,
+            store,
+            deliver=lambda events, now: self.accepted.put((bus, events, now)),
+            run_replay=lambda name: self._start_replay(bus, name),
+            bus_exists=lambda arn: self.registry.exists((bus.account, bus.region), arn),
+        )
+
+    def buses(self) -> list[LocalBus]:
+        return [entry.bus for entry in self.registry.all()]
+
+    def call(self, operation: str, request: dict, scope: Scope | None = None) -> dict:
+        scope = scope or (self.bus.account, self.bus.region)
         if operation == "PutEvents":
             if not self.put_events_rate.admit():
                 self.bus.count_throttled_put_events(clock.now())
                 raise ThrottlingException("Rate exceeded")
-            return self.api.call(operation, request)
+            return self.api.call(operation, request, scope)
         with self.lock:
-            return self.api.call(operation, request)
+            return self.api.call(operation, request, scope)
 
     def start(self) -> None:
-        """Read the journal back, then deliver what it holds on the delivery thread."""
-        interrupted = self.bus.replays.fail_interrupted(time.time())
-        if interrupted:
-            log.warning("replays %s were running when the bus stopped: now FAILED", ", ".join(interrupted))
-        unfinished = self.journal.recover()
-        if unfinished:
-            log.warning("re-delivering %d journaled events after a restart", len(unfinished))
-        self.accepted.put((unfinished, None))
+        """Read the journals back, then deliver what they hold on the delivery thread."""
+        for bus in self.buses():
+            interrupted = bus.replays.fail_interrupted(time.time())
+            if interrupted:
+                log.warning(
+                    "replays %s were running when the bus stopped: now FAILED", ", ".join(interrupted)
+                )
+            unfinished = bus.journal.recover() if bus.journal is not None else []
+            if unfinished:
+                log.warning(
+                    "re-delivering %d journaled events of bus %s after a restart", len(unfinished), bus.name
+                )
+            self.accepted.put((bus, unfinished, None))
         for work in (self._deliver_loop, self._retry_loop, self._housekeeping_loop):
             thread = threading.Thread(target=work, name=work.__name__, daemon=True)
             thread.start()
@@ -172,45 +205,55 @@ class BusService:
     def stop(self) -> None:
         self.stopping.set()
         with self.lock:
-            for replay in self.bus.replays.active():
-                self.bus.cancel_replay(replay.name)
+            for bus in self.buses():
+                for replay in bus.replays.active():
+                    bus.cancel_replay(replay.name)
         for thread in self.threads:
             thread.join(timeout=5)
         with self.lock:
-            self._drain_accepted(block=False)
-            self.bus.flush()
-            self.journal.close()
+            while self._drain_accepted(block=False):
+                pass
+            for bus in self.buses():
+                bus.flush()
+                if bus.journal is not None:
+                    bus.journal.close()
 
     # -- worker threads ----------------------------------------------------------------
     def _drain_accepted(self, block: bool) -> int:
         """Publish what PutEvents accepted, many calls at once (fewer, larger lake files)."""
         try:
-            events, ingested = self.accepted.get(timeout=0.2) if block else self.accepted.get_nowait()
+            bus, events, ingested = self.accepted.get(timeout=0.2) if block else self.accepted.get_nowait()
         except queue.Empty:
             return 0
         if ingested is None:  # journaled before a restart
             with self.lock:
-                return self.bus.recover(events, now=clock.now())
-        batch = list(events)
-        ingested_each = [ingested.timestamp()] * len(events)
-        while len(batch) < self.config.delivery_batch:
+                return bus.recover(events, now=clock.now()) or 1
+        batches: dict[int, tuple[LocalBus, list, list[float]]] = {id(bus): (bus, [], [])}
+        count = 0
+        while True:
+            _, batch, ingested_each = batches.setdefault(id(bus), (bus, [], []))
+            batch.extend(events)
+            ingested_each.extend([ingested.timestamp()] * len(events))
+            count += len(events)
+            if count >= self.config.delivery_batch:
+                break
             try:
-                more, more_ingested = self.accepted.get_nowait()
+                bus, events, more_ingested = self.accepted.get_nowait()
             except queue.Empty:
                 break
-            # Only the first item, queued before the threads start, is a restart's (None).
+            # Only the items queued before the threads start are a restart's (None).
             assert more_ingested is not None
-            batch.extend(more)
-            ingested_each.extend([more_ingested.timestamp()] * len(more))
+            ingested = more_ingested
         with self.lock:
-            # Delivery starts now: the latency metrics count the time events waited here.
-            self.bus.publish(batch, ingested_each=ingested_each, now=clock.now())
-        return len(batch)
+            for target, batch, ingested_each in batches.values():
+                # Delivery starts now: the latency metrics count the time events waited here.
+                target.publish(batch, ingested_each=ingested_each, now=clock.now())
+        return count
 
-    def _start_replay(self, name: str) -> None:
+    def _start_replay(self, bus: LocalBus, name: str) -> None:
         thread = threading.Thread(
             target=self._guard,
-            args=(self.bus.run_replay, name, self._replay_turn),
+            args=(bus.run_replay, name, self._replay_turn, 1.0, self.config.replay_starting_s),
             name=f"replay-{name}",
             daemon=True,
         )
@@ -230,15 +273,18 @@ class BusService:
     def _retry_loop(self) -> None:
         while not self.stopping.wait(self.config.retry_tick_s):
             with self.lock:
-                self._guard(self.bus.run_due, time.time())
+                for bus in self.buses():
+                    self._guard(bus.run_due, time.time())
 
     def _housekeeping_loop(self) -> None:
         last_compaction = time.monotonic()
         while not self.stopping.wait(self.config.metrics_every_s):
             with self.lock:
-                self._guard(self.bus.flush)
-                self._guard(self.journal.compact_if_large)
-                self._guard(self.bus.archives.expire, time.time())
+                for bus in self.buses():
+                    self._guard(bus.flush)
+                    if bus.journal is not None:
+                        self._guard(bus.journal.compact_if_large)
+                    self._guard(bus.archives.expire, time.time())
             if time.monotonic() - last_compaction >= self.config.compact_every_s:
                 last_compaction = time.monotonic()
                 self._guard(self._compact_lake)
@@ -274,7 +320,7 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             try:
                 operation, request = self._read_request()
-                self._send(200, service.call(operation, request))
+                self._send(200, service.call(operation, request, self._scope()))
             except BusError as exc:
                 self._send(
                     exc.status if exc.status < 500 else 500, {"__type": exc.code, "message": exc.message}
@@ -312,6 +358,9 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
             if not isinstance(request, dict):
                 raise SerializationException("The request body must be a JSON object.")
             return target[len(TARGET_PREFIX) :], request
+
+        def _scope(self) -> Scope:
+            return scope_of(self.headers.get("Authorization", ""), (service.bus.account, service.bus.region))
 
         def _send(self, status: int, body: dict) -> None:
             data = json.dumps(body).encode()
@@ -360,6 +409,22 @@ def _refuse_busy(connection: Any) -> None:
     ).encode()
     with contextlib.suppress(OSError):
         connection.sendall(head + body)
+
+
+# SigV4: "AWS4-HMAC-SHA256 Credential=AKID/20261206/eu-central-1/events/aws4_request, …"
+CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def scope_of(authorization: str, default: Scope) -> Scope:
+    """(account, region) of a request: the region of its SigV4 credential scope; the account
+    its access key id when that is 12 digits (as localstack and moto read it), else the
+    default account. An unsigned request is the default account's, in the default region."""
+    match = CREDENTIAL.search(authorization)
+    if match is None:
+        return default
+    key, region = match.groups()
+    return (key if ACCOUNT_ID.match(key) else DEFAULT_ACCOUNT), region
 
 
 def serve(config: ServerConfig, ready: threading.Event | None = None) -> None:

@@ -72,9 +72,11 @@ def cmd_bus_redrive(args: argparse.Namespace) -> int:
 # -- the live publisher ----------------------------------------------------------------------
 
 
-def to_entry(event: dict) -> dict:
-    """A simulated envelope as a PutEvents request entry."""
+def to_entry(event: dict, bus: str) -> dict:
+    """A simulated envelope as a PutEvents request entry for ``bus`` (the definition's bus: a
+    custom bus, beside the account's default bus)."""
     return {
+        "EventBusName": bus,
         "Source": event["source"],
         "DetailType": event["detail-type"],
         "Time": event["time"],
@@ -126,7 +128,10 @@ def seeded_enterprise(lake: Path):
 
 def cmd_bus_publish(args: argparse.Namespace) -> int:
     _exit_on_sigterm()
+    from app.bus.definition import load_definition
+
     client = events_client(args.endpoint)
+    bus = load_definition().bus
     since, began = clock.now().replace(microsecond=0), time.monotonic()  # then on by the time elapsed
     seeded = seeded_enterprise(resolve_lake(args))
     start = since
@@ -143,7 +148,7 @@ def cmd_bus_publish(args: argparse.Namespace) -> int:
             until = (start + timedelta(seconds=time.monotonic() - began)).replace(microsecond=0)
             if not seeded and until.date() != day:  # unseeded: the simulation is built per window of days
                 enterprise, day = live_enterprise(args.rate, args.seed, until.date()), until.date()
-            sent, failed = publish_window(client, enterprise.events_between(since, until))
+            sent, failed = publish_window(client, enterprise.events_between(since, until), bus)
             since = until
             if failed:
                 print(f"{failed} of {sent} entries were refused", file=sys.stderr, flush=True)
@@ -151,9 +156,9 @@ def cmd_bus_publish(args: argparse.Namespace) -> int:
         return 0
 
 
-def publish_window(client, events: list[dict]) -> tuple[int, int]:
+def publish_window(client, events: list[dict], bus: str) -> tuple[int, int]:
     failed = 0
-    for batch in batches([to_entry(e) for e in events]):
+    for batch in batches([to_entry(e, bus) for e in events]):
         failed += client.put_events(Entries=batch)["FailedEntryCount"]
     return len(events), failed
 

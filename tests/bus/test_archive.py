@@ -340,8 +340,8 @@ def _started(api):
                 "EventEndTime": 1,
                 "Destination": {"Arn": BUS_ARN},
             },
-            "ResourceNotFoundException",
-            "Archive missing does not exist",
+            "ValidationException",
+            "Parameter EventSourceArn is not valid. Reason: Archive missing does not exist.",
             id="replay-unknown-archive",
         ),
         pytest.param(
@@ -366,8 +366,8 @@ def _started(api):
                 "EventEndTime": 1,
                 "Destination": {"Arn": "arn:aws:events:us-east-1:123456789012:event-bus/other"},
             },
-            "ValidationException",
-            "Cross event bus replay is not permitted",
+            "ResourceNotFoundException",
+            "Event bus other does not exist.",
             id="replay-other-bus",
         ),
         pytest.param(

@@ -27,7 +27,13 @@ PATTERN = {
 
 
 def order(amount, source="shop", detail_type="OrderPlaced"):
-    return {"Source": source, "DetailType": detail_type, "Detail": json.dumps({"amount": amount})}
+    # For the definition's bus, a custom bus beside each account's default bus.
+    return {
+        "Source": source,
+        "DetailType": detail_type,
+        "Detail": json.dumps({"amount": amount}),
+        "EventBusName": "test-bus",
+    }
 
 
 def error_code(excinfo) -> str:
@@ -40,11 +46,15 @@ def test_rules_targets_events_lake_and_dead_letters_through_boto3(tmp_path):
         failing_url = failing.url
         events = bus.client()
         arn = events.put_rule(
-            Name="big-orders", EventPattern=json.dumps(PATTERN), Description="orders over 100"
+            Name="big-orders",
+            EventPattern=json.dumps(PATTERN),
+            Description="orders over 100",
+            EventBusName="test-bus",
         )["RuleArn"]
         assert arn == "arn:aws:events:us-east-1:123456789012:rule/test-bus/big-orders"
         events.put_targets(
             Rule="big-orders",
+            EventBusName="test-bus",
             Targets=[
                 {"Id": "lake", "Arn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/test-bus-lake"},
                 {
@@ -69,7 +79,7 @@ def test_rules_targets_events_lake_and_dead_letters_through_boto3(tmp_path):
             order(200, detail_type="OrderCancelled"),
             order("150"),
             order(1000),
-            {"Source": "shop", "DetailType": "OrderPlaced", "Detail": "{broken"},
+            {"Source": "shop", "DetailType": "OrderPlaced", "Detail": "{broken", "EventBusName": "test-bus"},
         ]
         response = events.put_events(Entries=entries)
         assert response["FailedEntryCount"] == 1

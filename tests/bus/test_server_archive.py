@@ -15,7 +15,13 @@ RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/test-bus/"
 
 
 def order(at: datetime, n: int) -> dict:
-    return {"Source": "shop", "DetailType": "OrderPlaced", "Time": at, "Detail": json.dumps({"n": n})}
+    return {
+        "Source": "shop",
+        "DetailType": "OrderPlaced",
+        "Time": at,
+        "Detail": json.dumps({"n": n}),
+        "EventBusName": "test-bus",  # the definition's bus, a custom bus
+    }
 
 
 def test_archive_then_replay_to_one_rule_reaches_it_and_the_lake_counts_each_event_once(tmp_path):

@@ -14,6 +14,7 @@ from app.bus.patterns.keys import Keys
 from app.bus.patterns.matching import Step, StepRow, step_cost, subrule_matches
 from app.bus.patterns.reading import (
     java_order,
+    json_error_reason,
     parse_event_text,
     parse_pattern_text,
     tree_from_python,
@@ -115,7 +116,7 @@ def _read_pattern(pattern: Any, max_size: int) -> tuple[str, Any]:
         try:
             return pattern, parse_pattern_text(pattern)
         except ValueError as error:
-            raise invalid(f"the pattern is not valid JSON: {error}") from None
+            raise invalid(json_error_reason(pattern, error)) from None
     try:
         text = json.dumps(pattern, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as error:

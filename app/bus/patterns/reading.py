@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
 
@@ -59,9 +60,51 @@ def _is_nonzero_decimal(text: str) -> bool:
         return False
 
 
+class NonStandardToken(ValueError):
+    """NaN, Infinity or -Infinity: Python's json reads them; JSON (and EventBridge's parser) does not."""
+
+    def __init__(self, name: str):
+        super().__init__(f"{name} is not valid JSON")
+        self.name = name
+
+
 def _reject_constant(name: str) -> NoReturn:
-    # Python's json accepts NaN/Infinity; JSON (and EventBridge's parser) does not.
-    raise ValueError(f"{name} is not valid JSON")
+    raise NonStandardToken(name)
+
+
+_ANY_VALUE = "(JSON String, Number, Array, Object or token 'null', 'true' or 'false')"
+
+
+def json_error_reason(text: str, error: ValueError) -> str:
+    """Why ``text`` is not JSON, worded as Jackson (the parser of EventBridge's event-ruler)
+    words the usual cases, without Jackson's ``at [Source: …]`` location suffix: never
+    Python's message."""
+    if isinstance(error, NonStandardToken):
+        return (
+            f"Non-standard token '{error.name}': enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow"
+        )
+    pos = error.pos if isinstance(error, json.JSONDecodeError) else len(text)
+    message = error.msg if isinstance(error, json.JSONDecodeError) else ""
+    if pos >= len(text.rstrip()):
+        return (
+            "Unexpected end-of-input: expected a JSON value"
+            if not text.strip()
+            else ("Unexpected end-of-input: expected close marker")
+        )
+    char = text[pos]
+    unexpected = f"Unexpected character ('{char}' (code {ord(char)}))"
+    if message.startswith("Expecting property name"):
+        return f"{unexpected}: was expecting double-quote to start field name"
+    if message.startswith("Expecting ':' delimiter"):
+        return f"{unexpected}: was expecting a colon to separate field name and value"
+    if message.startswith("Expecting ',' delimiter"):
+        return f"{unexpected}: was expecting comma to separate entries"
+    if message == "Extra data":
+        return f"{unexpected}: expected end-of-input after the JSON value"
+    if char.isalpha():
+        token = re.match(r"\w+", text[pos:])
+        return f"Unrecognized token '{token.group(0) if token else char}': was expecting {_ANY_VALUE}"
+    return f"{unexpected}: expected a valid value {_ANY_VALUE}"
 
 
 def parse_pattern_text(text: str) -> Any:
