@@ -37,6 +37,6 @@ def queue_name(bus: str, queue: str) -> str:
     return f"{bus}-{queue}"
 
 
-def entity_rule_name(rule: str, table: str) -> str:
-    """The companion rule that feeds a lake rule's events into one entity table."""
-    return f"{rule}-{table}"
+def entity_rule_name(rule: str, table: str, detail_type: str) -> str:
+    """The companion rule that feeds a lake rule's events of one detail type into its entity table."""
+    return f"{rule}-{table}-{detail_type}"

@@ -9,10 +9,11 @@ What a bus definition becomes:
   retry policies, DLQs);
 - ``lake`` targets: a Firehose stream per lake table writing Parquet (schema from the Glue
   table) with dynamic partitioning into ``s3://<lake>/<table>/dt=…/[source=…/]`` — the
-  same layout as the local lake. The rule itself feeds the raw ``events`` stream; for
-  each entity table a companion rule ``<rule>-<table>`` narrows the pattern to the
-  table's detail types and an input transformer flattens ``detail`` into the table's
-  columns. (A target cannot filter, and a rule has at most 5 targets.)
+  same layout as the local lake. The rule itself feeds the raw ``events`` stream the
+  events as they are; for each detail type of each entity table a companion rule
+  ``<rule>-<table>-<detail type>`` narrows the pattern to that type and an input
+  transformer places the fields that type always carries (:mod:`app.infra.records`).
+  (A target cannot filter, and a rule has at most 5 targets.)
 - ``queue`` targets: SQS queues; ``http``: an EventBridge connection and API destination;
   ``log``: a CloudWatch Logs group under ``/aws/events/`` with a resource policy;
 - DLQs: SQS queues (14 days' retention) whose policy lets the rules that use them send.

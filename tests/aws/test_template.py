@@ -9,10 +9,10 @@ import pytest
 
 from app.bus.definition import load_definition, parse_definition
 from app.infra.cfn import RenderError
-from app.infra.lake import entity_transformer, events_transformer
+from app.infra.records import DETAIL_FIELDS, EVENT_KEY_OF_COLUMN, entity_transformer
 from app.infra.render import TEMPLATE_PATH, render_template, to_json, to_yaml
 from app.infra.rules import restrict_to_detail_types
-from app.lake.tables import ENTITY_TABLES, EVENTS, TABLES
+from app.lake.tables import ENTITY_TABLES, TABLES
 from app.stack_names import DLQ_OUTPUT_PREFIX, OUTPUT_KEYS, logical_id
 
 DEFINITION = load_definition()
@@ -63,40 +63,44 @@ def test_every_rule_of_the_definition_is_deployed_as_written():
                 }
 
 
-@pytest.mark.parametrize("table", ENTITY_TABLES, ids=lambda t: t.name)
-def test_lake_rule_has_a_companion_rule_per_entity_table(table):
-    rule = rule_named(f"lake-archive-{table.name}")
-    assert rule["EventPattern"] == {
-        "source": [{"prefix": "verticals."}],
-        "detail-type": list(table.detail_types),
-    }
+@pytest.mark.parametrize(
+    ("table", "detail_type"),
+    [(t, d) for t in ENTITY_TABLES for d in t.detail_types],
+    ids=lambda x: getattr(x, "name", x),
+)
+def test_lake_rule_has_a_companion_rule_per_detail_type(table, detail_type):
+    rule = rule_named(f"lake-archive-{table.name}-{detail_type}")
+    assert rule["EventPattern"] == {"source": [{"prefix": "verticals."}], "detail-type": [detail_type]}
     [target] = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [logical_id("LakeStream", table.name), "Arn"]}
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["QueueLakeDlq", "Arn"]}
-    assert set(target["InputTransformer"]["InputPathsMap"]) == set(table.column_names)
+    paths = target["InputTransformer"]["InputPathsMap"]
+    # The envelope and the fields this type always carries; nothing else is placed.
+    assert set(paths) == {"event_id", "time", "detail_type"} | {
+        c.name for c in table.columns if c.key in DETAIL_FIELDS[detail_type]
+    }
 
 
 def test_raw_events_go_whole_to_the_events_stream():
     [target] = rule_named("lake-archive")["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["LakeStreamEvents", "Arn"]}
-    paths = target["InputTransformer"]["InputPathsMap"]
-    assert paths["detail"] == "$.detail" and paths["detail_type"] == "$.detail-type"
-    assert set(EVENTS.column_names) - {"ingested_at"} <= set(paths)
-    assert '"ingested_at":"<aws.events.event.ingestion-time>"' in target["InputTransformer"]["InputTemplate"]
+    assert "InputTransformer" not in target and "InputPath" not in target
+    stream = RESOURCES["LakeStreamEvents"]["Properties"]["ExtendedS3DestinationConfiguration"]
+    serde = stream["DataFormatConversionConfiguration"]["InputFormatConfiguration"]["Deserializer"]
+    assert serde == {"OpenXJsonSerDe": {"ColumnToJsonKeyMappings": EVENT_KEY_OF_COLUMN}}
 
 
 @pytest.mark.parametrize(
     "transformer",
-    [events_transformer()] + [entity_transformer(t) for t in ENTITY_TABLES],
-    ids=["events"] + [t.name for t in ENTITY_TABLES],
+    [entity_transformer(t, d) for t in ENTITY_TABLES for d in t.detail_types],
+    ids=[f"{t.name}-{d}" for t in ENTITY_TABLES for d in t.detail_types],
 )
 def test_input_templates_fill_into_valid_json(transformer):
-    # EventBridge replaces each unquoted <var> by a JSON value and each quoted one by text.
+    # EventBridge replaces each unquoted <var> by a JSON value.
     filled = transformer["InputTemplate"]
     for name in transformer["InputPathsMap"]:
         filled = filled.replace(f"<{name}>", '{"nested": [1, "two"]}')
-    filled = filled.replace("<aws.events.event.ingestion-time>", "2026-03-14T09:30:00Z")
-    assert set(json.loads(filled)) >= set(transformer["InputPathsMap"])
+    assert set(json.loads(filled)) == set(transformer["InputPathsMap"])
 
 
 @pytest.mark.parametrize("table", list(TABLES.values()), ids=lambda t: t.name)
@@ -138,7 +142,7 @@ def test_dlq_policies_let_exactly_the_rules_that_use_them_send():
     assert senders["QueueCrmWebhookDlq"] == {"RuleCrmCustomerSignals"}
     assert senders["QueueAttributionDlq"] == {"RuleMarketingAttribution"}
     assert senders["QueueLakeDlq"] == {"RuleLakeArchive"} | {
-        logical_id("Rule", "lake-archive", t.name) for t in ENTITY_TABLES
+        logical_id("Rule", "lake-archive", t.name, d) for t in ENTITY_TABLES for d in t.detail_types
     }
     assert senders["QueuePaymentsOrders"] == {"RulePaymentsOnOrder"}
     for name in DEFINITION.dead_letter_queues:

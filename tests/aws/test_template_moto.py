@@ -91,7 +91,8 @@ def test_what_moto_could_not_create_is_known(deployed):
         "AWS::SQS::QueuePolicy",
     }
     assert sorted(deployed["skipped"]) == sorted(
-        ["lake-archive/lake"] + [f"lake-archive-{t.name}/lake-{t.name}" for t in ENTITY_TABLES]
+        ["lake-archive/lake"]
+        + [f"lake-archive-{t.name}-{d}/lake-{t.name}" for t in ENTITY_TABLES for d in t.detail_types]
     )
 
 
@@ -129,7 +130,8 @@ def test_bus_and_every_rule_with_its_pattern(deployed):
     for rule in DEFINITION.rules:
         assert deployed_rules[rule.name] == rule.pattern
     for table in ENTITY_TABLES:
-        assert deployed_rules[f"lake-archive-{table.name}"]["detail-type"] == list(table.detail_types)
+        for detail_type in table.detail_types:
+            assert deployed_rules[f"lake-archive-{table.name}-{detail_type}"]["detail-type"] == [detail_type]
 
 
 def targets(rule: str) -> dict[str, dict]:
