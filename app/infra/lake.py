@@ -54,6 +54,8 @@ def tls_only(bucket: str) -> dict[str, Any]:
 
 
 def lake_bucket() -> dict[str, Any]:
+    # Nothing expires: the records Firehose could not convert (``_firehose_errors/``) are
+    # kept as long as the lake, so that they can be repaired and loaded later.
     lifecycle = {
         "Rules": [
             {
@@ -72,12 +74,6 @@ def lake_bucket() -> dict[str, Any]:
                 "Status": "Enabled",
                 "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
-            },
-            {
-                "Id": "firehose-errors",
-                "Status": "Enabled",
-                "Prefix": "_firehose_errors/",
-                "ExpirationInDays": 30,
             },
         ]
     }

@@ -21,7 +21,8 @@ What a bus definition becomes:
 Around that: the lake bucket (encrypted, versioned, public access blocked, lifecycle to
 cheaper classes, optional Object Lock), a results bucket, the Glue database and tables
 with partition projection, the Athena workgroup (enforced settings, engine v3, scan
-cutoff), alarms on failed invocations and DLQ depth, the dashboard's least-privilege role,
+cutoff), alarms on failed invocations, DLQ depth and lake delivery (to a topic under a key
+CloudWatch may use), the dashboard's least-privilege role,
 and the outputs the app reads (:data:`app.stack_names.OUTPUT_KEYS`).
 """
 

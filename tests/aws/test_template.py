@@ -215,6 +215,52 @@ def test_alarms_cover_every_rule_and_dead_letter_queue():
     assert len(depth) == len(DEFINITION.dead_letter_queues)
 
 
+def test_the_alarm_topic_uses_a_key_cloudwatch_may_use():
+    topic = RESOURCES["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmKey"}
+    key = RESOURCES["AlarmKey"]
+    assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    [cloudwatch] = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert "Condition" not in cloudwatch  # a condition CloudWatch's request lacks would drop every mail
+    assert any(s["Action"] == "kms:*" and "root" in json.dumps(s["Principal"]) for s in statements)
+
+
+def test_every_lake_stream_has_freshness_delivery_and_conversion_alarms():
+    alarms = [a["Properties"] for a in of_type("AWS::CloudWatch::Alarm").values()]
+    by_stream: dict[str, dict[str, dict]] = {}
+    for alarm in alarms:
+        if alarm["Namespace"] == "AWS/Firehose":
+            [dim] = alarm["Dimensions"]
+            assert dim["Name"] == "DeliveryStreamName"
+            by_stream.setdefault(dim["Value"]["Ref"], {})[alarm["MetricName"]] = alarm
+    assert set(by_stream) == set(of_type("AWS::KinesisFirehose::DeliveryStream"))
+    for found in by_stream.values():
+        assert set(found) == {
+            "DeliveryToS3.DataFreshness",
+            "DeliveryToS3.Success",
+            "FailedConversion.Records",
+        }
+        assert found["FailedConversion.Records"]["ComparisonOperator"] == "GreaterThanThreshold"
+        assert found["FailedConversion.Records"]["Threshold"] == 0
+        success = found["DeliveryToS3.Success"]
+        assert (success["Statistic"], success["ComparisonOperator"], success["Threshold"]) == (
+            "Minimum",
+            "LessThanThreshold",
+            1,
+        )
+        assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in found.values())
+
+
+def test_firehose_error_objects_are_kept_as_long_as_the_lake():
+    rules = RESOURCES["LakeBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert not any("ExpirationInDays" in r or "Expiration" in r for r in rules)
+    for stream in of_type("AWS::KinesisFirehose::DeliveryStream").values():
+        prefix = stream["Properties"]["ExtendedS3DestinationConfiguration"]["ErrorOutputPrefix"]
+        assert prefix.startswith("_firehose_errors/")
+
+
 def test_outputs_name_what_the_app_reads():
     outputs = TEMPLATE["Outputs"]
     assert set(OUTPUT_KEYS.values()) <= set(outputs)
