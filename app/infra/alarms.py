@@ -127,7 +127,10 @@ def alarms(resources: Mapping[str, Any], definition: BusDefinition) -> dict[str,
                 f"Rule {name}: deliveries failed after all retries.",
                 NAMESPACE,
                 EventsMetric.FAILED_INVOCATIONS,
-                [{"Name": "EventBusName", "Value": definition.bus}, {"Name": "RuleName", "Value": name}],
+                [
+                    {"Name": "EventBusName", "Value": get_att("EventBus", "Name")},
+                    {"Name": "RuleName", "Value": name},
+                ],
                 "Sum",
             )
     for dlq in definition.dead_letter_queues:

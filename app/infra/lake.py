@@ -174,7 +174,11 @@ def glue_resources(tables: Iterable[Table]) -> dict[str, Any]:
             "Properties": {
                 "CatalogId": ref("AWS::AccountId"),
                 "DatabaseInput": {
-                    "Name": ref("GlueDatabaseName"),
+                    "Name": if_(
+                        "HasGlueDatabaseName",
+                        ref("GlueDatabaseName"),
+                        {"Fn::Join": ["_", {"Fn::Split": ["-", ref("AWS::StackName")]}]},
+                    ),
                     "Description": "The Verticals event lake.",
                 },
             },

@@ -98,7 +98,8 @@ def outputs(definition: BusDefinition) -> dict[str, Any]:
 
 def bus_resources(definition: BusDefinition) -> dict[str, Any]:
     return {
-        "EventBus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": definition.bus}},
+        # Named after the stack (locally the definition's name): two stacks, two buses.
+        "EventBus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": ref("AWS::StackName")}},
         "EventArchive": {
             "Type": "AWS::Events::Archive",
             "Properties": {
@@ -115,7 +116,7 @@ def archive_resources(definition: BusDefinition) -> dict[str, Any]:
     resources = {}
     for archive in definition.archives:
         properties = {
-            "ArchiveName": archive.name,
+            "ArchiveName": sub(f"${{AWS::StackName}}-{archive.name}"),
             "Description": archive.description,
             "SourceArn": get_att("EventBus", "Arn"),
             "EventPattern": archive.pattern,

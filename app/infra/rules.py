@@ -228,7 +228,6 @@ def queue_names(definition: BusDefinition) -> list[str]:
 def queues(definition: BusDefinition, tables: Mapping[str, Table]) -> dict[str, Any]:
     """Target queues and DLQs, and one policy per queue that lets its rules send."""
     resources: dict[str, Any] = {}
-    bus = definition.bus
     for name, is_dlq in [(q, False) for q in queue_names(definition)] + [
         (q, True) for q in definition.dead_letter_queues
     ]:
@@ -236,7 +235,7 @@ def queues(definition: BusDefinition, tables: Mapping[str, Table]) -> dict[str, 
         resources[queue_id(name)] = {
             "Type": "AWS::SQS::Queue",
             "Properties": {
-                "QueueName": queue_name(bus, name),
+                "QueueName": sub(queue_name("${AWS::StackName}", name)),
                 "SqsManagedSseEnabled": True,
                 "MessageRetentionPeriod": retention,
             },
@@ -307,7 +306,10 @@ def log_resources(definition: BusDefinition) -> dict[str, Any]:
     resources: dict[str, Any] = {
         logical_id("LogGroup", name): {
             "Type": "AWS::Logs::LogGroup",
-            "Properties": {"LogGroupName": f"/aws/events/{definition.bus}/{name}", "RetentionInDays": 90},
+            "Properties": {
+                "LogGroupName": sub(f"/aws/events/${{AWS::StackName}}/{name}"),
+                "RetentionInDays": 90,
+            },
         }
         for name in logs
     }
@@ -320,9 +322,11 @@ def log_resources(definition: BusDefinition) -> dict[str, Any]:
                     "Effect": "Allow",
                     "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
                     "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": f"{ARN}:logs:{region_account}:log-group:/aws/events/{definition.bus}/*:*",
+                    "Resource": f"{ARN}:logs:{region_account}:log-group:/aws/events/${{AWS::StackName}}/*:*",
                     "Condition": {
-                        "ArnLike": {"aws:SourceArn": f"{ARN}:events:{region_account}:rule/{definition.bus}/*"}
+                        "ArnLike": {
+                            "aws:SourceArn": f"{ARN}:events:{region_account}:rule/${{AWS::StackName}}/*"
+                        }
                     },
                 }
             )
@@ -330,7 +334,7 @@ def log_resources(definition: BusDefinition) -> dict[str, Any]:
         resources["EventsLogPolicy"] = {
             "Type": "AWS::Logs::ResourcePolicy",
             "Properties": {
-                "PolicyName": sub(f"${{AWS::StackName}}-{definition.bus}-events-to-logs"),
+                "PolicyName": sub("${AWS::StackName}-events-to-logs"),
                 "PolicyDocument": sub(document),
             },
         }

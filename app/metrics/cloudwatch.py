@@ -288,15 +288,17 @@ class CloudWatchMetricsSource:
 
         return cls(client(session, "cloudwatch"), bus=bus, rules=rules)
 
-    def series(self, metrics: Iterable[str], bus: str | None = None) -> list[Series]:
-        """The series read for ``metrics`` (``bus``: another bus with the same rules)."""
-        return build_series(metrics, bus or self.bus, self.rules)
+    def series(self, metrics: Iterable[str]) -> list[Series]:
+        """The series read for ``metrics``: always the stack's bus and rules. (The ``bus``
+        argument of :meth:`get` is the protocol's; this source knows one bus, the stack's,
+        which the settings may name differently when they keep the default.)"""
+        return build_series(metrics, self.bus, self.rules)
 
     def get(
         self, metrics: list[str], start: datetime, end: datetime, period_s: int, bus: str | None = None
     ) -> pd.DataFrame:
         start, end = _utc(start), _utc(end)
-        series = self.series(metrics, bus)
+        series = self.series(metrics)
         if not series:
             return empty_frame()
         period = choose_period(start, end, period_s, self._now())
@@ -316,7 +318,7 @@ class CloudWatchMetricsSource:
         """Percentiles (ms) of latency metrics per rule over [start, end), or per period:
         the frame of :meth:`app.metrics.local.LocalMetricsSource.latency_percentiles`."""
         start, end = _utc(start), _utc(end)
-        series = self.series([m for m in metrics if m in LATENCY_METRICS], bus)
+        series = self.series([m for m in metrics if m in LATENCY_METRICS])
         if period_s is None:
             aligned, period = whole_range_period(start, end, self._now())
         else:

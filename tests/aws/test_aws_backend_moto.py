@@ -41,7 +41,7 @@ def seed_metrics(now: datetime) -> None:
     for minutes_ago, invocations, failed in ((50, 40, 0), (30, 35, 6), (10, 20, 2)):
         at = now - timedelta(minutes=minutes_ago)
         dims = [
-            {"Name": "EventBusName", "Value": "verticals"},
+            {"Name": "EventBusName", "Value": "prod"},
             {"Name": "RuleName", "Value": "crm-customer-signals"},
         ]
         cloudwatch.put_metric_data(
@@ -58,7 +58,7 @@ def seed_metrics(now: datetime) -> None:
                 },
             ],
         )
-        ops = [{"Name": "EventBusName", "Value": "verticals"}, {"Name": "RuleName", "Value": "ops-alerts"}]
+        ops = [{"Name": "EventBusName", "Value": "prod"}, {"Name": "RuleName", "Value": "ops-alerts"}]
         cloudwatch.put_metric_data(
             Namespace="AWS/Events",
             MetricData=[{"MetricName": "Invocations", "Value": 3, "Timestamp": at, "Dimensions": ops}],
@@ -166,7 +166,7 @@ def test_delivery_health_on_the_aws_backend(aws_settings):
 
 def test_dead_letter_queues_are_found_by_name_without_a_stack(aws_settings):
     settings, outputs = aws_settings
-    explicit = settings.replace(stack="", lake_bucket=outputs["LakeBucket"])
+    explicit = settings.replace(stack="", lake_bucket=outputs["LakeBucket"], bus_name="prod")
     parts = build_aws_parts(explicit)
     assert parts.dead_letters.queues() == list(DEFINITION.dead_letter_queues)
 

@@ -13,7 +13,14 @@ from app.infra.records import DETAIL_FIELDS, EVENT_KEY_OF_COLUMN, entity_transfo
 from app.infra.render import TEMPLATE_PATH, render_template, to_json, to_yaml
 from app.infra.rules import restrict_to_detail_types
 from app.lake.tables import ENTITY_TABLES, TABLES
-from app.stack_names import DLQ_OUTPUT_PREFIX, OUTPUT_KEYS, logical_id
+from app.stack_names import (
+    DLQ_OUTPUT_PREFIX,
+    OUTPUT_KEYS,
+    logical_id,
+    physical_names,
+    stack_name_problems,
+    stack_scoped_suffix,
+)
 
 DEFINITION = load_definition()
 TEMPLATE = render_template(DEFINITION)
@@ -356,4 +363,38 @@ def test_a_bus_without_lake_targets_has_no_companion_rules():
         r["Properties"]["Name"] for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"
     ]
     assert names == ["only-queue"]
-    assert template["Resources"]["QueueWork"]["Properties"]["QueueName"] == "b-work"
+    assert template["Resources"]["QueueWork"]["Properties"]["QueueName"] == {
+        "Fn::Sub": "${AWS::StackName}-work"
+    }
+
+
+def test_no_fixed_physical_names_every_name_starts_with_the_stack_name():
+    names = physical_names(TEMPLATE)
+    assert {rid for rid, *_ in names} >= {"EventBus", "AthenaWorkGroup", "EventsLogPolicy"}
+    fixed = [(rid, prop, value) for rid, prop, value, _ in names if stack_scoped_suffix(value) is None]
+    # Log groups are a path: /aws/events/<stack>/<name>.
+    fixed = [f for f in fixed if not (f[1] == "LogGroupName" and "/${AWS::StackName}/" in f[2]["Fn::Sub"])]
+    assert fixed == []
+    database = RESOURCES["GlueDatabase"]["Properties"]["DatabaseInput"]["Name"]
+    assert database["Fn::If"][0] == "HasGlueDatabaseName"
+    assert database["Fn::If"][2] == {"Fn::Join": ["_", {"Fn::Split": ["-", {"Ref": "AWS::StackName"}]}]}
+    assert TEMPLATE["Parameters"]["GlueDatabaseName"]["Default"] == ""
+    for rule in of_type("AWS::Events::Rule").values():  # rule names are per bus, and the bus is the stack's
+        assert rule["Properties"]["EventBusName"] == {"Fn::GetAtt": ["EventBus", "Name"]}
+
+
+@pytest.mark.parametrize(
+    ("stack", "glue_given", "problem"),
+    [
+        pytest.param("verticals-staging", False, None, id="fine"),
+        pytest.param("Verticals", False, "lower case", id="upper-case-names-the-glue-database"),
+        pytest.param("Verticals", True, None, id="upper-case-with-a-glue-name"),
+        pytest.param("v" * 40, False, "longer than 48", id="archive-name-too-long"),
+    ],
+)
+def test_stack_name_problems(stack, glue_given, problem):
+    problems = stack_name_problems(stack, TEMPLATE, glue_database_given=glue_given)
+    if problem is None:
+        assert problems == []
+    else:
+        assert any(problem in p for p in problems)
