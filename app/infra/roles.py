@@ -141,9 +141,7 @@ def dashboard_role(definition: BusDefinition, tables: Iterable[Table]) -> dict[s
             sub("${ResultsBucket.Arn}/results/*"),
             "WriteOwnResults",
         ),
-        allow(
-            ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"], "*", "ReadMetrics"
-        ),  # no resource-level
+        allow(["cloudwatch:GetMetricData"], "*", "ReadMetrics"),  # no resource-level
         allow(
             [
                 "sqs:ReceiveMessage",
