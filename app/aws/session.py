@@ -19,7 +19,7 @@ import boto3
 from botocore.config import Config
 
 from app.aws.errors import AwsError, aws_errors
-from app.settings import Settings
+from app.settings import BY_NAME, Settings
 from app.stack_names import OUTPUT_KEYS, dlq_output_key, queue_name
 
 # Our code retries throttled Athena calls itself (app/engines/athena.py); botocore's
@@ -66,8 +66,12 @@ def dead_letter_queue_urls(outputs: Mapping[str, str], queue_names: list[str]) -
 
 
 def resources_from(settings: Settings, outputs: Mapping[str, str], queue_names: list[str]) -> AwsResources:
-    """Explicit settings first, then stack outputs; one clear error naming what is missing."""
+    """Explicit settings first, then stack outputs (the bus: the stack's unless set to
+    another than the default); one clear error naming what is missing."""
     values = {name: getattr(settings, name) or outputs.get(key, "") for name, key in OUTPUT_KEYS.items()}
+    # The template names the bus after the stack: the default bus name yields to the stack's.
+    if settings.bus_name == BY_NAME["bus_name"].default and outputs.get(OUTPUT_KEYS["bus_name"]):
+        values["bus_name"] = outputs[OUTPUT_KEYS["bus_name"]]
     missing = [name for name in ("athena_workgroup", "athena_database", "lake_bucket") if not values[name]]
     if missing:
         where = (

@@ -45,10 +45,11 @@ def build_aws_parts(settings: Settings, session: Any = None) -> AwsParts:
     with aws_errors(profile=settings.aws_profile, region=settings.region):
         session = session or make_session(settings)
         resources = resolve_resources(settings, session, list(definition.dead_letter_queues))
+        rules = deployed_rule_names(definition)
         return AwsParts(
             engine=AthenaEngine.from_settings(settings, resources, session),
-            metrics=CloudWatchMetricsSource.from_settings(session),
+            metrics=CloudWatchMetricsSource.from_settings(session, resources.bus_name, rules),
             dead_letters=SqsDeadLetters.from_settings(resources, session),
             resources=resources,
-            rules=deployed_rule_names(definition),
+            rules=rules,
         )

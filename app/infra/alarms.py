@@ -1,4 +1,9 @@
-"""Alarms on failed invocations per rule and on DLQ depth, and the SNS topic they notify."""
+"""Alarms on failed invocations per rule, on DLQ depth and on each lake stream's delivery
+(freshness, S3 delivery success, Parquet conversion failures), and the SNS topic they
+notify, encrypted with a key of its own whose policy lets CloudWatch use it: an alarm
+cannot publish to a topic under the AWS managed key ``alias/aws/sns``, whose policy does
+not let CloudWatch use it
+(https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services)."""
 
 from __future__ import annotations
 
@@ -6,16 +11,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.bus.definition import BusDefinition
-from app.infra.cfn import get_att, ref
+from app.infra.cfn import ARN, get_att, policy, ref, sub
 from app.infra.rules import queue_id
 from app.metrics.names import NAMESPACE, EventsMetric
 from app.stack_names import logical_id
+
+FIREHOSE = "AWS/Firehose"
 
 # --- alarms ---------------------------------------------------------------------------------
 
 
 def _alarm(
-    description: str, namespace: str, metric: str, dimensions: list[dict[str, Any]], statistic: str
+    description: str,
+    namespace: str,
+    metric: str,
+    dimensions: list[dict[str, Any]],
+    statistic: str,
+    *,
+    threshold: float = 0,
+    comparison: str = "GreaterThanThreshold",
 ) -> dict[str, Any]:
     return {
         "Type": "AWS::CloudWatch::Alarm",
@@ -27,11 +41,79 @@ def _alarm(
             "Statistic": statistic,
             "Period": 300,
             "EvaluationPeriods": 1,
-            "Threshold": 0,
-            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": threshold,
+            "ComparisonOperator": comparison,
             "TreatMissingData": "notBreaching",
             "AlarmActions": [ref("AlarmTopic")],
             "OKActions": [ref("AlarmTopic")],
+        },
+    }
+
+
+# Firehose's buffer is at most 900 s; a record older than twice that is stuck
+# (https://docs.aws.amazon.com/firehose/latest/dev/firehose-cloudwatch-metrics-best-practices.html).
+FRESHNESS_LIMIT_S = 1800
+
+
+def stream_alarms(stream_id: str, table: str) -> dict[str, Any]:
+    """Per lake stream (namespace AWS/Firehose, dimension DeliveryStreamName): records
+    waiting too long, failed S3 writes, records the Parquet conversion rejected (they go to
+    ``_firehose_errors/<table>/format-conversion-failed/``)."""
+    dims = [{"Name": "DeliveryStreamName", "Value": ref(stream_id)}]
+    return {
+        logical_id("Alarm", stream_id, "Freshness"): _alarm(
+            f"Lake table {table}: records have waited in Firehose longer than {FRESHNESS_LIMIT_S} s.",
+            FIREHOSE,
+            "DeliveryToS3.DataFreshness",
+            dims,
+            "Maximum",
+            threshold=FRESHNESS_LIMIT_S,
+        ),
+        logical_id("Alarm", stream_id, "S3Delivery"): _alarm(
+            f"Lake table {table}: Firehose failed to write to S3.",
+            FIREHOSE,
+            "DeliveryToS3.Success",
+            dims,
+            "Minimum",
+            threshold=1,
+            comparison="LessThanThreshold",
+        ),
+        logical_id("Alarm", stream_id, "Conversion"): _alarm(
+            f"Lake table {table}: records failed the Parquet conversion (see _firehose_errors/{table}/).",
+            FIREHOSE,
+            "FailedConversion.Records",
+            dims,
+            "Sum",
+        ),
+    }
+
+
+def alarm_key() -> dict[str, Any]:
+    """The alarm topic's key: the account administers it, CloudWatch may encrypt with it."""
+    return {
+        "Type": "AWS::KMS::Key",
+        "UpdateReplacePolicy": "Retain",
+        "DeletionPolicy": "Delete",
+        "Properties": {
+            "Description": sub("${AWS::StackName}: encrypts the alarm topic; CloudWatch may use it."),
+            "EnableKeyRotation": True,
+            "PendingWindowInDays": 7,
+            "KeyPolicy": policy(
+                {
+                    "Sid": "AccountAdministers",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": sub(f"{ARN}:iam::${{AWS::AccountId}}:root")},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "CloudWatchAlarmsPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                },
+            ),
         },
     }
 
@@ -45,7 +127,10 @@ def alarms(resources: Mapping[str, Any], definition: BusDefinition) -> dict[str,
                 f"Rule {name}: deliveries failed after all retries.",
                 NAMESPACE,
                 EventsMetric.FAILED_INVOCATIONS,
-                [{"Name": "EventBusName", "Value": definition.bus}, {"Name": "RuleName", "Value": name}],
+                [
+                    {"Name": "EventBusName", "Value": get_att("EventBus", "Name")},
+                    {"Name": "RuleName", "Value": name},
+                ],
                 "Sum",
             )
     for dlq in definition.dead_letter_queues:
@@ -56,9 +141,14 @@ def alarms(resources: Mapping[str, Any], definition: BusDefinition) -> dict[str,
             [{"Name": "QueueName", "Value": get_att(queue_id(dlq), "QueueName")}],
             "Maximum",
         )
+    for rid, resource in resources.items():
+        if resource["Type"] == "AWS::KinesisFirehose::DeliveryStream":
+            table = resource["Properties"]["ExtendedS3DestinationConfiguration"]["Prefix"].split("/")[0]
+            out.update(stream_alarms(rid, table))
+    out["AlarmKey"] = alarm_key()
     out["AlarmTopic"] = {
         "Type": "AWS::SNS::Topic",
-        "Properties": {"DisplayName": "Verticals alarms", "KmsMasterKeyId": "alias/aws/sns"},
+        "Properties": {"DisplayName": "Verticals alarms", "KmsMasterKeyId": ref("AlarmKey")},
     }
     out["AlarmEmailSubscription"] = {
         "Type": "AWS::SNS::Subscription",

@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from app.aws.errors import AwsError, error_code
 from app.aws.session import stack_outputs
+from app.stack_names import stack_name_problems
 
 MAX_INLINE_BODY = 51_200
 CAPABILITIES = ["CAPABILITY_IAM"]
@@ -257,6 +258,13 @@ def deploy(
 ) -> DeployResult:
     """Create or update ``stack`` through a change set, follow it, return its outputs."""
     existing = describe_stack(cfn, stack)
+    previous = {
+        p["ParameterKey"]: p.get("ParameterValue", "") for p in (existing or {}).get("Parameters", [])
+    }
+    glue_named = bool(parameters.get("GlueDatabaseName") or previous.get("GlueDatabaseName"))
+    problems = stack_name_problems(stack, dict(template), glue_database_given=glue_named)
+    if problems:
+        raise AwsError(f"the stack name {stack} cannot name its resources: " + "; ".join(problems))
     if existing and existing["StackStatus"] == "ROLLBACK_COMPLETE":
         raise AwsError(
             f"the stack {stack} failed to create and must be removed first: python -m app infra destroy "

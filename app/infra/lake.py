@@ -1,14 +1,15 @@
 """The lake in the template: the buckets, the Glue database and tables (partition
-projection), the Athena workgroup, and the Firehose streams that write each table with the
-input transformers that shape their records."""
+projection), the Athena workgroup, and the Firehose streams that write each table (what
+their records look like: :mod:`app.infra.records`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from app.departments import SOURCES
-from app.infra.cfn import NO_VALUE, RenderError, get_att, if_, policy, ref, sub
+from app.infra.cfn import NO_VALUE, get_att, if_, policy, ref, sub
+from app.infra.records import deserializer
 from app.lake.tables import Table
 from app.stack_names import logical_id
 
@@ -53,6 +54,8 @@ def tls_only(bucket: str) -> dict[str, Any]:
 
 
 def lake_bucket() -> dict[str, Any]:
+    # Nothing expires: the records Firehose could not convert (``_firehose_errors/``) are
+    # kept as long as the lake, so that they can be repaired and loaded later.
     lifecycle = {
         "Rules": [
             {
@@ -71,12 +74,6 @@ def lake_bucket() -> dict[str, Any]:
                 "Status": "Enabled",
                 "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
-            },
-            {
-                "Id": "firehose-errors",
-                "Status": "Enabled",
-                "Prefix": "_firehose_errors/",
-                "ExpirationInDays": 30,
             },
         ]
     }
@@ -177,7 +174,11 @@ def glue_resources(tables: Iterable[Table]) -> dict[str, Any]:
             "Properties": {
                 "CatalogId": ref("AWS::AccountId"),
                 "DatabaseInput": {
-                    "Name": ref("GlueDatabaseName"),
+                    "Name": if_(
+                        "HasGlueDatabaseName",
+                        ref("GlueDatabaseName"),
+                        {"Fn::Join": ["_", {"Fn::Split": ["-", ref("AWS::StackName")]}]},
+                    ),
                     "Description": "The Verticals event lake.",
                 },
             },
@@ -257,7 +258,7 @@ def delivery_stream(table: Table) -> dict[str, Any]:
                 },
                 "DataFormatConversionConfiguration": {
                     "Enabled": True,
-                    "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+                    "InputFormatConfiguration": {"Deserializer": deserializer(table)},
                     "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {"Compression": "SNAPPY"}}},
                     "SchemaConfiguration": {
                         "DatabaseName": ref("GlueDatabase"),
@@ -276,42 +277,3 @@ def delivery_stream(table: Table) -> dict[str, Any]:
             },
         },
     }
-
-
-def _template_fields(fields: Mapping[str, str], quoted: Mapping[str, str]) -> str:
-    """An input template: ``<var>`` unquoted so EventBridge writes each JSON value as it is
-    (strings quoted, objects as objects, missing as null); reserved variables in quotes
-    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html)."""
-    parts = [f'"{column}":<{column}>' for column in fields] + [f'"{k}":"<{v}>"' for k, v in quoted.items()]
-    return "{" + ",".join(parts) + "}"
-
-
-def events_transformer() -> dict[str, Any]:
-    """The raw ``events`` record: the envelope with ``detail`` kept whole. The Parquet
-    converter's OpenX JSON SerDe writes a nested object into a ``string`` column as its
-    JSON text; ``source`` is in the record for the partition key only."""
-    paths = {
-        "id": "$.id",
-        "version": "$.version",
-        "detail_type": "$.detail-type",
-        "source": "$.source",
-        "account": "$.account",
-        "time": "$.time",
-        "region": "$.region",
-        "resources": "$.resources",
-        "detail": "$.detail",
-        "replay_name": "$.replay-name",
-    }
-    return {
-        "InputPathsMap": paths,
-        "InputTemplate": _template_fields(paths, {"ingested_at": "aws.events.event.ingestion-time"}),
-    }
-
-
-def entity_transformer(table: Table) -> dict[str, Any]:
-    """An entity table's record: envelope columns, then ``detail``'s keys as columns."""
-    envelope = {"event_id": "$.id", "time": "$.time", "detail_type": "$.detail-type"}
-    paths = {c.name: envelope.get(c.name) or f"$.detail.{c.key}" for c in table.columns}
-    if len(paths) > 100:
-        raise RenderError(f"table {table.name}: {len(paths)} columns, an input transformer maps at most 100")
-    return {"InputPathsMap": paths, "InputTemplate": _template_fields(paths, {})}

@@ -15,9 +15,9 @@ def parameters(definition: BusDefinition) -> dict[str, Any]:
     params: dict[str, Any] = {
         "GlueDatabaseName": {
             "Type": "String",
-            "Default": "verticals",
-            "AllowedPattern": "^[a-z0-9_]{1,64}$",
-            "Description": "Glue database of the lake tables.",
+            "Default": "",
+            "AllowedPattern": "^[a-z0-9_]{0,64}$",
+            "Description": "Glue database of the lake tables (empty: the stack name, - as _).",
         },
         "LakeStartDate": {
             "Type": "String",
@@ -113,6 +113,7 @@ def parameters(definition: BusDefinition) -> dict[str, Any]:
 
 
 CONDITIONS = {
+    "HasGlueDatabaseName": {"Fn::Not": [{"Fn::Equals": [ref("GlueDatabaseName"), ""]}]},
     "ObjectLockOn": {"Fn::Not": [{"Fn::Equals": [ref("ObjectLockRetentionDays"), 0]}]},
     "HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [ref("AlarmEmail"), ""]}]},
     "HasTrustedPrincipal": {"Fn::Not": [{"Fn::Equals": [ref("DashboardTrustedPrincipalArn"), ""]}]},

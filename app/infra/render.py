@@ -9,10 +9,11 @@ What a bus definition becomes:
   retry policies, DLQs);
 - ``lake`` targets: a Firehose stream per lake table writing Parquet (schema from the Glue
   table) with dynamic partitioning into ``s3://<lake>/<table>/dt=…/[source=…/]`` — the
-  same layout as the local lake. The rule itself feeds the raw ``events`` stream; for
-  each entity table a companion rule ``<rule>-<table>`` narrows the pattern to the
-  table's detail types and an input transformer flattens ``detail`` into the table's
-  columns. (A target cannot filter, and a rule has at most 5 targets.)
+  same layout as the local lake. The rule itself feeds the raw ``events`` stream the
+  events as they are; for each detail type of each entity table a companion rule
+  ``<rule>-<table>-<detail type>`` narrows the pattern to that type and an input
+  transformer places the fields that type always carries (:mod:`app.infra.records`).
+  (A target cannot filter, and a rule has at most 5 targets.)
 - ``queue`` targets: SQS queues; ``http``: an EventBridge connection and API destination;
   ``log``: a CloudWatch Logs group under ``/aws/events/`` with a resource policy;
 - DLQs: SQS queues (14 days' retention) whose policy lets the rules that use them send.
@@ -20,7 +21,8 @@ What a bus definition becomes:
 Around that: the lake bucket (encrypted, versioned, public access blocked, lifecycle to
 cheaper classes, optional Object Lock), a results bucket, the Glue database and tables
 with partition projection, the Athena workgroup (enforced settings, engine v3, scan
-cutoff), alarms on failed invocations and DLQ depth, the dashboard's least-privilege role,
+cutoff), alarms on failed invocations, DLQ depth and lake delivery (to a topic under a key
+CloudWatch may use), the dashboard's least-privilege role,
 and the outputs the app reads (:data:`app.stack_names.OUTPUT_KEYS`).
 """
 
@@ -96,7 +98,8 @@ def outputs(definition: BusDefinition) -> dict[str, Any]:
 
 def bus_resources(definition: BusDefinition) -> dict[str, Any]:
     return {
-        "EventBus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": definition.bus}},
+        # Named after the stack (locally the definition's name): two stacks, two buses.
+        "EventBus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": ref("AWS::StackName")}},
         "EventArchive": {
             "Type": "AWS::Events::Archive",
             "Properties": {
@@ -113,7 +116,7 @@ def archive_resources(definition: BusDefinition) -> dict[str, Any]:
     resources = {}
     for archive in definition.archives:
         properties = {
-            "ArchiveName": archive.name,
+            "ArchiveName": sub(f"${{AWS::StackName}}-{archive.name}"),
             "Description": archive.description,
             "SourceArn": get_att("EventBus", "Arn"),
             "EventPattern": archive.pattern,

@@ -40,8 +40,8 @@ def _lake_arn(suffix: str = "") -> dict[str, Any]:
 
 def _glue_arns(tables: Iterable[Table]) -> list[Any]:
     base = f"{ARN}:glue:${{AWS::Region}}:${{AWS::AccountId}}"
-    return [sub(f"{base}:catalog"), sub(f"{base}:database/${{GlueDatabaseName}}")] + [
-        sub(f"{base}:table/${{GlueDatabaseName}}/{t.name}") for t in tables
+    return [sub(f"{base}:catalog"), sub(f"{base}:database/${{GlueDatabase}}")] + [
+        sub(f"{base}:table/${{GlueDatabase}}/{t.name}") for t in tables
     ]
 
 
@@ -141,9 +141,7 @@ def dashboard_role(definition: BusDefinition, tables: Iterable[Table]) -> dict[s
             sub("${ResultsBucket.Arn}/results/*"),
             "WriteOwnResults",
         ),
-        allow(
-            ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"], "*", "ReadMetrics"
-        ),  # no resource-level
+        allow(["cloudwatch:GetMetricData"], "*", "ReadMetrics"),  # no resource-level
         allow(
             [
                 "sqs:ReceiveMessage",

@@ -1,5 +1,5 @@
-"""The bus in the template: rules and their targets (a companion rule per entity table for
-lake targets), target queues and DLQs with their policies, API destinations, log groups.
+"""The bus in the template: rules and their targets (for lake targets a companion rule per
+detail type of each entity table), target queues and DLQs with their policies, API destinations, log groups.
 
 :func:`deployed_rule_names` says which rules a definition becomes, for the aws backend's
 metrics (they are named per rule)."""
@@ -13,7 +13,8 @@ from typing import Any
 from app.bus.definition import BusDefinition, Rule, Target, TargetKind
 from app.bus.patterns import compile_pattern
 from app.infra.cfn import ARN, RenderError, get_att, policy, ref, sub
-from app.infra.lake import entity_transformer, events_transformer, stream_id
+from app.infra.lake import stream_id
+from app.infra.records import entity_transformer
 from app.lake.tables import EVENTS, TABLES, Table
 from app.stack_names import entity_rule_name, logical_id, queue_name
 
@@ -113,15 +114,22 @@ def target_spec(target: Target) -> dict[str, Any]:
     return {**_target_common(target), **arn(target)}
 
 
-def lake_target(target: Target, table: Table) -> dict[str, Any]:
-    target_id = target.id if table is EVENTS else f"{target.id}-{table.name}"[:64]
-    transformer = events_transformer() if table is EVENTS else entity_transformer(table)
-    return {
-        **_target_common(target, target_id),
+def lake_target(target: Target, table: Table, detail_type: str | None = None) -> dict[str, Any]:
+    """A lake target: the raw event to the events stream (no transformer: the stream's SerDe
+    maps its keys), or one detail type's transformer into an entity table's stream."""
+    common = _target_common(target, target.id if table is EVENTS else f"{target.id}-{table.name}"[:64])
+    common.pop("InputPath", None)  # the lake decides what its streams receive
+    common.pop("InputTransformer", None)
+    spec = {
+        **common,
         "Arn": get_att(stream_id(table), "Arn"),
         "RoleArn": get_att("EventBridgeTargetsRole", "Arn"),
-        "InputTransformer": transformer,
     }
+    if table is not EVENTS:
+        if detail_type is None:
+            raise RenderError(f"table {table.name}: an entity table's lake target needs its detail type")
+        spec["InputTransformer"] = entity_transformer(table, detail_type)
+    return spec
 
 
 def rule_resource(
@@ -153,10 +161,10 @@ def rules(definition: BusDefinition, tables: Mapping[str, Table]) -> dict[str, A
             rule.name, rule.description, rule.pattern, rule.state, specs
         )
         if lake:
-            for name, table, pattern in entity_rules(rule, tables):
-                description = f"{rule.description} (into the {table.name} table)"
+            for name, table, detail_type, pattern in entity_rules(rule, tables):
+                description = f"{rule.description} ({detail_type} into the {table.name} table)"
                 resources[rule_id(name)] = rule_resource(
-                    name, description, pattern, rule.state, [lake_target(t, table) for t in lake]
+                    name, description, pattern, rule.state, [lake_target(t, table, detail_type) for t in lake]
                 )
     return resources
 
@@ -165,14 +173,19 @@ def entity_tables(tables: Mapping[str, Table]) -> list[Table]:
     return [table for name, table in tables.items() if name != EVENTS.name]
 
 
-def entity_rules(rule: Rule, tables: Mapping[str, Table]) -> list[tuple[str, Table, dict[str, Any]]]:
-    """A lake rule's companion rules: (name, entity table, the rule's pattern narrowed to the
-    table's detail types) for each entity table the pattern can feed."""
+def entity_rules(rule: Rule, tables: Mapping[str, Table]) -> list[tuple[str, Table, str, dict[str, Any]]]:
+    """A lake rule's companion rules: (name, entity table, detail type, the rule's pattern
+    narrowed to that detail type) for each detail type of each entity table the pattern can
+    feed. One rule per detail type, so that each transformer places only the fields its
+    events always carry (:mod:`app.infra.records`)."""
     companions = []
     for table in entity_tables(tables):
-        pattern = restrict_to_detail_types(rule.pattern, table.detail_types)
-        if pattern is not None:
-            companions.append((entity_rule_name(rule.name, table.name), table, pattern))
+        for detail_type in table.detail_types:
+            pattern = restrict_to_detail_types(rule.pattern, [detail_type])
+            if pattern is not None:
+                companions.append(
+                    (entity_rule_name(rule.name, table.name, detail_type), table, detail_type, pattern)
+                )
     return companions
 
 
@@ -182,7 +195,7 @@ def deployed_rule_names(definition: BusDefinition, tables: Mapping[str, Table] =
     for rule in definition.rules:
         names.append(rule.name)
         if any(t.kind == TargetKind.LAKE for t in rule.targets):
-            names += [name for name, _, _ in entity_rules(rule, tables)]
+            names += [name for name, *_ in entity_rules(rule, tables)]
     return tuple(names)
 
 
@@ -203,7 +216,7 @@ def rules_using(
         ):
             users.append(rule_id(rule.name))
             if dlq and any(t.kind == TargetKind.LAKE and t.dead_letter_queue == dlq for t in rule.targets):
-                users += [rule_id(name) for name, _, _ in entity_rules(rule, tables)]
+                users += [rule_id(name) for name, *_ in entity_rules(rule, tables)]
     return users
 
 
@@ -215,7 +228,6 @@ def queue_names(definition: BusDefinition) -> list[str]:
 def queues(definition: BusDefinition, tables: Mapping[str, Table]) -> dict[str, Any]:
     """Target queues and DLQs, and one policy per queue that lets its rules send."""
     resources: dict[str, Any] = {}
-    bus = definition.bus
     for name, is_dlq in [(q, False) for q in queue_names(definition)] + [
         (q, True) for q in definition.dead_letter_queues
     ]:
@@ -223,7 +235,7 @@ def queues(definition: BusDefinition, tables: Mapping[str, Table]) -> dict[str, 
         resources[queue_id(name)] = {
             "Type": "AWS::SQS::Queue",
             "Properties": {
-                "QueueName": queue_name(bus, name),
+                "QueueName": sub(queue_name("${AWS::StackName}", name)),
                 "SqsManagedSseEnabled": True,
                 "MessageRetentionPeriod": retention,
             },
@@ -294,7 +306,10 @@ def log_resources(definition: BusDefinition) -> dict[str, Any]:
     resources: dict[str, Any] = {
         logical_id("LogGroup", name): {
             "Type": "AWS::Logs::LogGroup",
-            "Properties": {"LogGroupName": f"/aws/events/{definition.bus}/{name}", "RetentionInDays": 90},
+            "Properties": {
+                "LogGroupName": sub(f"/aws/events/${{AWS::StackName}}/{name}"),
+                "RetentionInDays": 90,
+            },
         }
         for name in logs
     }
@@ -307,9 +322,11 @@ def log_resources(definition: BusDefinition) -> dict[str, Any]:
                     "Effect": "Allow",
                     "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
                     "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": f"{ARN}:logs:{region_account}:log-group:/aws/events/{definition.bus}/*:*",
+                    "Resource": f"{ARN}:logs:{region_account}:log-group:/aws/events/${{AWS::StackName}}/*:*",
                     "Condition": {
-                        "ArnLike": {"aws:SourceArn": f"{ARN}:events:{region_account}:rule/{definition.bus}/*"}
+                        "ArnLike": {
+                            "aws:SourceArn": f"{ARN}:events:{region_account}:rule/${{AWS::StackName}}/*"
+                        }
                     },
                 }
             )
@@ -317,7 +334,7 @@ def log_resources(definition: BusDefinition) -> dict[str, Any]:
         resources["EventsLogPolicy"] = {
             "Type": "AWS::Logs::ResourcePolicy",
             "Properties": {
-                "PolicyName": sub(f"${{AWS::StackName}}-{definition.bus}-events-to-logs"),
+                "PolicyName": sub("${AWS::StackName}-events-to-logs"),
                 "PolicyDocument": sub(document),
             },
         }

@@ -1,17 +1,20 @@
 """The bus's metrics from CloudWatch (namespace AWS/Events), in the frame of app.metrics.base.
 
-- Discovery: ListMetrics over the namespace, because the names' casing is not what the
-  docs print (CloudWatch has ``IngestiontoInvocationStartLatency``); names are matched
-  case-insensitively to :data:`app.metrics.names.METRIC_NAMES` and reported in their
-  canonical casing. Series with ``EventBusName``+``RuleName``, ``RuleName`` only,
-  ``EventBusName`` only or no dimension are kept
-  (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html).
-  A ``RuleName``-only series is used for a rule only when the rule has no series with the
-  bus in its dimensions (so nothing is counted twice); its ``bus`` is "".
+- Series: built, not discovered. Per-rule metrics are read for every deployed rule of the
+  stack with the dimensions ``{EventBusName, RuleName}`` (rules of other buses, the
+  default bus and ``RuleName``-only series are not this stack's); the ``PutEvents*``
+  metrics are account-wide and have no dimension
+  (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html). ListMetrics
+  is not used: it omits metrics without data in the last two weeks, and
+  ``FailedInvocations`` is published only when it is not zero, so older failures would
+  vanish from 30-day views.
+- Spelling: CloudWatch spells two latencies ``IngestiontoInvocation…`` where the docs
+  print ``IngestionToInvocation…``; both spellings are read (:data:`SPELLINGS`) and merged.
 - Reading: GetMetricData, two queries per series (Sum or Average, and SampleCount), at
   most 500 queries per call, every page followed (NextToken).
-- The period is never finer than what CloudWatch still keeps for the start of the range
-  (1 min for 15 days, 5 min to 63 days, 1 h after) nor than :data:`MAX_POINTS` points.
+- Periods are legal for the age of the range's start (a multiple of 60 s up to 15 days
+  old, of 300 s up to 63 days, of 3600 s beyond) and never finer than :data:`MAX_POINTS`
+  points (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html).
 - A count series with no data point in a period is 0 there; latencies have no value
   where nothing was delivered.
 - Percentiles (:meth:`CloudWatchMetricsSource.latency_percentiles`): GetMetricData with
@@ -23,7 +26,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -39,13 +41,12 @@ from app.metrics.names import LATENCY_METRICS, METRIC_NAMES, NAMESPACE
 
 MAX_QUERIES_PER_CALL = 500  # GetMetricData limit
 MAX_POINTS = 1440  # per series and range: a day at one-minute resolution
-DISCOVERY_TTL_S = 300.0
-KNOWN_DIMENSIONS = frozenset({"EventBusName", "RuleName"})
-CANONICAL = {name.lower(): name for name in METRIC_NAMES}
-
-
-def canonical_name(cloudwatch_name: str) -> str | None:
-    return CANONICAL.get(cloudwatch_name.lower())
+ACCOUNT_METRICS = frozenset(name for name in METRIC_NAMES if name.startswith("PutEvents"))
+# Every spelling CloudWatch may use for a metric; the first is the canonical one.
+SPELLINGS: dict[str, tuple[str, ...]] = {
+    name: (name, name.replace("IngestionTo", "Ingestionto")) if name.startswith("IngestionTo") else (name,)
+    for name in METRIC_NAMES
+}
 
 
 @dataclass(frozen=True)
@@ -61,42 +62,37 @@ class Series:
         return self.metric in LATENCY_METRICS
 
 
-def series_from_listing(metrics: Iterable[Mapping[str, Any]]) -> list[Series]:
-    """ListMetrics' ``Metrics`` as the series this source knows how to read."""
-    found = []
-    for raw in metrics:
-        name = canonical_name(raw.get("MetricName", ""))
-        dims = {d["Name"]: d["Value"] for d in raw.get("Dimensions", [])}
-        if name is None or not set(dims) <= KNOWN_DIMENSIONS:
-            continue
-        found.append(
-            Series(
-                name,
-                raw["MetricName"],
-                dims.get("EventBusName", ""),
-                dims.get("RuleName", ""),
-                tuple(sorted(dims.items())),
-            )
-        )
-    return sorted(set(found), key=lambda s: (s.metric, s.bus, s.rule, s.cloudwatch_name))
+def build_series(metrics: Iterable[str], bus: str, rules: Iterable[str]) -> list[Series]:
+    """The series of ``metrics`` for the deployed ``rules`` on ``bus``: per rule with
+    ``{EventBusName, RuleName}``, account-wide ``PutEvents*`` without dimensions; every spelling."""
+    rules = list(dict.fromkeys(rules))
+    series = []
+    for metric in dict.fromkeys(metrics):
+        for spelling in SPELLINGS.get(metric, (metric,)):
+            if metric in ACCOUNT_METRICS:
+                series.append(Series(metric, spelling, "", "", ()))
+                continue
+            series += [
+                Series(metric, spelling, bus, rule, (("EventBusName", bus), ("RuleName", rule)))
+                for rule in rules
+            ]
+    return series
 
 
-def select_series(series: list[Series], metrics: Iterable[str], bus: str | None) -> list[Series]:
-    """The series to read for ``metrics`` on ``bus`` (all buses when None)."""
-    wanted = [s for s in series if s.metric in set(metrics)]
-    on_bus = [s for s in wanted if (s.bus or not s.rule) and (bus is None or s.bus == bus)]
-    covered = {(s.metric, s.rule) for s in on_bus if s.rule}
-    rule_only = [s for s in wanted if s.rule and not s.bus and (s.metric, s.rule) not in covered]
-    return on_bus + rule_only
+def granularity(start: datetime, now: datetime) -> int:
+    """The period (s) a start this old must be a multiple of: CloudWatch keeps 1-minute data
+    for 15 days, 5-minute data for 63 days, then hourly data."""
+    age = now - start
+    return 60 if age < timedelta(days=15) else 300 if age < timedelta(days=63) else 3600
 
 
 def choose_period(start: datetime, end: datetime, requested_s: int, now: datetime) -> int:
-    """A period CloudWatch can answer for this range, at least ``requested_s``."""
-    age = now - start
-    retained = 60 if age <= timedelta(days=15) else 300 if age <= timedelta(days=63) else 3600
+    """A period CloudWatch can answer for this range: at least ``requested_s`` and a
+    multiple of what it keeps for the start's age."""
+    step = granularity(start, now)
     for_points = math.ceil((end - start).total_seconds() / MAX_POINTS)
-    period = max(int(requested_s), retained, for_points, 60)
-    return math.ceil(period / 60) * 60
+    period = max(int(requested_s), for_points, step)
+    return math.ceil(period / step) * step
 
 
 def build_queries(series: list[Series], period_s: int) -> list[dict[str, Any]]:
@@ -193,15 +189,17 @@ def cloudwatch_aligned_start(start: datetime, period_s: int) -> datetime:
     return pd.Timestamp(start).floor(step).to_pydatetime()
 
 
-def whole_range_period(start: datetime, end: datetime) -> tuple[datetime, int]:
-    """(aligned start, period) such that one period covers [start, end)."""
-    period = max(60, math.ceil((end - start).total_seconds() / 60) * 60)
+def whole_range_period(start: datetime, end: datetime, now: datetime) -> tuple[datetime, int]:
+    """(aligned start, period) such that one legal period covers [start, end)."""
+    step = granularity(start, now)
+    period = max(step, math.ceil((end - start).total_seconds() / step) * step)
     while True:
         aligned = cloudwatch_aligned_start(start, period)
-        needed = max(60, math.ceil((end - aligned).total_seconds() / 60) * 60)
-        if needed <= period:
+        step = granularity(aligned, now)
+        needed = max(step, math.ceil((end - aligned).total_seconds() / step) * step)
+        if needed <= period and period % step == 0:
             return aligned, period
-        period = needed
+        period = max(needed, math.ceil(period / step) * step)
 
 
 def batches(items: list[Any], size: int = MAX_QUERIES_PER_CALL) -> Iterator[list[Any]]:
@@ -274,37 +272,29 @@ class CloudWatchMetricsSource:
     """:class:`app.metrics.base.MetricsSource` over CloudWatch GetMetricData."""
 
     def __init__(
-        self,
-        cloudwatch: Any,
-        *,
-        now: Callable[[], datetime] = clock_now,
-        clock: Callable[[], float] = time.monotonic,
-        discovery_ttl_s: float = DISCOVERY_TTL_S,
+        self, cloudwatch: Any, *, bus: str, rules: Iterable[str], now: Callable[[], datetime] = clock_now
     ):
         self.cloudwatch = cloudwatch
-        self._now, self._clock, self._ttl = now, clock, discovery_ttl_s
-        self._discovered: tuple[float, list[Series]] | None = None
+        self.bus, self.rules = bus, tuple(rules)
+        self._now = now
 
     @classmethod
-    def from_settings(cls, session: Any) -> CloudWatchMetricsSource:
+    def from_settings(cls, session: Any, bus: str, rules: Iterable[str]) -> CloudWatchMetricsSource:
         from app.aws.session import client
 
-        return cls(client(session, "cloudwatch"))
+        return cls(client(session, "cloudwatch"), bus=bus, rules=rules)
 
-    def discover(self) -> list[Series]:
-        """Every series of the namespace (cached for a few minutes: ListMetrics is paged)."""
-        if self._discovered and self._clock() - self._discovered[0] < self._ttl:
-            return self._discovered[1]
-        pages = self.cloudwatch.get_paginator("list_metrics").paginate(Namespace=NAMESPACE)
-        series = series_from_listing(m for page in pages for m in page.get("Metrics", []))
-        self._discovered = (self._clock(), series)
-        return series
+    def series(self, metrics: Iterable[str]) -> list[Series]:
+        """The series read for ``metrics``: always the stack's bus and rules. (The ``bus``
+        argument of :meth:`get` is the protocol's; this source knows one bus, the stack's,
+        which the settings may name differently when they keep the default.)"""
+        return build_series(metrics, self.bus, self.rules)
 
     def get(
         self, metrics: list[str], start: datetime, end: datetime, period_s: int, bus: str | None = None
     ) -> pd.DataFrame:
         start, end = _utc(start), _utc(end)
-        series = select_series(self.discover(), metrics, bus)
+        series = self.series(metrics)
         if not series:
             return empty_frame()
         period = choose_period(start, end, period_s, self._now())
@@ -324,9 +314,9 @@ class CloudWatchMetricsSource:
         """Percentiles (ms) of latency metrics per rule over [start, end), or per period:
         the frame of :meth:`app.metrics.local.LocalMetricsSource.latency_percentiles`."""
         start, end = _utc(start), _utc(end)
-        series = select_series(self.discover(), [m for m in metrics if m in LATENCY_METRICS], bus)
+        series = self.series([m for m in metrics if m in LATENCY_METRICS])
         if period_s is None:
-            aligned, period = whole_range_period(start, end)
+            aligned, period = whole_range_period(start, end, self._now())
         else:
             period = choose_period(start, end, period_s, self._now())
             aligned = pd.Timestamp(start).floor(f"{period}s").to_pydatetime()

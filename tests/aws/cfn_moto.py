@@ -123,7 +123,7 @@ class Resolver:
                 Name=self.template["Resources"][name]["Properties"]["Name"], EventBusName=self.ref_bus()
             )["Arn"]
         if kind == "AWS::Events::EventBus" and attribute in ("Arn", "Name"):
-            bus = self.template["Resources"][name]["Properties"]["Name"]
+            bus = self.ref_bus()
             return bus if attribute == "Name" else f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"
         physical = self.physical[name]
         if kind == "AWS::SQS::Queue" and attribute in ("Arn", "QueueName"):
@@ -142,7 +142,7 @@ class Resolver:
         return arns[kind]
 
     def ref_bus(self) -> str:
-        return self.template["Resources"]["EventBus"]["Properties"]["Name"]
+        return self.resolve(self.template["Resources"]["EventBus"]["Properties"]["Name"])
 
     def condition(self, name: str) -> bool:
         return bool(self.resolve(self.template["Conditions"][name]))
@@ -159,6 +159,7 @@ class Resolver:
                 "Fn::GetAtt": lambda a: self.get_att(*a),
                 "Fn::Sub": self._sub,
                 "Fn::Join": lambda a: a[0].join(str(x) for x in self.resolve(a[1])),
+                "Fn::Split": lambda a: self.resolve(a[1]).split(a[0]),
                 "Fn::If": lambda a: self.resolve(a[1] if self.condition(a[0]) else a[2]),
                 "Fn::Not": lambda a: not self.resolve(a[0]),
                 "Fn::Equals": lambda a: str(self.resolve(a[0])) == str(self.resolve(a[1])),

@@ -37,7 +37,7 @@ PARAMETERS = {
     "CrmWebhookUrl": "https://crm.example.com/e",
     "AttributionApiUrl": "https://marketing.example.com/a",
 }
-RULE_DIMS = [{"Name": "EventBusName", "Value": "verticals"}]
+RULE_DIMS = [{"Name": "EventBusName", "Value": STACK}]  # the template names the bus after the stack
 PREFIX = "arn:aws:events:us-east-1:123456789012:"
 # Whole days inside the seeded lake (60 days ending on NOW's date): the same on both backends.
 DAYS = {"from": (TODAY - timedelta(days=35)).isoformat(), "to": (TODAY - timedelta(days=6)).isoformat()}
@@ -131,7 +131,7 @@ def send_dead_letters(queue_url: str, count: int = 3) -> list[str]:
             "ERROR_MESSAGE": "503 from crm",
             "RETRY_ATTEMPTS": "3",
             "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
-            "RULE_ARN": PREFIX + "rule/verticals/crm-customer-signals",
+            "RULE_ARN": PREFIX + f"rule/{STACK}/crm-customer-signals",
             "TARGET_ARN": PREFIX + "api-destination/crm-webhook/0a1b",
         }
         ids.append(
@@ -206,7 +206,7 @@ def test_delivery_health_shows_cloudwatch_metrics_and_sqs_dead_letters(on_aws):
     crm = rules.set_index("rule").loc["crm-customer-signals"]
     assert (crm["invocations"], crm["failed"], crm["retries"], crm["sent_to_dlq"]) == (95, 8, 16, 8)
     assert crm["targets"] == "crm-webhook (http → crm-webhook-dlq)"
-    assert "lake-archive-orders" in set(rules["rule"])  # a deployed rule without metrics still shows
+    assert "lake-archive-orders-OrderPlaced" in set(rules["rule"])  # a silent deployed rule still shows
     latency = table_with(at, "latency", "mean_ms")
     assert latency.iloc[0]["rule"] == "crm-customer-signals"  # the slowest first
     assert latency.iloc[0]["mean_ms"] == pytest.approx((40 + 180 + 180) / 3)

@@ -19,6 +19,7 @@ from app.backends.aws import build_aws_parts
 from app.bus.definition import load_definition
 from app.infra.render import render_template, to_json
 from app.infra.rules import deployed_rule_names
+from app.lake.tables import ENTITY_TABLES
 from app.services.context import Context
 from app.services.delivery import dead_letters, delivery_metrics
 from app.services.timerange import preset_range
@@ -41,7 +42,7 @@ def seed_metrics(now: datetime) -> None:
     for minutes_ago, invocations, failed in ((50, 40, 0), (30, 35, 6), (10, 20, 2)):
         at = now - timedelta(minutes=minutes_ago)
         dims = [
-            {"Name": "EventBusName", "Value": "verticals"},
+            {"Name": "EventBusName", "Value": "prod"},
             {"Name": "RuleName", "Value": "crm-customer-signals"},
         ]
         cloudwatch.put_metric_data(
@@ -58,7 +59,7 @@ def seed_metrics(now: datetime) -> None:
                 },
             ],
         )
-        ops = [{"Name": "EventBusName", "Value": "verticals"}, {"Name": "RuleName", "Value": "ops-alerts"}]
+        ops = [{"Name": "EventBusName", "Value": "prod"}, {"Name": "RuleName", "Value": "ops-alerts"}]
         cloudwatch.put_metric_data(
             Namespace="AWS/Events",
             MetricData=[{"MetricName": "Invocations", "Value": 3, "Timestamp": at, "Dimensions": ops}],
@@ -149,7 +150,9 @@ def test_delivery_health_on_the_aws_backend(aws_settings):
     assert crm["latency_ms"] == pytest.approx(180.0)
     assert health.rules.iloc[0]["rule"] == "crm-customer-signals"  # the worst rule first
     assert health.rules.set_index("rule").loc["ops-alerts"]["invocations"] == 9.0
-    assert "lake-archive-orders" in set(health.rules["rule"])  # a silent deployed rule still shows
+    assert "lake-archive-orders-OrderPlaced" in set(
+        health.rules["rule"]
+    )  # a silent deployed rule still shows
     letters = dead_letters(ctx)
     assert len(letters) == 3 and set(letters["queue"]) == {"crm-webhook-dlq"}
     assert set(letters["rule"]) == {"crm-customer-signals"} and set(letters["ERROR_MESSAGE"]) == {
@@ -165,7 +168,7 @@ def test_delivery_health_on_the_aws_backend(aws_settings):
 
 def test_dead_letter_queues_are_found_by_name_without_a_stack(aws_settings):
     settings, outputs = aws_settings
-    explicit = settings.replace(stack="", lake_bucket=outputs["LakeBucket"])
+    explicit = settings.replace(stack="", lake_bucket=outputs["LakeBucket"], bus_name="prod")
     parts = build_aws_parts(explicit)
     assert parts.dead_letters.queues() == list(DEFINITION.dead_letter_queues)
 
@@ -178,6 +181,6 @@ def test_a_missing_stack_is_one_sentence(aws_settings):
 
 def test_deployed_rule_names_include_the_lake_fan_out():
     names = deployed_rule_names(DEFINITION)
-    assert names[:2] == ("lake-archive", "lake-archive-orders")
+    assert names[:2] == ("lake-archive", "lake-archive-orders-OrderPlaced")
     assert {r.name for r in DEFINITION.rules} < set(names)
-    assert len(names) == len(DEFINITION.rules) + 8
+    assert len(names) == len(DEFINITION.rules) + sum(len(t.detail_types) for t in ENTITY_TABLES)

@@ -1,5 +1,6 @@
 """The CloudWatch metrics source: pure parts with tables, batching and paging with the
-Stubber, and the whole source against moto's CloudWatch."""
+Stubber (which also proves ListMetrics is never called), and the whole source against
+moto's CloudWatch."""
 
 from __future__ import annotations
 
@@ -16,83 +17,43 @@ from app.metrics.cloudwatch import (
     CloudWatchMetricsSource,
     Series,
     build_queries,
-    canonical_name,
+    build_series,
     choose_period,
     frame_from_points,
-    select_series,
-    series_from_listing,
+    granularity,
 )
 from tests import instant
 
 NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 
 
-def listing(name, **dims):
-    return {
-        "Namespace": "AWS/Events",
-        "MetricName": name,
-        "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
-    }
-
-
-@pytest.mark.parametrize(
-    ("name", "canonical"),
-    [
-        pytest.param("Invocations", "Invocations", id="same"),
-        pytest.param(
-            "IngestiontoInvocationStartLatency", "IngestionToInvocationStartLatency", id="cloudwatch-casing"
-        ),
-        pytest.param("failedinvocations", "FailedInvocations", id="lower"),
-        pytest.param("Errors", None, id="not-a-bus-metric"),
-    ],
-)
-def test_canonical_name(name, canonical):
-    assert canonical_name(name) == canonical
-
-
-def test_series_from_listing_keeps_known_dimension_sets_only():
-    series = series_from_listing(
-        [
-            listing("Invocations", EventBusName="verticals", RuleName="ops-alerts"),
-            listing("Invocations", RuleName="ops-alerts"),
-            listing("MatchedEvents", EventBusName="verticals"),
-            listing("PutEventsApproximateCallCount"),
-            listing("Invocations", ApiDestinationName="crm"),  # another dimension: not ours
-            listing("Invocations", EventBusName="verticals", RuleName="ops-alerts"),  # listed twice
-        ]
+def test_series_are_the_deployed_rules_on_the_bus_and_account_wide_put_events():
+    series = build_series(
+        ["Invocations", "IngestionToInvocationStartLatency", "PutEventsApproximateCallCount"],
+        "verticals",
+        ["a", "b", "a"],
     )
-    assert [(s.metric, s.bus, s.rule) for s in series] == [
-        ("Invocations", "", "ops-alerts"),
-        ("Invocations", "verticals", "ops-alerts"),
-        ("MatchedEvents", "verticals", ""),
-        ("PutEventsApproximateCallCount", "", ""),
+    assert [(s.metric, s.cloudwatch_name, s.bus, s.rule, s.dimensions) for s in series] == [
+        ("Invocations", "Invocations", "verticals", "a", (("EventBusName", "verticals"), ("RuleName", "a"))),
+        ("Invocations", "Invocations", "verticals", "b", (("EventBusName", "verticals"), ("RuleName", "b"))),
+        *[
+            (
+                "IngestionToInvocationStartLatency",
+                spelling,
+                "verticals",
+                rule,
+                (("EventBusName", "verticals"), ("RuleName", rule)),
+            )
+            for spelling in ("IngestionToInvocationStartLatency", "IngestiontoInvocationStartLatency")
+            for rule in ("a", "b")
+        ],
+        ("PutEventsApproximateCallCount", "PutEventsApproximateCallCount", "", "", ()),
     ]
 
 
-SERIES = series_from_listing(
-    [
-        listing("Invocations", EventBusName="verticals", RuleName="a"),
-        listing("Invocations", RuleName="a"),  # duplicate view of rule a: skipped
-        listing("Invocations", RuleName="b"),  # rule b only has this view: used, bus ""
-        listing("Invocations", EventBusName="other", RuleName="c"),
-        listing("FailedInvocations", EventBusName="verticals", RuleName="a"),
-        listing("PutEventsApproximateCallCount"),
-    ]
-)
-
-
-@pytest.mark.parametrize(
-    ("metrics", "bus", "expected"),
-    [
-        pytest.param(["Invocations"], "verticals", [("verticals", "a"), ("", "b")], id="bus-and-rule-only"),
-        pytest.param(["Invocations"], "other", [("other", "c"), ("", "a"), ("", "b")], id="other-bus"),
-        pytest.param(["Invocations"], None, [("", "b"), ("other", "c"), ("verticals", "a")], id="all-buses"),
-        pytest.param(["FailedInvocations"], "verticals", [("verticals", "a")], id="one-metric"),
-        pytest.param(["PutEventsApproximateCallCount"], None, [("", "")], id="account-level"),
-    ],
-)
-def test_select_series(metrics, bus, expected):
-    assert sorted((s.bus, s.rule) for s in select_series(SERIES, metrics, bus)) == sorted(expected)
+def test_no_series_without_the_bus_or_with_the_rule_name_only():
+    series = build_series(["FailedInvocations", "MatchedEvents"], "verticals", ["r"])
+    assert all(dict(s.dimensions) == {"EventBusName": "verticals", "RuleName": "r"} for s in series)
 
 
 @pytest.mark.parametrize(
@@ -102,13 +63,27 @@ def test_select_series(metrics, bus, expected):
         pytest.param(timedelta(hours=3), timedelta(hours=3), 90, 120, id="rounded-to-minutes"),
         pytest.param(timedelta(days=7), timedelta(days=7), 60, 420, id="capped-points"),
         pytest.param(timedelta(days=20), timedelta(hours=1), 60, 300, id="older-than-15-days"),
+        pytest.param(timedelta(days=30), timedelta(days=30), 60, 1800, id="30-days"),
+        pytest.param(timedelta(days=20), timedelta(days=20), 60, 1200, id="20-days-multiple-of-300"),
         pytest.param(timedelta(days=90), timedelta(hours=1), 60, 3600, id="older-than-63-days"),
+        pytest.param(timedelta(days=90), timedelta(days=90), 60, 7200, id="90-days-multiple-of-3600"),
+        pytest.param(timedelta(days=365), timedelta(days=365), 60, 25200, id="365-days-multiple-of-3600"),
         pytest.param(timedelta(days=1), timedelta(days=1), 3600, 3600, id="coarser-request-kept"),
     ],
 )
 def test_choose_period(start_age, length, requested, expected):
     start = NOW - start_age
     assert choose_period(start, start + length, requested, NOW) == expected
+
+
+@pytest.mark.parametrize("days", [1, 7, 14, 15, 16, 30, 62, 63, 64, 90, 180, 365])
+@pytest.mark.parametrize("requested", [60, 90, 300, 900, 3600, 5400])
+def test_every_period_is_legal_for_the_age_of_its_range(days, requested):
+    start = NOW - timedelta(days=days)
+    period = choose_period(start, NOW, requested, NOW)
+    required = 3600 if days >= 63 else 300 if days >= 15 else 60
+    assert granularity(start, NOW) == required
+    assert period % required == 0 and period >= requested
 
 
 def test_build_queries_reads_sum_or_average_and_sample_count():
@@ -169,22 +144,7 @@ def test_get_batches_500_queries_and_follows_pages():
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
     rules = [f"rule-{i:03d}" for i in range(300)]  # 300 series -> 600 queries -> 2 calls
     start = NOW - timedelta(hours=1)
-    with Stubber(cloudwatch) as stub:
-        stub.add_response(
-            "list_metrics",
-            {
-                "Metrics": [
-                    listing("Invocations", EventBusName="verticals", RuleName=r) for r in rules[:200]
-                ],
-                "NextToken": "p2",
-            },
-            {"Namespace": "AWS/Events"},
-        )
-        stub.add_response(
-            "list_metrics",
-            {"Metrics": [listing("Invocations", EventBusName="verticals", RuleName=r) for r in rules[200:]]},
-            {"Namespace": "AWS/Events", "NextToken": "p2"},
-        )
+    with Stubber(cloudwatch) as stub:  # nothing but GetMetricData: an unstubbed ListMetrics would fail
         first = {"MetricDataQueries": ANY, "StartTime": start, "EndTime": NOW, "ScanBy": "TimestampAscending"}
         stub.add_response(
             "get_metric_data",
@@ -224,7 +184,7 @@ def test_get_batches_500_queries_and_follows_pages():
             "provide-client-params.cloudwatch.GetMetricData",
             lambda params, **_: calls.append(len(params["MetricDataQueries"])),
         )
-        frame = CloudWatchMetricsSource(cloudwatch, now=lambda: NOW).get(
+        frame = CloudWatchMetricsSource(cloudwatch, bus="verticals", rules=rules, now=lambda: NOW).get(
             ["Invocations"], start, NOW, 60, bus="verticals"
         )
         stub.assert_no_pending_responses()
@@ -258,7 +218,8 @@ def test_moto_cloudwatch_metrics_appear_in_the_frame():
     put("Invocations", 3, 1, EventBusName="verticals", RuleName="crm-customer-signals")
     put("Invocations", 2, 1, EventBusName="verticals", RuleName="crm-customer-signals")
     put("FailedInvocations", 1, 2, EventBusName="verticals", RuleName="crm-customer-signals")
-    put("Invocations", 7, 3, RuleName="ops-alerts")
+    put("Invocations", 7, 3, RuleName="ops-alerts")  # RuleName only: not this stack's series
+    put("Invocations", 4, 3, EventBusName="default", RuleName="ops-alerts")  # another bus
     put(
         "IngestiontoInvocationStartLatency",
         120.0,
@@ -274,7 +235,9 @@ def test_moto_cloudwatch_metrics_appear_in_the_frame():
         RuleName="crm-customer-signals",
     )
 
-    source = CloudWatchMetricsSource(cloudwatch)
+    source = CloudWatchMetricsSource(
+        cloudwatch, bus="verticals", rules=["crm-customer-signals", "ops-alerts"]
+    )
     frame = source.get(
         ["Invocations", "FailedInvocations", "IngestionToInvocationStartLatency"],
         start,
@@ -297,4 +260,5 @@ def test_moto_cloudwatch_metrics_appear_in_the_frame():
         == [0.0, 5.0] + [0.0] * 8
     )
     ops = frame[frame["rule"] == "ops-alerts"]
-    assert set(ops["bus"]) == {""} and ops["value"].sum() == 7.0
+    assert set(ops["bus"]) == {"verticals"} and ops["value"].sum() == 0.0  # a silent rule shows zeros
+    assert set(frame["bus"]) == {"verticals"}

@@ -30,14 +30,6 @@ DIMS = (("EventBusName", "verticals"), ("RuleName", "r"))
 COLUMNS = ["timestamp", "metric", "bus", "rule", "samples", "p50", "p90", "p99"]
 
 
-def listing(name, **dims):
-    return {
-        "Namespace": "AWS/Events",
-        "MetricName": name,
-        "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
-    }
-
-
 def query(query_id, name, stat, period, rule="r"):
     return {
         "Id": query_id,
@@ -91,9 +83,22 @@ def test_percentile_queries_ask_sample_count_and_each_percentile_per_series():
 def test_whole_range_period_covers_the_range_in_one_period(start, end, aligned, period):
     day = "2026-03-16 "
     got = whole_range_period(
-        pd.Timestamp(day + start, tz=UTC).to_pydatetime(), pd.Timestamp(day + end, tz=UTC).to_pydatetime()
+        pd.Timestamp(day + start, tz=UTC).to_pydatetime(),
+        pd.Timestamp(day + end, tz=UTC).to_pydatetime(),
+        NOW,
     )
     assert got == (pd.Timestamp(day + aligned, tz=UTC).to_pydatetime(), period)
+
+
+@pytest.mark.parametrize("days", [7, 14, 16, 30, 62, 64, 90, 365])
+@pytest.mark.parametrize("minute", [0, 7, 33])
+def test_whole_range_period_is_legal_for_the_age_of_its_start(days, minute):
+    start = NOW - timedelta(days=days, minutes=minute)
+    aligned, period = whole_range_period(start, NOW, NOW)
+    age = NOW - aligned
+    step = 60 if age < timedelta(days=15) else 300 if age < timedelta(days=63) else 3600
+    assert period % step == 0
+    assert aligned <= start and aligned + timedelta(seconds=period) >= NOW
 
 
 def test_percentile_frame_keeps_points_with_samples_and_the_busier_spelling():
@@ -129,49 +134,43 @@ def test_percentile_frame_without_points_is_empty_with_the_columns():
     assert frame.empty and list(frame.columns) == COLUMNS
 
 
-def stub_listing(stub, metrics):
-    stub.add_response("list_metrics", {"Metrics": metrics}, {"Namespace": "AWS/Events"})
+def source(cloudwatch, rules=("r",), now=lambda: NOW):
+    return CloudWatchMetricsSource(cloudwatch, bus="verticals", rules=rules, now=now)
 
 
 def test_latency_percentiles_sends_the_exact_get_metric_data_request():
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
     start, end = datetime(2026, 3, 16, 10, 30, tzinfo=UTC), datetime(2026, 3, 16, 11, 30, tzinfo=UTC)
     hour = datetime(2026, 3, 16, 10, tzinfo=UTC)
-    with Stubber(cloudwatch) as stub:
-        stub_listing(
-            stub,
-            [
-                listing("IngestiontoInvocationStartLatency", EventBusName="verticals", RuleName="r"),
-                listing("Invocations", EventBusName="verticals", RuleName="r"),
-                listing("IngestiontoInvocationStartLatency", EventBusName="other", RuleName="x"),
-            ],
-        )
-        name = "IngestiontoInvocationStartLatency"
+    with Stubber(cloudwatch) as stub:  # no ListMetrics: the series are the deployed rules'
+        documented, cloudwatch_spelling = START_LATENCY, "IngestiontoInvocationStartLatency"
         stub.add_response(
             "get_metric_data",
             {
                 "MetricDataResults": [
-                    {"Id": "n0", "Timestamps": [hour], "Values": [40.0], "StatusCode": "Complete"},
-                    {"Id": "p0_0", "Timestamps": [hour], "Values": [11.0], "StatusCode": "Complete"},
-                    {"Id": "p1_0", "Timestamps": [hour], "Values": [35.0], "StatusCode": "Complete"},
-                    {"Id": "p2_0", "Timestamps": [hour], "Values": [120.0], "StatusCode": "Complete"},
+                    {"Id": "n1", "Timestamps": [hour], "Values": [40.0], "StatusCode": "Complete"},
+                    {"Id": "p0_1", "Timestamps": [hour], "Values": [11.0], "StatusCode": "Complete"},
+                    {"Id": "p1_1", "Timestamps": [hour], "Values": [35.0], "StatusCode": "Complete"},
+                    {"Id": "p2_1", "Timestamps": [hour], "Values": [120.0], "StatusCode": "Complete"},
                 ]
             },
             {
                 "MetricDataQueries": [
-                    query("n0", name, "SampleCount", 5400),
-                    query("p0_0", name, "p50", 5400),
-                    query("p1_0", name, "p90", 5400),
-                    query("p2_0", name, "p99", 5400),
+                    query("n0", documented, "SampleCount", 5400),
+                    query("p0_0", documented, "p50", 5400),
+                    query("p1_0", documented, "p90", 5400),
+                    query("p2_0", documented, "p99", 5400),
+                    query("n1", cloudwatch_spelling, "SampleCount", 5400),
+                    query("p0_1", cloudwatch_spelling, "p50", 5400),
+                    query("p1_1", cloudwatch_spelling, "p90", 5400),
+                    query("p2_1", cloudwatch_spelling, "p99", 5400),
                 ],
                 "StartTime": hour,
                 "EndTime": end,
                 "ScanBy": "TimestampAscending",
             },
         )
-        frame = CloudWatchMetricsSource(cloudwatch, now=lambda: NOW).latency_percentiles(
-            [START_LATENCY, SUCCESS_LATENCY], start, end, bus="verticals"
-        )
+        frame = source(cloudwatch).latency_percentiles([START_LATENCY], start, end, bus="verticals")
         stub.assert_no_pending_responses()
     assert list(frame.columns) == COLUMNS
     assert frame.values.tolist() == [
@@ -181,7 +180,7 @@ def test_latency_percentiles_sends_the_exact_get_metric_data_request():
 
 def test_latency_percentiles_per_period_in_batches_of_500_queries():
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
-    rules = [f"rule-{i:03d}" for i in range(150)]  # 150 series x 4 queries -> 500 + 100
+    rules = [f"rule-{i:03d}" for i in range(75)]  # 75 rules x 2 spellings x 4 queries -> 500 + 100
     start = NOW - timedelta(hours=1)
     calls = []
     cloudwatch.meta.events.register(
@@ -189,7 +188,6 @@ def test_latency_percentiles_per_period_in_batches_of_500_queries():
         lambda params, **_: calls.append(params["MetricDataQueries"]),
     )
     with Stubber(cloudwatch) as stub:
-        stub_listing(stub, [listing(SUCCESS_LATENCY, EventBusName="verticals", RuleName=r) for r in rules])
         stub.add_response(
             "get_metric_data",
             {
@@ -218,7 +216,7 @@ def test_latency_percentiles_per_period_in_batches_of_500_queries():
                 ]
             },
         )
-        frame = CloudWatchMetricsSource(cloudwatch, now=lambda: NOW).latency_percentiles(
+        frame = source(cloudwatch, rules).latency_percentiles(
             [SUCCESS_LATENCY], start, NOW, bus="verticals", period_s=300
         )
         stub.assert_no_pending_responses()
@@ -226,7 +224,7 @@ def test_latency_percentiles_per_period_in_batches_of_500_queries():
     assert {q["MetricStat"]["Period"] for c in calls for q in c} == {300}
     assert frame[["timestamp", "rule", "samples"]].values.tolist() == [
         [pd.Timestamp(start), "rule-000", 3.0],
-        [pd.Timestamp(start + timedelta(minutes=5)), "rule-149", 1.0],
+        [pd.Timestamp(start + timedelta(minutes=5)), "rule-074", 1.0],
     ]
     assert frame["p99"].tolist()[0] == 9.0 and frame["p50"].tolist()[1] == 2.0
     assert frame[["p50", "p90"]].iloc[0].isna().all()  # a statistic without a point is NaN
@@ -235,10 +233,7 @@ def test_latency_percentiles_per_period_in_batches_of_500_queries():
 def test_latency_percentiles_without_latency_series_calls_nothing():
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
     with Stubber(cloudwatch) as stub:
-        stub_listing(stub, [listing("Invocations", EventBusName="verticals", RuleName="r")])
-        frame = CloudWatchMetricsSource(cloudwatch, now=lambda: NOW).latency_percentiles(
-            [START_LATENCY], NOW - timedelta(hours=1), NOW
-        )
+        frame = source(cloudwatch).latency_percentiles(["Invocations"], NOW - timedelta(hours=1), NOW)
         stub.assert_no_pending_responses()
     assert frame.empty and list(frame.columns) == COLUMNS
 
@@ -270,7 +265,7 @@ def test_moto_percentiles_per_rule_over_the_range():
     put("IngestionToInvocationSuccessLatency", [20.0, 30.0], 2, "ops")
     put("Invocations", [1.0], 2, "ops")
 
-    frame = CloudWatchMetricsSource(cloudwatch).latency_percentiles(
+    frame = source(cloudwatch, ("crm", "ops"), now=lambda: datetime.now(UTC)).latency_percentiles(
         [START_LATENCY, SUCCESS_LATENCY, "Invocations"], start, start + timedelta(minutes=10), bus="verticals"
     )
 

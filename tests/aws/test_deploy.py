@@ -249,6 +249,25 @@ def test_a_stack_that_failed_to_create_must_be_destroyed_first():
             deploy(cfn, None, "s", TEMPLATE, "{}", {}, template_bucket=None, region=REGION)
 
 
+@pytest.mark.parametrize(
+    ("stack", "parameters", "reason"),
+    [
+        pytest.param("Verticals", {}, "lower-case stack name", id="glue-name-from-an-upper-case-stack"),
+        pytest.param("v" * 45, {"GlueDatabaseName": "v"}, "longer than 48", id="archive-name-too-long"),
+    ],
+)
+def test_a_stack_name_that_cannot_name_the_resources_is_refused_before_anything_is_created(
+    stack, parameters, reason
+):
+    template = render.render_template(load_definition())
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    with Stubber(cfn) as stub:
+        stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {stack} does not exist")
+        with pytest.raises(AwsError, match=reason):
+            deploy(cfn, None, stack, template, "{}", parameters, template_bucket=None, region=REGION)
+        stub.assert_no_pending_responses()  # no change set was asked for
+
+
 # --- the command line ---------------------------------------------------------------------
 
 

@@ -45,11 +45,13 @@ def test_outputs_point_the_app_at_the_stack():
             )  # moto dropped those outputs
         explicit = settings.replace(athena_workgroup="outputs", athena_database="verticals")
         resources = resources_from(explicit, outputs, list(DEFINITION.dead_letter_queues))
-        assert resources.lake_bucket == outputs["LakeBucket"] and resources.bus_name == "verticals"
+        assert (
+            resources.lake_bucket == outputs["LakeBucket"] and resources.bus_name == "outputs"
+        )  # named after the stack
         assert set(resources.dead_letter_queue_urls) == set(DEFINITION.dead_letter_queues)
         sqs = boto3.client("sqs", region_name=REGION)
         for name, url in resources.dead_letter_queue_urls.items():
-            assert sqs.get_queue_url(QueueName=f"verticals-{name}")["QueueUrl"] == url
+            assert sqs.get_queue_url(QueueName=f"outputs-{name}")["QueueUrl"] == url
         assert destroy(cfn, "outputs", sleep=lambda s: None) == "DELETE_COMPLETE"
         assert s3_bucket_exists(outputs["LakeBucket"])  # retained
 

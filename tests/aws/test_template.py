@@ -9,11 +9,18 @@ import pytest
 
 from app.bus.definition import load_definition, parse_definition
 from app.infra.cfn import RenderError
-from app.infra.lake import entity_transformer, events_transformer
+from app.infra.records import DETAIL_FIELDS, EVENT_KEY_OF_COLUMN, entity_transformer
 from app.infra.render import TEMPLATE_PATH, render_template, to_json, to_yaml
 from app.infra.rules import restrict_to_detail_types
-from app.lake.tables import ENTITY_TABLES, EVENTS, TABLES
-from app.stack_names import DLQ_OUTPUT_PREFIX, OUTPUT_KEYS, logical_id
+from app.lake.tables import ENTITY_TABLES, TABLES
+from app.stack_names import (
+    DLQ_OUTPUT_PREFIX,
+    OUTPUT_KEYS,
+    logical_id,
+    physical_names,
+    stack_name_problems,
+    stack_scoped_suffix,
+)
 
 DEFINITION = load_definition()
 TEMPLATE = render_template(DEFINITION)
@@ -63,40 +70,44 @@ def test_every_rule_of_the_definition_is_deployed_as_written():
                 }
 
 
-@pytest.mark.parametrize("table", ENTITY_TABLES, ids=lambda t: t.name)
-def test_lake_rule_has_a_companion_rule_per_entity_table(table):
-    rule = rule_named(f"lake-archive-{table.name}")
-    assert rule["EventPattern"] == {
-        "source": [{"prefix": "verticals."}],
-        "detail-type": list(table.detail_types),
-    }
+@pytest.mark.parametrize(
+    ("table", "detail_type"),
+    [(t, d) for t in ENTITY_TABLES for d in t.detail_types],
+    ids=lambda x: getattr(x, "name", x),
+)
+def test_lake_rule_has_a_companion_rule_per_detail_type(table, detail_type):
+    rule = rule_named(f"lake-archive-{table.name}-{detail_type}")
+    assert rule["EventPattern"] == {"source": [{"prefix": "verticals."}], "detail-type": [detail_type]}
     [target] = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [logical_id("LakeStream", table.name), "Arn"]}
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["QueueLakeDlq", "Arn"]}
-    assert set(target["InputTransformer"]["InputPathsMap"]) == set(table.column_names)
+    paths = target["InputTransformer"]["InputPathsMap"]
+    # The envelope and the fields this type always carries; nothing else is placed.
+    assert set(paths) == {"event_id", "time", "detail_type"} | {
+        c.name for c in table.columns if c.key in DETAIL_FIELDS[detail_type]
+    }
 
 
 def test_raw_events_go_whole_to_the_events_stream():
     [target] = rule_named("lake-archive")["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["LakeStreamEvents", "Arn"]}
-    paths = target["InputTransformer"]["InputPathsMap"]
-    assert paths["detail"] == "$.detail" and paths["detail_type"] == "$.detail-type"
-    assert set(EVENTS.column_names) - {"ingested_at"} <= set(paths)
-    assert '"ingested_at":"<aws.events.event.ingestion-time>"' in target["InputTransformer"]["InputTemplate"]
+    assert "InputTransformer" not in target and "InputPath" not in target
+    stream = RESOURCES["LakeStreamEvents"]["Properties"]["ExtendedS3DestinationConfiguration"]
+    serde = stream["DataFormatConversionConfiguration"]["InputFormatConfiguration"]["Deserializer"]
+    assert serde == {"OpenXJsonSerDe": {"ColumnToJsonKeyMappings": EVENT_KEY_OF_COLUMN}}
 
 
 @pytest.mark.parametrize(
     "transformer",
-    [events_transformer()] + [entity_transformer(t) for t in ENTITY_TABLES],
-    ids=["events"] + [t.name for t in ENTITY_TABLES],
+    [entity_transformer(t, d) for t in ENTITY_TABLES for d in t.detail_types],
+    ids=[f"{t.name}-{d}" for t in ENTITY_TABLES for d in t.detail_types],
 )
 def test_input_templates_fill_into_valid_json(transformer):
-    # EventBridge replaces each unquoted <var> by a JSON value and each quoted one by text.
+    # EventBridge replaces each unquoted <var> by a JSON value.
     filled = transformer["InputTemplate"]
     for name in transformer["InputPathsMap"]:
         filled = filled.replace(f"<{name}>", '{"nested": [1, "two"]}')
-    filled = filled.replace("<aws.events.event.ingestion-time>", "2026-03-14T09:30:00Z")
-    assert set(json.loads(filled)) >= set(transformer["InputPathsMap"])
+    assert set(json.loads(filled)) == set(transformer["InputPathsMap"])
 
 
 @pytest.mark.parametrize("table", list(TABLES.values()), ids=lambda t: t.name)
@@ -138,7 +149,7 @@ def test_dlq_policies_let_exactly_the_rules_that_use_them_send():
     assert senders["QueueCrmWebhookDlq"] == {"RuleCrmCustomerSignals"}
     assert senders["QueueAttributionDlq"] == {"RuleMarketingAttribution"}
     assert senders["QueueLakeDlq"] == {"RuleLakeArchive"} | {
-        logical_id("Rule", "lake-archive", t.name) for t in ENTITY_TABLES
+        logical_id("Rule", "lake-archive", t.name, d) for t in ENTITY_TABLES for d in t.detail_types
     }
     assert senders["QueuePaymentsOrders"] == {"RulePaymentsOnOrder"}
     for name in DEFINITION.dead_letter_queues:
@@ -209,6 +220,52 @@ def test_alarms_cover_every_rule_and_dead_letter_queue():
     assert failed == {r["Properties"]["Name"] for r in of_type("AWS::Events::Rule").values()}
     depth = [a for a in alarms if a["MetricName"] == "ApproximateNumberOfMessagesVisible"]
     assert len(depth) == len(DEFINITION.dead_letter_queues)
+
+
+def test_the_alarm_topic_uses_a_key_cloudwatch_may_use():
+    topic = RESOURCES["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmKey"}
+    key = RESOURCES["AlarmKey"]
+    assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    [cloudwatch] = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert "Condition" not in cloudwatch  # a condition CloudWatch's request lacks would drop every mail
+    assert any(s["Action"] == "kms:*" and "root" in json.dumps(s["Principal"]) for s in statements)
+
+
+def test_every_lake_stream_has_freshness_delivery_and_conversion_alarms():
+    alarms = [a["Properties"] for a in of_type("AWS::CloudWatch::Alarm").values()]
+    by_stream: dict[str, dict[str, dict]] = {}
+    for alarm in alarms:
+        if alarm["Namespace"] == "AWS/Firehose":
+            [dim] = alarm["Dimensions"]
+            assert dim["Name"] == "DeliveryStreamName"
+            by_stream.setdefault(dim["Value"]["Ref"], {})[alarm["MetricName"]] = alarm
+    assert set(by_stream) == set(of_type("AWS::KinesisFirehose::DeliveryStream"))
+    for found in by_stream.values():
+        assert set(found) == {
+            "DeliveryToS3.DataFreshness",
+            "DeliveryToS3.Success",
+            "FailedConversion.Records",
+        }
+        assert found["FailedConversion.Records"]["ComparisonOperator"] == "GreaterThanThreshold"
+        assert found["FailedConversion.Records"]["Threshold"] == 0
+        success = found["DeliveryToS3.Success"]
+        assert (success["Statistic"], success["ComparisonOperator"], success["Threshold"]) == (
+            "Minimum",
+            "LessThanThreshold",
+            1,
+        )
+        assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in found.values())
+
+
+def test_firehose_error_objects_are_kept_as_long_as_the_lake():
+    rules = RESOURCES["LakeBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert not any("ExpirationInDays" in r or "Expiration" in r for r in rules)
+    for stream in of_type("AWS::KinesisFirehose::DeliveryStream").values():
+        prefix = stream["Properties"]["ExtendedS3DestinationConfiguration"]["ErrorOutputPrefix"]
+        assert prefix.startswith("_firehose_errors/")
 
 
 def test_outputs_name_what_the_app_reads():
@@ -306,4 +363,38 @@ def test_a_bus_without_lake_targets_has_no_companion_rules():
         r["Properties"]["Name"] for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"
     ]
     assert names == ["only-queue"]
-    assert template["Resources"]["QueueWork"]["Properties"]["QueueName"] == "b-work"
+    assert template["Resources"]["QueueWork"]["Properties"]["QueueName"] == {
+        "Fn::Sub": "${AWS::StackName}-work"
+    }
+
+
+def test_no_fixed_physical_names_every_name_starts_with_the_stack_name():
+    names = physical_names(TEMPLATE)
+    assert {rid for rid, *_ in names} >= {"EventBus", "AthenaWorkGroup", "EventsLogPolicy"}
+    fixed = [(rid, prop, value) for rid, prop, value, _ in names if stack_scoped_suffix(value) is None]
+    # Log groups are a path: /aws/events/<stack>/<name>.
+    fixed = [f for f in fixed if not (f[1] == "LogGroupName" and "/${AWS::StackName}/" in f[2]["Fn::Sub"])]
+    assert fixed == []
+    database = RESOURCES["GlueDatabase"]["Properties"]["DatabaseInput"]["Name"]
+    assert database["Fn::If"][0] == "HasGlueDatabaseName"
+    assert database["Fn::If"][2] == {"Fn::Join": ["_", {"Fn::Split": ["-", {"Ref": "AWS::StackName"}]}]}
+    assert TEMPLATE["Parameters"]["GlueDatabaseName"]["Default"] == ""
+    for rule in of_type("AWS::Events::Rule").values():  # rule names are per bus, and the bus is the stack's
+        assert rule["Properties"]["EventBusName"] == {"Fn::GetAtt": ["EventBus", "Name"]}
+
+
+@pytest.mark.parametrize(
+    ("stack", "glue_given", "problem"),
+    [
+        pytest.param("verticals-staging", False, None, id="fine"),
+        pytest.param("Verticals", False, "lower case", id="upper-case-names-the-glue-database"),
+        pytest.param("Verticals", True, None, id="upper-case-with-a-glue-name"),
+        pytest.param("v" * 40, False, "longer than 48", id="archive-name-too-long"),
+    ],
+)
+def test_stack_name_problems(stack, glue_given, problem):
+    problems = stack_name_problems(stack, TEMPLATE, glue_database_given=glue_given)
+    if problem is None:
+        assert problems == []
+    else:
+        assert any(problem in p for p in problems)

@@ -24,7 +24,7 @@ BUS_ARN = {"Fn::GetAtt": ["EventBus", "Arn"]}
                 "ArchiveVerticalsAll": {
                     "Type": "AWS::Events::Archive",
                     "Properties": {
-                        "ArchiveName": "verticals-all",
+                        "ArchiveName": {"Fn::Sub": "${AWS::StackName}-verticals-all"},
                         "Description": "All.",
                         "SourceArn": BUS_ARN,
                         "EventPattern": {"source": [{"prefix": "verticals."}]},
@@ -39,7 +39,11 @@ BUS_ARN = {"Fn::GetAtt": ["EventBus", "Arn"]}
             {
                 "ArchiveEverything": {
                     "Type": "AWS::Events::Archive",
-                    "Properties": {"ArchiveName": "everything", "SourceArn": BUS_ARN, "RetentionDays": 0},
+                    "Properties": {
+                        "ArchiveName": {"Fn::Sub": "${AWS::StackName}-everything"},
+                        "SourceArn": BUS_ARN,
+                        "RetentionDays": 0,
+                    },
                 }
             },
             id="no-pattern-kept-for-ever",

@@ -40,6 +40,8 @@ PARAMETERS = {
     "AttributionApiUrl": "https://marketing.example.com/attribution",
 }
 STACK = "verticals-test"
+BUS = STACK  # the template names the bus, queues and database after the stack
+DATABASE = "verticals_test"
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +93,8 @@ def test_what_moto_could_not_create_is_known(deployed):
         "AWS::SQS::QueuePolicy",
     }
     assert sorted(deployed["skipped"]) == sorted(
-        ["lake-archive/lake"] + [f"lake-archive-{t.name}/lake-{t.name}" for t in ENTITY_TABLES]
+        ["lake-archive/lake"]
+        + [f"lake-archive-{t.name}-{d}/lake-{t.name}" for t in ENTITY_TABLES for d in t.detail_types]
     )
 
 
@@ -120,37 +123,35 @@ def test_a_second_deploy_without_changes_is_a_no_op(deployed):
 
 def test_bus_and_every_rule_with_its_pattern(deployed):
     events = client("events")
-    assert events.describe_event_bus(Name="verticals")["Name"] == "verticals"
+    assert events.describe_event_bus(Name=BUS)["Name"] == BUS
     deployed_rules = {
         r["Name"]: json.loads(r["EventPattern"])
-        for r in events.list_rules(EventBusName="verticals", Limit=100)["Rules"]
+        for r in events.list_rules(EventBusName=BUS, Limit=100)["Rules"]
         if "EventPattern" in r
     }
     for rule in DEFINITION.rules:
         assert deployed_rules[rule.name] == rule.pattern
     for table in ENTITY_TABLES:
-        assert deployed_rules[f"lake-archive-{table.name}"]["detail-type"] == list(table.detail_types)
+        for detail_type in table.detail_types:
+            assert deployed_rules[f"lake-archive-{table.name}-{detail_type}"]["detail-type"] == [detail_type]
 
 
 def targets(rule: str) -> dict[str, dict]:
-    return {
-        t["Id"]: t
-        for t in client("events").list_targets_by_rule(Rule=rule, EventBusName="verticals")["Targets"]
-    }
+    return {t["Id"]: t for t in client("events").list_targets_by_rule(Rule=rule, EventBusName=BUS)["Targets"]}
 
 
 def test_queue_log_and_http_targets(deployed):
     sqs = client("sqs")
-    queue_url = sqs.get_queue_url(QueueName="verticals-payments-orders")["QueueUrl"]
+    queue_url = sqs.get_queue_url(QueueName=f"{STACK}-payments-orders")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
     assert targets("payments-on-order")["payments-orders"]["Arn"] == queue_arn
-    assert targets("ops-alerts")["ops-log"]["Arn"].endswith(":log-group:/aws/events/verticals/ops-alerts")
+    assert targets("ops-alerts")["ops-log"]["Arn"].endswith(f":log-group:/aws/events/{STACK}/ops-alerts")
     crm = targets("crm-customer-signals")["crm-webhook"]
     assert crm["Arn"].startswith("arn:aws:events:us-east-1:123456789012:api-destination/")
     assert crm["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}
-    dlq_url = sqs.get_queue_url(QueueName="verticals-crm-webhook-dlq")["QueueUrl"]
+    dlq_url = sqs.get_queue_url(QueueName=f"{STACK}-crm-webhook-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
@@ -162,13 +163,13 @@ def test_queue_log_and_http_targets(deployed):
 def test_dead_letter_queues_keep_14_days_and_let_their_rules_send(deployed):
     sqs = client("sqs")
     for name in DEFINITION.dead_letter_queues:
-        url = sqs.get_queue_url(QueueName=f"verticals-{name}")["QueueUrl"]
+        url = sqs.get_queue_url(QueueName=f"{STACK}-{name}")["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         assert attributes["MessageRetentionPeriod"] == "1209600"
         statement = json.loads(attributes["Policy"])["Statement"][0]
         assert statement["Principal"] == {"Service": "events.amazonaws.com"}
         assert all(
-            arn.startswith("arn:aws:events:us-east-1:123456789012:rule/verticals/")
+            arn.startswith(f"arn:aws:events:us-east-1:123456789012:rule/{BUS}/")
             for arn in statement["Condition"]["ArnEquals"]["aws:SourceArn"]
         )
 
@@ -186,7 +187,7 @@ def test_buckets_exist_encrypted(deployed):
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_glue_tables_are_the_lake_schema_with_projection(deployed, name):
     bucket = deployed["resolver"].ref("LakeBucket")
-    table = client("glue").get_table(DatabaseName="verticals", Name=name)["Table"]
+    table = client("glue").get_table(DatabaseName=DATABASE, Name=name)["Table"]
     columns = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
     assert columns == [(c.name, c.type) for c in TABLES[name].columns]
     assert table["StorageDescriptor"]["Location"] == f"s3://{bucket}/{name}/"
@@ -234,11 +235,11 @@ def test_the_lake_layout_reads_through_the_glue_tables(deployed, tmp_path):
     ]
     for path in LakeWriter(tmp_path).write(events, ingested_at=datetime(2026, 3, 16, tzinfo=UTC)):
         client("s3").upload_file(str(path), bucket, str(path.relative_to(tmp_path)))
-    orders = wr.s3.read_parquet_table(database="verticals", table="orders", boto3_session=session)
+    orders = wr.s3.read_parquet_table(database=DATABASE, table="orders", boto3_session=session)
     assert sorted(orders["order_id"]) == ["o0", "o1", "o2"]
     assert sorted(orders["dt"].astype(str)) == ["2026-03-10", "2026-03-11", "2026-03-12"]
     assert orders.sort_values("order_id")["quantity"].tolist() == [1, 2, 3]
-    raw = wr.s3.read_parquet_table(database="verticals", table="events", boto3_session=session)
+    raw = wr.s3.read_parquet_table(database=DATABASE, table="events", boto3_session=session)
     assert set(raw["source"].astype(str)) == {"verticals.shop"} and len(raw) == 3
     # 2. files awswrangler writes into a table's prefix, Hive-partitioned by dt
     refunds = pd.DataFrame(
@@ -256,7 +257,7 @@ def test_the_lake_layout_reads_through_the_glue_tables(deployed, tmp_path):
     wr.s3.to_parquet(
         refunds, path=f"s3://{bucket}/refunds/", dataset=True, partition_cols=["dt"], boto3_session=session
     )
-    back = wr.s3.read_parquet_table(database="verticals", table="refunds", boto3_session=session)
+    back = wr.s3.read_parquet_table(database=DATABASE, table="refunds", boto3_session=session)
     assert back[["refund_id", "amount", "reason"]].values.tolist() == [["rf1", 19.0, "damaged"]]
     assert back["dt"].astype(str).tolist() == ["2026-03-12"]
 
@@ -268,9 +269,9 @@ def test_logical_ids_of_queues_match_outputs():
 
 def test_the_definition_archives_exist_on_the_bus(deployed):
     events = client("events")
-    bus_arn = events.describe_event_bus(Name=DEFINITION.bus)["Arn"]
+    bus_arn = events.describe_event_bus(Name=BUS)["Arn"]
     for archive in DEFINITION.archives:
-        described = events.describe_archive(ArchiveName=archive.name)
+        described = events.describe_archive(ArchiveName=f"{STACK}-{archive.name}")
         assert (described["EventSourceArn"], described["RetentionDays"]) == (bus_arn, archive.retention_days)
         assert json.loads(described["EventPattern"]) == archive.pattern
     assert DEFINITION.archives  # infra/bus.yaml has some, so the loop above checked something

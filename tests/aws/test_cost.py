@@ -1,0 +1,71 @@
+"""The cost table's CloudWatch lines in docs/aws.md, computed from the code's own requests:
+the Delivery health view's metric lists (app/services/delivery.py) read through the
+CloudWatch source for the deployed rules, counted at the client."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from app.bus.definition import load_definition
+from app.infra.render import render_template
+from app.infra.rules import deployed_rule_names
+from app.metrics.cloudwatch import CloudWatchMetricsSource
+from app.services.delivery import COUNTS, LATENCIES, PERCENTILES, PUT_EVENTS, RECENT_METRICS
+from app.settings import REPO_ROOT
+
+DOC = (REPO_ROOT / "docs" / "aws.md").read_text()
+# The live pages' refresh interval, read from app/ui.py's source (importing it starts Streamlit).
+LIVE_EVERY_S = int(re.search(r"^LIVE_EVERY_S = (\d+)", (REPO_ROOT / "app" / "ui.py").read_text(), re.M)[1])
+PRICE_PER_1000_METRICS = 0.01  # GetMetricData, us-east-1
+ALARM_MONTH = 0.10  # a standard-resolution alarm a month
+NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
+
+
+class CountingCloudWatch:
+    def __init__(self) -> None:
+        self.metrics = 0
+        self.calls = 0
+
+    def get_metric_data(self, **kwargs):
+        self.metrics += len(kwargs["MetricDataQueries"])
+        self.calls += 1
+        return {"MetricDataResults": []}
+
+
+def metrics_requested(read) -> tuple[int, int]:
+    cloudwatch = CountingCloudWatch()
+    source = CloudWatchMetricsSource(
+        cloudwatch, bus="verticals", rules=deployed_rule_names(load_definition()), now=lambda: NOW
+    )
+    read(source)
+    return cloudwatch.metrics, cloudwatch.calls
+
+
+def view(source: CloudWatchMetricsSource) -> None:
+    """What delivery.delivery_metrics asks for: rule metrics, percentiles, PutEvents."""
+    start = NOW - timedelta(days=30)
+    source.get(list(COUNTS + LATENCIES), start, NOW, 3600)
+    source.latency_percentiles(list(LATENCIES), start, NOW, percentiles=PERCENTILES)
+    source.get(list(PUT_EVENTS), start, NOW, 3600)
+
+
+def recent(source: CloudWatchMetricsSource) -> None:
+    source.get(list(RECENT_METRICS), NOW - timedelta(hours=1), NOW, 60)
+
+
+def test_the_documented_metric_counts_are_the_codes():
+    per_view, _ = metrics_requested(view)
+    per_refresh = per_view + metrics_requested(recent)[0]
+    live_hour = per_refresh * 3600 // LIVE_EVERY_S
+    assert f"{per_view:,} metrics per view" in DOC
+    assert f"{per_refresh:,} metrics per refresh" in DOC
+    assert f"${live_hour * PRICE_PER_1000_METRICS / 1000:.2f} an hour" in DOC
+    monthly = 3000 * per_view * PRICE_PER_1000_METRICS / 1000
+    assert f"| {monthly:.2f} |" in DOC
+
+
+def test_the_documented_alarm_count_is_the_templates():
+    resources = render_template(load_definition())["Resources"]
+    alarms = sum(1 for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm")
+    assert f"| {alarms} alarms |" in DOC and f"| {alarms * ALARM_MONTH:.2f} |" in DOC
