@@ -37,7 +37,11 @@ from app.engines.base import QueryError, QueryResult
 from app.engines.sqlparams import check_params, check_tables, lake_tables, parse_query, to_duckdb
 from app.lake.check import check_lake, file_problem, parquet_problem
 from app.lake.paths import LONG_MARKER, exact_column
+from app.lake.rollups import ROLLUP_TABLES, clean_days
 from app.lake.tables import TABLES, Table
+
+# What a query may read: the lake's tables and the rollups (app/lake/rollups.py) beside them.
+QUERYABLE: dict[str, Table] = {**TABLES, **ROLLUP_TABLES}
 
 DUCKDB_TYPES: dict[str, str] = {
     "string": "VARCHAR",
@@ -170,15 +174,22 @@ class DuckDBEngine:
         self.unavailable: dict[str, str] = {}
         for table in TABLES.values():
             self._try_view(table)
+        for table in ROLLUP_TABLES.values():  # written whole by one writer: no DESCRIBE needed
+            self._db.execute(view_sql(table, self.lake, union_by_name=False))
+            self.union_by_name[table.name] = False
         _confine_to(self._db, self.lake)
 
     def tables(self) -> list[str]:
         return list(TABLES)
 
+    def rollup_days(self) -> frozenset[str]:
+        """UTC days (``YYYY-MM-DD``) whose rollups are up to date with the raw tables."""
+        return clean_days(self.lake)
+
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         values = dict(params or {})
         tree = parse_query(sql)
-        check_tables(tree, TABLES)
+        check_tables(tree, QUERYABLE)
         check_params(tree, values)
         duck_sql = to_duckdb(_without_qualifiers(tree))
         names = {t.name for t in lake_tables(tree)}
@@ -230,7 +241,7 @@ class DuckDBEngine:
             return
         with self._lock:
             for name in broken:
-                self._try_view(TABLES[name])
+                self._try_view(QUERYABLE[name])
         for name in broken:
             if name in self.unavailable:
                 raise QueryError(self.unavailable[name])
@@ -244,7 +255,7 @@ class DuckDBEngine:
         for path in _quoted_paths(str(mismatch)):
             table = _table_of(path, self.lake)
             if table is not None and table in names:
-                reason = parquet_problem(TABLES[table], path)
+                reason = parquet_problem(QUERYABLE[table], path)
                 if reason:
                     raise QueryError(_file_sentence(path, self.lake, reason))
 
@@ -254,7 +265,7 @@ class DuckDBEngine:
         with self._lock:
             for name in sorted(names):
                 if not self.union_by_name[name]:
-                    self._db.execute(view_sql(TABLES[name], self.lake, True))
+                    self._db.execute(view_sql(QUERYABLE[name], self.lake, True))
                     self.union_by_name[name] = True
 
     def _execute(
@@ -306,7 +317,7 @@ def _table_of(path: Path, lake: Path) -> str | None:
         first = path.relative_to(lake).parts[0]
     except (ValueError, IndexError):
         return None
-    return first if first in TABLES else None
+    return first if first in QUERYABLE else None
 
 
 def _file_sentence(path: Path, lake: Path, reason: str) -> str:
@@ -329,7 +340,7 @@ def bad_file_sentence(message: str, lake: Path, names: set[str]) -> str | None:
     for path in _quoted_paths(message):
         table = _table_of(path, lake)
         if table is not None:
-            reason = file_problem(TABLES[table], path)
+            reason = file_problem(QUERYABLE[table], path)
             return _file_sentence(path, lake, reason or "unreadable (" + message.splitlines()[0] + ")")
     problems = check_lake(lake, sorted(n for n in names if n in TABLES))
     if problems:
