@@ -141,8 +141,9 @@ def _raw_table_sql(table: str, where: str) -> str:
         f"WHEN '{part}' THEN CASE WHEN {_is_kind(kind)} THEN {ROW_VALUE[aggregate]} END"
         for part, _, kind, aggregate in specs
     )
-    kinds = {kind for _, _, kind, _ in specs}
-    only = "" if None in kinds else " AND detail_type IN (" + ", ".join(f"'{k}'" for k in sorted(kinds)) + ")"
+    kinds = sorted({kind for _, _, kind, _ in specs if kind})
+    every_row = any(kind is None for _, _, kind, _ in specs)
+    only = "" if every_row else " AND detail_type IN (" + ", ".join(f"'{k}'" for k in kinds) + ")"
     parts = ", ".join(f"('{part}')" for part, *_ in specs)
     return (
         f"SELECT CAST(t.time AS DATE) AS day, k.part, CAST(sum(CASE k.part {cases} END) AS DOUBLE) AS value\n"
