@@ -1,9 +1,10 @@
 """Overview and Event rates from the rollups against the same pages from raw events.
 
 For each range: the page's data call with ``rollups=True`` (whole hours of rolled-up days
-from app/lake/rollups.py, the rest raw) and ``rollups=False`` (every raw event), on a
-fresh engine each time (no cache of the app's), alternating so that a change in machine
-load hits both alike; the median of ``--rounds`` is printed and their ratio. Also: the
+from app/lake/rollups.py, the rest raw) and ``rollups=False`` (every raw event), cold (a
+fresh engine, as after a restart) and warm (the same call again on it, as the app pays
+before its own cache hits), alternating so that a change in machine load hits both alike;
+medians of ``--rounds`` and their ratios. Also: the
 time to rebuild every day's rollups from raw, a refresh with nothing to do, the rollups'
 size, and the load average while it ran.
 
@@ -47,13 +48,15 @@ def _timed(call: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def _measure(lake: Path, page: Callable[..., object], rng: TimeRange, rounds: int) -> tuple[float, float]:
-    raw, rolled = [], []
+def _measure(lake: Path, page: Callable[..., object], rng: TimeRange, rounds: int) -> list[float]:
+    """Medians of: raw cold, rollups cold, raw warm, rollups warm."""
+    times: list[list[float]] = [[], [], [], []]
     for _ in range(rounds):
-        for use, times in ((False, raw), (True, rolled)):
+        for i, use in enumerate((False, True)):
             ctx = _context(lake)  # a fresh engine: building its views is not page data time
-            times.append(_timed(lambda ctx=ctx, use=use: page(ctx, rng, rollups=use)))
-    return statistics.median(raw), statistics.median(rolled)
+            times[i].append(_timed(lambda ctx=ctx, use=use: page(ctx, rng, rollups=use)))
+            times[i + 2].append(_timed(lambda ctx=ctx, use=use: page(ctx, rng, rollups=use)))
+    return [statistics.median(t) for t in times]
 
 
 def _size(lake: Path) -> int:
@@ -79,12 +82,16 @@ def main() -> None:
     print(f"refresh with nothing to do: {_timed(lambda: rollups.refresh_rollups(lake)):.3f} s")
     print(f"rollups on disk: {_size(lake) / 1e6:.1f} MB, {len(rollups.clean_days(lake))} days")
     now = datetime.now(UTC)
-    print(f"{'page data call':14}{'range':>7}{'raw':>10}{'rollups':>10}{'raw/rollups':>13}")
+    print(f"{'':21}{'cold (fresh engine)':^32}{'warm (same engine again)':^32}")
+    print(f"{'page data call':14}{'range':>7}" + f"{'raw':>10}{'rollups':>10}{'raw/rollups':>12}" * 2)
     for key in args.ranges:
         rng = preset_range(key, now)
         for name, page in PAGES.items():
-            raw, rolled = _measure(lake, page, rng, args.rounds)
-            print(f"{name:14}{key:>7}{raw:>9.2f}s{rolled:>9.2f}s{raw / rolled:>12.1f}x")
+            raw, rolled, raw_warm, rolled_warm = _measure(lake, page, rng, args.rounds)
+            print(
+                f"{name:14}{key:>7}{raw:>9.2f}s{rolled:>9.2f}s{raw / rolled:>11.1f}x"
+                f"{raw_warm:>9.2f}s{rolled_warm:>9.2f}s{raw_warm / rolled_warm:>11.1f}x"
+            )
     print(f"load average after {os.getloadavg()[0]:.1f}")
 
 

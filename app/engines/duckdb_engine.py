@@ -25,7 +25,7 @@ import json
 import re
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -71,8 +71,13 @@ def table_columns(table: Table) -> list[tuple[str, str]]:
     ]
 
 
-def files_sql(table: Table, lake: Path, union_by_name: bool = True, glob_path: str | None = None) -> str:
-    glob = quote_string(glob_path or f"{lake}/{table.name}/**/*.parquet")
+def files_sql(
+    table: Table, lake: Path, union_by_name: bool = True, glob_path: str | list[str] | None = None
+) -> str:
+    if isinstance(glob_path, list):
+        glob = "[" + ", ".join(quote_string(g) for g in glob_path) + "]"
+    else:
+        glob = quote_string(glob_path or f"{lake}/{table.name}/**/*.parquet")
     hive_types = ", ".join(f"{quote_string(p)}: {quote_string(PARTITION_TYPE)}" for p in table.partitions)
     return (
         f"SELECT * FROM read_parquet({glob}, hive_partitioning = true, "
@@ -81,8 +86,14 @@ def files_sql(table: Table, lake: Path, union_by_name: bool = True, glob_path: s
     )
 
 
-def view_sql(table: Table, lake: Path, union_by_name: bool = True) -> str:
+def view_sql(
+    table: Table, lake: Path, union_by_name: bool = True, days: Collection[str] | None = None
+) -> str:
     """The view that shows ``table``'s files under the Glue table's name.
+
+    ``days``: only the files of these ``dt`` partitions, as a temporary view (one cursor's):
+    a glob over the whole table lists every partition folder at every query, which cost
+    more than reading a few days' files.
 
     A ``source`` partition value comes from the folder name, which DuckDB's Hive
     partitioning decodes (``%2F`` -> ``/``, app/lake/paths.py). A source too long for a
@@ -93,14 +104,24 @@ def view_sql(table: Table, lake: Path, union_by_name: bool = True) -> str:
     columns = table_columns(table)
     typed_empty = ", ".join(f"CAST(NULL AS {t}) AS {quote_identifier(n)}" for n, t in columns)
     names = ", ".join(quote_identifier(n) for n, _ in columns)
-    view = f"CREATE OR REPLACE VIEW {quote_identifier(table.name)} AS "
+    temp = "" if days is None else "TEMP "
+    view = f"CREATE OR REPLACE {temp}VIEW {quote_identifier(table.name)} AS "
+    folders = (
+        ["*"]
+        if days is None
+        else [f"dt={d}" for d in sorted(days) if (lake / table.name / f"dt={d}").is_dir()]
+    )
+    if not folders:
+        return f"{view}SELECT {names} FROM (SELECT {typed_empty} WHERE false)"
     if "source" not in table.partitions:
+        globs = [f"{lake}/{table.name}/{f}/*.parquet" for f in folders]
         return (
             f"{view}SELECT {names} FROM (SELECT {typed_empty} WHERE false UNION ALL BY NAME "
-            f"{files_sql(table, lake, union_by_name)})"
+            f"{files_sql(table, lake, union_by_name, globs if days is not None else None)})"
         )
-    short_glob = f"{lake}/{table.name}/*/source=[!{LONG_MARKER}]*/*.parquet"
-    long_glob = f"{lake}/{table.name}/*/source={LONG_MARKER}*/*.parquet"
+    short: list[str] | str = [f"{lake}/{table.name}/{f}/source=[!{LONG_MARKER}]*/*.parquet" for f in folders]
+    long: list[str] | str = [f"{lake}/{table.name}/{f}/source={LONG_MARKER}*/*.parquet" for f in folders]
+    short_glob, long_glob = (short, long) if days is not None else (short[0], long[0])
     exact = quote_identifier(exact_column("source"))
     long_names = ", ".join(f"{exact} AS source" if n == "source" else quote_identifier(n) for n, _ in columns)
     return (
@@ -187,18 +208,26 @@ class DuckDBEngine:
         """UTC days (``YYYY-MM-DD``) whose rollups are up to date with the raw tables."""
         return clean_days(self.lake)
 
-    def run(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
+    def run(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        days: Mapping[str, Collection[str]] | None = None,
+    ) -> QueryResult:
+        """``days``: table name -> the ``dt`` partitions the query can need of it (the
+        caller's promise: its filters admit no other); only their folders are read."""
         values = dict(params or {})
         tree, duck_sql, tables = _prepared(sql)
         names = set(tables)
         check_params(tree, values)
         self._views_for(names)
         try:
-            frame, elapsed, profile = self._execute(duck_sql, values, names)
+            frame, elapsed, profile = self._execute(duck_sql, values, names, days)
         except _SchemaMismatch as mismatch:
             self._refuse_foreign(mismatch, names)
             self._read_by_name(names)
-            frame, elapsed, profile = self._execute(duck_sql, values, names)
+            frame, elapsed, profile = self._execute(duck_sql, values, names, days)
         files, scanned = scan_totals(profile)
         return QueryResult(
             frame=frame,
@@ -268,11 +297,18 @@ class DuckDBEngine:
                     self.union_by_name[name] = True
 
     def _execute(
-        self, sql: str, values: dict[str, Any], names: set[str] | None = None
+        self,
+        sql: str,
+        values: dict[str, Any],
+        names: set[str] | None = None,
+        days: Mapping[str, Collection[str]] | None = None,
     ) -> tuple[pd.DataFrame, float, dict]:
         with self._lock:
             cursor = self._db.cursor()
         try:
+            for name, chosen in (days or {}).items():
+                if name in (names or ()) and name not in self.unavailable:
+                    cursor.execute(view_sql(QUERYABLE[name], self.lake, self.union_by_name[name], chosen))
             # Profiling is a per-connection setting (DuckDB refuses SET GLOBAL for it).
             cursor.execute("SET enable_profiling = 'no_output'")
             started = perf_counter()

@@ -18,7 +18,7 @@ from app.services.common import (
     with_unit,
 )
 from app.services.context import Context
-from app.services.rollup_plan import pieces_predicate, rollup_days, run_planned, split
+from app.services.rollup_plan import piece_days, pieces_predicate, rollup_days, run_planned, split
 from app.services.timerange import CUSTOM, TimeRange
 
 RATES_SQL = """
@@ -90,7 +90,8 @@ def hourly_by_type(ctx: Context, rng: TimeRange, clean: frozenset[str]) -> pd.Da
     pieces = split(rng.start, rng.end, clean)
     hours, params = pieces_predicate("u", pieces.rollup, "hour")
     raw, more = pieces_predicate("r", pieces.raw, "time")
-    frame = run_planned(ctx, PLANNED_HOURLY_SQL.format(hours=hours, raw=raw), rng, {**params, **more})
+    sql = PLANNED_HOURLY_SQL.format(hours=hours, raw=raw)
+    frame = run_planned(ctx, sql, rng, {**params, **more}, {"events": piece_days(pieces.raw)})
     frame = frame.assign(hour=pd.to_datetime(frame["hour"], utc=True), events=frame["events"].astype("int64"))
     return frame.groupby(["hour", "source", "detail_type"], as_index=False)["events"].sum()
 

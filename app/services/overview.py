@@ -22,7 +22,7 @@ import pandas as pd
 
 from app.services.common import run_sql, to_day
 from app.services.context import Context
-from app.services.rollup_plan import day_runs, pieces_predicate, rollup_days, run_planned, split
+from app.services.rollup_plan import day_runs, piece_days, pieces_predicate, rollup_days, run_planned, split
 from app.services.timerange import TimeRange
 
 # Orders that were shipped in the range were placed up to this many days before it.
@@ -151,13 +151,16 @@ def _raw_table_sql(table: str, where: str) -> str:
     )
 
 
-def planned_parts_sql(rng: TimeRange, orders_from: str, clean: frozenset[str]) -> tuple[str, dict[str, Any]]:
+def planned_parts_sql(
+    rng: TimeRange, orders_from: str, clean: frozenset[str]
+) -> tuple[str, dict[str, Any], dict[str, set[str]]]:
     """DAILY_PARTS_SQL's rows (several per day and part: add them up) with the whole hours
     of ``clean`` days read from the rollups and only the rest from the raw tables.
 
     Lead time counts the shipments of each piece; the orders they ship are those placed in
     the same window as the raw query's (``:dt_orders_from`` to ``:dt_to``). Capacity is
-    filtered by the day it was written, so its pieces are whole days.
+    filtered by the day it was written, so its pieces are whole days. Also returns the
+    ``dt`` partitions each raw table can be read from (for :func:`run_planned`).
     """
     pieces = split(rng.start, rng.end, clean)
     capacity_rollup, capacity_raw = day_runs(
@@ -183,7 +186,14 @@ def planned_parts_sql(rng: TimeRange, orders_from: str, clean: frozenset[str]) -
         tables = dict.fromkeys(spec[1] for spec in COUNTED_PARTS)
         on_table, _ = pieces_predicate("r", pieces.raw, "t.time", "t.dt")
         branches += [_raw_table_sql(table, on_table) for table in tables]
-    return "\nUNION ALL\n".join(b.strip() for b in branches), params
+    in_pieces = piece_days(pieces.raw)
+    window = piece_days(
+        day_runs(date.fromisoformat(orders_from), date.fromisoformat(rng.dt_to), frozenset())[1]
+    )
+    days = {table: set(in_pieces) for table in dict.fromkeys(spec[1] for spec in COUNTED_PARTS)}
+    days["orders"] |= window  # the orders shipped in the range: placed in the whole window
+    days["production"] |= piece_days(capacity_raw)
+    return "\nUNION ALL\n".join(b.strip() for b in branches), params, days
 
 
 @dataclass(frozen=True)
@@ -270,8 +280,8 @@ def daily_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> pd.Dat
     orders_from = (rng.start - pd.Timedelta(days=LEAD_TIME_LOOKBACK_DAYS)).date().isoformat()
     clean = rollup_days(ctx) if rollups else frozenset()
     if clean:
-        sql, params = planned_parts_sql(rng, orders_from, clean)
-        frame = run_planned(ctx, sql, rng, {**params, "dt_orders_from": orders_from})
+        sql, params, days = planned_parts_sql(rng, orders_from, clean)
+        frame = run_planned(ctx, sql, rng, {**params, "dt_orders_from": orders_from}, days)
         frame = frame.assign(value=frame["value"].astype(float))
         frame = frame.groupby(["day", "part"], as_index=False)["value"].sum(min_count=1)
     else:

@@ -13,8 +13,9 @@ Pieces become bound parameters (``:<prefix><i>_dt_from`` …), never spliced val
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -135,9 +136,32 @@ def pieces_predicate(
     return f"({prune} AND (" + " OR ".join(terms) + "))", params
 
 
-def run_planned(ctx: Context, sql: str, rng: TimeRange, params: dict[str, Any]) -> pd.DataFrame:
+def piece_days(pieces: Iterable[Piece]) -> set[str]:
+    """The ``dt`` partitions ``pieces`` touch."""
+    days = set()
+    for start, end in pieces:
+        day, last = start.date(), (end - timedelta(microseconds=1)).date()
+        while day <= last:
+            days.add(day.isoformat())
+            day += timedelta(days=1)
+    return days
+
+
+def run_planned(
+    ctx: Context,
+    sql: str,
+    rng: TimeRange,
+    params: dict[str, Any],
+    days: Mapping[str, Collection[str]] | None = None,
+) -> pd.DataFrame:
     """Run ``sql`` with the range's bounds and ``params``, binding only what it uses (the
-    engines refuse a value without a placeholder; branches without pieces are left out)."""
+    engines refuse a value without a placeholder; branches without pieces are left out).
+
+    ``days``: table -> the only ``dt`` partitions the SQL's filters admit of it; an engine
+    that can (DuckDB) then reads only those folders instead of listing the whole table.
+    """
     used = set(PLACEHOLDER.findall(sql))  # our own SQL: no ``::`` casts, no ``:`` in strings
     values = {k: v for k, v in {**rng.params(), **params}.items() if k in used}
+    if days and "days" in inspect.signature(ctx.engine.run).parameters:
+        return ctx.engine.run(sql, values, days=days).frame  # type: ignore[call-arg]
     return ctx.engine.run(sql, values).frame
