@@ -37,7 +37,7 @@ from sqlglot import exp
 from app.engines.base import QueryError, QueryResult
 from app.engines.sqlparams import check_params, check_tables, lake_tables, parse_query, to_duckdb
 from app.lake.check import check_lake, file_problem, parquet_problem
-from app.lake.paths import LONG_MARKER, exact_column
+from app.lake.paths import LONG_MARKER, check_dt, exact_column
 from app.lake.rollups import ROLLUP_TABLES, clean_days
 from app.lake.tables import TABLES, Table
 
@@ -109,7 +109,7 @@ def view_sql(
     folders = (
         ["*"]
         if days is None
-        else [f"dt={d}" for d in sorted(days) if (lake / table.name / f"dt={d}").is_dir()]
+        else [f"dt={check_dt(d)}" for d in sorted(days) if (lake / table.name / f"dt={d}").is_dir()]
     )
     if not folders:
         return f"{view}SELECT {names} FROM (SELECT {typed_empty} WHERE false)"
