@@ -14,6 +14,7 @@ size, and the load average while it ran.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -54,8 +55,9 @@ def _measure(lake: Path, page: Callable[..., object], rng: TimeRange, rounds: in
     for _ in range(rounds):
         for i, use in enumerate((False, True)):
             ctx = _context(lake)  # a fresh engine: building its views is not page data time
-            times[i].append(_timed(lambda ctx=ctx, use=use: page(ctx, rng, rollups=use)))
-            times[i + 2].append(_timed(lambda ctx=ctx, use=use: page(ctx, rng, rollups=use)))
+            call = functools.partial(page, ctx, rng, rollups=use)
+            times[i].append(_timed(call))
+            times[i + 2].append(_timed(call))
     return [statistics.median(t) for t in times]
 
 

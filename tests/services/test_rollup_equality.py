@@ -147,10 +147,15 @@ def _raw_rows(lake: Path, day: str, limit: int) -> list[dict]:
     import duckdb
 
     glob = f"{lake}/events/dt={day}/*/*.parquet"
-    rows = duckdb.sql(
-        f"SELECT id, detail_type, source, strftime(time, '%Y-%m-%dT%H:%M:%SZ') AS t, detail, account, region "
-        f"FROM read_parquet('{glob}', hive_partitioning = true) ORDER BY id LIMIT {limit}"
-    ).fetchall()
+    rows = (
+        duckdb.connect()
+        .execute(
+            "SELECT id, detail_type, source, strftime(time, '%Y-%m-%dT%H:%M:%SZ') AS t, detail, "
+            "account, region "
+            f"FROM read_parquet('{glob}', hive_partitioning = true) ORDER BY id LIMIT {limit}"
+        )
+        .fetchall()
+    )
     return [
         {
             "version": "0",
