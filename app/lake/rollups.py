@@ -31,7 +31,9 @@ from its own on. :func:`refresh_rollups` runs after each compaction (``bus serve
 Known difference from raw: the lead time takes an order's *earliest* placement; the page's
 raw query takes the earliest placement inside its window. They differ only for an order id
 placed on two different days with the window's first day between them (a duplicate of the
-same event, e.g. a replay, has the same time and does not count).
+same event, e.g. a replay, has the same time and does not count). And an order placed
+after its own shipment, on a day still open, reaches the shipment's closed day only at the
+next :func:`rebuild_rollups`.
 """
 
 from __future__ import annotations
