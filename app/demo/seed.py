@@ -19,6 +19,7 @@ from app.bus.definition import BusDefinition, load_definition
 from app.bus.local import LocalBus
 from app.demo.enterprise import DemoConfig, Enterprise, write_ground_truth
 from app.events import format_time
+from app.lake.rollups import refresh_rollups
 
 Progress = Callable[[int, int, int], None]  # (days done, days total, events so far)
 
@@ -85,6 +86,7 @@ def seed_lake(
         if progress:
             progress(done, days, total)
     bus.flush()
+    refresh_rollups(lake)  # every closed day: pages read the seeded history from rollups
     write_ground_truth(enterprise, lake)
     return SeedReport(days, total, monotonic() - began)
 

@@ -20,11 +20,12 @@ are bound by DuckDB (``$name``), and the database may only read files under the 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -36,8 +37,12 @@ from sqlglot import exp
 from app.engines.base import QueryError, QueryResult
 from app.engines.sqlparams import check_params, check_tables, lake_tables, parse_query, to_duckdb
 from app.lake.check import check_lake, file_problem, parquet_problem
-from app.lake.paths import LONG_MARKER, exact_column
+from app.lake.paths import LONG_MARKER, check_dt, exact_column
+from app.lake.rollups import ROLLUP_TABLES, clean_days
 from app.lake.tables import TABLES, Table
+
+# What a query may read: the lake's tables and the rollups (app/lake/rollups.py) beside them.
+QUERYABLE: dict[str, Table] = {**TABLES, **ROLLUP_TABLES}
 
 DUCKDB_TYPES: dict[str, str] = {
     "string": "VARCHAR",
@@ -66,8 +71,13 @@ def table_columns(table: Table) -> list[tuple[str, str]]:
     ]
 
 
-def files_sql(table: Table, lake: Path, union_by_name: bool = True, glob_path: str | None = None) -> str:
-    glob = quote_string(glob_path or f"{lake}/{table.name}/**/*.parquet")
+def files_sql(
+    table: Table, lake: Path, union_by_name: bool = True, glob_path: str | list[str] | None = None
+) -> str:
+    if isinstance(glob_path, list):
+        glob = "[" + ", ".join(quote_string(g) for g in glob_path) + "]"
+    else:
+        glob = quote_string(glob_path or f"{lake}/{table.name}/**/*.parquet")
     hive_types = ", ".join(f"{quote_string(p)}: {quote_string(PARTITION_TYPE)}" for p in table.partitions)
     return (
         f"SELECT * FROM read_parquet({glob}, hive_partitioning = true, "
@@ -76,8 +86,14 @@ def files_sql(table: Table, lake: Path, union_by_name: bool = True, glob_path: s
     )
 
 
-def view_sql(table: Table, lake: Path, union_by_name: bool = True) -> str:
+def view_sql(
+    table: Table, lake: Path, union_by_name: bool = True, days: Collection[str] | None = None
+) -> str:
     """The view that shows ``table``'s files under the Glue table's name.
+
+    ``days``: only the files of these ``dt`` partitions, as a temporary view (one cursor's):
+    a glob over the whole table lists every partition folder at every query, which cost
+    more than reading a few days' files.
 
     A ``source`` partition value comes from the folder name, which DuckDB's Hive
     partitioning decodes (``%2F`` -> ``/``, app/lake/paths.py). A source too long for a
@@ -88,14 +104,24 @@ def view_sql(table: Table, lake: Path, union_by_name: bool = True) -> str:
     columns = table_columns(table)
     typed_empty = ", ".join(f"CAST(NULL AS {t}) AS {quote_identifier(n)}" for n, t in columns)
     names = ", ".join(quote_identifier(n) for n, _ in columns)
-    view = f"CREATE OR REPLACE VIEW {quote_identifier(table.name)} AS "
+    temp = "" if days is None else "TEMP "
+    view = f"CREATE OR REPLACE {temp}VIEW {quote_identifier(table.name)} AS "
+    folders = (
+        ["*"]
+        if days is None
+        else [f"dt={check_dt(d)}" for d in sorted(days) if (lake / table.name / f"dt={d}").is_dir()]
+    )
+    if not folders:
+        return f"{view}SELECT {names} FROM (SELECT {typed_empty} WHERE false)"
     if "source" not in table.partitions:
+        globs = [f"{lake}/{table.name}/{f}/*.parquet" for f in folders]
         return (
             f"{view}SELECT {names} FROM (SELECT {typed_empty} WHERE false UNION ALL BY NAME "
-            f"{files_sql(table, lake, union_by_name)})"
+            f"{files_sql(table, lake, union_by_name, globs if days is not None else None)})"
         )
-    short_glob = f"{lake}/{table.name}/*/source=[!{LONG_MARKER}]*/*.parquet"
-    long_glob = f"{lake}/{table.name}/*/source={LONG_MARKER}*/*.parquet"
+    short: list[str] | str = [f"{lake}/{table.name}/{f}/source=[!{LONG_MARKER}]*/*.parquet" for f in folders]
+    long: list[str] | str = [f"{lake}/{table.name}/{f}/source={LONG_MARKER}*/*.parquet" for f in folders]
+    short_glob, long_glob = (short, long) if days is not None else (short[0], long[0])
     exact = quote_identifier(exact_column("source"))
     long_names = ", ".join(f"{exact} AS source" if n == "source" else quote_identifier(n) for n, _ in columns)
     return (
@@ -170,25 +196,38 @@ class DuckDBEngine:
         self.unavailable: dict[str, str] = {}
         for table in TABLES.values():
             self._try_view(table)
+        for table in ROLLUP_TABLES.values():  # written whole by one writer: no DESCRIBE needed
+            self._db.execute(view_sql(table, self.lake, union_by_name=False))
+            self.union_by_name[table.name] = False
         _confine_to(self._db, self.lake)
 
     def tables(self) -> list[str]:
         return list(TABLES)
 
-    def run(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
+    def rollup_days(self) -> frozenset[str]:
+        """UTC days (``YYYY-MM-DD``) whose rollups are up to date with the raw tables."""
+        return clean_days(self.lake)
+
+    def run(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        days: Mapping[str, Collection[str]] | None = None,
+    ) -> QueryResult:
+        """``days``: table name -> the ``dt`` partitions the query can need of it (the
+        caller's promise: its filters admit no other); only their folders are read."""
         values = dict(params or {})
-        tree = parse_query(sql)
-        check_tables(tree, TABLES)
+        tree, duck_sql, tables = _prepared(sql)
+        names = set(tables)
         check_params(tree, values)
-        duck_sql = to_duckdb(_without_qualifiers(tree))
-        names = {t.name for t in lake_tables(tree)}
         self._views_for(names)
         try:
-            frame, elapsed, profile = self._execute(duck_sql, values, names)
+            frame, elapsed, profile = self._execute(duck_sql, values, names, days)
         except _SchemaMismatch as mismatch:
             self._refuse_foreign(mismatch, names)
             self._read_by_name(names)
-            frame, elapsed, profile = self._execute(duck_sql, values, names)
+            frame, elapsed, profile = self._execute(duck_sql, values, names, days)
         files, scanned = scan_totals(profile)
         return QueryResult(
             frame=frame,
@@ -230,7 +269,7 @@ class DuckDBEngine:
             return
         with self._lock:
             for name in broken:
-                self._try_view(TABLES[name])
+                self._try_view(QUERYABLE[name])
         for name in broken:
             if name in self.unavailable:
                 raise QueryError(self.unavailable[name])
@@ -244,7 +283,7 @@ class DuckDBEngine:
         for path in _quoted_paths(str(mismatch)):
             table = _table_of(path, self.lake)
             if table is not None and table in names:
-                reason = parquet_problem(TABLES[table], path)
+                reason = parquet_problem(QUERYABLE[table], path)
                 if reason:
                     raise QueryError(_file_sentence(path, self.lake, reason))
 
@@ -254,15 +293,22 @@ class DuckDBEngine:
         with self._lock:
             for name in sorted(names):
                 if not self.union_by_name[name]:
-                    self._db.execute(view_sql(TABLES[name], self.lake, True))
+                    self._db.execute(view_sql(QUERYABLE[name], self.lake, True))
                     self.union_by_name[name] = True
 
     def _execute(
-        self, sql: str, values: dict[str, Any], names: set[str] | None = None
+        self,
+        sql: str,
+        values: dict[str, Any],
+        names: set[str] | None = None,
+        days: Mapping[str, Collection[str]] | None = None,
     ) -> tuple[pd.DataFrame, float, dict]:
         with self._lock:
             cursor = self._db.cursor()
         try:
+            for name, chosen in (days or {}).items():
+                if name in (names or ()) and name not in self.unavailable:
+                    cursor.execute(view_sql(QUERYABLE[name], self.lake, self.union_by_name[name], chosen))
             # Profiling is a per-connection setting (DuckDB refuses SET GLOBAL for it).
             cursor.execute("SET enable_profiling = 'no_output'")
             started = perf_counter()
@@ -306,7 +352,7 @@ def _table_of(path: Path, lake: Path) -> str | None:
         first = path.relative_to(lake).parts[0]
     except (ValueError, IndexError):
         return None
-    return first if first in TABLES else None
+    return first if first in QUERYABLE else None
 
 
 def _file_sentence(path: Path, lake: Path, reason: str) -> str:
@@ -329,7 +375,7 @@ def bad_file_sentence(message: str, lake: Path, names: set[str]) -> str | None:
     for path in _quoted_paths(message):
         table = _table_of(path, lake)
         if table is not None:
-            reason = file_problem(TABLES[table], path)
+            reason = file_problem(QUERYABLE[table], path)
             return _file_sentence(path, lake, reason or "unreadable (" + message.splitlines()[0] + ")")
     problems = check_lake(lake, sorted(n for n in names if n in TABLES))
     if problems:
@@ -373,6 +419,19 @@ def _confine_to(db: duckdb.DuckDBPyConnection, lake: Path) -> None:
     """From here on the database reads files under the lake only."""
     db.execute(f"SET allowed_directories = [{quote_string(str(lake) + '/')}]")
     db.execute("SET enable_external_access = false")
+
+
+@functools.lru_cache(maxsize=256)
+def _prepared(sql: str) -> tuple[exp.Query, str, frozenset[str]]:
+    """The checked tree, its DuckDB text and the lake tables it reads, once per SQL text.
+
+    Parsing and transpiling with sqlglot took 0.3-0.7 s for the Overview's query, as long as
+    running it; pages run the same texts again with other values. The tree is only read.
+    """
+    tree = parse_query(sql)
+    check_tables(tree, QUERYABLE)
+    names = frozenset(t.name for t in lake_tables(tree))
+    return tree, to_duckdb(_without_qualifiers(tree)), names
 
 
 def _without_qualifiers(tree: exp.Expr) -> exp.Expr:

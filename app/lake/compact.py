@@ -8,6 +8,9 @@ Readers never see an event twice: the merged file is written under a hidden name
 manifest naming the files it replaces, the originals are unlinked, then the merged file is
 renamed into place (for that instant a reader may miss the partition's compacted events).
 A crash in between leaves the hidden file and its manifest; the next run finishes the job.
+
+Each run then refreshes the rollups (:func:`app.lake.rollups.refresh_rollups`): closed
+days not rolled up yet, and days that late events made dirty.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from app.lake.paths import QUARANTINE
+from app.lake.rollups import refresh_rollups
 from app.lake.writer import COMPRESSION
 
 SMALL_FILE_BYTES = 8 * 1024 * 1024
@@ -33,6 +37,7 @@ class CompactionReport:
     partitions: int
     files_before: int
     files_after: int
+    rollup_days: int = 0  # days whose rollups were built or rebuilt (app/lake/rollups.py)
 
 
 def small_files(folder: Path, min_age_s: float, now: float) -> list[Path]:
@@ -99,4 +104,6 @@ def compact(lake: Path, *, min_files: int = 8, min_age_s: float = 60.0) -> Compa
         partitions += 1
         before += len(files)
         after += 1
-    return CompactionReport(partitions, before, after)
+    # The same periodic step keeps the rollups: closed days rolled up, dirty ones rebuilt.
+    rolled = refresh_rollups(root).days_built
+    return CompactionReport(partitions, before, after, rolled)

@@ -36,7 +36,8 @@ import pyarrow.parquet as pq
 from app import clock
 from app.events import TIME_FORMAT
 from app.lake.paths import LakePathError, check_dt, exact_column, folder_name, inside, is_long
-from app.lake.tables import EVENTS, TABLE_FOR_DETAIL_TYPE, TABLES, Column, Table
+from app.lake.rollups import LEAD_DETAIL_TYPE, closed_days, mark_dirty
+from app.lake.tables import EVENTS, ORDERS, TABLE_FOR_DETAIL_TYPE, TABLES, Column, Table
 
 TABLE_NAME_FOR_DETAIL_TYPE = {detail_type: t.name for detail_type, t in TABLE_FOR_DETAIL_TYPE.items()}
 
@@ -236,6 +237,15 @@ class LakeWriter:
             table_name = TABLE_NAME_FOR_DETAIL_TYPE.get(event["detail-type"])
             if table_name is not None and isinstance(event.get("detail"), dict):
                 entity_parts[(table_name, dt)].append(event)
+        # A write into a closed day makes its rollups stale: marked before (a crash after
+        # the write) and after (a rollup built meanwhile read the day without it).
+        late = closed_days({dt for dt, _ in raw_parts})
+        late_orders = {
+            dt
+            for (name, dt), group in entity_parts.items()
+            if name == ORDERS.name and dt in late and any(e["detail-type"] == LEAD_DETAIL_TYPE for e in group)
+        }
+        mark_dirty(self.root, late, late_orders)
         written = []
         for (dt, source), group in raw_parts.items():
             folder = partition_dir(self.root, EVENTS, dt=dt, source=source)
@@ -245,4 +255,5 @@ class LakeWriter:
             table = TABLES[table_name]
             folder = partition_dir(self.root, table, dt=dt)
             written.append(write_parquet_atomic(entity_table(table, group), folder, root=self.root))
+        mark_dirty(self.root, late, late_orders)
         return written

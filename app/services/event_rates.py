@@ -8,8 +8,17 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from app.departments import BY_SOURCE
-from app.services.common import BUCKET_LENGTH, run_sql, to_local_time, weekly, whole_buckets, with_unit
+from app.services.common import (
+    BUCKET_LENGTH,
+    SQL_UNITS,
+    run_sql,
+    to_local_time,
+    weekly,
+    whole_buckets,
+    with_unit,
+)
 from app.services.context import Context
+from app.services.rollup_plan import piece_days, pieces_predicate, rollup_days, run_planned, split
 from app.services.timerange import CUSTOM, TimeRange
 
 RATES_SQL = """
@@ -31,6 +40,16 @@ SELECT date_trunc('hour', time) AS hour, count(*) AS events
 FROM events
 WHERE dt BETWEEN :dt_from AND :dt_to AND time >= :t_from AND time < :t_to
 GROUP BY 1
+"""
+
+# Events per UTC hour, source and detail type: whole hours of rolled-up days from the
+# rollup (app/lake/rollups.py), the rest from the raw events; one query serves the chart,
+# the table and the heatmap.
+PLANNED_HOURLY_SQL = """
+SELECT hour, source, detail_type, sum(events) AS events FROM events_hourly WHERE {hours} GROUP BY ALL
+UNION ALL
+SELECT date_trunc('hour', time) AS hour, source, detail_type, count(*) AS events FROM events
+WHERE {raw} GROUP BY ALL
 """
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -62,7 +81,30 @@ def department_name(source: str) -> str:
 
 def rates_over_time(ctx: Context, rng: TimeRange) -> pd.DataFrame:
     """bucket (UTC), source, department, detail_type, events over the whole range."""
-    frame = run_sql(ctx, with_unit(RATES_SQL, rng), rng)
+    return _shaped_rates(run_sql(ctx, with_unit(RATES_SQL, rng), rng), rng)
+
+
+def hourly_by_type(ctx: Context, rng: TimeRange, clean: frozenset[str]) -> pd.DataFrame:
+    """hour (UTC), source, detail_type, events: rollups for the whole hours of ``clean``
+    days, raw events for the rest."""
+    pieces = split(rng.start, rng.end, clean)
+    hours, params = pieces_predicate("u", pieces.rollup, "hour")
+    raw, more = pieces_predicate("r", pieces.raw, "time")
+    sql = PLANNED_HOURLY_SQL.format(hours=hours, raw=raw)
+    frame = run_planned(ctx, sql, rng, {**params, **more}, {"events": piece_days(pieces.raw)})
+    frame = frame.assign(hour=pd.to_datetime(frame["hour"], utc=True), events=frame["events"].astype("int64"))
+    return frame.groupby(["hour", "source", "detail_type"], as_index=False)["events"].sum()
+
+
+def rates_from_hourly(hourly: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
+    """What :func:`rates_over_time` returns, from :func:`hourly_by_type`'s rows."""
+    unit = {"hour": "h", "day": "D"}[SQL_UNITS[rng.bucket]]
+    frame = hourly.assign(bucket=hourly["hour"].dt.floor(unit))
+    frame = frame.groupby(["bucket", "source", "detail_type"], as_index=False)["events"].sum()
+    return _shaped_rates(frame, rng)
+
+
+def _shaped_rates(frame: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
     frame = frame.assign(
         bucket=pd.to_datetime(frame["bucket"], utc=True), events=frame["events"].astype("int64")
     )
@@ -105,9 +147,17 @@ def top_detail_types(rates: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
     return top.sort_values("events", ascending=False).reset_index(drop=True)
 
 
-def event_rates(ctx: Context, rng: TimeRange) -> EventRates:
-    rates = rates_over_time(ctx, rng)
-    hourly = run_sql(ctx, HOURLY_SQL, rng)
+def event_rates(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> EventRates:
+    """``rollups``: one query over the rollups and the raw rest (the same figures); False:
+    two queries over every raw event of the range."""
+    clean = rollup_days(ctx) if rollups else frozenset()
+    if clean:
+        by_type = hourly_by_type(ctx, rng, clean)
+        rates = rates_from_hourly(by_type, rng)
+        hourly = by_type.groupby("hour", as_index=False)["events"].sum()
+    else:
+        rates = rates_over_time(ctx, rng)
+        hourly = run_sql(ctx, HOURLY_SQL, rng)
     shown = chart_rates(rates, rng, ctx.settings.timezone)
     return EventRates(
         shown,

@@ -4,17 +4,25 @@ One query reads the daily parts every KPI is made of (counts, sums, numerators a
 denominators); it runs once per period, each filtered on its exact instants, and
 :func:`summarise` adds the days up. Rates are
 always the ratio of the sums, never a mean of daily ratios.
+
+Where the engine has rollups (app/lake/rollups.py), the query reads the whole hours of the
+days they cover from ``overview_hourly`` and only the rest (partial hours at the range's
+edges, the day under way, days dirty with late events) from the raw tables: the same
+figures (tests/services/test_rollup_equality.py), at a cost of O(days) instead of O(events).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from app.services.common import run_sql, to_day
 from app.services.context import Context
+from app.services.rollup_plan import day_runs, piece_days, pieces_predicate, rollup_days, run_planned, split
 from app.services.timerange import TimeRange
 
 # Orders that were shipped in the range were placed up to this many days before it.
@@ -74,6 +82,118 @@ def _part_sql(part: str, table: str, detail_type: str | None, aggregate: str) ->
 DAILY_PARTS_SQL = LEAD_AND_CAPACITY_SQL + "".join(
     "UNION ALL\n" + _part_sql(*spec) + "\n" for spec in COUNTED_PARTS
 )
+
+
+# The same parts from the rollups (app/lake/rollups.py): whole hours of the days they cover
+# ({hours}), capacity of whole days written ({days}). One scan of the rollup.
+ROLLUP_PARTS_SQL = """
+SELECT CASE WHEN part = 'capacity' THEN plan_date ELSE CAST(hour AS DATE) END AS day, part,
+  sum(value) AS value
+FROM overview_hourly
+WHERE dt BETWEEN :dt_orders_from AND :dt_to AND (
+  (part <> 'capacity' AND {hours} AND (part NOT IN ('lead_hours', 'lead_count')
+    OR placed_dt BETWEEN CAST(:dt_orders_from AS DATE) AND CAST(:dt_to AS DATE)))
+  OR (part = 'capacity' AND {days} AND plan_date BETWEEN CAST(:dt_from AS DATE) AND CAST(:dt_to AS DATE)))
+GROUP BY 1, 2
+"""
+# The rest from the raw tables: shipments of the raw pieces ({shipments}, {shipped}) with
+# the orders they ship placed in the raw query's window; capacity of days not rolled up.
+RAW_LEAD_SQL = """
+SELECT l.day, k.part,
+  CASE WHEN k.part = 'lead_hours' THEN sum(l.hours) ELSE CAST(count(*) AS DOUBLE) END AS value
+FROM (
+  SELECT CAST(s.time AS DATE) AS day, date_diff('second', p.placed_at, s.time) / 3600.0 AS hours
+  FROM shipments s JOIN (
+    SELECT order_id, min(time) AS placed_at FROM orders
+    WHERE dt BETWEEN :dt_orders_from AND :dt_to AND detail_type = 'OrderPlaced'
+      AND order_id IN (SELECT order_id FROM shipments WHERE {shipped} AND detail_type = 'OrderShipped')
+    GROUP BY order_id
+  ) p ON s.order_id = p.order_id
+  WHERE {shipments} AND s.detail_type = 'OrderShipped'
+) l CROSS JOIN (VALUES ('lead_hours'), ('lead_count')) AS k(part)
+GROUP BY 1, 2
+"""
+RAW_CAPACITY_SQL = """
+SELECT plan_date AS day, 'capacity' AS part, CAST(sum(capacity_units) AS DOUBLE) AS value FROM production
+WHERE {days} AND detail_type = 'CapacityPlanned'
+  AND plan_date BETWEEN CAST(:dt_from AS DATE) AND CAST(:dt_to AS DATE)
+GROUP BY 1
+"""
+# What each row adds to a part, by COUNTED_PARTS' aggregate.
+ROW_VALUE = {
+    "count(*)": "1",
+    "sum(amount)": "amount",
+    "sum(spend)": "spend",
+    "sum(units)": "units",
+    "count_if(NOT coalesce(late, false))": "CASE WHEN NOT coalesce(late, false) THEN 1 END",
+}
+
+
+def _is_kind(detail_type: str | None) -> str:
+    return f"detail_type = '{detail_type}'" if detail_type else "true"
+
+
+def _raw_table_sql(table: str, where: str) -> str:
+    """COUNTED_PARTS of one table in one scan: a row per (day, part) of the table's rows
+    matching ``where`` (a part none of them feed has a null value: adds nothing)."""
+    specs = [spec for spec in COUNTED_PARTS if spec[1] == table]
+    cases = " ".join(
+        f"WHEN '{part}' THEN CASE WHEN {_is_kind(kind)} THEN {ROW_VALUE[aggregate]} END"
+        for part, _, kind, aggregate in specs
+    )
+    kinds = sorted({kind for _, _, kind, _ in specs if kind})
+    every_row = any(kind is None for _, _, kind, _ in specs)
+    only = "" if every_row else " AND detail_type IN (" + ", ".join(f"'{k}'" for k in kinds) + ")"
+    parts = ", ".join(f"('{part}')" for part, *_ in specs)
+    return (
+        f"SELECT CAST(t.time AS DATE) AS day, k.part, CAST(sum(CASE k.part {cases} END) AS DOUBLE) AS value\n"
+        f"FROM {table} t CROSS JOIN (VALUES {parts}) AS k(part) WHERE {where}{only} GROUP BY 1, 2"
+    )
+
+
+def planned_parts_sql(
+    rng: TimeRange, orders_from: str, clean: frozenset[str]
+) -> tuple[str, dict[str, Any], dict[str, set[str]]]:
+    """DAILY_PARTS_SQL's rows (several per day and part: add them up) with the whole hours
+    of ``clean`` days read from the rollups and only the rest from the raw tables.
+
+    Lead time counts the shipments of each piece; the orders they ship are those placed in
+    the same window as the raw query's (``:dt_orders_from`` to ``:dt_to``). Capacity is
+    filtered by the day it was written, so its pieces are whole days. Also returns the
+    ``dt`` partitions each raw table can be read from (for :func:`run_planned`).
+    """
+    pieces = split(rng.start, rng.end, clean)
+    capacity_rollup, capacity_raw = day_runs(
+        date.fromisoformat(orders_from), date.fromisoformat(rng.dt_to), clean
+    )
+    params: dict[str, Any] = {}
+    branches = []
+    if pieces.rollup or capacity_rollup:
+        hours, more = pieces_predicate("u", pieces.rollup, "hour")
+        params.update(more)
+        rolled_days, more = pieces_predicate("cu", capacity_rollup, None)
+        params.update(more)
+        branches.append(ROLLUP_PARTS_SQL.format(hours=hours, days=rolled_days))
+    if capacity_raw:
+        raw_days, more = pieces_predicate("cr", capacity_raw, None)
+        params.update(more)
+        branches.append(RAW_CAPACITY_SQL.format(days=raw_days))
+    if pieces.raw:
+        raw, more = pieces_predicate("r", pieces.raw, "time")
+        params.update(more)
+        qualified, _ = pieces_predicate("r", pieces.raw, "s.time", "s.dt")
+        branches.append(RAW_LEAD_SQL.format(shipped=raw, shipments=qualified))
+        tables = dict.fromkeys(spec[1] for spec in COUNTED_PARTS)
+        on_table, _ = pieces_predicate("r", pieces.raw, "t.time", "t.dt")
+        branches += [_raw_table_sql(table, on_table) for table in tables]
+    in_pieces = piece_days(pieces.raw)
+    window = piece_days(
+        day_runs(date.fromisoformat(orders_from), date.fromisoformat(rng.dt_to), frozenset())[1]
+    )
+    days = {table: set(in_pieces) for table in dict.fromkeys(spec[1] for spec in COUNTED_PARTS)}
+    days["orders"] |= window  # the orders shipped in the range: placed in the whole window
+    days["production"] |= piece_days(capacity_raw)
+    return "\nUNION ALL\n".join(b.strip() for b in branches), params, days
 
 
 @dataclass(frozen=True)
@@ -151,10 +271,21 @@ class Overview:
         return all(k.value is None for k in self.kpis)
 
 
-def daily_parts(ctx: Context, rng: TimeRange) -> pd.DataFrame:
-    """day, part, value over ``rng``; planned capacity pro rata for partly covered days."""
+def daily_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> pd.DataFrame:
+    """day, part, value over ``rng``; planned capacity pro rata for partly covered days.
+
+    ``rollups``: read the days the rollups cover from them (the same figures, see
+    :func:`planned_parts_sql`); False reads every row of the raw tables.
+    """
     orders_from = (rng.start - pd.Timedelta(days=LEAD_TIME_LOOKBACK_DAYS)).date().isoformat()
-    frame = run_sql(ctx, DAILY_PARTS_SQL, rng, dt_orders_from=orders_from)
+    clean = rollup_days(ctx) if rollups else frozenset()
+    if clean:
+        sql, params, days = planned_parts_sql(rng, orders_from, clean)
+        frame = run_planned(ctx, sql, rng, {**params, "dt_orders_from": orders_from}, days)
+        frame = frame.assign(value=frame["value"].astype(float))
+        frame = frame.groupby(["day", "part"], as_index=False)["value"].sum(min_count=1)
+    else:
+        frame = run_sql(ctx, DAILY_PARTS_SQL, rng, dt_orders_from=orders_from)
     frame = frame.assign(day=to_day(frame["day"]), value=frame["value"].astype(float))
     capacity = frame["part"] == "capacity"
     coverage = day_coverage(rng)
@@ -259,8 +390,10 @@ def _shown_days(rng: TimeRange, data_start: pd.Timestamp) -> pd.Series:
     return (coverage >= 1.0) & (coverage.index >= data_start)
 
 
-def department_overview(ctx: Context, rng: TimeRange) -> Overview:
-    return summarise(daily_parts(ctx, rng), daily_parts(ctx, rng.previous()), rng)
+def department_overview(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> Overview:
+    return summarise(
+        daily_parts(ctx, rng, rollups=rollups), daily_parts(ctx, rng.previous(), rollups=rollups), rng
+    )
 
 
 def format_value(value: float | None, unit: str) -> str:

@@ -1,0 +1,416 @@
+"""Rollups: small tables of per-hour aggregates of the lake, so that pages cost O(days).
+
+Two rollup tables, declared as :class:`~app.lake.tables.Table` like the lake's own (so the
+Glue catalog can be generated from them later), each one Parquet file per UTC day::
+
+    <lake>/events_hourly/dt=2026-11-25/rollup.parquet    events per hour × source × detail type
+    <lake>/overview_hourly/dt=2026-11-25/rollup.parquet  every Overview part per hour
+
+Everything is bucketed by UTC hour, the finest unit any page groups by (pages group by
+UTC hours, days and weeks and only *show* them in the settings' time zone), so every
+bucket of every range composes exactly from hours. A range's edges that are not whole
+hours (a preset ends at now rounded to 5 minutes; a custom range in Asia/Kolkata starts at
+``:30``) are read from the raw tables: no 15-minute buckets are needed.
+
+The hourly parts are those :mod:`app.services.overview` reads, with two that are not plain
+per-hour sums: ``lead_hours``/``lead_count`` (shipments joined to the orders they ship)
+are kept per shipment hour *and* the order's placement day (``placed_dt``), since the page
+only counts orders placed in a window that depends on the range; ``capacity`` is kept per
+day written (``dt``) and ``plan_date``, the two the page filters it on.
+
+Maintenance. A day's files are built once the day is closed (ended :data:`GRACE` ago);
+the day's own UTC day under way is always read raw. Every build replaces the whole day's
+file atomically (written under a hidden name, then renamed), so re-running never double
+counts and a crash leaves the old file or the new one. The writer marks a closed day dirty
+(:func:`mark_dirty`) before and after it writes into it (late events, replays); a day
+that is dirty is read raw by pages until :func:`refresh_rollups` rebuilds it. A late
+``OrderPlaced`` changes the lead time of shipments on later days, so it marks every day
+from its own on. :func:`refresh_rollups` runs after each compaction (``bus serve`` and
+``lake compact``) and after seeding; :func:`rebuild_rollups` rebuilds from raw.
+
+Known difference from raw: the lead time takes an order's *earliest* placement; the page's
+raw query takes the earliest placement inside its window. They differ only for an order id
+placed on two different days with the window's first day between them (a duplicate of the
+same event, e.g. a replay, has the same time and does not count). And an order placed
+after its own shipment, on a day still open, reaches the shipment's closed day only at the
+next :func:`rebuild_rollups`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from app.lake.paths import LONG_MARKER, check_dt
+from app.lake.tables import EVENTS, ORDERS, TABLES, Column, Table
+
+EVENTS_HOURLY = Table(
+    name="events_hourly",
+    doc="Rollup: events per UTC hour, source and detail type (Event rates).",
+    columns=(
+        Column("hour", "timestamp", "start of the UTC hour"),
+        Column("source", "string"),
+        Column("detail_type", "string"),
+        Column("events", "bigint", "raw events in the hour, duplicates included"),
+    ),
+)
+
+OVERVIEW_HOURLY = Table(
+    name="overview_hourly",
+    doc="Rollup: the parts of every Overview KPI per UTC hour (app/services/overview.py).",
+    columns=(
+        Column("hour", "timestamp", "start of the UTC hour; null for capacity"),
+        Column("part", "string", "a part of the Overview's daily parts"),
+        Column("placed_dt", "date", "lead_hours, lead_count: the UTC day the order was placed"),
+        Column("plan_date", "date", "capacity: the day planned"),
+        Column("value", "double"),
+    ),
+)
+
+ROLLUP_TABLES: dict[str, Table] = {t.name: t for t in (EVENTS_HOURLY, OVERVIEW_HOURLY)}
+
+FILE_NAME = "rollup.parquet"
+STATE = "_rollups"  # <lake>/_rollups/dirty/{dt,from}=YYYY-MM-DD markers and the lock
+GRACE = timedelta(minutes=10)  # a day is closed this long after it ends (writers finish)
+LEAD_DETAIL_TYPE = "OrderPlaced"  # a late one changes the lead time of later days
+
+# (part, table, detail type or None for every row, aggregate), as the Overview sums them.
+COUNTED_PARTS: tuple[tuple[str, str, str | None, str], ...] = (
+    ("orders", "orders", "OrderPlaced", "count(*)"),
+    ("revenue", "orders", "OrderPlaced", "sum(amount)"),
+    ("payments_failed", "payments", "PaymentFailed", "count(*)"),
+    ("payments", "payments", None, "count(*)"),
+    ("spend", "campaigns", "CampaignSpend", "sum(spend)"),
+    ("stock_outs", "inventory", "StockOut", "count(*)"),
+    ("shipments", "shipments", "OrderShipped", "count(*)"),
+    ("delivered_on_time", "shipments", "OrderDelivered", "count_if(NOT coalesce(late, false))"),
+    ("delivered", "shipments", "OrderDelivered", "count(*)"),
+    ("units_made", "production", "BatchCompleted", "sum(units)"),
+    ("tickets", "tickets", "TicketOpened", "count(*)"),
+)
+LEAD_PARTS = ("lead_hours", "lead_count")
+CAPACITY_PART = "capacity"
+
+
+@dataclass(frozen=True)
+class RollupReport:
+    days_built: int
+    days_removed: int
+    seconds: float
+
+
+def rollup_file(lake: Path, table: Table, day: str) -> Path:
+    return Path(lake) / table.name / f"dt={check_dt(day)}" / FILE_NAME
+
+
+# ---------------------------------------------------------------- dirty markers
+
+
+def _dirty_dir(lake: Path) -> Path:
+    return Path(lake) / STATE / "dirty"
+
+
+def _touch(path: Path) -> None:
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+
+
+def mark_dirty(lake: Path, days: Iterable[str], from_days: Iterable[str] = ()) -> None:
+    """Mark closed days whose raw data changed: ``days`` each, ``from_days`` with every day
+    after them. Idempotent (a marker is an empty file named after the day)."""
+    days, from_days = set(days), set(from_days)
+    if not days and not from_days:
+        return
+    folder = _dirty_dir(lake)
+    folder.mkdir(parents=True, exist_ok=True)
+    for day in days:
+        _touch(folder / f"dt={check_dt(day)}")
+    for day in from_days:
+        _touch(folder / f"from={check_dt(day)}")
+
+
+def closed_days(days: Iterable[str], now: datetime | None = None) -> set[str]:
+    """The days of ``days`` that have ended (UTC): a write into one makes it dirty."""
+    today = (now or datetime.now(UTC)).astimezone(UTC).date().isoformat()
+    return {d for d in days if d < today}
+
+
+def _markers(lake: Path) -> list[Path]:
+    folder = _dirty_dir(lake)
+    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+
+def _marker_day(marker: Path) -> tuple[str, str]:
+    """(kind, day) of a marker, claimed (``.<name>.<token>``) or not."""
+    name = marker.name.lstrip(".").split(".", 1)[0]
+    kind, _, day = name.partition("=")
+    return kind, day
+
+
+def _dirty(markers: Iterable[Path]) -> tuple[set[str], str | None]:
+    days, first_from = set(), None
+    for marker in markers:
+        kind, day = _marker_day(marker)
+        if kind == "dt":
+            days.add(day)
+        elif kind == "from" and (first_from is None or day < first_from):
+            first_from = day
+    return days, first_from
+
+
+def rolled_up_days(lake: Path) -> set[str]:
+    """Days whose rollup files all exist (dirty or not)."""
+    found: set[str] | None = None
+    for table in ROLLUP_TABLES.values():
+        folder = Path(lake) / table.name
+        days = (
+            {p.name[3:] for p in folder.iterdir() if p.name.startswith("dt=") and (p / FILE_NAME).exists()}
+            if folder.is_dir()
+            else set()
+        )
+        found = days if found is None else found & days
+    return found or set()
+
+
+def clean_days(lake: Path) -> frozenset[str]:
+    """Days a page may read from the rollups: rolled up and not dirty since."""
+    days = rolled_up_days(lake)
+    dirty, first_from = _dirty(_markers(lake))
+    return frozenset(d for d in days if d not in dirty and (first_from is None or d < first_from))
+
+
+# ---------------------------------------------------------------- building
+
+
+def raw_days(lake: Path) -> set[str]:
+    folder = Path(lake) / EVENTS.name
+    if not folder.is_dir():
+        return set()
+    return {p.name[3:] for p in folder.iterdir() if p.name.startswith("dt=") and p.is_dir()}
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _table_view(db, table: Table, lake: Path, days: list[str] | None, name: str | None = None) -> None:
+    """A temporary view ``name`` (the table's) of ``table``'s raw files on ``days`` (None: all)."""
+    from app.engines.duckdb_engine import DUCKDB_TYPES, quote_identifier
+
+    root = Path(lake) / table.name
+    files = "*/*.parquet" if "source" in table.partitions else "*.parquet"
+    folders = [root / f"dt={d}" for d in days] if days is not None else [root / "*"]
+    globs = [f"{f}/{files}" for f in folders if days is None or f.is_dir()]
+    if days is None and not root.is_dir():
+        globs = []
+    columns = [(c.name, DUCKDB_TYPES[c.type]) for c in table.columns] + [
+        (p, "VARCHAR") for p in table.partitions
+    ]
+    typed_empty = ", ".join(f"CAST(NULL AS {t}) AS {quote_identifier(n)}" for n, t in columns)
+    names = [n for n, _ in columns]
+    long_sources = "source" in table.partitions and any(root.glob(f"*/source={LONG_MARKER}*"))
+    if long_sources:
+        typed_empty += ", CAST(NULL AS VARCHAR) AS source_value"
+    select = ", ".join(
+        "coalesce(source_value, source) AS source"
+        if (n == "source" and long_sources)
+        else quote_identifier(n)
+        for n in names
+    )
+    body = f"SELECT {typed_empty} WHERE false"
+    if globs:
+        hive = ", ".join(f"{_quote(p)}: 'VARCHAR'" for p in table.partitions)
+        files = "[" + ", ".join(_quote(g) for g in globs) + "]"
+        body += (
+            f" UNION ALL BY NAME SELECT * FROM read_parquet({files}, hive_partitioning = true, "
+            f"hive_types = {{{hive}}}, union_by_name = true)"
+        )
+    view = quote_identifier(name or table.name)
+    db.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {select} FROM ({body})")
+
+
+HOUR = "CAST(date_trunc('hour', CAST(time AS TIMESTAMP)) AS TIMESTAMPTZ)"  # UTC: the session's zone
+
+EVENTS_HOURLY_SQL = f"""
+SELECT dt, {HOUR} AS hour, source, detail_type, count(*) AS events
+FROM events GROUP BY ALL
+"""
+
+
+def _counted_sql(part: str, table: str, detail_type: str | None, aggregate: str) -> str:
+    only = f" WHERE detail_type = '{detail_type}'" if detail_type else ""
+    return (
+        f"SELECT dt, {HOUR} AS hour, '{part}' AS part, CAST(NULL AS DATE) AS placed_dt, "
+        f"CAST(NULL AS DATE) AS plan_date, CAST({aggregate} AS DOUBLE) AS value "
+        f"FROM {table}{only} GROUP BY 1, 2"
+    )
+
+
+OVERVIEW_HOURLY_SQL = """
+WITH
+placed AS (
+  SELECT order_id, min(time) AS placed_at FROM orders_all
+  WHERE detail_type = 'OrderPlaced' GROUP BY order_id
+),
+lead AS (
+  SELECT s.dt, CAST(date_trunc('hour', CAST(s.time AS TIMESTAMP)) AS TIMESTAMPTZ) AS hour,
+    CAST(p.placed_at AS DATE) AS placed_dt, date_diff('second', p.placed_at, s.time) / 3600.0 AS hours
+  FROM shipments s JOIN placed p ON s.order_id = p.order_id
+  WHERE s.detail_type = 'OrderShipped'
+)
+SELECT dt, hour, 'lead_hours' AS part, placed_dt, CAST(NULL AS DATE) AS plan_date, sum(hours) AS value
+FROM lead GROUP BY 1, 2, 4
+UNION ALL
+SELECT dt, hour, 'lead_count', placed_dt, NULL, CAST(count(*) AS DOUBLE) FROM lead GROUP BY 1, 2, 4
+UNION ALL
+SELECT dt, NULL, 'capacity', NULL, plan_date, CAST(sum(capacity_units) AS DOUBLE) FROM production
+WHERE detail_type = 'CapacityPlanned' GROUP BY 1, 5
+""" + "".join("UNION ALL\n" + _counted_sql(*spec) + "\n" for spec in COUNTED_PARTS)
+
+
+def _connect():
+    import duckdb
+
+    db = duckdb.connect(":memory:")
+    db.execute("SET TimeZone = 'UTC'")
+    db.execute("SET enable_progress_bar = false")
+    return db
+
+
+def _write_atomic(table: pa.Table, path: Path) -> None:
+    """Replace ``path`` by ``table`` whole: readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def _split_by_day(db, sql: str, table: Table, days: list[str]) -> Iterator[tuple[str, pa.Table]]:
+    """Each day's rows of ``sql`` (days without any: an empty table, still rolled up)."""
+    names = ", ".join(table.column_names)
+    built = db.sql(f"SELECT dt, {names} FROM ({sql}) ORDER BY ALL").to_arrow_table()
+    dts = built.column("dt").to_numpy(zero_copy_only=False)
+    rows = built.drop_columns(["dt"]).cast(table.arrow_schema())
+    for day in days:
+        first, last = np.searchsorted(dts, day, "left"), np.searchsorted(dts, day, "right")
+        yield day, rows.slice(first, last - first)
+
+
+def build_days(lake: Path, days: Iterable[str]) -> int:
+    """Build (or rebuild) both rollup files of each of ``days`` from the raw tables."""
+    chosen = sorted(set(days))
+    if not chosen:
+        return 0
+    db = _connect()
+    try:
+        for table in TABLES.values():
+            _table_view(db, table, lake, chosen)
+        _table_view(db, ORDERS, lake, None, "orders_all")  # the lead: orders placed any day
+        for sql, table in ((EVENTS_HOURLY_SQL, EVENTS_HOURLY), (OVERVIEW_HOURLY_SQL, OVERVIEW_HOURLY)):
+            for day, rows in _split_by_day(db, sql, table, chosen):
+                _write_atomic(rows, rollup_file(lake, table, day))
+    finally:
+        db.close()
+    return len(chosen)
+
+
+@contextmanager
+def _locked(lake: Path) -> Iterator[None]:
+    """One maintainer at a time: two could otherwise finish in the wrong order."""
+    folder = Path(lake) / STATE
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _claim(lake: Path) -> list[Path]:
+    """Take every marker (renamed to a claimed name): a write during the build marks again."""
+    claimed = []
+    for marker in _markers(lake):
+        if marker.name.startswith("."):  # claimed by a run that died: still to do
+            claimed.append(marker)
+            continue
+        target = marker.with_name(f".{marker.name}.{uuid.uuid4().hex[:8]}")
+        try:
+            os.replace(marker, target)
+        except FileNotFoundError:
+            continue
+        claimed.append(target)
+    return claimed
+
+
+def _closed_raw_days(lake: Path, now: datetime | None) -> set[str]:
+    cutoff = ((now or datetime.now(UTC)).astimezone(UTC) - GRACE).date().isoformat()
+    return {d for d in raw_days(lake) if d < cutoff}
+
+
+def refresh_rollups(lake: Path, now: datetime | None = None) -> RollupReport:
+    """Roll up every closed day not rolled up yet, and rebuild the dirty ones."""
+    started = datetime.now(UTC)
+    lake = Path(lake)
+    if not (lake / EVENTS.name).is_dir():
+        return RollupReport(0, 0, 0.0)
+    with _locked(lake):
+        claimed = _claim(lake)
+        dirty, first_from = _dirty(claimed)
+        closed = _closed_raw_days(lake, now)
+        done = rolled_up_days(lake)
+        todo = (
+            (closed - done) | (dirty & closed) | {d for d in closed & done if first_from and d >= first_from}
+        )
+        built = build_days(lake, todo)
+        removed = _remove(lake, done - raw_days(lake))
+        for marker in claimed:
+            marker.unlink(missing_ok=True)
+    return RollupReport(built, removed, (datetime.now(UTC) - started).total_seconds())
+
+
+def rebuild_rollups(lake: Path, since: date | str | None = None, now: datetime | None = None) -> RollupReport:
+    """Rebuild the rollups of every closed day from ``since`` on (all days: None) from raw."""
+    started = datetime.now(UTC)
+    lake = Path(lake)
+    first = since.isoformat() if isinstance(since, date) else since
+    with _locked(lake):
+        claimed = _claim(lake)
+        todo = {d for d in _closed_raw_days(lake, now) if first is None or d >= first}
+        built = build_days(lake, todo)
+        stale = {d for d in rolled_up_days(lake) - raw_days(lake) if first is None or d >= first}
+        removed = _remove(lake, stale)
+        _settle(lake, claimed, first, done=rolled_up_days(lake))
+    return RollupReport(built, removed, (datetime.now(UTC) - started).total_seconds())
+
+
+def _settle(lake: Path, claimed: list[Path], first: str | None, done: set[str]) -> None:
+    """Drop the markers a rebuild from ``first`` on answered; put back the others (days
+    before ``first`` were not rebuilt)."""
+    for marker in claimed:
+        kind, day = _marker_day(marker)
+        if first is not None and day < first:
+            if kind == "dt":
+                mark_dirty(lake, [day])
+            else:  # dirty from ``day``: the days before ``first`` still are
+                mark_dirty(lake, [d for d in done if day <= d < first])
+        marker.unlink(missing_ok=True)
+
+
+def _remove(lake: Path, days: Iterable[str]) -> int:
+    """Drop the rollups of days whose raw data is gone (quarantined, deleted)."""
+    count = 0
+    for day in days:
+        for table in ROLLUP_TABLES.values():
+            rollup_file(lake, table, day).unlink(missing_ok=True)
+        count += 1
+    return count

@@ -1,0 +1,167 @@
+"""Which part of a range a page reads from the rollups, and which from the raw tables.
+
+The rollups (app/lake/rollups.py) hold whole UTC hours of the days they cover. A range
+``[start, end)`` is split into *rollup pieces* (whole hours of covered days) and *raw
+pieces* (the rest: a first and last partial hour, the day under way, days not rolled up
+yet or made dirty by late events). Every instant falls in exactly one piece, so the sum
+of the two answers is the raw answer, in any time zone: bounds that are not whole hours
+(a preset ending at now rounded to 5 minutes, a custom range in Asia/Kolkata starting at
+``:30`` UTC) just make a raw piece of less than an hour.
+
+Pieces become bound parameters (``:<prefix><i>_dt_from`` …), never spliced values.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from app.services.context import Context
+from app.services.timerange import TimeRange
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+Piece = tuple[datetime, datetime]  # [start, end), UTC
+PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+MAX_LISTED_DAYS = 62  # a predicate lists its days up to this many, else gives their hull
+
+
+@dataclass(frozen=True)
+class Split:
+    rollup: list[Piece]
+    raw: list[Piece]
+
+
+def rollup_days(ctx: Context) -> frozenset[str]:
+    """The days the context's engine has up-to-date rollups for (none: it has none)."""
+    source = getattr(ctx.engine, "rollup_days", None)
+    return source() if callable(source) else frozenset()
+
+
+def _floor(moment: datetime, step: timedelta) -> datetime:
+    seconds = step.total_seconds()
+    return datetime.fromtimestamp(moment.astimezone(UTC).timestamp() // seconds * seconds, UTC)
+
+
+def _ceil(moment: datetime, step: timedelta) -> datetime:
+    seconds = step.total_seconds()
+    return datetime.fromtimestamp(-(-moment.astimezone(UTC).timestamp() // seconds) * seconds, UTC)
+
+
+def _merge(pieces: Iterable[Piece]) -> list[Piece]:
+    merged: list[Piece] = []
+    for start, end in sorted(pieces):
+        if merged and merged[-1][1] >= start:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def split(start: datetime, end: datetime, clean: frozenset[str]) -> Split:
+    """Pieces of ``[start, end)``: whole hours of ``clean`` days, and the rest."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    first_hour, last_hour = _ceil(start, HOUR), _floor(end, HOUR)
+    covered = []
+    day = _floor(start, DAY)
+    while day < end:
+        if day.date().isoformat() in clean:
+            piece = (max(day, first_hour), min(day + DAY, last_hour))
+            if piece[0] < piece[1]:
+                covered.append(piece)
+        day += DAY
+    rollup = _merge(covered)
+    raw, cursor = [], start
+    for piece_start, piece_end in rollup:
+        if cursor < piece_start:
+            raw.append((cursor, piece_start))
+        cursor = piece_end
+    if cursor < end:
+        raw.append((cursor, end))
+    return Split(rollup, raw)
+
+
+def day_runs(first: date, last: date, clean: frozenset[str]) -> tuple[list[Piece], list[Piece]]:
+    """Days ``first``..``last`` (``dt`` values) as runs of clean days and runs of the others,
+    each run ``[midnight, midnight)``: for parts filtered by the day written, not by time."""
+    covered: list[Piece] = []
+    other: list[Piece] = []
+    day = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    stop = datetime(last.year, last.month, last.day, tzinfo=UTC)
+    while day <= stop:
+        (covered if day.date().isoformat() in clean else other).append((day, day + DAY))
+        day += DAY
+    return _merge(covered), _merge(other)
+
+
+def pieces_predicate(
+    prefix: str, pieces: list[Piece], time_column: str | None = "time", dt_column: str = "dt"
+) -> tuple[str, dict[str, Any]]:
+    """``dt IN (…) AND ((dt BETWEEN … AND time >= … AND time < …) OR …)`` over ``pieces``,
+    and its bindings.
+
+    The leading ``dt`` list is what prunes partitions: DuckDB reads every file of the table
+    for an OR that mixes ``dt`` with ``time``. Past :data:`MAX_LISTED_DAYS` days it is the
+    days' hull instead. ``time_column`` None: whole days, filtered on ``dt`` only. No
+    piece: ``false``.
+    """
+    if not pieces:
+        return "false", {}
+    terms: list[str] = []
+    params: dict[str, Any] = {}
+    days: set[str] = set()
+    for i, (piece_start, piece_end) in enumerate(pieces):
+        key = f"{prefix}{i}"
+        first, last = piece_start.date(), (piece_end - timedelta(microseconds=1)).date()
+        params[f"{key}_dt_from"], params[f"{key}_dt_to"] = first.isoformat(), last.isoformat()
+        days.update((first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1))
+        term = f"{dt_column} BETWEEN :{key}_dt_from AND :{key}_dt_to"
+        if time_column is not None:
+            params[f"{key}_from"], params[f"{key}_to"] = piece_start, piece_end
+            term += f" AND {time_column} >= :{key}_from AND {time_column} < :{key}_to"
+        terms.append(f"({term})")
+    if len(days) <= MAX_LISTED_DAYS:
+        listed = {f"{prefix}_dt{i}": day for i, day in enumerate(sorted(days))}
+        prune = f"{dt_column} IN (" + ", ".join(f":{key}" for key in listed) + ")"
+    else:
+        listed = {f"{prefix}_hull_from": min(days), f"{prefix}_hull_to": max(days)}
+        prune = f"{dt_column} BETWEEN :{prefix}_hull_from AND :{prefix}_hull_to"
+    params.update(listed)
+    return f"({prune} AND (" + " OR ".join(terms) + "))", params
+
+
+def piece_days(pieces: Iterable[Piece]) -> set[str]:
+    """The ``dt`` partitions ``pieces`` touch."""
+    days = set()
+    for start, end in pieces:
+        day, last = start.date(), (end - timedelta(microseconds=1)).date()
+        while day <= last:
+            days.add(day.isoformat())
+            day += timedelta(days=1)
+    return days
+
+
+def run_planned(
+    ctx: Context,
+    sql: str,
+    rng: TimeRange,
+    params: dict[str, Any],
+    days: Mapping[str, Collection[str]] | None = None,
+) -> pd.DataFrame:
+    """Run ``sql`` with the range's bounds and ``params``, binding only what it uses (the
+    engines refuse a value without a placeholder; branches without pieces are left out).
+
+    ``days``: table -> the only ``dt`` partitions the SQL's filters admit of it; an engine
+    that can (DuckDB) then reads only those folders instead of listing the whole table.
+    """
+    used = set(PLACEHOLDER.findall(sql))  # our own SQL: no ``::`` casts, no ``:`` in strings
+    values = {k: v for k, v in {**rng.params(), **params}.items() if k in used}
+    if days and "days" in inspect.signature(ctx.engine.run).parameters:
+        return ctx.engine.run(sql, values, days=days).frame  # type: ignore[call-arg]
+    return ctx.engine.run(sql, values).frame
