@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from datetime import date
 
 from app.cli.common import CliError, lake_argument, resolve_lake
-from app.lake.check import NotALake, run_check, run_quarantine
+from app.lake.check import NotALake, run_check, run_quarantine, validate_lake
 
 
 def _run(action: Callable[..., tuple[str, int]], args: argparse.Namespace) -> int:
@@ -30,3 +31,28 @@ def add_lake_commands(commands: argparse._SubParsersAction) -> None:
     )
     lake_argument(quarantine)
     quarantine.set_defaults(handler=lambda args: _run(run_quarantine, args))
+    add_rollup_command(actions)
+
+
+def _rollups(args: argparse.Namespace) -> int:
+    from app.lake.rollups import rebuild_rollups, refresh_rollups
+
+    try:
+        lake = validate_lake(resolve_lake(args))
+    except NotALake as exc:
+        raise CliError(str(exc)) from None
+    report = refresh_rollups(lake) if args.refresh else rebuild_rollups(lake, args.since)
+    print(f"{report.days_built} day(s) rolled up, {report.days_removed} removed in {report.seconds:.1f} s")
+    return 0
+
+
+def add_rollup_command(actions: argparse._SubParsersAction) -> None:
+    rollups = actions.add_parser(
+        "rollups", help="rebuild the rollup tables from raw events (every closed day, or from --since)"
+    )
+    lake_argument(rollups)
+    rollups.add_argument("--since", type=date.fromisoformat, default=None, help="first day (YYYY-MM-DD)")
+    rollups.add_argument(
+        "--refresh", action="store_true", help="only days not rolled up yet, and those late events dirtied"
+    )
+    rollups.set_defaults(handler=_rollups)

@@ -39,29 +39,11 @@ from app.engines.sqlparams import check_params, check_tables, lake_tables, parse
 from app.lake.check import check_lake, file_problem, parquet_problem
 from app.lake.paths import LONG_MARKER, check_dt, exact_column
 from app.lake.rollups import ROLLUP_TABLES, clean_days
+from app.lake.sql import DUCKDB_TYPES, PARTITION_TYPE, quote_identifier, quote_string
 from app.lake.tables import TABLES, Table
 
 # What a query may read: the lake's tables and the rollups (app/lake/rollups.py) beside them.
 QUERYABLE: dict[str, Table] = {**TABLES, **ROLLUP_TABLES}
-
-DUCKDB_TYPES: dict[str, str] = {
-    "string": "VARCHAR",
-    "bigint": "BIGINT",
-    "double": "DOUBLE",
-    "boolean": "BOOLEAN",
-    "date": "DATE",
-    "timestamp": "TIMESTAMPTZ",
-    "array<string>": "VARCHAR[]",
-}
-PARTITION_TYPE = "VARCHAR"  # dt and source compare as text in Athena and here alike
-
-
-def quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def table_columns(table: Table) -> list[tuple[str, str]]:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -51,7 +52,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from app import clock
 from app.lake.paths import LONG_MARKER, check_dt
+from app.lake.sql import DUCKDB_TYPES, PARTITION_TYPE, quote_identifier, quote_string
 from app.lake.tables import EVENTS, ORDERS, TABLES, Column, Table
 
 EVENTS_HOURLY = Table(
@@ -140,7 +143,7 @@ def mark_dirty(lake: Path, days: Iterable[str], from_days: Iterable[str] = ()) -
 
 def closed_days(days: Iterable[str], now: datetime | None = None) -> set[str]:
     """The days of ``days`` that have ended (UTC): a write into one makes it dirty."""
-    today = (now or datetime.now(UTC)).astimezone(UTC).date().isoformat()
+    today = (now or clock.now()).astimezone(UTC).date().isoformat()
     return {d for d in days if d < today}
 
 
@@ -198,14 +201,8 @@ def raw_days(lake: Path) -> set[str]:
     return {p.name[3:] for p in folder.iterdir() if p.name.startswith("dt=") and p.is_dir()}
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _table_view(db, table: Table, lake: Path, days: list[str] | None, name: str | None = None) -> None:
     """A temporary view ``name`` (the table's) of ``table``'s raw files on ``days`` (None: all)."""
-    from app.engines.duckdb_engine import DUCKDB_TYPES, quote_identifier
-
     root = Path(lake) / table.name
     files = "*/*.parquet" if "source" in table.partitions else "*.parquet"
     folders = [root / f"dt={d}" for d in days] if days is not None else [root / "*"]
@@ -213,7 +210,7 @@ def _table_view(db, table: Table, lake: Path, days: list[str] | None, name: str 
     if days is None and not root.is_dir():
         globs = []
     columns = [(c.name, DUCKDB_TYPES[c.type]) for c in table.columns] + [
-        (p, "VARCHAR") for p in table.partitions
+        (p, PARTITION_TYPE) for p in table.partitions
     ]
     typed_empty = ", ".join(f"CAST(NULL AS {t}) AS {quote_identifier(n)}" for n, t in columns)
     names = [n for n, _ in columns]
@@ -228,8 +225,8 @@ def _table_view(db, table: Table, lake: Path, days: list[str] | None, name: str 
     )
     body = f"SELECT {typed_empty} WHERE false"
     if globs:
-        hive = ", ".join(f"{_quote(p)}: 'VARCHAR'" for p in table.partitions)
-        files = "[" + ", ".join(_quote(g) for g in globs) + "]"
+        hive = ", ".join(f"{quote_string(p)}: 'VARCHAR'" for p in table.partitions)
+        files = "[" + ", ".join(quote_string(g) for g in globs) + "]"
         body += (
             f" UNION ALL BY NAME SELECT * FROM read_parquet({files}, hive_partitioning = true, "
             f"hive_types = {{{hive}}}, union_by_name = true)"
@@ -353,13 +350,13 @@ def _claim(lake: Path) -> list[Path]:
 
 
 def _closed_raw_days(lake: Path, now: datetime | None) -> set[str]:
-    cutoff = ((now or datetime.now(UTC)).astimezone(UTC) - GRACE).date().isoformat()
+    cutoff = ((now or clock.now()).astimezone(UTC) - GRACE).date().isoformat()
     return {d for d in raw_days(lake) if d < cutoff}
 
 
 def refresh_rollups(lake: Path, now: datetime | None = None) -> RollupReport:
     """Roll up every closed day not rolled up yet, and rebuild the dirty ones."""
-    started = datetime.now(UTC)
+    started = time.monotonic()
     lake = Path(lake)
     if not (lake / EVENTS.name).is_dir():
         return RollupReport(0, 0, 0.0)
@@ -375,12 +372,12 @@ def refresh_rollups(lake: Path, now: datetime | None = None) -> RollupReport:
         removed = _remove(lake, done - raw_days(lake))
         for marker in claimed:
             marker.unlink(missing_ok=True)
-    return RollupReport(built, removed, (datetime.now(UTC) - started).total_seconds())
+    return RollupReport(built, removed, time.monotonic() - started)
 
 
 def rebuild_rollups(lake: Path, since: date | str | None = None, now: datetime | None = None) -> RollupReport:
     """Rebuild the rollups of every closed day from ``since`` on (all days: None) from raw."""
-    started = datetime.now(UTC)
+    started = time.monotonic()
     lake = Path(lake)
     first = since.isoformat() if isinstance(since, date) else since
     with _locked(lake):
@@ -390,7 +387,7 @@ def rebuild_rollups(lake: Path, since: date | str | None = None, now: datetime |
         stale = {d for d in rolled_up_days(lake) - raw_days(lake) if first is None or d >= first}
         removed = _remove(lake, stale)
         _settle(lake, claimed, first, done=rolled_up_days(lake))
-    return RollupReport(built, removed, (datetime.now(UTC) - started).total_seconds())
+    return RollupReport(built, removed, time.monotonic() - started)
 
 
 def _settle(lake: Path, claimed: list[Path], first: str | None, done: set[str]) -> None:
