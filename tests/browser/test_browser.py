@@ -12,13 +12,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
 from app.settings import REPO_ROOT
+from tests.instant import TODAY
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = REPO_ROOT / "artifacts" / "screenshots"
@@ -61,10 +62,11 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _serve(lake: Path, home: Path) -> Iterator[str]:
-    """A new ``streamlit run`` process of the router over ``lake``; yields its URL."""
+def _serve(lake: Path, home: Path, **settings: str) -> Iterator[str]:
+    """A new ``streamlit run`` process of the router over ``lake``, with these extra
+    environment ``settings``; yields its URL."""
     port = _free_port()
-    env = {**os.environ, "VERTICALS_LAKE": str(lake), "HOME": str(home)}
+    env = {**os.environ, "VERTICALS_LAKE": str(lake), "HOME": str(home), **settings}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -144,7 +146,7 @@ def test_a_deep_link_is_the_first_request_of_a_new_server(seeded_lake, tmp_path)
     from playwright.sync_api import sync_playwright
 
     _require_chromium()
-    today = datetime.now(UTC).date()
+    today = TODAY
     first, last = (today - timedelta(days=6)).isoformat(), (today - timedelta(days=1)).isoformat()
     with _serve(seeded_lake, tmp_path) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)  # HOME is a temporary folder
@@ -158,4 +160,54 @@ def test_a_deep_link_is_the_first_request_of_a_new_server(seeded_lake, tmp_path)
         assert page.get_by_text(span).count() > 0  # the page's caption names the link's days
         assert page.url == f"{url}/event_rates?from={first}&to={last}"
         assert page.locator("[data-testid='stException']").count() == 0
+        browser.close()
+
+
+AUTH_SECRETS = """[auth]
+redirect_uri = "http://127.0.0.1:8501/oauth2callback"
+cookie_secret = "a-cookie-secret-for-tests-only-0123456789"
+client_id = "verticals"
+client_secret = "not-a-secret"
+server_metadata_url = "https://idp.example/.well-known/openid-configuration"
+"""
+
+
+def test_a_signed_out_visitor_sees_nothing_but_the_sign_in_prompt(seeded_lake, tmp_path):
+    """Sign-in by OIDC, nobody signed in: every page, the deep links too, shows the prompt
+    and no data, no navigation to the other pages."""
+    from playwright.sync_api import sync_playwright
+
+    _require_chromium()
+    (tmp_path / ".streamlit").mkdir()  # Streamlit reads secrets from $HOME/.streamlit too
+    (tmp_path / ".streamlit" / "secrets.toml").write_text(AUTH_SECRETS)
+    with _serve(seeded_lake, tmp_path, VERTICALS_SIGN_IN="oidc") as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for path in ("", "/delivery_health", "/saved_queries?range=7d"):
+            page.goto(f"{url}{path}")
+            page.get_by_text("Sign in to see the dashboards.").wait_for(timeout=60_000)
+            assert page.get_by_role("button", name="Sign in").count() == 1
+            assert page.get_by_test_id("stSidebarNavLink").count() == 0
+            assert page.get_by_test_id("stDataFrame").count() == 0
+            assert page.get_by_test_id("stMetric").count() == 0
+        browser.close()
+
+
+def test_a_manager_can_neither_redrive_nor_open_saved_queries(seeded_lake, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    _require_chromium()
+    with _serve(seeded_lake, tmp_path, VERTICALS_LOCAL_ROLES="manager") as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/delivery_health?range=30d")
+        _wait_until_drawn(page, "Delivery health")
+        page.get_by_text("Redriving dead letters is for ops.").wait_for(timeout=60_000)
+        assert page.get_by_role("button", name="Redrive").count() == 0
+        assert [
+            link.inner_text().split("\n")[-1] for link in page.get_by_test_id("stSidebarNavLink").all()
+        ] == ["Overview", "Event rates", "Delivery health", "Campaigns", "Demand forecast"]
+        page.goto(f"{url}/saved_queries")
+        page.get_by_text("Only analyst or ops may open Saved queries").wait_for(timeout=60_000)
+        assert page.get_by_test_id("stDataFrame").count() == 0
         browser.close()
