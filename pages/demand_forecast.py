@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import ui
+from app.display import plotly_text
 from app.services import forecast
 
 view = ui.view()
@@ -48,10 +49,9 @@ elif report is not None and forecast.is_empty(report):
     )
 elif report is not None:
     st.caption(
-        f"Forecast from {window.day_after:%d %b %Y}, "
-        f"learnt from the {forecast.history_days(report)} whole UTC "
-        f"days of orders up to {window.last:%d %b %Y}, the end of the range (a year at most, whatever the "
-        "range's start). Capacity ahead: each line's last plan less its usual downtime."
+        f"Forecast from {window.day_after:%d %b %Y}, learnt from the {forecast.history_days(report)} "
+        f"whole UTC days of orders up to {window.last:%d %b %Y}, the end of the range (a year at most, "
+        "whatever the range's start). Capacity ahead: each line's last plan less its usual downtime."
     )
     st.dataframe(
         forecast.summary(report),
@@ -82,7 +82,9 @@ elif report is not None:
     outlook = report.lines[line]
     shown = forecast.line_view(outlook, horizon, weekly)
     if shown is None:
-        st.info(f"Weekly ranges come from the backtest, which {line} has not had yet: showing days.")
+        st.info(
+            f"Weekly ranges come from the backtest, which {ui.plain(line)} has not had yet: showing days."
+        )
         shown = forecast.line_view(outlook, horizon)
     ahead, past = shown.forecast, shown.history
     figure = go.Figure(
@@ -156,18 +158,21 @@ elif report is not None:
         )
     figure.add_vline(x=ahead["date"].iloc[0], line_dash="dot", line_color="#64748b")
     figure.update_layout(
-        title=f"{line}: units per {shown.unit}", yaxis_rangemode="tozero", legend_traceorder="normal"
+        title=f"{plotly_text(line)}: units per {shown.unit}",
+        yaxis_rangemode="tozero",
+        legend_traceorder="normal",
     )  # Plotly reverses it when traces are filled
     ui.chart(figure, height=420, key="forecast_chart")
 
     for sentence in forecast.sentences(line, outlook, horizon):
         if sentence:
-            st.markdown(f"- {sentence}")
+            st.markdown(f"- {ui.plain(sentence)}")  # names come from the lake
 
     st.subheader(f"Shortfall {shown.unit}s")
     if flagged.empty:
         st.success(
-            f"Planned capacity covers {line}'s forecast, even at the top of its 80% range, on every "
+            f"Planned capacity covers {ui.plain(line)}'s forecast, even at the top of its 80% range, "
+            "on every "
             f"{shown.unit} of the next {horizon} days."
         )
     else:
@@ -193,7 +198,8 @@ elif report is not None:
     table = forecast.backtest_table(outlook, horizon)
     if table.empty:
         st.info(
-            f"No backtest for {line} yet: it needs {forecast.missing_days(outlook)} more days of history."
+            f"No backtest for {ui.plain(line)} yet: it needs {forecast.missing_days(outlook)} more days "
+            "of history."
         )
     else:
         st.dataframe(
@@ -212,8 +218,8 @@ elif report is not None:
         )
         st.caption(
             f"Each model forecast the {horizon} days after each of the last "
-            f"{outlook.forecast.design.test_origins} days whose outcome is known, "
-            "using only the data before; figures are for days 1–7 ahead unless "
+            f"{outlook.forecast.design.test_origins} days whose outcome is known, using only the data "
+            "before; figures are for days 1–7 ahead unless "
             "the column says otherwise. MASE: error relative to repeating last week (below 1 is better). "
             "WAPE: the miss as a share of demand. The model was chosen on earlier days than these."
         )

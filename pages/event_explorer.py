@@ -4,6 +4,7 @@ import plotly.express as px
 import streamlit as st
 
 from app import ui
+from app.display import plotly_text
 from app.services import explorer
 
 COLUMNS = {
@@ -17,6 +18,7 @@ COLUMNS = {
     "step": "Step",
 }
 
+ui.require("explore")  # before any data is read
 view = ui.view()
 ui.page_header(
     "Event explorer",
@@ -54,18 +56,22 @@ elif events is not None:
     order_ids = list(dict.fromkeys(events["order_id"].dropna()))
     if not order_ids:
         st.info(
-            "None of these events carries an order id — "
-            "search for OrderPlaced events, or type an order id above."
+            "None of these events carries an order id — search for OrderPlaced events, "
+            "or type an order id above."
         )
     else:
         order_id = st.selectbox("Order", order_ids, key="ex_order")
         journey = ui.load(explorer.order_journey, view.ctx, view.range, order_id, what="the order's journey")
         if journey is not None and journey.is_empty:
-            st.info(f"No events carry order {order_id} in this range — widen the range.")
+            st.info(f"No events carry order {ui.plain(order_id)} in this range — widen the range.")
         elif journey is not None:
             present = [d for d in explorer.department_order() if d in set(journey.events["department"])]
+            # Plotly reads HTML in its labels and hovers: event fields are shown as text.
+            shown = journey.events.assign(
+                **{c: journey.events[c].map(plotly_text) for c in ("detail_type", "summary", "id")}
+            )
             figure = px.scatter(
-                journey.events,
+                shown,
                 x="time",
                 y="department",
                 color="department",
@@ -73,7 +79,7 @@ elif events is not None:
                 hover_data={"summary": True, "id": True, "department": False},
                 category_orders={"department": present},
                 labels={"time": "", "department": ""},
-                title=f"Order {order_id}: {len(journey.events)} events",
+                title=f"Order {plotly_text(order_id)}: {len(journey.events)} events",
             )
             figure.update_traces(marker={"size": 14}, textposition="top center")
             figure.add_scatter(

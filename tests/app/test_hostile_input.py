@@ -3,7 +3,7 @@ in an event field, Markdown in an order id. And: bounded ranges, one broken save
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ import pytest
 from app import catalog
 from app.lake.writer import LakeWriter
 from tests.app.apptest import open_app, open_page
+from tests.instant import NOW
 from tests.test_display_and_exports import HOSTILE, assert_inert, shown
 
 
@@ -57,7 +58,7 @@ def hostile_event(i: int, at: datetime, order_id: str, detail_type: str) -> dict
 
 @pytest.mark.parametrize("value", HOSTILE[:4])
 def test_hostile_event_fields_are_text_in_the_event_explorer(on_empty_lake, value):
-    now = datetime.now(UTC)
+    now = NOW
     LakeWriter(on_empty_lake).write([hostile_event(1, now - timedelta(hours=1), value, value)])
     at = open_page("event_explorer", {"range": "24h"})
     assert not at.exception and not at.error, texts(at.error)

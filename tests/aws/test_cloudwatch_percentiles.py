@@ -265,7 +265,7 @@ def test_moto_percentiles_per_rule_over_the_range():
     put("IngestionToInvocationSuccessLatency", [20.0, 30.0], 2, "ops")
     put("Invocations", [1.0], 2, "ops")
 
-    frame = source(cloudwatch, ("crm", "ops"), now=lambda: datetime.now(UTC)).latency_percentiles(
+    frame = source(cloudwatch, ("crm", "ops"), now=lambda: instant.NOW).latency_percentiles(
         [START_LATENCY, SUCCESS_LATENCY, "Invocations"], start, start + timedelta(minutes=10), bus="verticals"
     )
 

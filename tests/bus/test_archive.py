@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 import pyarrow.parquet as pq
 import pytest
 
-from app.bus.api import BusApi, RuleStore
+from app.bus.api import BusApi
 from app.bus.archive import Archive, ArchiveStore, Replay, ReplayStore, replay_batches
 from app.bus.definition import parse_definition
 from app.bus.journal import Journal
 from app.bus.local import LocalBus
+from app.bus.rule_store import RuleStore
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/test-bus"

@@ -2,7 +2,7 @@
 errors and paging tokens, resources returned as created, event buses, accounts and regions."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import boto3
 import botocore.exceptions
@@ -10,6 +10,7 @@ import pytest
 from botocore.config import Config
 
 from tests.bus.server_helpers import BusProcess, write_definition
+from tests.instant import NOW
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bus-server")]
 
@@ -330,7 +331,7 @@ def test_accounts_and_regions_come_from_the_request_and_are_isolated(bus):
         ArchiveName="fra-archive", EventSourceArn="arn:aws:events:eu-central-1:111111111111:event-bus/default"
     )["ArchiveArn"]
     assert archive == "arn:aws:events:eu-central-1:111111111111:archive/fra-archive"
-    now = datetime.now(UTC)
+    now = NOW
     replay = frankfurt.start_replay(
         ReplayName="fra-replay",
         EventSourceArn=archive,
@@ -348,7 +349,7 @@ def test_start_replay_checks_in_eventbridge_s_order(bus):
     events.create_event_bus(Name="replay-other")
     default = "arn:aws:events:us-east-1:123456789012:event-bus/default"
     archive = events.create_archive(ArchiveName="order-checks", EventSourceArn=default)["ArchiveArn"]
-    now = datetime.now(UTC)
+    now = NOW
     window = {"EventStartTime": now - timedelta(minutes=1), "EventEndTime": now}
 
     def refused(**request):
@@ -392,7 +393,7 @@ def test_a_replay_can_be_seen_starting_and_cancelling(bus):
     events = client(bus)
     default = "arn:aws:events:us-east-1:123456789012:event-bus/default"
     archive = events.create_archive(ArchiveName="lifecycle", EventSourceArn=default)["ArchiveArn"]
-    now = datetime.now(UTC)
+    now = NOW
     window = {"EventStartTime": now - timedelta(minutes=1), "EventEndTime": now}
     started = events.start_replay(
         ReplayName="lifecycle", EventSourceArn=archive, Destination={"Arn": default}, **window

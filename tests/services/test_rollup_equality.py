@@ -29,6 +29,7 @@ from app.services.context import Context
 from app.services.rollup_plan import split
 from app.services.timerange import CUSTOM, TimeRange, custom_range
 from app.settings import load_settings
+from tests.instant import NOW, TODAY
 
 ZONES = ("UTC", "America/New_York", "Asia/Kolkata")
 RTOL = 1e-9
@@ -108,7 +109,7 @@ def assert_pages_agree(lake: Path, cases: list[tuple[TimeRange, str]]) -> None:
 
 def lake_end(lake: Path) -> datetime:
     """The seeded lake ends now; ranges end before the next 5-minute step, like presets."""
-    return datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=5)
+    return NOW.replace(second=0, microsecond=0) + timedelta(minutes=5)
 
 
 def test_split_covers_the_range_exactly_once():
@@ -133,7 +134,7 @@ def test_split_covers_the_range_exactly_once():
 
 def test_the_seeded_lake_is_rolled_up(lake: Path):
     days = rollups.clean_days(lake)
-    today = datetime.now(UTC).date()
+    today = TODAY
     assert len(days) >= 55
     assert today.isoformat() not in days  # the day under way is always read raw
 
