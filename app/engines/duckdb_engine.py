@@ -394,6 +394,8 @@ def _connect(extension_directory: str | Path | None) -> duckdb.DuckDBPyConnectio
     # ICU is built in but not loaded when connect() applies its config; set it afterwards.
     # GLOBAL so that every cursor inherits it: timestamps group by UTC days and hours.
     db.execute("SET GLOBAL TimeZone = 'UTC'")
+    # A table name DuckDB can't resolve must not read a pandas frame of the caller's.
+    db.execute("SET GLOBAL python_enable_replacements = false")
     return db
 
 

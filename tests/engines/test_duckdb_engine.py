@@ -142,6 +142,24 @@ def test_the_database_itself_cannot_read_outside_the_lake(engine, tmp_path):
     assert cursor.execute("SELECT count(*) FROM orders").fetchone() == (5,)
 
 
+def test_a_cte_in_a_subquery_carries_no_lake_file_past_the_check(engine, fixture_lake):
+    part = next((fixture_lake / "orders").rglob("*.parquet"))
+    with pytest.raises(QueryError, match="file paths are not allowed"):
+        engine.run(f'SELECT * FROM (WITH "{part}" AS (SELECT 1) SELECT 1) q, "{part}"')
+    with pytest.raises(QueryError, match="unknown table 'secret'"):
+        engine.run("SELECT * FROM (WITH secret AS (SELECT 1) SELECT 1) q, secret")
+
+
+def test_a_table_name_never_reads_a_python_variable(engine):
+    import duckdb
+
+    secret = pd.DataFrame({"a": [1]})  # DuckDB's Python replacement scan would find it by name
+    cursor = engine._db.cursor()
+    with pytest.raises(duckdb.CatalogException):
+        cursor.execute("SELECT * FROM secret")
+    assert len(secret) == 1
+
+
 def test_concurrent_queries_from_threads(engine):
     results, errors = [], []
 
