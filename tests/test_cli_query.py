@@ -128,6 +128,18 @@ def test_missing_lake_is_one_line_and_exit_2(capsys, tmp_path):
     assert code == 2 and err.startswith("error: no lake at ") and err.count("\n") == 1
 
 
+def test_the_engine_takes_the_query_timeout_setting(monkeypatch, lake):
+    from app.cli.query import _engine
+
+    monkeypatch.setenv("VERTICALS_QUERY_TIMEOUT", "7")
+    engine = _engine(lake)
+    try:
+        assert engine.timeout_s == 7
+        assert engine.run("SELECT current_setting('max_execution_time') AS ms").frame.loc[0, "ms"] == 7000
+    finally:
+        engine.close()
+
+
 def test_params_with_equals_signs_in_the_value():
     assert parse_param_args(["event_id=a=b", "period=last 7 days"]) == {
         "event_id": "a=b",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from app.cli.common import lake_argument, resolve_lake
+from app.cli.common import lake_argument, query_timeout, resolve_lake
 from app.lake.check import NotALake, validate_lake
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def open_lake(args: argparse.Namespace) -> tuple[DuckDBEngine, date, date]:
         validate_lake(lake)
     except NotALake as exc:
         raise NoData(str(exc)) from None
-    engine = DuckDBEngine(lake)
+    engine = DuckDBEngine(lake, timeout_s=query_timeout())
     found = default_range(engine, args.days)
     if found is None:
         raise NoData(

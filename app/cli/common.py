@@ -1,4 +1,4 @@
-"""What every command group shares: the ``--lake`` argument and the user error."""
+"""What every command group shares: the ``--lake`` argument, the query timeout and the user error."""
 
 from __future__ import annotations
 
@@ -20,3 +20,8 @@ def lake_argument(parser: argparse.ArgumentParser) -> None:
 
 def resolve_lake(args: argparse.Namespace) -> Path:
     return Path(args.lake).resolve() if args.lake else load_settings().lake
+
+
+def query_timeout() -> float:
+    """Seconds a local query may run: the ``VERTICALS_QUERY_TIMEOUT`` setting."""
+    return float(load_settings().query_timeout)

@@ -35,7 +35,7 @@ from app.catalog import (
     load_catalog,
     resolve_params,
 )
-from app.cli.common import lake_argument, resolve_lake
+from app.cli.common import lake_argument, query_timeout, resolve_lake
 from app.engines.base import QueryError, QueryResult
 from app.lake.check import NotALake, validate_lake
 
@@ -140,7 +140,7 @@ def _existing_lake(args: argparse.Namespace) -> Path:
 def _engine(lake: Path):
     from app.engines.duckdb_engine import DuckDBEngine
 
-    return DuckDBEngine(lake)
+    return DuckDBEngine(lake, timeout_s=query_timeout())
 
 
 def _iso_date(text: str) -> date:

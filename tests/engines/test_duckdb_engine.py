@@ -1,4 +1,5 @@
 import threading
+import time
 from datetime import timedelta
 
 import pandas as pd
@@ -158,6 +159,22 @@ def test_a_table_name_never_reads_a_python_variable(engine):
     with pytest.raises(duckdb.CatalogException):
         cursor.execute("SELECT * FROM secret")
     assert len(secret) == 1
+
+
+def test_a_query_that_never_ends_is_stopped_and_the_engine_goes_on(fixture_lake, duckdb_extensions):
+    engine = DuckDBEngine(fixture_lake, extension_directory=duckdb_extensions, timeout_s=0.5)
+    endless = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t"
+    started = time.monotonic()
+    try:
+        with pytest.raises(QueryError) as caught:
+            engine.run(endless)
+        assert str(caught.value) == (
+            "The query ran longer than 0.5 s and was stopped; VERTICALS_QUERY_TIMEOUT sets the limit."
+        )
+        assert time.monotonic() - started < 60  # stopped, not run to the end (it has none)
+        assert engine.run("SELECT count(*) AS n FROM orders").frame.loc[0, "n"] == 5
+    finally:
+        engine.close()
 
 
 def test_concurrent_queries_from_threads(engine):
