@@ -123,6 +123,22 @@ def test_bad_input_is_one_line_and_exit_2(capsys, lake, argv, message):
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        pytest.param("-1", "argument --max-rows: must be greater than 0, got -1", id="negative"),
+        pytest.param("0", "argument --max-rows: must be greater than 0, got 0", id="zero"),
+        pytest.param("lots", "argument --max-rows: must be a whole number, got 'lots'", id="text"),
+    ],
+)
+def test_max_rows_must_be_a_positive_whole_number(capsys, lake, value, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(["query", "run", "top_customers", "--lake", str(lake), "--max-rows", value])
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 2 and out == ""
+    assert err.splitlines()[-1].endswith(f"error: {message}")
+
+
 def test_missing_lake_is_one_line_and_exit_2(capsys, tmp_path):
     code, _, err = run(capsys, "query", "run", "top_customers", "--lake", str(tmp_path / "nowhere"))
     assert code == 2 and err.startswith("error: no lake at ") and err.count("\n") == 1

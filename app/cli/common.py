@@ -8,6 +8,17 @@ from pathlib import Path
 from app.settings import load_settings
 
 
+def positive_int(text: str) -> int:
+    """An argparse ``type``: a whole number above 0 (a count, a number of days)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
 class CliError(Exception):
     """A user error: printed as one line, exit status 2."""
 

@@ -35,7 +35,7 @@ from app.catalog import (
     load_catalog,
     resolve_params,
 )
-from app.cli.common import lake_argument, query_timeout, resolve_lake
+from app.cli.common import lake_argument, positive_int, query_timeout, resolve_lake
 from app.engines.base import QueryError, QueryResult
 from app.lake.check import NotALake, validate_lake
 
@@ -69,7 +69,9 @@ def add_query_commands(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="the day relative dates count from (default: today, UTC)",
     )
-    run.add_argument("--max-rows", type=int, default=200, help="table format: rows shown (default 200)")
+    run.add_argument(
+        "--max-rows", type=positive_int, default=200, help="table format: rows shown (default 200)"
+    )
     lake_argument(run)
     run.set_defaults(handler=cmd_query_run)
 
