@@ -1,9 +1,11 @@
 import json
 
+import pandas as pd
 import pytest
 
 from app.__main__ import main
-from app.cli.query import UsageError, parse_param_args
+from app.cli.query import UsageError, format_result, parse_param_args
+from app.engines.base import QueryResult
 from tests.fixtures_lake import FIXTURE_END, write_fixture_lake
 
 
@@ -95,6 +97,13 @@ def test_run_csv_keeps_figures_off_stdout(capsys, lake):
         "damaged,1,380.0,380.0,100.0",
     ]
     assert "scanned 1 files" in err
+
+
+def test_csv_neutralises_formulas_like_the_dashboard():
+    frame = pd.DataFrame({"=name": ['=HYPERLINK("https://evil", "x")', "plain"], "delta": [-5, 3]})
+    result = QueryResult(frame=frame, elapsed_s=0.0, bytes_scanned=0, files_scanned=0)
+    shown = format_result(result, "csv", query="q", params={}, max_rows=10)
+    assert shown.splitlines() == ["'=name,delta", '"\'=HYPERLINK(""https://evil"", ""x"")",-5', "plain,3"]
 
 
 @pytest.mark.parametrize(
