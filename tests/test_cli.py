@@ -44,6 +44,28 @@ def run_cli(*args, env=None):
         pytest.param(
             ["query", "run", "x", "--max-rows", "-1"], "--max-rows: must be greater than 0", id="max-rows"
         ),
+        pytest.param(
+            ["bus", "publish", "--endpoint", "u", "--tick", "0"],
+            "--tick: must be a number greater",
+            id="tick",
+        ),
+        pytest.param(
+            ["bus", "publish", "--endpoint", "u", "--tick", "nan"],
+            "--tick: must be a number greater",
+            id="nan",
+        ),
+        pytest.param(
+            ["bus", "publish", "--endpoint", "u", "--rate", "-5"], "--rate: must be greater than 0", id="rate"
+        ),
+        pytest.param(
+            ["bus", "serve", "--put-events-tps", "-1"], "--put-events-tps: must be a number", id="tps"
+        ),
+        pytest.param(
+            ["bus", "serve", "--port", "70000"], "--port: must be a port from 0 to 65535", id="port"
+        ),
+        pytest.param(
+            ["bus", "consumer", "--port", "-1"], "--port: must be a port from 0 to 65535", id="port-neg"
+        ),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(args, says, capsys):
