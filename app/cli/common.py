@@ -1,4 +1,5 @@
-"""What every command group shares: the ``--lake`` argument, the query timeout and the user error."""
+"""What every command group shares: the ``--lake`` argument, number argument types, the query
+timeout and the user error."""
 
 from __future__ import annotations
 
