@@ -24,10 +24,48 @@ def run_cli(*args, env=None):
     [
         pytest.param(["demo", "seed", "--days", "0"], "must be greater than 0", id="zero-days"),
         pytest.param(
-            ["demo", "seed", "--events-per-day", "many"], "invalid _positive value", id="text-scale"
+            ["demo", "seed", "--events-per-day", "many"],
+            "must be a whole number, got 'many'",
+            id="text-scale",
         ),
         pytest.param(["demo", "seed", "--end", "26/11/2026"], "invalid fromisoformat value", id="bad-date"),
         pytest.param(["demo", "launch"], "invalid choice", id="unknown-command"),
+        pytest.param(
+            ["analyze", "forecast", "--horizon", "-1"],
+            "--horizon: must be greater than 0",
+            id="negative-horizon",
+        ),
+        pytest.param(
+            ["analyze", "forecast", "--days", "0"], "--days: must be greater than 0", id="zero-analyze-days"
+        ),
+        pytest.param(
+            ["analyze", "campaigns", "--days", "-3"], "--days: must be greater than 0", id="negative-days"
+        ),
+        pytest.param(
+            ["query", "run", "x", "--max-rows", "-1"], "--max-rows: must be greater than 0", id="max-rows"
+        ),
+        pytest.param(
+            ["bus", "publish", "--endpoint", "u", "--tick", "0"],
+            "--tick: must be a number greater",
+            id="tick",
+        ),
+        pytest.param(
+            ["bus", "publish", "--endpoint", "u", "--tick", "nan"],
+            "--tick: must be a number greater",
+            id="nan",
+        ),
+        pytest.param(
+            ["bus", "publish", "--endpoint", "u", "--rate", "-5"], "--rate: must be greater than 0", id="rate"
+        ),
+        pytest.param(
+            ["bus", "serve", "--put-events-tps", "-1"], "--put-events-tps: must be a number", id="tps"
+        ),
+        pytest.param(
+            ["bus", "serve", "--port", "70000"], "--port: must be a port from 0 to 65535", id="port"
+        ),
+        pytest.param(
+            ["bus", "consumer", "--port", "-1"], "--port: must be a port from 0 to 65535", id="port-neg"
+        ),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(args, says, capsys):

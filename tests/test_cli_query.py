@@ -1,9 +1,11 @@
 import json
 
+import pandas as pd
 import pytest
 
 from app.__main__ import main
-from app.cli.query import UsageError, parse_param_args
+from app.cli.query import UsageError, format_result, parse_param_args
+from app.engines.base import QueryResult
 from tests.fixtures_lake import FIXTURE_END, write_fixture_lake
 
 
@@ -97,6 +99,13 @@ def test_run_csv_keeps_figures_off_stdout(capsys, lake):
     assert "scanned 1 files" in err
 
 
+def test_csv_neutralises_formulas_like_the_dashboard():
+    frame = pd.DataFrame({"=name": ['=HYPERLINK("https://evil", "x")', "plain"], "delta": [-5, 3]})
+    result = QueryResult(frame=frame, elapsed_s=0.0, bytes_scanned=0, files_scanned=0)
+    shown = format_result(result, "csv", query="q", params={}, max_rows=10)
+    assert shown.splitlines() == ["'=name,delta", '"\'=HYPERLINK(""https://evil"", ""x"")",-5', "plain,3"]
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -123,9 +132,37 @@ def test_bad_input_is_one_line_and_exit_2(capsys, lake, argv, message):
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        pytest.param("-1", "argument --max-rows: must be greater than 0, got -1", id="negative"),
+        pytest.param("0", "argument --max-rows: must be greater than 0, got 0", id="zero"),
+        pytest.param("lots", "argument --max-rows: must be a whole number, got 'lots'", id="text"),
+    ],
+)
+def test_max_rows_must_be_a_positive_whole_number(capsys, lake, value, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(["query", "run", "top_customers", "--lake", str(lake), "--max-rows", value])
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 2 and out == ""
+    assert err.splitlines()[-1].endswith(f"error: {message}")
+
+
 def test_missing_lake_is_one_line_and_exit_2(capsys, tmp_path):
     code, _, err = run(capsys, "query", "run", "top_customers", "--lake", str(tmp_path / "nowhere"))
     assert code == 2 and err.startswith("error: no lake at ") and err.count("\n") == 1
+
+
+def test_the_engine_takes_the_query_timeout_setting(monkeypatch, lake):
+    from app.cli.query import _engine
+
+    monkeypatch.setenv("VERTICALS_QUERY_TIMEOUT", "7")
+    engine = _engine(lake)
+    try:
+        assert engine.timeout_s == 7
+        assert engine.run("SELECT current_setting('max_execution_time') AS ms").frame.loc[0, "ms"] == 7000
+    finally:
+        engine.close()
 
 
 def test_params_with_equals_signs_in_the_value():

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from app.cli.common import lake_argument, resolve_lake
+from app.cli.common import lake_argument, positive_int, query_timeout, resolve_lake
 from app.lake.check import NotALake, validate_lake
 
 if TYPE_CHECKING:
@@ -71,20 +71,10 @@ FORECAST_FIELDS = [
 ]
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
-    return value
-
-
 def _common(parser: argparse.ArgumentParser) -> None:
     lake_argument(parser)
     parser.add_argument(
-        "--days", type=_positive, default=365, help="days of history to analyse (default 365)"
+        "--days", type=positive_int, default=365, help="days of history to analyse (default 365)"
     )
     parser.add_argument("--format", choices=("table", "json"), default="table")
 
@@ -99,7 +89,7 @@ def add_analyze_commands(commands: argparse._SubParsersAction) -> None:
     campaigns.set_defaults(handler=cmd_analyze_campaigns)
     forecast = kinds.add_parser("forecast", help="demand forecast per product line, backtest and shortfalls")
     _common(forecast)
-    forecast.add_argument("--horizon", type=_positive, default=28, help="days to forecast (default 28)")
+    forecast.add_argument("--horizon", type=positive_int, default=28, help="days to forecast (default 28)")
     forecast.set_defaults(handler=cmd_analyze_forecast)
 
 
@@ -119,7 +109,7 @@ def open_lake(args: argparse.Namespace) -> tuple[DuckDBEngine, date, date]:
         validate_lake(lake)
     except NotALake as exc:
         raise NoData(str(exc)) from None
-    engine = DuckDBEngine(lake)
+    engine = DuckDBEngine(lake, timeout_s=query_timeout())
     found = default_range(engine, args.days)
     if found is None:
         raise NoData(

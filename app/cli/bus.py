@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from app import clock
-from app.cli.common import lake_argument, resolve_lake
+from app.cli.common import lake_argument, port_number, positive_float, positive_int, resolve_lake
 
 PUT_EVENTS_BATCH = 10  # PutEvents' entry limit
 
@@ -211,7 +211,7 @@ def add_bus_commands(commands: argparse._SubParsersAction) -> None:
     serve = bus.add_parser("serve", help="serve EventBridge's API over the local bus")
     lake_argument(serve)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=4010)
+    serve.add_argument("--port", type=port_number, default=4010)
     serve.add_argument(
         "--state-dir", type=_path, default=None, help="journal, API rules and DLQs (default: <lake>/../bus)"
     )
@@ -220,7 +220,7 @@ def add_bus_commands(commands: argparse._SubParsersAction) -> None:
     )
     serve.add_argument(
         "--put-events-tps",
-        type=float,
+        type=positive_float,
         default=10_000.0,
         help="PutEvents requests a second before ThrottlingException (EventBridge's quota: 10000)",
     )
@@ -241,9 +241,9 @@ def add_bus_commands(commands: argparse._SubParsersAction) -> None:
     publish = bus.add_parser("publish", help="publish the simulated enterprise live through the bus API")
     lake_argument(publish)
     publish.add_argument("--endpoint", required=True, help="bus API URL, e.g. http://127.0.0.1:4010")
-    publish.add_argument("--rate", type=int, default=12_000, help="simulated events per day")
+    publish.add_argument("--rate", type=positive_int, default=12_000, help="simulated events per day")
     publish.add_argument("--seed", type=int, default=7)
-    publish.add_argument("--tick", type=float, default=5.0, help="seconds between publishes")
+    publish.add_argument("--tick", type=positive_float, default=5.0, help="seconds between publishes")
     publish.set_defaults(handler=cmd_bus_publish)
 
     consumer = bus.add_parser(
@@ -251,8 +251,8 @@ def add_bus_commands(commands: argparse._SubParsersAction) -> None:
     )
     lake_argument(consumer)
     consumer.add_argument("--host", default="127.0.0.1")
-    consumer.add_argument("--port", type=int, default=4020)
-    consumer.add_argument("--rate", type=int, default=12_000)
+    consumer.add_argument("--port", type=port_number, default=4020)
+    consumer.add_argument("--rate", type=positive_int, default=12_000)
     consumer.add_argument("--seed", type=int, default=7)
     consumer.set_defaults(handler=cmd_bus_consumer)
 

@@ -6,14 +6,7 @@ import argparse
 import sys
 from datetime import date
 
-from app.cli.common import lake_argument, resolve_lake
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
-    return value
+from app.cli.common import lake_argument, positive_int, resolve_lake
 
 
 def _print_progress(done: int, total: int, events: int) -> None:
@@ -56,8 +49,8 @@ def add_demo_commands(commands: argparse._SubParsersAction) -> None:
     )
     seed = demo.add_parser("seed", help="fill the local lake with simulated history")
     lake_argument(seed)
-    seed.add_argument("--days", type=_positive, default=365)
-    seed.add_argument("--events-per-day", type=_positive, default=12_000)
+    seed.add_argument("--days", type=positive_int, default=365)
+    seed.add_argument("--events-per-day", type=positive_int, default=12_000)
     seed.add_argument("--seed", type=int, default=7)
     seed.add_argument("--end", type=date.fromisoformat, default=None, help="last day (default: today, UTC)")
     seed.add_argument("--if-empty", action="store_true", help="do nothing when the lake is already seeded")

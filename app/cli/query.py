@@ -5,7 +5,8 @@
 * ``query run NAME [--param key=value …] [--format table|csv|json] [--lake PATH]
   [--today YYYY-MM-DD] [--max-rows N]`` — run one over the local lake with DuckDB and print
   the rows, then the time it took and the files and bytes it scanned (``table``: below the
-  rows; ``csv``: on stderr, so stdout stays a CSV file; ``json``: in the document).
+  rows; ``csv``: on stderr, so stdout stays a CSV file; ``json``: in the document). CSV
+  text cells that a spreadsheet would run as a formula start with ``'`` (app/exports.py).
 
 A date range takes ``2026-03-01..2026-03-07``, one date, or a phrase such as ``last 7
 days``; a multi-choice takes ``east,west`` or ``all``. Relative dates count from today
@@ -35,8 +36,9 @@ from app.catalog import (
     load_catalog,
     resolve_params,
 )
-from app.cli.common import lake_argument, resolve_lake
+from app.cli.common import lake_argument, positive_int, query_timeout, resolve_lake
 from app.engines.base import QueryError, QueryResult
+from app.exports import neutralise_formulas
 from app.lake.check import NotALake, validate_lake
 
 USAGE_ERROR = 2
@@ -69,7 +71,9 @@ def add_query_commands(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="the day relative dates count from (default: today, UTC)",
     )
-    run.add_argument("--max-rows", type=int, default=200, help="table format: rows shown (default 200)")
+    run.add_argument(
+        "--max-rows", type=positive_int, default=200, help="table format: rows shown (default 200)"
+    )
     lake_argument(run)
     run.set_defaults(handler=cmd_query_run)
 
@@ -140,7 +144,7 @@ def _existing_lake(args: argparse.Namespace) -> Path:
 def _engine(lake: Path):
     from app.engines.duckdb_engine import DuckDBEngine
 
-    return DuckDBEngine(lake)
+    return DuckDBEngine(lake, timeout_s=query_timeout())
 
 
 def _iso_date(text: str) -> date:
@@ -180,7 +184,8 @@ def text_table(rows: list[dict[str, str]]) -> str:
 
 def format_result(result: QueryResult, fmt: str, *, query: str, params: dict[str, Any], max_rows: int) -> str:
     if fmt == "csv":
-        return result.frame.to_csv(index=False).rstrip("\n")
+        # Safe to open in a spreadsheet, like the dashboard's downloads (app/exports.py).
+        return neutralise_formulas(result.frame).to_csv(index=False).rstrip("\n")
     if fmt == "json":
         return json.dumps(
             {"query": query, "params": params, **figures(result), "rows": records(result.frame)}, indent=2

@@ -15,7 +15,10 @@ the ``*.parquet`` glob never sees their ``.tmp`` names.
 
 Safety: a query must be one SELECT over lake tables (checked with sqlglot), parameters
 are bound by DuckDB (``$name``), and the database may only read files under the lake
-(``enable_external_access=false`` with ``allowed_directories``).
+(``enable_external_access=false`` with ``allowed_directories``). A query running longer than
+``timeout_s`` (the ``VERTICALS_QUERY_TIMEOUT`` setting) is stopped by DuckDB itself
+(``max_execution_time``), so a query that never ends (an endless recursive CTE) gives its
+cursor back; the database stays usable.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ from app.lake.paths import LONG_MARKER, check_dt, exact_column
 from app.lake.rollups import ROLLUP_TABLES, clean_days
 from app.lake.sql import DUCKDB_TYPES, PARTITION_TYPE, quote_identifier, quote_string
 from app.lake.tables import TABLES, Table
+
+# VERTICALS_QUERY_TIMEOUT's default (app/settings.py), for an engine made without settings.
+DEFAULT_TIMEOUT_S = 120.0
 
 # What a query may read: the lake's tables and the rollups (app/lake/rollups.py) beside them.
 QUERYABLE: dict[str, Table] = {**TABLES, **ROLLUP_TABLES}
@@ -160,17 +166,27 @@ class DuckDBEngine:
     runs on its own cursor (a DuckDB connection to the same in-memory database).
 
     ``union_by_name``: None (the default) decides per table, see :func:`needs_union_by_name`;
-    True or False forces it for every table.
+    True or False forces it for every table. ``timeout_s``: seconds a query may run
+    (None: no limit).
     """
 
     name = "duckdb"
 
     def __init__(
-        self, lake: Path, *, extension_directory: str | Path | None = None, union_by_name: bool | None = None
+        self,
+        lake: Path,
+        *,
+        extension_directory: str | Path | None = None,
+        union_by_name: bool | None = None,
+        timeout_s: float | None = DEFAULT_TIMEOUT_S,
     ):
         self.lake = Path(lake).expanduser().resolve()
         self._lock = threading.Lock()
         self._db = _connect(extension_directory)
+        self.timeout_s = timeout_s
+        # GLOBAL: every cursor inherits it. In milliseconds; 0 is no limit.
+        limit_ms = 0 if timeout_s is None else max(1, round(timeout_s * 1000))
+        self._db.execute(f"SET GLOBAL max_execution_time = {limit_ms}")
         self._union_by_name_setting = union_by_name
         self.union_by_name: dict[str, bool] = {}
         # Tables whose view could not be made (a bad file): the sentence naming it. Only
@@ -296,6 +312,8 @@ class DuckDBEngine:
             started = perf_counter()
             try:
                 frame = _fetch(cursor, sql, values)
+            except _TimedOut as exc:
+                raise QueryError(timeout_sentence(self.timeout_s or 0)) from exc
             except QueryError as exc:
                 sentence = self._bad_file_sentence(exc.__cause__ or exc, names or set())
                 if sentence:
@@ -311,6 +329,16 @@ class DuckDBEngine:
 
 class _SchemaMismatch(Exception):
     pass
+
+
+class _TimedOut(Exception):
+    pass
+
+
+def timeout_sentence(timeout_s: float) -> str:
+    return (
+        f"The query ran longer than {timeout_s:g} s and was stopped; VERTICALS_QUERY_TIMEOUT sets the limit."
+    )
 
 
 _QUOTED = re.compile(r"""['"](/[^'"]+?\.parquet)['"]""")
@@ -394,6 +422,8 @@ def _connect(extension_directory: str | Path | None) -> duckdb.DuckDBPyConnectio
     # ICU is built in but not loaded when connect() applies its config; set it afterwards.
     # GLOBAL so that every cursor inherits it: timestamps group by UTC days and hours.
     db.execute("SET GLOBAL TimeZone = 'UTC'")
+    # A table name DuckDB can't resolve must not read a pandas frame of the caller's.
+    db.execute("SET GLOBAL python_enable_replacements = false")
     return db
 
 
@@ -428,6 +458,10 @@ def _without_qualifiers(tree: exp.Expr) -> exp.Expr:
 def _fetch(cursor: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any]) -> pd.DataFrame:
     try:
         return cursor.execute(sql, values or None).df()
+    except duckdb.InterruptException as exc:
+        if "maximum execution time" in str(exc):
+            raise _TimedOut(str(exc)) from exc
+        raise QueryError(describe_error(exc)) from exc
     except duckdb.Error as exc:
         if "schema mismatch in glob" in str(exc):
             raise _SchemaMismatch(str(exc)) from exc

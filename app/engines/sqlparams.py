@@ -101,16 +101,56 @@ def check_params(tree: exp.Expr, params: Mapping[str, Any]) -> None:
 
 
 def lake_tables(tree: exp.Expr) -> list[exp.Table]:
-    """The table references a query reads from the lake (its own CTE names left out)."""
-    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    return [t for t in tree.find_all(exp.Table) if t.name not in ctes]
+    """The table references a query reads from the lake: every one that does not name a
+    CTE in its scope (see :func:`ctes_in_scope`)."""
+    return [t for t in tree.find_all(exp.Table) if not _names_a_cte(t)]
+
+
+def ctes_in_scope(node: exp.Expr) -> set[str]:
+    """The CTE names ``node`` can refer to, as SQL scopes them: the CTEs of every query
+    around it; inside a CTE's body, only the CTEs before it in its ``WITH`` (and itself
+    when the ``WITH`` is ``RECURSIVE``). A CTE inside a subquery is not seen outside it,
+    so a name that is a CTE somewhere may still be a table (or, to DuckDB, a file) here.
+    """
+    names: set[str] = set()
+    child, parent = node, node.parent
+    while parent is not None:
+        if isinstance(parent, exp.With):
+            ctes = parent.expressions
+            index = next((i for i, cte in enumerate(ctes) if cte is child), None)
+            if index is not None:
+                seen = ctes[: index + 1] if parent.args.get("recursive") else ctes[:index]
+                names.update(cte.alias_or_name for cte in seen)
+        elif isinstance(parent, exp.Query):
+            with_ = parent.args.get("with_")
+            if with_ is not None and with_ is not child:
+                names.update(cte.alias_or_name for cte in with_.expressions)
+        child, parent = parent, parent.parent
+    return names
+
+
+def _names_a_cte(table: exp.Table) -> bool:
+    return (
+        isinstance(table.this, exp.Identifier)
+        and not table.args.get("db")
+        and not table.args.get("catalog")
+        and table.name in ctes_in_scope(table)
+    )
+
+
+# A table name with one of these is a file path or a glob to DuckDB, never a lake table.
+_PATH_CHARACTERS = frozenset("/\\.:*?[]{}~")
 
 
 def check_tables(tree: exp.Expr, known: Collection[str]) -> None:
-    """Queries read lake tables only: no table functions, no engine catalogs."""
-    for table in lake_tables(tree):
+    """Queries read lake tables only: no table functions, no file paths, no engine
+    catalogs, and a CTE's name only where that CTE is in scope."""
+    for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
             raise QueryError(f"table functions are not allowed: {table.this.sql(dialect=READ)}")
+        if _PATH_CHARACTERS & set(table.name):
+            raise QueryError(f"file paths are not allowed in FROM, only lake tables: {table.name!r}")
+    for table in lake_tables(tree):
         if table.name not in known:
             raise QueryError(f"unknown table {table.name!r}; the lake has {', '.join(sorted(known))}")
 

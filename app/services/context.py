@@ -43,7 +43,7 @@ def build_local_context(settings: Settings) -> Context:
     definition = load_definition()
     return Context(
         settings=settings,
-        engine=DuckDBEngine(lake),
+        engine=DuckDBEngine(lake, timeout_s=float(settings.query_timeout)),
         metrics=LocalMetricsSource(lake),
         dead_letters=LocalDeadLetters.for_lake(lake, definition),
         backend="local",

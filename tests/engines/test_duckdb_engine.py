@@ -1,4 +1,5 @@
 import threading
+import time
 from datetime import timedelta
 
 import pandas as pd
@@ -140,6 +141,40 @@ def test_the_database_itself_cannot_read_outside_the_lake(engine, tmp_path):
     with pytest.raises(duckdb.PermissionException):
         cursor.execute(f"SELECT * FROM read_csv('{secret}')")
     assert cursor.execute("SELECT count(*) FROM orders").fetchone() == (5,)
+
+
+def test_a_cte_in_a_subquery_carries_no_lake_file_past_the_check(engine, fixture_lake):
+    part = next((fixture_lake / "orders").rglob("*.parquet"))
+    with pytest.raises(QueryError, match="file paths are not allowed"):
+        engine.run(f'SELECT * FROM (WITH "{part}" AS (SELECT 1) SELECT 1) q, "{part}"')
+    with pytest.raises(QueryError, match="unknown table 'secret'"):
+        engine.run("SELECT * FROM (WITH secret AS (SELECT 1) SELECT 1) q, secret")
+
+
+def test_a_table_name_never_reads_a_python_variable(engine):
+    import duckdb
+
+    secret = pd.DataFrame({"a": [1]})  # DuckDB's Python replacement scan would find it by name
+    cursor = engine._db.cursor()
+    with pytest.raises(duckdb.CatalogException):
+        cursor.execute("SELECT * FROM secret")
+    assert len(secret) == 1
+
+
+def test_a_query_that_never_ends_is_stopped_and_the_engine_goes_on(fixture_lake, duckdb_extensions):
+    engine = DuckDBEngine(fixture_lake, extension_directory=duckdb_extensions, timeout_s=0.5)
+    endless = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t"
+    started = time.monotonic()
+    try:
+        with pytest.raises(QueryError) as caught:
+            engine.run(endless)
+        assert str(caught.value) == (
+            "The query ran longer than 0.5 s and was stopped; VERTICALS_QUERY_TIMEOUT sets the limit."
+        )
+        assert time.monotonic() - started < 60  # stopped, not run to the end (it has none)
+        assert engine.run("SELECT count(*) AS n FROM orders").frame.loc[0, "n"] == 5
+    finally:
+        engine.close()
 
 
 def test_concurrent_queries_from_threads(engine):

@@ -2,12 +2,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from sqlglot import exp
 
 from app.engines.base import QueryError
 from app.engines.sqlparams import (
     check_params,
     check_tables,
     format_literal,
+    lake_tables,
     parse_query,
     placeholders,
     to_duckdb,
@@ -72,6 +74,62 @@ def test_parse_query_accepts_queries(sql):
             "SELECT * FROM read_csv('/etc/passwd')", "table functions are not allowed", id="table-function"
         ),
         pytest.param("SELECT * FROM information_schema.tables", "unknown table 'tables'", id="catalog"),
+        # Hostile input (issue 10): a CTE counts only inside the scope that defines it, and
+        # a quoted file path or a table function is refused wherever it is.
+        pytest.param(
+            "SELECT * FROM (WITH x AS (SELECT 1) SELECT * FROM 'orders/dt=2026-01-01/part.parquet')",
+            "file paths are not allowed",
+            id="path-beside-a-cte-in-a-subquery",
+        ),
+        pytest.param(
+            "SELECT * FROM (WITH orders AS (SELECT 1) SELECT 1) q, 'somefile.parquet'",
+            "file paths are not allowed",
+            id="path-after-a-subquery-cte",
+        ),
+        pytest.param(
+            'SELECT * FROM (WITH "/lake/o/a.parquet" AS (SELECT 1) SELECT 1) q, "/lake/o/a.parquet"',
+            "file paths are not allowed",
+            id="path-named-like-a-cte-in-a-subquery",
+        ),
+        pytest.param(
+            'WITH "a.parquet" AS (SELECT 1) SELECT * FROM "a.parquet"',
+            "file paths are not allowed",
+            id="path-even-as-a-cte-name",
+        ),
+        pytest.param(
+            "SELECT * FROM (WITH secret AS (SELECT 1) SELECT 1) q, secret",
+            "unknown table 'secret'",
+            id="subquery-cte-out-of-scope",
+        ),
+        pytest.param(
+            "WITH a AS (WITH secret AS (SELECT 1) SELECT 1) SELECT * FROM a, secret",
+            "unknown table 'secret'",
+            id="nested-cte-out-of-scope",
+        ),
+        pytest.param(
+            "SELECT (SELECT count(*) FROM (WITH s AS (SELECT 1) SELECT 1)) FROM s",
+            "unknown table 's'",
+            id="scalar-subquery-cte-out-of-scope",
+        ),
+        pytest.param(
+            "WITH a AS (SELECT * FROM b), b AS (SELECT 1) SELECT * FROM a",
+            "unknown table 'b'",
+            id="cte-before-its-definition",
+        ),
+        pytest.param(
+            "WITH a AS (SELECT * FROM a) SELECT * FROM a", "unknown table 'a'", id="self-not-recursive"
+        ),
+        pytest.param(
+            "SELECT * FROM (WITH x AS (SELECT 1) SELECT * FROM read_parquet('/lake/orders/*.parquet'))",
+            "table functions are not allowed",
+            id="table-function-beside-a-cte",
+        ),
+        pytest.param(
+            "WITH x AS (SELECT * FROM read_csv('/etc/passwd')) SELECT 1",
+            "table functions are not allowed",
+            id="table-function-in-an-unused-cte",
+        ),
+        pytest.param('SELECT * FROM "orders*"', "file paths are not allowed", id="glob"),
     ],
 )
 def test_check_tables_rejects(sql, message):
@@ -79,8 +137,29 @@ def test_check_tables_rejects(sql, message):
         check_tables(parse_query(sql), {"orders"})
 
 
-def test_check_tables_allows_ctes_and_lake_tables():
-    check_tables(parse_query("WITH x AS (SELECT * FROM orders) SELECT * FROM x"), {"orders"})
+@pytest.mark.parametrize(
+    "sql",
+    [
+        pytest.param("WITH x AS (SELECT * FROM orders) SELECT * FROM x", id="cte"),
+        pytest.param("WITH a AS (SELECT 1), b AS (SELECT * FROM a) SELECT * FROM b", id="earlier-sibling"),
+        pytest.param(
+            "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT * FROM t",
+            id="recursive",
+        ),
+        pytest.param("WITH a AS (SELECT 1) SELECT * FROM (SELECT * FROM a)", id="outer-cte-in-subquery"),
+        pytest.param("WITH a AS (SELECT 1) SELECT * FROM a UNION ALL SELECT * FROM a", id="union"),
+        pytest.param("SELECT * FROM (WITH a AS (SELECT 1) SELECT * FROM a) q, orders", id="subquery-cte"),
+        pytest.param("SELECT * FROM verticals.orders", id="qualified-lake-table"),
+    ],
+)
+def test_check_tables_allows_ctes_in_scope_and_lake_tables(sql):
+    check_tables(parse_query(sql), {"orders"})
+
+
+def test_lake_tables_leave_out_only_the_ctes_in_scope():
+    tree = parse_query("SELECT * FROM (WITH orders AS (SELECT 1) SELECT * FROM orders) q, orders")
+    assert [t.sql() for t in lake_tables(tree)] == ["orders"]
+    assert len(list(tree.find_all(exp.Table))) == 2
 
 
 @pytest.mark.parametrize(
