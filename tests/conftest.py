@@ -25,9 +25,19 @@ def _build_once(root: Path) -> Path:
     with open(root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not marker.exists():
-            seed_lake(lake, end=TODAY, **SMALL_LAKE)
+            # Session fixtures start before the autouse clock below: seed at NOW explicitly,
+            # so the history is cut at NOW and only days closed by then are rolled up.
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("VERTICALS_NOW", ISO)
+                seed_lake(lake, end=TODAY, **SMALL_LAKE)
             marker.write_text(json.dumps({**SMALL_LAKE, "end": TODAY.isoformat()}))
     return lake
+
+
+def pytest_configure(config):
+    """The app's clock for the whole run, session and module fixtures included (they start
+    before any function's autouse fixture): the same instant as tests/instant.py's NOW."""
+    os.environ["VERTICALS_NOW"] = ISO
 
 
 def pytest_collection_modifyitems(items):

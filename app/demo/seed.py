@@ -86,7 +86,7 @@ def seed_lake(
         if progress:
             progress(done, days, total)
     bus.flush()
-    refresh_rollups(lake)  # every closed day: pages read the seeded history from rollups
+    refresh_rollups(lake, now=started)  # every day closed by now: pages read them from rollups
     write_ground_truth(enterprise, lake)
     return SeedReport(days, total, monotonic() - began)
 
