@@ -333,9 +333,7 @@ class LocalBus:
         run_at = None if virtual_time else (now.timestamp() if now else max(ats, default=0.0))
         matched, archived = self._route(events, replay_name, only_rules, skip)
         for name, indexes in archived.items():
-            archive_events = [events[i] for i in indexes]
-            self.archives.append(name, archive_events)
-            self._done(archive_events, archive_delivery(name), ARCHIVE_TARGET)
+            self._archive(name, [events[i] for i in indexes], run_at)
         for rule_name, indexes in matched.items():
             rule_events, rule_ats = [events[i] for i in indexes], [ats[i] for i in indexes]
             periods = self._periods(rule_ats, run_at)
@@ -450,6 +448,19 @@ class LocalBus:
             self.publish(events, ingested_at=datetime.fromtimestamp(ingested, UTC), skip=skip, now=now)
         return len(entries)
 
+    def _archive(self, name: str, events: list[dict], at: float | None) -> None:
+        """Append to an archive; on a journaled bus a full disk retries it (each event) later."""
+        try:
+            self.archives.append(name, events)
+        except OSError as exc:
+            if at is None or not is_disk_full(exc) or self.journal is None:
+                raise
+            for event in events:
+                waiting = PendingDelivery(at, archive_delivery(name), ARCHIVE_TARGET, event, at)
+                self._retry_disk_full(waiting, f"archive {name}")
+            return
+        self._done(events, archive_delivery(name), ARCHIVE_TARGET)
+
     def _done(self, events: Sequence[dict], rule: str, target: str) -> None:
         if self.journal is not None:
             # A replayed event keeps the id of the accepted one: its deliveries are not that one's.
@@ -542,6 +553,9 @@ class LocalBus:
 
     def _attempt(self, delivery: PendingDelivery) -> None:
         """A retry (attempt >= 1) of one event to one target."""
+        if delivery.rule.startswith("archive:"):  # an archive append the disk refused (no rule has a colon)
+            self._archive(delivery.rule.removeprefix("archive:"), [delivery.event], delivery.due)
+            return
         rule = self.rules.get(delivery.rule)
         target = next((t for t in rule.targets if t.id == delivery.target_id), None) if rule else None
         if target is None:  # the rule or target was removed while the delivery waited

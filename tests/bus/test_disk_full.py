@@ -15,6 +15,7 @@ import pytest
 
 import app.bus.journal as journal_module
 import app.lake.writer as writer_module
+from app.bus.archive import ArchiveStore
 from app.bus.definition import parse_definition
 from app.bus.dlq import LocalDeadLetterQueue
 from app.bus.journal import Journal
@@ -221,3 +222,42 @@ def test_done_marks_the_disk_refuses_are_written_later(bus, monkeypatch):
     journal.close()
     assert Journal(journal.path).recover() == []  # nothing to redeliver after a restart
     assert len(lake_ids(bus)) == 3 and set(ids) <= set(lake_ids(bus))
+
+
+def test_an_archive_append_the_disk_refuses_is_retried_each_event_archived_once(tmp_path, monkeypatch):
+    raw = {
+        "bus": "b",
+        "archives": [{"name": "all"}],
+        "rules": [
+            {"name": "lake", "pattern": {"source": ["shop"]}, "targets": [{"id": "lake", "kind": "lake"}]}
+        ],
+    }
+    journal = Journal(tmp_path / "state" / "journal.jsonl")
+    bus = LocalBus(parse_definition(raw), tmp_path / "lake", state_dir=tmp_path / "state", journal=journal)
+    append = FailsThenWorks(ArchiveStore.append, failures=2)
+
+    def append_method(self, *args):
+        return append(self, *args)
+
+    monkeypatch.setattr(ArchiveStore, "append", append_method)
+    ids = acked(bus.put_events(entries(3), now=NOW))
+    assert sorted(lake_ids(bus)) == sorted(ids)  # the lake is not held back by the archive
+    assert bus.pending and journal.open  # the archive's part waits for space
+    retry_until_settled(bus, NOW.timestamp())
+
+    archived = [e["id"] for _, e in bus.archives.events("all", 0, 2e9)]
+    assert sorted(archived) == sorted(ids)
+    assert disk_full_errors(bus) == 3 + 1  # the call's 3 events, then one of them again
+    assert journal.open == {}
+
+
+def test_a_refused_archive_append_leaves_no_partial_day(tmp_path):
+    store = ArchiveStore(tmp_path)
+    folder = store._folder("all")
+    folder.mkdir(parents=True)
+    (folder / "2026-11-21.jsonl").mkdir()  # the second day's file cannot be written
+    (folder / "2026-11-20.jsonl").write_text('{"id":"old"}\n')
+    events = [{"id": "a", "time": "2026-11-20T10:00:00Z"}, {"id": "b", "time": "2026-11-21T10:00:00Z"}]
+    with pytest.raises(OSError):
+        store.append("all", events)
+    assert (folder / "2026-11-20.jsonl").read_text() == '{"id":"old"}\n'
