@@ -8,18 +8,20 @@ lake exactly once, without a restart; whatever the disk refused was not acknowle
 import errno
 import itertools
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow.parquet as pq
 import pytest
 
 import app.bus.journal as journal_module
 import app.lake.writer as writer_module
+import app.metrics.local as metrics_module
 from app.bus.archive import ArchiveStore
 from app.bus.definition import parse_definition
 from app.bus.dlq import LocalDeadLetterQueue
 from app.bus.journal import Journal
 from app.bus.local import LocalBus
+from app.metrics.local import LocalMetricsSource, MetricsRecorder
 from app.metrics.names import DISK_FULL_ERRORS
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -261,3 +263,18 @@ def test_a_refused_archive_append_leaves_no_partial_day(tmp_path):
     with pytest.raises(OSError):
         store.append("all", events)
     assert (folder / "2026-11-20.jsonl").read_text() == '{"id":"old"}\n'
+
+
+def test_metrics_a_full_disk_refuses_are_written_by_the_next_flush(tmp_path, monkeypatch):
+    recorder = MetricsRecorder(tmp_path, "b", now=NOW)
+    at = NOW.timestamp() - 600
+    recorder.add(DISK_FULL_ERRORS, at, 4, rule="lake")
+    monkeypatch.setattr(
+        metrics_module, "write_parquet_atomic", FailsThenWorks(metrics_module.write_parquet_atomic, 1)
+    )
+    with pytest.raises(OSError):
+        recorder.flush()
+    recorder.add(DISK_FULL_ERRORS, at, 1, rule="lake")
+    assert recorder.flush() == 2  # the refused row, then the new one
+    frame = LocalMetricsSource(tmp_path).get([DISK_FULL_ERRORS], NOW - timedelta(minutes=10), NOW, 600)
+    assert frame["value"].sum() == 5
