@@ -8,6 +8,7 @@ lake exactly once, without a restart; whatever the disk refused was not acknowle
 import errno
 import itertools
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pyarrow.parquet as pq
@@ -21,8 +22,10 @@ from app.bus.definition import parse_definition
 from app.bus.dlq import LocalDeadLetterQueue
 from app.bus.journal import Journal
 from app.bus.local import LocalBus
+from app.bus.server import BusService, ServerConfig
 from app.metrics.local import LocalMetricsSource, MetricsRecorder
 from app.metrics.names import DISK_FULL_ERRORS
+from tests.bus.server_helpers import write_definition
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 DEFINITION = parse_definition(
@@ -278,3 +281,31 @@ def test_metrics_a_full_disk_refuses_are_written_by_the_next_flush(tmp_path, mon
     assert recorder.flush() == 2  # the refused row, then the new one
     frame = LocalMetricsSource(tmp_path).get([DISK_FULL_ERRORS], NOW - timedelta(minutes=10), NOW, 600)
     assert frame["value"].sum() == 5
+
+
+def test_bus_serve_delivers_what_it_acked_once_space_returns_without_a_restart(tmp_path, monkeypatch):
+    definition = write_definition(
+        tmp_path,
+        "bus: test-bus\nrules:\n  - name: lake\n    pattern: {source: [shop]}\n"
+        "    targets: [{id: lake, kind: lake}]\n",
+    )
+    config = ServerConfig(
+        lake=tmp_path / "lake", definition=definition, metrics_every_s=600, retry_tick_s=0.05
+    )
+    service = BusService(config)
+    bus = service.bus
+    monkeypatch.setattr(bus.writer, "write", FailsThenWorks(bus.writer.write, failures=2))
+    service.start()
+    try:
+        request = {"Entries": [{**e, "EventBusName": "test-bus"} for e in entries(5)]}
+        ids = acked(service.call("PutEvents", request))
+        assert len(ids) == 5
+        deadline = time.monotonic() + 20
+        while service.journal.open and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert service.journal.open == {}  # delivered by the running service: no restart
+        assert sorted(lake_ids(bus)) == sorted(ids)  # each acked event once
+        totals = bus.metrics.pending_points().groupby("metric")["value"].sum().to_dict()
+        assert totals[DISK_FULL_ERRORS] == 5 + 1  # the batch of 5, then one event's first retry
+    finally:
+        service.stop()
