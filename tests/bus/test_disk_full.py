@@ -9,12 +9,13 @@ import errno
 import itertools
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow.parquet as pq
 import pytest
 
 import app.bus.journal as journal_module
+import app.lake.compact as compact_module
 import app.lake.writer as writer_module
 import app.metrics.local as metrics_module
 from app.bus.archive import ArchiveStore
@@ -23,9 +24,11 @@ from app.bus.dlq import LocalDeadLetterQueue
 from app.bus.journal import Journal
 from app.bus.local import LocalBus
 from app.bus.server import BusService, ServerConfig
+from app.lake.writer import LakeWriter
 from app.metrics.local import LocalMetricsSource, MetricsRecorder
 from app.metrics.names import DISK_FULL_ERRORS
 from tests.bus.server_helpers import write_definition
+from tests.fixtures_lake import event
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 DEFINITION = parse_definition(
@@ -309,3 +312,15 @@ def test_bus_serve_delivers_what_it_acked_once_space_returns_without_a_restart(t
         assert totals[DISK_FULL_ERRORS] == 5 + 1  # the batch of 5, then one event's first retry
     finally:
         service.stop()
+
+
+def test_a_compaction_the_disk_refuses_keeps_the_originals_and_leaves_no_partial_merge(tmp_path, monkeypatch):
+    writer = LakeWriter(tmp_path)
+    for i in range(3):
+        writer.write([event("OrderPlaced", date(2026, 11, 20), 10 + i, n=i)])
+    folder = next(p.parent for p in (tmp_path / "events").rglob("*.parquet"))
+    files = sorted(folder.glob("*.parquet"))
+    monkeypatch.setattr(compact_module, "_write_synced", FailsThenWorks(compact_module._write_synced, 1))
+    with pytest.raises(OSError):
+        compact_module.compact_folder(folder, files)
+    assert sorted(folder.iterdir()) == files  # the originals, and nothing else
