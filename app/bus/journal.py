@@ -18,7 +18,7 @@ causes a redelivery, and the lake target is deduplicated by event id on recovery
 A full disk (any OSError) never leaves half a record: the file is cut back to where the
 write began. :meth:`Journal.accept` then raises (PutEvents refuses those entries, nothing
 is acknowledged); :meth:`Journal.done` does not — its marks wait in memory and are written
-with the next record that fits (:attr:`Journal.write_failures` counts the refusals).
+with the next record that fits.
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ class Journal:
         self._lock = threading.RLock()  # PutEvents appends while the delivery thread marks
         self._settled: list[str] = []  # written with the next record
         self._unwritten: list[str] = []  # done marks a full disk refused: written with the next record
-        self.write_failures = 0  # appends refused (a full disk): the caller's metric reads it
 
     # -- writing -----------------------------------------------------------------------
     def _handle(self) -> TextIO:
@@ -82,7 +81,6 @@ class Journal:
             if sync:
                 os.fsync(handle.fileno())
         except OSError:
-            self.write_failures += 1
             self._rollback(start)
             self._unwritten, self._settled = lines, []  # marks kept; the record is the caller's
             raise

@@ -14,7 +14,7 @@ retry policy, then dead-lettered with EventBridge's attributes
 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html).
 
 A full disk is the bus's own failure, not the target's: on a journaled bus, an accepted
-event whose lake (or log, or dead-letter) write the disk refused is retried, backing off up
+event whose lake, log, archive or dead-letter write the disk refused is retried, backing off up
 to DISK_FULL_MAX_BACKOFF_S, until space returns — never dropped for the retry policy. Each
 refusal counts ``VerticalsDiskFullErrors`` (ours, not an AWS/Events metric) and is logged.
 """
@@ -101,8 +101,9 @@ class PendingDelivery:
     event: dict
     ingested: float
     attempt: int = 0
-    # Set when only the dead-letter send is left (the disk refused it): (outcome, exhausted)
-    dead_letter: tuple[Outcome, str] | None = None
+    # Set when only the dead-letter send is left (the disk refused it): (outcome, exhausted
+    # retry condition, RETRY_ATTEMPTS); ``attempt`` then counts the sends, for the backoff.
+    dead_letter: tuple[Outcome, str, int] | None = None
 
 
 class _EpochCache:
@@ -562,7 +563,8 @@ class LocalBus:
             self._done([delivery.event], delivery.rule, delivery.target_id)
             return
         if delivery.dead_letter is not None:  # the delivery failed; its dead-letter send is due
-            self._dead_letter(delivery, target, *delivery.dead_letter, delivery.due)
+            outcome, exhausted, retry_attempts = delivery.dead_letter
+            self._dead_letter(delivery, target, outcome, exhausted, delivery.due, retry_attempts)
             return
         sink = self.targets[(delivery.rule, target.id)]
         at = delivery.due
@@ -654,7 +656,13 @@ class LocalBus:
         self._dead_letter(delivery, target, outcome, exhausted, at)
 
     def _dead_letter(
-        self, delivery: PendingDelivery, target: Target, outcome: Outcome, exhausted: str, at: float
+        self,
+        delivery: PendingDelivery,
+        target: Target,
+        outcome: Outcome,
+        exhausted: str,
+        at: float,
+        retry_attempts: int | None = None,
     ) -> None:
         queue = self.dlqs.get(target.dead_letter_queue or "")
         if queue is None:
@@ -663,7 +671,7 @@ class LocalBus:
         attributes = {
             "ERROR_CODE": outcome.error_code,
             "ERROR_MESSAGE": outcome.error_message,
-            "RETRY_ATTEMPTS": str(delivery.attempt),
+            "RETRY_ATTEMPTS": str(delivery.attempt if retry_attempts is None else retry_attempts),
             "RULE_ARN": self.rule_arn(delivery.rule),
             "TARGET_ARN": self.target_arn(target),
         }
@@ -673,14 +681,20 @@ class LocalBus:
             queue.send(delivery.event, attributes, datetime.fromtimestamp(at, UTC))
             self.metrics.add(EventsMetric.INVOCATIONS_SENT_TO_DLQ, at, rule=delivery.rule)
         except OSError as exc:
-            self.metrics.add(EventsMetric.INVOCATIONS_FAILED_TO_BE_SENT_TO_DLQ, at, rule=delivery.rule)
-            if is_disk_full(exc):
+            if is_disk_full(exc):  # sent later, once space returns (counted as lost only if lost)
+                attempts = delivery.attempt if retry_attempts is None else retry_attempts
                 waiting = PendingDelivery(
-                    at, delivery.rule, target.id, delivery.event, delivery.ingested, delivery.attempt
+                    at,
+                    delivery.rule,
+                    target.id,
+                    delivery.event,
+                    delivery.ingested,
+                    delivery.attempt if delivery.dead_letter else 0,
+                    (outcome, exhausted, attempts),
                 )
-                waiting.dead_letter = (outcome, exhausted)
                 if self._retry_disk_full(waiting, f"dead-letter queue {queue.name}"):
                     return
+            self.metrics.add(EventsMetric.INVOCATIONS_FAILED_TO_BE_SENT_TO_DLQ, at, rule=delivery.rule)
         self._done([delivery.event], delivery.rule, target.id)
 
     def flush(self) -> None:

@@ -207,7 +207,12 @@ def test_a_dead_letter_the_disk_refuses_is_sent_later_not_dropped(bus, monkeypat
 
     letters = bus.dlqs["consumer-dlq"].peek()
     assert sorted(letter.event["id"] for letter in letters) == sorted(ids)  # each once
+    # The letters read as the consumer's failure: its retries (none), not the disk's.
+    assert {letter.attributes["RETRY_ATTEMPTS"] for letter in letters} == {"0"}
+    assert {letter.attributes["ERROR_CODE"] for letter in letters} == {"CLIENT_ERROR"}
     assert disk_full_errors(bus) == 3
+    totals = bus.metrics.pending_points().groupby("metric")["value"].sum().to_dict()
+    assert totals["InvocationsSentToDlq"] == 2 and "InvocationsFailedToBeSentToDlq" not in totals
     assert bus.journal.open == {}
 
 
