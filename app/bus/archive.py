@@ -28,6 +28,7 @@ retention period.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -148,10 +149,20 @@ class ArchiveStore:
         folder = self._folder(name)
         folder.mkdir(parents=True, exist_ok=True)
         written = 0
-        for day, lines in by_day.items():
-            with (folder / f"{day}.jsonl").open("a", encoding="utf-8") as out:
-                out.writelines(lines)
-            written += sum(len(line.encode()) for line in lines)
+        sizes: dict[Path, int] = {}  # each file's size before this call
+        try:
+            for day, lines in by_day.items():
+                path = folder / f"{day}.jsonl"
+                sizes[path] = path.stat().st_size if path.exists() else 0
+                with path.open("a", encoding="utf-8") as out:
+                    out.writelines(lines)
+                written += sum(len(line.encode()) for line in lines)
+        except OSError:
+            # All or nothing (a full disk): no torn line, no event archived twice on the retry.
+            for path, size in sizes.items():
+                with contextlib.suppress(OSError):
+                    os.truncate(path, size)
+            raise
         if name in self._stats:
             self._stats[name][0] += len(events)
             self._stats[name][1] += written

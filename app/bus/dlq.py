@@ -14,6 +14,7 @@ The dashboard's and the CLI's view of these queues is
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -64,8 +65,16 @@ class LocalDeadLetterQueue:
             "Attributes": attributes,
             "SentTimestamp": at.isoformat(),
         }
-        with self._locked(), self.path.open("a") as queue:
-            queue.write(json.dumps(record) + "\n")
+        with self._locked():
+            start = self.path.stat().st_size if self.path.exists() else 0
+            try:
+                with self.path.open("a") as queue:
+                    queue.write(json.dumps(record) + "\n")
+            except OSError:
+                # A full disk: no torn line stays in the queue (the caller sends again later).
+                with contextlib.suppress(OSError):
+                    os.truncate(self.path, start)
+                raise
         return message_id
 
     def peek(self, limit: int | None = None) -> list[DeadLetter]:

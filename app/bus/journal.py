@@ -14,10 +14,16 @@ File: JSON lines, one record per line::
 A torn last line (the process died mid-write, before PutEvents answered) is skipped: those
 events were never acknowledged. Done marks are flushed, not fsynced: losing one only
 causes a redelivery, and the lake target is deduplicated by event id on recovery.
+
+A full disk (any OSError) never leaves half a record: the file is cut back to where the
+write began. :meth:`Journal.accept` then raises (PutEvents refuses those entries, nothing
+is acknowledged); :meth:`Journal.done` does not — its marks wait in memory and are written
+with the next record that fits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -53,6 +59,7 @@ class Journal:
         self._file: TextIO | None = None
         self._lock = threading.RLock()  # PutEvents appends while the delivery thread marks
         self._settled: list[str] = []  # written with the next record
+        self._unwritten: list[str] = []  # done marks a full disk refused: written with the next record
 
     # -- writing -----------------------------------------------------------------------
     def _handle(self) -> TextIO:
@@ -62,14 +69,31 @@ class Journal:
         return self._file
 
     def _append_locked(self, record: dict, sync: bool) -> None:
-        handle = self._handle()
+        lines = list(self._unwritten)
         if self._settled:
-            handle.write(json.dumps({"s": self._settled}, separators=(",", ":")) + "\n")
-            self._settled = []
-        handle.write(json.dumps(record, separators=(",", ":")) + "\n")
-        handle.flush()
-        if sync:
-            os.fsync(handle.fileno())
+            lines.append(json.dumps({"s": self._settled}, separators=(",", ":")) + "\n")
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        handle = self._handle()
+        start = handle.tell()
+        try:
+            handle.write("".join(lines) + line)
+            handle.flush()
+            if sync:
+                os.fsync(handle.fileno())
+        except OSError:
+            self._rollback(start)
+            self._unwritten, self._settled = lines, []  # marks kept; the record is the caller's
+            raise
+        self._unwritten, self._settled = [], []
+
+    def _rollback(self, size: int) -> None:
+        """Drop a failed append: no torn line stays for the next record to run into."""
+        handle, self._file = self._file, None
+        if handle is not None:
+            with contextlib.suppress(OSError):  # closing flushes what is buffered: may fail again
+                handle.close()
+        with contextlib.suppress(OSError):
+            os.truncate(self.path, size)  # frees space, needs none
 
     def accept(self, events: Sequence[dict], ingested: float) -> None:
         """Durably record accepted events; returns once they are on disk."""
@@ -97,7 +121,10 @@ class Journal:
                     self._settle_if_done(event_id, entry)
             record = {"d": [[i, rule, target] for i in ids], "s": self._settled}
             self._settled = []
-            self._append_locked(record, sync=False)
+            try:
+                self._append_locked(record, sync=False)
+            except OSError:  # a full disk: the marks wait for the next append
+                self._unwritten.append(json.dumps(record, separators=(",", ":")) + "\n")
 
     def _settle_if_done(self, event_id: str, entry: JournaledEvent) -> None:
         if entry.expected is not None and entry.expected <= entry.done:
@@ -135,15 +162,22 @@ class Journal:
         self.close()
         tmp = self.path.with_name(self.path.name + ".tmp")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("w", encoding="utf-8") as out:
-            for entry in self.open.values():
-                out.write(json.dumps({"a": [entry.event], "i": entry.ingested}, separators=(",", ":")) + "\n")
-                if entry.done:
-                    marks = [[entry.event["id"], r, t] for r, t in sorted(entry.done)]
-                    out.write(json.dumps({"d": marks}, separators=(",", ":")) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, self.path)
+        try:
+            with tmp.open("w", encoding="utf-8") as out:
+                for entry in self.open.values():
+                    out.write(
+                        json.dumps({"a": [entry.event], "i": entry.ingested}, separators=(",", ":")) + "\n"
+                    )
+                    if entry.done:
+                        marks = [[entry.event["id"], r, t] for r, t in sorted(entry.done)]
+                        out.write(json.dumps({"d": marks}, separators=(",", ":")) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a full disk: the journal as it was stays
+            raise
+        self._unwritten = []  # the rewrite holds every open event's marks
 
     def compact_if_large(self) -> bool:
         if self.path.exists() and self.path.stat().st_size >= self.compact_at_bytes:
@@ -156,8 +190,9 @@ class Journal:
             self._close_locked()
 
     def _close_locked(self) -> None:
-        if self._settled and self._file is not None:
-            self._append_locked({"s": []}, sync=False)
+        if (self._settled and self._file is not None) or self._unwritten:
+            with contextlib.suppress(OSError):  # still full: a restart redelivers, deduplicated
+                self._append_locked({"s": []}, sync=False)
         if self._file is not None:
             self._file.close()
             self._file = None

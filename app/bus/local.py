@@ -12,12 +12,18 @@ Two ways in:
 Failed deliveries are retried with exponential backoff and jitter under the target's
 retry policy, then dead-lettered with EventBridge's attributes
 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html).
+
+A full disk is the bus's own failure, not the target's: on a journaled bus, an accepted
+event whose lake, log, archive or dead-letter write the disk refused is retried, backing off up
+to DISK_FULL_MAX_BACKOFF_S, until space returns — never dropped for the retry policy. Each
+refusal counts ``VerticalsDiskFullErrors`` (ours, not an AWS/Events metric) and is logged.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import random
 import time
 from collections import defaultdict
@@ -50,6 +56,7 @@ from app.bus.targets import (
     Plumbing,
     Transport,
     http_transport,
+    is_disk_full,
     open_target,
     target_arn,
 )
@@ -65,9 +72,12 @@ from app.events import (
 )
 from app.lake.writer import LakeWriter
 from app.metrics.local import MetricsRecorder, Periods
-from app.metrics.names import EventsMetric
+from app.metrics.names import DISK_FULL_ERRORS, EventsMetric
 
+log = logging.getLogger("verticals.bus")
 MAX_BACKOFF_S = 300.0
+DISK_FULL_MAX_BACKOFF_S = 30.0
+DISK_FULL_LOG_EVERY_S = 60.0
 DEFAULT_BUS = "default"  # every account has it in every region
 DEFAULT_ACCOUNT, DEFAULT_REGION = "123456789012", "us-east-1"
 ARCHIVE_TARGET = "archive"  # journal deliveries to an archive: ("archive:<name>", "archive")
@@ -91,6 +101,9 @@ class PendingDelivery:
     event: dict
     ingested: float
     attempt: int = 0
+    # Set when only the dead-letter send is left (the disk refused it): (outcome, exhausted
+    # retry condition, RETRY_ATTEMPTS); ``attempt`` then counts the sends, for the backoff.
+    dead_letter: tuple[Outcome, str, int] | None = None
 
 
 class _EpochCache:
@@ -155,6 +168,8 @@ class LocalBus:
         self.dlqs = {q: self._dlq(q) for q in definition.dead_letter_queues}
         self.journal = journal
         self.pending: list[tuple[float, int, PendingDelivery]] = []  # a heap by due time
+        self._disk_full_since_log = 0  # refusals not yet logged
+        self._disk_full_logged_at = float("-inf")
         self.archives = ArchiveStore(self.state_dir)
         self._create_defined_archives(definition)
         self.replays = ReplayStore(self.state_dir)
@@ -249,7 +264,22 @@ class LocalBus:
             accepted.append(envelope)
             results.append({"EventId": envelope["id"]})
         if accepted and self.journal is not None:
-            self.journal.accept(accepted, now.timestamp())
+            try:
+                self.journal.accept(accepted, now.timestamp())
+            except OSError as exc:
+                # Not kept, so not acknowledged: each entry fails as EventBridge fails an entry
+                # on its side, and the client retries it (the journal holds none of them).
+                if is_disk_full(exc):
+                    self.count_disk_full(now.timestamp(), "", "the journal", len(accepted))
+                else:
+                    log.error("journal write failed: %s entries refused: %s", len(accepted), exc)
+                results = [
+                    {"ErrorCode": "InternalFailure", "ErrorMessage": "The event could not be stored."}
+                    if "EventId" in r
+                    else r
+                    for r in results
+                ]
+                accepted = []
         self._count_put_events(entries, len(accepted), now)
         self.metrics.add(
             EventsMetric.PUT_EVENTS_LATENCY, now.timestamp(), (time.perf_counter() - started) * 1000.0
@@ -304,9 +334,7 @@ class LocalBus:
         run_at = None if virtual_time else (now.timestamp() if now else max(ats, default=0.0))
         matched, archived = self._route(events, replay_name, only_rules, skip)
         for name, indexes in archived.items():
-            archive_events = [events[i] for i in indexes]
-            self.archives.append(name, archive_events)
-            self._done(archive_events, archive_delivery(name), ARCHIVE_TARGET)
+            self._archive(name, [events[i] for i in indexes], run_at)
         for rule_name, indexes in matched.items():
             rule_events, rule_ats = [events[i] for i in indexes], [ats[i] for i in indexes]
             periods = self._periods(rule_ats, run_at)
@@ -421,6 +449,19 @@ class LocalBus:
             self.publish(events, ingested_at=datetime.fromtimestamp(ingested, UTC), skip=skip, now=now)
         return len(entries)
 
+    def _archive(self, name: str, events: list[dict], at: float | None) -> None:
+        """Append to an archive; on a journaled bus a full disk retries it (each event) later."""
+        try:
+            self.archives.append(name, events)
+        except OSError as exc:
+            if at is None or not is_disk_full(exc) or self.journal is None:
+                raise
+            for event in events:
+                waiting = PendingDelivery(at, archive_delivery(name), ARCHIVE_TARGET, event, at)
+                self._retry_disk_full(waiting, f"archive {name}")
+            return
+        self._done(events, archive_delivery(name), ARCHIVE_TARGET)
+
     def _done(self, events: Sequence[dict], rule: str, target: str) -> None:
         if self.journal is not None:
             # A replayed event keeps the id of the accepted one: its deliveries are not that one's.
@@ -513,10 +554,17 @@ class LocalBus:
 
     def _attempt(self, delivery: PendingDelivery) -> None:
         """A retry (attempt >= 1) of one event to one target."""
+        if delivery.rule.startswith("archive:"):  # an archive append the disk refused (no rule has a colon)
+            self._archive(delivery.rule.removeprefix("archive:"), [delivery.event], delivery.due)
+            return
         rule = self.rules.get(delivery.rule)
         target = next((t for t in rule.targets if t.id == delivery.target_id), None) if rule else None
         if target is None:  # the rule or target was removed while the delivery waited
             self._done([delivery.event], delivery.rule, delivery.target_id)
+            return
+        if delivery.dead_letter is not None:  # the delivery failed; its dead-letter send is due
+            outcome, exhausted, retry_attempts = delivery.dead_letter
+            self._dead_letter(delivery, target, outcome, exhausted, delivery.due, retry_attempts)
             return
         sink = self.targets[(delivery.rule, target.id)]
         at = delivery.due
@@ -538,7 +586,43 @@ class LocalBus:
             return
         self._retry_or_dead_letter(delivery, target, outcome)
 
+    def count_disk_full(self, at: float, rule: str, what: str, events: int = 1) -> None:
+        """Event writes the disk refused: the metric, and a log line at most once a minute."""
+        self.metrics.add(DISK_FULL_ERRORS, at, events, rule=rule)
+        self._disk_full_since_log += events
+        if time.monotonic() - self._disk_full_logged_at >= DISK_FULL_LOG_EVERY_S:
+            log.warning(
+                "disk full: %d event writes refused (latest: %s); acknowledged events are kept and "
+                "retried until space returns, refused PutEvents entries were not acknowledged",
+                self._disk_full_since_log,
+                what,
+            )
+            self._disk_full_since_log, self._disk_full_logged_at = 0, time.monotonic()
+
+    def _retry_disk_full(self, delivery: PendingDelivery, what: str) -> bool:
+        """Schedule again a write the disk refused, on a journaled bus (its events were
+        acknowledged: they wait for space, whatever the retry policy). False: not such a bus."""
+        if self.journal is None:
+            return False
+        self.count_disk_full(delivery.due, delivery.rule, what)
+        attempt = delivery.attempt + 1
+        delay = self.rng.uniform(0.5, 1.0) * min(DISK_FULL_MAX_BACKOFF_S, 2.0 ** min(attempt - 1, 16))
+        self._schedule(
+            PendingDelivery(
+                delivery.due + delay,
+                delivery.rule,
+                delivery.target_id,
+                delivery.event,
+                delivery.ingested,
+                attempt,
+                delivery.dead_letter,
+            )
+        )
+        return True
+
     def _retry_or_dead_letter(self, delivery: PendingDelivery, target: Target, outcome: Outcome) -> None:
+        if outcome.disk_full and self._retry_disk_full(delivery, f"{delivery.rule}/{target.id}"):
+            return
         policy = target.retry
         next_due = delivery.due + backoff_s(delivery.attempt + 1, self.rng)
         if (
@@ -572,7 +656,13 @@ class LocalBus:
         self._dead_letter(delivery, target, outcome, exhausted, at)
 
     def _dead_letter(
-        self, delivery: PendingDelivery, target: Target, outcome: Outcome, exhausted: str, at: float
+        self,
+        delivery: PendingDelivery,
+        target: Target,
+        outcome: Outcome,
+        exhausted: str,
+        at: float,
+        retry_attempts: int | None = None,
     ) -> None:
         queue = self.dlqs.get(target.dead_letter_queue or "")
         if queue is None:
@@ -581,7 +671,7 @@ class LocalBus:
         attributes = {
             "ERROR_CODE": outcome.error_code,
             "ERROR_MESSAGE": outcome.error_message,
-            "RETRY_ATTEMPTS": str(delivery.attempt),
+            "RETRY_ATTEMPTS": str(delivery.attempt if retry_attempts is None else retry_attempts),
             "RULE_ARN": self.rule_arn(delivery.rule),
             "TARGET_ARN": self.target_arn(target),
         }
@@ -590,7 +680,20 @@ class LocalBus:
         try:
             queue.send(delivery.event, attributes, datetime.fromtimestamp(at, UTC))
             self.metrics.add(EventsMetric.INVOCATIONS_SENT_TO_DLQ, at, rule=delivery.rule)
-        except OSError:
+        except OSError as exc:
+            if is_disk_full(exc):  # sent later, once space returns (counted as lost only if lost)
+                attempts = delivery.attempt if retry_attempts is None else retry_attempts
+                waiting = PendingDelivery(
+                    at,
+                    delivery.rule,
+                    target.id,
+                    delivery.event,
+                    delivery.ingested,
+                    delivery.attempt if delivery.dead_letter else 0,
+                    (outcome, exhausted, attempts),
+                )
+                if self._retry_disk_full(waiting, f"dead-letter queue {queue.name}"):
+                    return
             self.metrics.add(EventsMetric.INVOCATIONS_FAILED_TO_BE_SENT_TO_DLQ, at, rule=delivery.rule)
         self._done([delivery.event], delivery.rule, target.id)
 

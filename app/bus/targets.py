@@ -14,6 +14,7 @@ EventBridge classifies API destination responses
 
 from __future__ import annotations
 
+import errno
 import json
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -36,6 +37,21 @@ class Outcome:
     retryable: bool = False
     error_code: str = ""
     error_message: str = ""
+    # The bus's own disk refused the write (not the target): retried until space returns,
+    # whatever the target's retry policy (see LocalBus._retry_or_dead_letter).
+    disk_full: bool = False
+
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A write refused for space: no space left on the device, or the disk quota exceeded."""
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
+
+
+def write_failed(what: str, exc: OSError) -> Outcome:
+    return Outcome(False, True, "SDK_CLIENT_ERROR", f"{what} write failed: {exc}", is_disk_full(exc))
 
 
 DELIVERED = Outcome(ok=True)
@@ -135,7 +151,7 @@ class LakeTarget(BatchTarget):
         except LakePathError as exc:  # PutEvents validation should make this unreachable
             return Outcome(False, False, "SDK_CLIENT_ERROR", f"lake write refused: {exc}")
         except OSError as exc:
-            return Outcome(False, True, "SDK_CLIENT_ERROR", f"lake write failed: {exc}")
+            return write_failed("lake", exc)
         return DELIVERED
 
     def _not_in_lake(self, events: Sequence[dict]) -> list[dict]:
@@ -171,7 +187,7 @@ class LogTarget(BatchTarget):
             with self.path.open("a") as log:
                 log.writelines(payload_bytes(e).decode() + "\n" for e in payloads)
         except OSError as exc:
-            return Outcome(False, True, "SDK_CLIENT_ERROR", f"log write failed: {exc}")
+            return write_failed("log", exc)
         return DELIVERED
 
 

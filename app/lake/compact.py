@@ -54,8 +54,15 @@ def compact_folder(folder: Path, files: list[Path]) -> Path:
     table = pa.concat_tables([pq.read_table(f, partitioning=None) for f in files])
     final = folder / f"compacted-{files[0].stem.removeprefix('part-')}.parquet"
     pending = folder / f".{final.name}{PENDING_SUFFIX}"
-    pq.write_table(table, pending, compression=COMPRESSION)
-    _write_synced(_manifest(pending), json.dumps([f.name for f in files]).encode())
+    try:
+        pq.write_table(table, pending, compression=COMPRESSION)
+        _write_synced(_manifest(pending), json.dumps([f.name for f in files]).encode())
+    except OSError:
+        # A full disk before the manifest is whole: the originals are untouched; drop the
+        # partial merge (and a torn manifest a restart's finish_interrupted would trust).
+        _manifest(pending).unlink(missing_ok=True)
+        pending.unlink(missing_ok=True)
+        raise
     _finish(pending)
     return final
 

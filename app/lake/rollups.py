@@ -287,8 +287,12 @@ def _write_atomic(table: pa.Table, path: Path) -> None:
     """Replace ``path`` by ``table`` whole: readers see the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk: the old file stays, the partial one goes
+        raise
 
 
 def _split_by_day(db, sql: str, table: Table, days: list[str]) -> Iterator[tuple[str, pa.Table]]:

@@ -72,8 +72,12 @@ def write_parquet_atomic(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     final = folder / f"{prefix}-{stamp}-{uuid.uuid4().hex[:12]}.parquet"
     tmp = folder / f".{final.name}.tmp"
-    pq.write_table(table, tmp, compression=COMPRESSION)
-    os.replace(tmp, final)
+    try:
+        pq.write_table(table, tmp, compression=COMPRESSION)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a disk full mid-write: give the partial file's space back
+        raise
     return final
 
 
@@ -246,14 +250,21 @@ class LakeWriter:
             if name == ORDERS.name and dt in late and any(e["detail-type"] == LEAD_DETAIL_TYPE for e in group)
         }
         mark_dirty(self.root, late, late_orders)
-        written = []
-        for (dt, source), group in raw_parts.items():
-            folder = partition_dir(self.root, EVENTS, dt=dt, source=source)
-            table = raw_events_table(group, replay_name, ingested_at)
-            written.append(write_parquet_atomic(table, folder, root=self.root))
-        for (table_name, dt), group in entity_parts.items():
-            table = TABLES[table_name]
-            folder = partition_dir(self.root, table, dt=dt)
-            written.append(write_parquet_atomic(entity_table(table, group), folder, root=self.root))
+        written: list[Path] = []
+        try:
+            for (dt, source), group in raw_parts.items():
+                folder = partition_dir(self.root, EVENTS, dt=dt, source=source)
+                table = raw_events_table(group, replay_name, ingested_at)
+                written.append(write_parquet_atomic(table, folder, root=self.root))
+            for (table_name, dt), group in entity_parts.items():
+                table = TABLES[table_name]
+                folder = partition_dir(self.root, table, dt=dt)
+                written.append(write_parquet_atomic(entity_table(table, group), folder, root=self.root))
+        except BaseException:
+            # All or nothing: a call that fails (a full disk) leaves no file behind, so its
+            # retry writes each event once.
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
         mark_dirty(self.root, late, late_orders)
         return written

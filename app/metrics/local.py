@@ -102,6 +102,7 @@ class MetricsRecorder:
         self._histograms: dict[tuple[int, str, str], dict[int, int]] = {}  # latency points only
         # (periods, count metrics, rule, latency metrics given that many samples of 0 ms)
         self._blocks: list[tuple[Periods, tuple[str, ...], str, tuple[str, ...]]] = []
+        self._unwritten: list[tuple[str, pa.Table]] = []  # (day, rows) a full disk refused
 
     def _now(self) -> float:
         return self._now_s if self._now_s is not None else clock.timestamp()
@@ -158,22 +159,35 @@ class MetricsRecorder:
             self._blocks.append((periods, metrics, rule, zero_latencies))
 
     def pending(self) -> int:
-        return len(self._points) + sum(len(p.starts) * (len(m) + len(z)) for p, m, _, z in self._blocks)
+        return (
+            len(self._points)
+            + sum(len(p.starts) * (len(m) + len(z)) for p, m, _, z in self._blocks)
+            + sum(rows.num_rows for _, rows in self._unwritten)
+        )
 
     def flush(self) -> int:
-        """Write what accumulated, one file per day touched; returns the points written."""
-        if not self._points and not self._blocks:
-            return 0
-        table = self._table()
-        seconds = pc.divide(table["timestamp"].cast(pa.int64()), 1000).to_numpy()
-        days = seconds // DAY_S
-        order = np.argsort(days, kind="stable")
-        table, days = table.take(order), days[order]
-        starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
-        for begin, stop in zip(starts, np.r_[starts[1:], len(days)], strict=True):
-            day = time.strftime("%Y-%m-%d", time.gmtime(int(days[begin]) * DAY_S))
-            write_parquet_atomic(table.slice(begin, stop - begin), self.root / f"dt={day}")
-        return table.num_rows
+        """Write what accumulated, one file per day touched; returns the points written.
+
+        A write the disk refuses (OSError) raises, and its rows (and the days after it) are
+        kept for the next flush: a full disk delays metrics, it does not lose them.
+        """
+        if self._points or self._blocks:
+            table = self._table()
+            seconds = pc.divide(table["timestamp"].cast(pa.int64()), 1000).to_numpy()
+            days = seconds // DAY_S
+            order = np.argsort(days, kind="stable")
+            table, days = table.take(order), days[order]
+            starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
+            for begin, stop in zip(starts, np.r_[starts[1:], len(days)], strict=True):
+                day = time.strftime("%Y-%m-%d", time.gmtime(int(days[begin]) * DAY_S))
+                self._unwritten.append((day, table.slice(begin, stop - begin)))
+        written = 0
+        while self._unwritten:
+            day, rows = self._unwritten[0]
+            write_parquet_atomic(rows, self.root / f"dt={day}")
+            self._unwritten.pop(0)
+            written += rows.num_rows
+        return written
 
     def pending_points(self) -> pd.DataFrame:
         """What a flush would write, without writing it: period, metric, rule, value, samples."""

@@ -63,3 +63,9 @@ LATENCY_METRICS: Final = (
     M.PUT_EVENTS_LATENCY,
 )
 METRIC_NAMES: Final = COUNT_METRICS + LATENCY_METRICS
+
+# Ours, not CloudWatch's: the local bus's own health, stored beside the AWS/Events metrics
+# in the local metrics store (never sent to CloudWatch, absent from METRIC_NAMES).
+# Event writes a full disk refused (ENOSPC, EDQUOT): one per event per attempt (a refused
+# batch of 4 counts 4), the journal's refusals under rule "" and the deliveries' under their rule.
+DISK_FULL_ERRORS: Final = "VerticalsDiskFullErrors"
