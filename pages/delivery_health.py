@@ -394,10 +394,14 @@ def dead_letters_section() -> None:
 def audit_section() -> None:
     st.subheader("Audit trail")
     trail = ui.audit_trail(ctx)
-    if trail.empty:
-        st.caption("No sign-in, redrive or replay recorded yet.")
+    if trail is None:
         return
-    st.caption(f"Sign-ins, redrives and replays, newest first (the newest {len(trail):,}).")
+    if trail.empty:
+        st.caption(f"No sign-in, redrive or replay recorded yet (in {ctx.audit.where}).")
+        return
+    st.caption(
+        f"Sign-ins, redrives and replays, newest first (the newest {len(trail):,}), from {ctx.audit.where}."
+    )
     st.dataframe(
         trail,
         hide_index=True,
