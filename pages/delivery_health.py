@@ -397,10 +397,10 @@ def audit_section() -> None:
     if trail is None:
         return
     if trail.empty:
-        st.caption(f"No sign-in, redrive or replay recorded yet (in {ctx.audit.where}).")
+        st.caption(f"No sign-in, redrive or replay recorded yet (in {ui.plain(ctx.audit.where)}).")
         return
     st.caption(
-        f"Sign-ins, redrives and replays, newest first (the newest {len(trail):,}), from {ctx.audit.where}."
+        f"Sign-ins, redrives and replays, newest first (the newest {len(trail):,}), from {ui.plain(ctx.audit.where)}."
     )
     st.dataframe(
         trail,
