@@ -399,9 +399,8 @@ def audit_section() -> None:
     if trail.empty:
         st.caption(f"No sign-in, redrive or replay recorded yet (in {ui.plain(ctx.audit.where)}).")
         return
-    st.caption(
-        f"Sign-ins, redrives and replays, newest first (the newest {len(trail):,}), from {ui.plain(ctx.audit.where)}."
-    )
+    where = ui.plain(ctx.audit.where)
+    st.caption(f"Sign-ins, redrives and replays, newest first (the newest {len(trail):,}), from {where}.")
     st.dataframe(
         trail,
         hide_index=True,
