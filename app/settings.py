@@ -170,6 +170,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("athena_workgroup", "", _text, "aws backend: Athena workgroup (overrides the stack output)."),
     Setting("athena_database", "", _text, "aws backend: Glue database (overrides the stack output)."),
     Setting("lake_bucket", "", _text, "aws backend: S3 bucket of the lake (overrides the stack output)."),
+    Setting(
+        "audit_log_group",
+        "",
+        _text,
+        "aws backend: CloudWatch Logs group of the audit trail (overrides the stack output).",
+    ),
     Setting("athena_price_per_tb", "5.0", _non_negative_float, "aws backend: USD per TB scanned."),
     Setting(
         "athena_result_reuse_minutes",

@@ -17,6 +17,7 @@ OUTPUT_KEYS: dict[str, str] = {
     "athena_database": "GlueDatabase",
     "lake_bucket": "LakeBucket",
     "bus_name": "EventBusName",
+    "audit_log_group": "AuditLogGroupName",
 }
 DLQ_OUTPUT_PREFIX = "DeadLetterQueueUrl"  # one output per DLQ: DeadLetterQueueUrl<Name>
 

@@ -503,20 +503,18 @@ def current_user() -> User:
     return _identify(settings_or_stop())
 
 
-def _audit(settings: Settings, user: User, action: str, what: str, **fields: Any) -> None:
+def _audit(where: Context | Settings, user: User, action: str, what: str, **fields: Any) -> None:
+    """Record one entry in the context's sink (a sign-in, before the page has its context:
+    the settings' context); a failure warns, and what was done stands."""
+    entry = audit.make_entry(
+        user=user.name, roles=user.role_names, via=user.via, action=action, what=what, **fields
+    )
     try:
-        audit.record(
-            audit.audit_path(settings),
-            user=user.name,
-            roles=user.role_names,
-            via=user.via,
-            action=action,
-            what=what,
-            **fields,
-        )
-    except OSError as exc:
-        log.exception("could not write the audit trail")
-        st.warning(f"The audit trail could not be written: {plain(exc)}")
+        ctx = where if isinstance(where, Context) else _context(settings_key(where), where)
+        ctx.audit.write(entry)
+    except (audit.AuditError, ServiceError, SettingsError, QueryError, OSError) as exc:
+        log.exception("could not write the audit trail: %s", audit.to_json(entry))
+        st.warning(f"The audit trail could not be written: {plain(one_sentence(exc))}")
 
 
 def sign_in() -> User:
@@ -578,7 +576,7 @@ def act_as(
     goes into the audit trail with ``target`` (a queue, an archive) and ``count``."""
     user = current_user()
     if not user.may(permission):
-        _audit(ctx.settings, user, action, target, count=count, outcome="refused")
+        _audit(ctx, user, action, target, count=count, outcome="refused")
         st.error(
             f"Only {who_may(permission)} may {PERMISSION_WORDS[permission]}; you are signed in as "
             f"{plain(user.name)} ({user.role_names}).",
@@ -588,7 +586,7 @@ def act_as(
     result = act(function, ctx, *args, what=what)
     detail = str(getattr(result, "sentence", "")) if result is not None else ""
     _audit(
-        ctx.settings,
+        ctx,
         user,
         action,
         target,
@@ -599,10 +597,16 @@ def act_as(
     return result
 
 
-def audit_trail(ctx: Context, limit: int = 500) -> pd.DataFrame:
-    """The newest audit entries, newest first, as a table."""
+def audit_trail(ctx: Context, limit: int = 500) -> pd.DataFrame | None:
+    """The newest audit entries, newest first, as a table (None, after one sentence, when
+    the trail cannot be read)."""
     columns = ["at", "user", "roles", "via", "action", "what", "count", "outcome", "detail"]
-    entries = audit.read(audit.audit_path(ctx.settings), limit)
+    try:
+        entries = ctx.audit.read(limit)
+    except audit.AuditError as exc:
+        log.exception("could not read the audit trail")
+        st.error(f"The audit trail ({plain(ctx.audit.where)}) could not be read: {plain(one_sentence(exc))}")
+        return None
     frame = pd.DataFrame([vars(e) for e in entries], columns=columns)
     frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
     frame["count"] = pd.to_numeric(frame["count"], errors="coerce").astype("Int64")

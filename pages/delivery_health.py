@@ -394,10 +394,13 @@ def dead_letters_section() -> None:
 def audit_section() -> None:
     st.subheader("Audit trail")
     trail = ui.audit_trail(ctx)
-    if trail.empty:
-        st.caption("No sign-in, redrive or replay recorded yet.")
+    if trail is None:
         return
-    st.caption(f"Sign-ins, redrives and replays, newest first (the newest {len(trail):,}).")
+    if trail.empty:
+        st.caption(f"No sign-in, redrive or replay recorded yet (in {ui.plain(ctx.audit.where)}).")
+        return
+    where = ui.plain(ctx.audit.where)
+    st.caption(f"Sign-ins, redrives and replays, newest first (the newest {len(trail):,}), from {where}.")
     st.dataframe(
         trail,
         hide_index=True,

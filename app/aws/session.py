@@ -45,6 +45,7 @@ class AwsResources:
     lake_bucket: str
     bus_name: str
     stack: str = ""
+    audit_log_group: str = ""  # empty: the audit trail stays in the local file
     dead_letter_queue_urls: Mapping[str, str] = field(default_factory=dict)  # queue name -> URL
 
     @property
@@ -86,6 +87,7 @@ def resources_from(settings: Settings, outputs: Mapping[str, str], queue_names: 
         lake_bucket=values["lake_bucket"],
         bus_name=values["bus_name"],
         stack=settings.stack,
+        audit_log_group=values["audit_log_group"],
         dead_letter_queue_urls=dead_letter_queue_urls(outputs, queue_names),
     )
 

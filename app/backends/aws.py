@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app import audit
+from app.aws.audit_logs import CloudWatchLogsSink
 from app.aws.dlq import SqsDeadLetters
 from app.aws.errors import aws_errors
-from app.aws.session import AwsResources, make_session, resolve_resources
+from app.aws.session import AwsResources, client, make_session, resolve_resources
 from app.bus.definition import load_definition
 from app.engines.athena import AthenaEngine
 from app.infra.rules import deployed_rule_names
@@ -29,6 +31,7 @@ class AwsParts:
     dead_letters: SqsDeadLetters
     resources: AwsResources
     rules: tuple[str, ...]  # rule names as deployed (lake rules fan out per table)
+    audit: audit.AuditSink
 
     @property
     def location(self) -> str:
@@ -36,7 +39,8 @@ class AwsParts:
 
 
 def build_aws_parts(settings: Settings, session: Any = None) -> AwsParts:
-    """Athena engine, CloudWatch source and SQS dead letters for the configured stack.
+    """Athena engine, CloudWatch source, SQS dead letters and the audit trail's sink for
+    the configured stack.
 
     Raises :class:`app.aws.errors.AwsError` (one sentence) when credentials, the stack or a
     resource setting is missing.
@@ -52,4 +56,13 @@ def build_aws_parts(settings: Settings, session: Any = None) -> AwsParts:
             dead_letters=SqsDeadLetters.from_settings(resources, session),
             resources=resources,
             rules=rules,
+            audit=audit_sink(settings, resources, session),
         )
+
+
+def audit_sink(settings: Settings, resources: AwsResources, session: Any) -> audit.AuditSink:
+    """The stack's audit log group; without one (a stack older than the group, no
+    ``VERTICALS_AUDIT_LOG_GROUP``) the local file, as on the local backend."""
+    if not resources.audit_log_group:
+        return audit.FileSink(audit.audit_path(settings))
+    return CloudWatchLogsSink(client(session, "logs"), resources.audit_log_group)

@@ -22,7 +22,7 @@ Around that: the lake bucket (encrypted, versioned, public access blocked, lifec
 cheaper classes, optional Object Lock), a results bucket, the Glue database and tables
 with partition projection, the Athena workgroup (enforced settings, engine v3, scan
 cutoff), alarms on failed invocations, DLQ depth and lake delivery (to a topic under a key
-CloudWatch may use), the dashboard's least-privilege role,
+CloudWatch may use), the audit trail's log group, the dashboard's least-privilege role,
 and the outputs the app reads (:data:`app.stack_names.OUTPUT_KEYS`).
 """
 
@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from app.aws.audit_logs import RETENTION_DAYS as AUDIT_RETENTION_DAYS
 from app.bus.definition import BusDefinition, load_definition
 from app.infra.alarms import alarms
 from app.infra.cfn import Template, get_att, ref, sub
@@ -89,6 +90,11 @@ def outputs(definition: BusDefinition) -> dict[str, Any]:
         ),
         "AlarmTopicArn": _output(ref("AlarmTopic"), "SNS topic the alarms notify.", "AlarmTopicArn"),
         "ArchiveName": _output(ref("EventArchive"), "Archive of every event (for replays).", "ArchiveName"),
+        "AuditLogGroupName": _output(
+            ref("AuditLogGroup"),
+            "CloudWatch Logs group of the audit trail (VERTICALS_AUDIT_LOG_GROUP).",
+            "AuditLogGroupName",
+        ),
     }
     for dlq in definition.dead_letter_queues:
         key = dlq_output_key(dlq)
@@ -129,6 +135,21 @@ def archive_resources(definition: BusDefinition) -> dict[str, Any]:
     return resources
 
 
+def audit_log_group() -> dict[str, Any]:
+    """The audit trail of sign-ins, redrives and replays (app/aws/audit_logs.py): kept
+    400 days, a year and a month, so a yearly review always finds the whole year; and kept
+    when the stack is deleted, as the lake is."""
+    return {
+        "Type": "AWS::Logs::LogGroup",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "LogGroupName": sub("${AWS::StackName}-audit"),
+            "RetentionInDays": AUDIT_RETENTION_DAYS,
+        },
+    }
+
+
 def render_template(definition: BusDefinition, tables: Mapping[str, Table] = TABLES) -> Template:
     lake_tables = list(tables.values())
     resources: dict[str, Any] = {
@@ -140,6 +161,7 @@ def render_template(definition: BusDefinition, tables: Mapping[str, Table] = TAB
         "ResultsBucketPolicy": tls_only("ResultsBucket"),
         **glue_resources(lake_tables),
         "AthenaWorkGroup": athena_workgroup(),
+        "AuditLogGroup": audit_log_group(),
         "FirehoseLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 30}},
         **{
             logical_id("FirehoseLogStream", t.name): {

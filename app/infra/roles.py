@@ -99,7 +99,8 @@ def eventbridge_role(tables: Iterable[Table], definition: BusDefinition) -> dict
 
 def dashboard_role(definition: BusDefinition, tables: Iterable[Table]) -> dict[str, Any]:
     """What the app needs and nothing else: read-only on the lake and its metadata, write
-    only under the results prefix, read the metrics, the DLQs and the stack's outputs."""
+    only under the results prefix, read the metrics, the DLQs and the stack's outputs,
+    append to and read the audit trail's log group."""
     dlqs = [get_att(queue_id(q), "Arn") for q in definition.dead_letter_queues]
     workgroup = sub(f"{ARN}:athena:${{AWS::Region}}:${{AWS::AccountId}}:workgroup/${{AthenaWorkGroup}}")
     statements = [
@@ -153,6 +154,9 @@ def dashboard_role(definition: BusDefinition, tables: Iterable[Table]) -> dict[s
             "PeekDeadLetters",
         ),
         allow(["cloudformation:DescribeStacks"], ref("AWS::StackId"), "ReadOutputs"),
+        # The audit trail (app/aws/audit_logs.py): append to its group, and read it back.
+        allow(["logs:CreateLogStream", "logs:PutLogEvents"], sub("${AuditLogGroup.Arn}"), "AuditWrite"),
+        allow(["logs:FilterLogEvents"], sub("${AuditLogGroup.Arn}"), "AuditRead"),
         if_("CanRedrive", allow(["events:PutEvents"], get_att("EventBus", "Arn"), "RedrivePut"), NO_VALUE),
         if_("CanRedrive", allow(["sqs:DeleteMessage"], dlqs, "RedriveDelete"), NO_VALUE),
     ]
@@ -164,7 +168,8 @@ def dashboard_role(definition: BusDefinition, tables: Iterable[Table]) -> dict[s
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {
-            "Description": "The Verticals dashboard: read-only lake, own query results, metrics, DLQ peek.",
+            "Description": "The Verticals dashboard: read-only lake, own query results, metrics, DLQ peek, "
+            "audit trail.",
             "MaxSessionDuration": 3600,
             "AssumeRolePolicyDocument": policy(
                 {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}

@@ -1,4 +1,5 @@
-"""What services read from: the query engine, the bus metrics, the dead-letter queues.
+"""What services read from: the query engine, the bus metrics, the dead-letter queues,
+and where the audit trail is kept.
 
 :func:`build_context` picks a builder by ``settings.backend``; each backend is one
 function here, so the aws backend slots in beside the local one without touching pages.
@@ -7,9 +8,10 @@ function here, so the aws backend slots in beside the local one without touching
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.audit import AuditSink, FileSink, NoSink, audit_path
 from app.dead_letters import DeadLetterSource
 from app.engines.base import QueryEngine
 from app.metrics.base import MetricsSource
@@ -25,6 +27,9 @@ class Context:
     backend: str  # "local" | "aws"
     location: str  # where the data is: the lake folder, or the stack
     rules: tuple[str, ...]  # rule names of the bus definition, so a silent rule still shows
+    # Where sign-ins, redrives and replays are recorded: chosen here, by backend, and only
+    # here (the local file; the stack's CloudWatch Logs group on aws).
+    audit: AuditSink = field(default_factory=NoSink)
 
     @property
     def key(self) -> str:
@@ -49,6 +54,7 @@ def build_local_context(settings: Settings) -> Context:
         backend="local",
         location=str(lake),
         rules=tuple(r.name for r in definition.rules),
+        audit=FileSink(audit_path(settings)),
     )
 
 
@@ -69,6 +75,7 @@ def build_aws_context(settings: Settings) -> Context:
         backend="aws",
         location=parts.location,
         rules=parts.rules,
+        audit=parts.audit,
     )
 
 

@@ -239,6 +239,16 @@ def test_redrive_on_aws_puts_the_events_back_on_the_bus(on_aws):
     assert figures(at)["Dead letters waiting"] == "2"
     remaining = at.dataframe(key="dlq_table:1:crm-webhook-dlq").value
     assert set(remaining["message_id"]) == set(on_aws["letters"][1:])
+    # The audit trail is the stack's CloudWatch Logs group (moto), not the local file.
+    assert not at.warning
+    assert texts(at.subheader)[-1] == "Audit trail"
+    assert texts(at.main.caption)[-1].endswith(f"from CloudWatch Logs {STACK}-audit.")
+    trail = at.dataframe[-1].value
+    assert (trail.iloc[0]["action"], trail.iloc[0]["what"], trail.iloc[0]["count"]) == (
+        "redrive",
+        "crm-webhook-dlq",
+        1,
+    )
 
 
 # --- the lake pages: Athena in moto, answered from the seeded lake ------------------------------

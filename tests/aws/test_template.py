@@ -175,6 +175,8 @@ def test_dashboard_role_reads_and_writes_only_its_results():
         "athena:StopQueryExecution",
         "events:PutEvents",
         "sqs:DeleteMessage",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
     }
     by_sid = {s["Sid"]: s for s in _dashboard_statements()}
     assert by_sid["WriteOwnResults"]["Resource"] == {"Fn::Sub": "${ResultsBucket.Arn}/results/*"}
@@ -187,6 +189,32 @@ def test_dashboard_role_reads_and_writes_only_its_results():
         if "Fn::If" in s
     ]
     assert conditional == ["CanRedrive", "CanRedrive"]  # PutEvents and DeleteMessage only when allowed
+
+
+def test_the_audit_trail_has_its_own_log_group_that_the_dashboard_may_append_to_and_read():
+    group = RESOURCES["AuditLogGroup"]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"] == {
+        "LogGroupName": {"Fn::Sub": "${AWS::StackName}-audit"},
+        "RetentionInDays": 400,
+    }
+    assert (group["DeletionPolicy"], group["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    output = TEMPLATE["Outputs"]["AuditLogGroupName"]
+    assert (
+        output["Value"] == {"Ref": "AuditLogGroup"} and OUTPUT_KEYS["audit_log_group"] == "AuditLogGroupName"
+    )
+    by_sid = {s["Sid"]: s for s in _dashboard_statements()}
+    assert by_sid["AuditWrite"] == {
+        "Sid": "AuditWrite",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": {"Fn::Sub": "${AuditLogGroup.Arn}"},
+    }
+    assert by_sid["AuditRead"]["Action"] == ["logs:FilterLogEvents"]
+    assert by_sid["AuditRead"]["Resource"] == {"Fn::Sub": "${AuditLogGroup.Arn}"}
+    # No other statement of the dashboard's touches CloudWatch Logs.
+    logs = [s["Sid"] for s in _dashboard_statements() if any(a.startswith("logs:") for a in s["Action"])]
+    assert logs == ["AuditWrite", "AuditRead"]
 
 
 def test_buckets_are_private_encrypted_and_retained():
@@ -370,7 +398,7 @@ def test_a_bus_without_lake_targets_has_no_companion_rules():
 
 def test_no_fixed_physical_names_every_name_starts_with_the_stack_name():
     names = physical_names(TEMPLATE)
-    assert {rid for rid, *_ in names} >= {"EventBus", "AthenaWorkGroup", "EventsLogPolicy"}
+    assert {rid for rid, *_ in names} >= {"EventBus", "AthenaWorkGroup", "EventsLogPolicy", "AuditLogGroup"}
     fixed = [(rid, prop, value) for rid, prop, value, _ in names if stack_scoped_suffix(value) is None]
     # Log groups are a path: /aws/events/<stack>/<name>.
     fixed = [f for f in fixed if not (f[1] == "LogGroupName" and "/${AWS::StackName}/" in f[2]["Fn::Sub"])]
