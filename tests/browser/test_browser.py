@@ -185,7 +185,11 @@ def test_a_signed_out_visitor_sees_nothing_but_the_sign_in_prompt(seeded_lake, t
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for path in ("", "/delivery_health", "/saved_queries?range=7d"):
             page.goto(f"{url}{path}")
-            page.get_by_text("Sign in to see the dashboards.").wait_for(timeout=60_000)
+            page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)  # drawn after the text
+            page.wait_for_function(
+                "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+            )
+            assert page.get_by_text("Sign in to see the dashboards.").count() == 1
             assert page.get_by_role("button", name="Sign in").count() == 1
             assert page.get_by_test_id("stSidebarNavLink").count() == 0
             assert page.get_by_test_id("stDataFrame").count() == 0
