@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import boto3
 import pytest
@@ -20,10 +20,12 @@ from app.services.context import build_local_context
 from app.settings import load_settings
 from tests.aws.cfn_moto import REGION
 from tests.aws.test_aws_backend_moto import aws_settings  # noqa: F401 (a fixture)
+from tests.instant import NOW
 
 GROUP = "prod-audit"
-# CloudWatch takes events of the last 14 days only: the sink's wall clock, not the tests' NOW.
-WALL = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
+# CloudWatch takes events of the last 14 days only, by its own clock: the `logs` fixture sets
+# moto's clock to a day after WALL, and the sink's wall clock is moved by each test.
+WALL = NOW.replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
 WALL_MS = int(WALL.timestamp() * 1000)
 
 
@@ -44,7 +46,8 @@ def entry(action: str, what: str, count: int | None = None, **fields) -> audit.E
 
 
 @pytest.fixture
-def logs():
+def logs(monkeypatch):
+    monkeypatch.setattr("moto.logs.models.utcnow", lambda: (WALL + timedelta(days=1)).replace(tzinfo=None))
     with mock_aws():
         client = boto3.client("logs", region_name=REGION)
         client.create_log_group(logGroupName=GROUP)
