@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "VERTICALS_"
 # Read by the test suite (docs/testing.md), not by the app: never an unknown setting.
-TEST_VARIABLES = frozenset({"VERTICALS_TESTDATA", "VERTICALS_ANALYTICS_LAKES"})
+TEST_VARIABLES = frozenset({"VERTICALS_TESTDATA", "VERTICALS_ANALYTICS_LAKES", "VERTICALS_EVENTS_TARGET"})
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -81,12 +81,13 @@ class BusProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    def client(self):
+    def client(self, region: str = "us-east-1", key: str = "x"):
+        """A boto3 client signing for ``region``; a 12-digit ``key`` is the account (else 123456789012)."""
         return boto3.client(
             "events",
             endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="x",
+            region_name=region,
+            aws_access_key_id=key,
             aws_secret_access_key="x",
             config=Config(retries={"max_attempts": 1}),
         )
