@@ -98,15 +98,29 @@ class Namespace:
             parts[0] = self.name(parts[0])
         return f"{head}{account}{colon}{kind}/{'/'.join(parts)}"
 
-    def outbound(self, value: Any, key: str = "") -> Any:
+    def outbound(self, request: dict) -> dict:
+        """A request: the names at its top level and in PutEvents' entries (not, say, an
+        input transformer's variable called ``Name``); ARNs anywhere."""
+        out = {key: self._named(key, self._arns(value)) for key, value in request.items()}
+        if isinstance(out.get("Entries"), list):
+            out["Entries"] = [
+                {k: self._named(k, v) for k, v in entry.items()} if isinstance(entry, dict) else entry
+                for entry in out["Entries"]
+            ]
+        return out
+
+    def _named(self, key: str, value: Any) -> Any:
+        if key in NAME_KEYS and isinstance(value, str) and not value.startswith("arn:"):
+            return self.name(value)
+        return value
+
+    def _arns(self, value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: self.outbound(v, k) for k, v in value.items()}
+            return {k: self._arns(v) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.outbound(v, key) for v in value]
+            return [self._arns(v) for v in value]
         if isinstance(value, str) and value.startswith("arn:"):
             return self.arn(value)
-        if isinstance(value, str) and key in NAME_KEYS:
-            return self.name(value)
         return value
 
     def ours(self, name: Any) -> bool:

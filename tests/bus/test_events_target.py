@@ -6,6 +6,7 @@ run's resources, and the cleanup deletes everything the run created and nothing 
 from __future__ import annotations
 
 import boto3
+import botocore.exceptions
 import pytest
 from moto import mock_aws
 
@@ -29,6 +30,7 @@ def test_requests_get_the_run_s_names_and_the_real_account():
         "Entries": [{"EventBusName": "orders", "Source": "orders", "Detail": "{}"}],
         "ResourceARN": f"{LOCAL}:connection/c/1234",
         "RoleArn": "arn:aws:iam::111111111111:role/r",
+        "InputTransformer": {"InputPathsMap": {"Name": "$.detail.name"}, "InputTemplate": "<Name>"},
     }
     assert namespace.outbound(request) == {
         "Name": "vt-1-orders",
@@ -45,6 +47,7 @@ def test_requests_get_the_run_s_names_and_the_real_account():
         "Entries": [{"EventBusName": "vt-1-orders", "Source": "orders", "Detail": "{}"}],
         "ResourceARN": f"{REAL}:connection/vt-1-c/1234",
         "RoleArn": "arn:aws:iam::111111111111:role/r",
+        "InputTransformer": {"InputPathsMap": {"Name": "$.detail.name"}, "InputTemplate": "<Name>"},
     }
 
 
@@ -98,6 +101,10 @@ def test_a_run_sees_its_own_names_and_leaves_the_account_as_it_found_it(moto_acc
     ]
     assert "theirs" not in [r["Name"] for r in events.list_rules()["Rules"]]
     assert events.describe_rule(Name="d")["Name"] == "d"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        events.describe_rule(Name="missing", EventBusName="orders")
+    message = excinfo.value.response["Error"]["Message"]
+    assert "missing" in message and target.namespace.prefix not in message  # errors are translated too
 
     prefix = target.namespace.prefix
     assert f"{prefix}orders" in [b["Name"] for b in raw.list_event_buses()["EventBuses"]]
