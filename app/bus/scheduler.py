@@ -88,10 +88,13 @@ class BusSchedules:
                 out.append((name, latest, schedule.next_after(done, anchor) or latest))
         return out
 
-    def fired(self, name: str, at: datetime) -> None:
+    def fired(self, name: str, at: datetime) -> bool:
+        """Record ``at`` as fired (True), unless the timer is already past it."""
         timer = self.timers.get(name)
-        if timer is not None and at > timer.at("done_until"):
-            timer.done_until = _iso(at)
+        if timer is None or at <= timer.at("done_until"):
+            return False
+        timer.done_until = _iso(at)
+        return True
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,11 +133,13 @@ class Scheduler:
         """Scheduled Events the journal re-delivers at start: their instants count as fired."""
         schedules = self._of(bus)
         arns = {bus.rule_arn(name): name for name in schedules.timers}
+        changed = False
         for event in events:
             fired = fired_at(event)
             if fired is not None and fired[0] in arns:
-                schedules.fired(arns[fired[0]], fired[1])
-        schedules.save()
+                changed = schedules.fired(arns[fired[0]], fired[1]) or changed
+        if changed:
+            schedules.save()
 
     def tick(self) -> int:
         """Fire what is due now; the number of firings."""

@@ -18,11 +18,13 @@ from datetime import timedelta
 import boto3
 import botocore.exceptions
 import pytest
-from botocore.config import Config
 
 from app.bus import scheduler as scheduler_module
 from app.bus.server import BoundedHTTPServer, BusService, ServerConfig, handler_for
 from tests.bus.server_helpers import BusProcess, http_consumer, wait_for, write_definition
+
+# the API tests' client: a switch that points it at real AWS points these tests there too
+from tests.bus.test_server_api import client, error
 from tests.instant import NOW
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bus-server")]
@@ -37,26 +39,6 @@ def bus(tmp_path_factory):
     process = BusProcess(tmp, write_definition(tmp)).start()
     yield process
     process.stop()
-
-
-def client(bus, region="us-east-1", key="x"):
-    return boto3.client(
-        "events",
-        endpoint_url=bus.url,
-        region_name=region,
-        aws_access_key_id=key,
-        aws_secret_access_key="x",
-        config=Config(retries={"max_attempts": 1}),
-    )
-
-
-def error(excinfo) -> tuple[str, str, int]:
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 # -- PutRule with ScheduleExpression ------------------------------------------------------
