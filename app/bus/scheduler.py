@@ -52,6 +52,7 @@ class BusSchedules:
         self.path = Path(bus.state_dir) / FILE_NAME
         raw = json.loads(self.path.read_text()) if self.path.exists() else {}
         self.timers = {name: Timer(**timer) for name, timer in raw.items()}
+        self.next_at: dict[str, tuple[tuple[str, str, str], datetime | None]] = {}
 
     def sync(self, now: datetime) -> None:
         """A timer for each scheduled rule (a new or changed expression starts at ``now``);
@@ -76,17 +77,27 @@ class BusSchedules:
         out = []
         for name, timer in self.timers.items():
             rule = self.bus.rules.get(name)
-            if rule is None or rule.state != "ENABLED":
+            first = self._next(name, timer) if rule is not None and rule.state == "ENABLED" else None
+            if first is None or first > now:
                 continue
-            try:
-                schedule = parse_schedule(timer.expression)
-            except ScheduleError:  # a rules.json edited by hand: never fired
-                continue
-            done, anchor = timer.at("done_until"), timer.at("anchor")
-            latest = schedule.latest_due(done, now, anchor)
-            if latest is not None:
-                out.append((name, latest, schedule.next_after(done, anchor) or latest))
+            latest = parse_schedule(timer.expression).latest_due(
+                timer.at("done_until"), now, timer.at("anchor")
+            )
+            out.append((name, latest or first, first))
         return out
+
+    def _next(self, name: str, timer: Timer) -> datetime | None:
+        """The timer's first instant after ``done_until`` (computed again only when the timer
+        changes: a cron that fires rarely or never costs one search, not one per tick)."""
+        key = (timer.expression, timer.anchor, timer.done_until)
+        cached = self.next_at.get(name)
+        if cached is None or cached[0] != key:
+            try:
+                at = parse_schedule(timer.expression).next_after(timer.at("done_until"), timer.at("anchor"))
+            except ScheduleError:  # a rules.json edited by hand: never fired
+                at = None
+            cached = self.next_at[name] = (key, at)
+        return cached[1]
 
     def fired(self, name: str, at: datetime) -> bool:
         """Record ``at`` as fired (True), unless the timer is already past it."""
