@@ -12,7 +12,7 @@ A restart neither loses a due firing silently nor fires one instant twice:
    by the journal's recovery, and move their rule's ``done_until`` up to their instant
    (:meth:`Scheduler.recovered`), so a crash between 1's steps cannot fire them again;
 3. instants missed while the server was down (or the loop stalled) are not backfilled,
-   as EventBridge does not: the latest missed instant fires once, late, with its own
+   (EventBridge keeps no backlog to catch up on): the latest missed instant fires once, late, with its own
    ``time``, and the log names the span passed over.
 """
 
