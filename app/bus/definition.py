@@ -136,6 +136,13 @@ class Rule:
     # DescribeRule and ListRules answer with it, and the rule matches by it.
     pattern_text: str | None = None
     role_arn: str | None = None
+    # PutRule's ScheduleExpression as sent (app.bus.schedule); a rule made with only a
+    # schedule has pattern {} and no pattern_text, and matches no event.
+    schedule: str | None = None
+
+    @property
+    def matches_events(self) -> bool:
+        return self.schedule is None or self.pattern_text is not None
 
     @property
     def pattern_json(self) -> str:

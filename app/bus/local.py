@@ -48,7 +48,8 @@ from app.bus.definition import (
 )
 from app.bus.dlq import LocalDeadLetterQueue, queue_path
 from app.bus.journal import Journal, JournaledEvent, ids_in_lake
-from app.bus.patterns import PatternIndex, compile_pattern
+from app.bus.patterns import PatternIndex
+from app.bus.schedule import rule_patterns
 from app.bus.targets import (
     DELIVERED,
     DeliveryTarget,
@@ -194,8 +195,8 @@ class LocalBus:
         if replacing:
             self.remove_rule(rule.name)
         self.rules[rule.name] = rule
-        if rule.state == "ENABLED":
-            self.index.add(rule.name, compile_pattern(rule.pattern_source))
+        for pattern in rule_patterns(rule, self.rule_arn(rule.name)) if rule.state == "ENABLED" else ():
+            self.index.add(rule.name, pattern)
         for target in rule.targets:
             if target.dead_letter_queue and target.dead_letter_queue not in self.dlqs:
                 self.dlqs[target.dead_letter_queue] = self._dlq(target.dead_letter_queue)
@@ -211,14 +212,7 @@ class LocalBus:
         for target in rule.targets:
             self.targets.pop((name, target.id), None)
             self.inputs.pop((name, target.id), None)
-        self._reindex()
-
-    def _reindex(self) -> None:
-        # PatternIndex has no remove(): rebuild it from the enabled rules.
-        self.index = PatternIndex()
-        for rule in self.rules.values():
-            if rule.state == "ENABLED":
-                self.index.add(rule.name, compile_pattern(rule.pattern_source))
+        self.index.remove(name)
 
     def _dlq(self, name: str) -> LocalDeadLetterQueue:
         return LocalDeadLetterQueue(queue_path(self.state_dir / "dlq", name))

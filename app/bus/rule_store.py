@@ -59,6 +59,7 @@ def _rule_from_json(raw: dict[str, Any]) -> Rule:
         raw.get("state", "ENABLED"),
         pattern_text=raw.get("pattern_text"),
         role_arn=raw.get("role_arn"),
+        schedule=raw.get("schedule"),
     )
 
 

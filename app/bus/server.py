@@ -11,7 +11,8 @@ event that had not reached all its targets is delivered (see :mod:`app.bus.journ
 
 Background threads: delivery (drains accepted events in batches), retries
 (:meth:`LocalBus.run_due` with the wall clock), housekeeping (metrics flush every ~10 s,
-journal compaction, archive retention, lake compaction), and one per running replay (it
+journal compaction, archive retention, lake compaction), the scheduler (fires scheduled
+rules, :mod:`app.bus.scheduler`), and one per running replay (it
 takes the bus lock batch by batch, so live traffic keeps flowing while it runs).
 """
 
@@ -25,6 +26,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +43,7 @@ from app.bus.journal import Journal
 from app.bus.local import DEFAULT_ACCOUNT, DEFAULT_REGION, LocalBus
 from app.bus.rule_store import RuleStore
 from app.bus.runtime import open_local_bus, state_dir_for
+from app.bus.scheduler import Scheduler
 from app.bus.targets import http_transport
 from app.events import BusError
 from app.metrics.local import MetricsRecorder
@@ -55,6 +58,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 IDLE_TIMEOUT_S = 30.0
 MAX_WORKERS = 64
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+RULE_CHANGES = ("PutRule", "EnableRule", "DisableRule", "DeleteRule", "DeleteEventBus")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,10 @@ class ServerConfig:
     # beside their default bus (the dashboard reads its lake and metrics).
     account: str = DEFAULT_ACCOUNT
     region: str = DEFAULT_REGION
+    # Scheduled rules: how often the scheduler looks for due firings, and its clock (a test
+    # passes its own to move time; the app's clock honours VERTICALS_NOW).
+    schedule_tick_s: float = 1.0
+    now: Callable[[], datetime] = clock.now
 
 
 class ThrottlingException(BusError):
@@ -156,6 +164,7 @@ class BusService:
         self.compaction_lock = threading.Lock()  # a replay checks the lake for the ids it holds
         self.stopping = threading.Event()
         self.put_events_rate = RequestRate(config.put_events_tps)
+        self.scheduler = Scheduler(self.buses, config.now)
         self.threads: list[threading.Thread] = []
 
     def _api_for(self, bus: LocalBus, store: RuleStore) -> BusApi:
@@ -181,7 +190,10 @@ class BusService:
                 raise ThrottlingException("Rate exceeded")
             return self.api.call(operation, request, scope)
         with self.lock:
-            return self.api.call(operation, request, scope)
+            answer = self.api.call(operation, request, scope)
+            if operation in RULE_CHANGES:  # a new scheduled rule's rate counts from now
+                self.scheduler.sync()
+            return answer
 
     def start(self) -> None:
         """Read the journals back, then deliver what they hold on the delivery thread."""
@@ -196,8 +208,10 @@ class BusService:
                 log.warning(
                     "re-delivering %d journaled events of bus %s after a restart", len(unfinished), bus.name
                 )
+            self.scheduler.recovered(bus, [entry.event for entry in unfinished])
             self.accepted.put((bus, unfinished, None))
-        for work in (self._deliver_loop, self._retry_loop, self._housekeeping_loop):
+        loops = (self._deliver_loop, self._retry_loop, self._housekeeping_loop, self._schedule_loop)
+        for work in loops:
             thread = threading.Thread(target=work, name=work.__name__, daemon=True)
             thread.start()
             self.threads.append(thread)
@@ -275,6 +289,11 @@ class BusService:
             with self.lock:
                 for bus in self.buses():
                     self._guard(bus.run_due, time.time())
+
+    def _schedule_loop(self) -> None:
+        while not self.stopping.wait(self.config.schedule_tick_s):
+            with self.lock:
+                self._guard(self.scheduler.tick)
 
     def _housekeeping_loop(self) -> None:
         last_compaction = time.monotonic()
