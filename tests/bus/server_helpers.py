@@ -117,7 +117,7 @@ class Consumer:
 
 @contextmanager
 def http_consumer(status: int, delay_s: float = 0.0):
-    """A consumer on a free port answering every POST with ``status`` after ``delay_s``."""
+    """A consumer on a free port answering every POST (or PUT) with ``status`` after ``delay_s``."""
     consumer = Consumer(status, delay_s)
 
     class Handler(BaseHTTPRequestHandler):
