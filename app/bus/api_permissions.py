@@ -104,6 +104,12 @@ def _statement(request: dict, resource: str) -> dict:
             )
         if not isinstance(condition, dict) or any(not condition.get(k) for k in ("Type", "Key", "Value")):
             raise ValidationException("Parameter Condition must have Type, Key and Value.")
+        # The API reference: StringEquals on aws:PrincipalOrgID is the only condition there is.
+        if (condition["Type"], condition["Key"]) != ("StringEquals", "aws:PrincipalOrgID"):
+            raise ValidationException(
+                "Parameter Condition is not valid: "
+                "only Type StringEquals with Key aws:PrincipalOrgID is supported."
+            )
         statement["Condition"] = {condition["Type"]: {condition["Key"]: condition["Value"]}}
     return statement
 

@@ -385,6 +385,7 @@ def publish(events, bus_name: str, detail: dict) -> None:
 # The account's default bus, and the definition's bus (opened before the API destinations).
 @pytest.mark.parametrize("bus_name", ["default", "test-bus"])
 def test_a_destination_made_through_the_api_is_a_rule_target_with_its_connections_auth(tmp_path, bus_name):
+    # local-only: a 127.0.0.1 consumer and a restart of `bus serve`
     with http_consumer(200) as consumer, http_consumer(200) as second:
         process = BusProcess(tmp_path, write_definition(tmp_path)).start()
         try:
@@ -411,6 +412,8 @@ def test_a_destination_made_through_the_api_is_a_rule_target_with_its_connection
             assert second.requests[0][0] == "POST"
         finally:
             process.stop()
+        # The secrets are kept for deliveries in a file only its owner may read.
+        assert (tmp_path / "bus" / "connections.json").stat().st_mode & 0o777 == 0o600
 
         # After a restart the rule still reaches the destination, with its credentials.
         process.start()
