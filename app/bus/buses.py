@@ -70,7 +70,8 @@ class BusRegistry:
         self.lock = threading.RLock()
         # API destinations (through the API) beside bus.yaml's endpoints, per account and region.
         self.connections = ConnectionStore.in_state_dir(self.state_dir)
-        self.defined_endpoints = home.definition.endpoints
+        defined = home.definition.endpoints  # bus.yaml's, or a view over them (runtime.open_local_bus)
+        self.defined_endpoints = defined.defined if isinstance(defined, EndpointView) else defined
         home_scope = (home.account, home.region)
         _use_endpoints(home, EndpointView(self.connections, home_scope, self.defined_endpoints))
         created = time.time()

@@ -11,7 +11,9 @@ import re
 import botocore.exceptions
 import pytest
 
-from tests.bus.server_helpers import BusProcess, http_consumer, wait_for, write_definition
+from app.bus.dead_letter_source import LocalDeadLetters
+from app.bus.definition import load_definition
+from tests.bus.server_helpers import BusProcess, dead_letters, http_consumer, wait_for, write_definition
 from tests.bus.test_server_api import client, error
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bus-server")]
@@ -433,3 +435,35 @@ def test_put_targets_with_an_unknown_api_destination_is_resource_not_found(bus):
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         events.put_targets(Rule="to-nowhere", Targets=[{"Id": "api", "Arn": arn}])
     assert error(excinfo)[0] == "ResourceNotFoundException"  # local-only: the reference is silent
+
+
+def test_bus_redrive_delivers_a_dead_letter_again_to_its_api_destination(tmp_path):
+    # local-only: `bus redrive` opens the definition's bus without the server
+    with http_consumer(400) as consumer:
+        definition = write_definition(tmp_path)
+        process = BusProcess(tmp_path, definition).start()
+        try:
+            events = client(process)
+            setup_delivery(events, "test-bus", consumer.url)
+            dlq = "arn:aws:sqs:us-east-1:123456789012:deliver-dlq"
+            (target,) = events.list_targets_by_rule(Rule="to-destination", EventBusName="test-bus")["Targets"]
+            target = {
+                "Id": "api",
+                "Arn": target["Arn"],
+                "RetryPolicy": {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60},
+                "DeadLetterConfig": {"Arn": dlq},
+            }
+            events.put_targets(Rule="to-destination", EventBusName="test-bus", Targets=[target])
+            publish(events, "test-bus", {"n": "dead"})
+            assert wait_for(lambda: dead_letters(tmp_path, "deliver-dlq"))
+        finally:
+            process.stop()
+
+        consumer.status = 200
+        letters = LocalDeadLetters.for_lake(process.lake, load_definition(definition))
+        result = letters.redrive("deliver-dlq", [m.message_id for m in letters.peek("deliver-dlq")])
+
+        assert (len(result.sent), result.failed) == (1, {})
+        headers = consumer.requests[-1][1]
+        assert headers["Authorization"] == "Basic " + base64.b64encode(b"user:s3cret-pass").decode()
+        assert consumer.bodies[-1]["detail"] == {"n": "dead"}
