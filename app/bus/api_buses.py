@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.bus import api_managed
 from app.bus.api import OPERATIONS, SerializationException, UnknownOperationException, _page, _required
 from app.bus.api_archive import (
     ARCHIVE_NAME_MAX,
@@ -31,6 +32,8 @@ from app.bus.api_archive import (
     _one_filter,
     _state_filter,
 )
+from app.bus.api_connections import CONNECTION_OPERATIONS
+from app.bus.api_permissions import PERMISSION_OPERATIONS, PolicyStore
 from app.bus.buses import BUS_ARN, BusEntry, BusRegistry, Scope
 from app.bus.definition import ResourceNotFoundException
 from app.bus.local import DEFAULT_BUS
@@ -89,6 +92,7 @@ class EventsApi:
     def __init__(self, registry: BusRegistry):
         self.registry = registry
         self.tags = TagStore(registry.state_dir / "tags.json")
+        self.policies = PolicyStore(registry.state_dir / "policies.json")
 
     def call(self, operation: str, request: dict, scope: Scope) -> dict:
         if not isinstance(request, dict):
@@ -105,7 +109,9 @@ class EventsApi:
         if operation == "TestEventPattern":  # no bus: the home bus's API answers it
             return self._home_api(operation, request)
         entry = self.registry.get(scope, request.get("EventBusName"))
-        answer = entry.api.call(operation, {**request, "EventBusName": None})
+        request = {**request, "EventBusName": None}
+        managed = api_managed.call(entry.api, operation, request)  # an archive's managed rule
+        answer = managed if managed is not None else entry.api.call(operation, request)
         if operation == "PutRule" and request.get("Tags"):
             self.tags.set(answer["RuleArn"], request["Tags"])
         elif operation == "DeleteRule" and request.get("Name") not in entry.bus.rules:
@@ -171,7 +177,9 @@ class EventsApi:
         return {"EventBusArn": entry.bus.arn, **({"Description": description} if description else {})}
 
     def describe_event_bus(self, request: dict, scope: Scope) -> dict:
-        return self._bus_out(self.registry.get(scope, request.get("Name")))
+        entry = self.registry.get(scope, request.get("Name"))
+        policy = self.policies.text(entry.bus.arn)
+        return self._bus_out(entry) | ({"Policy": policy} if policy else {})
 
     def list_event_buses(self, request: dict, scope: Scope) -> dict:
         prefix = request.get("NamePrefix") or ""
@@ -202,6 +210,7 @@ class EventsApi:
         self.registry.delete(entry)
         self.tags.drop(entry.bus.arn)
         self.tags.drop(entry.bus.rule_arn(""))
+        self.policies.set(entry.bus.arn, None)
         return {}
 
     # -- PutEvents ---------------------------------------------------------------------
@@ -315,4 +324,6 @@ SCOPE_OPERATIONS: dict[str, Callable[[EventsApi, dict, Scope], dict]] = {
     "TagResource": EventsApi.tag_resource,
     "UntagResource": EventsApi.untag_resource,
     "ListTagsForResource": EventsApi.list_tags_for_resource,
+    **PERMISSION_OPERATIONS,
+    **CONNECTION_OPERATIONS,
 }

@@ -20,11 +20,12 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.bus.definition import BusDefinition, ResourceNotFoundException
+from app.bus.connections import ConnectionStore, EndpointView
+from app.bus.definition import BusDefinition, ResourceNotFoundException, TargetKind
 from app.bus.journal import Journal
 from app.bus.local import DEFAULT_BUS, LocalBus
 from app.bus.rule_store import RuleStore, apply_stored_rules
@@ -67,6 +68,12 @@ class BusRegistry:
         self.state_dir = Path(state_dir)
         self.open_api = open_api
         self.lock = threading.RLock()
+        # API destinations (through the API) beside bus.yaml's endpoints, per account and region.
+        self.connections = ConnectionStore.in_state_dir(self.state_dir)
+        defined = home.definition.endpoints  # bus.yaml's, or a view over them (runtime.open_local_bus)
+        self.defined_endpoints = defined.defined if isinstance(defined, EndpointView) else defined
+        home_scope = (home.account, home.region)
+        _use_endpoints(home, EndpointView(self.connections, home_scope, self.defined_endpoints))
         created = time.time()
         self.entries: dict[tuple[str, str, str], BusEntry] = {
             _key(home.account, home.region, home.name): BusEntry(
@@ -152,7 +159,8 @@ class BusRegistry:
 
     def _open(self, info: BusInfo) -> BusEntry:
         folder = self.folder(info)
-        definition = BusDefinition(info.name, (), self.home.definition.endpoints, ())
+        endpoints = EndpointView(self.connections, (info.account, info.region), self.defined_endpoints)
+        definition = BusDefinition(info.name, (), endpoints, ())
         bus = LocalBus(
             definition,
             folder / "lake",
@@ -176,6 +184,15 @@ class BusRegistry:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(listed, indent=1))
         os.replace(tmp, path)
+
+
+def _use_endpoints(bus: LocalBus, endpoints: EndpointView) -> None:
+    """Let the bus's HTTP targets name API destinations too (its HTTP targets opened again)."""
+    bus.definition = replace(bus.definition, endpoints=endpoints)
+    for rule in bus.rules.values():
+        for target in rule.targets:
+            if target.kind == TargetKind.HTTP:
+                bus.targets[(rule.name, target.id)] = bus._build_target(target)
 
 
 def _key(account: str, region: str, name: str) -> tuple[str, str, str]:

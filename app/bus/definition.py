@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -161,6 +162,11 @@ class Endpoint:
     name: str
     url: str
     description: str = ""
+    # An API destination made through the API (app.bus.connections): its HTTP method, its
+    # connection's headers, and whether that connection is authorized (else not called).
+    method: str = "POST"
+    headers: tuple[tuple[str, str], ...] = ()
+    active: bool = True
 
 
 @dataclass(frozen=True)
@@ -177,7 +183,7 @@ class ArchiveSpec:
 class BusDefinition:
     bus: str
     rules: tuple[Rule, ...]
-    endpoints: dict[str, Endpoint]
+    endpoints: Mapping[str, Endpoint]  # a dict; for `bus serve`, a view with API destinations too
     dead_letter_queues: tuple[str, ...]
     archives: tuple[ArchiveSpec, ...] = ()
 

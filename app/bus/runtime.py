@@ -7,8 +7,10 @@ dead-letter view (:mod:`app.bus.dead_letter_source`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from app.bus.connections import ConnectionStore, EndpointView
 from app.bus.definition import BusDefinition
 from app.bus.journal import Journal
 from app.bus.local import DEFAULT_ACCOUNT, DEFAULT_REGION, LocalBus
@@ -31,8 +33,13 @@ def open_local_bus(
     account: str = DEFAULT_ACCOUNT,
     region: str = DEFAULT_REGION,
 ) -> LocalBus:
-    """A bus with the rules ``bus serve`` has: bus.yaml's, with the API's changes laid over."""
+    """A bus with the rules ``bus serve`` has: bus.yaml's, with the API's changes laid over;
+    its HTTP targets may name the API destinations of its account and region."""
     state_dir = state_dir_for(lake, state_dir)
+    connections = ConnectionStore.in_state_dir(state_dir)
+    definition = replace(
+        definition, endpoints=EndpointView(connections, (account, region), definition.endpoints)
+    )
     bus = LocalBus(
         definition,
         Path(lake),

@@ -76,7 +76,8 @@ def classify_http_status(status: int) -> Outcome:
 # transport serializes the event itself: the in-process one never needs the bytes. A
 # target with an input transformer sends text instead of the event (``Payload``).
 Payload = dict | str
-Transport = Callable[[str, Payload, datetime], int]
+# (url, payload, at) -> HTTP status; http_transport also takes method= and headers=.
+Transport = Callable[..., int]
 
 
 def payload_bytes(payload: Payload) -> bytes:
@@ -84,15 +85,18 @@ def payload_bytes(payload: Payload) -> bytes:
 
 
 def http_transport(timeout_s: float = 5.0) -> Transport:
+    """Real HTTP. An API destination made through the API also gives its ``method`` and its
+    connection's ``headers`` (keywords only it passes: other transports need not take them)."""
     session = requests.Session()
 
-    def send(url: str, event: Payload, at: datetime) -> int:
+    def send(url: str, event: Payload, at: datetime, method: str = "POST", headers: Sequence = ()) -> int:
         try:
-            return session.post(
+            return session.request(
+                method,
                 url,
                 data=payload_bytes(event),
                 timeout=timeout_s,
-                headers={"Content-Type": "application/json"},
+                headers={"Content-Type": "application/json", **dict(headers)},
             ).status_code
         except requests.RequestException:
             return 503  # unreachable: EventBridge retries connection failures
@@ -110,19 +114,35 @@ class DeliveryTarget(Protocol):
 
 
 class HttpTarget:
-    """An HTTP consumer: invoked once per event, each at its own moment."""
+    """An HTTP consumer: invoked once per event, each at its own moment. ``endpoint``, when
+    given, is looked up at each delivery (an API destination may change or go)."""
 
-    def __init__(self, url: str, transport: Transport):
+    def __init__(self, url: str, transport: Transport, endpoint: Callable[[], Endpoint | None] | None = None):
         self.url = url
         self.transport = transport
+        self.endpoint = endpoint
 
     def deliver(
         self, payloads: Sequence[Payload], at: Sequence[float], replay_name: str | None = None
     ) -> list[Outcome]:
+        endpoint = self.endpoint() if self.endpoint is not None else None
+        if self.endpoint is not None and (endpoint is None or not endpoint.active):
+            return [NOT_CALLABLE] * len(payloads)
+        url = endpoint.url if endpoint is not None else self.url
+        extra: dict[str, Any] = {}
+        if endpoint is not None and (endpoint.method != "POST" or endpoint.headers):
+            extra = {"method": endpoint.method, "headers": endpoint.headers}
         return [
-            classify_http_status(self.transport(self.url, payload, datetime.fromtimestamp(moment, UTC)))
+            classify_http_status(self.transport(url, payload, datetime.fromtimestamp(moment, UTC), **extra))
             for payload, moment in zip(payloads, at, strict=True)
         ]
+
+
+# An API destination deleted, or whose connection is not authorized: EventBridge cannot
+# call it, and calling again would not help.
+NOT_CALLABLE = Outcome(
+    False, False, "CLIENT_ERROR", "The API destination does not exist or its connection is not authorized"
+)
 
 
 class BatchTarget:
@@ -206,9 +226,11 @@ class Plumbing:
 
 
 def _open_http(target: Target, plumbing: Plumbing) -> DeliveryTarget:
-    endpoint = plumbing.endpoints.get(target.endpoint or "")
-    # A target made through the API may name its URL directly (a local extension).
-    return HttpTarget(endpoint.url if endpoint else target.endpoint or "", plumbing.transport)
+    name = target.endpoint or ""
+    endpoint = plumbing.endpoints.get(name)
+    if endpoint is None:  # a target made through the API may name its URL directly (a local extension)
+        return HttpTarget(name, plumbing.transport)
+    return HttpTarget(endpoint.url, plumbing.transport, lambda: plumbing.endpoints.get(name))
 
 
 def _log_from_arn(resource: str) -> dict[str, Any]:

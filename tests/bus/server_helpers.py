@@ -112,21 +112,25 @@ class Consumer:
     def __init__(self, status: int, delay_s: float):
         self.status, self.delay_s = status, delay_s
         self.bodies: list[dict] = []
+        self.requests: list[tuple[str, dict[str, str]]] = []  # (method, headers) of each call
         self.url = ""
 
 
 @contextmanager
 def http_consumer(status: int, delay_s: float = 0.0):
-    """A consumer on a free port answering every POST with ``status`` after ``delay_s``."""
+    """A consumer on a free port answering every POST (or PUT) with ``status`` after ``delay_s``."""
     consumer = Consumer(status, delay_s)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            consumer.requests.append((self.command, dict(self.headers)))
             consumer.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             time.sleep(consumer.delay_s)
             self.send_response(consumer.status)
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+        do_PUT = do_POST  # an API destination's HttpMethod
 
         def log_message(self, *args) -> None:
             pass
