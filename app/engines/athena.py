@@ -44,7 +44,7 @@ from sqlglot import exp
 
 from app.aws.errors import explain, is_throttling
 from app.engines.base import QueryError, QueryResult
-from app.engines.sqlparams import check_params, format_literal, parse_query, to_positional
+from app.engines.sqlparams import check_params, expand_in_lists, format_literal, parse_query, to_positional
 
 MB = 1024**2
 MB_PER_TB = 1024**2
@@ -302,7 +302,7 @@ class AthenaEngine:
     # public API
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
-        params = dict(params or {})
+        sql, params = expand_in_lists(sql, params or {})
         tree = parse_query(sql)
         check_params(tree, params)
         check_placeholders(tree)
