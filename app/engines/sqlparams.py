@@ -188,7 +188,9 @@ def _list_keys(name: str, values: Sequence[Any], params: Mapping[str, Any]) -> l
     if not values:
         raise QueryError(f"parameter :{name} is an empty list; choose at least one value")
     if len(values) > MAX_IN_VALUES:
-        raise QueryError(f"parameter :{name} has {len(values)} values; an IN list takes at most {MAX_IN_VALUES}")
+        raise QueryError(
+            f"parameter :{name} has {len(values)} values; an IN list takes at most {MAX_IN_VALUES}"
+        )
     keys = [f"{name}__{i}" for i in range(len(values))]
     taken = sorted(set(keys) & set(params))
     if taken:

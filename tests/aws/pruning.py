@@ -53,8 +53,11 @@ def prunable(column: exp.Column) -> bool:
     if isinstance(parent, exp.In):
         return parent.this is column and bool(parent.expressions) and all(map(_is_value, parent.expressions))
     if isinstance(parent, exp.Between):
-        return column.name == "dt" and parent.this is column and _is_value(parent.args["low"]) and _is_value(
-            parent.args["high"]
+        return (
+            column.name == "dt"
+            and parent.this is column
+            and _is_value(parent.args["low"])
+            and _is_value(parent.args["high"])
         )
     if isinstance(parent, RANGES):
         other = parent.expression if parent.this is column else parent.this
@@ -65,13 +68,16 @@ def prunable(column: exp.Column) -> bool:
 def unprunable_predicates(sql: str) -> list[str]:
     """The predicates of ``sql`` on projected partition columns that projection cannot
     prune, as Athena SQL (empty: every one prunes)."""
-    found = []
+    found: list[str] = []
     for select in parse_query(sql).find_all(exp.Select):
         names = partitions_by_name(select)
         where = select.args.get("where")
-        if not names or where is None:
-            continue
-        for column in where.find_all(exp.Column):
-            if column.find_ancestor(exp.Select) is select and _is_partition(column, names) and not prunable(column):
-                found.append((column.parent or column).sql(dialect=READ))
+        if names and where is not None:
+            found.extend(
+                (column.parent or column).sql(dialect=READ)
+                for column in where.find_all(exp.Column)
+                if column.find_ancestor(exp.Select) is select
+                and _is_partition(column, names)
+                and not prunable(column)
+            )
     return found
