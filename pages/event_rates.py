@@ -11,7 +11,7 @@ from app.services import event_rates
 
 view = ui.view()
 ui.page_header("Event rates", "Events accepted by the bus, per department and detail type", view.range)
-live = ui.live_toggle(view.range, key="rates_live")
+live = ui.live_toggle(view, key="rates_live")
 NAMES = [d.name for d in DEPARTMENTS]
 COLOURS = dict(zip(NAMES, px.colors.qualitative.Safe, strict=False))  # more colours than departments
 
@@ -43,7 +43,7 @@ def kpis(rates: event_rates.EventRates, days: float) -> None:
 
 
 def recent_chart(now: datetime) -> None:
-    recent = ui.load(event_rates.recent_rates, view.ctx, now, what="the last hour", token=ui.live_token(True))
+    recent = ui.load(event_rates.recent_rates, view.ctx, now, what="the last hour", token=ui.live_token(live))
     if recent is None or recent.empty:
         st.caption("No events in the last hour.")
         return
