@@ -8,6 +8,7 @@ import streamlit as st
 from app import clock, ui
 from app.departments import DEPARTMENTS
 from app.services import event_rates
+from app.services.common import still_arriving
 
 view = ui.view()
 ui.page_header("Event rates", "Events accepted by the bus, per department and detail type", view.range)
@@ -142,6 +143,9 @@ def rates_section() -> None:
         ui.empty_state()
         return
     ui.refreshed_caption(live, view.ctx.settings.timezone)
+    trimmed = still_arriving(view.ctx, rng)
+    if trimmed:  # on AWS: the chart ends where Firehose has delivered
+        st.caption(trimmed)
     kpis(rates, max(rng.duration.total_seconds() / 86_400, 1 / 24))
     if live:
         recent_chart(clock.now().replace(second=0, microsecond=0))

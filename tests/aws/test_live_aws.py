@@ -24,3 +24,9 @@ def test_a_day_is_not_live_on_aws(page, key, on_aws):  # noqa: F811
     assert switch.value is False and switch.disabled
     assert AWS_NOT_LIVE in [c.value for c in at.main.caption]
     assert not any(c.value.startswith("Live:") for c in at.main.caption)
+
+
+def test_the_event_rates_chart_on_aws_says_what_is_still_arriving(on_aws):  # noqa: F811
+    at = open_page("event_rates", {"range": "24h"})
+    assert_clean(at)
+    assert any("still in Firehose's buffer" in c.value for c in at.main.caption)
