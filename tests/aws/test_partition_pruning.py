@@ -4,15 +4,18 @@ SQL, and — through AppTest on moto — the SQL the pages send."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from app.catalog import QUERIES_DIR, bind, load_query, resolve_params
 from app.engines.base import QueryError
+from app.engines.duckdb_engine import DuckDBEngine
 from app.engines.sqlparams import MAX_IN_VALUES, expand_in_lists, to_positional
 from app.services import explorer
 from tests.app.apptest import open_app, open_page
 from tests.aws.pruning import unprunable_predicates
 from tests.aws.test_apptest_aws import DAYS, assert_clean, on_aws  # noqa: F401  (on_aws: a fixture)
+from tests.fixtures_lake import FIXTURE_END, write_fixture_lake
 from tests.instant import TODAY
 
 QUERY_FILES = sorted(QUERIES_DIR.glob("*.sql"))
@@ -104,6 +107,27 @@ def test_an_in_list_is_bounded(values, message):
 def test_a_name_clash_with_the_expanded_values_is_refused():
     with pytest.raises(QueryError, match="clashes"):
         expand_in_lists("SELECT 1 FROM events WHERE source IN (:s) AND id = :s__0", {"s": ["a"], "s__0": "b"})
+
+
+@pytest.mark.parametrize(
+    "sources",
+    [["verticals.shop"], ["verticals.shop", "verticals.erp", "verticals.crm"]],
+    ids=["one", "three"],
+)
+def test_duckdb_answers_the_in_list_as_it_answered_contains(sources, tmp_path):
+    """The local engine gives the IN list's answer the array's: the same rows."""
+    engine = DuckDBEngine(write_fixture_lake(tmp_path / "lake"), extension_directory=tmp_path / "ext")
+    query = load_query(QUERIES_DIR / "event_rate_by_source.sql")
+    sql, params = bind(
+        query, resolve_params(query, {"sources": sources, "period": "last 7 days"}, FIXTURE_END)
+    )
+    with_in = engine.run(sql, params).frame
+    with_contains = engine.run(
+        sql.replace("source IN (:sources)", "contains(:sources, source)"), params
+    ).frame
+    engine.close()
+    assert len(with_in) > 0 and set(with_in["source"]) <= set(sources)
+    pd.testing.assert_frame_equal(with_in, with_contains)
 
 
 def test_the_explorers_search_prunes():
