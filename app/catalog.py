@@ -17,9 +17,11 @@ then one Athena SELECT with ``:name`` placeholders::
     GROUP BY dt ORDER BY dt
 
 Parameter types (see :data:`PARAM_TYPES`): ``date``, ``daterange`` (binds
-``:<name>_start`` and ``:<name>_end``), ``number``, ``enum``, ``multienum`` (bound as an
-array: use ``contains(:p, col)``, valid in Athena and DuckDB), ``text`` (a LIKE pattern;
-free text, so marked unsafe — still bound, never spliced).
+``:<name>_start`` and ``:<name>_end``), ``number``, ``enum``, ``multienum`` (bound as a
+list: ``col IN (:p)`` becomes one placeholder per value, which partition projection can
+prune — write it so for a partition column such as ``events.source``; ``contains(:p, col)``
+binds an array and suits other columns), ``text`` (a LIKE pattern; free text, so marked
+unsafe — still bound, never spliced).
 
 :func:`resolve_params` turns raw values (CLI or form text, or already typed values) into
 typed values, with errors that name the parameter and what it accepts; :func:`bind` turns

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Literal, NoReturn, TypeVar
 
 import pandas as pd
@@ -31,7 +31,7 @@ from app.auth import (
 )
 from app.display import plain
 from app.engines.base import QueryError
-from app.services import timerange
+from app.services import live, timerange
 from app.services.context import Context, build_context
 from app.services.errors import ServiceError
 from app.services.timerange import TimeRange
@@ -353,25 +353,43 @@ def _daterange_input(param: Any, default: Any, key: str, label: str, range_optio
 
 # --- live pages ----------------------------------------------------------------------------
 
-LIVE_EVERY_S = 15  # seconds between refreshes of a live page
-LIVE_UP_TO = timedelta(hours=24)  # ranges this short start live
+LIVE_EVERY_S = live.LOCAL_EVERY_S  # seconds between refreshes of a live page (local backend)
+LIVE_UP_TO = live.LOCAL_UP_TO  # ranges this short start live (local backend)
 
 
-def live_toggle(rng: TimeRange, key: str) -> bool:
-    """The "Live" switch: on by default for ranges up to 24 hours. Its state is kept per
-    kind of range, so widening the range starts it off and narrowing it starts it on."""
-    short = rng.duration <= LIVE_UP_TO
-    return st.toggle(
+@dataclass(frozen=True)
+class Live:
+    """The "Live" switch's state and the page's refresh period (app/services/live.py)."""
+
+    on: bool
+    every_s: int
+
+    def __bool__(self) -> bool:
+        return self.on
+
+
+def live_toggle(current: View, key: str) -> Live:
+    """The "Live" switch, by the backend's policy: on by default for short ranges (a day
+    locally, an hour on AWS); on AWS, off and disabled with one sentence for longer ones.
+    Its state is kept per kind of range, so widening the range starts it off and
+    narrowing it starts it on."""
+    policy = live.live_policy(current.ctx.backend, current.range.duration)
+    if not policy.offered:
+        st.toggle("Live", value=False, disabled=True, key=f"{key}:off", help=policy.note)
+        st.caption(policy.note)
+        return Live(False, policy.every_s)
+    on = st.toggle(
         "Live",
-        value=short,
-        key=f"{key}:{'short' if short else 'long'}",
-        help=f"Refresh the figures every {LIVE_EVERY_S} s while this page is open.",
+        value=policy.default,
+        key=f"{key}:{'short' if policy.default else 'long'}",
+        help=f"Refresh the figures every {policy.every_s} s while this page is open.",
     )
+    return Live(on, policy.every_s)
 
 
-def live_fragment(live: bool) -> Callable[[Callable[[], None]], Callable[[], None]]:
-    """``st.fragment`` that reruns itself every LIVE_EVERY_S seconds when ``live``."""
-    return st.fragment(run_every=LIVE_EVERY_S if live else None)
+def live_fragment(current: Live) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """``st.fragment`` that reruns itself every ``every_s`` seconds when live."""
+    return st.fragment(run_every=current.every_s if current else None)
 
 
 def live_range(rng: TimeRange, now: datetime | None = None) -> TimeRange:
@@ -382,14 +400,14 @@ def live_range(rng: TimeRange, now: datetime | None = None) -> TimeRange:
     return timerange.preset_range(rng.preset, now or clock.now())
 
 
-def live_token(live: bool) -> int | None:
-    """A cache token that changes every LIVE_EVERY_S seconds when live (None otherwise)."""
-    return int(time.time() // LIVE_EVERY_S) if live else None
+def live_token(current: Live) -> int | None:
+    """A cache token that changes every ``every_s`` seconds when live (None otherwise)."""
+    return int(time.time() // current.every_s) if current else None
 
 
-def refreshed_caption(live: bool, timezone: str) -> None:
+def refreshed_caption(current: Live, timezone: str) -> None:
     now = pd.Timestamp(clock.now()).tz_convert(timezone).strftime("%H:%M:%S")
-    st.caption(f"Live: read at {now}, again every {LIVE_EVERY_S} s." if live else f"Read at {now}.")
+    st.caption(f"Live: read at {now}, again every {current.every_s} s." if current else f"Read at {now}.")
 
 
 def act(function: Callable[..., T], ctx: Context, *args: Any, what: str) -> T | None:

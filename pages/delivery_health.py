@@ -29,7 +29,7 @@ ui.page_header(
     "AWS/Events metrics), and the dead-letter queues",
     view.range,
 )
-live = ui.live_toggle(view.range, key="delivery_live")
+live = ui.live_toggle(view, key="delivery_live")
 version = st.session_state.setdefault(VERSION_KEY, 0)
 
 COUNT_CONFIG = {
@@ -103,7 +103,7 @@ def kpis(health: delivery.DeliveryMetrics) -> None:
 
 
 def recent_chart(rng_now: datetime) -> None:
-    recent = ui.load(delivery.recent_activity, ctx, rng_now, what="the last hour", token=ui.live_token(True))
+    recent = ui.load(delivery.recent_activity, ctx, rng_now, what="the last hour", token=ui.live_token(live))
     if recent is None or recent.empty:
         st.caption("No deliveries in the last hour.")
         return

@@ -8,10 +8,11 @@ import streamlit as st
 from app import clock, ui
 from app.departments import DEPARTMENTS
 from app.services import event_rates
+from app.services.common import still_arriving
 
 view = ui.view()
 ui.page_header("Event rates", "Events accepted by the bus, per department and detail type", view.range)
-live = ui.live_toggle(view.range, key="rates_live")
+live = ui.live_toggle(view, key="rates_live")
 NAMES = [d.name for d in DEPARTMENTS]
 COLOURS = dict(zip(NAMES, px.colors.qualitative.Safe, strict=False))  # more colours than departments
 
@@ -43,7 +44,7 @@ def kpis(rates: event_rates.EventRates, days: float) -> None:
 
 
 def recent_chart(now: datetime) -> None:
-    recent = ui.load(event_rates.recent_rates, view.ctx, now, what="the last hour", token=ui.live_token(True))
+    recent = ui.load(event_rates.recent_rates, view.ctx, now, what="the last hour", token=ui.live_token(live))
     if recent is None or recent.empty:
         st.caption("No events in the last hour.")
         return
@@ -142,6 +143,9 @@ def rates_section() -> None:
         ui.empty_state()
         return
     ui.refreshed_caption(live, view.ctx.settings.timezone)
+    trimmed = still_arriving(view.ctx, rng)
+    if trimmed:  # on AWS: the chart ends where Firehose has delivered
+        st.caption(trimmed)
     kpis(rates, max(rng.duration.total_seconds() / 86_400, 1 / 24))
     if live:
         recent_chart(clock.now().replace(second=0, microsecond=0))

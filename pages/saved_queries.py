@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import ui
-from app.engines.base import QueryError
+from app.engines.base import QueryError, format_usd
 from app.services import saved_queries
 
 ui.require("explore")  # before any data is read
@@ -72,6 +72,9 @@ if st.button("Run", type="primary", icon=":material/play_arrow:", key="sq_run"):
     except QueryError as exc:
         st.session_state.pop("sq_last", None)
         st.error(f"The query failed: {ui.plain(ui.one_sentence(exc))}")
+        billed = saved_queries.failed_cost(exc)
+        if billed is not None:  # Athena bills a stopped or cancelled query for what it scanned
+            ui.kpi_row([ui.Figure("Data scanned", billed[0], caption=f"{billed[1]} for this query")])
 
 run = st.session_state.get("sq_last")
 if run is not None and run.name == name:
@@ -84,7 +87,7 @@ if run is not None and run.name == name:
             ui.Figure(
                 "Data scanned",
                 saved_queries.format_bytes(result.bytes_scanned),
-                caption=f"${result.cost_usd:.4f}" if result.cost_usd else None,
+                caption=format_usd(result.cost_usd) if result.cost_usd else None,
             ),
         ]
     )

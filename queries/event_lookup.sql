@@ -24,7 +24,7 @@
 SELECT time, source, detail_type, id, resources, detail
 FROM events
 WHERE dt = :day
-  AND contains(:sources, source)
+  AND source IN (:sources)
   AND detail_type LIKE :detail_type
   AND id LIKE :event_id
 ORDER BY time DESC, id

@@ -24,6 +24,6 @@ SELECT
     count(*) AS events
 FROM events
 WHERE dt BETWEEN :period_start AND :period_end
-  AND contains(:sources, source)
+  AND source IN (:sources)
 GROUP BY 1, 2, 3
 ORDER BY 1, 2, 3

@@ -115,10 +115,12 @@ def test_returns_rows_on_the_seeded_lake(path, seeded_engine):
 
 
 def _choice_columns(tree: exp.Expression):
-    """(param, lake table, column) for every ``contains(:param, column)`` over one table."""
-    for node in tree.find_all(exp.ArrayContains):
-        param, column = node.this, node.expression
-        select = node.find_ancestor(exp.Select)
+    """(param, lake table, column) for every ``contains(:param, column)`` or
+    ``column IN (:param)`` over one table."""
+    pairs = [(n.this, n.expression) for n in tree.find_all(exp.ArrayContains)]
+    pairs += [(n.expressions[0], n.this) for n in tree.find_all(exp.In) if len(n.expressions) == 1]
+    for param, column in pairs:
+        select = column.find_ancestor(exp.Select)
         tables = [t.name for t in select.find_all(exp.Table) if t.name in TABLES]
         if isinstance(param, exp.Placeholder) and isinstance(column, exp.Column) and len(tables) == 1:
             yield param.name, tables[0], column.name

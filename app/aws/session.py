@@ -37,6 +37,10 @@ def client(session: boto3.Session, service: str) -> Any:
     return session.client(service, config=CLIENT_CONFIG)
 
 
+BUFFER_PARAMETER = "FirehoseBufferSeconds"
+DEFAULT_BUFFER_S = 300  # the parameter's default in app/infra/parameters.py (a test keeps them equal)
+
+
 @dataclass(frozen=True)
 class AwsResources:
     region: str
@@ -47,6 +51,9 @@ class AwsResources:
     stack: str = ""
     audit_log_group: str = ""  # empty: the audit trail stays in the local file
     dead_letter_queue_urls: Mapping[str, str] = field(default_factory=dict)  # queue name -> URL
+    # Firehose buffers this long before it writes a lake file: the newest seconds of the
+    # lake are still arriving (the stack's FirehoseBufferSeconds).
+    lake_delay_s: int = DEFAULT_BUFFER_S
 
     @property
     def location(self) -> str:
@@ -54,10 +61,25 @@ class AwsResources:
         return f"s3://{self.lake_bucket} ({self.stack or self.workgroup}, {self.region})"
 
 
+def describe_stack(cloudformation: Any, stack: str) -> dict[str, Any]:
+    return cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+
+
+def outputs_of(described: Mapping[str, Any]) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
 def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
     """The named outputs of a stack: {OutputKey: OutputValue}."""
-    stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    return outputs_of(describe_stack(cloudformation, stack))
+
+
+def firehose_buffer_s(described: Mapping[str, Any]) -> int:
+    """The stack's ``FirehoseBufferSeconds``: how far behind the lake is (the template's
+    default when the stack does not list it)."""
+    values = {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
+    value = values.get(BUFFER_PARAMETER, "")
+    return int(value) if value.isdigit() else DEFAULT_BUFFER_S
 
 
 def dead_letter_queue_urls(outputs: Mapping[str, str], queue_names: list[str]) -> dict[str, str]:
@@ -106,10 +128,12 @@ def queue_urls_by_name(sqs: Any, bus: str, queue_names: list[str]) -> dict[str, 
 def resolve_resources(settings: Settings, session: boto3.Session, queue_names: list[str]) -> AwsResources:
     """Read the stack's outputs (when a stack is set) and merge the explicit settings."""
     outputs: dict[str, str] = {}
+    delay = DEFAULT_BUFFER_S
     with aws_errors(profile=settings.aws_profile, region=settings.region):
         if settings.stack:
-            outputs = stack_outputs(client(session, "cloudformation"), settings.stack)
-        resources = resources_from(settings, outputs, queue_names)
+            described = describe_stack(client(session, "cloudformation"), settings.stack)
+            outputs, delay = outputs_of(described), firehose_buffer_s(described)
+        resources = replace(resources_from(settings, outputs, queue_names), lake_delay_s=delay)
         if not resources.dead_letter_queue_urls:
             urls = queue_urls_by_name(client(session, "sqs"), resources.bus_name, queue_names)
             resources = replace(resources, dead_letter_queue_urls=urls)

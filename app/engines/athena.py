@@ -20,6 +20,13 @@ A run is StartQueryExecution → poll GetQueryExecution → read the result file
 - Each result carries the query id, bytes scanned and cost: Athena bills per TB scanned,
   rounded up to the MB with a 10 MB minimum per query, and nothing for a reused result
   (https://aws.amazon.com/athena/pricing/). MB and TB are binary (2^20, 2^40 bytes).
+- A query that ends without a result carries its cost too (on the :class:`QueryError`
+  and in its sentence), read from GetQueryExecution's ``Statistics.DataScannedInBytes``:
+  the pricing page bills "cancelled queries ... based on the amount of data scanned" and
+  has "no charges for ... failed queries"; a query the workgroup's scan cutoff stops "is
+  canceled" and billed as such whatever state it reports
+  (https://docs.aws.amazon.com/athena/latest/ug/workgroups-setting-control-limits-cloudwatch.html).
+  A query stopped on timeout is read once more after StopQueryExecution for what it scanned.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -43,8 +50,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqlglot import exp
 
 from app.aws.errors import explain, is_throttling
-from app.engines.base import QueryError, QueryResult
-from app.engines.sqlparams import check_params, format_literal, parse_query, to_positional
+from app.engines.base import QueryError, QueryResult, format_usd
+from app.engines.sqlparams import check_params, expand_in_lists, format_literal, parse_query, to_positional
 
 MB = 1024**2
 MB_PER_TB = 1024**2
@@ -159,16 +166,57 @@ def parse_execution(raw: Mapping[str, Any]) -> Execution:
     )
 
 
+def _reason(execution: Execution) -> str:
+    return execution.reason.strip().splitlines()[0] if execution.reason.strip() else "no reason given"
+
+
+def cut_off(execution: Execution) -> bool:
+    """The workgroup's BytesScannedCutoffPerQuery stopped it."""
+    reason = _reason(execution).lower()
+    return "scanned" in reason and "limit" in reason
+
+
+def is_billed(execution: Execution) -> bool:
+    """Athena bills succeeded and cancelled queries (a cut-off one included), not failed ones."""
+    return execution.state != "FAILED" or cut_off(execution)
+
+
+def execution_cost(execution: Execution, price_per_tb: float) -> float:
+    """What Athena charges for an execution in any final state."""
+    if not is_billed(execution):
+        return 0.0
+    return cost_usd(execution.bytes_scanned, price_per_tb, execution.reused)
+
+
+def cost_note(execution: Execution, price_per_tb: float) -> str:
+    """What a query that gave no result scanned and cost, for its error's sentence."""
+    scanned = f"scanned {execution.bytes_scanned / MB:,.1f} MB"
+    if not is_billed(execution):
+        return f"{scanned}, not billed: Athena does not bill failed queries"
+    return f"{scanned}, billed {format_usd(execution_cost(execution, price_per_tb))}"
+
+
 def failure_message(execution: Execution) -> str:
-    reason = execution.reason.strip().splitlines()[0] if execution.reason.strip() else "no reason given"
-    if "scanned" in reason.lower() and "limit" in reason.lower():
+    reason = _reason(execution)
+    if cut_off(execution):
         return (
             "Athena stopped the query: it would scan more than the workgroup's limit "
-            f"(BytesScannedCutoffPerQuery); narrow the date range (query {execution.query_id})."
+            f"(BytesScannedCutoffPerQuery); narrow the date range (query {execution.query_id})"
         )
     if execution.state == "CANCELLED":
         return f"The Athena query {execution.query_id} was cancelled: {reason}"
     return f"Athena could not run the query {execution.query_id}: {reason}"
+
+
+def failure_error(execution: Execution, price_per_tb: float, message: str | None = None) -> QueryError:
+    """The error for an execution that gave no result, with what it scanned and cost."""
+    text = (message or failure_message(execution)).rstrip(".")
+    return QueryError(
+        f"{text} ({cost_note(execution, price_per_tb)}).",
+        query_id=execution.query_id,
+        bytes_scanned=execution.bytes_scanned,
+        cost_usd=execution_cost(execution, price_per_tb),
+    )
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -302,7 +350,7 @@ class AthenaEngine:
     # public API
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
-        params = dict(params or {})
+        sql, params = expand_in_lists(sql, params or {})
         tree = parse_query(sql)
         check_params(tree, params)
         check_placeholders(tree)
@@ -318,7 +366,7 @@ class AthenaEngine:
             elapsed_s=self._clock() - started,
             bytes_scanned=execution.bytes_scanned,
             query_id=query_id,
-            cost_usd=cost_usd(execution.bytes_scanned, self.options.price_per_tb, execution.reused),
+            cost_usd=execution_cost(execution, self.options.price_per_tb),
             engine=self.name,
             sql=positional,
             extra={
@@ -374,16 +422,28 @@ class AthenaEngine:
             if not execution.running:
                 break
             if self._clock() - started >= self.options.timeout_s:
-                self._call("stop_query_execution", QueryExecutionId=query_id)
-                raise QueryError(
-                    f"The query ran longer than {self.options.timeout_s:g} s and was stopped (Athena query "
-                    f"{query_id}); narrow the date range or raise VERTICALS_QUERY_TIMEOUT."
-                )
+                raise self._stopped(execution)
             self._sleep(delay)
             delay = min(self.options.poll_max_s, delay * 1.5)
         if execution.state != "SUCCEEDED":
-            raise QueryError(failure_message(execution))
+            raise failure_error(execution, self.options.price_per_tb)
         return execution
+
+    def _stopped(self, running: Execution) -> QueryError:
+        """Stop a query that ran too long, and say what it scanned until then: Athena bills
+        a cancelled query for that (the statistics are read once more after the stop)."""
+        self._call("stop_query_execution", QueryExecutionId=running.query_id)
+        try:
+            raw = self._call("get_query_execution", QueryExecutionId=running.query_id)["QueryExecution"]
+            final = parse_execution(raw)
+        except QueryError:
+            final = running  # what it had scanned at the last poll: a lower bound
+        stopped = replace(final, state="CANCELLED")  # billed as cancelled, whatever it reports yet
+        message = (
+            f"The query ran longer than {self.options.timeout_s:g} s and was stopped (Athena query "
+            f"{running.query_id}); narrow the date range or raise VERTICALS_QUERY_TIMEOUT"
+        )
+        return failure_error(stopped, self.options.price_per_tb, message)
 
     def _read_result(self, execution: Execution) -> pd.DataFrame:
         metadata = self._call("get_query_results", QueryExecutionId=execution.query_id, MaxResults=1)

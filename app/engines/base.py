@@ -14,7 +14,8 @@ import pandas as pd
 
 from app.errors import QueryError
 
-__all__ = ["QueryEngine", "QueryError", "QueryResult"]  # QueryError lives in app.errors, shared with app.aws
+# QueryError lives in app.errors, shared with app.aws
+__all__ = ["QueryEngine", "QueryError", "QueryResult", "format_usd"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class QueryResult:
     @property
     def rows(self) -> int:
         return len(self.frame)
+
+
+def format_usd(amount: float) -> str:
+    """A query's cost: Athena's 10 MB minimum is $0.000048, which four decimals show as 0."""
+    return f"${amount:,.4f}" if amount == 0 or amount >= 0.01 else f"${amount:.6f}"
 
 
 class QueryEngine(Protocol):

@@ -38,7 +38,14 @@ import pandas as pd
 from sqlglot import exp
 
 from app.engines.base import QueryError, QueryResult
-from app.engines.sqlparams import check_params, check_tables, lake_tables, parse_query, to_duckdb
+from app.engines.sqlparams import (
+    check_params,
+    check_tables,
+    expand_in_lists,
+    lake_tables,
+    parse_query,
+    to_duckdb,
+)
 from app.lake.check import check_lake, file_problem, parquet_problem
 from app.lake.paths import LONG_MARKER, check_dt, exact_column
 from app.lake.rollups import ROLLUP_TABLES, clean_days
@@ -215,7 +222,7 @@ class DuckDBEngine:
     ) -> QueryResult:
         """``days``: table name -> the ``dt`` partitions the query can need of it (the
         caller's promise: its filters admit no other); only their folders are read."""
-        values = dict(params or {})
+        sql, values = expand_in_lists(sql, params or {})
         tree, duck_sql, tables = _prepared(sql)
         names = set(tables)
         check_params(tree, values)

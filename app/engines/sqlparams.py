@@ -14,6 +14,10 @@ same text:
 
 Placeholders are found with sqlglot's parser, never a regex: a ``':x'`` inside a string
 literal or a comment is not a parameter.
+
+A list value written as ``col IN (:name)`` becomes one placeholder per value
+(:func:`expand_in_lists`, in both engines): Athena's partition projection prunes on
+``IN`` with literal or parameter values, never on ``contains(ARRAY[...], col)``.
 """
 
 from __future__ import annotations
@@ -153,6 +157,49 @@ def check_tables(tree: exp.Expr, known: Collection[str]) -> None:
     for table in lake_tables(tree):
         if table.name not in known:
             raise QueryError(f"unknown table {table.name!r}; the lake has {', '.join(sorted(known))}")
+
+
+MAX_IN_VALUES = 100  # values one ``IN (:name)`` list takes; Athena documents no limit of its own
+
+
+def expand_in_lists(sql: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``col IN (:name)`` with a list value as ``col IN (:name__0, :name__1, …)`` and the
+    values bound one by one; SQL without a list value is returned as it is."""
+    lists = {name for name, value in params.items() if _is_list(value)}
+    if not lists:
+        return sql, dict(params)
+    tree = parse_query(sql)
+    bound, expanded = dict(params), False
+    for node in tree.find_all(exp.In):
+        only = node.expressions[0] if len(node.expressions) == 1 else None
+        if isinstance(only, exp.Placeholder) and only.name in lists:
+            keys = _list_keys(only.name, params[only.name], params)
+            node.set("expressions", [exp.Placeholder(this=key) for key in keys])
+            bound.update(zip(keys, params[only.name], strict=True))
+            expanded = True
+    if not expanded:
+        return sql, bound
+    still_used = {n.name for n in tree.find_all(exp.Placeholder)}
+    bound = {k: v for k, v in bound.items() if k not in lists or k in still_used}
+    return tree.sql(dialect=READ), bound
+
+
+def _list_keys(name: str, values: Sequence[Any], params: Mapping[str, Any]) -> list[str]:
+    if not values:
+        raise QueryError(f"parameter :{name} is an empty list; choose at least one value")
+    if len(values) > MAX_IN_VALUES:
+        raise QueryError(
+            f"parameter :{name} has {len(values)} values; an IN list takes at most {MAX_IN_VALUES}"
+        )
+    keys = [f"{name}__{i}" for i in range(len(values))]
+    taken = sorted(set(keys) & set(params))
+    if taken:
+        raise QueryError(f"parameter :{taken[0]} clashes with the values of :{name}")
+    return keys
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple))
 
 
 def to_duckdb(tree: exp.Expr) -> str:

@@ -4,10 +4,12 @@ results into the shape pages draw (local time, whole buckets, weeks)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from app import clock
 from app.engines.sqlparams import parse_query, placeholders
 from app.services.context import Context
 from app.services.timerange import TimeRange
@@ -37,6 +39,29 @@ def in_list(name: str, values: tuple[str, ...]) -> tuple[str, dict[str, str]]:
     """``(:name0, :name1, …)`` and its bindings: a variable-length IN list, still bound."""
     params = {f"{name}{i}": value for i, value in enumerate(values)}
     return "(" + ", ".join(f":{key}" for key in params) + ")", params
+
+
+def arrived(ctx: Context, rng: TimeRange, now: datetime | None = None) -> TimeRange:
+    """``rng`` ending where the lake is complete: on AWS Firehose still holds the newest
+    ``ctx.lake_delay`` (its buffer interval), and a chart drawn up to now would show a
+    false drop at its right edge. Whole buckets are then counted up to that edge only."""
+    if not ctx.lake_delay:
+        return rng
+    edge = (now or clock.now()) - ctx.lake_delay
+    if rng.end <= edge:
+        return rng
+    return TimeRange(rng.start, max(rng.start, edge), rng.preset, rng.label)
+
+
+def still_arriving(ctx: Context, rng: TimeRange, now: datetime | None = None) -> str | None:
+    """One sentence for a chart of ``rng`` that :func:`arrived` trims (None when it does not)."""
+    if arrived(ctx, rng, now) == rng:
+        return None
+    minutes = ctx.lake_delay.total_seconds() / 60
+    return (
+        f"The newest {minutes:g} minutes are still in Firehose's buffer (FirehoseBufferSeconds) "
+        "and are not drawn yet."
+    )
 
 
 def to_local_time(series: pd.Series, timezone: str) -> pd.Series:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from app.audit import AuditSink, FileSink, NoSink, audit_path
@@ -30,6 +31,9 @@ class Context:
     # Where sign-ins, redrives and replays are recorded: chosen here, by backend, and only
     # here (the local file; the stack's CloudWatch Logs group on aws).
     audit: AuditSink = field(default_factory=NoSink)
+    # How far behind now the lake is complete: 0 locally (the writer is the bus); on AWS
+    # Firehose's buffer interval, whose newest events are still on their way.
+    lake_delay: timedelta = timedelta(0)
 
     @property
     def key(self) -> str:
@@ -76,6 +80,7 @@ def build_aws_context(settings: Settings) -> Context:
         location=parts.location,
         rules=parts.rules,
         audit=parts.audit,
+        lake_delay=timedelta(seconds=parts.resources.lake_delay_s),
     )
 
 

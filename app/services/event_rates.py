@@ -11,6 +11,7 @@ from app.departments import BY_SOURCE
 from app.services.common import (
     BUCKET_LENGTH,
     SQL_UNITS,
+    arrived,
     run_sql,
     to_local_time,
     weekly,
@@ -158,7 +159,7 @@ def event_rates(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> EventR
     else:
         rates = rates_over_time(ctx, rng)
         hourly = run_sql(ctx, HOURLY_SQL, rng)
-    shown = chart_rates(rates, rng, ctx.settings.timezone)
+    shown = chart_rates(rates, arrived(ctx, rng), ctx.settings.timezone)
     return EventRates(
         shown,
         rng.bucket,
@@ -179,8 +180,9 @@ def detail_type_heatmap(rates: pd.DataFrame) -> pd.DataFrame:
 
 def recent_rates(ctx: Context, now: datetime, minutes: int = 60) -> pd.DataFrame:
     """Events per whole minute and department over the last ``minutes`` (the live view):
-    minute (local time), department, events; the minute under way is left out."""
-    end = pd.Timestamp(now).floor("min").to_pydatetime()
+    minute (local time), department, events; the minute under way is left out, and on AWS
+    the minutes still in Firehose's buffer (:func:`arrived`)."""
+    end = pd.Timestamp(now - ctx.lake_delay).floor("min").to_pydatetime()
     rng = TimeRange(end - timedelta(minutes=minutes), end, CUSTOM, f"last {minutes} minutes")
     frame = run_sql(ctx, MINUTES_SQL, rng)
     frame = frame.assign(

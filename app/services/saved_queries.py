@@ -17,7 +17,7 @@ from app.catalog import (
     relative_range,
     resolve_params,
 )
-from app.engines.base import QueryResult
+from app.engines.base import QueryError, QueryResult, format_usd
 from app.services.context import Context
 
 # Relative ranges a date-range parameter offers besides explicit dates (app/catalog phrases).
@@ -86,6 +86,14 @@ def run_saved_query(ctx: Context, name: str, raw: Mapping[str, Any], today: date
     values = resolve_params(query, raw, today)
     sql, params = bind(query, values)
     return QueryRun(name, values, ctx.engine.run(sql, params))
+
+
+def failed_cost(exc: QueryError) -> tuple[str, str] | None:
+    """(data scanned, cost) of a query that gave no result but was run, None when the
+    engine does not know (the local engine; a query refused before it was sent)."""
+    if exc.cost_usd is None:
+        return None
+    return format_bytes(exc.bytes_scanned or 0), format_usd(exc.cost_usd)
 
 
 def format_bytes(count: int) -> str:

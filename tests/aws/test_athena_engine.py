@@ -199,10 +199,80 @@ def test_timeout_stops_the_query(stubbed):
     for _ in range(3):  # at 0 s, 0.2 s and 0.5 s: then the timeout has passed
         athena_stub.add_response("get_query_execution", execution("RUNNING"), {"QueryExecutionId": QID})
     athena_stub.add_response("stop_query_execution", {}, {"QueryExecutionId": QID})
+    stopped = execution("CANCELLED", scanned=300 * 1024**2, reason="Query was cancelled by user")
+    athena_stub.add_response("get_query_execution", stopped, {"QueryExecutionId": QID})
 
-    with pytest.raises(QueryError, match=r"longer than 0.5 s and was stopped .*" + QID):
+    with pytest.raises(QueryError, match=r"longer than 0.5 s and was stopped .*" + QID) as info:
         make_engine(athena, s3, clock, timeout_s=0.5).run(SQL, PARAMS)
     assert clock.sleeps == [0.2, pytest.approx(0.3)]
+    # Athena bills a stopped query for what it scanned: 300 MB at $5/TB
+    assert info.value.bytes_scanned == 300 * 1024**2
+    assert info.value.cost_usd == pytest.approx(300 * 5 / 1024**2)
+    assert "(scanned 300.0 MB, billed $0.001431)." in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_stopped_query_whose_statistics_cannot_be_read_shows_the_last_seen(stubbed):
+    athena, s3, athena_stub, _ = stubbed
+    athena_stub.add_response("start_query_execution", {"QueryExecutionId": QID}, start_params())
+    for _ in range(3):
+        running = execution("RUNNING", scanned=50 * 1024**2)
+        athena_stub.add_response("get_query_execution", running, {"QueryExecutionId": QID})
+    athena_stub.add_response("stop_query_execution", {}, {"QueryExecutionId": QID})
+    athena_stub.add_client_error(
+        "get_query_execution", "InternalServerException", "oops", expected_params={"QueryExecutionId": QID}
+    )
+    with pytest.raises(QueryError, match="was stopped") as info:
+        make_engine(athena, s3, Clock(), timeout_s=0.5).run(SQL, PARAMS)
+    assert info.value.bytes_scanned == 50 * 1024**2 and info.value.cost_usd == pytest.approx(50 * 5 / 1024**2)
+
+
+@pytest.mark.parametrize(
+    ("state", "reason", "scanned", "cost", "note"),
+    [
+        pytest.param(
+            "CANCELLED",
+            "Query was cancelled by user",
+            2 * 1024**3,
+            2 * 1024 * 5 / 1024**2,
+            "(scanned 2,048.0 MB, billed $0.009766).",
+            id="cancelled-billed",
+        ),
+        pytest.param(
+            "CANCELLED",
+            "Query was cancelled by user",
+            1024,
+            10 * 5 / 1024**2,
+            "(scanned 0.0 MB, billed $0.000048).",
+            id="cancelled-10-MB-minimum",
+        ),
+        pytest.param(
+            "FAILED",
+            "Query cancelled! Bytes scanned limit was exceeded",
+            10 * 1024**3,
+            10 * 1024 * 5 / 1024**2,
+            "(scanned 10,240.0 MB, billed $0.0488).",
+            id="scan-cutoff-billed",
+        ),
+        pytest.param(
+            "FAILED",
+            "COLUMN_NOT_FOUND: line 1:8: Column 'x' cannot be resolved",
+            5 * 1024**2,
+            0.0,
+            "(scanned 5.0 MB, not billed: Athena does not bill failed queries).",
+            id="failed-not-billed",
+        ),
+    ],
+)
+def test_queries_without_a_result_carry_their_cost(stubbed, state, reason, scanned, cost, note):
+    athena, s3, athena_stub, _ = stubbed
+    athena_stub.add_response("start_query_execution", {"QueryExecutionId": QID}, start_params())
+    ended = execution(state, scanned=scanned, reason=reason)
+    athena_stub.add_response("get_query_execution", ended, {"QueryExecutionId": QID})
+    with pytest.raises(QueryError) as info:
+        make_engine(athena, s3, Clock()).run(SQL, PARAMS)
+    assert info.value.query_id == QID and info.value.bytes_scanned == scanned
+    assert info.value.cost_usd == pytest.approx(cost)
+    assert str(info.value).endswith(note)
 
 
 @pytest.mark.parametrize("code", ["ThrottlingException", "TooManyRequestsException"])
