@@ -43,6 +43,7 @@ from app.lake.tables import TABLES, Table
 
 # (table, days written, days of the table, rows written so far)
 UploadProgress = Callable[[str, int, int, int], None]
+Parts = list[tuple[dict[str, str], list[Path]]]  # ({partition key: value}, files) of each partition
 
 DAYS_PER_WRITE = 31  # one wr.s3.to_parquet call per table and month: bounded memory for a year
 
@@ -169,7 +170,7 @@ def _partition_files(root: Path, target: GlueTarget) -> Iterator[tuple[dict[str,
     yield from walk(root / target.table.name, target.partitions, {})
 
 
-def _frame(parts: list[tuple[dict[str, str], list[Path]]], target: GlueTarget) -> pd.DataFrame:
+def _frame(parts: Parts, target: GlueTarget) -> pd.DataFrame:
     schema = target.table.arrow_schema()
     tables = []
     for values, files in parts:
@@ -182,21 +183,21 @@ def _frame(parts: list[tuple[dict[str, str], list[Path]]], target: GlueTarget) -
 
 def upload_table(
     session: Any,
-    lake: Path,
+    parts: Parts,
     target: GlueTarget,
     progress: UploadProgress | None = None,
     *,
     replace: bool = True,
 ) -> tuple[int, int]:
-    """Write one local table to its Glue table's location; (objects, rows) written.
+    """Write one local table's partitions to its Glue table's location; (objects, rows) written.
 
     ``replace``: first delete the objects of every partition written (False: the lake is
     known to be empty there, which saves a listing and a delete per partition).
     """
     import awswrangler as wr
 
-    by_day: dict[str, list[tuple[dict[str, str], list[Path]]]] = {}
-    for values, files in _partition_files(lake, target):
+    by_day: dict[str, Parts] = {}
+    for values, files in parts:
         by_day.setdefault(values["dt"], []).append((values, files))
     days = sorted(by_day)
     # Timestamps keep the frame's UTC milliseconds: a "timestamp" dtype would make them naive.
@@ -262,10 +263,16 @@ def seed_aws(
             rollups=False,  # the pages on Athena read the raw tables
         )
         simulate_seconds, began = monotonic() - began, monotonic()
+        # Every partition checked before the first object is written.
+        parts = {t.table.name: list(_partition_files(lake, t)) for t in targets}
         objects = rows = 0
         for target in targets:
             written, count = upload_table(
-                session, lake, target, upload_progress, replace=target.table.name in occupied
+                session,
+                parts[target.table.name],
+                target,
+                upload_progress,
+                replace=target.table.name in occupied,
             )
             objects, rows = objects + written, rows + count
     return AwsSeedReport(
