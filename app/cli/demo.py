@@ -1,4 +1,5 @@
-"""``python -m app demo seed``: fill the local lake with the simulated enterprise's history."""
+"""``python -m app demo seed``: fill the lake with the simulated enterprise's history — the
+local lake, or with ``--backend aws`` the stack's S3 lake (app/demo/seed_aws.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import sys
 from datetime import date
 
-from app.cli.common import lake_argument, positive_int, resolve_lake
+from app.cli.common import CliError, lake_argument, positive_int, resolve_lake
 
 
 def _print_progress(done: int, total: int, events: int) -> None:
@@ -23,6 +24,12 @@ def _print_progress(done: int, total: int, events: int) -> None:
 def cmd_demo_seed(args: argparse.Namespace) -> int:
     from app.demo.seed import lake_is_seeded, seed_lake
 
+    if args.backend == "aws":
+        from app.cli.demo_aws import cmd_demo_seed_aws
+
+        return cmd_demo_seed_aws(args, _print_progress)
+    if args.force or args.stack or args.region or args.profile:
+        raise CliError("--force, --stack, --region and --profile are for --backend aws")
     lake = resolve_lake(args)
     if args.if_empty and lake_is_seeded(lake):
         print(f"lake already seeded at {lake}")
@@ -47,12 +54,26 @@ def add_demo_commands(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser("demo", help="the simulated enterprise").add_subparsers(
         dest="demo_command", required=True
     )
-    seed = demo.add_parser("seed", help="fill the local lake with simulated history")
+    seed = demo.add_parser("seed", help="fill the lake (local, or the stack's on aws) with simulated history")
+    seed.add_argument(
+        "--backend",
+        choices=("local", "aws"),
+        default="local",
+        help="local: the lake folder; aws: the stack's S3 lake, written with awswrangler",
+    )
     lake_argument(seed)
     seed.add_argument("--days", type=positive_int, default=365)
     seed.add_argument("--events-per-day", type=positive_int, default=12_000)
     seed.add_argument("--seed", type=int, default=7)
     seed.add_argument("--end", type=date.fromisoformat, default=None, help="last day (default: today, UTC)")
     seed.add_argument("--if-empty", action="store_true", help="do nothing when the lake is already seeded")
+    seed.add_argument(
+        "--force",
+        action="store_true",
+        help="aws: write into a lake that holds data, replacing the days seeded (other days are kept)",
+    )
+    seed.add_argument("--stack", default=None, help="aws: stack name (default: VERTICALS_STACK)")
+    seed.add_argument("--region", default=None, help="aws: AWS region (default: VERTICALS_REGION)")
+    seed.add_argument("--profile", default=None, help="aws: AWS profile (default: VERTICALS_AWS_PROFILE)")
     seed.add_argument("--quiet", action="store_true", help="no progress bar")
     seed.set_defaults(handler=cmd_demo_seed)

@@ -4,9 +4,11 @@ The stack is the rendered template deployed to moto (what moto cannot create is 
 through each service's API, tests/aws/cfn_moto.py). CloudWatch holds AWS/Events metrics
 put the way EventBridge publishes them, SQS holds dead letters with EventBridge's
 attributes, and Athena answers each query the pages send with what DuckDB finds in the
-shared seeded lake (tests/aws/moto_athena.py): so a page on aws must show the same figures
-as on the local backend over the same lake, through ExecutionParameters, the workgroup's
-result location and Athena's CSV.
+objects that ``python -m app demo seed --backend aws`` wrote to the stack's S3 lake
+(downloaded at their keys, tests/aws/moto_athena.py). So the chain seed → S3 layout →
+Athena SQL → pages is exercised: a page on aws must show the same figures as on the local
+backend over a local seed of the same parameters (tests/aws/seed_moto.py), through
+ExecutionParameters, the workgroup's result location and Athena's CSV.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pandas as pd
@@ -22,11 +25,12 @@ import streamlit as st
 from moto import mock_aws
 
 from app.bus.definition import load_definition
-from app.infra.render import render_template, to_json
+from app.infra.render import render_template
 from tests.app.apptest import open_app, open_page
 from tests.app.page_content import table_with
-from tests.aws.cfn_moto import REGION, Resolver, apply_dropped, moto_variant
+from tests.aws.cfn_moto import REGION, Resolver, create_stack
 from tests.aws.moto_athena import athena_answers_from
+from tests.aws.seed_moto import download_lake, seeded_stack
 from tests.instant import NOW, TODAY
 
 STACK = "prod"
@@ -39,21 +43,12 @@ PARAMETERS = {
 }
 RULE_DIMS = [{"Name": "EventBusName", "Value": STACK}]  # the template names the bus after the stack
 PREFIX = "arn:aws:events:us-east-1:123456789012:"
-# Whole days inside the seeded lake (60 days ending on NOW's date): the same on both backends.
+# Whole days inside the seeded lakes (42 days ending on NOW's date): the same on both backends.
 DAYS = {"from": (TODAY - timedelta(days=35)).isoformat(), "to": (TODAY - timedelta(days=6)).isoformat()}
 
 
 def deploy_stack() -> Resolver:
-    variant, dropped = moto_variant(TEMPLATE)
-    boto3.client("cloudformation", region_name=REGION).create_stack(
-        StackName=STACK,
-        TemplateBody=to_json(variant),
-        Capabilities=["CAPABILITY_IAM"],
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()],
-    )
-    resolver = Resolver(TEMPLATE, STACK, PARAMETERS)
-    apply_dropped(resolver, dropped)  # the Athena workgroup and the Glue database among them
-    return resolver
+    return create_stack(TEMPLATE, STACK, PARAMETERS)
 
 
 def put_rule_metrics(now: datetime) -> None:
@@ -151,8 +146,16 @@ def fresh_caches() -> None:
     st.cache_resource.clear()  # the context holds clients and CloudWatch's discovered series
 
 
+@pytest.fixture(scope="module")
+def lake_from_s3(tmp_path_factory) -> Path:
+    """``demo seed --backend aws`` run against the stack on moto, then the lake bucket's
+    objects downloaded at their keys: the lake Athena answers from."""
+    with seeded_stack(STACK) as (resolver, _env):
+        return download_lake(resolver, tmp_path_factory.mktemp("s3-lake"))
+
+
 @pytest.fixture
-def on_aws(seeded_lake, monkeypatch) -> Iterator[dict]:
+def on_aws(lake_from_s3, monkeypatch) -> Iterator[dict]:
     """moto with the deployed stack, metrics and dead letters; the app's settings on aws."""
     with mock_aws():
         resolver = deploy_stack()
@@ -171,7 +174,7 @@ def on_aws(seeded_lake, monkeypatch) -> Iterator[dict]:
         for key, value in settings.items():
             monkeypatch.setenv(key, value)
         fresh_caches()
-        with athena_answers_from(seeded_lake) as athena:
+        with athena_answers_from(lake_from_s3) as athena:
             yield {"letters": letters, "athena": athena, "resolver": resolver}
         fresh_caches()
 
@@ -251,7 +254,7 @@ def test_redrive_on_aws_puts_the_events_back_on_the_bus(on_aws):
     )
 
 
-# --- the lake pages: Athena in moto, answered from the seeded lake ------------------------------
+# --- the lake pages: Athena in moto, answered from the objects the aws seed wrote ---------------
 
 
 def sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -266,7 +269,8 @@ def by_columns(at) -> list[pd.DataFrame]:
 
 
 def local_then_aws(monkeypatch, open_it):
-    """The same page on the local backend, then on aws (moto), over the same lake."""
+    """The same page on the local backend (a local seed), then on aws (moto, the aws seed of the
+    same parameters)."""
     with monkeypatch.context() as local:
         local.setenv("VERTICALS_BACKEND", "local")
         on_local = open_it()
@@ -274,8 +278,8 @@ def local_then_aws(monkeypatch, open_it):
     return on_local, open_it()
 
 
-def test_overview_on_aws_shows_what_the_local_backend_shows(on_aws, seeded_lake, monkeypatch):
-    monkeypatch.setenv("VERTICALS_LAKE", str(seeded_lake))
+def test_overview_on_aws_shows_what_the_local_backend_shows(on_aws, small_local_lake, monkeypatch):
+    monkeypatch.setenv("VERTICALS_LAKE", str(small_local_lake))
     on_local, at = local_then_aws(monkeypatch, lambda: open_app(DAYS))
     assert_clean(at)
     assert figures(at) == figures(on_local) and len(figures(at)) == 8
@@ -296,8 +300,8 @@ def test_overview_on_aws_shows_what_the_local_backend_shows(on_aws, seeded_lake,
         pytest.param("event_explorer", id="event-explorer"),
     ],
 )
-def test_dashboard_on_aws_shows_what_the_local_backend_shows(page, on_aws, seeded_lake, monkeypatch):
-    monkeypatch.setenv("VERTICALS_LAKE", str(seeded_lake))
+def test_dashboard_on_aws_shows_what_the_local_backend_shows(page, on_aws, small_local_lake, monkeypatch):
+    monkeypatch.setenv("VERTICALS_LAKE", str(small_local_lake))
     on_local, at = local_then_aws(monkeypatch, lambda: open_page(page, DAYS))
     assert_clean(at)
     assert figures(at) == figures(on_local)
