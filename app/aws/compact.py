@@ -59,7 +59,7 @@ MANIFEST_PREFIX = "_compaction-"  # hidden from Athena and Hive (leading undersc
 MERGED_PREFIX = "compacted-"
 COMPRESSION = "snappy"  # what Firehose's Parquet serializer writes and Athena reads
 SETTLE = timedelta(hours=2)  # after midnight UTC before yesterday counts as closed
-MAX_PARTITION_BYTES = 2 * 1024**3  # a larger partition is reported, not read into memory
+MAX_PARTITION_BYTES = 1024**3  # compressed; a larger partition is reported, not read into memory
 DELETE_BATCH = 1000  # DeleteObjects' limit
 
 
