@@ -76,7 +76,7 @@ class CompactionReport:
     files_after: int = 0
     rows: int = 0
     recovered: int = 0  # interrupted compactions finished
-    skipped: list[str] = field(default_factory=list)  # too large to merge in memory
+    skipped: list[str] = field(default_factory=list)  # "<prefix> (why)": too large, or unreadable
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -87,7 +87,7 @@ class CompactionReport:
         if self.recovered:
             text += f"; {self.recovered} interrupted compaction(s) finished"
         if self.skipped:
-            text += f"; skipped (over {MAX_PARTITION_BYTES // 1024**3} GiB): {', '.join(self.skipped)}"
+            text += f"; left as they are: {', '.join(self.skipped)}"
         return text
 
 
@@ -159,9 +159,16 @@ def finish_interrupted(s3: Any, bucket: str, partition: Partition, *, batch: int
     return len(manifests)
 
 
+class Unreadable(Exception):
+    """A data file that is not Parquet, or whose columns do not cast to the table's types."""
+
+
 def _read(s3: Any, bucket: str, key: str, table: Table) -> pa.Table:
     data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return conform(pq.read_table(io.BytesIO(data), partitioning=None), table)
+    try:
+        return conform(pq.read_table(io.BytesIO(data), partitioning=None), table)
+    except pa.ArrowException as exc:
+        raise Unreadable(f"{key.rsplit('/', 1)[-1]} is not Parquet of the {table.name} table: {exc}") from exc
 
 
 def conform(part: pa.Table, table: Table) -> pa.Table:
@@ -238,9 +245,13 @@ def compact_lake(
                 if len(files) < min_files:
                     continue
                 if sum(int(f.get("Size", 0)) for f in files) > MAX_PARTITION_BYTES:
-                    report.skipped.append(partition.prefix)
+                    report.skipped.append(f"{partition.prefix} (over {MAX_PARTITION_BYTES // 1024**2:,} MiB)")
                     continue
-                report.rows += compact_partition(s3, bucket, partition, files, batch=batch)
+                try:
+                    report.rows += compact_partition(s3, bucket, partition, files, batch=batch)
+                except Unreadable as exc:  # raised while reading, before anything is written
+                    report.skipped.append(f"{partition.prefix} ({exc})")
+                    continue
                 report.partitions += 1
                 report.files_before += len(files)
                 report.files_after += 1

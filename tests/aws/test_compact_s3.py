@@ -301,5 +301,17 @@ def test_a_partition_too_large_to_merge_in_memory_is_reported_and_left_alone(lak
     before = keys(s3, bucket)
     monkeypatch.setattr("app.aws.compact.MAX_PARTITION_BYTES", 100)
     report = compact_lake(s3, bucket, days=7, now=NOW)
-    assert report.partitions == 0 and report.skipped and "skipped" in report.line()
+    assert report.partitions == 0 and report.skipped and "left as they are" in report.line()
     assert keys(s3, bucket) == before
+
+
+def test_a_partition_with_a_file_that_is_not_parquet_is_left_alone_and_the_others_compacted(lake):
+    s3, bucket = lake
+    before = data_files(s3, bucket)
+    broken = next(p for p in before if p.startswith("orders/") and day_of(p) in CLOSED)
+    s3.put_object(Bucket=bucket, Key=f"{broken}stray.json", Body=b'{"not": "parquet"}')
+    report = compact_lake(s3, bucket, days=7, now=NOW)
+    assert len(report.skipped) == 1
+    assert report.skipped[0].startswith(f"{broken} (stray.json is not Parquet of the orders table")
+    assert data_files(s3, bucket)[broken] == sorted([*before[broken], f"{broken}stray.json"])
+    assert all(len(f) == 1 for p, f in data_files(s3, bucket).items() if day_of(p) in CLOSED and p != broken)
