@@ -1,14 +1,18 @@
 """``python -m app lake check|quarantine``: find the lake files readers cannot use (corrupt,
-foreign, stray) and move them aside into ``<lake>/_quarantine/``, never deleting one."""
+foreign, stray) and move them aside into ``<lake>/_quarantine/``, never deleting one.
+``lake rollups``: rebuild the rollup tables. ``lake compact [--backend local|aws]``: merge
+small files (the local lake's partition folders, or the stack's S3 lake's closed days)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from datetime import date
 
-from app.cli.common import CliError, lake_argument, resolve_lake
+from app.cli.common import CliError, lake_argument, positive_int, resolve_lake
 from app.lake.check import NotALake, run_check, run_quarantine, validate_lake
+from app.settings import Settings, load_settings
 
 
 def _run(action: Callable[..., tuple[str, int]], args: argparse.Namespace) -> int:
@@ -32,6 +36,7 @@ def add_lake_commands(commands: argparse._SubParsersAction) -> None:
     lake_argument(quarantine)
     quarantine.set_defaults(handler=lambda args: _run(run_quarantine, args))
     add_rollup_command(actions)
+    add_compact_command(actions)
 
 
 def _rollups(args: argparse.Namespace) -> int:
@@ -56,3 +61,76 @@ def add_rollup_command(actions: argparse._SubParsersAction) -> None:
         "--refresh", action="store_true", help="only days not rolled up yet, and those late events dirtied"
     )
     rollups.set_defaults(handler=_rollups)
+
+
+def _compact(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if (args.backend or settings.backend) == "aws":
+        return _compact_aws(args, settings)
+    from app.lake.compact import compact
+
+    try:
+        lake = validate_lake(resolve_lake(args))
+    except NotALake as exc:
+        raise CliError(str(exc)) from None
+    report = compact(lake)
+    print(
+        f"{report.partitions} partition(s) compacted: {report.files_before:,} files → {report.files_after:,}"
+    )
+    return 0
+
+
+def _compact_aws(args: argparse.Namespace, settings: Settings) -> int:
+    from app.aws.compact import compact_lake
+    from app.aws.errors import AwsError, aws_errors
+    from app.aws.session import client, make_session, stack_outputs
+    from app.stack_names import OUTPUT_KEYS
+
+    changes = {
+        k: v for k, v in (("stack", args.stack), ("region", args.region), ("aws_profile", args.profile)) if v
+    }
+    settings = settings.replace(**changes) if changes else settings
+    if not settings.stack and not settings.lake_bucket:
+        raise CliError("no lake bucket: pass --stack NAME (or set VERTICALS_STACK or VERTICALS_LAKE_BUCKET)")
+    try:
+        with aws_errors(profile=settings.aws_profile, region=settings.region):
+            session = make_session(settings)
+            bucket = settings.lake_bucket
+            if not bucket:
+                outputs = stack_outputs(client(session, "cloudformation"), settings.stack)
+                bucket = outputs.get(OUTPUT_KEYS["lake_bucket"], "")
+                if not bucket:
+                    raise AwsError(f"The stack {settings.stack} has no {OUTPUT_KEYS['lake_bucket']} output.")
+            report = compact_lake(
+                client(session, "s3"),
+                bucket,
+                days=args.days,
+                on_partition=None if args.quiet else lambda prefix, n: print(f"  {prefix}: {n} files → 1"),
+            )
+    except AwsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"s3://{bucket}: {report.line()}")
+    return 0
+
+
+def add_compact_command(actions: argparse._SubParsersAction) -> None:
+    compact = actions.add_parser(
+        "compact",
+        help="merge small files: each partition folder of the local lake, or each closed day of the S3 lake",
+    )
+    compact.add_argument(
+        "--backend", choices=("local", "aws"), default=None, help="default: the VERTICALS_BACKEND setting"
+    )
+    lake_argument(compact)
+    compact.add_argument("--stack", default=None, help="aws: stack whose LakeBucket output names the lake")
+    compact.add_argument("--region", default=None, help="aws: AWS region (default: VERTICALS_REGION)")
+    compact.add_argument("--profile", default=None, help="aws: AWS profile (default: VERTICALS_AWS_PROFILE)")
+    compact.add_argument(
+        "--days",
+        type=positive_int,
+        default=7,
+        help="aws: the last N closed days (default 7; today and a day not yet settled are never touched)",
+    )
+    compact.add_argument("--quiet", action="store_true", help="aws: only the summary line")
+    compact.set_defaults(handler=_compact)

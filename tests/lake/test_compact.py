@@ -72,3 +72,16 @@ def test_a_compaction_interrupted_after_its_manifest_is_finished_without_duplica
     compact(tmp_path, min_files=100, min_age_s=0)  # finishes the interrupted one
     assert ids(folder) == [f"e{i}" for i in range(9)]
     assert not list(folder.glob(".*"))
+
+
+def test_the_cli_compacts_the_local_lake(tmp_path, capsys):
+    from app.cli.main import main
+
+    writer = LakeWriter(tmp_path)
+    for i in range(9):
+        writer.write([event(i)])
+    for path in tmp_path.rglob("*.parquet"):
+        os.utime(path, (0, 0))  # old enough for compaction's one-minute minimum age
+    assert main(["lake", "compact", "--backend", "local", "--lake", str(tmp_path)]) == 0
+    assert "2 partition(s) compacted: 18 files → 2" in capsys.readouterr().out
+    assert ids(tmp_path / "events") == sorted(f"e{i}" for i in range(9))
