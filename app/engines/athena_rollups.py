@@ -15,9 +15,10 @@ read raw, whatever rows its prefix holds.
 
 Building a batch of days (at most 100: Athena's partitions per INSERT):
 
-1. claim each day: ``rollups/_state/claim/dt=<day>`` created with ``If-None-Match: *``
-   (S3 conditional write: one claimant wins). A claim older than :data:`STALE_CLAIM` (its
-   builder died) is taken over with ``If-Match`` on the ETag read, so again one wins. A
+1. claim each day: ``rollups/_state/claim/dt=<day>`` (a token and the time) created with
+   ``If-None-Match: *`` (S3 conditional write: one claimant wins). A claim older than
+   :data:`STALE_CLAIM` (its builder died) is taken over with ``If-Match`` on the ETag
+   read, so again one wins. A
    day claimed by a live builder is skipped (read raw this time);
 2. delete every object under each rollup table's ``dt=<day>/`` prefix: what a build that
    died left (a partial INSERT, or a whole one never marked);
@@ -189,11 +190,11 @@ class AthenaRollups:
                 raise QueryError(explain(exc)) from exc
         except BotoCoreError as exc:
             raise QueryError(explain(exc)) from exc
-        head = self._s3("head_object", Bucket=self.bucket, Key=key)
-        if self._now() - head["LastModified"] < STALE_CLAIM:
+        held = self._s3("get_object", Bucket=self.bucket, Key=key)
+        if self._now() - _claimed_at(held) < STALE_CLAIM:
             return False
         try:  # its builder died: take it over, one of us only
-            self.engine.s3.put_object(Bucket=self.bucket, Key=key, Body=body, IfMatch=head["ETag"])
+            self.engine.s3.put_object(Bucket=self.bucket, Key=key, Body=body, IfMatch=held["ETag"])
             return True
         except ClientError as exc:
             if _precondition_failed(exc):
@@ -234,6 +235,16 @@ class AthenaRollups:
             raise QueryError(explain(exc)) from exc
         except BotoCoreError as exc:
             raise QueryError(explain(exc)) from exc
+
+
+def _claimed_at(held: dict[str, Any]) -> datetime:
+    """When a claim was taken: the claimant's clock in its body (the clock every builder
+    compares with), else the object's LastModified."""
+    try:
+        at = datetime.fromisoformat(json.loads(held["Body"].read())["at"])
+        return at if at.tzinfo else at.replace(tzinfo=UTC)
+    except (ValueError, KeyError, TypeError):
+        return held["LastModified"]
 
 
 def _precondition_failed(exc: ClientError) -> bool:
