@@ -237,3 +237,27 @@ def test_engine_execute_sends_no_parameters_and_no_result_reuse(stubbed):  # noq
     done = engine.execute(sql, timeout_s=600)
     assert done.bytes_scanned == 3 * 2**20 and engine.cost_of(done) == pytest.approx(10 * 5.0 / 2**20)
     assert engine.rollup_days() == frozenset()  # no lake bucket known: no rollups
+
+
+def test_the_cli_builds_the_stacks_closed_days_from_since(s3, monkeypatch, capsys):
+    from app.aws.session import AwsResources
+    from app.cli import infra as infra_cli
+    from app.cli.main import main
+    from app.engines import athena
+
+    calls = []
+    resources = AwsResources("us-east-1", "wg", "db", BUCKET, "bus", stack="s")
+    monkeypatch.setattr(infra_cli, "_with_stack", lambda args, run: run(None, None))
+    monkeypatch.setattr("app.aws.session.resolve_resources", lambda settings, session, queues: resources)
+    monkeypatch.setattr(athena.AthenaEngine, "from_settings", classmethod(lambda cls, *a: FakeAthena(s3)))
+
+    original = AthenaRollups.build
+
+    def build(self, days, *, rebuild=False, timeout_s=None):
+        calls.append((self.bucket, list(days), rebuild))
+        return original(self, days, rebuild=rebuild, timeout_s=timeout_s)
+
+    monkeypatch.setattr(AthenaRollups, "build", build)
+    assert main(["lake", "rollups", "--backend", "aws", "--stack", "s", "--since", day(3), "--refresh"]) == 0
+    assert calls == [(BUCKET, [day(3), day(2), day(1)], False)]
+    assert "3 day(s) rolled up on Athena" in capsys.readouterr().out
