@@ -35,6 +35,9 @@ never a double count. The one race left is a builder still running past
 :data:`STALE_CLAIM` (an hour, far above the engine's query timeout, after which its
 queries are stopped).
 
+A build that fails (a query error, a timeout) leaves its claims: those days are read raw
+and tried again once the claims are stale, an hour later, rather than by every page view.
+
 Late events that land in a day after it was marked are not in its rollups until it is
 rebuilt (``python -m app lake rollups --backend aws --since DAY``): a day is closed
 :data:`GRACE` after it ends, longer than Firehose's largest buffer (900 s).

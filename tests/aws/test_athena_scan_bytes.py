@@ -13,7 +13,8 @@ Asserted: every query of the pages that read rollups for closed days (Overview, 
 rates), for 7-, 30- and 365-day ranges, scans at most 10 MB (Athena's minimum bill). The
 other pages read raw events by design (Campaigns and Demand forecast: a year of orders;
 Event explorer: ``detail``; the saved query): their figures are printed and listed in
-docs/benchmarks.md, not asserted. ``pytest -s`` prints the table.
+docs/benchmarks.md, not asserted. Every recorded query also passes the Athena engine's
+checks and its positional text parses as Trino. ``pytest -s`` prints the table.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlglot
 
+from app.engines.athena import check_placeholders
 from app.engines.duckdb_engine import DuckDBEngine
+from app.engines.sqlparams import parse_query, to_positional
 from app.lake import rollups
 from app.lake.rollup_sql import select_sql
 from app.services import event_rates, explorer, overview
@@ -77,6 +81,13 @@ PAGES: dict[str, Callable[[Context, TimeRange], object]] = {
 ROLLUP_PAGES = ("Overview", "Event rates")
 
 
+def _sendable_to_athena(sql: str) -> None:
+    """What the Athena engine checks before it sends (placeholders in WHERE clauses only),
+    and the text it sends parses as Trino."""
+    check_placeholders(parse_query(sql))
+    sqlglot.parse_one(to_positional(sql)[0], read="trino")
+
+
 def _described(read: Read, sizes: Sizes) -> str:
     columns = ",".join(sorted(read.columns))
     return f"{read.table}: {len(read.days)} days of {columns} = {scanned_bytes([read], sizes) / MB:.2f} MB"
@@ -99,6 +110,7 @@ def costs(seeded_lake: Path) -> dict[tuple[str, str], list[float]]:
             call(ctx, preset_range(key, NOW))
             found[(page, key)] = []
             for sql, p in engine.sent:
+                _sendable_to_athena(sql)
                 read = reads(sql, p, candidates)
                 found[(page, key)].append(scanned_bytes(read, sizes))
                 details.setdefault((page, key), []).extend(_described(r, sizes) for r in read)
