@@ -1,14 +1,16 @@
 """``python -m app lake check|quarantine``: find the lake files readers cannot use (corrupt,
 foreign, stray) and move them aside into ``<lake>/_quarantine/``, never deleting one.
-``lake rollups``: rebuild the rollup tables. ``lake compact [--backend local|aws]``: merge
-small files (the local lake's partition folders, or the stack's S3 lake's closed days)."""
+``lake rollups``: rebuild the rollups (locally, or ``--backend aws --stack NAME`` on Athena:
+app/engines/athena_rollups.py). ``lake compact [--backend local|aws]``: merge small files
+(the local lake's partition folders, or the stack's S3 lake's closed days)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, timedelta
+from typing import Any
 
 from app.cli.common import CliError, lake_argument, positive_int, resolve_lake
 from app.lake.check import NotALake, run_check, run_quarantine, validate_lake
@@ -42,6 +44,9 @@ def add_lake_commands(commands: argparse._SubParsersAction) -> None:
 def _rollups(args: argparse.Namespace) -> int:
     from app.lake.rollups import rebuild_rollups, refresh_rollups
 
+    if args.backend == "aws":
+        return _aws_rollups(args)
+
     try:
         lake = validate_lake(resolve_lake(args))
     except NotALake as exc:
@@ -51,11 +56,55 @@ def _rollups(args: argparse.Namespace) -> int:
     return 0
 
 
+AWS_DEFAULT_DAYS = 90  # --backend aws without --since: the last 90 closed days
+
+
+def _aws_rollups(args: argparse.Namespace) -> int:
+    """Athena: materialize the closed days from --since (default: the last 90) that are not
+    done yet (--refresh), or all of them again (default, as locally: a rebuild)."""
+    from app.cli.infra import _with_stack
+
+    def run(settings: Any, session: Any) -> int:
+        from app import clock
+        from app.aws.session import resolve_resources
+        from app.engines.athena import AthenaEngine
+        from app.engines.athena_rollups import AthenaRollups, days_since
+        from app.engines.base import QueryError
+
+        resources = resolve_resources(settings, session, [])
+        engine = AthenaEngine.from_settings(settings, resources, session)
+        now = clock.now()
+        since = args.since or (now.astimezone(UTC) - timedelta(days=AWS_DEFAULT_DAYS)).date()
+        try:
+            report = AthenaRollups(engine, resources.lake_bucket).build(
+                days_since(since, now), rebuild=not args.refresh, timeout_s=AWS_TIMEOUT_S
+            )
+        except QueryError as exc:
+            raise CliError(str(exc)) from None
+        skipped = f", {len(report.skipped)} skipped (another build holds them)" if report.skipped else ""
+        print(
+            f"{len(report.built)} day(s) rolled up on Athena{skipped}: {report.queries} queries, "
+            f"{report.bytes_scanned / 2**20:,.1f} MiB scanned, ${report.cost_usd:.4f}"
+        )
+        return 0
+
+    return _with_stack(args, run)
+
+
+AWS_TIMEOUT_S = 1800.0  # an INSERT of 100 days may run for minutes
+
+
 def add_rollup_command(actions: argparse._SubParsersAction) -> None:
     rollups = actions.add_parser(
-        "rollups", help="rebuild the rollup tables from raw events (every closed day, or from --since)"
+        "rollups",
+        help="rebuild the rollup tables from raw events (every closed day, or from --since); "
+        "--backend aws: on Athena, for the stack",
     )
     lake_argument(rollups)
+    rollups.add_argument("--backend", choices=("local", "aws"), default="local")
+    rollups.add_argument("--stack", default=None, help="aws: stack name (default: VERTICALS_STACK)")
+    rollups.add_argument("--region", default=None, help="aws: AWS region (default: VERTICALS_REGION)")
+    rollups.add_argument("--profile", default=None, help="aws: AWS profile (default: VERTICALS_AWS_PROFILE)")
     rollups.add_argument("--since", type=date.fromisoformat, default=None, help="first day (YYYY-MM-DD)")
     rollups.add_argument(
         "--refresh", action="store_true", help="only days not rolled up yet, and those late events dirtied"

@@ -31,6 +31,7 @@ A run is StartQueryExecution → poll GetQueryExecution → read the result file
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import random
@@ -331,6 +332,7 @@ class AthenaEngine:
     ):
         self.athena, self.s3, self.options = athena, s3, options
         self._sleep, self._clock, self._rng, self._new_token = sleep, clock, rng or random.Random(), new_token
+        self.rollups: Any = None  # app.engines.athena_rollups.AthenaRollups, when the lake bucket is known
 
     @classmethod
     def from_settings(cls, settings: Any, resources: Any, session: Any) -> AthenaEngine:
@@ -345,7 +347,12 @@ class AthenaEngine:
             timeout_s=float(settings.query_timeout),
             price_per_tb=float(settings.athena_price_per_tb),
         )
-        return cls(client(session, "athena"), client(session, "s3"), options)
+        engine = cls(client(session, "athena"), client(session, "s3"), options)
+        if resources.lake_bucket:
+            from app.engines.athena_rollups import AthenaRollups
+
+            engine.rollups = AthenaRollups(engine, resources.lake_bucket)
+        return engine
 
     # public API
 
@@ -377,6 +384,24 @@ class AthenaEngine:
                 "workgroup": self.options.workgroup,
             },
         )
+
+    def rollup_days(self, start: Any = None, end: Any = None) -> frozenset[str]:
+        """Days whose rollups are done; closed days of ``[start, end)`` missing are built
+        first (a few per view: app/engines/athena_rollups.py). None: no rollups."""
+        return self.rollups.ensure(start, end) if self.rollups is not None else frozenset()
+
+    def execute(self, sql: str, timeout_s: float | None = None) -> Execution:
+        """Run one statement that writes (a rollup's INSERT INTO): no parameters, no result
+        reuse, no result read; ``timeout_s`` (default: the engine's) before it is stopped."""
+        options = dataclasses.replace(self.options, reuse_max_age_minutes=0)
+        # _wait measures from ``started``: shift it to give this statement its own timeout.
+        started = self._clock() + ((timeout_s or self.options.timeout_s) - self.options.timeout_s)
+        request = start_request(sql, [], options, self._new_token())
+        query_id = self._call("start_query_execution", **request)["QueryExecutionId"]
+        return self._wait(query_id, started)
+
+    def cost_of(self, execution: Execution) -> float:
+        return cost_usd(execution.bytes_scanned, self.options.price_per_tb, execution.reused)
 
     def tables(self) -> list[str]:
         names: list[str] = []

@@ -10,6 +10,7 @@ from typing import Any
 from app.departments import SOURCES
 from app.infra.cfn import NO_VALUE, get_att, if_, policy, ref, sub
 from app.infra.records import deserializer
+from app.lake.rollup_sql import rollup_prefix
 from app.lake.tables import Table
 from app.stack_names import logical_id
 
@@ -115,7 +116,9 @@ def results_bucket() -> dict[str, Any]:
 
 
 def _table_location(table: Table) -> str:
-    return f"s3://${{LakeBucket}}/{table.name}/"
+    """A lake table at ``<table>/``; a rollup table (app/lake/rollups.py) at its own
+    ``rollups/<table>/``, apart from what Firehose writes."""
+    return f"s3://${{LakeBucket}}/{rollup_prefix(table) or table.name + '/'}"
 
 
 def projection(table: Table) -> dict[str, Any]:

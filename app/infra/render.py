@@ -20,7 +20,8 @@ What a bus definition becomes:
 
 Around that: the lake bucket (encrypted, versioned, public access blocked, lifecycle to
 cheaper classes, optional Object Lock), a results bucket, the Glue database and tables
-with partition projection, the Athena workgroup (enforced settings, engine v3, scan
+with partition projection (the rollup tables too, at ``rollups/<table>/``, filled by
+Athena), the Athena workgroup (enforced settings, engine v3, scan
 cutoff), alarms on failed invocations, DLQ depth and lake delivery (to a topic under a key
 CloudWatch may use), the audit trail's log group, the dashboard's least-privilege role,
 and the outputs the app reads (:data:`app.stack_names.OUTPUT_KEYS`).
@@ -51,6 +52,7 @@ from app.infra.lake import (
 from app.infra.parameters import CONDITIONS, parameters
 from app.infra.roles import dashboard_role, eventbridge_role, firehose_role
 from app.infra.rules import http_resources, log_resources, queue_id, queues, rules
+from app.lake.rollups import ROLLUP_TABLES
 from app.lake.tables import TABLES, Table
 from app.settings import REPO_ROOT
 from app.stack_names import dlq_output_key, logical_id
@@ -150,8 +152,15 @@ def audit_log_group() -> dict[str, Any]:
     }
 
 
-def render_template(definition: BusDefinition, tables: Mapping[str, Table] = TABLES) -> Template:
+def render_template(
+    definition: BusDefinition,
+    tables: Mapping[str, Table] = TABLES,
+    rollup_tables: Mapping[str, Table] = ROLLUP_TABLES,
+) -> Template:
+    """``rollup_tables``: Glue tables only (Athena fills them, app/engines/athena_rollups.py),
+    no Firehose stream."""
     lake_tables = list(tables.values())
+    rollups = list(rollup_tables.values())
     resources: dict[str, Any] = {
         **bus_resources(definition),
         **archive_resources(definition),
@@ -159,7 +168,7 @@ def render_template(definition: BusDefinition, tables: Mapping[str, Table] = TAB
         "LakeBucketPolicy": tls_only("LakeBucket"),
         "ResultsBucket": results_bucket(),
         "ResultsBucketPolicy": tls_only("ResultsBucket"),
-        **glue_resources(lake_tables),
+        **glue_resources(lake_tables + rollups),
         "AthenaWorkGroup": athena_workgroup(),
         "AuditLogGroup": audit_log_group(),
         "FirehoseLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 30}},
@@ -177,7 +186,7 @@ def render_template(definition: BusDefinition, tables: Mapping[str, Table] = TAB
         **http_resources(definition),
         **log_resources(definition),
         **rules(definition, tables),
-        "DashboardRole": dashboard_role(definition, lake_tables),
+        "DashboardRole": dashboard_role(definition, lake_tables, rollups),
     }
     resources.update(alarms(resources, definition))
     return {

@@ -9,6 +9,7 @@ from app.bus.definition import BusDefinition
 from app.infra.cfn import ARN, NO_VALUE, allow, get_att, if_, policy, ref, sub
 from app.infra.lake import stream_id
 from app.infra.rules import endpoints_used, queue_id
+from app.lake.rollup_sql import ROLLUPS_PREFIX
 from app.lake.tables import Table
 from app.stack_names import logical_id
 
@@ -97,10 +98,14 @@ def eventbridge_role(tables: Iterable[Table], definition: BusDefinition) -> dict
     )
 
 
-def dashboard_role(definition: BusDefinition, tables: Iterable[Table]) -> dict[str, Any]:
+def dashboard_role(
+    definition: BusDefinition, tables: Iterable[Table], rollups: Iterable[Table] = ()
+) -> dict[str, Any]:
     """What the app needs and nothing else: read-only on the lake and its metadata, write
-    only under the results prefix, read the metrics, the DLQs and the stack's outputs,
-    append to and read the audit trail's log group."""
+    only under the results prefix and the rollups' (Athena's INSERT INTO a closed day's
+    rollups, its markers: app/engines/athena_rollups.py), read the metrics, the DLQs and the
+    stack's outputs, append to and read the audit trail's log group."""
+    rollups = list(rollups)
     dlqs = [get_att(queue_id(q), "Arn") for q in definition.dead_letter_queues]
     workgroup = sub(f"{ARN}:athena:${{AWS::Region}}:${{AWS::AccountId}}:workgroup/${{AthenaWorkGroup}}")
     statements = [
@@ -128,10 +133,20 @@ def dashboard_role(definition: BusDefinition, tables: Iterable[Table]) -> dict[s
                 "glue:GetPartition",
                 "glue:GetPartitions",
             ],
-            _glue_arns(tables),
+            _glue_arns([*tables, *rollups]),
             "ReadSchemas",
         ),
         allow(["s3:GetObject"], _lake_arn("/*"), "ReadLake"),
+        allow(
+            ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+            _lake_arn(f"/{ROLLUPS_PREFIX}/*"),
+            "WriteRollups",
+        ),
+        allow(
+            ["glue:BatchCreatePartition", "glue:CreatePartition", "glue:UpdatePartition"],
+            _glue_arns(rollups),
+            "AddRollupPartitions",
+        ),
         allow(
             ["s3:ListBucket", "s3:GetBucketLocation"],
             [_lake_arn(), sub("${ResultsBucket.Arn}")],

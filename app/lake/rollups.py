@@ -273,6 +273,14 @@ SELECT dt, NULL, 'capacity', NULL, plan_date, CAST(sum(capacity_units) AS DOUBLE
 WHERE detail_type = 'CapacityPlanned' GROUP BY 1, 5
 """ + "".join("UNION ALL\n" + _counted_sql(*spec) + "\n" for spec in COUNTED_PARTS)
 
+# Each rollup table's SELECT (DuckDB SQL, ``dt`` first, then the table's columns) over views
+# of the raw tables named like them, ``<table>_all`` for every day of one. The local builder
+# runs these; app/lake/rollup_sql.py transpiles the same texts for Athena.
+ROLLUP_SQL: dict[str, str] = {
+    EVENTS_HOURLY.name: EVENTS_HOURLY_SQL,
+    OVERVIEW_HOURLY.name: OVERVIEW_HOURLY_SQL,
+}
+
 
 def _connect():
     import duckdb
@@ -316,8 +324,8 @@ def build_days(lake: Path, days: Iterable[str]) -> int:
         for table in TABLES.values():
             _table_view(db, table, lake, chosen)
         _table_view(db, ORDERS, lake, None, "orders_all")  # the lead: orders placed any day
-        for sql, table in ((EVENTS_HOURLY_SQL, EVENTS_HOURLY), (OVERVIEW_HOURLY_SQL, OVERVIEW_HOURLY)):
-            for day, rows in _split_by_day(db, sql, table, chosen):
+        for table in ROLLUP_TABLES.values():
+            for day, rows in _split_by_day(db, ROLLUP_SQL[table.name], table, chosen):
                 _write_atomic(rows, rollup_file(lake, table, day))
     finally:
         db.close()

@@ -45,12 +45,12 @@ GROUP BY 1
 
 # Events per UTC hour, source and detail type: whole hours of rolled-up days from the
 # rollup (app/lake/rollups.py), the rest from the raw events; one query serves the chart,
-# the table and the heatmap.
+# the table and the heatmap. ``GROUP BY 1, 2, 3``: Trino has no ``GROUP BY ALL``.
 PLANNED_HOURLY_SQL = """
-SELECT hour, source, detail_type, sum(events) AS events FROM events_hourly WHERE {hours} GROUP BY ALL
+SELECT hour, source, detail_type, sum(events) AS events FROM events_hourly WHERE {hours} GROUP BY 1, 2, 3
 UNION ALL
 SELECT date_trunc('hour', time) AS hour, source, detail_type, count(*) AS events FROM events
-WHERE {raw} GROUP BY ALL
+WHERE {raw} GROUP BY 1, 2, 3
 """
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -151,7 +151,7 @@ def top_detail_types(rates: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
 def event_rates(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> EventRates:
     """``rollups``: one query over the rollups and the raw rest (the same figures); False:
     two queries over every raw event of the range."""
-    clean = rollup_days(ctx) if rollups else frozenset()
+    clean = rollup_days(ctx, rng) if rollups else frozenset()
     if clean:
         by_type = hourly_by_type(ctx, rng, clean)
         rates = rates_from_hourly(by_type, rng)

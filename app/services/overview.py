@@ -278,7 +278,7 @@ def daily_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> pd.Dat
     :func:`planned_parts_sql`); False reads every row of the raw tables.
     """
     orders_from = (rng.start - pd.Timedelta(days=LEAD_TIME_LOOKBACK_DAYS)).date().isoformat()
-    clean = rollup_days(ctx) if rollups else frozenset()
+    clean = rollup_days(ctx, rng) if rollups else frozenset()
     if clean:
         sql, params, days = planned_parts_sql(rng, orders_from, clean)
         frame = run_planned(ctx, sql, rng, {**params, "dt_orders_from": orders_from}, days)

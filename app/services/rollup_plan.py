@@ -38,10 +38,17 @@ class Split:
     raw: list[Piece]
 
 
-def rollup_days(ctx: Context) -> frozenset[str]:
-    """The days the context's engine has up-to-date rollups for (none: it has none)."""
+def rollup_days(ctx: Context, rng: TimeRange | None = None) -> frozenset[str]:
+    """The days the context's engine has up-to-date rollups for (none: it has none).
+
+    ``rng``: the range a page is about to read; an engine that builds rollups on demand
+    (Athena: app/engines/athena_rollups.py) first builds the closed days of it missing."""
     source = getattr(ctx.engine, "rollup_days", None)
-    return source() if callable(source) else frozenset()
+    if not callable(source):
+        return frozenset()
+    if rng is not None and "start" in inspect.signature(source).parameters:
+        return source(rng.start, rng.end)
+    return source()
 
 
 def _floor(moment: datetime, step: timedelta) -> datetime:

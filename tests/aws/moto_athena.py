@@ -10,6 +10,10 @@ DuckDB engine over the lake, and queues the rows in GetQueryResults' shape, type
 Athena types them. moto then writes them to the result location as Athena's CSV, and the
 app's Athena engine reads that file as it would on AWS.
 
+An ``INSERT INTO`` (a rollup a page builds) is logged apart and answered by moto as it
+does (SUCCEEDED, nothing written): the lake's local rollup files, which DuckDB reads for
+the pages' rollup queries, stand for what Athena would have written.
+
 Two gaps of moto's are filled as AWS behaves:
 
 - an execution started without a ResultConfiguration gets its workgroup's (the workgroup
@@ -123,6 +127,7 @@ class AthenaLog:
     """What the app asked Athena: one entry per StartQueryExecution."""
 
     queries: list[dict[str, Any]] = field(default_factory=list)
+    statements: list[str] = field(default_factory=list)  # INSERT INTO a rollup: not answered
 
 
 @contextmanager
@@ -144,6 +149,11 @@ def athena_answers_from(
         group = backend.work_groups.get(workgroup)
         if not (config or {}).get("OutputLocation") and group is not None:
             config = dict(group.configuration.get("ResultConfiguration", {}))
+        if query.lstrip().upper().startswith("INSERT INTO"):
+            # A rollup built for a page (app/engines/athena_rollups.py): the lake's own
+            # rollup files stand for what Athena would write; nothing to answer.
+            log.statements.append(query)
+            return original(backend, query, context, config, workgroup, execution_parameters)
         log.queries.append(
             {
                 "QueryString": query,

@@ -26,6 +26,7 @@ from moto import mock_aws
 
 from app.bus.definition import load_definition
 from app.infra.render import render_template
+from app.lake.rollups import ROLLUP_TABLES
 from tests.app.apptest import open_app, open_page
 from tests.app.page_content import table_with
 from tests.aws.cfn_moto import REGION, Resolver, create_stack
@@ -289,6 +290,11 @@ def test_overview_on_aws_shows_what_the_local_backend_shows(on_aws, small_local_
     results = on_aws["resolver"].ref("ResultsBucket")
     assert all(q["OutputLocation"] == f"s3://{results}/results/" for q in queries)
     assert all(":" + name not in q["QueryString"] for q in queries for name in ("dt_from", "t_from"))
+    # The closed days of the range were materialized first (app/engines/athena_rollups.py),
+    # then read from the rollups.
+    built = on_aws["athena"].statements
+    assert built and all(s.startswith("INSERT INTO") and s.split('"')[1] in ROLLUP_TABLES for s in built)
+    assert any("FROM overview_hourly" in q["QueryString"] for q in queries)
 
 
 @pytest.mark.parametrize(

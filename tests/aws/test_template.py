@@ -12,6 +12,7 @@ from app.infra.cfn import RenderError
 from app.infra.records import DETAIL_FIELDS, EVENT_KEY_OF_COLUMN, entity_transformer
 from app.infra.render import TEMPLATE_PATH, render_template, to_json, to_yaml
 from app.infra.rules import restrict_to_detail_types
+from app.lake.rollups import ROLLUP_TABLES
 from app.lake.tables import ENTITY_TABLES, TABLES
 from app.stack_names import (
     DLQ_OUTPUT_PREFIX,
@@ -130,6 +131,33 @@ def test_glue_tables_mirror_the_lake_schema_with_partition_projection(table):
     }
 
 
+@pytest.mark.parametrize("table", list(ROLLUP_TABLES.values()), ids=lambda t: t.name)
+def test_every_rollup_table_is_a_glue_table_at_its_own_prefix_without_a_stream(table):
+    props = RESOURCES[logical_id("Table", table.name)]["Properties"]["TableInput"]
+    columns = props["StorageDescriptor"]["Columns"]
+    assert [(c["Name"], c["Type"]) for c in columns] == [(c.name, c.type) for c in table.columns]
+    assert [(p["Name"], p["Type"]) for p in props["PartitionKeys"]] == [("dt", "string")]
+    assert props["Parameters"]["classification"] == "parquet"
+    assert "ParquetHiveSerDe" in props["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
+    params = props["Parameters"]
+    assert params["projection.enabled"] == "true" and params["projection.dt.type"] == "date"
+    location = f"s3://${{LakeBucket}}/rollups/{table.name}/"
+    assert props["StorageDescriptor"]["Location"] == {"Fn::Sub": location}
+    assert params["storage.location.template"] == {"Fn::Sub": location + "dt=${!dt}/"}
+    assert logical_id("LakeStream", table.name) not in RESOURCES  # Athena fills it, not Firehose
+
+
+def test_rollup_prefixes_are_apart_from_every_lake_table():
+    prefixes = [
+        RESOURCES[logical_id("Table", name)]["Properties"]["TableInput"]["StorageDescriptor"]["Location"][
+            "Fn::Sub"
+        ]
+        for name in [*TABLES, *ROLLUP_TABLES]
+    ]
+    assert len(set(prefixes)) == len(prefixes)
+    assert not any(a != b and b.startswith(a) for a in prefixes for b in prefixes)
+
+
 def test_events_table_projects_every_department_source():
     params = RESOURCES["TableEvents"]["Properties"]["TableInput"]["Parameters"]
     from app.departments import SOURCES
@@ -171,6 +199,9 @@ def test_dashboard_role_reads_and_writes_only_its_results():
     }
     assert writes == {
         "s3:PutObject",
+        "s3:DeleteObject",
+        "glue:CreatePartition",
+        "glue:UpdatePartition",
         "athena:StartQueryExecution",
         "athena:StopQueryExecution",
         "events:PutEvents",
@@ -180,6 +211,10 @@ def test_dashboard_role_reads_and_writes_only_its_results():
     }
     by_sid = {s["Sid"]: s for s in _dashboard_statements()}
     assert by_sid["WriteOwnResults"]["Resource"] == {"Fn::Sub": "${ResultsBucket.Arn}/results/*"}
+    # The rollups Athena writes for a page (app/engines/athena_rollups.py): their prefix only.
+    assert by_sid["WriteRollups"]["Resource"] == {"Fn::Sub": "${LakeBucket.Arn}/rollups/*"}
+    arns = [r["Fn::Sub"] for r in by_sid["AddRollupPartitions"]["Resource"]]
+    assert [a.rsplit("/", 1)[1] for a in arns if ":table/" in a] == list(ROLLUP_TABLES)
     assert by_sid["ReadLake"]["Action"] == ["s3:GetObject"]
     assert not any("*" in a for a in allowed)
     assert [s["Sid"] for s in _dashboard_statements() if s["Resource"] == "*"] == ["ReadMetrics"]
