@@ -92,7 +92,11 @@ def serve(lake: Path, home: Path) -> Iterator[tuple[str, int]]:
         yield url, process.pid
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def server_mode(lake: Path, ranges: list[str]) -> None:
@@ -112,6 +116,10 @@ def server_mode(lake: Path, ranges: list[str]) -> None:
                     "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=180_000
                 )
                 seconds = time.perf_counter() - started
+                page.wait_for_timeout(1500)  # charts finish drawing; a late rerun shows its widget
+                page.wait_for_function(
+                    "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=180_000
+                )
                 rss, peak = rss_mb(pid)
                 print(f"{title + ' ' + key:40}{rss:>10.0f}{peak:>10.0f}{seconds:>10.1f}", flush=True)
         browser.close()

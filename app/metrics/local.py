@@ -332,6 +332,7 @@ class LocalMetricsSource:
         self, metrics: list[str], start: datetime, end: datetime, period_s: int, bus: str | None = None
     ) -> pd.DataFrame:
         frame = self._read(start, end, metrics, period_s, bus)
+        release_arrow_memory()  # the points read are gone: hand their pages back
         if frame.empty:
             return empty_frame()
         frame = frame.assign(timestamp=frame["timestamp"].dt.floor(f"{period_s}s"))
@@ -359,6 +360,19 @@ class LocalMetricsSource:
         bus, rule, samples, then ``p50``, ``p90``, ``p99`` (one per percentile asked).
         CloudWatch gives the same with the ``p50``/``p90``/``p99`` statistics.
         """
+        found = self._latency_percentiles(metrics, start, end, percentiles, bus, period_s)
+        release_arrow_memory()
+        return found
+
+    def _latency_percentiles(
+        self,
+        metrics: list[str],
+        start: datetime,
+        end: datetime,
+        percentiles: tuple[float, ...] = (50, 90, 99),
+        bus: str | None = None,
+        period_s: int | None = None,
+    ) -> pd.DataFrame:
         keys = ["timestamp", "metric", "bus", "rule"]
         columns = [*keys, "samples", *percentile_columns(percentiles)]
         table = self._table(start, end, [*keys, "histogram"], [m for m in metrics if m in LATENCIES])
@@ -422,6 +436,13 @@ def percentiles_of_histograms(groups: pd.DataFrame, percentiles: tuple[float, ..
         values = hit["low"] + fraction * (hit["high"] - hit["low"])
         out[column] = out["group"].map(pd.Series(values.to_numpy(), index=hit["group"].to_numpy()))
     return out
+
+
+def release_arrow_memory() -> None:
+    """Return the pages Arrow's allocator keeps after a large read to the OS. Its pool
+    (mimalloc) otherwise holds them: a year of metric points left the dashboard server
+    ~200-370 MB larger for good, though nothing referenced them any more."""
+    pa.default_memory_pool().release_unused()
 
 
 def _per_period(table: pa.Table, period_s: int) -> pa.Table:
