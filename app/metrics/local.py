@@ -292,7 +292,7 @@ class LocalMetricsSource:
         self.root = Path(lake) / METRICS_DIR
 
     def _table(
-        self, start: datetime, end: datetime, columns: list[str], metrics: list[str]
+        self, start: datetime, end: datetime, columns: list[str], metrics: list[str], bus: str | None = None
     ) -> pa.Table | None:
         files = [
             str(p)
@@ -307,6 +307,8 @@ class LocalMetricsSource:
             & (ds.field("timestamp") < pa.scalar(end, moment))
             & ds.field("metric").isin(metrics)
         )
+        if bus is not None:  # filtered while scanning: no second copy of the points
+            wanted = wanted & (ds.field("bus") == bus)
         return ds.dataset(files, schema=SCHEMA, format="parquet").to_table(columns=columns, filter=wanted)
 
     def _read(
@@ -317,11 +319,9 @@ class LocalMetricsSource:
         period_s: int | None = None,
         bus: str | None = None,
     ) -> pd.DataFrame:
-        table = self._table(start, end, COLUMNS, metrics)
+        table = self._table(start, end, COLUMNS, metrics, bus)
         if table is None:
             return empty_frame()
-        if bus is not None:
-            table = table.filter(pc.equal(table["bus"], bus))
         if period_s is not None:
             table = _per_period(table, period_s)
         frame = table.to_pandas()
@@ -375,9 +375,7 @@ class LocalMetricsSource:
     ) -> pd.DataFrame:
         keys = ["timestamp", "metric", "bus", "rule"]
         columns = [*keys, "samples", *percentile_columns(percentiles)]
-        table = self._table(start, end, [*keys, "histogram"], [m for m in metrics if m in LATENCIES])
-        if table is not None and bus is not None:
-            table = table.filter(pc.equal(table["bus"], bus))
+        table = self._table(start, end, [*keys, "histogram"], [m for m in metrics if m in LATENCIES], bus)
         if table is not None:
             table = table.filter(pc.is_valid(table["histogram"]))
         if table is None or table.num_rows == 0:
