@@ -79,7 +79,8 @@ def settings_or_stop() -> Settings:
         st.stop()
 
 
-@st.cache_resource(show_spinner="Opening the lake…")
+# A context per distinct settings (one DuckDB connection each): the few a server sees.
+@st.cache_resource(show_spinner="Opening the lake…", max_entries=4)
 def _context(key: str, _settings: Settings) -> Context:
     return build_context(_settings)
 
@@ -195,7 +196,7 @@ def view() -> View:
 # --- cached service calls --------------------------------------------------------------
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4)  # one per cache_ttl: a server has one
 def _runner(ttl: int) -> Callable[..., Any]:
     # One cached function per ttl: st.cache_data takes its ttl when it decorates.
     @st.cache_data(ttl=ttl, show_spinner="Querying…", max_entries=256)
@@ -430,7 +431,7 @@ def act(function: Callable[..., T], ctx: Context, *args: Any, what: str) -> T | 
 ANALYSIS_TTL = 3600
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4)
 def _analysis_runner(ttl: int) -> Callable[..., Any]:
     @st.cache_data(ttl=ttl, show_spinner=False, max_entries=32)  # the caller shows its own spinner
     def run(function_name: str, context_key: str, args: tuple, _function: Callable, _ctx: Context) -> Any:
@@ -475,7 +476,7 @@ def _refuse(sentence: str) -> NoReturn:
     st.stop()
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _alb_verifier(alb_arn: str) -> AlbVerifier:
     """One verifier per ALB for the server's life: it keeps the public keys by key id."""
     return AlbVerifier(alb_arn)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cache
+from functools import lru_cache
 
 import numpy as np
 
@@ -137,7 +137,7 @@ def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
     return last - timedelta(days=(last.weekday() - weekday) % 7)
 
 
-@cache
+@lru_cache(maxsize=256)  # years
 def holidays_of_year(year: int) -> tuple[Holiday, ...]:
     thanksgiving = _nth_weekday(year, 11, 3, 4)
     return (

@@ -2,7 +2,12 @@
 
 The live bus writes a file per partition per delivery batch; thousands of small files
 make every query open thousands of files. ``compact`` rewrites each partition folder
-holding more than ``min_files`` small files as one file, then removes the originals.
+holding ``min_files`` or more small files as one file, then removes the originals. A
+folder of a *closed* day (``dt`` ended :data:`~app.lake.rollups.GRACE` ago: no writer adds
+to it but a late event) is merged as soon as it holds two files below
+:data:`CLOSED_FILE_BYTES`, so every closed day ends as one file per table (and source),
+plus one per :data:`CLOSED_FILE_BYTES` of a very large day. The merge streams record
+batches: memory stays about one row group's worth, whatever the folder holds.
 
 Readers never see an event twice: the merged file is written under a hidden name with a
 manifest naming the files it replaces, the originals are unlinked, then the merged file is
@@ -19,17 +24,23 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from app import clock
 from app.lake.paths import QUARANTINE
-from app.lake.rollups import refresh_rollups
+from app.lake.rollups import GRACE, ROLLUP_TABLES, STATE, closed_days, refresh_rollups
 from app.lake.writer import COMPRESSION
 
 SMALL_FILE_BYTES = 8 * 1024 * 1024
+CLOSED_FILE_BYTES = 64 * 1024 * 1024  # a closed day's files below this are merged into one
+CLOSED_MIN_FILES = 2
+ROW_GROUP_ROWS = 128 * 1024  # merged files: row groups of about this many rows
 PENDING_SUFFIX = ".compact"
+NOT_COMPACTED = frozenset({QUARANTINE, STATE, *ROLLUP_TABLES})  # rollups: one file a day already
 
 
 @dataclass(frozen=True)
@@ -40,22 +51,47 @@ class CompactionReport:
     rollup_days: int = 0  # days whose rollups were built or rebuilt (app/lake/rollups.py)
 
 
-def small_files(folder: Path, min_age_s: float, now: float) -> list[Path]:
-    """Files old enough that no writer is still renaming them into place, and small."""
+def small_files(folder: Path, min_age_s: float, now: float, below: int = SMALL_FILE_BYTES) -> list[Path]:
+    """Files old enough that no writer is still renaming them into place, and below ``below`` bytes."""
     return sorted(
         p
         for p in folder.glob("*.parquet")
-        if p.stat().st_size < SMALL_FILE_BYTES and now - p.stat().st_mtime >= min_age_s
+        if not p.name.startswith(".") and p.stat().st_size < below and now - p.stat().st_mtime >= min_age_s
     )
 
 
+def merged_name(files: list[Path]) -> str:
+    """``compacted-<first file's stamp and id>.parquet``: the same length however often a
+    folder is merged again (a merged file's own prefix is not repeated)."""
+    stem = files[0].stem
+    while stem.startswith(("part-", "compacted-")):
+        stem = stem.removeprefix("part-").removeprefix("compacted-")
+    return f"compacted-{stem}.parquet"
+
+
+def _merge(files: list[Path], pending: Path) -> None:
+    """Stream every file's record batches into one file (each keeps the writer's schema, so
+    they append without casts), in row groups of about :data:`ROW_GROUP_ROWS`."""
+    schema = pq.read_schema(files[0])
+    with pq.ParquetWriter(pending, schema, compression=COMPRESSION) as out:
+        buffered: list[pa.RecordBatch] = []
+        rows = 0
+        for path in files:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
+                buffered.append(batch)
+                rows += batch.num_rows
+                if rows >= ROW_GROUP_ROWS:
+                    out.write_table(pa.Table.from_batches(buffered, schema), row_group_size=rows)
+                    buffered, rows = [], 0
+        if buffered:
+            out.write_table(pa.Table.from_batches(buffered, schema), row_group_size=rows)
+
+
 def compact_folder(folder: Path, files: list[Path]) -> Path:
-    # Each file keeps the writer's schema, so they concatenate without casts.
-    table = pa.concat_tables([pq.read_table(f, partitioning=None) for f in files])
-    final = folder / f"compacted-{files[0].stem.removeprefix('part-')}.parquet"
+    final = folder / merged_name(files)
     pending = folder / f".{final.name}{PENDING_SUFFIX}"
     try:
-        pq.write_table(table, pending, compression=COMPRESSION)
+        _merge(files, pending)
         _write_synced(_manifest(pending), json.dumps([f.name for f in files]).encode())
     except OSError:
         # A full disk before the manifest is whole: the originals are untouched; drop the
@@ -96,21 +132,35 @@ def finish_interrupted(root: Path) -> None:
             pending.unlink()  # died before the manifest: the originals are all still there
 
 
-def compact(lake: Path, *, min_files: int = 8, min_age_s: float = 60.0) -> CompactionReport:
-    """Merge small files in every partition folder of the lake that has ``min_files`` or more."""
+def _day(root: Path, folder: Path) -> str | None:
+    """The folder's ``dt`` partition value, if it has one."""
+    return next((p[3:] for p in folder.relative_to(root).parts if p.startswith("dt=")), None)
+
+
+def compact(
+    lake: Path, *, min_files: int = 8, min_age_s: float = 60.0, now: datetime | None = None
+) -> CompactionReport:
+    """Merge the small files of every partition folder that has ``min_files`` or more, and
+    of every closed day's folder that has two or more (``now``: the app's clock)."""
     root = Path(lake)
     finish_interrupted(root)
-    now = time.time()
-    folders = {p.parent for p in root.rglob("*.parquet") if p.relative_to(root).parts[0] != QUARANTINE}
+    wall = time.time()  # file ages compare with mtimes: the real clock
+    folders = {p.parent for p in root.rglob("*.parquet") if p.relative_to(root).parts[0] not in NOT_COMPACTED}
+    days = {folder: _day(root, folder) for folder in folders}
+    closed = closed_days({d for d in days.values() if d}, (now or clock.now()) - GRACE)
     partitions = before = after = 0
     for folder in sorted(folders):
-        files = small_files(folder, min_age_s, now)
-        if len(files) < min_files:
+        if days[folder] in closed:
+            files = small_files(folder, min_age_s, wall, CLOSED_FILE_BYTES)
+            enough = CLOSED_MIN_FILES
+        else:
+            files, enough = small_files(folder, min_age_s, wall), min_files
+        if len(files) < enough:
             continue
         compact_folder(folder, files)
         partitions += 1
         before += len(files)
         after += 1
     # The same periodic step keeps the rollups: closed days rolled up, dirty ones rebuilt.
-    rolled = refresh_rollups(root).days_built
+    rolled = refresh_rollups(root, now).days_built
     return CompactionReport(partitions, before, after, rolled)

@@ -292,7 +292,7 @@ class LocalMetricsSource:
         self.root = Path(lake) / METRICS_DIR
 
     def _table(
-        self, start: datetime, end: datetime, columns: list[str], metrics: list[str]
+        self, start: datetime, end: datetime, columns: list[str], metrics: list[str], bus: str | None = None
     ) -> pa.Table | None:
         files = [
             str(p)
@@ -307,12 +307,23 @@ class LocalMetricsSource:
             & (ds.field("timestamp") < pa.scalar(end, moment))
             & ds.field("metric").isin(metrics)
         )
+        if bus is not None:  # filtered while scanning: no second copy of the points
+            wanted = wanted & (ds.field("bus") == bus)
         return ds.dataset(files, schema=SCHEMA, format="parquet").to_table(columns=columns, filter=wanted)
 
-    def _read(self, start: datetime, end: datetime, metrics: list[str]) -> pd.DataFrame:
-        table = self._table(start, end, COLUMNS, metrics)
+    def _read(
+        self,
+        start: datetime,
+        end: datetime,
+        metrics: list[str],
+        period_s: int | None = None,
+        bus: str | None = None,
+    ) -> pd.DataFrame:
+        table = self._table(start, end, COLUMNS, metrics, bus)
         if table is None:
             return empty_frame()
+        if period_s is not None:
+            table = _per_period(table, period_s)
         frame = table.to_pandas()
         frame["timestamp"] = frame["timestamp"].astype("datetime64[ns, UTC]")
         return frame
@@ -320,9 +331,8 @@ class LocalMetricsSource:
     def get(
         self, metrics: list[str], start: datetime, end: datetime, period_s: int, bus: str | None = None
     ) -> pd.DataFrame:
-        frame = self._read(start, end, metrics)
-        if bus is not None:
-            frame = frame[frame["bus"] == bus]
+        frame = self._read(start, end, metrics, period_s, bus)
+        release_arrow_memory()  # the points read are gone: hand their pages back
         if frame.empty:
             return empty_frame()
         frame = frame.assign(timestamp=frame["timestamp"].dt.floor(f"{period_s}s"))
@@ -350,11 +360,22 @@ class LocalMetricsSource:
         bus, rule, samples, then ``p50``, ``p90``, ``p99`` (one per percentile asked).
         CloudWatch gives the same with the ``p50``/``p90``/``p99`` statistics.
         """
+        found = self._latency_percentiles(metrics, start, end, percentiles, bus, period_s)
+        release_arrow_memory()
+        return found
+
+    def _latency_percentiles(
+        self,
+        metrics: list[str],
+        start: datetime,
+        end: datetime,
+        percentiles: tuple[float, ...] = (50, 90, 99),
+        bus: str | None = None,
+        period_s: int | None = None,
+    ) -> pd.DataFrame:
         keys = ["timestamp", "metric", "bus", "rule"]
         columns = [*keys, "samples", *percentile_columns(percentiles)]
-        table = self._table(start, end, [*keys, "histogram"], [m for m in metrics if m in LATENCIES])
-        if table is not None and bus is not None:
-            table = table.filter(pc.equal(table["bus"], bus))
+        table = self._table(start, end, [*keys, "histogram"], [m for m in metrics if m in LATENCIES], bus)
         if table is not None:
             table = table.filter(pc.is_valid(table["histogram"]))
         if table is None or table.num_rows == 0:
@@ -413,6 +434,31 @@ def percentiles_of_histograms(groups: pd.DataFrame, percentiles: tuple[float, ..
         values = hit["low"] + fraction * (hit["high"] - hit["low"])
         out[column] = out["group"].map(pd.Series(values.to_numpy(), index=hit["group"].to_numpy()))
     return out
+
+
+def release_arrow_memory() -> None:
+    """Return the pages Arrow's allocator keeps after a large read to the OS. Its pool
+    (mimalloc) otherwise holds them: a year of metric points left the dashboard server
+    ~200-370 MB larger for good, though nothing referenced them any more."""
+    pa.default_memory_pool().release_unused()
+
+
+def _per_period(table: pa.Table, period_s: int) -> pa.Table:
+    """Points summed per period (from the epoch, as pandas' ``floor``), metric, bus and rule.
+
+    A year of per-minute points is millions of rows, and as pandas strings hundreds of MB;
+    summed here, in Arrow, pandas gets one row per period and series (what it then sums
+    again, unchanged)."""
+    keys = ["timestamp", "metric", "bus", "rule"]
+    bucket = pc.floor_temporal(table["timestamp"], multiple=period_s, unit="second")
+    table = table.set_column(table.schema.get_field_index("timestamp"), "timestamp", bucket)
+    keep_zero = pc.ScalarAggregateOptions(min_count=0)  # an all-null group sums to 0, as in pandas
+    grouped = table.group_by(keys, use_threads=False).aggregate(
+        [("value", "sum", keep_zero), ("samples", "sum", keep_zero)]
+    )
+    return grouped.rename_columns(
+        [{"value_sum": "value", "samples_sum": "samples"}.get(n, n) for n in grouped.column_names]
+    ).select(COLUMNS)
 
 
 def _fill_missing_periods(frame: pd.DataFrame, start: datetime, end: datetime, period_s: int) -> pd.DataFrame:

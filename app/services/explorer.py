@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
@@ -11,19 +13,34 @@ from app.departments import BY_SOURCE, DEPARTMENTS
 from app.services.common import in_list, run_sql, to_local_time
 from app.services.context import Context
 from app.services.errors import ServiceError
-from app.services.timerange import TimeRange
+from app.services.rollup_plan import run_planned
+from app.services.timerange import CUSTOM, TimeRange
 
 MAX_ROWS = 500
 JOURNEY_DAYS = 30  # an order's events (delivery, refunds, tickets) come within this many days
 TEXT_MAX = 200
 
+# A search reads in two passes. First the narrow columns (no ``detail`` unless the text
+# filter needs it), day windows newest first, growing 1, 2, 4, … days, until it has the rows
+# it shows; then ``detail`` of those rows only, from their days and sources. Each window
+# holds only events older than every row already found (a ``dt`` is its event's UTC date),
+# so the rows are those of one ORDER BY over the whole range. Ties on time are broken by
+# id, source and detail type, so that the 500 rows shown are the same on every run.
 FIND_SQL = """
-SELECT time, source, detail_type, id, json_extract_scalar(detail, '$.order_id') AS order_id, detail
+SELECT time, source, detail_type, id, dt
 FROM events
 WHERE dt BETWEEN :dt_from AND :dt_to AND time >= :t_from AND time < :t_to{filters}
-ORDER BY time DESC
+ORDER BY time DESC, id, source, detail_type
 LIMIT {limit}
 """
+
+DETAIL_SQL = """
+SELECT DISTINCT time, source, detail_type, id, json_extract_scalar(detail, '$.order_id') AS order_id, detail
+FROM events
+WHERE dt IN {days} AND source IN {sources} AND id IN {ids}
+"""
+KEYS = ["time", "source", "detail_type", "id"]
+SHOWN = ["time", "department", "source", "detail_type", "id", "order_id", "summary", "detail"]
 
 ORDER_PLACED_SQL = """
 SELECT min(time) AS placed_at
@@ -64,7 +81,8 @@ def department_order() -> list[str]:
 
 
 def find_sql(query: EventQuery) -> tuple[str, dict[str, str]]:
-    """The search's SQL and its extra bindings; every value stays a bound parameter."""
+    """The search's first pass (narrow columns) and its extra bindings; every value stays a
+    bound parameter."""
     filters, params = "", {}
     for column, name, values in (
         ("source", "source", query.sources),
@@ -80,8 +98,53 @@ def find_sql(query: EventQuery) -> tuple[str, dict[str, str]]:
             " OR strpos(detail, :text) > 0)"
         )
         params["text"] = query.text.strip()[:TEXT_MAX]
-    limit = max(1, min(int(query.limit), MAX_ROWS))
-    return FIND_SQL.replace("{filters}", filters).replace("{limit}", str(limit)), params
+    return FIND_SQL.replace("{filters}", filters).replace("{limit}", str(row_limit(query))), params
+
+
+def row_limit(query: EventQuery) -> int:
+    return max(1, min(int(query.limit), MAX_ROWS))
+
+
+def day_windows(rng: TimeRange) -> Iterator[TimeRange]:
+    """The range cut at UTC midnights into windows of 1, 2, 4, … days, newest first."""
+    end, length = rng.end, 1
+    while end > rng.start:
+        last_day = (end - timedelta(microseconds=1)).astimezone(UTC).date()
+        first = datetime.combine(last_day - timedelta(days=length - 1), datetime.min.time(), UTC)
+        start = max(rng.start, first)
+        yield TimeRange(start, end, CUSTOM, f"{rng.label} ({length} days)")
+        end, length = start, length * 2
+
+
+def _newest_rows(ctx: Context, rng: TimeRange, query: EventQuery) -> pd.DataFrame:
+    """First pass: the newest rows' keys and ``dt``, window by window until there are enough."""
+    wanted, found = row_limit(query), list[pd.DataFrame]()
+    for window in day_windows(rng):
+        have = sum(len(f) for f in found)
+        sql, params = find_sql(replace(query, limit=wanted - have))
+        found.append(run_planned(ctx, sql, window, params, {"events": _days(window)}))
+        if have + len(found[-1]) >= wanted:
+            break
+    rows = [f for f in found if not f.empty]
+    if not rows:
+        return found[0] if found else pd.DataFrame(columns=[*KEYS, "dt"])
+    return pd.concat(rows, ignore_index=True)
+
+
+def _days(rng: TimeRange) -> list[str]:
+    first, last = date.fromisoformat(rng.dt_from), date.fromisoformat(rng.dt_to)
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def _details(ctx: Context, rng: TimeRange, rows: pd.DataFrame) -> pd.DataFrame:
+    """Second pass: ``order_id`` and ``detail`` of the chosen rows only."""
+    days, sources, ids = (tuple(sorted(set(rows[c].astype(str)))) for c in ("dt", "source", "id"))
+    lists = {name: in_list(name, values) for name, values in (("day", days), ("src", sources), ("eid", ids))}
+    sql = DETAIL_SQL.format(days=lists["day"][0], sources=lists["src"][0], ids=lists["eid"][0])
+    params = {k: v for _, bound in lists.values() for k, v in bound.items()}
+    frame = run_planned(ctx, sql, rng, params, {"events": days})
+    # A duplicate delivery of one event (a replay) is the same row: keep one copy of it.
+    return frame.drop_duplicates(subset=KEYS)
 
 
 def _department(source: str) -> str:
@@ -100,12 +163,16 @@ def _summary(detail: str) -> str:
 
 def find_events(ctx: Context, rng: TimeRange, query: EventQuery) -> pd.DataFrame:
     """time, department, source, detail_type, id, order_id, summary, detail — newest first."""
-    sql, params = find_sql(query)
-    frame = run_sql(ctx, sql, rng, **params)
+    rows = _newest_rows(ctx, rng, query)
+    if rows.empty:
+        text = pd.Series(dtype=rows["id"].dtype)  # the engine's type for no rows of text
+        frame = rows[KEYS].assign(order_id=text, detail=text)
+    else:
+        frame = rows[KEYS].merge(_details(ctx, rng, rows), on=KEYS, how="left", sort=False)
     frame["time"] = to_local_time(frame["time"], ctx.settings.timezone)
     frame.insert(1, "department", frame["source"].map(_department))
     frame["summary"] = frame["detail"].map(_summary)
-    return frame[["time", "department", "source", "detail_type", "id", "order_id", "summary", "detail"]]
+    return frame[SHOWN]
 
 
 def order_journey(ctx: Context, rng: TimeRange, order_id: str) -> Journey:

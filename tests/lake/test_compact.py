@@ -1,10 +1,12 @@
 import contextlib
 import os
+from datetime import timedelta
 
 import pyarrow.parquet as pq
 
 from app.lake.compact import PENDING_SUFFIX, compact, compact_folder
 from app.lake.writer import LakeWriter
+from tests.instant import TODAY
 
 
 def event(i, day="2026-11-20"):
@@ -85,3 +87,44 @@ def test_the_cli_compacts_the_local_lake(tmp_path, capsys):
     assert main(["lake", "compact", "--backend", "local", "--lake", str(tmp_path)]) == 0
     assert "2 partition(s) compacted: 18 files → 2" in capsys.readouterr().out
     assert ids(tmp_path / "events") == sorted(f"e{i}" for i in range(9))
+
+
+def test_a_closed_day_becomes_one_file_per_folder_and_an_open_day_waits_for_min_files(tmp_path):
+    closed, today = (TODAY - timedelta(days=2)).isoformat(), TODAY.isoformat()
+    writer = LakeWriter(tmp_path)
+    for i in range(3):
+        writer.write([event(i, closed), event(100 + i, today)])
+    report = compact(tmp_path, min_files=8, min_age_s=0)
+    for table, day in (("events", closed), ("orders", closed)):
+        assert len(list((tmp_path / table / f"dt={day}").rglob("*.parquet"))) == 1
+    assert len(list((tmp_path / "events" / f"dt={today}").rglob("*.parquet"))) == 3  # open: fewer than 8
+    assert report.files_before == 6 and report.files_after == 2
+    assert ids(tmp_path / "events") == sorted([f"e{i}" for i in (0, 1, 2, 100, 101, 102)])
+    # A late event makes two files again: the next run merges them back into one.
+    writer.write([event(7, closed)])
+    compact(tmp_path, min_files=8, min_age_s=0)
+    folder = tmp_path / "events" / f"dt={closed}" / "source=verticals.shop"
+    assert [len(list(folder.glob("*.parquet"))), ids(folder)] == [1, ["e0", "e1", "e2", "e7"]]
+
+
+def test_merging_again_keeps_the_file_name_short(tmp_path):
+    closed = (TODAY - timedelta(days=2)).isoformat()
+    writer = LakeWriter(tmp_path)
+    folder = tmp_path / "events" / f"dt={closed}" / "source=verticals.shop"
+    for i in range(30):  # a late event, then a compaction, thirty times
+        writer.write([event(i, closed)])
+        compact(tmp_path, min_files=8, min_age_s=0)
+    (merged,) = folder.glob("*.parquet")
+    assert len(merged.name) <= len("compacted-") + 64
+    assert ids(folder) == sorted(f"e{i}" for i in range(30))
+
+
+def test_the_merge_streams_into_row_groups_not_one_per_file(tmp_path, monkeypatch):
+    monkeypatch.setattr("app.lake.compact.ROW_GROUP_ROWS", 10)
+    writer = LakeWriter(tmp_path)
+    for i in range(25):
+        writer.write([event(i)])
+    folder = tmp_path / "events" / "dt=2026-11-20" / "source=verticals.shop"
+    merged = compact_folder(folder, sorted(folder.glob("*.parquet")))
+    assert pq.ParquetFile(merged).metadata.num_row_groups == 3  # 10 + 10 + 5 rows
+    assert ids(folder) == sorted(f"e{i}" for i in range(25))
