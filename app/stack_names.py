@@ -107,3 +107,13 @@ def stack_name_problems(stack: str, template: dict, *, glue_database_given: bool
 def entity_rule_name(rule: str, table: str, detail_type: str) -> str:
     """The companion rule that feeds a lake rule's events of one detail type into its entity table."""
     return f"{rule}-{table}-{detail_type}"
+
+
+def delivery_stream_name(stack: str, table: str) -> str:
+    """The Firehose stream that writes a lake table: ``<stack>-<table>`` (app/infra/lake.py)."""
+    return f"{stack}-{table}"
+
+
+def firehose_errors_prefix(table: str) -> str:
+    """Where a lake table's stream puts the records it could not convert or deliver."""
+    return f"_firehose_errors/{table}/"

@@ -20,8 +20,10 @@ from app.aws.session import AwsResources, client, make_session, resolve_resource
 from app.bus.definition import load_definition
 from app.engines.athena import AthenaEngine
 from app.infra.rules import deployed_rule_names
+from app.lake.tables import TABLES
 from app.metrics.cloudwatch import CloudWatchMetricsSource
 from app.settings import Settings
+from app.stack_names import delivery_stream_name
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,25 @@ def build_aws_parts(settings: Settings, session: Any = None) -> AwsParts:
         rules = deployed_rule_names(definition)
         return AwsParts(
             engine=AthenaEngine.from_settings(settings, resources, session),
-            metrics=CloudWatchMetricsSource.from_settings(session, resources.bus_name, rules),
+            metrics=CloudWatchMetricsSource.from_settings(
+                session,
+                resources.bus_name,
+                rules,
+                streams=lake_streams(resources),
+                lake_bucket=resources.lake_bucket,
+            ),
             dead_letters=SqsDeadLetters.from_settings(resources, session),
             resources=resources,
             rules=rules,
             audit=audit_sink(settings, resources, session),
         )
+
+
+def lake_streams(resources: AwsResources) -> dict[str, str]:
+    """Each lake table's Firehose stream: named after the stack (without a stack, after the
+    bus, which the template names after the stack)."""
+    stack = resources.stack or resources.bus_name
+    return {table: delivery_stream_name(stack, table) for table in TABLES}
 
 
 def audit_sink(settings: Settings, resources: AwsResources, session: Any) -> audit.AuditSink:

@@ -21,6 +21,8 @@
   the ``p50``/``p90``/``p99`` statistics plus SampleCount per latency series
   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Statistics-definitions.html).
   Percentiles of two spellings of one series cannot be merged: the one with more samples wins.
+- The lake's Firehose streams (:meth:`CloudWatchMetricsSource.firehose_health`): see
+  :mod:`app.metrics.firehose`.
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ import pandas as pd
 
 from app.clock import now as clock_now
 from app.metrics.base import COLUMNS, empty_frame
+from app.metrics.firehose import firehose_queries, stream_frame
 from app.metrics.local import percentile_columns
 from app.metrics.names import LATENCY_METRICS, METRIC_NAMES, NAMESPACE
+from app.stack_names import firehose_errors_prefix
 
 MAX_QUERIES_PER_CALL = 500  # GetMetricData limit
 MAX_POINTS = 1440  # per series and range: a day at one-minute resolution
@@ -272,17 +276,29 @@ class CloudWatchMetricsSource:
     """:class:`app.metrics.base.MetricsSource` over CloudWatch GetMetricData."""
 
     def __init__(
-        self, cloudwatch: Any, *, bus: str, rules: Iterable[str], now: Callable[[], datetime] = clock_now
+        self,
+        cloudwatch: Any,
+        *,
+        bus: str,
+        rules: Iterable[str],
+        streams: Mapping[str, str] | None = None,
+        lake_bucket: str = "",
+        now: Callable[[], datetime] = clock_now,
     ):
         self.cloudwatch = cloudwatch
         self.bus, self.rules = bus, tuple(rules)
+        self.streams = dict(streams or {})  # lake table -> its Firehose stream
+        self.lake_bucket = lake_bucket
         self._now = now
 
     @classmethod
-    def from_settings(cls, session: Any, bus: str, rules: Iterable[str]) -> CloudWatchMetricsSource:
+    def from_settings(
+        cls, session: Any, bus: str, rules: Iterable[str], **options: Any
+    ) -> CloudWatchMetricsSource:
+        """``options``: the constructor's ``streams`` and ``lake_bucket``."""
         from app.aws.session import client
 
-        return cls(client(session, "cloudwatch"), bus=bus, rules=rules)
+        return cls(client(session, "cloudwatch"), bus=bus, rules=rules, **options)
 
     def series(self, metrics: Iterable[str]) -> list[Series]:
         """The series read for ``metrics``: always the stack's bus and rules. (The ``bus``
@@ -325,6 +341,16 @@ class CloudWatchMetricsSource:
         return percentile_frame(
             series, points_from_results(results), tuple(percentiles), start if period_s is None else None
         )
+
+    def firehose_health(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """Per lake stream over [start, end): :data:`app.metrics.firehose.STREAM_COLUMNS`,
+        read in one legal period covering the range (3 queries per stream)."""
+        start, end = _utc(start), _utc(end)
+        aligned, period = whole_range_period(start, end, self._now())
+        queries = firehose_queries(self.streams, period)
+        results = [r for batch in batches(queries) for r in self._read(batch, aligned, end)]
+        errors_at = {t: f"s3://{self.lake_bucket}/{firehose_errors_prefix(t)}" for t in self.streams}
+        return stream_frame(self.streams, points_from_results(results), errors_at)
 
     def _read(
         self, queries: list[dict[str, Any]], start: datetime, end: datetime, period_s: int | None = None

@@ -153,6 +153,14 @@ def test_delivery_health_on_the_aws_backend(aws_settings):
     assert "lake-archive-orders-OrderPlaced" in set(
         health.rules["rule"]
     )  # a silent deployed rule still shows
+    # The lake's streams are read by the names the template gives them, every one of them.
+    named = [
+        r["Properties"]["DeliveryStreamName"]["Fn::Sub"].replace("${AWS::StackName}", settings.stack)
+        for r in render_template(DEFINITION)["Resources"].values()
+        if r["Type"] == "AWS::KinesisFirehose::DeliveryStream"
+    ]
+    assert sorted(health.lake_streams["stream"]) == sorted(named) and len(named) == 9
+    assert not health.lake_failures  # no Firehose metric put: nothing failed
     letters = dead_letters(ctx)
     assert len(letters) == 3 and set(letters["queue"]) == {"crm-webhook-dlq"}
     assert set(letters["rule"]) == {"crm-customer-signals"} and set(letters["ERROR_MESSAGE"]) == {

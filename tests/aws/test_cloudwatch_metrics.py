@@ -22,6 +22,7 @@ from app.metrics.cloudwatch import (
     frame_from_points,
     granularity,
 )
+from app.metrics.firehose import firehose_queries
 from tests import instant
 
 NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
@@ -196,6 +197,21 @@ def test_get_batches_500_queries_and_follows_pages():
     assert frame["rule"].nunique() == 300
 
 
+def put_metric(cloudwatch, namespace: str, name: str, value: float, at: datetime, dims: dict) -> None:
+    """One data point, as the service publishes it."""
+    cloudwatch.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": name,
+                "Value": value,
+                "Timestamp": at,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+            }
+        ],
+    )
+
+
 @pytest.mark.dated
 @mock_aws
 def test_moto_cloudwatch_metrics_appear_in_the_frame():
@@ -203,17 +219,7 @@ def test_moto_cloudwatch_metrics_appear_in_the_frame():
     start = (instant.NOW - timedelta(minutes=30)).replace(second=0, microsecond=0)
 
     def put(name, value, minute, **dims):
-        cloudwatch.put_metric_data(
-            Namespace="AWS/Events",
-            MetricData=[
-                {
-                    "MetricName": name,
-                    "Value": value,
-                    "Timestamp": start + timedelta(minutes=minute, seconds=5),
-                    "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
-                }
-            ],
-        )
+        put_metric(cloudwatch, "AWS/Events", name, value, start + timedelta(minutes=minute, seconds=5), dims)
 
     put("Invocations", 3, 1, EventBusName="verticals", RuleName="crm-customer-signals")
     put("Invocations", 2, 1, EventBusName="verticals", RuleName="crm-customer-signals")
@@ -262,3 +268,57 @@ def test_moto_cloudwatch_metrics_appear_in_the_frame():
     ops = frame[frame["rule"] == "ops-alerts"]
     assert set(ops["bus"]) == {"verticals"} and ops["value"].sum() == 0.0  # a silent rule shows zeros
     assert set(frame["bus"]) == {"verticals"}
+
+
+def test_firehose_queries_are_three_per_deployed_stream_by_name():
+    queries = firehose_queries({"events": "prod-events", "orders": "prod-orders"}, 3600)
+    assert [(q["Id"], q["MetricStat"]["Metric"]["MetricName"], q["MetricStat"]["Stat"]) for q in queries] == [
+        ("fc0", "FailedConversion.Records", "Sum"),
+        ("ds0", "DeliveryToS3.Success", "Minimum"),
+        ("df0", "DeliveryToS3.DataFreshness", "Maximum"),
+        ("fc1", "FailedConversion.Records", "Sum"),
+        ("ds1", "DeliveryToS3.Success", "Minimum"),
+        ("df1", "DeliveryToS3.DataFreshness", "Maximum"),
+    ]
+    assert {q["MetricStat"]["Metric"]["Namespace"] for q in queries} == {"AWS/Firehose"}
+    assert [q["MetricStat"]["Metric"]["Dimensions"] for q in queries[::3]] == [
+        [{"Name": "DeliveryStreamName", "Value": "prod-events"}],
+        [{"Name": "DeliveryStreamName", "Value": "prod-orders"}],
+    ]
+
+
+@pytest.mark.dated
+@mock_aws
+def test_moto_firehose_metrics_of_two_streams_per_table():
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    start = (instant.NOW - timedelta(hours=6)).replace(minute=0, second=0, microsecond=0)
+
+    def put(stream, name, value, minute):
+        at = start + timedelta(minutes=minute, seconds=5)
+        put_metric(cloudwatch, "AWS/Firehose", name, value, at, {"DeliveryStreamName": stream})
+
+    for minute, failed, success, freshness in ((10, 0, 1.0, 300), (70, 4, 0.5, 900), (130, 3, 1.0, 450)):
+        put("prod-orders", "FailedConversion.Records", failed, minute)
+        put("prod-orders", "DeliveryToS3.Success", success, minute)
+        put("prod-orders", "DeliveryToS3.DataFreshness", freshness, minute)
+        put("prod-events", "DeliveryToS3.Success", 1.0, minute)
+        put("prod-events", "DeliveryToS3.DataFreshness", 120 + minute, minute)
+    put("prod-payments", "FailedConversion.Records", 99, 20)  # a stream not deployed here: not read
+    put("other-orders", "FailedConversion.Records", 50, 20)  # another stack's stream
+
+    source = CloudWatchMetricsSource(
+        cloudwatch,
+        bus="prod",
+        rules=[],
+        streams={"events": "prod-events", "orders": "prod-orders"},
+        lake_bucket="prod-lake",
+        now=lambda: instant.NOW,
+    )
+    frame = source.firehose_health(start, start + timedelta(hours=4)).set_index("table")
+
+    assert list(frame.index) == ["events", "orders"]
+    assert frame.loc["orders", "failed_conversion"] == 7.0
+    assert bool(frame.loc["orders", "delivery_failed"]) and not bool(frame.loc["events", "delivery_failed"])
+    assert (frame.loc["orders", "max_freshness_s"], frame.loc["events", "max_freshness_s"]) == (900.0, 250.0)
+    assert frame.loc["events", "failed_conversion"] == 0.0  # no data: nothing failed
+    assert frame.loc["orders", "errors_at"] == "s3://prod-lake/_firehose_errors/orders/"
