@@ -26,7 +26,7 @@ may_redrive = ui.may("redrive")  # ops: the redrive controls and the audit trail
 ui.page_header(
     "Delivery health",
     "Per rule: matched events, invocations, failures and latency (CloudWatch's "
-    "AWS/Events metrics), and the dead-letter queues",
+    "AWS/Events metrics), the lake's Firehose streams and the dead-letter queues",
     view.range,
 )
 live = ui.live_toggle(view, key="delivery_live")
@@ -221,6 +221,36 @@ def put_events_row(figures: delivery.PutEventsFigures) -> None:
         )
 
 
+def lake_streams_table(health: delivery.DeliveryMetrics) -> None:
+    st.subheader("Lake delivery")
+    streams = health.lake_streams
+    if streams is None:
+        st.caption(
+            "The local bus writes the lake's Parquet files itself: there is no Firehose stream to watch."
+        )
+        return
+    st.dataframe(
+        streams,
+        hide_index=True,
+        column_order=["table", "stream", "failed_conversion", "delivery_failed", "max_freshness_s"],
+        column_config={
+            "table": st.column_config.TextColumn("Table", pinned=True),
+            "stream": "Firehose stream",
+            "failed_conversion": st.column_config.NumberColumn(
+                "Failed conversion", format="localized", help="FailedConversion.Records, sum"
+            ),
+            "delivery_failed": st.column_config.CheckboxColumn(
+                "S3 delivery failed", help="DeliveryToS3.Success below 1 in the range"
+            ),
+            "max_freshness_s": st.column_config.NumberColumn(
+                "Worst freshness (s)", format="localized", help="DeliveryToS3.DataFreshness, maximum"
+            ),
+        },
+    )
+    if health.lake_failures:  # stream names and the bucket come from the stack: shown as text
+        st.warning(ui.plain(delivery.lake_failure_sentence(streams)), icon=":material/warning:")
+
+
 @ui.live_fragment(live)
 def metrics_section() -> None:
     rng = ui.live_range(view.range) if live else view.range
@@ -242,6 +272,7 @@ def metrics_section() -> None:
     latency_table(health)
     rule_chart(health)
     put_events_row(health.put_events)
+    lake_streams_table(health)
 
 
 # --- dead letters: browse and redrive (not live: a selection must not move under the user)

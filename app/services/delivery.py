@@ -131,6 +131,9 @@ class DeliveryMetrics:
     latency: pd.DataFrame  # LATENCY_COLUMNS, slowest first; p50/p90/p99 NaN where the source has none
     put_events: PutEventsFigures
     queue_depth: dict[str, int]  # messages waiting in each dead-letter queue
+    # Per lake table its Firehose stream's figures (app.metrics.firehose.STREAM_COLUMNS);
+    # None where the lake has no Firehose (the local bus writes Parquet itself).
+    lake_streams: pd.DataFrame | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -138,7 +141,16 @@ class DeliveryMetrics:
             self.rules["matched"].sum() == 0
             and not any(self.queue_depth.values())
             and not self.put_events.any
+            and not self.lake_failures
         )
+
+    @property
+    def lake_failures(self) -> bool:
+        """Whether a lake stream failed a conversion or a delivery to S3 in the range."""
+        streams = self.lake_streams
+        if streams is None or streams.empty:
+            return False
+        return bool((streams["failed_conversion"] > 0).any() or streams["delivery_failed"].any())
 
     @property
     def has_latency(self) -> bool:
@@ -311,6 +323,20 @@ def queue_depth(ctx: Context) -> dict[str, int]:
     return {queue: ctx.dead_letters.depth(queue) for queue in ctx.dead_letters.queues()}
 
 
+def lake_streams(ctx: Context, rng: TimeRange) -> pd.DataFrame | None:
+    """The lake's Firehose streams over the range, when the metrics source has them (the
+    CloudWatch one), else None."""
+    reader = getattr(ctx.metrics, "firehose_health", None)
+    return None if reader is None else reader(rng.start, rng.end)
+
+
+def lake_failure_sentence(streams: pd.DataFrame) -> str:
+    """Where to look when a stream failed: its error prefix in the lake bucket."""
+    failing = streams[(streams["failed_conversion"] > 0) | streams["delivery_failed"]]
+    where = ", ".join(failing["errors_at"])
+    return f"Firehose wrote the records it could not convert or deliver under {where}."
+
+
 def delivery_metrics(ctx: Context, rng: TimeRange) -> DeliveryMetrics:
     """Everything but the dead letters' contents: cheap enough to refresh every few seconds
     (peeking SQS receives and releases every message, so that waits for the user)."""
@@ -322,6 +348,7 @@ def delivery_metrics(ctx: Context, rng: TimeRange) -> DeliveryMetrics:
         latency_table(metrics, latency_percentiles(ctx, rng)),
         put_events(ctx, rng),
         queue_depth(ctx),
+        lake_streams(ctx, rng),
     )
 
 

@@ -115,8 +115,11 @@ def test_delivery_health_ranks_rules_and_lists_dead_letters():
     assert not at.toggle(key="delivery_live:long").value  # 90 days: not live
     # Seeded deliveries take 0 ms; a latency table appears only when a consumer outage in the
     # range made deliveries wait for their retries (which days it covers depends on the date).
-    latency = optional_table_with(at, "latency", "mean_ms")
     subheaders = [h.value for h in at.subheader]
+    assert "Lake delivery" in subheaders  # the local lake has no Firehose: one sentence, no table
+    assert any("writes the lake's Parquet files itself" in c.value for c in at.caption)
+    assert optional_table_with(at, "stream", "failed_conversion") is None
+    latency = optional_table_with(at, "latency", "mean_ms")
     if latency is None:
         assert "Latency from ingestion, slowest first" not in subheaders
         return

@@ -25,8 +25,10 @@ import streamlit as st
 from moto import mock_aws
 
 from app.bus.definition import load_definition
+from app.display import plain
 from app.infra.render import render_template
 from app.lake.rollups import ROLLUP_TABLES
+from app.lake.tables import TABLES
 from tests.app.apptest import open_app, open_page
 from tests.app.page_content import table_with
 from tests.aws.cfn_moto import REGION, Resolver, create_stack
@@ -226,6 +228,47 @@ def test_delivery_health_shows_cloudwatch_metrics_and_sqs_dead_letters(on_aws):
         3,
     ]
     assert set(letters["target"]) == {"api-destination/crm-webhook/0a1b"}
+
+
+def put_firehose_metrics(now: datetime) -> None:
+    """Two lake streams as Firehose publishes them (dimension DeliveryStreamName): orders
+    failed a conversion and a delivery, events delivered everything."""
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    for minutes_ago, failed, success, freshness in ((50, 5, 1.0, 400.0), (20, 2, 0.0, 1200.0)):
+        at = now - timedelta(minutes=minutes_ago)
+        for stream, data in (
+            (f"{STACK}-orders", {"FailedConversion.Records": failed, "DeliveryToS3.Success": success}),
+            (f"{STACK}-events", {"DeliveryToS3.Success": 1.0}),
+        ):
+            data["DeliveryToS3.DataFreshness"] = freshness if stream.endswith("orders") else 90.0
+            dims = [{"Name": "DeliveryStreamName", "Value": stream}]
+            cloudwatch.put_metric_data(
+                Namespace="AWS/Firehose",
+                MetricData=[
+                    {"MetricName": name, "Value": value, "Timestamp": at, "Dimensions": dims}
+                    for name, value in data.items()
+                ],
+            )
+
+
+def test_delivery_health_shows_the_lake_streams_firehose_errors(on_aws):
+    put_firehose_metrics(NOW.replace(second=0, microsecond=0))
+    at = open_page("delivery_health", {"range": "24h"})
+    assert_clean(at)
+    streams = table_with(at, "stream", "failed_conversion").set_index("table")
+    assert len(streams) == len(TABLES)  # every deployed stream, data or not
+    assert streams.loc["orders", "stream"] == f"{STACK}-orders"
+    assert streams.loc["orders", "failed_conversion"] == 7
+    assert bool(streams.loc["orders", "delivery_failed"]) and not streams.loc["events", "delivery_failed"]
+    assert (streams.loc["orders", "max_freshness_s"], streams.loc["events", "max_freshness_s"]) == (1200, 90)
+    assert streams.loc["payments", "failed_conversion"] == 0 and pd.isna(
+        streams.loc["payments", "max_freshness_s"]
+    )
+    bucket = on_aws["resolver"].ref("LakeBucket")
+    warnings = texts(at.warning)
+    pointer = f"could not convert or deliver under s3://{bucket}/_firehose_errors/orders/."
+    assert any(w.endswith(plain(pointer)) for w in warnings), warnings  # escaped like the page's text
+    assert not any("events/" in w for w in warnings)
 
 
 def test_redrive_on_aws_puts_the_events_back_on_the_bus(on_aws):

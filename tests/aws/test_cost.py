@@ -11,10 +11,12 @@ from app.bus.definition import load_definition
 from app.engines.athena import cost_usd
 from app.infra.render import render_template
 from app.infra.rules import deployed_rule_names
+from app.lake.tables import TABLES
 from app.metrics.cloudwatch import CloudWatchMetricsSource
 from app.services.delivery import COUNTS, LATENCIES, PERCENTILES, PUT_EVENTS, RECENT_METRICS
 from app.services.live import AWS_UP_TO, live_policy, refreshes_per_hour
 from app.settings import REPO_ROOT
+from app.stack_names import delivery_stream_name
 
 DOC = (REPO_ROOT / "docs" / "aws.md").read_text()
 # How often an open live page on AWS reads its figures: the longest range still live.
@@ -38,18 +40,25 @@ class CountingCloudWatch:
 def metrics_requested(read) -> tuple[int, int]:
     cloudwatch = CountingCloudWatch()
     source = CloudWatchMetricsSource(
-        cloudwatch, bus="verticals", rules=deployed_rule_names(load_definition()), now=lambda: NOW
+        cloudwatch,
+        bus="verticals",
+        rules=deployed_rule_names(load_definition()),
+        streams={table: delivery_stream_name("verticals", table) for table in TABLES},
+        lake_bucket="verticals-lake",
+        now=lambda: NOW,
     )
     read(source)
     return cloudwatch.metrics, cloudwatch.calls
 
 
 def view(source: CloudWatchMetricsSource) -> None:
-    """What delivery.delivery_metrics asks for: rule metrics, percentiles, PutEvents."""
+    """What delivery.delivery_metrics asks for: rule metrics, percentiles, PutEvents, the
+    lake's Firehose streams."""
     start = NOW - timedelta(days=30)
     source.get(list(COUNTS + LATENCIES), start, NOW, 3600)
     source.latency_percentiles(list(LATENCIES), start, NOW, percentiles=PERCENTILES)
     source.get(list(PUT_EVENTS), start, NOW, 3600)
+    source.firehose_health(start, NOW)
 
 
 def recent(source: CloudWatchMetricsSource) -> None:
@@ -73,6 +82,17 @@ def test_the_documented_alarm_count_is_the_templates():
     resources = render_template(load_definition())["Resources"]
     alarms = sum(1 for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm")
     assert f"| {alarms} alarms |" in DOC and f"| {alarms * ALARM_MONTH:.2f} |" in DOC
+
+
+def test_the_documented_firehose_share_of_a_view():
+    """Three statistics per lake stream, all streams in one call (under 500 queries)."""
+
+    def firehose(source: CloudWatchMetricsSource) -> None:
+        source.firehose_health(NOW - timedelta(days=30), NOW)
+
+    metrics, calls = metrics_requested(firehose)
+    assert (metrics, calls) == (3 * len(TABLES), 1)
+    assert f"{len(TABLES)} lake streams × 3 statistics" in DOC
 
 
 def test_no_longer_range_is_live_on_aws():

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pandas as pd
@@ -6,6 +7,7 @@ import pytest
 
 from app.bus.dead_letter_source import LocalDeadLetters
 from app.bus.dlq import LocalDeadLetterQueue
+from app.metrics.firehose import stream_frame
 from app.services import context, delivery
 from app.services.context import Context
 from app.services.timerange import custom_range
@@ -351,6 +353,30 @@ def test_delivery_metrics_puts_the_pieces_together():
     assert (start["mean_ms"], start["p50"], start["p99"]) == (120.0, 40.0, 900.0)
     assert health.has_latency and health.has_percentiles
     assert health.put_events.entries == 30 and health.waiting == 3 and not health.is_empty
+    assert health.lake_streams is None and not health.lake_failures  # no Firehose behind this source
+
+
+def test_lake_stream_failures_point_at_their_error_prefix_only():
+    streams = stream_frame(
+        {"events": "prod-events", "orders": "prod-orders", "refunds": "prod-refunds"},
+        {"fc1": {NOW: 3.0}, "ds1": {NOW: 1.0}, "ds2": {NOW: 0.0}, "ds0": {NOW: 1.0}, "df0": {NOW: 60.0}},
+        {t: f"s3://lake/_firehose_errors/{t}/" for t in ("events", "orders", "refunds")},
+    )
+    assert streams["failed_conversion"].tolist() == [0.0, 3.0, 0.0]
+    assert streams["delivery_failed"].tolist() == [False, False, True]
+    assert streams["max_freshness_s"].iloc[0] == 60.0 and streams["max_freshness_s"].iloc[1:].isna().all()
+    assert delivery.lake_failure_sentence(streams) == (
+        "Firehose wrote the records it could not convert or deliver under "
+        "s3://lake/_firehose_errors/orders/, s3://lake/_firehose_errors/refunds/."
+    )
+    empty = delivery.DeliveryMetrics(
+        pd.DataFrame(), pd.DataFrame({"matched": []}), pd.DataFrame(), delivery.PutEventsFigures(), {}
+    )
+    assert empty.is_empty and not empty.lake_failures
+    failing = replace(empty, lake_streams=streams)
+    assert failing.lake_failures and not failing.is_empty  # a failing stream alone is worth the page
+    quiet = replace(empty, lake_streams=streams.iloc[:1])
+    assert not quiet.lake_failures and quiet.is_empty
 
 
 def test_recent_activity_is_whole_minutes_of_the_last_hour_summed_over_rules():
