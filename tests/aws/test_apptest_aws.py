@@ -27,7 +27,7 @@ from moto import mock_aws
 from app.bus.definition import load_definition
 from app.display import plain
 from app.infra.render import render_template
-from app.lake.rollups import ROLLUP_TABLES
+from app.lake.rollups import ROLLUP_TABLES, refresh_rollups
 from app.lake.tables import TABLES
 from tests.app.apptest import open_app, open_page
 from tests.app.page_content import table_with
@@ -152,9 +152,13 @@ def fresh_caches() -> None:
 @pytest.fixture(scope="module")
 def lake_from_s3(tmp_path_factory) -> Path:
     """``demo seed --backend aws`` run against the stack on moto, then the lake bucket's
-    objects downloaded at their keys: the lake Athena answers from."""
+    objects downloaded at their keys: the lake Athena answers from. Its closed days are
+    rolled up locally: moto's Athena logs the rollup INSERTs a page sends without running
+    them (tests/aws/moto_athena.py), so these files stand for what Athena would write."""
     with seeded_stack(STACK) as (resolver, _env):
-        return download_lake(resolver, tmp_path_factory.mktemp("s3-lake"))
+        lake = download_lake(resolver, tmp_path_factory.mktemp("s3-lake"))
+    refresh_rollups(lake)
+    return lake
 
 
 @pytest.fixture
