@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import boto3
 import pandas as pd
@@ -27,13 +26,12 @@ from moto import mock_aws
 from app.bus.definition import load_definition
 from app.display import plain
 from app.infra.render import render_template
-from app.lake.rollups import ROLLUP_TABLES, refresh_rollups
+from app.lake.rollups import ROLLUP_TABLES
 from app.lake.tables import TABLES
 from tests.app.apptest import open_app, open_page
 from tests.app.page_content import table_with
 from tests.aws.cfn_moto import REGION, Resolver, create_stack
 from tests.aws.moto_athena import athena_answers_from
-from tests.aws.seed_moto import download_lake, seeded_stack
 from tests.instant import NOW, TODAY
 
 STACK = "prod"
@@ -147,18 +145,6 @@ def send_dead_letters(queue_url: str, count: int = 3) -> list[str]:
 def fresh_caches() -> None:
     st.cache_data.clear()
     st.cache_resource.clear()  # the context holds clients and CloudWatch's discovered series
-
-
-@pytest.fixture(scope="module")
-def lake_from_s3(tmp_path_factory) -> Path:
-    """``demo seed --backend aws`` run against the stack on moto, then the lake bucket's
-    objects downloaded at their keys: the lake Athena answers from. Its closed days are
-    rolled up locally: moto's Athena logs the rollup INSERTs a page sends without running
-    them (tests/aws/moto_athena.py), so these files stand for what Athena would write."""
-    with seeded_stack(STACK) as (resolver, _env):
-        lake = download_lake(resolver, tmp_path_factory.mktemp("s3-lake"))
-    refresh_rollups(lake)
-    return lake
 
 
 @pytest.fixture
