@@ -7,7 +7,9 @@ SELECT (:mod:`app.lake.rollup_sql`). Pages read them through :meth:`AthenaRollup
 (the engine's ``rollup_days``), exactly as on DuckDB: app/services/rollup_plan.py reads the
 whole hours of the days it returns from the rollups and everything else raw.
 
-Which days are done: one empty marker object per day, ``rollups/_state/done/dt=<day>``,
+Which days are done: one empty marker object per day, ``rollups/_state/v<N>/done/dt=<day>``
+(``N``: app/lake/rollups.py's ``ROLLUP_VERSION``, so that a new definition builds each day
+again, deleting the old rows first),
 listed with ListObjectsV2 (one request per 1,000 days, $0.005 per 1,000 requests: about
 $0.000005 a page view; no Athena query, so no 10 MB minimum bill, no ``SHOW PARTITIONS``,
 no ``SELECT DISTINCT dt`` that would cost a query per view). A day without its marker is
@@ -15,7 +17,7 @@ read raw, whatever rows its prefix holds.
 
 Building a batch of days (at most 100: Athena's partitions per INSERT):
 
-1. claim each day: ``rollups/_state/claim/dt=<day>`` (a token and the time) created with
+1. claim each day: ``rollups/_state/v<N>/claim/dt=<day>`` (a token and the time) created with
    ``If-None-Match: *`` (S3 conditional write: one claimant wins). A claim older than
    :data:`STALE_CLAIM` (its builder died) is taken over with ``If-Match`` on the ETag
    read, so again one wins. A
@@ -59,9 +61,9 @@ from app.aws.errors import explain
 from app.engines.base import QueryError
 from app.lake.paths import check_dt
 from app.lake.rollup_sql import MAX_DAYS_PER_INSERT, ROLLUPS_PREFIX, insert_sql, rollup_prefix
-from app.lake.rollups import ROLLUP_TABLES
+from app.lake.rollups import ROLLUP_TABLES, ROLLUP_VERSION
 
-STATE = f"{ROLLUPS_PREFIX}/_state"
+STATE = f"{ROLLUPS_PREFIX}/_state/v{ROLLUP_VERSION}"  # another version's markers: not done
 DONE = f"{STATE}/done/dt="
 CLAIM = f"{STATE}/claim/dt="
 GRACE = timedelta(minutes=30)  # Firehose buffers up to 900 s, then retries

@@ -3,13 +3,15 @@ generated from the very SELECT the local builder runs (:data:`app.lake.rollups.R
 so that both compute the same rows.
 
 The local SELECTs are DuckDB SQL over views of the raw tables named like them (already
-narrowed to the days being built) and ``<table>_all`` (every day of one table: the lead
-time looks up orders placed on any day). For Athena (Trino) each one is:
+narrowed to the days being built) and ``<table>_lookback`` (those days and the
+``LEAD_LOOKBACK_DAYS`` before them: the lead time looks up the orders a day's shipments
+ship). For Athena (Trino) each one is:
 
 - parsed as DuckDB by sqlglot; ``GROUP BY ALL`` (DuckDB only) becomes the ordinals of the
   SELECT's non-aggregate columns;
 - every raw table ``t`` becomes ``(SELECT * FROM t WHERE dt IN (<days>))``, so that Athena
-  reads only those partitions; ``t_all`` becomes ``t`` (all of it);
+  reads only those partitions; ``t_lookback`` becomes ``(SELECT * FROM t WHERE dt BETWEEN
+  <first day - 21> AND <last day>)``;
 - written as Trino, wrapped in ``INSERT INTO <rollup> (<columns>, dt) SELECT CAST(<column>
   AS <its Glue type>), …, dt FROM (…)``: the Glue table's types whatever the SELECT's
   (``hour`` is a TIMESTAMPTZ in DuckDB, a plain ``timestamp`` in Glue, both UTC).
@@ -31,11 +33,10 @@ import sqlglot
 from sqlglot import exp
 
 from app.lake.paths import check_dt
-from app.lake.rollups import ROLLUP_SQL, ROLLUP_TABLES
+from app.lake.rollups import LOOKBACK, ROLLUP_SQL, ROLLUP_TABLES, lookback_days
 from app.lake.tables import TABLES, Table
 
 ROLLUPS_PREFIX = "rollups"
-ALL_DAYS = "_all"
 MAX_DAYS_PER_INSERT = 100  # Athena: INSERT INTO writes at most 100 partitions per query
 
 # Glue column type -> the Trino type a value is cast to before it is inserted.
@@ -69,16 +70,18 @@ def _expand_group_by_all(tree: exp.Expr) -> None:
 
 
 def _raw_tables(tree: exp.Expr, days: list[str]) -> None:
-    """Raw table names become their days' rows; ``t_all`` becomes all of ``t``."""
+    """Raw table names become their days' rows; ``t_lookback`` those of the lookback."""
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     listed = [exp.Literal.string(d) for d in days]
+    first, last = (exp.Literal.string(d) for d in lookback_days(days))
     for table in list(tree.find_all(exp.Table)):
         name = table.name
         if name in ctes and not table.db:
             continue
         alias = table.alias or name
-        if name.endswith(ALL_DAYS) and name[: -len(ALL_DAYS)] in TABLES:
-            table.replace(exp.to_table(name[: -len(ALL_DAYS)]).as_(alias))
+        if name.endswith(LOOKBACK) and name[: -len(LOOKBACK)] in TABLES:
+            rows = exp.select("*").from_(name[: -len(LOOKBACK)]).where(exp.column("dt").between(first, last))
+            table.replace(rows.subquery(alias))
         elif name in TABLES:
             rows = exp.select("*").from_(name).where(exp.column("dt").isin(*listed))
             table.replace(rows.subquery(alias))

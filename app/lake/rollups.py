@@ -1,10 +1,12 @@
 """Rollups: small tables of per-hour aggregates of the lake, so that pages cost O(days).
 
-Two rollup tables, declared as :class:`~app.lake.tables.Table` like the lake's own (so the
-Glue catalog can be generated from them later), each one Parquet file per UTC day::
+Three rollup tables, declared as :class:`~app.lake.tables.Table` like the lake's own (the
+Glue catalog and the CloudFormation template are generated from them), each one Parquet
+file per UTC day::
 
     <lake>/events_hourly/dt=2026-11-25/rollup.parquet    events per hour × source × detail type
     <lake>/overview_hourly/dt=2026-11-25/rollup.parquet  every Overview part per hour
+    <lake>/shipment_leads/dt=2026-11-25/rollup.parquet   each shipment's time and lead time
 
 Everything is bucketed by UTC hour, the finest unit any page groups by (pages group by
 UTC hours, days and weeks and only *show* them in the settings' time zone), so every
@@ -13,10 +15,12 @@ hours (a preset ends at now rounded to 5 minutes; a custom range in Asia/Kolkata
 ``:30``) are read from the raw tables: no 15-minute buckets are needed.
 
 The hourly parts are those :mod:`app.services.overview` reads, with two that are not plain
-per-hour sums: ``lead_hours``/``lead_count`` (shipments joined to the orders they ship)
-are kept per shipment hour *and* the order's placement day (``placed_dt``), since the page
-only counts orders placed in a window that depends on the range; ``capacity`` is kept per
-day written (``dt``) and ``plan_date``, the two the page filters it on.
+per-hour sums: ``lead_hours``/``lead_count`` (shipments joined to the orders they ship,
+placed on the shipment's UTC day or up to :data:`LEAD_LOOKBACK_DAYS` days before it, so
+that a day's lead time does not depend on the range it is seen in), and ``capacity``, kept
+per day written (``dt``) and ``plan_date``, the two the page filters it on. A third table,
+``shipment_leads``, keeps each shipment's lead time (one row per ``OrderShipped``) so
+that a range's edges on closed days (partial hours) need not look up 22 days of orders.
 
 Maintenance. A day's files are built once the day is closed (ended :data:`GRACE` ago);
 the day's own UTC day under way is always read raw. Every build replaces the whole day's
@@ -28,17 +32,18 @@ that is dirty is read raw by pages until :func:`refresh_rollups` rebuilds it. A 
 from its own on. :func:`refresh_rollups` runs after each compaction (``bus serve`` and
 ``lake compact``) and after seeding; :func:`rebuild_rollups` rebuilds from raw.
 
-Known difference from raw: the lead time takes an order's *earliest* placement; the page's
-raw query takes the earliest placement inside its window. They differ only for an order id
-placed on two different days with the window's first day between them (a duplicate of the
-same event, e.g. a replay, has the same time and does not count). And an order placed
-after its own shipment, on a day still open, reaches the shipment's closed day only at the
-next :func:`rebuild_rollups`.
+Known difference from raw: the lead time takes an order's earliest placement in the 22
+days up to the shipment's day; the page's raw query takes the earliest placement in its own
+window (the 22 days up to its first raw day, to its last). They differ only for an order id
+placed on two different days with one window's first day between them (a duplicate of the
+same event, e.g. a replay, has the same time and does not count).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import os
 import time
 import uuid
@@ -74,18 +79,36 @@ OVERVIEW_HOURLY = Table(
     columns=(
         Column("hour", "timestamp", "start of the UTC hour; null for capacity"),
         Column("part", "string", "a part of the Overview's daily parts"),
-        Column("placed_dt", "date", "lead_hours, lead_count: the UTC day the order was placed"),
         Column("plan_date", "date", "capacity: the day planned"),
         Column("value", "double"),
     ),
 )
 
-ROLLUP_TABLES: dict[str, Table] = {t.name: t for t in (EVENTS_HOURLY, OVERVIEW_HOURLY)}
+SHIPMENT_LEADS = Table(
+    name="shipment_leads",
+    doc="Rollup: each OrderShipped's time and lead time (the Overview's edges on closed days).",
+    columns=(
+        Column("time", "timestamp", "the shipment's time"),
+        Column("hours", "double", "hours since the order was placed (see LEAD_LOOKBACK_DAYS)"),
+    ),
+)
+
+ROLLUP_TABLES: dict[str, Table] = {t.name: t for t in (EVENTS_HOURLY, OVERVIEW_HOURLY, SHIPMENT_LEADS)}
 
 FILE_NAME = "rollup.parquet"
+# Bumped whenever ROLLUP_SQL or a rollup table's columns change (tests/lake/test_rollup_sql.py
+# pins the definition's digest to it): rollups of another version are never read; locally
+# the next refresh rebuilds every day, on Athena each day is built again on demand.
+ROLLUP_VERSION = 2
+VERSION_FILE = "version"  # <lake>/_rollups/version: the version every rolled-up day is of
 STATE = "_rollups"  # <lake>/_rollups/dirty/{dt,from}=YYYY-MM-DD markers and the lock
 GRACE = timedelta(minutes=10)  # a day is closed this long after it ends (writers finish)
 LEAD_DETAIL_TYPE = "OrderPlaced"  # a late one changes the lead time of later days
+# A shipment's lead time counts when its order was placed on the shipment's UTC day or up
+# to this many days before it (else it is left out): a day's figure is the same in every
+# range, and a day's lookup of orders is bounded (22 days, not the whole history).
+LEAD_LOOKBACK_DAYS = 21
+LOOKBACK = "_lookback"  # ``<table>_lookback``: that table's rows of the days built and the 21 before
 
 # (part, table, detail type or None for every row, aggregate), as the Overview sums them.
 COUNTED_PARTS: tuple[tuple[str, str, str | None, str], ...] = (
@@ -170,8 +193,38 @@ def _dirty(markers: Iterable[Path]) -> tuple[set[str], str | None]:
     return days, first_from
 
 
+def definition_digest() -> str:
+    """A digest of what the rollups are: every table's columns and SELECT."""
+    text = json.dumps(
+        {n: [[(c.name, c.type) for c in t.columns], ROLLUP_SQL[n]] for n, t in ROLLUP_TABLES.items()},
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _version_file(lake: Path) -> Path:
+    return Path(lake) / STATE / VERSION_FILE
+
+
+def is_current(lake: Path) -> bool:
+    """The lake's rollups are of :data:`ROLLUP_VERSION` (a lake without any: not yet)."""
+    try:
+        return _version_file(lake).read_text().strip() == str(ROLLUP_VERSION)
+    except OSError:
+        return False
+
+
+def _stamp(lake: Path) -> None:
+    path = _version_file(lake)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp.write_text(f"{ROLLUP_VERSION}\n")
+    os.replace(tmp, path)
+
+
 def rolled_up_days(lake: Path) -> set[str]:
-    """Days whose rollup files all exist (dirty or not)."""
+    """Days whose rollup files all exist (dirty or not), of the current version."""
+    if not is_current(lake):
+        return set()
     found: set[str] | None = None
     for table in ROLLUP_TABLES.values():
         folder = Path(lake) / table.name
@@ -246,40 +299,57 @@ FROM events GROUP BY ALL
 def _counted_sql(part: str, table: str, detail_type: str | None, aggregate: str) -> str:
     only = f" WHERE detail_type = '{detail_type}'" if detail_type else ""
     return (
-        f"SELECT dt, {HOUR} AS hour, '{part}' AS part, CAST(NULL AS DATE) AS placed_dt, "
-        f"CAST(NULL AS DATE) AS plan_date, CAST({aggregate} AS DOUBLE) AS value "
+        f"SELECT dt, {HOUR} AS hour, '{part}' AS part, CAST(NULL AS DATE) AS plan_date, "
+        f"CAST({aggregate} AS DOUBLE) AS value "
         f"FROM {table}{only} GROUP BY 1, 2"
     )
 
 
-OVERVIEW_HOURLY_SQL = """
-WITH
+# Each OrderShipped with the hours since its order was placed (placed in the lookback).
+LEAD_CTES = f"""
 placed AS (
-  SELECT order_id, min(time) AS placed_at FROM orders_all
-  WHERE detail_type = 'OrderPlaced' GROUP BY order_id
+  SELECT order_id, min(time) AS placed_at FROM orders{LOOKBACK}
+  WHERE detail_type = '{LEAD_DETAIL_TYPE}' GROUP BY order_id
 ),
 lead AS (
-  SELECT s.dt, CAST(date_trunc('hour', CAST(s.time AS TIMESTAMP)) AS TIMESTAMPTZ) AS hour,
-    CAST(p.placed_at AS DATE) AS placed_dt, date_diff('second', p.placed_at, s.time) / 3600.0 AS hours
+  SELECT s.dt, s.time, date_diff('second', p.placed_at, s.time) / 3600.0 AS hours
   FROM shipments s JOIN placed p ON s.order_id = p.order_id
   WHERE s.detail_type = 'OrderShipped'
+    AND date_diff('day', CAST(p.placed_at AS DATE), CAST(s.time AS DATE)) BETWEEN 0 AND {LEAD_LOOKBACK_DAYS}
+)"""
+
+OVERVIEW_HOURLY_SQL = f"""
+WITH {LEAD_CTES.strip()},
+lead_hourly AS (
+  SELECT dt, CAST(date_trunc('hour', CAST(time AS TIMESTAMP)) AS TIMESTAMPTZ) AS hour, hours FROM lead
 )
-SELECT dt, hour, 'lead_hours' AS part, placed_dt, CAST(NULL AS DATE) AS plan_date, sum(hours) AS value
-FROM lead GROUP BY 1, 2, 4
+SELECT dt, hour, 'lead_hours' AS part, CAST(NULL AS DATE) AS plan_date, sum(hours) AS value
+FROM lead_hourly GROUP BY 1, 2
 UNION ALL
-SELECT dt, hour, 'lead_count', placed_dt, NULL, CAST(count(*) AS DOUBLE) FROM lead GROUP BY 1, 2, 4
+SELECT dt, hour, 'lead_count', NULL, CAST(count(*) AS DOUBLE) FROM lead_hourly GROUP BY 1, 2
 UNION ALL
-SELECT dt, NULL, 'capacity', NULL, plan_date, CAST(sum(capacity_units) AS DOUBLE) FROM production
-WHERE detail_type = 'CapacityPlanned' GROUP BY 1, 5
+SELECT dt, NULL, 'capacity', plan_date, CAST(sum(capacity_units) AS DOUBLE) FROM production
+WHERE detail_type = 'CapacityPlanned' GROUP BY 1, 4
 """ + "".join("UNION ALL\n" + _counted_sql(*spec) + "\n" for spec in COUNTED_PARTS)
 
+SHIPMENT_LEADS_SQL = f"WITH {LEAD_CTES.strip()}\nSELECT dt, time, hours FROM lead\n"
+
 # Each rollup table's SELECT (DuckDB SQL, ``dt`` first, then the table's columns) over views
-# of the raw tables named like them, ``<table>_all`` for every day of one. The local builder
-# runs these; app/lake/rollup_sql.py transpiles the same texts for Athena.
+# of the raw tables named like them (the days built), ``<table>_lookback`` for those days
+# and the LEAD_LOOKBACK_DAYS before them. The local builder runs these;
+# app/lake/rollup_sql.py transpiles the same texts for Athena.
 ROLLUP_SQL: dict[str, str] = {
     EVENTS_HOURLY.name: EVENTS_HOURLY_SQL,
     OVERVIEW_HOURLY.name: OVERVIEW_HOURLY_SQL,
+    SHIPMENT_LEADS.name: SHIPMENT_LEADS_SQL,
 }
+
+
+def lookback_days(days: Iterable[str]) -> tuple[str, str]:
+    """The first and last ``dt`` a ``<table>_lookback`` view holds when ``days`` are built."""
+    chosen = sorted(days)
+    first = date.fromisoformat(chosen[0]) - timedelta(days=LEAD_LOOKBACK_DAYS)
+    return first.isoformat(), chosen[-1]
 
 
 def _connect():
@@ -323,7 +393,10 @@ def build_days(lake: Path, days: Iterable[str]) -> int:
     try:
         for table in TABLES.values():
             _table_view(db, table, lake, chosen)
-        _table_view(db, ORDERS, lake, None, "orders_all")  # the lead: orders placed any day
+        first, last = lookback_days(chosen)
+        span = (date.fromisoformat(last) - date.fromisoformat(first)).days
+        window = [(date.fromisoformat(first) + timedelta(days=n)).isoformat() for n in range(span + 1)]
+        _table_view(db, ORDERS, lake, window, f"{ORDERS.name}{LOOKBACK}")  # the lead's orders
         for table in ROLLUP_TABLES.values():
             for day, rows in _split_by_day(db, ROLLUP_SQL[table.name], table, chosen):
                 _write_atomic(rows, rollup_file(lake, table, day))
@@ -382,6 +455,7 @@ def refresh_rollups(lake: Path, now: datetime | None = None) -> RollupReport:
         )
         built = build_days(lake, todo)
         removed = _remove(lake, done - raw_days(lake))
+        _stamp(lake)  # every closed day is now of this version (an older one: all rebuilt)
         for marker in claimed:
             marker.unlink(missing_ok=True)
     return RollupReport(built, removed, time.monotonic() - started)
@@ -398,6 +472,8 @@ def rebuild_rollups(lake: Path, since: date | str | None = None, now: datetime |
         built = build_days(lake, todo)
         stale = {d for d in rolled_up_days(lake) - raw_days(lake) if first is None or d >= first}
         removed = _remove(lake, stale)
+        if first is None:
+            _stamp(lake)
         _settle(lake, claimed, first, done=rolled_up_days(lake))
     return RollupReport(built, removed, time.monotonic() - started)
 

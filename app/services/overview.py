@@ -9,24 +9,43 @@ Where the engine has rollups (app/lake/rollups.py), the query reads the whole ho
 days they cover from ``overview_hourly`` and only the rest (partial hours at the range's
 edges, the day under way, days dirty with late events) from the raw tables: the same
 figures (tests/services/test_rollup_equality.py), at a cost of O(days) instead of O(events).
+The lead time of a partial hour on a covered day comes from ``shipment_leads``; only days
+not covered look up the orders their shipments ship (the 21 days before them).
+
+The mean lead time counts the shipments whose order was placed on the shipment's UTC day
+or up to ``LEAD_LOOKBACK_DAYS`` (21) days before it: a day's figure is the same in every
+range it is seen in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from app.lake.rollups import LEAD_LOOKBACK_DAYS
 from app.services.common import run_sql, to_day
 from app.services.context import Context
-from app.services.rollup_plan import day_runs, piece_days, pieces_predicate, rollup_days, run_planned, split
+from app.services.rollup_plan import (
+    Piece,
+    day_runs,
+    piece_days,
+    pieces_predicate,
+    rollup_days,
+    run_planned,
+    split,
+)
 from app.services.timerange import TimeRange
 
 # Orders that were shipped in the range were placed up to this many days before it.
-LEAD_TIME_LOOKBACK_DAYS = 21
+LEAD_TIME_LOOKBACK_DAYS = LEAD_LOOKBACK_DAYS
+# A shipment's order placed on its UTC day or up to LEAD_LOOKBACK_DAYS before (rollups.py).
+IN_LOOKBACK = (
+    f"date_diff('day', CAST(p.placed_at AS DATE), CAST(s.time AS DATE)) BETWEEN 0 AND {LEAD_LOOKBACK_DAYS}"
+)
 
 # (part, table, detail type or None for every row, aggregate): one SQL branch each.
 COUNTED_PARTS: tuple[tuple[str, str, str | None, str], ...] = (
@@ -46,7 +65,7 @@ IN_RANGE = "dt BETWEEN :dt_from AND :dt_to AND time >= :t_from AND time < :t_to"
 
 # Shipments joined to the orders they ship (placed up to LEAD_TIME_LOOKBACK_DAYS earlier),
 # and capacity by the day it was planned for.
-LEAD_AND_CAPACITY_SQL = """
+LEAD_AND_CAPACITY_SQL = f"""
 WITH
 placed AS (
   SELECT order_id, min(time) AS placed_at FROM orders
@@ -57,7 +76,7 @@ lead AS (
   SELECT CAST(s.time AS DATE) AS day, date_diff('second', p.placed_at, s.time) / 3600.0 AS hours
   FROM shipments s JOIN placed p ON s.order_id = p.order_id
   WHERE s.dt BETWEEN :dt_from AND :dt_to AND s.time >= :t_from AND s.time < :t_to
-    AND s.detail_type = 'OrderShipped'
+    AND s.detail_type = 'OrderShipped' AND {IN_LOOKBACK}
 )
 SELECT day, 'lead_hours' AS part, sum(hours) AS value FROM lead GROUP BY 1
 UNION ALL
@@ -91,26 +110,32 @@ SELECT CASE WHEN part = 'capacity' THEN plan_date ELSE CAST(hour AS DATE) END AS
   sum(value) AS value
 FROM overview_hourly
 WHERE dt BETWEEN :dt_orders_from AND :dt_to AND (
-  (part <> 'capacity' AND {hours} AND (part NOT IN ('lead_hours', 'lead_count')
-    OR placed_dt BETWEEN CAST(:dt_orders_from AS DATE) AND CAST(:dt_to AS DATE)))
+  (part <> 'capacity' AND {hours})
   OR (part = 'capacity' AND {days} AND plan_date BETWEEN CAST(:dt_from AS DATE) AND CAST(:dt_to AS DATE)))
 GROUP BY 1, 2
 """
-# The rest from the raw tables: shipments of the raw pieces ({shipments}, {shipped}) with
-# the orders they ship placed in the raw query's window; capacity of days not rolled up.
-RAW_LEAD_SQL = """
-SELECT l.day, k.part,
-  CASE WHEN k.part = 'lead_hours' THEN sum(l.hours) ELSE CAST(count(*) AS DOUBLE) END AS value
+# The rest from the raw tables. Lead time of raw pieces on covered days: shipment_leads
+# ({leads}); of the other raw pieces ({shipments}, {shipped}): their shipments joined to
+# the orders placed from LEAD_LOOKBACK_DAYS before the first of them (:dt_lead_from).
+LEAD_PARTS = "CROSS JOIN (VALUES ('lead_hours'), ('lead_count')) AS k(part)"
+LEAD_VALUE = "CASE WHEN k.part = 'lead_hours' THEN sum(l.hours) ELSE CAST(count(*) AS DOUBLE) END"
+ROLLED_LEAD_SQL = f"""
+SELECT CAST(l.time AS DATE) AS day, k.part, {LEAD_VALUE} AS value
+FROM shipment_leads l {LEAD_PARTS} WHERE {{leads}}
+GROUP BY 1, 2
+"""
+RAW_LEAD_SQL = f"""
+SELECT l.day, k.part, {LEAD_VALUE} AS value
 FROM (
   SELECT CAST(s.time AS DATE) AS day, date_diff('second', p.placed_at, s.time) / 3600.0 AS hours
   FROM shipments s JOIN (
     SELECT order_id, min(time) AS placed_at FROM orders
-    WHERE dt BETWEEN :dt_orders_from AND :dt_to AND detail_type = 'OrderPlaced'
-      AND order_id IN (SELECT order_id FROM shipments WHERE {shipped} AND detail_type = 'OrderShipped')
+    WHERE dt BETWEEN :dt_lead_from AND :dt_lead_to AND detail_type = 'OrderPlaced'
+      AND order_id IN (SELECT order_id FROM shipments WHERE {{shipped}} AND detail_type = 'OrderShipped')
     GROUP BY order_id
   ) p ON s.order_id = p.order_id
-  WHERE {shipments} AND s.detail_type = 'OrderShipped'
-) l CROSS JOIN (VALUES ('lead_hours'), ('lead_count')) AS k(part)
+  WHERE {{shipments}} AND s.detail_type = 'OrderShipped' AND {IN_LOOKBACK}
+) l {LEAD_PARTS}
 GROUP BY 1, 2
 """
 RAW_CAPACITY_SQL = """
@@ -151,15 +176,29 @@ def _raw_table_sql(table: str, where: str) -> str:
     )
 
 
+def _cut_by_day(pieces: list[Piece], clean: frozenset[str]) -> tuple[list[Piece], list[Piece]]:
+    """``pieces`` cut at midnights (UTC): the parts on ``clean`` days, and the others."""
+    covered: list[Piece] = []
+    other: list[Piece] = []
+    for piece_start, end in pieces:
+        cursor = piece_start
+        while cursor < end:
+            midnight = datetime.combine(cursor.date() + timedelta(days=1), datetime.min.time(), UTC)
+            part = (cursor, min(end, midnight))
+            (covered if cursor.date().isoformat() in clean else other).append(part)
+            cursor = part[1]
+    return covered, other
+
+
 def planned_parts_sql(
     rng: TimeRange, orders_from: str, clean: frozenset[str]
 ) -> tuple[str, dict[str, Any], dict[str, set[str]]]:
     """DAILY_PARTS_SQL's rows (several per day and part: add them up) with the whole hours
     of ``clean`` days read from the rollups and only the rest from the raw tables.
 
-    Lead time counts the shipments of each piece; the orders they ship are those placed in
-    the same window as the raw query's (``:dt_orders_from`` to ``:dt_to``). Capacity is
-    filtered by the day it was written, so its pieces are whole days. Also returns the
+    Lead time counts the shipments of each piece whose order was placed on their day or up
+    to LEAD_LOOKBACK_DAYS before: from ``shipment_leads`` on clean days, else raw. Capacity
+    is filtered by the day it was written, so its pieces are whole days. Also returns the
     ``dt`` partitions each raw table can be read from (for :func:`run_planned`).
     """
     pieces = split(rng.start, rng.end, clean)
@@ -178,21 +217,30 @@ def planned_parts_sql(
         raw_days, more = pieces_predicate("cr", capacity_raw, None)
         params.update(more)
         branches.append(RAW_CAPACITY_SQL.format(days=raw_days))
-    if pieces.raw:
-        raw, more = pieces_predicate("r", pieces.raw, "time")
+    lead_rolled, lead_raw = _cut_by_day(pieces.raw, clean)
+    if lead_rolled:
+        leads, more = pieces_predicate("lr", lead_rolled, "l.time", "l.dt")
         params.update(more)
-        qualified, _ = pieces_predicate("r", pieces.raw, "s.time", "s.dt")
-        branches.append(RAW_LEAD_SQL.format(shipped=raw, shipments=qualified))
-        tables = dict.fromkeys(spec[1] for spec in COUNTED_PARTS)
-        on_table, _ = pieces_predicate("r", pieces.raw, "t.time", "t.dt")
-        branches += [_raw_table_sql(table, on_table) for table in tables]
+        branches.append(ROLLED_LEAD_SQL.format(leads=leads))
+    lookup: set[str] = set()
+    if lead_raw:
+        shipped, more = pieces_predicate("ls", lead_raw, "time")
+        params.update(more)
+        qualified, _ = pieces_predicate("ls", lead_raw, "s.time", "s.dt")
+        lead_from = lead_raw[0][0].date() - timedelta(days=LEAD_LOOKBACK_DAYS)
+        lead_to = (lead_raw[-1][1] - timedelta(microseconds=1)).date()
+        params["dt_lead_from"], params["dt_lead_to"] = lead_from.isoformat(), lead_to.isoformat()
+        branches.append(RAW_LEAD_SQL.format(shipped=shipped, shipments=qualified))
+        lookup = piece_days([(datetime.combine(lead_from, datetime.min.time(), UTC), lead_raw[-1][1])])
+    if pieces.raw:
+        raw, more = pieces_predicate("r", pieces.raw, "t.time", "t.dt")
+        params.update(more)
+        branches += [_raw_table_sql(table, raw) for table in dict.fromkeys(spec[1] for spec in COUNTED_PARTS)]
     in_pieces = piece_days(pieces.raw)
-    window = piece_days(
-        day_runs(date.fromisoformat(orders_from), date.fromisoformat(rng.dt_to), frozenset())[1]
-    )
     days = {table: set(in_pieces) for table in dict.fromkeys(spec[1] for spec in COUNTED_PARTS)}
-    days["orders"] |= window  # the orders shipped in the range: placed in the whole window
+    days["orders"] |= lookup  # the orders shipped in raw pieces: placed in their lookback
     days["production"] |= piece_days(capacity_raw)
+    days["shipment_leads"] = piece_days(lead_rolled)
     return "\nUNION ALL\n".join(b.strip() for b in branches), params, days
 
 

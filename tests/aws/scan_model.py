@@ -33,6 +33,7 @@ import duckdb
 import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
+from sqlglot.optimizer.pushdown_projections import pushdown_projections
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
@@ -166,6 +167,7 @@ def reads(sql: str, params: Mapping[str, Any], candidates: list[str]) -> list[Re
     tree = qualify(
         sqlglot.parse_one(sql, read=READ), schema=schema, dialect=READ, validate_qualify_columns=False
     )
+    tree = pushdown_projections(tree)  # a subquery's ``*``: only the columns used (as Trino does)
     columns: dict[int, set[str]] = defaultdict(set)
     tables: dict[int, exp.Table] = {}
     for scope in traverse_scope(tree):

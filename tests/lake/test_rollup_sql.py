@@ -4,6 +4,7 @@ and giving the same rows as the local builder (run back through DuckDB on the se
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,9 +15,9 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from app.lake import rollup_sql, rollups
+from app.lake import rollups
 from app.lake.rollup_sql import MAX_DAYS_PER_INSERT, insert_sql, select_sql
-from app.lake.rollups import ROLLUP_SQL, ROLLUP_TABLES
+from app.lake.rollups import LOOKBACK, ROLLUP_SQL, ROLLUP_TABLES
 from app.lake.tables import TABLES, Column, Table
 from tests.instant import TODAY
 
@@ -36,15 +37,18 @@ def test_every_rollup_table_has_an_insert_that_parses_as_trino(table: Table):
 
 
 @pytest.mark.parametrize("table", list(ROLLUP_TABLES.values()), ids=lambda t: t.name)
-def test_raw_tables_are_read_for_the_days_built_only_except_the_all_days_lookup(table: Table):
+def test_raw_tables_are_read_for_the_days_built_only_and_the_lead_time_lookback(table: Table):
+    """The days built; the lead time's orders: those days and the 21 before (never all)."""
     tree = sqlglot.parse_one(insert_sql(table, DAYS), read="trino")
     read = [t for t in tree.expression.find_all(exp.Table) if t.name in TABLES]
     assert read
     for node in read:
-        if node.alias.endswith(rollup_sql.ALL_DAYS):
-            continue  # the lead time's orders placed on any day (rollups.py's orders_all)
-        where = node.find_ancestor(exp.Select).args["where"]
-        assert where.sql(dialect="trino") == "WHERE dt IN ('2026-11-02', '2026-11-03')"
+        where = node.find_ancestor(exp.Select).args["where"].sql(dialect="trino")
+        if node.find_ancestor(exp.Subquery).alias.endswith(LOOKBACK):
+            assert node.name == "orders"
+            assert where == "WHERE dt BETWEEN '2026-10-12' AND '2026-11-03'"
+        else:
+            assert where == "WHERE dt IN ('2026-11-02', '2026-11-03')"
 
 
 def test_days_are_checked_and_batches_bounded():
@@ -98,6 +102,7 @@ def _normalized(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
         elif column.type in ("double", "bigint"):
             frame[column.name] = frame[column.name].astype(float).round(9)
     keys = [c.name for c in table.columns if c.type not in ("double", "bigint")] + ["dt"]
+    keys += [c.name for c in table.columns if c.type in ("double", "bigint")]  # rows equal in the keys
     return frame.sort_values(keys, na_position="first").reset_index(drop=True)
 
 
@@ -116,3 +121,25 @@ def test_the_athena_select_gives_the_local_builders_rows(seeded_lake: Path, tabl
     want = _local_rows(seeded_lake, table, days)
     assert len(got) == len(want) > 0
     pd.testing.assert_frame_equal(_normalized(got, table), _normalized(want, table), check_dtype=False)
+
+
+# ROLLUP_VERSION -> the digest of the rollups' definition at that version.
+PINNED = {2: "bf29cecfb96d7fc7"}
+
+
+def test_a_changed_rollup_definition_comes_with_a_new_version():
+    """Changing a rollup's SELECT or columns without bumping ROLLUP_VERSION would let old
+    rollups be read as new ones: bump it and pin the new digest here."""
+    assert rollups.definition_digest() == PINNED[rollups.ROLLUP_VERSION]
+
+
+def test_rollups_of_another_version_are_not_read_and_are_rebuilt(seeded_lake: Path, tmp_path: Path):
+    lake = tmp_path / "lake"
+    shutil.copytree(seeded_lake, lake)
+    days = rollups.rolled_up_days(lake)
+    assert days and rollups.is_current(lake)
+    (lake / rollups.STATE / rollups.VERSION_FILE).write_text("1\n")  # an older release's lake
+    assert rollups.clean_days(lake) == frozenset() and rollups.rolled_up_days(lake) == set()
+    report = rollups.refresh_rollups(lake)
+    assert report.days_built == len(days)
+    assert rollups.is_current(lake) and rollups.rolled_up_days(lake) == days
