@@ -25,12 +25,14 @@ that a range's edges on closed days (partial hours) need not look up 22 days of 
 Maintenance. A day's files are built once the day is closed (ended :data:`GRACE` ago);
 the day's own UTC day under way is always read raw. Every build replaces the whole day's
 file atomically (written under a hidden name, then renamed), so re-running never double
-counts and a crash leaves the old file or the new one. The writer marks a closed day dirty
-(:func:`mark_dirty`) before and after it writes into it (late events, replays); a day
-that is dirty is read raw by pages until :func:`refresh_rollups` rebuilds it. A late
-``OrderPlaced`` changes the lead time of shipments on later days, so it marks every day
-from its own on. :func:`refresh_rollups` runs after each compaction (``bus serve`` and
-``lake compact``) and after seeding; :func:`rebuild_rollups` rebuilds from raw.
+counts and a crash leaves the old file or the new one (and at worst a hidden work file,
+which the next run deletes). The writer marks a closed day dirty (:func:`mark_dirty`)
+before and after it writes into it (late events, replays); a day that is dirty is read
+raw by pages until :func:`refresh_rollups` rebuilds it (a run killed midway leaves its
+claimed markers: still dirty). A late ``OrderPlaced`` changes the lead time of shipments
+on later days, so it marks every day from its own on. :func:`refresh_rollups` runs after
+each compaction (``bus serve`` and ``lake compact``) and after seeding;
+:func:`rebuild_rollups` rebuilds from raw.
 
 Known difference from raw: the lead time takes an order's earliest placement in the 22
 days up to the shipment's day; the page's raw query takes the earliest placement in its own
@@ -45,6 +47,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -361,6 +364,10 @@ def _connect():
     return db
 
 
+# ``_write_atomic``'s work file: ``*.parquet`` globs (pages, rolled_up_days) never see it.
+_WORK_FILE = re.compile(rf"\.{re.escape(FILE_NAME)}\.[0-9a-f]{{12}}\.tmp")
+
+
 def _write_atomic(table: pa.Table, path: Path) -> None:
     """Replace ``path`` by ``table`` whole: readers see the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -418,6 +425,15 @@ def _locked(lake: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _sweep_work_files(lake: Path) -> None:
+    """Delete the work files of a run killed between a write and its rename. Only under
+    the lock: no other build is writing one."""
+    for table in ROLLUP_TABLES.values():
+        for path in (Path(lake) / table.name).glob(f"dt=*/.{FILE_NAME}.*.tmp"):
+            if _WORK_FILE.fullmatch(path.name) and path.is_file():
+                path.unlink(missing_ok=True)
+
+
 def _claim(lake: Path) -> list[Path]:
     """Take every marker (renamed to a claimed name): a write during the build marks again."""
     claimed = []
@@ -446,6 +462,7 @@ def refresh_rollups(lake: Path, now: datetime | None = None) -> RollupReport:
     if not (lake / EVENTS.name).is_dir():
         return RollupReport(0, 0, 0.0)
     with _locked(lake):
+        _sweep_work_files(lake)
         claimed = _claim(lake)
         dirty, first_from = _dirty(claimed)
         closed = _closed_raw_days(lake, now)
@@ -467,6 +484,7 @@ def rebuild_rollups(lake: Path, since: date | str | None = None, now: datetime |
     lake = Path(lake)
     first = since.isoformat() if isinstance(since, date) else since
     with _locked(lake):
+        _sweep_work_files(lake)
         claimed = _claim(lake)
         todo = {d for d in _closed_raw_days(lake, now) if first is None or d >= first}
         built = build_days(lake, todo)
