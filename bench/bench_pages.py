@@ -61,6 +61,33 @@ PAGE_CALLS: dict[str, Callable[[Context, TimeRange], object]] = {
 }
 
 
+# The pages that read rollups -> one hand-written DuckDB statement over the rollup they read
+# (every hour of the range's days, grouped as the page groups): the floor a page on
+# rollups can approach. Run on a fresh connection, cold like the page.
+ROLLUP_FLOORS: dict[str, str] = {
+    "Overview": (
+        "SELECT CAST(hour AS DATE) AS day, part, sum(value) AS value FROM read_parquet("
+        "'{lake}/overview_hourly/*/*.parquet', hive_partitioning = true) "
+        "WHERE dt BETWEEN '{first}' AND '{last}' GROUP BY ALL"
+    ),
+    "Event rates": (
+        "SELECT hour, source, detail_type, sum(events) AS events FROM read_parquet("
+        "'{lake}/events_hourly/*/*.parquet', hive_partitioning = true) "
+        "WHERE dt BETWEEN '{first}' AND '{last}' GROUP BY ALL"
+    ),
+}
+
+
+def _rollup_floor(lake: str, page: str, rng: TimeRange) -> object:
+    import duckdb
+
+    db = duckdb.connect(":memory:")
+    try:
+        return db.sql(ROLLUP_FLOORS[page].format(lake=lake, first=rng.dt_from, last=rng.dt_to)).fetchall()
+    finally:
+        db.close()
+
+
 def timed(call: Callable[[], object]) -> float:
     started = time.perf_counter()
     call()
@@ -71,12 +98,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lake", type=Path, default=None)
     parser.add_argument("--ranges", nargs="+", default=["7d", "30d", "365d"])
+    parser.add_argument("--now", type=datetime.fromisoformat, default=None, help="the ranges' end (ISO)")
     args = parser.parse_args()
     settings = load_settings()
     if args.lake:
         settings = settings.replace(lake=str(args.lake.resolve()))
-    now = datetime.now(UTC)
-    print(f"lake {settings.lake}")
+    now = args.now or datetime.now(UTC)
+    print(f"lake {settings.lake}, ranges ending {now.isoformat()}")
     print(f"{'page data call':32}" + "".join(f"{r + ' cold':>12}{r + ' warm':>12}" for r in args.ranges))
     baseline_row, rows = [], {name: [] for name in PAGE_CALLS}
     for key in args.ranges:
@@ -90,6 +118,14 @@ def main() -> None:
     for name, times in rows.items():
         cells = "".join(f"{t:>6.2f}s {t / b:>3.0f}x" for t, b in zip(times, baseline_row, strict=True))
         print(f"{name:32}{cells}")
+    print("\npages on rollups against one raw DuckDB statement over the rollup they read (cold)")
+    for page in ROLLUP_FLOORS:
+        cells = []
+        for i, key in enumerate(args.ranges):
+            floor = timed(partial(_rollup_floor, settings.lake, page, preset_range(key, now)))
+            cold = rows[page][2 * i]
+            cells.append(f"{key}: {cold:.2f}s / {floor:.2f}s = {cold / floor:.1f}x")
+        print(f"{page:32}" + "   ".join(cells))
 
 
 if __name__ == "__main__":

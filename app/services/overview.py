@@ -32,6 +32,7 @@ from app.services.context import Context
 from app.services.rollup_plan import (
     Piece,
     day_runs,
+    merge,
     piece_days,
     pieces_predicate,
     rollup_days,
@@ -187,7 +188,7 @@ def _cut_by_day(pieces: list[Piece], clean: frozenset[str]) -> tuple[list[Piece]
             part = (cursor, min(end, midnight))
             (covered if cursor.date().isoformat() in clean else other).append(part)
             cursor = part[1]
-    return covered, other
+    return merge(covered), merge(other)  # a run of days: one term of the predicate
 
 
 def planned_parts_sql(

@@ -61,7 +61,7 @@ def _ceil(moment: datetime, step: timedelta) -> datetime:
     return datetime.fromtimestamp(-(-moment.astimezone(UTC).timestamp() // seconds) * seconds, UTC)
 
 
-def _merge(pieces: Iterable[Piece]) -> list[Piece]:
+def merge(pieces: Iterable[Piece]) -> list[Piece]:
     merged: list[Piece] = []
     for start, end in sorted(pieces):
         if merged and merged[-1][1] >= start:
@@ -83,7 +83,7 @@ def split(start: datetime, end: datetime, clean: frozenset[str]) -> Split:
             if piece[0] < piece[1]:
                 covered.append(piece)
         day += DAY
-    rollup = _merge(covered)
+    rollup = merge(covered)
     raw, cursor = [], start
     for piece_start, piece_end in rollup:
         if cursor < piece_start:
@@ -104,7 +104,7 @@ def day_runs(first: date, last: date, clean: frozenset[str]) -> tuple[list[Piece
     while day <= stop:
         (covered if day.date().isoformat() in clean else other).append((day, day + DAY))
         day += DAY
-    return _merge(covered), _merge(other)
+    return merge(covered), merge(other)
 
 
 def pieces_predicate(
