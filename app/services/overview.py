@@ -30,19 +30,16 @@ from app.lake.rollups import LEAD_LOOKBACK_DAYS
 from app.services.common import run_sql, to_day
 from app.services.context import Context
 from app.services.rollup_plan import (
-    Piece,
     day_runs,
-    merge,
     piece_days,
     pieces_predicate,
     rollup_days,
     run_planned,
     split,
+    split_by_day,
 )
 from app.services.timerange import TimeRange
 
-# Orders that were shipped in the range were placed up to this many days before it.
-LEAD_TIME_LOOKBACK_DAYS = LEAD_LOOKBACK_DAYS
 # A shipment's order placed on its UTC day or up to LEAD_LOOKBACK_DAYS before (rollups.py).
 IN_LOOKBACK = (
     f"date_diff('day', CAST(p.placed_at AS DATE), CAST(s.time AS DATE)) BETWEEN 0 AND {LEAD_LOOKBACK_DAYS}"
@@ -64,7 +61,7 @@ COUNTED_PARTS: tuple[tuple[str, str, str | None, str], ...] = (
 )
 IN_RANGE = "dt BETWEEN :dt_from AND :dt_to AND time >= :t_from AND time < :t_to"
 
-# Shipments joined to the orders they ship (placed up to LEAD_TIME_LOOKBACK_DAYS earlier),
+# Shipments joined to the orders they ship (placed up to LEAD_LOOKBACK_DAYS earlier),
 # and capacity by the day it was planned for.
 LEAD_AND_CAPACITY_SQL = f"""
 WITH
@@ -177,20 +174,6 @@ def _raw_table_sql(table: str, where: str) -> str:
     )
 
 
-def _cut_by_day(pieces: list[Piece], clean: frozenset[str]) -> tuple[list[Piece], list[Piece]]:
-    """``pieces`` cut at midnights (UTC): the parts on ``clean`` days, and the others."""
-    covered: list[Piece] = []
-    other: list[Piece] = []
-    for piece_start, end in pieces:
-        cursor = piece_start
-        while cursor < end:
-            midnight = datetime.combine(cursor.date() + timedelta(days=1), datetime.min.time(), UTC)
-            part = (cursor, min(end, midnight))
-            (covered if cursor.date().isoformat() in clean else other).append(part)
-            cursor = part[1]
-    return merge(covered), merge(other)  # a run of days: one term of the predicate
-
-
 def planned_parts_sql(
     rng: TimeRange, orders_from: str, clean: frozenset[str]
 ) -> tuple[str, dict[str, Any], dict[str, set[str]]]:
@@ -218,7 +201,7 @@ def planned_parts_sql(
         raw_days, more = pieces_predicate("cr", capacity_raw, None)
         params.update(more)
         branches.append(RAW_CAPACITY_SQL.format(days=raw_days))
-    lead_rolled, lead_raw = _cut_by_day(pieces.raw, clean)
+    lead_rolled, lead_raw = split_by_day(pieces.raw, clean)
     if lead_rolled:
         leads, more = pieces_predicate("lr", lead_rolled, "l.time", "l.dt")
         params.update(more)
@@ -326,7 +309,7 @@ def daily_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> pd.Dat
     ``rollups``: read the days the rollups cover from them (the same figures, see
     :func:`planned_parts_sql`); False reads every row of the raw tables.
     """
-    orders_from = (rng.start - pd.Timedelta(days=LEAD_TIME_LOOKBACK_DAYS)).date().isoformat()
+    orders_from = (rng.start - pd.Timedelta(days=LEAD_LOOKBACK_DAYS)).date().isoformat()
     clean = rollup_days(ctx, rng) if rollups else frozenset()
     if clean:
         sql, params, days = planned_parts_sql(rng, orders_from, clean)

@@ -61,7 +61,7 @@ def _ceil(moment: datetime, step: timedelta) -> datetime:
     return datetime.fromtimestamp(-(-moment.astimezone(UTC).timestamp() // seconds) * seconds, UTC)
 
 
-def merge(pieces: Iterable[Piece]) -> list[Piece]:
+def _merge(pieces: Iterable[Piece]) -> list[Piece]:
     merged: list[Piece] = []
     for start, end in sorted(pieces):
         if merged and merged[-1][1] >= start:
@@ -83,7 +83,7 @@ def split(start: datetime, end: datetime, clean: frozenset[str]) -> Split:
             if piece[0] < piece[1]:
                 covered.append(piece)
         day += DAY
-    rollup = merge(covered)
+    rollup = _merge(covered)
     raw, cursor = [], start
     for piece_start, piece_end in rollup:
         if cursor < piece_start:
@@ -92,6 +92,20 @@ def split(start: datetime, end: datetime, clean: frozenset[str]) -> Split:
     if cursor < end:
         raw.append((cursor, end))
     return Split(rollup, raw)
+
+
+def split_by_day(pieces: list[Piece], clean: frozenset[str]) -> tuple[list[Piece], list[Piece]]:
+    """``pieces`` cut at UTC midnights: the parts on ``clean`` days and the others, each
+    merged into runs (a run of days is one term of a predicate)."""
+    covered: list[Piece] = []
+    other: list[Piece] = []
+    for piece_start, end in pieces:
+        cursor = piece_start
+        while cursor < end:
+            part = (cursor, min(end, _floor(cursor, DAY) + DAY))
+            (covered if cursor.date().isoformat() in clean else other).append(part)
+            cursor = part[1]
+    return _merge(covered), _merge(other)
 
 
 def day_runs(first: date, last: date, clean: frozenset[str]) -> tuple[list[Piece], list[Piece]]:
@@ -104,7 +118,7 @@ def day_runs(first: date, last: date, clean: frozenset[str]) -> tuple[list[Piece
     while day <= stop:
         (covered if day.date().isoformat() in clean else other).append((day, day + DAY))
         day += DAY
-    return merge(covered), merge(other)
+    return _merge(covered), _merge(other)
 
 
 def pieces_predicate(
