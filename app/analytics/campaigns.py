@@ -30,6 +30,7 @@ Frames (built by app/services/analytics_data.py):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -282,10 +283,19 @@ def search_critical_value(columns: list[np.ndarray], level: float, dof: int, dra
     unit = np.array([c / np.linalg.norm(c) for c in columns])
     values, vectors = np.linalg.eigh(unit @ unit.T)
     root = vectors * np.sqrt(np.clip(values, 0.0, None))
-    z = np.random.default_rng(0).standard_normal((draws, len(columns))) @ root.T
+    z = standard_normal_draws(draws, len(columns)) @ root.T
     largest = float(np.quantile(np.abs(z).max(axis=1), level))
     # The simulated quantile is Gaussian; carry its tail probability over to t with dof.
     return max(single, float(stats.t.ppf(stats.norm.cdf(largest), max(dof, 1))))
+
+
+@functools.lru_cache(maxsize=4)
+def standard_normal_draws(draws: int, columns: int) -> np.ndarray:
+    """The fixed-seed draws every critical value is simulated from: the same numbers for
+    every campaign (as a fresh generator seeded 0 would give), drawn once (read-only)."""
+    z = np.random.default_rng(0).standard_normal((draws, columns))
+    z.flags.writeable = False
+    return z
 
 
 def autocorrelation_factor(series: np.ndarray) -> float:
@@ -637,12 +647,19 @@ def estimate_campaign_effects(
     orders and revenue, ROI (incremental revenue / spend), method, controls and flags."""
     if campaigns.empty or orders.empty:
         return pd.DataFrame(columns=RESULT_COLUMNS)
-    context, estimates = fit_all(orders, campaigns, settings)
+    return effects_table(*fit_all(orders, campaigns, settings))
+
+
+def effects_table(context: Context, estimates: dict[str, Estimate | None]) -> pd.DataFrame:
+    """The rows of :func:`estimate_campaign_effects` from a :func:`fit_all` already made."""
     rows = [table_row(context, s, estimates[s.campaign_id]) for s in context.spells]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
 # --- for the page ---------------------------------------------------------------------------
+
+
+COUNTERFACTUAL_COLUMNS = ["date", "actual", "counterfactual", "low", "high", "in_effect"]
 
 
 def counterfactual(
@@ -654,7 +671,7 @@ def counterfactual(
     context, estimates = fit_all(orders, campaigns, settings)
     estimate = estimates.get(campaign_id)
     if estimate is None:
-        return pd.DataFrame(columns=["date", "actual", "counterfactual", "low", "high", "in_effect"])
+        return pd.DataFrame(columns=COUNTERFACTUAL_COLUMNS)
     return counterfactual_frame(context, estimate, settings.level)
 
 

@@ -37,6 +37,7 @@ from app.analytics.blas import one_thread
 from app.analytics.campaigns import effect_days
 
 LEVELS = (0.8, 0.95)
+QUANTILES = [q for level in LEVELS for q in ((1 - level) / 2, (1 + level) / 2)]  # low, high per level
 MODEL_NAMES = ("seasonal_naive", "ets", "sarimax")
 
 
@@ -139,6 +140,19 @@ class StateSpaceModel:
             return self.result.apply(y, exog=exog) if self.uses_exog else self.result.apply(y)
 
     def paths(self, y: np.ndarray, exog: np.ndarray | None, origins: np.ndarray, horizon: int) -> Paths:
+        """Dynamic forecasts from every origin: one Kalman filter over ``y``, then every
+        origin's ``horizon`` steps propagated together (:func:`dynamic_paths`)."""
+        filtered = self._applied(y, exog).filter_results
+        if not time_invariant(filtered):
+            return self.paths_one_by_one(y, exog, origins, horizon)
+        mean, var = dynamic_paths(filtered, origins, horizon)
+        return Paths(origins, mean, np.sqrt(var))
+
+    def paths_one_by_one(
+        self, y: np.ndarray, exog: np.ndarray | None, origins: np.ndarray, horizon: int
+    ) -> Paths:
+        """The same through statsmodels' ``get_prediction(dynamic=True)``, once per origin
+        (~1 ms each): the reference :meth:`paths` is tested against."""
         applied = self._applied(y, exog)
         means, sds = [], []
         for origin in origins:
@@ -163,6 +177,49 @@ class StateSpaceModel:
         )
 
     uses_exog = False
+
+
+# The system matrices that must not change with time for :func:`dynamic_paths` (the two
+# intercepts may: a regression's effects sit in the observation intercept).
+INVARIANT_MATRICES = ("design", "obs_cov", "transition", "selection", "state_cov")
+
+
+def time_invariant(filtered) -> bool:
+    return filtered.k_endog == 1 and all(
+        getattr(filtered, name).shape[-1] == 1 for name in INVARIANT_MATRICES
+    )
+
+
+def dynamic_paths(filtered, origins: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance (origins × horizon) of a univariate, time-invariant state-space
+    model's dynamic forecasts, as statsmodels' ``get_prediction(start=o, dynamic=True)``
+    gives them, for every origin ``o`` at once.
+
+    From the filter's one-step prediction of the state at ``o`` (mean ``a``, covariance
+    ``P``), each step forecasts ``Z a + d_t`` with variance ``Z P Z' + H`` and moves the
+    state on without data: ``a <- T a + c_t``, ``P <- T P T' + R Q R'`` (Durbin & Koopman
+    2012, ch. 4). Done for all origins together: 28 small matrix products per model instead
+    of a statsmodels prediction object per origin."""
+    design = filtered.design[0, :, 0]
+    transition = filtered.transition[:, :, 0]
+    selection = filtered.selection[:, :, 0]
+    disturbance = selection @ filtered.state_cov[:, :, 0] @ selection.T
+    obs_var = filtered.obs_cov[0, 0, 0]
+    obs_intercept, state_intercept = filtered.obs_intercept[0], filtered.state_intercept
+    if max(len(obs_intercept), state_intercept.shape[1]) > 1 and origins.max() + horizon > filtered.nobs:
+        raise ValueError("forecasts past the data need the regressors of those days: use forecast()")
+    state = filtered.predicted_state[:, origins].T
+    cov = np.moveaxis(filtered.predicted_state_cov[:, :, origins], 2, 0)
+    mean = np.empty((len(origins), horizon))
+    var = np.empty((len(origins), horizon))
+    for step in range(horizon):
+        day = origins + step
+        mean[:, step] = state @ design + obs_intercept[day if len(obs_intercept) > 1 else 0]
+        var[:, step] = np.einsum("i,nij,j->n", design, cov, design) + obs_var
+        shift = state_intercept[:, day].T if state_intercept.shape[1] > 1 else state_intercept[:, 0]
+        state = state @ transition.T + shift
+        cov = transition @ cov @ transition.T + disturbance
+    return mean, var
 
 
 def difference_regression(y: np.ndarray, exog: np.ndarray) -> np.ndarray:
@@ -494,9 +551,10 @@ def sliding_calibration(
         usable = np.flatnonzero(origins <= at - last)[-window:]
         found = errors[usable, first:last].ravel()
         found = found[np.isfinite(found)]
-        for level, (low, high) in z.items():
-            low[first:last] = np.quantile(found, (1 - level) / 2) if len(found) else -np.inf
-            high[first:last] = np.quantile(found, (1 + level) / 2) if len(found) else np.inf
+        # Every level's two quantiles in one call: one sort of the errors, not four.
+        quantiles = np.quantile(found, QUANTILES) if len(found) else np.repeat([-np.inf, np.inf], len(LEVELS))
+        for (low, high), (q_low, q_high) in zip(z.values(), quantiles.reshape(-1, 2), strict=True):
+            low[first:last], high[first:last] = q_low, q_high
     return Calibration(z)
 
 

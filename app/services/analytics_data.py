@@ -151,9 +151,18 @@ class CampaignReport:
     first_day: date
     last_day: date
     settings: lift.LiftSettings = field(default_factory=lift.LiftSettings)
+    fitted: tuple[lift.Context, dict[str, lift.Estimate | None]] | None = None  # the fit behind effects
 
     def counterfactual(self, campaign_id: str) -> pd.DataFrame:
-        return lift.counterfactual(self.orders, self.campaigns, campaign_id, self.settings)
+        if self.fitted is None:
+            return lift.counterfactual(self.orders, self.campaigns, campaign_id, self.settings)
+        context, estimates = self.fitted
+        estimate = estimates.get(campaign_id)
+        return (
+            lift.counterfactual_frame(context, estimate, self.settings.level)
+            if estimate is not None
+            else pd.DataFrame(columns=lift.COUNTERFACTUAL_COLUMNS)
+        )
 
 
 def campaign_report(
@@ -162,11 +171,12 @@ def campaign_report(
     settings = settings or lift.LiftSettings()
     orders = daily_orders(engine, first_day, last_day)
     found = campaigns(engine, first_day, last_day)
-    effects = lift.estimate_campaign_effects(orders, found, settings)
+    # One fit of every campaign serves the table and every counterfactual the page draws.
+    fitted = None if found.empty or orders.empty else lift.fit_all(orders, found, settings)
+    effects = lift.effects_table(*fitted) if fitted else pd.DataFrame(columns=lift.RESULT_COLUMNS)
     effects = effects.sort_values("lift", ascending=False, na_position="last", ignore_index=True)
-    return CampaignReport(
-        effects, orders, found, campaign_spend(engine, first_day, last_day), first_day, last_day, settings
-    )
+    spend = campaign_spend(engine, first_day, last_day)
+    return CampaignReport(effects, orders, found, spend, first_day, last_day, settings, fitted)
 
 
 # --- demand forecast and capacity --------------------------------------------------------------

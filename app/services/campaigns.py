@@ -165,11 +165,11 @@ def campaign_analysis(ctx: Context, first_day: date, last_day: date) -> Campaign
 
 
 def counterfactuals(report: CampaignReport) -> dict[str, pd.DataFrame]:
-    """Each estimated campaign's actual and counterfactual orders, from one more fit of all
-    campaigns (``report.counterfactual(id)`` refits all of them for every campaign asked)."""
-    if report.effects.empty:
+    """Each estimated campaign's actual and counterfactual orders, from the fit behind the
+    report's table (no second fit)."""
+    if report.effects.empty or report.fitted is None:
         return {}
-    context, estimates = lift.fit_all(report.orders, report.campaigns, report.settings)
+    context, estimates = report.fitted
     return {
         campaign_id: lift.counterfactual_frame(context, estimate, report.settings.level)
         for campaign_id, estimate in estimates.items()

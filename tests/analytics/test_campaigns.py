@@ -215,3 +215,9 @@ def test_idle_campaigns_are_significant_at_the_stated_rate_despite_the_lag_searc
         row = estimate([plant], seed=seed, regions=regions).loc["idle"]
         significant.append(lift.FLAG_NO_EFFECT not in row["flags"])
     assert np.mean(significant) <= 0.10
+
+
+def test_critical_values_are_simulated_from_the_same_fixed_seed_draws_every_time():
+    draws = lift.standard_normal_draws(1000, 4)
+    np.testing.assert_array_equal(draws, np.random.default_rng(0).standard_normal((1000, 4)))
+    assert lift.standard_normal_draws(1000, 4) is draws and not draws.flags.writeable

@@ -76,6 +76,33 @@ def test_sliding_calibration_only_uses_errors_known_at_the_origin():
     assert later.z[0.8][1][0] == pytest.approx(50.0)
 
 
+@pytest.mark.parametrize("model_class", [fc.ETS, fc.RegressionARIMA], ids=["ets", "sarimax"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_origins_forecast_at_once_equals_statsmodels_one_origin_at_a_time(model_class, seed):
+    demand = line_demand({"lamps": 300.0}, days=240, seed=seed)
+    daily = demand.set_index("date")["units"]
+    dates = pd.date_range(daily.index.min(), periods=len(daily))
+    series = fc.make_series(daily, 0, holiday_regressors(dates, dates[:120]))
+    y, exog = series.log, series.past_exog
+    assert exog.shape[1] > fc.WEEKDAY_COLUMNS  # holidays: time-varying intercepts are exercised
+    model = model_class().fit(y[:120], exog[:120])
+    if isinstance(model, fc.ETS):
+        y = model._adjusted(y, exog)  # what ETS.paths hands its filter
+    origins = np.arange(120, len(y) - 27)
+    together = fc.StateSpaceModel.paths(model, y, exog, origins, 28)
+    one_by_one = model.paths_one_by_one(y, exog, origins, 28)
+    np.testing.assert_allclose(together.mean, one_by_one.mean, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(together.sd, one_by_one.sd, rtol=1e-10, atol=0)
+    if isinstance(model, fc.ETS):  # no regressors: forecasts may run past the data, as statsmodels' do
+        late = fc.StateSpaceModel.paths(model, y[:-5], None, origins[-3:], 28)
+        reference = model.paths_one_by_one(y[:-5], None, origins[-3:], 28)
+        np.testing.assert_allclose(late.mean, reference.mean, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(late.sd, reference.sd, rtol=1e-10, atol=0)
+    else:  # regressors stop with the data: said, not an IndexError
+        with pytest.raises(ValueError, match="regressors"):
+            fc.StateSpaceModel.paths(model, y[:-5], exog[:-5], origins[-3:], 28)
+
+
 @pytest.fixture(scope="module")
 def chairs() -> fc.LineForecast:
     demand = line_demand({"chairs": 600.0}, days=365, seed=1)

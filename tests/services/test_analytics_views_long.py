@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from app.analytics import campaigns as lift
 from app.services import campaigns, forecast
+from app.services.analytics_data import campaign_report
 from app.services.context import build_local_context
 from app.services.timerange import custom_range
 from app.settings import load_settings
@@ -36,6 +39,16 @@ def analysis(ctx, window):
 
 def test_the_window_ends_on_the_lakes_last_day(window):
     assert (window.last, window.shown_first, window.days) == (END, date(2026, 5, 1), 365)
+
+
+def test_the_reports_single_fit_draws_what_a_fresh_fit_draws(ctx, window):
+    report = campaign_report(ctx.engine, window.first, window.last)
+    assert report.fitted is not None
+    estimated = report.effects.loc[report.effects["lift"].notna(), "campaign_id"]
+    for campaign_id in estimated.iloc[:3]:
+        refitted = lift.counterfactual(report.orders, report.campaigns, campaign_id, report.settings)
+        pd.testing.assert_frame_equal(report.counterfactual(campaign_id), refitted)
+    assert report.counterfactual("no-such-campaign").empty
 
 
 def test_each_counterfactual_agrees_with_the_lift_in_the_table(analysis, window):
