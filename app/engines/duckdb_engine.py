@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import tempfile
 import threading
@@ -81,6 +82,15 @@ def files_sql(
     )
 
 
+def _listing(folder: Path) -> set[str]:
+    """The names of ``folder``'s subfolders (one directory read)."""
+    try:
+        with os.scandir(folder) as entries:
+            return {entry.name for entry in entries if entry.is_dir()}
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+
+
 def view_sql(
     table: Table, lake: Path, union_by_name: bool = True, days: Collection[str] | None = None
 ) -> str:
@@ -101,11 +111,10 @@ def view_sql(
     names = ", ".join(quote_identifier(n) for n, _ in columns)
     temp = "" if days is None else "TEMP "
     view = f"CREATE OR REPLACE {temp}VIEW {quote_identifier(table.name)} AS "
-    folders = (
-        ["*"]
-        if days is None
-        else [f"dt={check_dt(d)}" for d in sorted(days) if (lake / table.name / f"dt={d}").is_dir()]
-    )
+    folders = ["*"] if days is None else [f"dt={check_dt(d)}" for d in sorted(days)]
+    if days is not None:  # one listing of the table, not a stat per day
+        present = _listing(lake / table.name)
+        folders = [f for f in folders if f in present]
     if not folders:
         return f"{view}SELECT {names} FROM (SELECT {typed_empty} WHERE false)"
     if "source" not in table.partitions:

@@ -230,14 +230,23 @@ def rolled_up_days(lake: Path) -> set[str]:
         return set()
     found: set[str] | None = None
     for table in ROLLUP_TABLES.values():
-        folder = Path(lake) / table.name
-        days = (
-            {p.name[3:] for p in folder.iterdir() if p.name.startswith("dt=") and (p / FILE_NAME).exists()}
-            if folder.is_dir()
-            else set()
-        )
+        days = _days_with_file(os.path.join(lake, table.name))
         found = days if found is None else found & days
     return found or set()
+
+
+def _days_with_file(folder: str) -> set[str]:
+    """The ``dt`` folders of ``folder`` holding a rollup file (plain strings and one stat
+    each: pages ask on every view, for a year of days per table)."""
+    try:
+        with os.scandir(folder) as entries:
+            return {
+                entry.name[3:]
+                for entry in entries
+                if entry.name.startswith("dt=") and os.path.exists(os.path.join(entry.path, FILE_NAME))
+            }
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
 
 
 def clean_days(lake: Path) -> frozenset[str]:

@@ -328,9 +328,10 @@ def daily_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> pd.Dat
 def day_coverage(rng: TimeRange) -> pd.Series:
     """The fraction of each UTC day (index) that lies inside the range."""
     days = pd.date_range(rng.dt_from, rng.dt_to, freq="D")
-    start = pd.Timestamp(rng.start).tz_convert("UTC").tz_localize(None)
-    end = pd.Timestamp(rng.end).tz_convert("UTC").tz_localize(None)
-    inside = [(min(end, d + pd.Timedelta(days=1)) - max(start, d)) / pd.Timedelta(days=1) for d in days]
+    start = np.datetime64(pd.Timestamp(rng.start).tz_convert("UTC").tz_localize(None), "ns")
+    end = np.datetime64(pd.Timestamp(rng.end).tz_convert("UTC").tz_localize(None), "ns")
+    midnights, one_day = days.to_numpy(), np.timedelta64(1, "D")
+    inside = (np.minimum(end, midnights + one_day) - np.maximum(start, midnights)) / one_day
     return pd.Series(inside, index=days, dtype=float)
 
 
@@ -387,9 +388,10 @@ def summarise(this_parts: pd.DataFrame, previous_parts: pd.DataFrame, rng: TimeR
     """
     this, before = _wide(this_parts, rng), _wide(previous_parts, rng.previous())
     start = _data_start(this_parts, previous_parts)
+    shown, shown_before = _shown_days(rng, start), _shown_days(rng.previous(), start)
     kpis, daily = [], []
     for spec in KPIS:
-        trend = _daily_values(this, spec)[_shown_days(rng, start)]
+        trend = _daily_values(this, spec)[shown]
         kpis.append(
             Kpi(
                 spec,
@@ -399,8 +401,8 @@ def summarise(this_parts: pd.DataFrame, previous_parts: pd.DataFrame, rng: TimeR
                 trend,
             )
         )
-        for period, wide, days in (("this", this, rng), ("previous", before, rng.previous())):
-            values = _daily_values(wide, spec).where(_shown_days(days, start))
+        for period, wide, days in (("this", this, shown), ("previous", before, shown_before)):
+            values = _daily_values(wide, spec).where(days)
             daily.append(
                 pd.DataFrame(
                     {
