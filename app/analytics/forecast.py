@@ -558,11 +558,48 @@ def sliding_calibration(
     return Calibration(z)
 
 
+def sliding_quantiles(
+    errors: np.ndarray, origins: np.ndarray, at: np.ndarray, window: int, block: int = 7
+) -> np.ndarray | None:
+    """:func:`sliding_calibration` for every origin of ``at`` at once: z[q, origin, step] for
+    the quantiles ``QUANTILES``. Its windows of errors all hold ``window`` origins there, so
+    they stack into one array and each block takes one quantile call (the same numbers).
+    None when they do not (a short history, a non-finite error): the caller goes one by one."""
+    if not np.all(np.diff(origins) == 1) or not np.isfinite(errors).all():
+        return None
+    steps = errors.shape[1]
+    z = np.empty((len(QUANTILES), len(at), steps))
+    for first in range(0, steps, block):
+        last = min(first + block, steps)
+        known = np.searchsorted(origins, at - last, side="right")  # origins <= at - last
+        if known.min() < window:
+            return None
+        windows = np.lib.stride_tricks.sliding_window_view(errors[:, first:last], window, axis=0)
+        found = windows[known - window].reshape(len(at), -1)
+        z[:, :, first:last] = np.quantile(found, QUANTILES, axis=1)[:, :, None]
+    return z
+
+
 def sliding_bounds(
     paths: Paths, errors: np.ndarray, test_origins: np.ndarray, design: BacktestDesign
 ) -> dict[float, tuple[np.ndarray, np.ndarray]]:
     """80% and 95% bounds of every test forecast, each calibrated only on what was known at
     its origin."""
+    z = sliding_quantiles(errors, paths.origins, test_origins, design.calibration_origins)
+    if z is not None:
+        rows = np.searchsorted(paths.origins, test_origins)
+        mean, sd = paths.mean[rows], paths.sd[rows]
+        return {
+            level: (np.exp(mean + z[2 * i] * sd), np.exp(mean + z[2 * i + 1] * sd))
+            for i, level in enumerate(LEVELS)
+        }
+    return bounds_one_by_one(paths, errors, test_origins, design)
+
+
+def bounds_one_by_one(
+    paths: Paths, errors: np.ndarray, test_origins: np.ndarray, design: BacktestDesign
+) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """:func:`sliding_bounds` one origin at a time (any history)."""
     rows = {origin: i for i, origin in enumerate(paths.origins)}
     bounds: dict[float, tuple[list[np.ndarray], list[np.ndarray]]] = {level: ([], []) for level in LEVELS}
     for origin in test_origins:

@@ -103,6 +103,23 @@ def test_every_origins_forecast_at_once_equals_statsmodels_one_origin_at_a_time(
             fc.StateSpaceModel.paths(model, y[:-5], exog[:-5], origins[-3:], 28)
 
 
+@pytest.mark.parametrize("spoil", [False, True], ids=["stacked", "one-by-one"])
+def test_sliding_bounds_stacked_equal_one_origin_at_a_time(spoil):
+    rng = np.random.default_rng(5)
+    origins, design = np.arange(40, 152), fc.BacktestDesign(horizon=28, calibration_origins=56)
+    errors = rng.standard_t(4, size=(len(origins), 28))
+    if spoil:
+        errors[3, 5] = np.nan  # a non-finite error: the stacked path declines
+    paths = fc.Paths(origins, rng.normal(5, 0.1, errors.shape), rng.uniform(0.05, 0.2, errors.shape))
+    test_origins = origins[-28:]
+    assert (fc.sliding_quantiles(errors, origins, test_origins, 56) is None) == spoil
+    found = fc.sliding_bounds(paths, errors, test_origins, design)
+    reference = fc.bounds_one_by_one(paths, errors, test_origins, design)
+    for level in fc.LEVELS:
+        for got, expected in zip(found[level], reference[level], strict=True):
+            np.testing.assert_array_equal(got, expected)
+
+
 @pytest.fixture(scope="module")
 def chairs() -> fc.LineForecast:
     demand = line_demand({"chairs": 600.0}, days=365, seed=1)
