@@ -13,6 +13,7 @@ and each of them refuses itself too (``ui.require``), so a deep link shows one s
 """
 
 import sys
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,10 +23,22 @@ if str(ROOT) not in sys.path:  # streamlit puts this file's folder on the path, 
 import streamlit as st  # noqa: E402
 
 from app import ui  # noqa: E402
+from app.analytics.forecast import load_models  # noqa: E402
 
 PAGES = ROOT / "pages"
 
+
+@st.cache_resource(show_spinner=False)
+def load_models_in_background() -> threading.Thread:
+    """Once per server process: the forecast's statsmodels import (~1 s) off the first
+    Demand forecast view's path."""
+    thread = threading.Thread(target=load_models, name="load-forecast-models", daemon=True)
+    thread.start()
+    return thread
+
+
 st.set_page_config(layout="wide", page_title="Verticals", page_icon=":material/hub:")
+load_models_in_background()
 user = ui.sign_in()
 
 navigation = st.navigation(

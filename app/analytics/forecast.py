@@ -117,6 +117,14 @@ class SeasonalNaive:
         return self.paths(extended, None, np.array([len(y)]), horizon)
 
 
+def load_models() -> None:
+    """Import statsmodels' state-space models: about 1 s, once per process. The dashboard
+    does it in the background when the server starts, so that the first forecast a
+    visitor asks for does not pay it."""
+    import statsmodels.tsa.statespace.exponential_smoothing
+    import statsmodels.tsa.statespace.sarimax  # noqa: F401
+
+
 class StateSpaceModel:
     """A statsmodels state-space model fitted once, then filtered to each origin."""
 
