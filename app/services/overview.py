@@ -359,12 +359,15 @@ def _detail_value(totals: pd.Series, spec: KpiSpec) -> float | None:
     return float(totals.get(part, 0.0))
 
 
-def _daily_values(wide: pd.DataFrame, spec: KpiSpec) -> pd.Series:
-    numerator = wide.get(spec.numerator, pd.Series(0.0, index=wide.index))
+def _daily_values(wide: pd.DataFrame, spec: KpiSpec) -> np.ndarray:
+    """The KPI's value on each row (day) of ``wide``; NaN where a rate has no denominator."""
+    zeros = np.zeros(len(wide))
+    numerator = wide[spec.numerator].to_numpy() if spec.numerator in wide else zeros
     if spec.denominator is None:
         return numerator
-    denominator = wide.get(spec.denominator, pd.Series(0.0, index=wide.index))
-    return numerator / denominator.replace(0, np.nan)
+    denominator = wide[spec.denominator].to_numpy() if spec.denominator in wide else zeros
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return numerator / np.where(denominator == 0, np.nan, denominator)
 
 
 def _wide(parts: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
@@ -389,33 +392,39 @@ def summarise(this_parts: pd.DataFrame, previous_parts: pd.DataFrame, rng: TimeR
     this, before = _wide(this_parts, rng), _wide(previous_parts, rng.previous())
     start = _data_start(this_parts, previous_parts)
     shown, shown_before = _shown_days(rng, start), _shown_days(rng.previous(), start)
-    kpis, daily = [], []
+    totals, totals_before = this.sum(), before.sum()
+    periods = (("this", this, shown.to_numpy()), ("previous", before, shown_before.to_numpy()))
+    kpis, values = [], {name: [] for name, _, _ in periods}
     for spec in KPIS:
-        trend = _daily_values(this, spec)[shown]
+        for name, wide, _ in periods:
+            values[name].append(_daily_values(wide, spec))
+        named = spec.denominator is None and spec.numerator in this  # a column as it stands
+        trend = pd.Series(values["this"][-1], index=this.index, name=spec.numerator if named else None)[shown]
         kpis.append(
             Kpi(
                 spec,
-                _period_value(this.sum(), spec),
-                _period_value(before.sum(), spec),
-                _detail_value(this.sum(), spec),
+                _period_value(totals, spec),
+                _period_value(totals_before, spec),
+                _detail_value(totals, spec),
                 trend,
             )
         )
-        for period, wide, days in (("this", this, shown), ("previous", before, shown_before)):
-            values = _daily_values(wide, spec).where(days)
-            daily.append(
-                pd.DataFrame(
-                    {
-                        "day": values.index,
-                        "department": spec.department,
-                        "label": spec.label,
-                        "value": values.to_numpy(),
-                        "period": period,
-                        "offset_days": (values.index - values.index.min()).days,
-                    }
-                )
-            )
-    return Overview(kpis, pd.concat(daily, ignore_index=True))
+    # One frame for every KPI and both periods (in that order), built column by column.
+    blocks = [(i, name, wide, mask) for i in range(len(KPIS)) for name, wide, mask in periods]
+    offsets = {name: ((w.index - w.index.min()) // pd.Timedelta(days=1)).to_numpy() for name, w, _ in periods}
+    daily = pd.DataFrame(
+        {
+            "day": np.concatenate([wide.index.to_numpy() for _, _, wide, _ in blocks]),
+            "department": np.repeat(
+                [KPIS[i].department for i, _, _, _ in blocks], [len(b[2]) for b in blocks]
+            ),
+            "label": np.repeat([KPIS[i].label for i, _, _, _ in blocks], [len(b[2]) for b in blocks]),
+            "value": np.concatenate([np.where(mask, values[name][i], np.nan) for i, name, _, mask in blocks]),
+            "period": np.repeat([name for _, name, _, _ in blocks], [len(b[2]) for b in blocks]),
+            "offset_days": np.concatenate([offsets[name] for _, name, _, _ in blocks]),
+        }
+    )
+    return Overview(kpis, daily)
 
 
 def _shown_days(rng: TimeRange, data_start: pd.Timestamp) -> pd.Series:
