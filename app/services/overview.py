@@ -394,7 +394,8 @@ def summarise(this_parts: pd.DataFrame, previous_parts: pd.DataFrame, rng: TimeR
     shown, shown_before = _shown_days(rng, start), _shown_days(rng.previous(), start)
     totals, totals_before = this.sum(), before.sum()
     periods = (("this", this, shown.to_numpy()), ("previous", before, shown_before.to_numpy()))
-    kpis, values = [], {name: [] for name, _, _ in periods}
+    kpis: list[Kpi] = []
+    values: dict[str, list[np.ndarray]] = {name: [] for name, _, _ in periods}
     for spec in KPIS:
         for name, wide, _ in periods:
             values[name].append(_daily_values(wide, spec))
