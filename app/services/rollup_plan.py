@@ -8,6 +8,9 @@ of the two answers is the raw answer, in any time zone: bounds that are not whol
 (a preset ending at now rounded to 5 minutes, a custom range in Asia/Kolkata starting at
 ``:30`` UTC) just make a raw piece of less than an hour.
 
+Queries grouped by the day written (``dt``) rather than by time (capacity, the analytics
+pages' daily orders from ``orders_daily``) split whole days instead: :func:`day_runs`.
+
 Pieces become bound parameters (``:<prefix><i>_dt_from`` …), never spliced values.
 """
 
