@@ -38,14 +38,14 @@ def _delivery_health(ctx: Context, rng: TimeRange) -> object:
     return delivery.delivery_metrics(ctx, rng), delivery.dead_letters(ctx)
 
 
-def _campaigns(ctx: Context, rng: TimeRange) -> object:
+def _campaigns(ctx: Context, rng: TimeRange, rollups: bool = True) -> object:
     window = campaigns.analysis_window(ctx, rng)
-    return campaigns.campaign_analysis(ctx, window.first, window.last)
+    return campaigns.campaign_analysis(ctx, window.first, window.last, rollups=rollups)
 
 
-def _forecast(ctx: Context, rng: TimeRange) -> object:
+def _forecast(ctx: Context, rng: TimeRange, rollups: bool = True) -> object:
     window = forecast.forecast_window(ctx, rng)
-    return forecast.forecast_outlook(ctx, window.first, window.last, 28)
+    return forecast.forecast_outlook(ctx, window.first, window.last, 28, rollups=rollups)
 
 
 PAGE_CALLS: dict[str, Callable[[Context, TimeRange], object]] = {

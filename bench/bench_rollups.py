@@ -1,4 +1,5 @@
-"""Overview and Event rates from the rollups against the same pages from raw events.
+"""Overview, Event rates, Campaigns and Demand forecast from the rollups against the same
+pages from raw events.
 
 For each range: the page's data call with ``rollups=True`` (whole hours of rolled-up days
 from app/lake/rollups.py, the rest raw) and ``rollups=False`` (every raw event), cold (a
@@ -9,6 +10,10 @@ time to rebuild every day's rollups from raw, a refresh with nothing to do, the 
 size, and the load average while it ran.
 
     .venv/bin/python bench/bench_rollups.py --lake /tmp/ru-lake/lake [--ranges 7d 30d 365d] [--rounds 5]
+        [--pages Campaigns "Demand forecast"] [--now 2026-12-05T12:00:00+00:00] [--skip-rebuild]
+
+Campaigns and Demand forecast read ``orders_daily`` for their daily orders and demand;
+their analytics (the same in both) is most of their time.
 """
 
 from __future__ import annotations
@@ -31,10 +36,13 @@ from app.services import event_rates, overview
 from app.services.context import Context
 from app.services.timerange import TimeRange, preset_range
 from app.settings import load_settings
+from bench.bench_pages import _campaigns, _forecast
 
 PAGES: dict[str, Callable[..., object]] = {
     "Overview": overview.department_overview,
     "Event rates": event_rates.event_rates,
+    "Campaigns": _campaigns,
+    "Demand forecast": _forecast,
 }
 
 
@@ -71,6 +79,8 @@ def main() -> None:
     parser.add_argument("--ranges", nargs="+", default=["7d", "30d", "365d"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-rebuild", action="store_true")
+    parser.add_argument("--pages", nargs="+", default=list(PAGES), choices=list(PAGES))
+    parser.add_argument("--now", type=datetime.fromisoformat, default=None, help="the ranges' end (ISO)")
     args = parser.parse_args()
     lake = args.lake.resolve()
     print(f"lake {lake}; load average before {os.getloadavg()[0]:.1f}")
@@ -83,15 +93,16 @@ def main() -> None:
         )
     print(f"refresh with nothing to do: {_timed(lambda: rollups.refresh_rollups(lake)):.3f} s")
     print(f"rollups on disk: {_size(lake) / 1e6:.1f} MB, {len(rollups.clean_days(lake))} days")
-    now = datetime.now(UTC)
+    now = args.now or datetime.now(UTC)
     print(f"{'':21}{'cold (fresh engine)':^32}{'warm (same engine again)':^32}")
-    print(f"{'page data call':14}{'range':>7}" + f"{'raw':>10}{'rollups':>10}{'raw/rollups':>12}" * 2)
+    print(f"{'page data call':16}{'range':>5}" + f"{'raw':>10}{'rollups':>10}{'raw/rollups':>12}" * 2)
     for key in args.ranges:
         rng = preset_range(key, now)
-        for name, page in PAGES.items():
+        for name in args.pages:
+            page = PAGES[name]
             raw, rolled, raw_warm, rolled_warm = _measure(lake, page, rng, args.rounds)
             print(
-                f"{name:14}{key:>7}{raw:>9.2f}s{rolled:>9.2f}s{raw / rolled:>11.1f}x"
+                f"{name:16}{key:>5}{raw:>9.2f}s{rolled:>9.2f}s{raw / rolled:>11.1f}x"
                 f"{raw_warm:>9.2f}s{rolled_warm:>9.2f}s{raw_warm / rolled_warm:>11.1f}x"
             )
     print(f"load average after {os.getloadavg()[0]:.1f}")

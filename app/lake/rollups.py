@@ -1,14 +1,18 @@
-"""Rollups: small tables of per-hour aggregates of the lake, so that pages cost O(days).
+"""Rollups: small tables of per-hour and per-day aggregates of the lake, so that pages cost O(days).
 
-Three rollup tables, declared as :class:`~app.lake.tables.Table` like the lake's own (the
+Four rollup tables, declared as :class:`~app.lake.tables.Table` like the lake's own (the
 Glue catalog and the CloudFormation template are generated from them), each one Parquet
 file per UTC day::
 
     <lake>/events_hourly/dt=2026-11-25/rollup.parquet    events per hour × source × detail type
     <lake>/overview_hourly/dt=2026-11-25/rollup.parquet  every Overview part per hour
     <lake>/shipment_leads/dt=2026-11-25/rollup.parquet   each shipment's time and lead time
+    <lake>/orders_daily/dt=2026-11-25/rollup.parquet     orders, revenue, units per region × product line
 
-Everything is bucketed by UTC hour, the finest unit any page groups by (pages group by
+``orders_daily`` serves the analytics pages (Campaigns, Demand forecast:
+app/services/analytics_data.py), whose queries group by ``dt`` (the UTC day written), never
+by time: a day's rows are the day's whole answer. The hourly tables serve the pages of a
+time range: everything there is bucketed by UTC hour, the finest unit any page groups by (pages group by
 UTC hours, days and weeks and only *show* them in the settings' time zone), so every
 bucket of every range composes exactly from hours. A range's edges that are not whole
 hours (a preset ends at now rounded to 5 minutes; a custom range in Asia/Kolkata starts at
@@ -96,13 +100,27 @@ SHIPMENT_LEADS = Table(
     ),
 )
 
-ROLLUP_TABLES: dict[str, Table] = {t.name: t for t in (EVENTS_HOURLY, OVERVIEW_HOURLY, SHIPMENT_LEADS)}
+ORDERS_DAILY = Table(
+    name="orders_daily",
+    doc="Rollup: OrderPlaced per UTC day (dt), region and product line (Campaigns, Demand forecast).",
+    columns=(
+        Column("region", "string", "sales region"),
+        Column("product_line", "string"),
+        Column("orders", "bigint", "OrderPlaced events"),
+        Column("revenue", "double", "their amount"),
+        Column("units", "bigint", "their quantity"),
+    ),
+)
+
+ROLLUP_TABLES: dict[str, Table] = {
+    t.name: t for t in (EVENTS_HOURLY, OVERVIEW_HOURLY, SHIPMENT_LEADS, ORDERS_DAILY)
+}
 
 FILE_NAME = "rollup.parquet"
 # Bumped whenever ROLLUP_SQL or a rollup table's columns change (tests/lake/test_rollup_sql.py
 # pins the definition's digest to it): rollups of another version are never read; locally
 # the next refresh rebuilds every day, on Athena each day is built again on demand.
-ROLLUP_VERSION = 2
+ROLLUP_VERSION = 3
 VERSION_FILE = "version"  # <lake>/_rollups/version: the version every rolled-up day is of
 STATE = "_rollups"  # <lake>/_rollups/dirty/{dt,from}=YYYY-MM-DD markers and the lock
 GRACE = timedelta(minutes=10)  # a day is closed this long after it ends (writers finish)
@@ -346,6 +364,13 @@ WHERE detail_type = 'CapacityPlanned' GROUP BY 1, 4
 
 SHIPMENT_LEADS_SQL = f"WITH {LEAD_CTES.strip()}\nSELECT dt, time, hours FROM lead\n"
 
+# What DAILY_ORDERS_SQL and DAILY_DEMAND_SQL (app/services/analytics_data.py) add up, one
+# level finer: both are this table summed over product lines or over regions.
+ORDERS_DAILY_SQL = """
+SELECT dt, region, product_line, count(*) AS orders, sum(amount) AS revenue, sum(quantity) AS units
+FROM orders WHERE detail_type = 'OrderPlaced' GROUP BY ALL
+"""
+
 # Each rollup table's SELECT (DuckDB SQL, ``dt`` first, then the table's columns) over views
 # of the raw tables named like them (the days built), ``<table>_lookback`` for those days
 # and the LEAD_LOOKBACK_DAYS before them. The local builder runs these;
@@ -354,6 +379,7 @@ ROLLUP_SQL: dict[str, str] = {
     EVENTS_HOURLY.name: EVENTS_HOURLY_SQL,
     OVERVIEW_HOURLY.name: OVERVIEW_HOURLY_SQL,
     SHIPMENT_LEADS.name: SHIPMENT_LEADS_SQL,
+    ORDERS_DAILY.name: ORDERS_DAILY_SQL,
 }
 
 
@@ -401,7 +427,7 @@ def _split_by_day(db, sql: str, table: Table, days: list[str]) -> Iterator[tuple
 
 
 def build_days(lake: Path, days: Iterable[str]) -> int:
-    """Build (or rebuild) both rollup files of each of ``days`` from the raw tables."""
+    """Build (or rebuild) every rollup file of each of ``days`` from the raw tables."""
     chosen = sorted(set(days))
     if not chosen:
         return 0

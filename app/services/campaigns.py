@@ -150,9 +150,12 @@ class CampaignAnalysis:
         return None if days.empty else days.min().date()
 
 
-def campaign_analysis(ctx: Context, first_day: date, last_day: date) -> CampaignAnalysis:
-    """Every campaign of the window estimated, with its counterfactual ready for the chart."""
-    report = campaign_report(ctx.engine, first_day, last_day)
+def campaign_analysis(
+    ctx: Context, first_day: date, last_day: date, *, rollups: bool = True
+) -> CampaignAnalysis:
+    """Every campaign of the window estimated, with its counterfactual ready for the chart.
+    ``rollups`` False: the daily orders from the raw orders only (the same figures)."""
+    report = campaign_report(ctx.engine, first_day, last_day, rollups=rollups)
     names = report.campaigns[["campaign_id", "name"]]
     effects = (
         report.effects.merge(names, on="campaign_id", how="left")

@@ -41,11 +41,12 @@ def forecast_window(ctx: Context, rng: TimeRange) -> AnalysisWindow:
 
 
 def forecast_outlook(
-    ctx: Context, first_day: date, last_day: date, horizon: int = HORIZON_DAYS
+    ctx: Context, first_day: date, last_day: date, horizon: int = HORIZON_DAYS, *, rollups: bool = True
 ) -> ForecastReport:
     """Every product line's forecast from the day after ``last_day``, backtested on the days
-    from ``first_day``."""
-    return forecast_report(ctx.engine, first_day, last_day, horizon)
+    from ``first_day``. ``rollups`` False: the daily demand and orders from the raw orders
+    only (the same figures)."""
+    return forecast_report(ctx.engine, first_day, last_day, horizon, rollups=rollups)
 
 
 def product_lines(report: ForecastReport) -> list[str]:

@@ -8,6 +8,9 @@ of the two answers is the raw answer, in any time zone: bounds that are not whol
 (a preset ending at now rounded to 5 minutes, a custom range in Asia/Kolkata starting at
 ``:30`` UTC) just make a raw piece of less than an hour.
 
+Queries grouped by the day written (``dt``) rather than by time (capacity, the analytics
+pages' daily orders from ``orders_daily``) split whole days instead: :func:`day_runs`.
+
 Pieces become bound parameters (``:<prefix><i>_dt_from`` …), never spliced values.
 """
 
@@ -43,11 +46,18 @@ def rollup_days(ctx: Context, rng: TimeRange | None = None) -> frozenset[str]:
 
     ``rng``: the range a page is about to read; an engine that builds rollups on demand
     (Athena: app/engines/athena_rollups.py) first builds the closed days of it missing."""
-    source = getattr(ctx.engine, "rollup_days", None)
+    return engine_rollup_days(ctx.engine, *((rng.start, rng.end) if rng is not None else ()))
+
+
+def engine_rollup_days(
+    engine: Any, start: datetime | None = None, end: datetime | None = None
+) -> frozenset[str]:
+    """:func:`rollup_days` of an engine, for ``[start, end)`` (None: no range)."""
+    source = getattr(engine, "rollup_days", None)
     if not callable(source):
         return frozenset()
-    if rng is not None and "start" in inspect.signature(source).parameters:
-        return source(rng.start, rng.end)
+    if start is not None and end is not None and "start" in inspect.signature(source).parameters:
+        return source(start, end)
     return source()
 
 
@@ -181,8 +191,15 @@ def run_planned(
     ``days``: table -> the only ``dt`` partitions the SQL's filters admit of it; an engine
     that can (DuckDB) then reads only those folders instead of listing the whole table.
     """
+    return run_on(ctx.engine, sql, {**rng.params(), **params}, days)
+
+
+def run_on(
+    engine: Any, sql: str, params: dict[str, Any], days: Mapping[str, Collection[str]] | None = None
+) -> pd.DataFrame:
+    """:func:`run_planned` on an engine, without a range: ``params`` are all the values."""
     used = set(PLACEHOLDER.findall(sql))  # our own SQL: no ``::`` casts, no ``:`` in strings
-    values = {k: v for k, v in {**rng.params(), **params}.items() if k in used}
-    if days and "days" in inspect.signature(ctx.engine.run).parameters:
-        return ctx.engine.run(sql, values, days=days).frame  # type: ignore[call-arg]
-    return ctx.engine.run(sql, values).frame
+    values = {k: v for k, v in params.items() if k in used}
+    if days and "days" in inspect.signature(engine.run).parameters:
+        return engine.run(sql, values, days=days).frame
+    return engine.run(sql, values).frame

@@ -74,7 +74,9 @@ def test_the_top_campaign_against_its_counterfactual():
 def test_changing_the_ranking_or_the_campaign_does_not_estimate_again(monkeypatch):
     calls = []
     real = campaigns.campaign_report
-    monkeypatch.setattr(campaigns, "campaign_report", lambda *args: calls.append(args) or real(*args))
+    monkeypatch.setattr(
+        campaigns, "campaign_report", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs)
+    )
     at = open_page("campaigns", WHOLE_LAKE)
     at.segmented_control(key="campaign_sort").set_value("roi").run()
     assert_clean(at)

@@ -124,7 +124,7 @@ def test_the_athena_select_gives_the_local_builders_rows(seeded_lake: Path, tabl
 
 
 # ROLLUP_VERSION -> the digest of the rollups' definition at that version.
-PINNED = {2: "bf29cecfb96d7fc7"}
+PINNED = {2: "bf29cecfb96d7fc7", 3: "e0b6af653f25f328"}
 
 
 def test_a_changed_rollup_definition_comes_with_a_new_version():

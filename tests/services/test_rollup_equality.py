@@ -7,6 +7,10 @@ the seeded lake; then again after late events and replayed duplicates land in cl
 (counted twice by the raw queries too, which don't dedup by id), before and after the
 rollups are refreshed. Counts must be equal; sums of money and hours to 1e-9 (the rollup
 adds per-hour sums, the raw query adds rows, in another order).
+
+The same ranges' UTC days (first to last, the day under way and days past the lake's ends
+included) check the analytics pages' daily frames (app/services/analytics_data.py: orders
+per region, demand per product line), read from ``orders_daily`` for rolled-up days.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ import pytest
 from app.engines.duckdb_engine import DuckDBEngine
 from app.lake import rollups
 from app.lake.writer import LakeWriter
-from app.services import event_rates, overview
+from app.services import analytics_data, event_rates, overview
 from app.services.context import Context
-from app.services.rollup_plan import split
+from app.services.rollup_plan import day_runs, split
 from app.services.timerange import CUSTOM, TimeRange, custom_range
 from app.settings import load_settings
 from tests.instant import NOW, TODAY
@@ -94,6 +98,46 @@ def assert_same_rates(got: event_rates.EventRates, want: event_rates.EventRates)
     pd.testing.assert_frame_equal(got.by_type, want.by_type, check_exact=True)
 
 
+class RecordingEngine(DuckDBEngine):
+    """The DuckDB engine, keeping every SQL text it ran."""
+
+    def __init__(self, lake: Path):
+        super().__init__(lake)
+        self.sent: list[str] = []
+
+    def run(self, sql, params=None, **kwargs):
+        self.sent.append(sql)
+        return super().run(sql, params, **kwargs)
+
+
+DAILY_FRAMES = (analytics_data.daily_orders, analytics_data.daily_demand)
+
+
+def utc_days(rng: TimeRange) -> list[tuple[date, date]]:
+    """The UTC days a range meets, a day more at each end (past the lake's ends too), and
+    the same from its first day to the day after the day under way."""
+    first, last = rng.start.astimezone(UTC).date(), rng.end.astimezone(UTC).date()
+    return [(first - timedelta(days=1), last + timedelta(days=1)), (first, TODAY + timedelta(days=1))]
+
+
+def assert_daily_frames_agree(lake: Path, cases: list[tuple[TimeRange, str]]) -> None:
+    engine = RecordingEngine(lake)
+    clean = rollups.clean_days(lake)
+    mixed = 0
+    for first, last in (days for rng, _ in cases for days in utc_days(rng)):
+        rolled, raw = day_runs(first, last, clean)
+        mixed += bool(rolled and raw)
+        for frame in DAILY_FRAMES:
+            engine.sent.clear()
+            got = frame(engine, first, last)
+            assert ("orders_daily" in engine.sent[-1]) == bool(rolled)  # read where rolled up
+            want = frame(engine, first, last, frozenset())
+            assert "orders_daily" not in engine.sent[-1]
+            assert len(want) and len(got) == len(want)
+            pd.testing.assert_frame_equal(got, want, rtol=RTOL)
+    assert mixed >= len(cases) // 2  # not vacuous: most read both the rollup and raw days
+
+
 def assert_pages_agree(lake: Path, cases: list[tuple[TimeRange, str]]) -> None:
     contexts = {zone: context(lake, zone) for zone in ZONES}
     clean = rollups.clean_days(lake)
@@ -105,6 +149,7 @@ def assert_pages_agree(lake: Path, cases: list[tuple[TimeRange, str]]) -> None:
             overview.department_overview(ctx, rng), overview.department_overview(ctx, rng, rollups=False)
         )
         assert_same_rates(event_rates.event_rates(ctx, rng), event_rates.event_rates(ctx, rng, rollups=False))
+    assert_daily_frames_agree(lake, cases)
 
 
 def lake_end(lake: Path) -> datetime:
