@@ -131,6 +131,18 @@ def main() -> None:
             cold = rows[page][2 * i]
             cells.append(f"{key}: {cold:.2f}s / {floor:.2f}s = {cold / floor:.1f}x")
         print(f"{page:32}" + "   ".join(cells))
+    print("\nthe Overview's two periods apart (cold): the period before the range (closed days only,")
+    print("every hour from overview_hourly) against the floor over the same days, then the range itself")
+    print("(its open part raw, with the orders of the 21 days before it for the lead time)")
+    for key in args.ranges:
+        rng = preset_range(key, now)
+        before = timed(partial(overview.daily_parts, build_context(settings), rng.previous()))
+        floor = timed(partial(_rollup_floor, settings.lake, "Overview", rng.previous()))
+        this = timed(partial(overview.daily_parts, build_context(settings), rng))
+        print(
+            f"{key:>5}: period before {before:.2f}s / floor {floor:.2f}s = {before / floor:.1f}x;"
+            f" the range itself {this:.2f}s"
+        )
 
 
 if __name__ == "__main__":
