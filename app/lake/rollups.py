@@ -61,6 +61,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from app import clock
+from app.lake.metric_rollups import refresh_metric_rollups
 from app.lake.paths import LONG_MARKER, check_dt
 from app.lake.sql import DUCKDB_TYPES, PARTITION_TYPE, quote_identifier, quote_string
 from app.lake.tables import EVENTS, ORDERS, TABLES, Column, Table
@@ -450,8 +451,13 @@ def _claim(lake: Path) -> list[Path]:
     return claimed
 
 
+def _cutoff(now: datetime | None) -> str:
+    """The first day not closed at ``now``."""
+    return ((now or clock.now()).astimezone(UTC) - GRACE).date().isoformat()
+
+
 def _closed_raw_days(lake: Path, now: datetime | None) -> set[str]:
-    cutoff = ((now or clock.now()).astimezone(UTC) - GRACE).date().isoformat()
+    cutoff = _cutoff(now)
     return {d for d in raw_days(lake) if d < cutoff}
 
 
@@ -473,6 +479,7 @@ def refresh_rollups(lake: Path, now: datetime | None = None) -> RollupReport:
         built = build_days(lake, todo)
         removed = _remove(lake, done - raw_days(lake))
         _stamp(lake)  # every closed day is now of this version (an older one: all rebuilt)
+        refresh_metric_rollups(lake, _cutoff(now))  # the bus metrics' closed days (app/metrics/rollups.py)
         for marker in claimed:
             marker.unlink(missing_ok=True)
     return RollupReport(built, removed, time.monotonic() - started)
@@ -492,6 +499,7 @@ def rebuild_rollups(lake: Path, since: date | str | None = None, now: datetime |
         removed = _remove(lake, stale)
         if first is None:
             _stamp(lake)
+        refresh_metric_rollups(lake, _cutoff(now), rebuild_from=first, rebuild=True)
         _settle(lake, claimed, first, done=rolled_up_days(lake))
     return RollupReport(built, removed, time.monotonic() - started)
 
