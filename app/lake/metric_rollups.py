@@ -1,32 +1,37 @@
-"""Rollups of the local bus's metric points: per UTC hour and per UTC day, for closed days.
+"""The local bus's metric points (``<lake>/_bus_metrics``) and their rollups for closed days.
 
 A year of stored points is ~1.5M rows (a minute apart for 15 days, 5 minutes to 63 days,
 an hour after; more series and fuller minutes as the bus gets busier), and Delivery health
-read them all for a 365-day range. CloudWatch answers a period's Sum, SampleCount and
-percentiles from any partition of the period's points, so a closed day's points are kept
-a second time, summed::
+read them all, three times, for a 365-day range. CloudWatch's Sum, SampleCount and
+percentiles of a period come out the same from any partition of the period's points, so a
+closed day's points are kept a second time, summed::
 
     <lake>/_bus_metrics_rollups/dt=YYYY-MM-DD/hour-v1-<digest>.parquet   one row per UTC hour × series
     <lake>/_bus_metrics_rollups/dt=YYYY-MM-DD/day-v1-<digest>.parquet    one row per series
+    <lake>/_bus_metrics_rollups/month=YYYY-MM/month-v1-<digest>.parquet  the day rows of a closed month
 
-in the points' own schema (:data:`app.metrics.store.SCHEMA`): ``timestamp`` the hour's or
-the day's start, ``value`` and ``samples`` the sums of the points in it, ``histogram`` the
-merged histograms of its latency points (null when none of them had one). A reader
+in the points' own schema (:data:`SCHEMA`): ``timestamp`` the hour's or the day's start,
+``value`` and ``samples`` the sums of the points in it, ``histogram`` the merged histograms
+of its latency points (null when none of them had one). A reader
 (:class:`app.metrics.local.LocalMetricsSource`) uses a rollup row in place of its points
 only where they would have landed in the same period anyway: day rows for whole days when
-the period is a multiple of a day (or percentiles over the range), hour rows for whole
-hours when it is a multiple of an hour; partial hours, finer periods and days without a
-valid rollup are read from the points. Each point is read exactly once.
+the period is a multiple of a day (or percentiles over the range), from the month's file
+when there is one; hour rows for whole hours when it is a multiple of an hour. Partial
+hours, finer periods and days without a valid rollup are read from the points. Each point
+is read exactly once, so the answers are the points' (sums of whole numbers exactly; sums
+of fractional latencies can differ in the last bit, as any other order of addition). A
+year is then ~12 month files and a few days, whatever the bus's volume.
 
-``<digest>`` names the point files the rollup was built from (their sorted names: point
-files are written once, under new names, by the recorder and by compaction). A reader
-uses a rollup only when its name matches the day's files as it lists them now, so a
-rollup is never stale: a late point file, a compaction or a quarantine changes the names,
-and the day is read from its points until :func:`refresh_metric_rollups` (run with the
-lake's rollups: after each compaction and seeding) builds it again. Files are written
-under a hidden name and renamed; a crash leaves the old file, the new one or both (told
-apart by their names) and at worst a hidden work file, which the next run deletes. The
-version (:data:`VERSION`) in the name retires old files the same way.
+``<digest>`` names the point files the rollup was built from (their ``dt=`` folders and
+sorted names: point files are written once, under new names, by the recorder and by
+compaction). A reader uses a rollup only when its name matches the files as it lists them
+now, so a rollup is never stale: a late point file, a compaction or a quarantine changes
+the names, and the day (its month) is read from its points until
+:func:`refresh_metric_rollups` (run with the lake's rollups: after each compaction and
+seeding, and by ``lake rollups``) builds it again. Files are written under a hidden name
+and renamed; a crash leaves the old file, the new one or both (told apart by their names)
+and at worst a hidden work file, which the next run deletes. The version
+(:data:`VERSION`) in the name retires old files the same way.
 """
 
 from __future__ import annotations

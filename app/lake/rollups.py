@@ -137,6 +137,7 @@ class RollupReport:
     days_built: int
     days_removed: int
     seconds: float
+    metric_days_built: int = 0  # days of bus metrics rolled up (app/lake/metric_rollups.py)
 
 
 def rollup_file(lake: Path, table: Table, day: str) -> Path:
@@ -479,10 +480,10 @@ def refresh_rollups(lake: Path, now: datetime | None = None) -> RollupReport:
         built = build_days(lake, todo)
         removed = _remove(lake, done - raw_days(lake))
         _stamp(lake)  # every closed day is now of this version (an older one: all rebuilt)
-        refresh_metric_rollups(lake, _cutoff(now))  # the bus metrics' closed days (app/metrics/rollups.py)
+        metrics = refresh_metric_rollups(lake, _cutoff(now))  # bus metrics: app/lake/metric_rollups.py
         for marker in claimed:
             marker.unlink(missing_ok=True)
-    return RollupReport(built, removed, time.monotonic() - started)
+    return RollupReport(built, removed, time.monotonic() - started, metrics.days_built)
 
 
 def rebuild_rollups(lake: Path, since: date | str | None = None, now: datetime | None = None) -> RollupReport:
@@ -499,9 +500,9 @@ def rebuild_rollups(lake: Path, since: date | str | None = None, now: datetime |
         removed = _remove(lake, stale)
         if first is None:
             _stamp(lake)
-        refresh_metric_rollups(lake, _cutoff(now), rebuild_from=first, rebuild=True)
+        metrics = refresh_metric_rollups(lake, _cutoff(now), rebuild_from=first, rebuild=True)
         _settle(lake, claimed, first, done=rolled_up_days(lake))
-    return RollupReport(built, removed, time.monotonic() - started)
+    return RollupReport(built, removed, time.monotonic() - started, metrics.days_built)
 
 
 def _settle(lake: Path, claimed: list[Path], first: str | None, done: set[str]) -> None:

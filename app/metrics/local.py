@@ -6,7 +6,8 @@ Like CloudWatch, older data is kept coarser
 That keeps a year of seeded history small and makes a long range cheap to read.
 
 Files: ``<lake>/_bus_metrics/dt=YYYY-MM-DD/part-*.parquet`` (not a Glue table: on AWS the
-same numbers come from CloudWatch).
+same numbers come from CloudWatch). Closed days are also kept summed per hour and per day
+(app/lake/metric_rollups.py), which the reader uses where the sums come out the same.
 
 Latency points also carry a histogram of their samples (``histogram``: bucket -> count,
 20 logarithmic buckets per decade of milliseconds, so a percentile read back is within
