@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from app.lake import metric_rollups
+from app.lake.compact import compact
 from app.lake.metric_rollups import METRICS_DIR, ROLLUP_DIR, SCHEMA, refresh_metric_rollups
 from app.metrics import local
 from app.metrics.local import LocalMetricsSource, MetricsRecorder
@@ -176,6 +177,7 @@ CHILD = """
 import os, signal, sys
 from pathlib import Path
 from app.lake import metric_rollups
+from app.lake.compact import compact
 lake, kill_at, before_rename = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 writes = 0
 real_replace = os.replace
@@ -227,3 +229,34 @@ def test_a_killed_rebuild_leaves_answers_right_and_the_next_run_finishes(
     names = {p.relative_to(lake / ROLLUP_DIR) for p in (lake / ROLLUP_DIR).glob("*/*")}
     assert names == {p.relative_to(fresh / ROLLUP_DIR) for p in (fresh / ROLLUP_DIR).glob("*/*")}
     assert_same_answers(lake, raw, seed=kill_at + 1, count=1, buses=("verticals",))
+
+
+def test_compaction_merges_points_not_rollups_and_rolls_up_again(lakes, tmp_path):
+    """`bus serve`'s periodic step: a closed day's point files become one (new names), the
+    rollup folders are left alone, and the refresh after it rebuilds what the merge made stale."""
+    lake, raw = tmp_path / "lake", tmp_path / "raw"
+    shutil.copytree(lakes[0], lake)
+    shutil.copytree(lakes[1], raw)
+    (lake / "events").mkdir()  # a lake (refresh_rollups skips a folder without its events)
+    for target in (lake, raw):  # compaction cannot merge a file from before histograms with newer ones
+        next((target / METRICS_DIR).glob("dt=*/part-old.parquet")).unlink()
+    day = (NOW - timedelta(days=30)).date().isoformat()
+    assert len(metric_rollups.day_files(lake / METRICS_DIR, day)) > 1
+    counts = {
+        f.name[3:]: len(metric_rollups.day_files(f.parent, f.name[3:]))
+        for f in (lake / METRICS_DIR).iterdir()
+    }
+    merged = sum(n >= (2 if d < CLOSED_BEFORE else 8) for d, n in counts.items())  # closed days: 2 files
+    report = compact(lake, min_age_s=0, now=NOW)
+    assert len(metric_rollups.day_files(lake / METRICS_DIR, day)) == 1
+    assert report.partitions == merged  # the point folders, not the rollups'
+    for folder in (lake / ROLLUP_DIR).iterdir():
+        key = folder.name.split("=", 1)[1]
+        files = (
+            metric_rollups.day_files(lake / METRICS_DIR, key)
+            if len(key) == 10
+            else metric_rollups.month_files(lake / METRICS_DIR, key)
+        )
+        spans = metric_rollups.SPANS if len(key) == 10 else ["month"]
+        assert metric_rollups.listing(lake, key) == {metric_rollups.rollup_name(s, files) for s in spans}
+    assert_same_answers(lake, raw, seed=4, count=2, buses=("verticals",))
