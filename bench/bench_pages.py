@@ -7,7 +7,7 @@ before its own st.cache_data hits (a cache hit costs nothing). The baseline, mea
 the same run, is one `SELECT count(*)` over the raw events of the range: every figure is
 also printed as a multiple of it.
 
-    .venv/bin/python bench/bench_pages.py --lake data/lake [--ranges 7d 30d 365d]
+    .venv/bin/python bench/bench_pages.py --lake data/lake [--ranges 7d 30d 365d] [--pages "Delivery health"]
 """
 
 from __future__ import annotations
@@ -101,7 +101,9 @@ def main() -> None:
     parser.add_argument("--lake", type=Path, default=None)
     parser.add_argument("--ranges", nargs="+", default=["7d", "30d", "365d"])
     parser.add_argument("--now", type=datetime.fromisoformat, default=None, help="the ranges' end (ISO)")
+    parser.add_argument("--pages", nargs="+", choices=list(PAGE_CALLS), default=list(PAGE_CALLS))
     args = parser.parse_args()
+    calls = {name: PAGE_CALLS[name] for name in args.pages}
     settings = load_settings()
     if args.lake:
         settings = settings.replace(lake=str(args.lake.resolve()))
@@ -111,12 +113,13 @@ def main() -> None:
     # (dashboard/streamlit_app.py): not a page's cost, so timed apart.
     print(f"server start: the forecast's statsmodels import {timed(load_models):.2f}s (once per process)")
     print(f"{'page data call':32}" + "".join(f"{r + ' cold':>12}{r + ' warm':>12}" for r in args.ranges))
-    baseline_row, rows = [], {name: [] for name in PAGE_CALLS}
+    baseline_row: list[float] = []
+    rows: dict[str, list[float]] = {name: [] for name in calls}
     for key in args.ranges:
         rng = preset_range(key, now)
         ctx = build_context(settings)
         baseline_row += [timed(partial(_baseline, ctx, rng)), timed(partial(_baseline, ctx, rng))]
-        for name, call in PAGE_CALLS.items():
+        for name, call in calls.items():
             ctx = build_context(settings)
             rows[name] += [timed(partial(call, ctx, rng)), timed(partial(call, ctx, rng))]
     print(f"{'baseline: count(*) of events':32}" + "".join(f"{t:>11.2f}s" for t in baseline_row))
@@ -124,7 +127,7 @@ def main() -> None:
         cells = "".join(f"{t:>6.2f}s {t / b:>3.0f}x" for t, b in zip(times, baseline_row, strict=True))
         print(f"{name:32}{cells}")
     print("\npages on rollups against one raw DuckDB statement over the rollup they read (cold)")
-    for page in ROLLUP_FLOORS:
+    for page in [p for p in ROLLUP_FLOORS if p in calls]:
         cells = []
         for i, key in enumerate(args.ranges):
             floor = timed(partial(_rollup_floor, settings.lake, page, preset_range(key, now)))

@@ -52,7 +52,10 @@ def _rollups(args: argparse.Namespace) -> int:
     except NotALake as exc:
         raise CliError(str(exc)) from None
     report = refresh_rollups(lake) if args.refresh else rebuild_rollups(lake, args.since)
-    print(f"{report.days_built} day(s) rolled up, {report.days_removed} removed in {report.seconds:.1f} s")
+    print(
+        f"{report.days_built} day(s) rolled up, {report.days_removed} removed, "
+        f"{report.metric_days_built} day(s) of bus metrics rolled up in {report.seconds:.1f} s"
+    )
     return 0
 
 

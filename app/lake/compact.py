@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from app import clock
+from app.lake.metric_rollups import ROLLUP_DIR as METRIC_ROLLUPS
 from app.lake.paths import QUARANTINE
 from app.lake.rollups import GRACE, ROLLUP_TABLES, STATE, closed_days, refresh_rollups
 from app.lake.writer import COMPRESSION
@@ -40,7 +41,8 @@ CLOSED_FILE_BYTES = 64 * 1024 * 1024  # a closed day's files below this are merg
 CLOSED_MIN_FILES = 2
 ROW_GROUP_ROWS = 128 * 1024  # merged files: row groups of about this many rows
 PENDING_SUFFIX = ".compact"
-NOT_COMPACTED = frozenset({QUARANTINE, STATE, *ROLLUP_TABLES})  # rollups: one file a day already
+# rollups: one file a day (per span for the metrics') already
+NOT_COMPACTED = frozenset({QUARANTINE, STATE, *ROLLUP_TABLES, METRIC_ROLLUPS})
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from app import clock
+from app.lake.metric_rollups import refresh_metric_rollups
 from app.lake.paths import LONG_MARKER, check_dt
 from app.lake.sql import DUCKDB_TYPES, PARTITION_TYPE, quote_identifier, quote_string
 from app.lake.tables import EVENTS, ORDERS, TABLES, Column, Table
@@ -154,6 +155,7 @@ class RollupReport:
     days_built: int
     days_removed: int
     seconds: float
+    metric_days_built: int = 0  # days of bus metrics rolled up (app/lake/metric_rollups.py)
 
 
 def rollup_file(lake: Path, table: Table, day: str) -> Path:
@@ -485,8 +487,13 @@ def _claim(lake: Path) -> list[Path]:
     return claimed
 
 
+def _cutoff(now: datetime | None) -> str:
+    """The first day not closed at ``now``."""
+    return ((now or clock.now()).astimezone(UTC) - GRACE).date().isoformat()
+
+
 def _closed_raw_days(lake: Path, now: datetime | None) -> set[str]:
-    cutoff = ((now or clock.now()).astimezone(UTC) - GRACE).date().isoformat()
+    cutoff = _cutoff(now)
     return {d for d in raw_days(lake) if d < cutoff}
 
 
@@ -508,9 +515,10 @@ def refresh_rollups(lake: Path, now: datetime | None = None) -> RollupReport:
         built = build_days(lake, todo)
         removed = _remove(lake, done - raw_days(lake))
         _stamp(lake)  # every closed day is now of this version (an older one: all rebuilt)
+        metrics = refresh_metric_rollups(lake, _cutoff(now))  # bus metrics: app/lake/metric_rollups.py
         for marker in claimed:
             marker.unlink(missing_ok=True)
-    return RollupReport(built, removed, time.monotonic() - started)
+    return RollupReport(built, removed, time.monotonic() - started, metrics.days_built)
 
 
 def rebuild_rollups(lake: Path, since: date | str | None = None, now: datetime | None = None) -> RollupReport:
@@ -527,8 +535,9 @@ def rebuild_rollups(lake: Path, since: date | str | None = None, now: datetime |
         removed = _remove(lake, stale)
         if first is None:
             _stamp(lake)
+        metrics = refresh_metric_rollups(lake, _cutoff(now), rebuild_from=first, rebuild=True)
         _settle(lake, claimed, first, done=rolled_up_days(lake))
-    return RollupReport(built, removed, time.monotonic() - started)
+    return RollupReport(built, removed, time.monotonic() - started, metrics.days_built)
 
 
 def _settle(lake: Path, claimed: list[Path], first: str | None, done: set[str]) -> None:

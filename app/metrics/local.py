@@ -6,7 +6,8 @@ Like CloudWatch, older data is kept coarser
 That keeps a year of seeded history small and makes a long range cheap to read.
 
 Files: ``<lake>/_bus_metrics/dt=YYYY-MM-DD/part-*.parquet`` (not a Glue table: on AWS the
-same numbers come from CloudWatch).
+same numbers come from CloudWatch). Closed days are also kept summed per hour and per day
+(app/lake/metric_rollups.py), which the reader uses where the sums come out the same.
 
 Latency points also carry a histogram of their samples (``histogram``: bucket -> count,
 20 logarithmic buckets per decade of milliseconds, so a percentile read back is within
@@ -20,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -30,23 +31,22 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from app import clock
+from app.lake.metric_rollups import (
+    DAY_S,
+    HISTOGRAM_TYPE,
+    HOUR_S,
+    METRICS_DIR,
+    SCHEMA,
+    day_files,
+    listing,
+    month_days,
+    rollup_folder,
+    rollup_name,
+)
 from app.lake.writer import write_parquet_atomic
 from app.metrics.base import COLUMNS, empty_frame
 from app.metrics.names import LATENCY_METRICS
 
-METRICS_DIR = "_bus_metrics"
-HISTOGRAM_TYPE = pa.map_(pa.int16(), pa.int64())
-SCHEMA = pa.schema(
-    [
-        ("timestamp", pa.timestamp("ms", tz="UTC")),
-        ("metric", pa.string()),
-        ("bus", pa.string()),
-        ("rule", pa.string()),
-        ("value", pa.float64()),
-        ("samples", pa.float64()),
-        ("histogram", HISTOGRAM_TYPE),  # latency metrics only; files written before it read it as null
-    ]
-)
 LATENCIES = frozenset(LATENCY_METRICS)
 BUCKETS_PER_DECADE = 20
 TOP_BUCKET = 1 + 9 * BUCKETS_PER_DECADE  # 1e9 ms (11 days) and more share the last bucket
@@ -62,9 +62,6 @@ def latency_bucket(ms: float) -> int:
 def bucket_bounds(bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     low = np.where(bucket == 0, 0.0, 10.0 ** ((bucket - 1) / BUCKETS_PER_DECADE))
     return low, 10.0 ** (bucket / BUCKETS_PER_DECADE)
-
-
-DAY_S = 86_400
 
 
 def resolution_s(age_s: float) -> int:
@@ -292,24 +289,34 @@ class LocalMetricsSource:
         self.root = Path(lake) / METRICS_DIR
 
     def _table(
-        self, start: datetime, end: datetime, columns: list[str], metrics: list[str], bus: str | None = None
+        self,
+        start: datetime,
+        end: datetime,
+        columns: list[str],
+        metrics: list[str],
+        bus: str | None = None,
+        period_s: int | None = None,
     ) -> pa.Table | None:
-        files = [
-            str(p)
-            for day in pd.date_range(start.date(), end.date(), freq="D")
-            for p in (self.root / f"dt={day:%Y-%m-%d}").glob("*.parquet")
-        ]
-        if not files:
+        """The points in [start, end) of ``metrics`` (and ``bus``), or None without files.
+
+        ``period_s``: the caller only sums them per period of this length (from the epoch;
+        None: over the whole range), so a closed day's rollup rows may stand for its points
+        where they fall in the same period (:func:`_pieces`)."""
+        pieces = _pieces(Path(self.root).parent, _utc(start), _utc(end), period_s)
+        if not pieces:
             return None
         moment = SCHEMA.field("timestamp").type
-        wanted = (
-            (ds.field("timestamp") >= pa.scalar(start, moment))
-            & (ds.field("timestamp") < pa.scalar(end, moment))
-            & ds.field("metric").isin(metrics)
-        )
+        chosen = ds.field("metric").isin(metrics)
         if bus is not None:  # filtered while scanning: no second copy of the points
-            wanted = wanted & (ds.field("bus") == bus)
-        return ds.dataset(files, schema=SCHEMA, format="parquet").to_table(columns=columns, filter=wanted)
+            chosen = chosen & (ds.field("bus") == bus)
+        tables = []
+        for files, spans in pieces:
+            stamp = ds.field("timestamp")
+            inside = [(stamp >= pa.scalar(lo, moment)) & (stamp < pa.scalar(hi, moment)) for lo, hi in spans]
+            when = inside[0] if len(inside) == 1 else inside[0] | inside[1]
+            dataset = ds.dataset([str(p) for p in files], schema=SCHEMA, format="parquet")
+            tables.append(dataset.to_table(columns=columns, filter=when & chosen))
+        return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
     def _read(
         self,
@@ -319,7 +326,7 @@ class LocalMetricsSource:
         period_s: int | None = None,
         bus: str | None = None,
     ) -> pd.DataFrame:
-        table = self._table(start, end, COLUMNS, metrics, bus)
+        table = self._table(start, end, COLUMNS, metrics, bus, period_s)
         if table is None:
             return empty_frame()
         if period_s is not None:
@@ -375,7 +382,8 @@ class LocalMetricsSource:
     ) -> pd.DataFrame:
         keys = ["timestamp", "metric", "bus", "rule"]
         columns = [*keys, "samples", *percentile_columns(percentiles)]
-        table = self._table(start, end, [*keys, "histogram"], [m for m in metrics if m in LATENCIES], bus)
+        latencies = [m for m in metrics if m in LATENCIES]
+        table = self._table(start, end, [*keys, "histogram"], latencies, bus, period_s)
         if table is not None:
             table = table.filter(pc.is_valid(table["histogram"]))
         if table is None or table.num_rows == 0:
@@ -392,6 +400,90 @@ class LocalMetricsSource:
         stats = percentiles_of_histograms(long[["group", "bucket", "count"]], percentiles)
         out = points.drop_duplicates("group").merge(stats, on="group")
         return out[columns].sort_values(keys).reset_index(drop=True)
+
+
+def _utc(moment: datetime) -> datetime:
+    """``moment`` in UTC (a naive one is taken as UTC, as Arrow takes it)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+Piece = tuple[list[Path], list[tuple[datetime, datetime]]]  # files, and the spans to read of them
+
+
+def _pieces(lake: Path, start: datetime, end: datetime, period_s: int | None) -> list[Piece]:
+    """Which files to read for [start, end), and which times of each: every point once,
+    either itself or inside one rollup row (app/lake/metric_rollups.py).
+
+    Day rows stand for a closed day's points when the whole day is in the range and the
+    period is a multiple of a day (or None: the whole range), read from the month's file
+    when the month is rolled up, else from the day's; hour rows for the whole hours of a
+    day in the range when the period is a multiple of an hour. The rest (partial hours,
+    finer periods, days whose rollups are missing or do not match their files) is read raw.
+    """
+    whole_days = period_s is None or period_s % DAY_S == 0
+    whole_hours = period_s is None or period_s % HOUR_S == 0
+    first_hour, last_hour = _ceil(start, HOUR_S), _floor(end, HOUR_S)
+    first_day, last_day = _ceil(start, DAY_S), _floor(end, DAY_S)
+    root = lake / METRICS_DIR
+    listed: dict[str, list[Path]] = {}
+
+    def files_of(day: str) -> list[Path]:
+        if day not in listed:
+            listed[day] = day_files(root, day)
+        return listed[day]
+
+    months: dict[str, Path | None] = {}
+
+    def month_file(month: str) -> Path | None:
+        if month not in months:
+            name = rollup_name("month", [p for d in month_days(month) for p in files_of(d)])
+            months[month] = rollup_folder(lake, month) / name if name in listing(lake, month) else None
+        return months[month]
+
+    by_month: list[Path] = []
+    day_rows: list[Path] = []
+    hour_rows: list[Path] = []
+    raw: list[Path] = []
+    edges: list[Path] = []  # raw files of days whose whole hours come from hour rows
+    for day in pd.date_range(start.date(), end.date(), freq="D"):
+        name = f"{day:%Y-%m-%d}"
+        files = files_of(name)
+        begin = datetime.combine(day.date(), datetime.min.time(), UTC)
+        lo, hi = max(start, begin), min(end, begin + timedelta(days=1))
+        if not files or lo >= hi:
+            continue
+        whole = whole_days and (lo, hi) == (begin, begin + timedelta(days=1))
+        if whole and (found := month_file(name[:7])) is not None:
+            if found not in by_month:
+                by_month.append(found)
+            continue
+        present = listing(lake, name) if (whole_days or whole_hours) else set()
+        if whole and rollup_name("day", files) in present:
+            day_rows.append(rollup_folder(lake, name) / rollup_name("day", files))
+        elif (
+            whole_hours and max(lo, first_hour) < min(hi, last_hour) and rollup_name("hour", files) in present
+        ):
+            hour_rows.append(rollup_folder(lake, name) / rollup_name("hour", files))
+            if lo < first_hour or hi > last_hour:
+                edges += files
+        else:
+            raw += files
+    pieces: list[Piece] = [
+        (by_month, [(first_day, last_day)]),  # the month's whole days in the range
+        (day_rows, [(start, end)]),
+        (hour_rows, [(first_hour, last_hour)]),
+        (raw, [(start, end)]),
+        (edges, [(start, min(first_hour, end)), (max(last_hour, start), end)]),
+    ]
+    return [(files, spans) for files, spans in pieces if files]
+
+
+def _ceil(moment: datetime, step_s: int) -> datetime:
+    return datetime.fromtimestamp(-(-moment.timestamp() // step_s) * step_s, UTC)
+
+
+def _floor(moment: datetime, step_s: int) -> datetime:
+    return datetime.fromtimestamp(moment.timestamp() // step_s * step_s, UTC)
 
 
 def percentile_columns(percentiles: tuple[float, ...]) -> list[str]:
