@@ -21,6 +21,7 @@ days not rolled up yet, and days that late events made dirty.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from app.lake.metric_rollups import ROLLUP_DIR as METRIC_ROLLUPS
 from app.lake.paths import QUARANTINE
 from app.lake.rollups import GRACE, ROLLUP_TABLES, STATE, closed_days, refresh_rollups
 from app.lake.writer import COMPRESSION
+
+log = logging.getLogger("verticals.lake.compact")
 
 SMALL_FILE_BYTES = 8 * 1024 * 1024
 CLOSED_FILE_BYTES = 64 * 1024 * 1024  # a closed day's files below this are merged into one
@@ -72,15 +75,18 @@ def merged_name(files: list[Path]) -> str:
 
 
 def _merge(files: list[Path], pending: Path) -> None:
-    """Stream every file's record batches into one file (each keeps the writer's schema, so
-    they append without casts), in row groups of about :data:`ROW_GROUP_ROWS`."""
-    schema = pq.read_schema(files[0])
+    """Stream every file's record batches into one file, in row groups of about
+    :data:`ROW_GROUP_ROWS`. Files written by different versions may differ by a column (a
+    bus-metrics file from before latency histograms): the merged file has every column, null
+    in the rows of files that lack it. Two files giving one column different types raise
+    ``pyarrow.ArrowInvalid`` before anything is written."""
+    schema = pa.unify_schemas([pq.read_schema(path) for path in files])
     with pq.ParquetWriter(pending, schema, compression=COMPRESSION) as out:
         buffered: list[pa.RecordBatch] = []
         rows = 0
         for path in files:
             for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
-                buffered.append(batch)
+                buffered.append(_conform(batch, schema))
                 rows += batch.num_rows
                 if rows >= ROW_GROUP_ROWS:
                     out.write_table(pa.Table.from_batches(buffered, schema), row_group_size=rows)
@@ -89,15 +95,28 @@ def _merge(files: list[Path], pending: Path) -> None:
             out.write_table(pa.Table.from_batches(buffered, schema), row_group_size=rows)
 
 
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` with ``schema``'s columns, in its order (a missing one all null)."""
+    if batch.schema.equals(schema):
+        return batch
+    names = batch.schema.names
+    columns = [
+        batch.column(names.index(f.name)).cast(f.type) if f.name in names else pa.nulls(len(batch), f.type)
+        for f in schema
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
 def compact_folder(folder: Path, files: list[Path]) -> Path:
     final = folder / merged_name(files)
     pending = folder / f".{final.name}{PENDING_SUFFIX}"
     try:
         _merge(files, pending)
         _write_synced(_manifest(pending), json.dumps([f.name for f in files]).encode())
-    except OSError:
-        # A full disk before the manifest is whole: the originals are untouched; drop the
-        # partial merge (and a torn manifest a restart's finish_interrupted would trust).
+    except (OSError, pa.ArrowException):
+        # A full disk (or files that do not merge) before the manifest is whole: the
+        # originals are untouched; drop the partial merge (and a torn manifest a restart's
+        # finish_interrupted would trust).
         _manifest(pending).unlink(missing_ok=True)
         pending.unlink(missing_ok=True)
         raise
@@ -159,7 +178,13 @@ def compact(
             files, enough = small_files(folder, min_age_s, wall), min_files
         if len(files) < enough:
             continue
-        compact_folder(folder, files)
+        try:
+            compact_folder(folder, files)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+            # Files that cannot be merged (one column, two types) stay as they are: readers
+            # cope with them today, and the other folders and the rollups go on.
+            log.warning("compaction: %s left as it is: %s", folder.relative_to(root), error)
+            continue
         partitions += 1
         before += len(files)
         after += 1

@@ -1,6 +1,6 @@
 import contextlib
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyarrow.parquet as pq
 
@@ -128,3 +128,27 @@ def test_the_merge_streams_into_row_groups_not_one_per_file(tmp_path, monkeypatc
     merged = compact_folder(folder, sorted(folder.glob("*.parquet")))
     assert pq.ParquetFile(merged).metadata.num_row_groups == 3  # 10 + 10 + 5 rows
     assert ids(folder) == sorted(f"e{i}" for i in range(25))
+
+
+def test_files_of_two_schema_versions_merge_with_nulls_and_a_type_clash_is_left_alone(tmp_path, caplog):
+    """A column added since a file was written (a bus-metrics file from before latency
+    histograms): the merged file has it, null in the old rows. Files that give one column two
+    types are left as they are, and the run goes on with the other folders and the rollups."""
+    import pyarrow as pa
+
+    mixed, clash = tmp_path / "_bus_metrics" / "dt=2026-11-20", tmp_path / "_bus_metrics" / "dt=2026-11-21"
+    for folder in (mixed, clash):
+        folder.mkdir(parents=True)
+    pq.write_table(pa.table({"metric": ["a"], "value": [1.0]}), mixed / "part-old.parquet")
+    pq.write_table(pa.table({"metric": ["b"], "value": [2.0], "samples": [3.0]}), mixed / "part-new.parquet")
+    pq.write_table(pa.table({"metric": ["c"], "value": [1.0]}), clash / "part-1.parquet")
+    pq.write_table(pa.table({"metric": ["d"], "value": ["one"]}), clash / "part-2.parquet")
+    report = compact(tmp_path, min_age_s=0, now=datetime(2026, 12, 21, tzinfo=UTC))  # both days closed
+    (merged,) = mixed.glob("*.parquet")
+    rows = pq.read_table(merged).sort_by("metric").to_pylist()
+    assert rows == [
+        {"metric": "a", "value": 1.0, "samples": None},
+        {"metric": "b", "value": 2.0, "samples": 3.0},
+    ]
+    assert sorted(p.name for p in clash.iterdir()) == ["part-1.parquet", "part-2.parquet"]  # no leftovers
+    assert report.partitions == 1 and "left as it is" in caplog.text
