@@ -48,7 +48,7 @@ from app.engines.sqlparams import (
     to_duckdb,
 )
 from app.lake.check import check_lake, file_problem, parquet_problem
-from app.lake.paths import LONG_MARKER, check_dt, exact_column
+from app.lake.paths import LONG_MARKER, LakePathError, check_dt, exact_column
 from app.lake.rollups import ROLLUP_TABLES, clean_days
 from app.lake.sql import DUCKDB_TYPES, PARTITION_TYPE, quote_identifier, quote_string
 from app.lake.tables import TABLES, Table
@@ -89,6 +89,23 @@ def _listing(folder: Path) -> set[str]:
             return {entry.name for entry in entries if entry.is_dir()}
     except (FileNotFoundError, NotADirectoryError):
         return set()
+
+
+def _is_day(text: str) -> bool:
+    try:
+        check_dt(text)
+    except LakePathError:
+        return False
+    return True
+
+
+def _holds_data(folder: Path) -> bool:
+    """Whether ``folder`` or a folder in it holds a Parquet file (not a hidden one)."""
+    for _, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if any(f.endswith(".parquet") and not f.startswith(".") for f in files):
+            return True
+    return False
 
 
 def view_sql(
@@ -221,6 +238,17 @@ class DuckDBEngine:
     def rollup_days(self) -> frozenset[str]:
         """UTC days (``YYYY-MM-DD``) whose rollups are up to date with the raw tables."""
         return clean_days(self.lake)
+
+    def last_day(self, table: str, since: str) -> str | None:
+        """``SELECT max(dt) FROM <table> WHERE dt >= since`` from the folder names: the last
+        ``dt`` folder holding a data file (a writer's hidden work files do not count). A
+        query reads every file of the period for it (0.1 s for two years at 30M events)."""
+        folder = self.lake / TABLES[table].name
+        for name in sorted(_listing(folder), reverse=True):
+            day = name.removeprefix("dt=")
+            if name.startswith("dt=") and _is_day(day) and day >= since and _holds_data(folder / name):
+                return day
+        return None
 
     def run(
         self,

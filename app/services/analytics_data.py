@@ -105,6 +105,10 @@ def _as_days(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 def last_day(engine: QueryEngine, today: date | None = None, lookback_days: int = 730) -> date | None:
     """The last day with orders, looking back at most ``lookback_days`` from ``today``."""
     since = (today or clock.today()) - timedelta(days=lookback_days)
+    from_folders = getattr(engine, "last_day", None)  # the local lake answers from its folders
+    if callable(from_folders):
+        found = from_folders("orders", since.isoformat())
+        return None if found is None else date.fromisoformat(found)
     value = engine.run(LAST_DAY_SQL, {"since": since.isoformat()}).frame["last_day"].iloc[0]
     return None if value is None or pd.isna(value) else date.fromisoformat(str(value)[:10])
 

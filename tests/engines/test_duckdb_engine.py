@@ -289,3 +289,23 @@ def test_a_later_file_lacking_a_column_switches_the_table_to_by_name(tmp_path, d
     frame = engine.run("SELECT refund_id, reason FROM refunds ORDER BY refund_id").frame
     assert frame["refund_id"].tolist() == ["new", "old"] and frame["reason"].isna().tolist() == [False, True]
     assert engine.union_by_name["refunds"] is True
+
+
+def test_the_last_day_from_folder_names_is_the_last_day_a_query_finds(
+    fixture_lake, duckdb_extensions, tmp_path
+):
+    import shutil
+
+    from app.services.analytics_data import LAST_DAY_SQL
+
+    lake = tmp_path / "lake"
+    shutil.copytree(fixture_lake, lake)
+    later = (FIXTURE_END + timedelta(days=3)).isoformat()
+    for name in (f"dt={later}", "dt=9999-99-99", "dt=not-a-day"):  # no data file, or no day at all
+        (lake / "orders" / name).mkdir()
+    (lake / "orders" / f"dt={later}" / ".part-0.parquet.tmp").write_bytes(b"a writer's work file")
+    engine = DuckDBEngine(lake, extension_directory=duckdb_extensions)
+    for since in (D0, D2, later):
+        queried = engine.run(LAST_DAY_SQL, {"since": since}).frame["last_day"].iloc[0]
+        assert engine.last_day("orders", since) == (None if pd.isna(queried) else queried), since
+    assert engine.last_day("orders", D0) == D2 and engine.last_day("orders", later) is None
