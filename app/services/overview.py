@@ -19,6 +19,7 @@ range it is seen in.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ from app.services.rollup_plan import (
     piece_days,
     pieces_predicate,
     rollup_days,
+    rollup_days_each,
     run_planned,
     split,
     split_by_day,
@@ -303,14 +305,18 @@ class Overview:
         return all(k.value is None for k in self.kpis)
 
 
-def daily_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> pd.DataFrame:
+def daily_parts(
+    ctx: Context, rng: TimeRange, *, rollups: bool = True, clean: frozenset[str] | None = None
+) -> pd.DataFrame:
     """day, part, value over ``rng``; planned capacity pro rata for partly covered days.
 
     ``rollups``: read the days the rollups cover from them (the same figures, see
-    :func:`planned_parts_sql`); False reads every row of the raw tables.
+    :func:`planned_parts_sql`); False reads every row of the raw tables. ``clean``: those
+    days, when the caller has them already.
     """
     orders_from = (rng.start - pd.Timedelta(days=LEAD_LOOKBACK_DAYS)).date().isoformat()
-    clean = rollup_days(ctx, rng) if rollups else frozenset()
+    if clean is None:
+        clean = rollup_days(ctx, rng) if rollups else frozenset()
     if clean:
         sql, params, days = planned_parts_sql(rng, orders_from, clean)
         frame = run_planned(ctx, sql, rng, {**params, "dt_orders_from": orders_from}, days)
@@ -435,9 +441,15 @@ def _shown_days(rng: TimeRange, data_start: pd.Timestamp) -> pd.Series:
 
 
 def department_overview(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> Overview:
-    return summarise(
-        daily_parts(ctx, rng, rollups=rollups), daily_parts(ctx, rng.previous(), rollups=rollups), rng
-    )
+    """The range's KPIs against the period before it. The two periods' queries run at the
+    same time (each on its own cursor: DuckDB and Athena both take concurrent queries);
+    the rolled-up days are found first, one period after the other, because on Athena
+    finding them builds the missing ones."""
+    periods = (rng, rng.previous())
+    clean = rollup_days_each(ctx, periods) if rollups else [frozenset(), frozenset()]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="overview") as pool:
+        this, before = pool.map(lambda period, days: daily_parts(ctx, period, clean=days), periods, clean)
+    return summarise(this, before, rng)
 
 
 def format_value(value: float | None, unit: str) -> str:

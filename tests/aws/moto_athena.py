@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -137,6 +138,7 @@ def athena_answers_from(
     engine = DuckDBEngine(lake)
     log = AthenaLog()
     original = AthenaBackend.start_query_execution
+    queue_lock = threading.Lock()
 
     def start(
         backend: AthenaBackend,
@@ -164,8 +166,13 @@ def athena_answers_from(
         )
         frame = engine.run(with_literals(query, execution_parameters or [])).frame
         rows, columns = query_results(frame)
-        moto_api_backend.set_athena_result(rows=rows, column_info=columns, account_id=account, region=region)
-        query_id = original(backend, query, context, config, workgroup, execution_parameters)
+        # moto hands the queued result to the next execution started: queueing and starting
+        # under one lock keeps each result with its query when pages query concurrently.
+        with queue_lock:
+            moto_api_backend.set_athena_result(
+                rows=rows, column_info=columns, account_id=account, region=region
+            )
+            query_id = original(backend, query, context, config, workgroup, execution_parameters)
         location = backend.executions[query_id].config.get("OutputLocation") if config else None
         if location:
             bucket, key = bucket_and_name_from_url(location)
