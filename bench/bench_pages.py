@@ -56,8 +56,8 @@ PAGE_CALLS: dict[str, Callable[[Context, TimeRange], object]] = {
     "Delivery health": _delivery_health,
     "Campaigns (year of analytics)": _campaigns,
     "Demand forecast (28 days)": _forecast,
-    "Saved queries (order_funnel)": lambda ctx, rng: run_saved_query(
-        ctx, "order_funnel", {}, datetime.now(UTC).date()
+    "Saved queries (order_funnel)": lambda ctx, rng: run_saved_query(  # "today": the range's end day
+        ctx, "order_funnel", {}, rng.end.astimezone(UTC).date()
     ),
     "Event explorer (search)": lambda ctx, rng: explorer.find_events(ctx, rng, explorer.EventQuery()),
 }
