@@ -28,7 +28,7 @@ from app.analytics.forecast import load_models  # noqa: E402
 PAGES = ROOT / "pages"
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=1)
 def load_models_in_background() -> threading.Thread:
     """Once per server process: the forecast's statsmodels import (~1 s) off the first
     Demand forecast view's path."""

@@ -36,6 +36,7 @@ and at worst a hidden work file, which the next run deletes. The version
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
@@ -90,9 +91,25 @@ def rollup_name(span: str, files: list[Path]) -> str:
     return f"{span}-v{VERSION}-{digest(files)}.parquet"
 
 
+def is_day(text: str) -> bool:
+    """``YYYY-MM-DD``, a real date (a point folder named otherwise is not one of ours)."""
+    try:
+        return len(text) == 10 and date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
+
+
+def is_month(text: str) -> bool:
+    return len(text) == 7 and is_day(f"{text}-01")
+
+
 def rollup_folder(lake: Path, day: str) -> Path:
     """A day's folder (``day`` YYYY-MM-DD), or a month's (YYYY-MM: its day rows in one file)."""
-    return Path(lake) / ROLLUP_DIR / (f"dt={day}" if len(day) == 10 else f"month={day}")
+    if is_day(day):
+        return Path(lake) / ROLLUP_DIR / f"dt={day}"
+    if is_month(day):
+        return Path(lake) / ROLLUP_DIR / f"month={day}"
+    raise ValueError(f"{day!r} is neither a day (YYYY-MM-DD) nor a month (YYYY-MM)")
 
 
 def listing(lake: Path, day: str) -> set[str]:
@@ -226,7 +243,8 @@ def refresh_metric_rollups(
     The caller holds the lake's maintenance lock (app.lake.rollups): one builder at a time."""
     lake = Path(lake)
     points_root, rollup_root = lake / METRICS_DIR, lake / ROLLUP_DIR
-    days = sorted(p.name[3:] for p in points_root.glob("dt=*") if p.is_dir())
+    # A folder whose name is not a day (a copy, a typo) is not read here: nor by the reader.
+    days = sorted(p.name[3:] for p in points_root.glob("dt=*") if p.is_dir() and is_day(p.name[3:]))
     listed = {day: day_files(points_root, day) for day in days}
     built = removed = 0
     for day, files in listed.items():
@@ -248,12 +266,18 @@ def refresh_metric_rollups(
         _drop_others(lake, month, wanted)
     if rollup_root.is_dir():
         for folder in [*rollup_root.glob("dt=*"), *rollup_root.glob("month=*")]:
+            if not folder.is_dir():
+                continue
             key = folder.name.split("=", 1)[1]
-            if not (day_files(points_root, key) if len(key) == 10 else month_files(points_root, key)):
+            ours = is_day(key) if folder.name.startswith("dt=") else is_month(key)
+            points = (day_files if is_day(key) else month_files)(points_root, key) if ours else []
+            if not points:  # its points are gone (or it is no folder of ours): it goes too
                 for path in folder.iterdir():
-                    path.unlink(missing_ok=True)
-                folder.rmdir()
-                removed += 1
+                    if path.is_file():
+                        path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # something else in it: left, never read
+                    folder.rmdir()
+                    removed += 1
     return MetricRollupReport(built, removed)
 
 

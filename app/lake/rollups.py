@@ -50,6 +50,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import time
@@ -59,16 +60,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from app import clock
-from app.lake.metric_rollups import refresh_metric_rollups
+from app.lake.metric_rollups import MetricRollupReport, refresh_metric_rollups
 from app.lake.paths import LONG_MARKER, check_dt
 from app.lake.sql import DUCKDB_TYPES, PARTITION_TYPE, quote_identifier, quote_string
 from app.lake.tables import EVENTS, ORDERS, TABLES, Column, Table
+
+log = logging.getLogger("verticals.lake.rollups")
 
 EVENTS_HOURLY = Table(
     name="events_hourly",
@@ -515,7 +519,7 @@ def refresh_rollups(lake: Path, now: datetime | None = None) -> RollupReport:
         built = build_days(lake, todo)
         removed = _remove(lake, done - raw_days(lake))
         _stamp(lake)  # every closed day is now of this version (an older one: all rebuilt)
-        metrics = refresh_metric_rollups(lake, _cutoff(now))  # bus metrics: app/lake/metric_rollups.py
+        metrics = _metric_rollups(lake, now)
         for marker in claimed:
             marker.unlink(missing_ok=True)
     return RollupReport(built, removed, time.monotonic() - started, metrics.days_built)
@@ -535,9 +539,20 @@ def rebuild_rollups(lake: Path, since: date | str | None = None, now: datetime |
         removed = _remove(lake, stale)
         if first is None:
             _stamp(lake)
-        metrics = refresh_metric_rollups(lake, _cutoff(now), rebuild_from=first, rebuild=True)
+        metrics = _metric_rollups(lake, now, rebuild_from=first, rebuild=True)
         _settle(lake, claimed, first, done=rolled_up_days(lake))
     return RollupReport(built, removed, time.monotonic() - started, metrics.days_built)
+
+
+def _metric_rollups(lake: Path, now: datetime | None, **rebuild: Any) -> MetricRollupReport:
+    """The bus metrics' rollups (app/lake/metric_rollups.py), which only make Delivery
+    health faster: whatever stops them (an unreadable point file) is logged, and the lake's
+    own rollups and markers are settled all the same; the reader reads the points."""
+    try:
+        return refresh_metric_rollups(lake, _cutoff(now), **rebuild)
+    except Exception:
+        log.exception("bus-metric rollups of %s not refreshed (Delivery health reads the points)", lake)
+        return MetricRollupReport(0, 0)
 
 
 def _settle(lake: Path, claimed: list[Path], first: str | None, done: set[str]) -> None:

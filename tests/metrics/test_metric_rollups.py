@@ -258,3 +258,35 @@ def test_compaction_merges_points_not_rollups_and_rolls_up_again(lakes, tmp_path
         spans = metric_rollups.SPANS if len(key) == 10 else ["month"]
         assert metric_rollups.listing(lake, key) == {metric_rollups.rollup_name(s, files) for s in spans}
     assert_same_answers(lake, raw, seed=4, count=2, buses=("verticals",))
+
+
+def test_folders_that_are_not_days_are_ignored_and_a_broken_store_does_not_stop_the_lakes_rollups(
+    lakes, tmp_path, caplog
+):
+    """A copy of a day's folder under another name, a month-like folder and a stray file
+    are not points of any day: the refresh leaves them, builds no rollup for them, and
+    answers stay right. A point file that cannot be read stops only the metric rollups: the
+    lake's own rollups are refreshed and their dirty markers settled all the same."""
+    from app.lake import rollups
+    from app.lake.rollups import refresh_rollups
+
+    lake, raw = tmp_path / "lake", tmp_path / "raw"
+    shutil.copytree(lakes[0], lake)
+    shutil.copytree(lakes[1], raw)
+    day = (NOW - timedelta(days=30)).date().isoformat()
+    points = lake / METRICS_DIR
+    shutil.copytree(points / f"dt={day}", points / f"dt={day}.bak")
+    shutil.copytree(points / f"dt={day}", points / f"dt={day[:7]}")
+    (points / "dt=stray").write_text("not a folder")
+    (lake / ROLLUP_DIR / "month=2026-01-01.bak").mkdir()  # left by an older build
+    refresh_metric_rollups(lake, CLOSED_BEFORE)
+    made = {p.name for p in (lake / ROLLUP_DIR).iterdir()}
+    assert not {n for n in made if ".bak" in n or n == f"dt={day[:7]}"}
+    assert_same_answers(lake, raw, seed=9, count=2, buses=("verticals",))
+
+    (lake / "events").mkdir()  # a lake: refresh_rollups skips a folder without its events
+    (points / f"dt={day}" / "part-broken.parquet").write_bytes(b"PAR1 not parquet")
+    rollups.mark_dirty(lake, [day])
+    report = refresh_rollups(lake, NOW)
+    assert report.metric_days_built == 0 and "bus-metric rollups" in caplog.text
+    assert rollups._markers(lake) == []  # the dirty day's marker is settled
