@@ -26,6 +26,7 @@ the latest origins whose outcomes were known when it was made.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, Self
@@ -117,12 +118,18 @@ class SeasonalNaive:
         return self.paths(extended, None, np.array([len(y)]), horizon)
 
 
+_LOADING = threading.Lock()
+
+
 def load_models() -> None:
     """Import statsmodels' state-space models: about 1 s, once per process. The dashboard
     does it in the background when the server starts, so that the first forecast a
-    visitor asks for does not pay it."""
-    import statsmodels.tsa.statespace.exponential_smoothing
-    import statsmodels.tsa.statespace.sarimax  # noqa: F401
+    visitor asks for does not pay it. Every model goes through here before it imports
+    them: one thread imports, the others wait (two threads importing one package's
+    modules at once can see one half-initialised)."""
+    with _LOADING:
+        import statsmodels.tsa.statespace.exponential_smoothing
+        import statsmodels.tsa.statespace.sarimax  # noqa: F401
 
 
 class StateSpaceModel:
@@ -137,6 +144,7 @@ class StateSpaceModel:
         raise NotImplementedError
 
     def fit(self, y: np.ndarray, exog: np.ndarray | None) -> Self:
+        load_models()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.result = self.build(y, exog).fit(disp=False)
@@ -319,6 +327,7 @@ class RegressionARIMA(StateSpaceModel):
 
         if exog is None:
             raise ValueError("the regression model needs its regressors (exog)")
+        load_models()
         beta = difference_regression(y, exog)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -301,7 +301,24 @@ class LocalMetricsSource:
 
         ``period_s``: the caller only sums them per period of this length (from the epoch;
         None: over the whole range), so a closed day's rollup rows may stand for its points
-        where they fall in the same period (:func:`_pieces`)."""
+        where they fall in the same period (:func:`_pieces`).
+
+        A file the plan named can be gone when it is read (a compaction merged the day's
+        points, a refresh replaced a stale rollup): the read is planned again, once."""
+        try:
+            return self._planned_table(start, end, columns, metrics, bus, period_s)
+        except FileNotFoundError:
+            return self._planned_table(start, end, columns, metrics, bus, period_s)
+
+    def _planned_table(
+        self,
+        start: datetime,
+        end: datetime,
+        columns: list[str],
+        metrics: list[str],
+        bus: str | None,
+        period_s: int | None,
+    ) -> pa.Table | None:
         pieces = _pieces(Path(self.root).parent, _utc(start), _utc(end), period_s)
         if not pieces:
             return None

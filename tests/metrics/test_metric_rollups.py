@@ -290,3 +290,23 @@ def test_folders_that_are_not_days_are_ignored_and_a_broken_store_does_not_stop_
     report = refresh_rollups(lake, NOW)
     assert report.metric_days_built == 0 and "bus-metric rollups" in caplog.text
     assert rollups._markers(lake) == []  # the dirty day's marker is settled
+
+
+def test_a_file_gone_between_plan_and_read_is_planned_again(lakes, monkeypatch, tmp_path):
+    """A compaction or a refresh can remove a file the reader has just planned to read."""
+    source = LocalMetricsSource(lakes[0])
+    start, end = NOW - timedelta(days=40), NOW - timedelta(days=2)
+    expected = source.get(COUNTS, start, end, 3600, bus="verticals")
+    real, calls = local._pieces, []
+
+    def first_plan_names_a_gone_file(*args):
+        calls.append(args)
+        planned = real(*args)
+        if len(calls) == 1:
+            files, spans = planned[0]
+            return [([tmp_path / "gone.parquet", *files], spans), *planned[1:]]
+        return planned
+
+    monkeypatch.setattr(local, "_pieces", first_plan_names_a_gone_file)
+    pd.testing.assert_frame_equal(source.get(COUNTS, start, end, 3600, bus="verticals"), expected)
+    assert len(calls) == 2
