@@ -184,14 +184,23 @@ def _merged_histograms(column: pa.ChunkedArray, group: np.ndarray, groups: int) 
         }
     )
     long = long.groupby(["group", "bucket"], as_index=False, sort=True)["count"].sum()
-    sizes = np.bincount(long["group"].to_numpy(), minlength=groups)
+    return histogram_map(long, "group", groups, ~valid)
+
+
+def histogram_map(
+    long: pd.DataFrame, key: str, groups: int, missing: np.ndarray | None = None
+) -> pa.MapArray:
+    """One histogram (bucket -> count) per group ``0 .. groups - 1`` from ``long``'s rows
+    (``key``, bucket, count), sorted by key and bucket; ``missing``: the groups that are
+    null (default: those without a row)."""
+    sizes = np.bincount(long[key].to_numpy(), minlength=groups)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
     return pa.MapArray.from_arrays(
         pa.array(offsets),
         pa.array(long["bucket"].to_numpy(), pa.int16()),
         pa.array(long["count"].to_numpy().astype(np.int64), pa.int64()),
         type=HISTOGRAM_TYPE,
-        mask=pa.array(~valid),
+        mask=pa.array(sizes == 0 if missing is None else missing),
     )
 
 

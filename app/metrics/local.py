@@ -33,11 +33,11 @@ import pyarrow.dataset as ds
 from app import clock
 from app.lake.metric_rollups import (
     DAY_S,
-    HISTOGRAM_TYPE,
     HOUR_S,
     METRICS_DIR,
     SCHEMA,
     day_files,
+    histogram_map,
     listing,
     month_days,
     rollup_folder,
@@ -271,15 +271,7 @@ class MetricsRecorder:
             where = grouped[["period", "code"]].reset_index().rename(columns={"index": "row"})
             rows.append(long.merge(where, on=["period", "code"])[["row", "bucket", "count"]])
         long = pd.concat(rows).groupby(["row", "bucket"], as_index=False)["count"].sum()
-        sizes = np.bincount(long["row"].to_numpy(), minlength=len(grouped))
-        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
-        return pa.MapArray.from_arrays(
-            pa.array(offsets),
-            pa.array(long["bucket"].to_numpy(), pa.int16()),
-            pa.array(long["count"].to_numpy().astype(np.int64), pa.int64()),
-            type=HISTOGRAM_TYPE,
-            mask=pa.array(sizes == 0),
-        )
+        return histogram_map(long, "row", len(grouped))
 
 
 class LocalMetricsSource:
