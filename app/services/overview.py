@@ -418,16 +418,15 @@ def summarise(this_parts: pd.DataFrame, previous_parts: pd.DataFrame, rng: TimeR
         )
     # One frame for every KPI and both periods (in that order), built column by column.
     blocks = [(i, name, wide, mask) for i in range(len(KPIS)) for name, wide, mask in periods]
+    lengths = [len(wide) for _, _, wide, _ in blocks]
     offsets = {name: ((w.index - w.index.min()) // pd.Timedelta(days=1)).to_numpy() for name, w, _ in periods}
     daily = pd.DataFrame(
         {
             "day": np.concatenate([wide.index.to_numpy() for _, _, wide, _ in blocks]),
-            "department": np.repeat(
-                [KPIS[i].department for i, _, _, _ in blocks], [len(b[2]) for b in blocks]
-            ),
-            "label": np.repeat([KPIS[i].label for i, _, _, _ in blocks], [len(b[2]) for b in blocks]),
+            "department": np.repeat([KPIS[i].department for i, _, _, _ in blocks], lengths),
+            "label": np.repeat([KPIS[i].label for i, _, _, _ in blocks], lengths),
             "value": np.concatenate([np.where(mask, values[name][i], np.nan) for i, name, _, mask in blocks]),
-            "period": np.repeat([name for _, name, _, _ in blocks], [len(b[2]) for b in blocks]),
+            "period": np.repeat([name for _, name, _, _ in blocks], lengths),
             "offset_days": np.concatenate([offsets[name] for _, name, _, _ in blocks]),
         }
     )
