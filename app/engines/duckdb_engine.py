@@ -48,7 +48,7 @@ from app.engines.sqlparams import (
     to_duckdb,
 )
 from app.lake.check import check_lake, file_problem, parquet_problem
-from app.lake.paths import LONG_MARKER, LakePathError, check_dt, exact_column
+from app.lake.paths import LONG_MARKER, check_dt, exact_column, is_dt
 from app.lake.rollups import ROLLUP_TABLES, clean_days
 from app.lake.sql import DUCKDB_TYPES, PARTITION_TYPE, quote_identifier, quote_string
 from app.lake.tables import TABLES, Table
@@ -89,14 +89,6 @@ def _listing(folder: Path) -> set[str]:
             return {entry.name for entry in entries if entry.is_dir()}
     except (FileNotFoundError, NotADirectoryError):
         return set()
-
-
-def _is_day(text: str) -> bool:
-    try:
-        check_dt(text)
-    except LakePathError:
-        return False
-    return True
 
 
 def _holds_data(folder: Path) -> bool:
@@ -246,7 +238,7 @@ class DuckDBEngine:
         folder = self.lake / TABLES[table].name
         for name in sorted(_listing(folder), reverse=True):
             day = name.removeprefix("dt=")
-            if name.startswith("dt=") and _is_day(day) and day >= since and _holds_data(folder / name):
+            if name.startswith("dt=") and is_dt(day) and day >= since and _holds_data(folder / name):
                 return day
         return None
 

@@ -52,6 +52,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from app.lake.paths import is_dt
+
 METRICS_DIR = "_bus_metrics"  # <lake>/_bus_metrics/dt=YYYY-MM-DD/part-*.parquet
 HISTOGRAM_TYPE = pa.map_(pa.int16(), pa.int64())
 SCHEMA = pa.schema(
@@ -91,21 +93,14 @@ def rollup_name(span: str, files: list[Path]) -> str:
     return f"{span}-v{VERSION}-{digest(files)}.parquet"
 
 
-def is_day(text: str) -> bool:
-    """``YYYY-MM-DD``, a real date (a point folder named otherwise is not one of ours)."""
-    try:
-        return len(text) == 10 and date.fromisoformat(text).isoformat() == text
-    except ValueError:
-        return False
-
-
 def is_month(text: str) -> bool:
-    return len(text) == 7 and is_day(f"{text}-01")
+    """``YYYY-MM`` (a month's rollup folder)."""
+    return len(text) == 7 and is_dt(f"{text}-01")
 
 
 def rollup_folder(lake: Path, day: str) -> Path:
     """A day's folder (``day`` YYYY-MM-DD), or a month's (YYYY-MM: its day rows in one file)."""
-    if is_day(day):
+    if is_dt(day):
         return Path(lake) / ROLLUP_DIR / f"dt={day}"
     if is_month(day):
         return Path(lake) / ROLLUP_DIR / f"month={day}"
@@ -253,7 +248,7 @@ def refresh_metric_rollups(
     lake = Path(lake)
     points_root, rollup_root = lake / METRICS_DIR, lake / ROLLUP_DIR
     # A folder whose name is not a day (a copy, a typo) is not read here: nor by the reader.
-    days = sorted(p.name[3:] for p in points_root.glob("dt=*") if p.is_dir() and is_day(p.name[3:]))
+    days = sorted(p.name[3:] for p in points_root.glob("dt=*") if p.is_dir() and is_dt(p.name[3:]))
     listed = {day: day_files(points_root, day) for day in days}
     built = removed = 0
     for day, files in listed.items():
@@ -278,8 +273,8 @@ def refresh_metric_rollups(
             if not folder.is_dir():
                 continue
             key = folder.name.split("=", 1)[1]
-            ours = is_day(key) if folder.name.startswith("dt=") else is_month(key)
-            points = (day_files if is_day(key) else month_files)(points_root, key) if ours else []
+            ours = is_dt(key) if folder.name.startswith("dt=") else is_month(key)
+            points = (day_files if is_dt(key) else month_files)(points_root, key) if ours else []
             if not points:  # its points are gone (or it is no folder of ours): it goes too
                 for path in folder.iterdir():
                     if path.is_file():

@@ -71,6 +71,15 @@ def folder_name(key: str, value: str) -> str:
     return f"{key}={LONG_MARKER}{prefix}{LONG_MARKER}{digest}"
 
 
+def is_dt(text: str) -> bool:
+    """Whether ``text`` is a ``dt`` value :func:`check_dt` accepts (a folder name to skip if not)."""
+    try:
+        check_dt(text)
+    except LakePathError:
+        return False
+    return True
+
+
 def check_dt(dt: str) -> str:
     """``dt`` must be a real ``YYYY-MM-DD`` date (years 0001-9999)."""
     if not isinstance(dt, str) or not _DT.fullmatch(dt):
