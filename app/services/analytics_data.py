@@ -136,7 +136,7 @@ def _order_parts(
     rolled, raw = day_runs(first_day, last_day, clean)
     if not rolled:
         return _run(engine, raw_sql, first_day, last_day)
-    where, params = pieces_predicate("u", rolled, None)
+    where, params = pieces_predicate("u", rolled, None, hull=True)
     parts = [ORDER_PARTS_ROLLED.format(days=where)]
     if raw:
         where, more = pieces_predicate("r", raw, None)

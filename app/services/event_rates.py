@@ -46,12 +46,14 @@ GROUP BY 1
 # Events per UTC hour, source and detail type: whole hours of rolled-up days from the
 # rollup (app/lake/rollups.py), the rest from the raw events; one query serves the chart,
 # the table and the heatmap. ``GROUP BY 1, 2, 3``: Trino has no ``GROUP BY ALL``.
-PLANNED_HOURLY_SQL = """
-SELECT hour, source, detail_type, sum(events) AS events FROM events_hourly WHERE {hours} GROUP BY 1, 2, 3
-UNION ALL
-SELECT date_trunc('hour', time) AS hour, source, detail_type, count(*) AS events FROM events
-WHERE {raw} GROUP BY 1, 2, 3
-"""
+ROLLED_HOURLY_SQL = (
+    "SELECT hour, source, detail_type, sum(events) AS events FROM events_hourly\n"
+    "WHERE {hours} GROUP BY 1, 2, 3"
+)
+RAW_HOURLY_SQL = (
+    "SELECT date_trunc('hour', time) AS hour, source, detail_type, count(*) AS events FROM events\n"
+    "WHERE {raw} GROUP BY 1, 2, 3"
+)
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 WEEK = pd.Timedelta(days=7)  # shorter ranges show detail type x time instead of the weekly pattern
@@ -89,9 +91,12 @@ def hourly_by_type(ctx: Context, rng: TimeRange, clean: frozenset[str]) -> pd.Da
     """hour (UTC), source, detail_type, events: rollups for the whole hours of ``clean``
     days, raw events for the rest."""
     pieces = split(rng.start, rng.end, clean)
-    hours, params = pieces_predicate("u", pieces.rollup, "hour")
+    hours, params = pieces_predicate("u", pieces.rollup, "hour", hull=True)
     raw, more = pieces_predicate("r", pieces.raw, "time")
-    sql = PLANNED_HOURLY_SQL.format(hours=hours, raw=raw)
+    # A branch without pieces is left out, not sent as ``WHERE false`` (a table read for nothing).
+    branches = [ROLLED_HOURLY_SQL.format(hours=hours)] if pieces.rollup else []
+    branches += [RAW_HOURLY_SQL.format(raw=raw)] if pieces.raw or not branches else []
+    sql = "\nUNION ALL\n".join(branches)
     frame = run_planned(ctx, sql, rng, {**params, **more}, {"events": piece_days(pieces.raw)})
     frame = frame.assign(hour=pd.to_datetime(frame["hour"], utc=True), events=frame["events"].astype("int64"))
     return frame.groupby(["hour", "source", "detail_type"], as_index=False)["events"].sum()

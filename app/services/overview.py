@@ -1,14 +1,15 @@
 """The Overview: one KPI per department, this period against the previous one of equal length.
 
 One query reads the daily parts every KPI is made of (counts, sums, numerators and
-denominators); it runs once per period, each filtered on its exact instants, and
-:func:`summarise` adds the days up. Rates are
-always the ratio of the sums, never a mean of daily ratios.
+denominators) for both periods, each row tagged with its period by its exact instant, and
+:func:`summarise` adds the days up. Rates are always the ratio of the sums, never a mean
+of daily ratios.
 
-Where the engine has rollups (app/lake/rollups.py), the query reads the whole hours of the
-days they cover from ``overview_hourly`` and only the rest (partial hours at the range's
-edges, the day under way, days dirty with late events) from the raw tables: the same
-figures (tests/services/test_rollup_equality.py), at a cost of O(days) instead of O(events).
+The query reads the whole hours of the days the rollups cover (app/lake/rollups.py) from
+``overview_hourly`` and only the rest (partial hours at the periods' edges, the day under
+way, days dirty with late events, every day on an engine without rollups) from the raw
+tables: the same figures (tests/services/test_rollup_equality.py), at a cost of O(days)
+instead of O(events).
 The lead time of a partial hour on a covered day comes from ``shipment_leads``; only days
 not covered look up the orders their shipments ship (the 21 days before them).
 
@@ -19,7 +20,6 @@ range it is seen in.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -35,12 +35,11 @@ from app.services.rollup_plan import (
     piece_days,
     pieces_predicate,
     rollup_days,
-    rollup_days_each,
     run_planned,
-    split,
+    split_at,
     split_by_day,
 )
-from app.services.timerange import TimeRange
+from app.services.timerange import CUSTOM, TimeRange
 
 # A shipment's order placed on its UTC day or up to LEAD_LOOKBACK_DAYS before (rollups.py).
 IN_LOOKBACK = (
@@ -103,16 +102,23 @@ DAILY_PARTS_SQL = LEAD_AND_CAPACITY_SQL + "".join(
 )
 
 
-# The same parts from the rollups (app/lake/rollups.py): whole hours of the days they cover
-# ({hours}), capacity of whole days written ({days}). One scan of the rollup.
-ROLLUP_PARTS_SQL = """
+# The same parts from the rollups (app/lake/rollups.py), for two periods side by side:
+# ``period`` 1 for rows at or after :t_cut (this period), 0 before it (the previous one),
+# -1 for capacity (by the day planned: each period takes its days). Athena binds values in
+# WHERE clauses only, so a row's period is chosen there: each row meets both periods
+# (PERIODS) and is kept with the one its instant falls in (IN_PERIOD). Whole hours of the
+# days the rollups cover ({hours}), capacity of whole days written ({days}). One scan.
+PERIODS = "CROSS JOIN (VALUES (0), (1)) AS pp(period)"
+IN_PERIOD = "pp.period = CASE WHEN {time} >= :t_cut THEN 1 ELSE 0 END"
+ROLLUP_PARTS_SQL = f"""
 SELECT CASE WHEN part = 'capacity' THEN plan_date ELSE CAST(hour AS DATE) END AS day, part,
-  sum(value) AS value
-FROM overview_hourly
-WHERE dt BETWEEN :dt_orders_from AND :dt_to AND (
-  (part <> 'capacity' AND {hours})
-  OR (part = 'capacity' AND {days} AND plan_date BETWEEN CAST(:dt_from AS DATE) AND CAST(:dt_to AS DATE)))
-GROUP BY 1, 2
+  CASE WHEN part = 'capacity' THEN -1 ELSE pp.period END AS period, sum(value) AS value
+FROM overview_hourly {PERIODS}
+WHERE pp.period = CASE WHEN part = 'capacity' OR hour < :t_cut THEN 0 ELSE 1 END
+  AND dt BETWEEN :dt_orders_from AND :dt_to AND (
+  (part <> 'capacity' AND {{hours}})
+  OR (part = 'capacity' AND {{days}} AND plan_date BETWEEN CAST(:dt_from AS DATE) AND CAST(:dt_to AS DATE)))
+GROUP BY 1, 2, 3
 """
 # The rest from the raw tables. Lead time of raw pieces on covered days: shipment_leads
 # ({leads}); of the other raw pieces ({shipments}, {shipped}): their shipments joined to
@@ -120,26 +126,28 @@ GROUP BY 1, 2
 LEAD_PARTS = "CROSS JOIN (VALUES ('lead_hours'), ('lead_count')) AS k(part)"
 LEAD_VALUE = "CASE WHEN k.part = 'lead_hours' THEN sum(l.hours) ELSE CAST(count(*) AS DOUBLE) END"
 ROLLED_LEAD_SQL = f"""
-SELECT CAST(l.time AS DATE) AS day, k.part, {LEAD_VALUE} AS value
-FROM shipment_leads l {LEAD_PARTS} WHERE {{leads}}
-GROUP BY 1, 2
+SELECT CAST(l.time AS DATE) AS day, k.part, pp.period, {LEAD_VALUE} AS value
+FROM shipment_leads l {LEAD_PARTS} {PERIODS} WHERE {{leads}} AND {IN_PERIOD.format(time="l.time")}
+GROUP BY 1, 2, 3
 """
 RAW_LEAD_SQL = f"""
-SELECT l.day, k.part, {LEAD_VALUE} AS value
+SELECT l.day, k.part, l.period, {LEAD_VALUE} AS value
 FROM (
-  SELECT CAST(s.time AS DATE) AS day, date_diff('second', p.placed_at, s.time) / 3600.0 AS hours
-  FROM shipments s JOIN (
+  SELECT CAST(s.time AS DATE) AS day, pp.period, date_diff('second', p.placed_at, s.time) / 3600.0 AS hours
+  FROM shipments s {PERIODS} JOIN (
     SELECT order_id, min(time) AS placed_at FROM orders
     WHERE dt BETWEEN :dt_lead_from AND :dt_lead_to AND detail_type = 'OrderPlaced'
       AND order_id IN (SELECT order_id FROM shipments WHERE {{shipped}} AND detail_type = 'OrderShipped')
     GROUP BY order_id
   ) p ON s.order_id = p.order_id
   WHERE {{shipments}} AND s.detail_type = 'OrderShipped' AND {IN_LOOKBACK}
+    AND {IN_PERIOD.format(time="s.time")}
 ) l {LEAD_PARTS}
-GROUP BY 1, 2
+GROUP BY 1, 2, 3
 """
 RAW_CAPACITY_SQL = """
-SELECT plan_date AS day, 'capacity' AS part, CAST(sum(capacity_units) AS DOUBLE) AS value FROM production
+SELECT plan_date AS day, 'capacity' AS part, -1 AS period, CAST(sum(capacity_units) AS DOUBLE) AS value
+FROM production
 WHERE {days} AND detail_type = 'CapacityPlanned'
   AND plan_date BETWEEN CAST(:dt_from AS DATE) AND CAST(:dt_to AS DATE)
 GROUP BY 1
@@ -171,32 +179,35 @@ def _raw_table_sql(table: str, where: str) -> str:
     only = "" if every_row else " AND detail_type IN (" + ", ".join(f"'{k}'" for k in kinds) + ")"
     parts = ", ".join(f"('{part}')" for part, *_ in specs)
     return (
-        f"SELECT CAST(t.time AS DATE) AS day, k.part, CAST(sum(CASE k.part {cases} END) AS DOUBLE) AS value\n"
-        f"FROM {table} t CROSS JOIN (VALUES {parts}) AS k(part) WHERE {where}{only} GROUP BY 1, 2"
+        f"SELECT CAST(t.time AS DATE) AS day, k.part, pp.period,"
+        f" CAST(sum(CASE k.part {cases} END) AS DOUBLE) AS value\n"
+        f"FROM {table} t CROSS JOIN (VALUES {parts}) AS k(part) {PERIODS}\n"
+        f"WHERE {where}{only} AND {IN_PERIOD.format(time='t.time')} GROUP BY 1, 2, 3"
     )
 
 
 def planned_parts_sql(
-    rng: TimeRange, orders_from: str, clean: frozenset[str]
+    rng: TimeRange, cut: datetime, orders_from: str, clean: frozenset[str]
 ) -> tuple[str, dict[str, Any], dict[str, set[str]]]:
-    """DAILY_PARTS_SQL's rows (several per day and part: add them up) with the whole hours
-    of ``clean`` days read from the rollups and only the rest from the raw tables.
+    """DAILY_PARTS_SQL's rows over ``rng`` (several per day and part: add them up), each
+    with its ``period`` (1 from ``cut`` on, 0 before it, -1 capacity), the whole hours of
+    ``clean`` days read from the rollups and only the rest from the raw tables.
 
     Lead time counts the shipments of each piece whose order was placed on their day or up
     to LEAD_LOOKBACK_DAYS before: from ``shipment_leads`` on clean days, else raw. Capacity
     is filtered by the day it was written, so its pieces are whole days. Also returns the
     ``dt`` partitions each raw table can be read from (for :func:`run_planned`).
     """
-    pieces = split(rng.start, rng.end, clean)
+    pieces = split_at(rng.start, cut, rng.end, clean)
     capacity_rollup, capacity_raw = day_runs(
         date.fromisoformat(orders_from), date.fromisoformat(rng.dt_to), clean
     )
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = {"t_cut": cut}
     branches = []
     if pieces.rollup or capacity_rollup:
-        hours, more = pieces_predicate("u", pieces.rollup, "hour")
+        hours, more = pieces_predicate("u", pieces.rollup, "hour", hull=True)
         params.update(more)
-        rolled_days, more = pieces_predicate("cu", capacity_rollup, None)
+        rolled_days, more = pieces_predicate("cu", capacity_rollup, None, hull=True)
         params.update(more)
         branches.append(ROLLUP_PARTS_SQL.format(hours=hours, days=rolled_days))
     if capacity_raw:
@@ -305,26 +316,48 @@ class Overview:
         return all(k.value is None for k in self.kpis)
 
 
-def daily_parts(
-    ctx: Context, rng: TimeRange, *, rollups: bool = True, clean: frozenset[str] | None = None
-) -> pd.DataFrame:
-    """day, part, value over ``rng``; planned capacity pro rata for partly covered days.
+def period_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """day, part, value of ``rng`` and of the period before it; planned capacity pro rata
+    for partly covered days.
 
-    ``rollups``: read the days the rollups cover from them (the same figures, see
-    :func:`planned_parts_sql`); False reads every row of the raw tables. ``clean``: those
-    days, when the caller has them already.
+    ``rollups``: one statement for both periods, reading the days the rollups cover from
+    them (the same figures, see :func:`planned_parts_sql`): one scan of each table and, on
+    Athena, one query to pay for instead of two. False: each period's own query over every
+    row of the raw tables (the reference the rollups are tested against).
     """
-    orders_from = (rng.start - pd.Timedelta(days=LEAD_LOOKBACK_DAYS)).date().isoformat()
-    if clean is None:
-        clean = rollup_days(ctx, rng) if rollups else frozenset()
-    if clean:
-        sql, params, days = planned_parts_sql(rng, orders_from, clean)
-        frame = run_planned(ctx, sql, rng, {**params, "dt_orders_from": orders_from}, days)
-        frame = frame.assign(value=frame["value"].astype(float))
-        frame = frame.groupby(["day", "part"], as_index=False)["value"].sum(min_count=1)
-    else:
-        frame = run_sql(ctx, DAILY_PARTS_SQL, rng, dt_orders_from=orders_from)
-    frame = frame.assign(day=to_day(frame["day"]), value=frame["value"].astype(float))
+    previous = rng.previous()
+    if not rollups:
+        return raw_daily_parts(ctx, rng), raw_daily_parts(ctx, previous)
+    both = TimeRange(previous.start, rng.end, CUSTOM, "both periods")
+    orders_from = _orders_from(previous)
+    sql, params, days = planned_parts_sql(both, rng.start, orders_from, rollup_days(ctx, both))
+    frame = run_planned(ctx, sql, both, {**params, "dt_orders_from": orders_from}, days)
+    frame = frame.assign(
+        day=to_day(frame["day"]), value=frame["value"].astype(float), period=frame["period"].astype(int)
+    )
+    capacity = frame[frame["period"] == -1]
+    halves = []
+    for code, period in ((1, rng), (0, previous)):
+        days_in = capacity["day"].between(pd.Timestamp(period.dt_from), pd.Timestamp(period.dt_to))
+        parts = pd.concat([frame[frame["period"] == code], capacity[days_in]])
+        parts = parts.groupby(["day", "part"], as_index=False)["value"].sum(min_count=1)
+        halves.append(_capacity_pro_rata(parts, period))
+    return halves[0], halves[1]
+
+
+def raw_daily_parts(ctx: Context, rng: TimeRange) -> pd.DataFrame:
+    """day, part, value over ``rng`` from every row of the raw tables (DAILY_PARTS_SQL)."""
+    frame = run_sql(ctx, DAILY_PARTS_SQL, rng, dt_orders_from=_orders_from(rng))
+    return _capacity_pro_rata(frame.assign(day=to_day(frame["day"]), value=frame["value"].astype(float)), rng)
+
+
+def _orders_from(rng: TimeRange) -> str:
+    """The first ``dt`` of the orders the range's shipments can ship (their lead time)."""
+    return (rng.start - pd.Timedelta(days=LEAD_LOOKBACK_DAYS)).date().isoformat()
+
+
+def _capacity_pro_rata(frame: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
+    """Each day's planned capacity times the fraction of the day inside ``rng``."""
     capacity = frame["part"] == "capacity"
     coverage = day_coverage(rng)
     frame.loc[capacity, "value"] *= frame.loc[capacity, "day"].map(coverage).fillna(0.0).to_numpy()
@@ -440,14 +473,8 @@ def _shown_days(rng: TimeRange, data_start: pd.Timestamp) -> pd.Series:
 
 
 def department_overview(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> Overview:
-    """The range's KPIs against the period before it. The two periods' queries run at the
-    same time (each on its own cursor: DuckDB and Athena both take concurrent queries);
-    the rolled-up days are found first, one period after the other, because on Athena
-    finding them builds the missing ones."""
-    periods = (rng, rng.previous())
-    clean = rollup_days_each(ctx, periods) if rollups else [frozenset(), frozenset()]
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="overview") as pool:
-        this, before = pool.map(lambda period, days: daily_parts(ctx, period, clean=days), periods, clean)
+    """The range's KPIs against the period before it."""
+    this, before = period_parts(ctx, rng, rollups=rollups)
     return summarise(this, before, rng)
 
 

@@ -61,16 +61,6 @@ def engine_rollup_days(
     return source()
 
 
-def rollup_days_each(ctx: Context, ranges: Iterable[TimeRange]) -> list[frozenset[str]]:
-    """:func:`rollup_days` for each of ``ranges``, one after the other; an engine whose
-    answer does not depend on the range (DuckDB: the lake's clean days) is asked once."""
-    ranges = list(ranges)
-    source = getattr(ctx.engine, "rollup_days", None)
-    if callable(source) and "start" not in inspect.signature(source).parameters:
-        return [source()] * len(ranges)
-    return [rollup_days(ctx, rng) for rng in ranges]
-
-
 def _floor(moment: datetime, step: timedelta) -> datetime:
     seconds = step.total_seconds()
     return datetime.fromtimestamp(moment.astimezone(UTC).timestamp() // seconds * seconds, UTC)
@@ -114,6 +104,14 @@ def split(start: datetime, end: datetime, clean: frozenset[str]) -> Split:
     return Split(rollup, raw)
 
 
+def split_at(start: datetime, cut: datetime, end: datetime, clean: frozenset[str]) -> Split:
+    """:func:`split` of ``[start, end)`` with no piece straddling ``cut`` when ``cut`` is
+    not a whole hour (a rollup hour holding it is read raw instead): the pieces of two
+    periods side by side, told apart by their rows' time (``time >= cut``)."""
+    before, after = split(start, cut, clean), split(cut, end, clean)
+    return Split(_merge(before.rollup + after.rollup), _merge(before.raw + after.raw))
+
+
 def split_by_day(pieces: list[Piece], clean: frozenset[str]) -> tuple[list[Piece], list[Piece]]:
     """``pieces`` cut at UTC midnights: the parts on ``clean`` days and the others, each
     merged into runs (a run of days is one term of a predicate)."""
@@ -142,15 +140,22 @@ def day_runs(first: date, last: date, clean: frozenset[str]) -> tuple[list[Piece
 
 
 def pieces_predicate(
-    prefix: str, pieces: list[Piece], time_column: str | None = "time", dt_column: str = "dt"
+    prefix: str,
+    pieces: list[Piece],
+    time_column: str | None = "time",
+    dt_column: str = "dt",
+    *,
+    hull: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """``dt IN (…) AND ((dt BETWEEN … AND time >= … AND time < …) OR …)`` over ``pieces``,
     and its bindings.
 
     The leading ``dt`` list is what prunes partitions: DuckDB reads every file of the table
-    for an OR that mixes ``dt`` with ``time``. Past :data:`MAX_LISTED_DAYS` days it is the
-    days' hull instead. ``time_column`` None: whole days, filtered on ``dt`` only. No
-    piece: ``false``.
+    for an OR that mixes ``dt`` with ``time``. Past :data:`MAX_LISTED_DAYS` days, or with
+    ``hull``, it is the days' hull instead: for the rollups, a file a day, where DuckDB
+    spends more on the list (row by row: 0.02 s of a 7-day Overview's 0.05 s) than on
+    reading the few days between pieces it would leave out. ``time_column`` None: whole
+    days, filtered on ``dt`` only. No piece: ``false``.
     """
     if not pieces:
         return "false", {}
@@ -167,7 +172,7 @@ def pieces_predicate(
             params[f"{key}_from"], params[f"{key}_to"] = piece_start, piece_end
             term += f" AND {time_column} >= :{key}_from AND {time_column} < :{key}_to"
         terms.append(f"({term})")
-    if len(days) <= MAX_LISTED_DAYS:
+    if not hull and len(days) <= MAX_LISTED_DAYS:
         listed = {f"{prefix}_dt{i}": day for i, day in enumerate(sorted(days))}
         prune = f"{dt_column} IN (" + ", ".join(f":{key}" for key in listed) + ")"
     else:
