@@ -30,6 +30,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Collection, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -227,9 +228,14 @@ class DuckDBEngine:
     def tables(self) -> list[str]:
         return list(TABLES)
 
-    def rollup_days(self) -> frozenset[str]:
-        """UTC days (``YYYY-MM-DD``) whose rollups are up to date with the raw tables."""
-        return clean_days(self.lake)
+    def rollup_days(self, start: datetime | None = None, end: datetime | None = None) -> frozenset[str]:
+        """UTC days (``YYYY-MM-DD``) whose rollups are up to date with the raw tables; only
+        those of ``[start, end)`` when given."""
+        if start is None or end is None:
+            return clean_days(self.lake)
+        first = start.astimezone(UTC).date().isoformat()
+        last = (end.astimezone(UTC) - timedelta(microseconds=1)).date().isoformat()
+        return clean_days(self.lake, first, last)
 
     def last_day(self, table: str, since: str) -> str | None:
         """``SELECT max(dt) FROM <table> WHERE dt >= since`` from the folder names: the last

@@ -248,34 +248,39 @@ def _stamp(lake: Path) -> None:
     os.replace(tmp, path)
 
 
-def rolled_up_days(lake: Path) -> set[str]:
-    """Days whose rollup files all exist (dirty or not), of the current version."""
+def rolled_up_days(lake: Path, first: str | None = None, last: str | None = None) -> set[str]:
+    """Days whose rollup files all exist (dirty or not), of the current version; only
+    ``first``..``last`` (``dt`` values) when given."""
     if not is_current(lake):
         return set()
     found: set[str] | None = None
     for table in ROLLUP_TABLES.values():
-        days = _days_with_file(os.path.join(lake, table.name))
+        days = _days_with_file(os.path.join(lake, table.name), first or "", last or "\uffff")
         found = days if found is None else found & days
     return found or set()
 
 
-def _days_with_file(folder: str) -> set[str]:
-    """The ``dt`` folders of ``folder`` holding a rollup file (plain strings and one stat
-    each: pages ask on every view, for a year of days per table)."""
+def _days_with_file(folder: str, first: str, last: str) -> set[str]:
+    """The ``dt`` folders of ``folder`` from ``first`` to ``last`` holding a rollup file
+    (plain strings and one stat each: pages ask on every view)."""
     try:
         with os.scandir(folder) as entries:
             return {
                 entry.name[3:]
                 for entry in entries
-                if entry.name.startswith("dt=") and os.path.exists(os.path.join(entry.path, FILE_NAME))
+                if entry.name.startswith("dt=")
+                and first <= entry.name[3:] <= last
+                and os.path.exists(os.path.join(entry.path, FILE_NAME))
             }
     except (FileNotFoundError, NotADirectoryError):
         return set()
 
 
-def clean_days(lake: Path) -> frozenset[str]:
-    """Days a page may read from the rollups: rolled up and not dirty since."""
-    days = rolled_up_days(lake)
+def clean_days(lake: Path, first: str | None = None, last: str | None = None) -> frozenset[str]:
+    """Days a page may read from the rollups: rolled up and not dirty since; only
+    ``first``..``last`` (``dt`` values) when given (a page's range: a stat per day of it
+    instead of per day of the lake)."""
+    days = rolled_up_days(lake, first, last)
     dirty, first_from = _dirty(_markers(lake))
     return frozenset(d for d in days if d not in dirty and (first_from is None or d < first_from))
 

@@ -317,8 +317,8 @@ class Overview:
 
 
 def period_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """day, part, value of ``rng`` and of the period before it; planned capacity pro rata
-    for partly covered days.
+    """day, part, value of ``rng`` and of the period before it (several rows of a day and
+    part: add them up); planned capacity pro rata for partly covered days.
 
     ``rollups``: one statement for both periods, reading the days the rollups cover from
     them (the same figures, see :func:`planned_parts_sql`): one scan of each table and, on
@@ -330,17 +330,19 @@ def period_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> tuple
         return raw_daily_parts(ctx, rng), raw_daily_parts(ctx, previous)
     both = TimeRange(previous.start, rng.end, CUSTOM, "both periods")
     orders_from = _orders_from(previous)
-    sql, params, days = planned_parts_sql(both, rng.start, orders_from, rollup_days(ctx, both))
+    # The rolled-up days the query can read: capacity's are the days written from orders_from.
+    first = datetime.fromisoformat(orders_from).replace(tzinfo=UTC)
+    clean = rollup_days(ctx, TimeRange(first, rng.end, CUSTOM, "both periods and their lookback"))
+    sql, params, days = planned_parts_sql(both, rng.start, orders_from, clean)
     frame = run_planned(ctx, sql, both, {**params, "dt_orders_from": orders_from}, days)
     frame = frame.assign(
         day=to_day(frame["day"]), value=frame["value"].astype(float), period=frame["period"].astype(int)
     )
-    capacity = frame[frame["period"] == -1]
+    codes, days = frame["period"].to_numpy(), frame["day"]
     halves = []
     for code, period in ((1, rng), (0, previous)):
-        days_in = capacity["day"].between(pd.Timestamp(period.dt_from), pd.Timestamp(period.dt_to))
-        parts = pd.concat([frame[frame["period"] == code], capacity[days_in]])
-        parts = parts.groupby(["day", "part"], as_index=False)["value"].sum(min_count=1)
+        its_capacity = (codes == -1) & days.between(pd.Timestamp(period.dt_from), pd.Timestamp(period.dt_to))
+        parts = frame.loc[(codes == code) | its_capacity, ["day", "part", "value"]].reset_index(drop=True)
         halves.append(_capacity_pro_rata(parts, period))
     return halves[0], halves[1]
 
@@ -410,14 +412,24 @@ def _daily_values(wide: pd.DataFrame, spec: KpiSpec) -> np.ndarray:
 
 
 def _wide(parts: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
-    """One column per part, one row per UTC day of ``rng`` (days without rows are 0)."""
-    wide = parts.pivot_table(index="day", columns="part", values="value", aggfunc="sum")
-    return wide.reindex(pd.date_range(rng.dt_from, rng.dt_to, freq="D")).fillna(0.0)
+    """One column per part with a value (sorted by name), one row per UTC day of ``rng``:
+    the sum of the part's values that day (nulls and days without rows are 0)."""
+    index = pd.date_range(rng.dt_from, rng.dt_to, freq="D")
+    values = parts["value"].to_numpy(dtype=float)
+    known = ~np.isnan(values)
+    names, codes = np.unique(parts["part"].to_numpy()[known].astype(str), return_inverse=True)
+    days = to_day(parts["day"]).to_numpy()[known]
+    rows = (days - index[0].to_datetime64()) // np.timedelta64(1, "D")
+    inside = (rows >= 0) & (rows < len(index))
+    table = np.zeros((len(index), len(names)))
+    np.add.at(table, (rows[inside], codes.reshape(-1)[inside]), values[known][inside])
+    return pd.DataFrame(table, index=index, columns=pd.Index(names, name="part"))
 
 
-def _data_start(*parts: pd.DataFrame) -> pd.Timestamp:
-    """The first day with any data: days before it are "no data yet", not zeros."""
-    days = [p.loc[p["value"] > 0, "day"].min() for p in parts if not p.empty]
+def _data_start(*wides: pd.DataFrame) -> pd.Timestamp:
+    """The first day with any data (a part summing to more than 0): days before it are
+    "no data yet", not zeros."""
+    days = [w.index[(w.to_numpy() > 0).any(axis=1)].min() for w in wides]
     days = [d for d in days if pd.notna(d)]
     return min(days) if days else pd.Timestamp.max
 
@@ -429,7 +441,7 @@ def summarise(this_parts: pd.DataFrame, previous_parts: pd.DataFrame, rng: TimeR
     (a day under way would look like a collapse) and nothing before the data begins.
     """
     this, before = _wide(this_parts, rng), _wide(previous_parts, rng.previous())
-    start = _data_start(this_parts, previous_parts)
+    start = _data_start(this, before)
     shown, shown_before = _shown_days(rng, start), _shown_days(rng.previous(), start)
     totals, totals_before = this.sum(), before.sum()
     periods = (("this", this, shown.to_numpy()), ("previous", before, shown_before.to_numpy()))

@@ -184,6 +184,24 @@ def test_the_seeded_lake_is_rolled_up(lake: Path):
     assert today.isoformat() not in days  # the day under way is always read raw
 
 
+def test_an_engine_asked_for_a_range_answers_the_lake_s_clean_days_in_it(lake: Path):
+    """The pages ask for their range's days only (a stat per day of the range, not of the
+    lake): the same days as the whole answer cut to the range, ``end`` excluded."""
+    every = rollups.clean_days(lake)
+    engine = DuckDBEngine(lake)
+    draw = random.Random(7)
+    end = lake_end(lake)
+    bounds = [(end - timedelta(days=3), end.replace(hour=0, minute=0)), (end - timedelta(days=400), end)]
+    for _ in range(30):
+        start = end - timedelta(seconds=draw.randrange(0, 90 * 86_400))
+        bounds.append((start, start + timedelta(seconds=draw.randrange(1, 40 * 86_400))))
+    for start, stop in bounds:
+        first, last = start.date().isoformat(), (stop - timedelta(microseconds=1)).date().isoformat()
+        want = {d for d in every if first <= d <= last}
+        assert engine.rollup_days(start, stop) == want, (start, stop)
+    assert engine.rollup_days() == every
+
+
 def test_random_ranges_agree(lake: Path):
     assert_pages_agree(lake, random_ranges(random.Random(13), lake_end(lake), 30))
 
