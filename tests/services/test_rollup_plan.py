@@ -1,0 +1,70 @@
+"""pieces_predicate: a row passes exactly when its instant (or, for whole days, its day) is
+in one of the pieces, in each of its forms (a day list, the hull past 62 days, ``hull``)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pytest
+
+from app.services.rollup_plan import MAX_LISTED_DAYS, Piece, pieces_predicate, split
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _rows(draw: random.Random, span_days: int, n: int) -> list[tuple[str, datetime]]:
+    moments = [START + timedelta(seconds=draw.randrange(0, span_days * 86_400)) for _ in range(n)]
+    # Each row in its day's partition, as the lake writes it.
+    return [(m.date().isoformat(), m) for m in moments]
+
+
+def _passing(predicate: str, params: dict, rows: list[tuple[str, datetime]]) -> set[int]:
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'")
+    db.execute("CREATE TABLE t (i INTEGER, dt VARCHAR, time TIMESTAMPTZ)")
+    db.executemany("INSERT INTO t VALUES (?, ?, ?)", [(i, dt, m) for i, (dt, m) in enumerate(rows)])
+    sql = "SELECT i FROM t WHERE " + predicate.replace(":", "$")
+    return {i for (i,) in db.execute(sql, params).fetchall()}
+
+
+def _pieces(draw: random.Random, span_days: int) -> list[Piece]:
+    clean = frozenset(
+        (START + timedelta(days=d)).date().isoformat() for d in range(span_days) if draw.random() < 0.7
+    )
+    start = START + timedelta(seconds=draw.randrange(0, span_days * 43_200))
+    end = start + timedelta(seconds=draw.randrange(1, span_days * 43_200))
+    pieces = split(start, end, clean)
+    return pieces.rollup + pieces.raw if draw.random() < 0.3 else pieces.raw
+
+
+@pytest.mark.parametrize("hull", [False, True])
+@pytest.mark.parametrize("span_days", [20, 3 * MAX_LISTED_DAYS])
+def test_rows_pass_exactly_when_in_a_piece(hull: bool, span_days: int):
+    draw = random.Random(span_days * 2 + hull)
+    for _ in range(15):
+        pieces = sorted(_pieces(draw, span_days))
+        edges = [m + d for a, b in pieces for m in (a, b) for d in (timedelta(0), timedelta(microseconds=-1))]
+        rows = _rows(draw, span_days + 2, 400) + [(m.date().isoformat(), m) for m in edges]
+        predicate, params = pieces_predicate("p", pieces, "time", hull=hull)
+        want = {i for i, (_, m) in enumerate(rows) if any(a <= m < b for a, b in pieces)}
+        assert _passing(predicate, params, rows) == want
+        # Whole days: a row passes when its day is one a piece touches.
+        days = [
+            (datetime.combine(a.date(), datetime.min.time(), UTC), b)
+            for a, b in pieces  # every day from the piece's first to its last
+        ]
+        predicate, params = pieces_predicate("d", days, None, hull=hull)
+        touched = {
+            (a.date() + timedelta(days=n)).isoformat()
+            for a, b in days
+            for n in range(((b - timedelta(microseconds=1)).date() - a.date()).days + 1)
+        }
+        want = {i for i, (dt, _) in enumerate(rows) if dt in touched}
+        assert _passing(predicate, params, rows) == want
+
+
+def test_no_piece_passes_nothing():
+    assert pieces_predicate("p", [], "time") == ("false", {})
+    assert pieces_predicate("p", [], None, hull=True) == ("false", {})
