@@ -194,6 +194,19 @@ def _sums(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return present, sums.astype("int64")
 
 
+def _grouped(frame: pd.DataFrame, columns: list[str]) -> tuple[list[pd.Index], np.ndarray, np.ndarray]:
+    """``groupby(columns)["events"].sum()`` of whole counts, as arrays: each column's sorted
+    distinct values, then the groups present (their position in the product of those, in
+    order) and their sums; rows with a missing key are left out."""
+    codes, values = zip(*(pd.factorize(frame[column], sort=True) for column in columns), strict=True)
+    key = np.zeros(len(frame), dtype="int64")
+    for code, distinct in zip(codes, values, strict=True):
+        key = key * len(distinct) + code
+    present = np.logical_and.reduce([code >= 0 for code in codes])
+    keys, sums = _sums(key[present], frame["events"].to_numpy(dtype="int64")[present])
+    return list(values), keys, sums
+
+
 def _shaped_rates(frame: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
     frame = frame.assign(
         bucket=pd.to_datetime(frame["bucket"], utc=True), events=frame["events"].astype("int64")
@@ -239,11 +252,18 @@ def _weekday_hour_means(ticks: np.ndarray, events: np.ndarray, unit: str, timezo
 
 def top_detail_types(rates: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
     days = max(rng.duration.total_seconds() / 86_400, 1 / 24)
-    top = rates.groupby(["detail_type", "department"], as_index=False)["events"].sum()
-    total = top["events"].sum()
-    top["share"] = top["events"] / total if total else 0.0
-    top["per_day"] = top["events"] / days
-    return top.sort_values("events", ascending=False).reset_index(drop=True)
+    (types, departments), keys, events = _grouped(rates, ["detail_type", "department"])
+    total = events.sum()
+    top = pd.DataFrame(
+        {
+            "detail_type": types.take(keys // len(departments)),
+            "department": departments.take(keys % len(departments)),
+            "events": events,
+            "share": events / total if total else np.zeros(len(events)),
+            "per_day": events / days,
+        }
+    )
+    return top.sort_values("events", ascending=False, ignore_index=True)
 
 
 def event_rates(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> EventRates:
@@ -269,8 +289,13 @@ def event_rates(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> EventR
 
 def detail_type_heatmap(rates: pd.DataFrame) -> pd.DataFrame:
     """Events per detail type (rows, busiest first) and bucket (columns)."""
-    table = rates.pivot_table(
-        index="detail_type", columns="bucket", values="events", aggfunc="sum", fill_value=0
+    (types, buckets), keys, events = _grouped(rates, ["detail_type", "bucket"])
+    cells = np.zeros(len(types) * len(buckets), dtype="int64")
+    cells[keys] = events
+    table = pd.DataFrame(
+        cells.reshape(len(types), len(buckets)),
+        index=types.rename("detail_type"),
+        columns=buckets.rename("bucket"),
     )
     return table.loc[table.sum(axis=1).sort_values(ascending=False).index]
 
