@@ -299,3 +299,22 @@ def test_refresh_and_rebuild_are_idempotent(lake: Path):
     for f, frame in zip(files, before, strict=True):
         pd.testing.assert_frame_equal(pd.read_parquet(f), frame)
     assert not list(f.parent.glob(".*.tmp"))
+
+
+def test_week_buckets_agree(lake: Path):
+    """Ranges over 120 days are drawn in weeks from Monday (UTC): the rollup's hours summed
+    into weeks (by day number, app/services/event_rates.py) give the raw query's weeks
+    (pandas' W-MON), for local days in a zone west of UTC and a range ending at an odd minute
+    in a half-hour zone (the random ranges above are shorter, drawn in hours or days)."""
+    stop = lake_end(lake) - timedelta(minutes=7)
+    cases = [
+        (custom_range(TODAY - timedelta(days=150), TODAY, "America/New_York"), "America/New_York"),
+        (TimeRange(stop - timedelta(days=200), stop, CUSTOM, "odd"), "Asia/Kolkata"),
+    ]
+    clean = rollups.clean_days(lake)
+    for rng, zone in cases:
+        assert rng.bucket == "week" and split(rng.start, rng.end, clean).rollup
+        ctx = context(lake, zone)
+        got = event_rates.event_rates(ctx, rng)
+        assert got.rates["bucket"].nunique() >= 7  # the lake's 60 days: several whole weeks drawn
+        assert_same_rates(got, event_rates.event_rates(ctx, rng, rollups=False))
