@@ -267,11 +267,11 @@ def top_detail_types(rates: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
 
 
 def event_rates(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> EventRates:
-    """``rollups``: one query over the rollups and the raw rest (the same figures); False:
-    two queries over every raw event of the range."""
-    clean = rollup_days(ctx, rng) if rollups else frozenset()
-    if clean:
-        counts = _Counts.of(_hourly_rows(ctx, rng, clean))
+    """``rollups``: one query over the rollups (the days the engine has) and the raw rest
+    (the same figures; a range without a rolled-up day, e.g. today's hours, is all raw but
+    reads only its days' folders); False: two queries over every raw event of the range."""
+    if rollups:
+        counts = _Counts.of(_hourly_rows(ctx, rng, rollup_days(ctx, rng)))
         rates, heatmap = counts.rates(rng), counts.heatmap(ctx.settings.timezone)
     else:
         rates = rates_over_time(ctx, rng)
