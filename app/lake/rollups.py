@@ -279,10 +279,33 @@ def _days_with_file(folder: str, first: str, last: str) -> set[str]:
 def clean_days(lake: Path, first: str | None = None, last: str | None = None) -> frozenset[str]:
     """Days a page may read from the rollups: rolled up and not dirty since; only
     ``first``..``last`` (``dt`` values) when given (a page's range: a stat per day of it
-    instead of per day of the lake)."""
+    instead of per day of the lake), and then also the days of it before the lake's first
+    raw day (nothing to roll up: the rollups' nothing is the raw tables' nothing, and the
+    previous period of a year on a young lake reads no raw table for it). A late event on
+    such a day makes a raw folder, and the day is read raw from the next view on."""
     days = rolled_up_days(lake, first, last)
     dirty, first_from = _dirty(_markers(lake))
-    return frozenset(d for d in days if d not in dirty and (first_from is None or d < first_from))
+    clean = {d for d in days if d not in dirty and (first_from is None or d < first_from)}
+    if first is not None and last is not None:
+        clean |= _days_before_raw(lake, date.fromisoformat(first), date.fromisoformat(last))
+    return frozenset(clean)
+
+
+def _days_before_raw(lake: Path, first: date, last: date) -> set[str]:
+    """Days ``first``..``last`` before the first ``dt`` folder of every raw table (none
+    when the lake has no raw folder yet)."""
+    starts = []
+    for table in TABLES.values():
+        try:
+            with os.scandir(os.path.join(lake, table.name)) as entries:
+                starts += [e.name[3:] for e in entries if e.name.startswith("dt=")]
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    if not starts:
+        return set()
+    lake_first = min(starts)
+    days = ((first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1))
+    return {d for d in days if d < lake_first}
 
 
 # ---------------------------------------------------------------- building

@@ -27,6 +27,7 @@ import pytest
 
 from app.engines.duckdb_engine import DuckDBEngine
 from app.lake import rollups
+from app.lake.tables import TABLES
 from app.lake.writer import LakeWriter
 from app.services import analytics_data, event_rates, overview
 from app.services.context import Context
@@ -195,11 +196,48 @@ def test_an_engine_asked_for_a_range_answers_the_lake_s_clean_days_in_it(lake: P
     for _ in range(30):
         start = end - timedelta(seconds=draw.randrange(0, 90 * 86_400))
         bounds.append((start, start + timedelta(seconds=draw.randrange(1, 40 * 86_400))))
+    lake_first = _first_raw_day(lake)
     for start, stop in bounds:
-        first, last = start.date().isoformat(), (stop - timedelta(microseconds=1)).date().isoformat()
-        want = {d for d in every if first <= d <= last}
+        first, last = start.date(), (stop - timedelta(microseconds=1)).date()
+        before = {(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)}
+        want = {d for d in every if first.isoformat() <= d <= last.isoformat()}
+        want |= {d for d in before if d < lake_first}  # nothing raw: nothing to roll up
         assert engine.rollup_days(start, stop) == want, (start, stop)
+    assert any(start.date().isoformat() < lake_first for start, _ in bounds)  # not vacuous
     assert engine.rollup_days() == every
+
+
+def _first_raw_day(lake: Path) -> str:
+    return min(p.name[3:] for table in TABLES for p in (lake / table).glob("dt=*"))
+
+
+def test_a_day_before_the_lake_is_read_raw_once_a_late_event_lands_on_it(lake: Path, tmp_path: Path):
+    copy = tmp_path / "lake"
+    shutil.copytree(lake, copy)
+    day = date.fromisoformat(_first_raw_day(copy)) - timedelta(days=9)
+    around = TimeRange(
+        datetime.combine(day, datetime.min.time(), UTC) - timedelta(days=3, hours=5),
+        datetime.combine(day, datetime.min.time(), UTC) + timedelta(days=4, minutes=7),
+        CUSTOM,
+        "around a day before the lake",
+    )
+    engine = DuckDBEngine(copy)
+    assert day.isoformat() in engine.rollup_days(around.start, around.end)
+    LakeWriter(copy).write(_late_order(day, 3))  # ordered and shipped before the lake began
+    assert day.isoformat() not in engine.rollup_days(around.start, around.end)
+    ctx = context(copy, "UTC")
+    for rng in (
+        around,
+        around.previous(),
+        TimeRange(around.start, around.end + timedelta(days=30), CUSTOM, "x"),
+    ):
+        got, want = (
+            overview.department_overview(ctx, rng),
+            overview.department_overview(ctx, rng, rollups=False),
+        )
+        assert_same_overview(got, want)
+        assert_same_rates(event_rates.event_rates(ctx, rng), event_rates.event_rates(ctx, rng, rollups=False))
+    assert overview.department_overview(ctx, around).kpis[0].value == 1  # the late order is seen
 
 
 def test_random_ranges_agree(lake: Path):
