@@ -253,11 +253,27 @@ def rolled_up_days(lake: Path, first: str | None = None, last: str | None = None
     ``first``..``last`` (``dt`` values) when given."""
     if not is_current(lake):
         return set()
+    if first is not None and last is not None:
+        span = _day_span(date.fromisoformat(first), date.fromisoformat(last))
+        if len(span) <= LISTING_FROM_DAYS:  # a stat per day and table, no listing
+            return {d for d in span if all(_has_file(lake, table, d) for table in ROLLUP_TABLES)}
     found: set[str] | None = None
     for table in ROLLUP_TABLES.values():
         days = _days_with_file(os.path.join(lake, table.name), first or "", last or "\uffff")
         found = days if found is None else found & days
     return found or set()
+
+
+# A range of more days than this finds its rolled-up days by listing each rollup folder.
+LISTING_FROM_DAYS = 100
+
+
+def _day_span(first: date, last: date) -> list[str]:
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def _has_file(lake: Path, table: str, day: str) -> bool:
+    return os.path.exists(os.path.join(lake, table, f"dt={day}", FILE_NAME))
 
 
 def _days_with_file(folder: str, first: str, last: str) -> set[str]:
@@ -286,7 +302,8 @@ def clean_days(lake: Path, first: str | None = None, last: str | None = None) ->
     days = rolled_up_days(lake, first, last)
     dirty, first_from = _dirty(_markers(lake))
     clean = {d for d in days if d not in dirty and (first_from is None or d < first_from)}
-    if first is not None and last is not None:
+    # A rolled-up first day had raw data: no day of the range is before the lake's first.
+    if first is not None and last is not None and first not in days:
         clean |= _days_before_raw(lake, date.fromisoformat(first), date.fromisoformat(last))
     return frozenset(clean)
 
@@ -304,8 +321,7 @@ def _days_before_raw(lake: Path, first: date, last: date) -> set[str]:
     if not starts:
         return set()
     lake_first = min(starts)
-    days = ((first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1))
-    return {d for d in days if d < lake_first}
+    return {d for d in _day_span(first, last) if d < lake_first}
 
 
 # ---------------------------------------------------------------- building

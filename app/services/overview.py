@@ -360,10 +360,16 @@ def _orders_from(rng: TimeRange) -> str:
 
 def _capacity_pro_rata(frame: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
     """Each day's planned capacity times the fraction of the day inside ``rng``."""
-    capacity = frame["part"] == "capacity"
+    capacity = (frame["part"] == "capacity").to_numpy(dtype=bool)
+    if not capacity.any():
+        return frame
     coverage = day_coverage(rng)
-    frame.loc[capacity, "value"] *= frame.loc[capacity, "day"].map(coverage).fillna(0.0).to_numpy()
-    return frame
+    # Each capacity row's day as a position in ``coverage`` (days are midnights); 0 outside it.
+    at = (frame["day"].to_numpy()[capacity] - coverage.index[0].to_datetime64()) // np.timedelta64(1, "D")
+    inside = (at >= 0) & (at < len(coverage))
+    values = frame["value"].to_numpy(dtype=float, copy=True)
+    values[capacity] *= np.where(inside, coverage.to_numpy()[np.clip(at, 0, len(coverage) - 1)], 0.0)
+    return frame.assign(value=values)
 
 
 def day_coverage(rng: TimeRange) -> pd.Series:
