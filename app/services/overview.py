@@ -205,7 +205,8 @@ def planned_parts_sql(
     params: dict[str, Any] = {"t_cut": cut}
     branches = []
     if pieces.rollup or capacity_rollup:
-        hours, more = pieces_predicate("u", pieces.rollup, "hour", hull=True)
+        # Its dt BETWEEN :dt_orders_from AND :dt_to prunes the rollup's days for the hours.
+        hours, more = pieces_predicate("u", pieces.rollup, "hour", hull=True, prune=False)
         params.update(more)
         rolled_days, more = pieces_predicate("cu", capacity_rollup, None, hull=True)
         params.update(more)

@@ -47,9 +47,10 @@ def test_rows_pass_exactly_when_in_a_piece(hull: bool, span_days: int):
         pieces = sorted(_pieces(draw, span_days))
         edges = [m + d for a, b in pieces for m in (a, b) for d in (timedelta(0), timedelta(microseconds=-1))]
         rows = _rows(draw, span_days + 2, 400) + [(m.date().isoformat(), m) for m in edges]
-        predicate, params = pieces_predicate("p", pieces, "time", hull=hull)
         want = {i for i, (_, m) in enumerate(rows) if any(a <= m < b for a, b in pieces)}
-        assert _passing(predicate, params, rows) == want
+        for prune in (True, False) if hull else (True,):
+            predicate, params = pieces_predicate("p", pieces, "time", hull=hull, prune=prune)
+            assert _passing(predicate, params, rows) == want
         # Whole days: a row passes when its day is one a piece touches.
         days = [
             (datetime.combine(a.date(), datetime.min.time(), UTC), b)
@@ -63,6 +64,11 @@ def test_rows_pass_exactly_when_in_a_piece(hull: bool, span_days: int):
         }
         want = {i for i, (dt, _) in enumerate(rows) if dt in touched}
         assert _passing(predicate, params, rows) == want
+
+
+def test_only_a_hull_leaves_the_pruning_to_its_statement():
+    with pytest.raises(ValueError):
+        pieces_predicate("p", [(START, START + timedelta(hours=1))], "time", prune=False)
 
 
 def test_no_piece_passes_nothing():
