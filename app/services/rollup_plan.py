@@ -183,18 +183,16 @@ def pieces_predicate(
         params[f"{key}_from"], params[f"{key}_to"] = piece_start, piece_end
         in_time = f"{time_column} >= :{key}_from AND {time_column} < :{key}_to"
         terms.append(f"({in_time})" if hull else f"({on_days} AND {in_time})")
-    if hull and time_column is None:
-        return "(" + " OR ".join(terms) + ")", params
-    if not prune:
+    if (hull and time_column is None) or not prune:
         return "(" + " OR ".join(terms) + ")", params
     if not hull and len(days) <= MAX_LISTED_DAYS:
         listed = {f"{prefix}_dt{i}": day for i, day in enumerate(sorted(days))}
-        prune = f"{dt_column} IN (" + ", ".join(f":{key}" for key in listed) + ")"
+        on_partitions = f"{dt_column} IN (" + ", ".join(f":{key}" for key in listed) + ")"
     else:
         listed = {f"{prefix}_hull_from": min(days), f"{prefix}_hull_to": max(days)}
-        prune = f"{dt_column} BETWEEN :{prefix}_hull_from AND :{prefix}_hull_to"
+        on_partitions = f"{dt_column} BETWEEN :{prefix}_hull_from AND :{prefix}_hull_to"
     params.update(listed)
-    return f"({prune} AND (" + " OR ".join(terms) + "))", params
+    return f"({on_partitions} AND (" + " OR ".join(terms) + "))", params
 
 
 def piece_days(pieces: Iterable[Piece]) -> set[str]:
