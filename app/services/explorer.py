@@ -37,7 +37,7 @@ LIMIT {limit}
 DETAIL_SQL = """
 SELECT DISTINCT time, source, detail_type, id, json_extract_scalar(detail, '$.order_id') AS order_id, detail
 FROM events
-WHERE dt IN {days} AND source IN {sources} AND id IN {ids}
+WHERE dt IN {days} AND source IN {sources} AND id IN {ids} AND time >= :first_time AND time <= :last_time
 """
 KEYS = ["time", "source", "detail_type", "id"]
 SHOWN = ["time", "department", "source", "detail_type", "id", "order_id", "summary", "detail"]
@@ -137,11 +137,15 @@ def _days(rng: TimeRange) -> list[str]:
 
 
 def _details(ctx: Context, rng: TimeRange, rows: pd.DataFrame) -> pd.DataFrame:
-    """Second pass: ``order_id`` and ``detail`` of the chosen rows only."""
+    """Second pass: ``order_id`` and ``detail`` of the chosen rows only (``rows``: at least one)."""
     days, sources, ids = (tuple(sorted(set(rows[c].astype(str)))) for c in ("dt", "source", "id"))
     lists = {name: in_list(name, values) for name, values in (("day", days), ("src", sources), ("eid", ids))}
     sql = DETAIL_SQL.format(days=lists["day"][0], sources=lists["src"][0], ids=lists["eid"][0])
     params = {k: v for _, bound in lists.values() for k, v in bound.items()}
+    # The rows' time span too: DuckDB then reads ``detail`` of fewer row groups (at 82k
+    # events a day, the newest day's 500 rows: 0.067 -> 0.057 s).
+    times = pd.to_datetime(rows["time"], utc=True)
+    params |= {"first_time": times.min().to_pydatetime(), "last_time": times.max().to_pydatetime()}
     frame = run_planned(ctx, sql, rng, params, {"events": days})
     # A duplicate delivery of one event (a replay) is the same row: keep one copy of it.
     return frame.drop_duplicates(subset=KEYS)
