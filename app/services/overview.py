@@ -103,21 +103,27 @@ DAILY_PARTS_SQL = LEAD_AND_CAPACITY_SQL + "".join(
 
 
 # The same parts from the rollups (app/lake/rollups.py), for two periods side by side:
-# ``period`` 1 for rows at or after :t_cut (this period), 0 before it (the previous one),
-# -1 for capacity (by the day planned: each period takes its days). Athena binds values in
-# WHERE clauses only, so a row's period is chosen there: each row meets both periods
-# (PERIODS) and is kept with the one its instant falls in (IN_PERIOD). Whole hours of the
-# days the rollups cover ({hours}), capacity of whole days written ({days}). One scan.
+# ``period`` 1 for rows at or after :t_cut (this period), 0 before it (the previous one).
+# Athena binds values in WHERE clauses only, so a row's period is chosen there: each row
+# meets both periods (PERIODS) and is kept with the one its instant falls in (IN_PERIOD).
+# Capacity is kept with each period it belongs to as that period's own query has it
+# (IN_CAPACITY_PERIOD: planned for one of its days, written from its orders' lookback to
+# its last day), the day both periods share twice. Whole hours of the days the rollups
+# cover ({hours}), capacity of whole days written ({days}). One scan.
 PERIODS = "CROSS JOIN (VALUES (0), (1)) AS pp(period)"
 IN_PERIOD = "pp.period = CASE WHEN {time} >= :t_cut THEN 1 ELSE 0 END"
+IN_CAPACITY_PERIOD = (
+    "((pp.period = 0 AND dt <= :dt_before_to AND plan_date <= CAST(:dt_before_to AS DATE))"
+    " OR (pp.period = 1 AND dt >= :dt_this_orders_from AND plan_date >= CAST(:dt_this_from AS DATE)))"
+)
 ROLLUP_PARTS_SQL = f"""
 SELECT CASE WHEN part = 'capacity' THEN plan_date ELSE CAST(hour AS DATE) END AS day, part,
-  CASE WHEN part = 'capacity' THEN -1 ELSE pp.period END AS period, sum(value) AS value
+  pp.period, sum(value) AS value
 FROM overview_hourly {PERIODS}
-WHERE pp.period = CASE WHEN part = 'capacity' OR hour < :t_cut THEN 0 ELSE 1 END
-  AND dt BETWEEN :dt_orders_from AND :dt_to AND (
-  (part <> 'capacity' AND {{hours}})
-  OR (part = 'capacity' AND {{days}} AND plan_date BETWEEN CAST(:dt_from AS DATE) AND CAST(:dt_to AS DATE)))
+WHERE dt BETWEEN :dt_orders_from AND :dt_to AND (
+  (part <> 'capacity' AND pp.period = CASE WHEN hour < :t_cut THEN 0 ELSE 1 END AND {{hours}})
+  OR (part = 'capacity' AND {{days}} AND plan_date BETWEEN CAST(:dt_from AS DATE) AND CAST(:dt_to AS DATE)
+    AND {IN_CAPACITY_PERIOD}))
 GROUP BY 1, 2, 3
 """
 # The rest from the raw tables. Lead time of raw pieces on covered days: shipment_leads
@@ -145,12 +151,12 @@ FROM (
 ) l {LEAD_PARTS}
 GROUP BY 1, 2, 3
 """
-RAW_CAPACITY_SQL = """
-SELECT plan_date AS day, 'capacity' AS part, -1 AS period, CAST(sum(capacity_units) AS DOUBLE) AS value
-FROM production
-WHERE {days} AND detail_type = 'CapacityPlanned'
-  AND plan_date BETWEEN CAST(:dt_from AS DATE) AND CAST(:dt_to AS DATE)
-GROUP BY 1
+RAW_CAPACITY_SQL = f"""
+SELECT plan_date AS day, 'capacity' AS part, pp.period, CAST(sum(capacity_units) AS DOUBLE) AS value
+FROM production {PERIODS}
+WHERE {{days}} AND detail_type = 'CapacityPlanned'
+  AND plan_date BETWEEN CAST(:dt_from AS DATE) AND CAST(:dt_to AS DATE) AND {IN_CAPACITY_PERIOD}
+GROUP BY 1, 2, 3
 """
 # What each row adds to a part, by COUNTED_PARTS' aggregate.
 ROW_VALUE = {
@@ -190,8 +196,9 @@ def planned_parts_sql(
     rng: TimeRange, cut: datetime, orders_from: str, clean: frozenset[str]
 ) -> tuple[str, dict[str, Any], dict[str, set[str]]]:
     """DAILY_PARTS_SQL's rows over ``rng`` (several per day and part: add them up), each
-    with its ``period`` (1 from ``cut`` on, 0 before it, -1 capacity), the whole hours of
-    ``clean`` days read from the rollups and only the rest from the raw tables.
+    with its ``period`` (1 from ``cut`` on, 0 before it; capacity that each period's own
+    DAILY_PARTS_SQL would read), the whole hours of ``clean`` days read from the rollups
+    and only the rest from the raw tables.
 
     Lead time counts the shipments of each piece whose order was placed on their day or up
     to LEAD_LOOKBACK_DAYS before: from ``shipment_leads`` on clean days, else raw. Capacity
@@ -202,7 +209,12 @@ def planned_parts_sql(
     capacity_rollup, capacity_raw = day_runs(
         date.fromisoformat(orders_from), date.fromisoformat(rng.dt_to), clean
     )
-    params: dict[str, Any] = {"t_cut": cut}
+    params: dict[str, Any] = {
+        "t_cut": cut,
+        "dt_before_to": (cut.astimezone(UTC) - timedelta(microseconds=1)).date().isoformat(),
+        "dt_this_from": cut.astimezone(UTC).date().isoformat(),
+        "dt_this_orders_from": (cut.astimezone(UTC) - timedelta(days=LEAD_LOOKBACK_DAYS)).date().isoformat(),
+    }
     branches = []
     if pieces.rollup or capacity_rollup:
         # Its dt BETWEEN :dt_orders_from AND :dt_to prunes the rollup's days for the hours.
@@ -339,11 +351,10 @@ def period_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> tuple
     frame = frame.assign(
         day=to_day(frame["day"]), value=frame["value"].astype(float), period=frame["period"].astype(int)
     )
-    codes, days = frame["period"].to_numpy(), frame["day"]
+    codes = frame["period"].to_numpy()
     halves = []
     for code, period in ((1, rng), (0, previous)):
-        its_capacity = (codes == -1) & days.between(pd.Timestamp(period.dt_from), pd.Timestamp(period.dt_to))
-        parts = frame.loc[(codes == code) | its_capacity, ["day", "part", "value"]].reset_index(drop=True)
+        parts = frame.loc[codes == code, ["day", "part", "value"]].reset_index(drop=True)
         halves.append(_capacity_pro_rata(parts, period))
     return halves[0], halves[1]
 
