@@ -17,6 +17,7 @@ events a year), so a rollup file would cost as much to read as the raw one.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -244,14 +245,24 @@ def campaign_report(
     """``rollups`` False: every frame from the raw tables (the same figures)."""
     settings = settings or lift.LiftSettings()
     clean = rolled_up_days(engine, first_day, last_day) if rollups else frozenset()
-    orders = daily_orders(engine, first_day, last_day, clean)
-    found = campaigns(engine, first_day, last_day)
-    # One fit of every campaign serves the table and every counterfactual the page draws.
-    fitted = None if found.empty or orders.empty else lift.fit_all(orders, found, settings)
+    with _queries() as pool:  # the spend's query runs while the campaigns are fitted
+        orders_query = pool.submit(daily_orders, engine, first_day, last_day, clean)
+        found_query = pool.submit(campaigns, engine, first_day, last_day)
+        spend_query = pool.submit(campaign_spend, engine, first_day, last_day)
+        orders, found = orders_query.result(), found_query.result()
+        # One fit of every campaign serves the table and every counterfactual the page draws.
+        fitted = None if found.empty or orders.empty else lift.fit_all(orders, found, settings)
+        spend = spend_query.result()
     effects = lift.effects_table(*fitted) if fitted else pd.DataFrame(columns=lift.RESULT_COLUMNS)
     effects = effects.sort_values("lift", ascending=False, na_position="last", ignore_index=True)
-    spend = campaign_spend(engine, first_day, last_day)
     return CampaignReport(effects, orders, found, spend, first_day, last_day, settings, fitted)
+
+
+def _queries() -> ThreadPoolExecutor:
+    """Threads for a page's independent queries, run at the same time (DuckDB cursors, or
+    Athena executions: docs/aws.md lists the concurrency this assumes) and beside the
+    analytics, which hold the GIL while the engines wait or compute without it."""
+    return ThreadPoolExecutor(max_workers=3, thread_name_prefix="analytics-data")
 
 
 # --- demand forecast and capacity --------------------------------------------------------------
@@ -303,25 +314,24 @@ def forecast_report(
 ) -> ForecastReport:
     """``rollups`` False: every frame from the raw tables (the same figures)."""
     clean = rolled_up_days(engine, first_day, last_day) if rollups else frozenset()
-    demand = daily_demand(engine, first_day, last_day, clean)
-    design = design or fc.BacktestDesign(horizon=horizon)
-    days = (demand["date"].max() - demand["date"].min()).days + 1 if len(demand) else 0
-    train_days = fc.shrink_to(days, design).origins(days)[0][0] if days else 0
-    regressors = (
-        forecast_regressors(
-            demand,
-            daily_orders(engine, first_day, last_day, clean),
-            campaigns(engine, first_day, last_day),
-            horizon,
-            train_days,
+    with _queries() as pool:  # production's query runs while the models are fitted
+        demand_query = pool.submit(daily_demand, engine, first_day, last_day, clean)
+        orders_query = pool.submit(daily_orders, engine, first_day, last_day, clean)
+        campaigns_query = pool.submit(campaigns, engine, first_day, last_day)
+        production_query = pool.submit(daily_production, engine, first_day, last_day)
+        demand = demand_query.result()
+        design = design or fc.BacktestDesign(horizon=horizon)
+        days = (demand["date"].max() - demand["date"].min()).days + 1 if len(demand) else 0
+        train_days = fc.shrink_to(days, design).origins(days)[0][0] if days else 0
+        regressors = (
+            forecast_regressors(demand, orders_query.result(), campaigns_query.result(), horizon, train_days)
+            if days
+            else None
         )
-        if days
-        else None
-    )
-    results = fc.forecast_demand(
-        demand, horizon, dict.fromkeys(demand["product_line"].unique(), regressors), design
-    )
-    production = daily_production(engine, first_day, last_day)
+        results = fc.forecast_demand(
+            demand, horizon, dict.fromkeys(demand["product_line"].unique(), regressors), design
+        )
+        production = production_query.result()
     lines = {line: line_outlook(result, production) for line, result in results.items()}
     return ForecastReport(lines, outlook_summary(lines), horizon)
 
