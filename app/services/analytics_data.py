@@ -20,6 +20,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 
@@ -84,6 +85,15 @@ PLANNED_ORDERS_SQL = "SELECT dt, {key}, {sums}\nFROM ({parts}) AS parts\nGROUP B
 DAILY_ORDERS_SUMS = ("region", "sum(orders) AS orders, sum(revenue) AS revenue")
 DAILY_DEMAND_SUMS = ("product_line", "sum(units) AS units, sum(orders) AS orders")
 
+# Both at once (the Demand forecast needs both): one read of the rollup and the raw rest,
+# summed per day and region and per day and product line; ``by_line`` tells them apart.
+BOTH_ORDER_SUMS_SQL = """
+SELECT dt, grouping(region) AS by_line, region, product_line,
+       sum(orders) AS orders, sum(revenue) AS revenue, sum(units) AS units
+FROM ({parts}) AS parts
+GROUP BY GROUPING SETS ((dt, region), (dt, product_line))
+"""
+
 LAST_DAY_SQL = """
 SELECT max(dt) AS last_day FROM orders WHERE dt >= :since
 """
@@ -146,6 +156,38 @@ def _order_parts(
     key, aggregates = sums
     sql = PLANNED_ORDERS_SQL.format(key=key, sums=aggregates, parts="\nUNION ALL\n".join(parts))
     return run_on(engine, sql, params, {"orders": piece_days(raw)})
+
+
+def daily_orders_and_demand(
+    engine: QueryEngine, first_day: date, last_day: date, clean: frozenset[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`daily_orders` and :func:`daily_demand` from one read of the orders (the same
+    frames: tested)."""
+    if clean is None:
+        clean = rolled_up_days(engine, first_day, last_day)
+    rolled, raw = day_runs(first_day, last_day, clean)
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    if rolled:
+        where, params = pieces_predicate("u", rolled, None, hull=True)
+        parts.append(ORDER_PARTS_ROLLED.format(days=where))
+    if raw:
+        where, more = pieces_predicate("r", raw, None)
+        parts.append(ORDER_PARTS_RAW.format(days=where))
+        params.update(more)
+    sql = BOTH_ORDER_SUMS_SQL.format(parts="\nUNION ALL\n".join(parts))
+    both = _as_days(run_on(engine, sql, params, {"orders": piece_days(raw)}))
+    by_line = both["by_line"].astype(bool)
+    orders = both.loc[~by_line, ["date", "region", "orders", "revenue"]]
+    demand = both.loc[by_line, ["date", "product_line", "units", "orders"]]
+    return (
+        orders.astype({"orders": "int64", "revenue": "float64"}).sort_values(
+            ["date", "region"], ignore_index=True
+        ),
+        demand.astype({"units": "float64", "orders": "int64"}).sort_values(
+            ["product_line", "date"], ignore_index=True
+        ),
+    )
 
 
 def daily_orders(
@@ -315,16 +357,15 @@ def forecast_report(
     """``rollups`` False: every frame from the raw tables (the same figures)."""
     clean = rolled_up_days(engine, first_day, last_day) if rollups else frozenset()
     with _queries() as pool:  # production's query runs while the models are fitted
-        demand_query = pool.submit(daily_demand, engine, first_day, last_day, clean)
-        orders_query = pool.submit(daily_orders, engine, first_day, last_day, clean)
+        orders_query = pool.submit(daily_orders_and_demand, engine, first_day, last_day, clean)
         campaigns_query = pool.submit(campaigns, engine, first_day, last_day)
         production_query = pool.submit(daily_production, engine, first_day, last_day)
-        demand = demand_query.result()
+        orders, demand = orders_query.result()
         design = design or fc.BacktestDesign(horizon=horizon)
         days = (demand["date"].max() - demand["date"].min()).days + 1 if len(demand) else 0
         train_days = fc.shrink_to(days, design).origins(days)[0][0] if days else 0
         regressors = (
-            forecast_regressors(demand, orders_query.result(), campaigns_query.result(), horizon, train_days)
+            forecast_regressors(demand, orders, campaigns_query.result(), horizon, train_days)
             if days
             else None
         )

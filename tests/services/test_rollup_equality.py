@@ -136,6 +136,12 @@ def assert_daily_frames_agree(lake: Path, cases: list[tuple[TimeRange, str]]) ->
             assert "orders_daily" not in engine.sent[-1]
             assert len(want) and len(got) == len(want)
             pd.testing.assert_frame_equal(got, want, rtol=RTOL)
+        # The forecast's one read of both, rolled up or not, against each raw frame.
+        wants = [frame(engine, first, last, frozenset()) for frame in DAILY_FRAMES]
+        for clean_days in (None, frozenset()):
+            both = analytics_data.daily_orders_and_demand(engine, first, last, clean_days)
+            for got, want in zip(both, wants, strict=True):
+                pd.testing.assert_frame_equal(got, want, rtol=RTOL)
     assert mixed >= len(cases) // 2  # not vacuous: most read both the rollup and raw days
 
 
