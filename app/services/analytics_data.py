@@ -30,7 +30,7 @@ from app.analytics import capacity as cap
 from app.analytics import forecast as fc
 from app.analytics.calendar import holiday_regressors
 from app.engines.base import QueryEngine
-from app.services.rollup_plan import day_runs, engine_rollup_days, piece_days, pieces_predicate, run_on
+from app.services.rollup_plan import Piece, day_runs, engine_rollup_days, piece_days, pieces_predicate, run_on
 
 DAILY_ORDERS_SQL = """
 SELECT dt, region, count(*) AS orders, sum(amount) AS revenue
@@ -147,15 +147,25 @@ def _order_parts(
     rolled, raw = day_runs(first_day, last_day, clean)
     if not rolled:
         return _run(engine, raw_sql, first_day, last_day)
-    where, params = pieces_predicate("u", rolled, None, hull=True)
-    parts = [ORDER_PARTS_ROLLED.format(days=where)]
+    parts, params = _parts_sql(rolled, raw)
+    key, aggregates = sums
+    sql = PLANNED_ORDERS_SQL.format(key=key, sums=aggregates, parts=parts)
+    return run_on(engine, sql, params, {"orders": piece_days(raw)})
+
+
+def _parts_sql(rolled: list[Piece], raw: list[Piece]) -> tuple[str, dict[str, Any]]:
+    """The rows of orders_daily on the ``rolled`` runs of days and the raw orders' on the
+    ``raw`` ones, per day, region and product line (ORDER_PARTS_*), and their bindings."""
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    if rolled:
+        where, params = pieces_predicate("u", rolled, None, hull=True)
+        parts.append(ORDER_PARTS_ROLLED.format(days=where))
     if raw:
         where, more = pieces_predicate("r", raw, None)
         parts.append(ORDER_PARTS_RAW.format(days=where))
         params.update(more)
-    key, aggregates = sums
-    sql = PLANNED_ORDERS_SQL.format(key=key, sums=aggregates, parts="\nUNION ALL\n".join(parts))
-    return run_on(engine, sql, params, {"orders": piece_days(raw)})
+    return "\nUNION ALL\n".join(parts), params
 
 
 def daily_orders_and_demand(
@@ -166,16 +176,8 @@ def daily_orders_and_demand(
     if clean is None:
         clean = rolled_up_days(engine, first_day, last_day)
     rolled, raw = day_runs(first_day, last_day, clean)
-    parts: list[str] = []
-    params: dict[str, Any] = {}
-    if rolled:
-        where, params = pieces_predicate("u", rolled, None, hull=True)
-        parts.append(ORDER_PARTS_ROLLED.format(days=where))
-    if raw:
-        where, more = pieces_predicate("r", raw, None)
-        parts.append(ORDER_PARTS_RAW.format(days=where))
-        params.update(more)
-    sql = BOTH_ORDER_SUMS_SQL.format(parts="\nUNION ALL\n".join(parts))
+    parts, params = _parts_sql(rolled, raw)
+    sql = BOTH_ORDER_SUMS_SQL.format(parts=parts)
     both = _as_days(run_on(engine, sql, params, {"orders": piece_days(raw)}))
     by_line = both["by_line"].astype(bool)
     orders = both.loc[~by_line, ["date", "region", "orders", "revenue"]]
