@@ -182,13 +182,20 @@ def daily_orders_and_demand(
     by_line = both["by_line"].astype(bool)
     orders = both.loc[~by_line, ["date", "region", "orders", "revenue"]]
     demand = both.loc[by_line, ["date", "product_line", "units", "orders"]]
-    return (
-        orders.astype({"orders": "int64", "revenue": "float64"}).sort_values(
-            ["date", "region"], ignore_index=True
-        ),
-        demand.astype({"units": "float64", "orders": "int64"}).sort_values(
-            ["product_line", "date"], ignore_index=True
-        ),
+    return _orders_frame(orders), _demand_frame(demand)
+
+
+def _orders_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`daily_orders`' types and order."""
+    return frame.astype({"orders": "int64", "revenue": "float64"}).sort_values(
+        ["date", "region"], ignore_index=True
+    )
+
+
+def _demand_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`daily_demand`'s types and order."""
+    return frame.astype({"units": "float64", "orders": "int64"}).sort_values(
+        ["product_line", "date"], ignore_index=True
     )
 
 
@@ -199,9 +206,8 @@ def daily_orders(
 
     ``clean``: the days to read from the rollup (None: every day the engine has; an empty
     set: raw only)."""
-    frame = _as_days(_order_parts(engine, DAILY_ORDERS_SQL, DAILY_ORDERS_SUMS, first_day, last_day, clean))
-    return frame.astype({"orders": "int64", "revenue": "float64"}).sort_values(
-        ["date", "region"], ignore_index=True
+    return _orders_frame(
+        _as_days(_order_parts(engine, DAILY_ORDERS_SQL, DAILY_ORDERS_SUMS, first_day, last_day, clean))
     )
 
 
@@ -224,9 +230,8 @@ def daily_demand(
     engine: QueryEngine, first_day: date, last_day: date, clean: frozenset[str] | None = None
 ) -> pd.DataFrame:
     """date, product_line, units (ordered), orders. ``clean``: as in :func:`daily_orders`."""
-    frame = _as_days(_order_parts(engine, DAILY_DEMAND_SQL, DAILY_DEMAND_SUMS, first_day, last_day, clean))
-    return frame.astype({"units": "float64", "orders": "int64"}).sort_values(
-        ["product_line", "date"], ignore_index=True
+    return _demand_frame(
+        _as_days(_order_parts(engine, DAILY_DEMAND_SQL, DAILY_DEMAND_SUMS, first_day, last_day, clean))
     )
 
 
