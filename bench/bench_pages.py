@@ -16,9 +16,10 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,10 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.analytics.forecast import load_models
 from app.lake.rollups import LEAD_LOOKBACK_DAYS
+from app.lake.tables import TABLES
 from app.services import campaigns, delivery, event_rates, explorer, forecast, overview
 from app.services.context import Context, build_context
 from app.services.rollup_plan import rollup_days
-from app.services.saved_queries import run_saved_query
+from app.services.saved_queries import QueryRun, bind, load_catalog_entries, run_saved_query
 from app.services.timerange import TimeRange, preset_range
 from app.settings import Settings, load_settings
 
@@ -150,6 +152,95 @@ def check_floor(settings: Settings, page: str, rng: TimeRange) -> bool:
     return True
 
 
+def _files(lake: str, table: str, days: list[str]) -> list[str]:
+    """The data files of ``table``'s ``dt`` folders for ``days`` (those that exist)."""
+    return sorted(str(f) for day in days for f in (Path(lake) / table / f"dt={day}").rglob("*.parquet"))
+
+
+def _day_list(first: str, last: str) -> list[str]:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+
+
+def _over_files(lake: str, tables: dict[str, list[str]], sql: str, params: dict[str, Any] | None = None):
+    """``sql`` on a fresh DuckDB connection whose tables are views over ``tables``' days'
+    files only (listing them included in what is timed)."""
+    import duckdb
+
+    db = duckdb.connect(":memory:")
+    try:
+        for table, days in tables.items():
+            files = _files(lake, table, days)
+            hive = ", ".join(f"'{p}': 'VARCHAR'" for p in TABLES[table].partitions)
+            db.execute(
+                f"CREATE VIEW {table} AS SELECT * FROM read_parquet({files!r}, hive_partitioning = true,"
+                f" hive_types = {{{hive}}})"
+            )
+        return db.execute(sql, params or {}).df()
+    finally:
+        db.close()
+
+
+# The pages whose answer is raw events by nature (an analyst's SQL; the explorer's newest
+# events) -> the floor they can approach: one DuckDB statement over exactly the files the
+# answer needs, found by listing those days' folders only.
+def _saved_query_floor(lake: str, duck_sql: str, values: dict[str, Any]) -> pd.DataFrame:
+    """order_funnel's own statement (the DuckDB text the engine ran) over the days its
+    ``dt`` filters admit: the period for orders, up to 14 days after it for the rest."""
+    period = _day_list(values["period_start"], values["period_end"])
+    followed = _day_list(
+        values["period_start"], (date.fromisoformat(values["period_end"]) + timedelta(days=14)).isoformat()
+    )
+    tables = {"orders": period, "payments": followed, "inventory": followed, "shipments": followed}
+    return _over_files(lake, tables, duck_sql, values)
+
+
+EXPLORER_FLOOR = (
+    "SELECT time, source, detail_type, id, json_extract_string(detail, '$.order_id') AS order_id, detail"
+    " FROM events WHERE time >= $start AND time < $end"
+    " ORDER BY time DESC, id, source, detail_type LIMIT $limit"
+)
+
+
+def _explorer_floor(lake: str, days: list[str], rng: TimeRange) -> pd.DataFrame:
+    """The newest 500 events of the range, detail included, from the days they fall on."""
+    params = {"start": rng.start, "end": rng.end, "limit": explorer.MAX_ROWS}
+    return _over_files(lake, {"events": days}, EXPLORER_FLOOR, params)
+
+
+def raw_floor(settings: Settings, page: str, rng: TimeRange) -> Callable[[], object] | None:
+    """The floor's call for ``page`` over ``rng``, or None when its rows differ from the page's."""
+    ctx = build_context(settings)
+    if page == "Event explorer (search)":
+        ours = explorer.find_events(ctx, rng, explorer.EventQuery())
+        days, day = list[str](), date.fromisoformat(rng.dt_to)
+        while True:  # the newest days, as many as hold the rows shown
+            days.insert(0, day.isoformat())
+            call = partial(_explorer_floor, settings.lake, list(days), rng)
+            floor = call()
+            if len(floor) >= explorer.MAX_ROWS or days[0] <= rng.dt_from:
+                break
+            day -= timedelta(days=1)
+        keys = ["source", "detail_type", "id", "order_id", "detail"]
+        same = len(ours) == len(floor) and ours[keys].reset_index(drop=True).equals(floor[keys])
+        return call if same else None
+    run = PAGE_CALLS[page](ctx, rng)
+    assert isinstance(run, QueryRun)
+    values = bind(load_catalog_entries()[0][run.name], run.values)[1]  # what the engine was given
+    call = partial(_saved_query_floor, settings.lake, run.result.sql, values)
+    floor, frame = call(), run.result.frame
+    try:  # the same rows and values (the engine gives DuckDB's HUGEINT sums as Int64, .df() as floats)
+        pd.testing.assert_frame_equal(
+            frame.reset_index(drop=True), floor.reset_index(drop=True), check_dtype=False
+        )
+    except AssertionError:
+        return None
+    return call
+
+
+RAW_FLOOR_PAGES = ("Saved queries (order_funnel)", "Event explorer (search)")
+
+
 def timed(call: Callable[[], object]) -> float:
     started = time.perf_counter()
     call()
@@ -162,43 +253,73 @@ def main() -> None:
     parser.add_argument("--ranges", nargs="+", default=["7d", "30d", "365d"])
     parser.add_argument("--now", type=datetime.fromisoformat, default=None, help="the ranges' end (ISO)")
     parser.add_argument("--pages", nargs="+", choices=list(PAGE_CALLS), default=list(PAGE_CALLS))
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; each figure is their median")
     args = parser.parse_args()
     calls = {name: PAGE_CALLS[name] for name in args.pages}
     settings = load_settings()
     if args.lake:
         settings = settings.replace(lake=str(args.lake.resolve()))
     now = args.now or datetime.now(UTC)
-    print(f"lake {settings.lake}, ranges ending {now.isoformat()}")
+    ranges = {key: preset_range(key, now) for key in args.ranges}
+    print(f"lake {settings.lake}, ranges ending {now.isoformat()}, median of {args.rounds} rounds")
     # What the dashboard does once per server process, in the background, at start
     # (dashboard/streamlit_app.py): not a page's cost, so timed apart.
     print(f"server start: the forecast's statsmodels import {timed(load_models):.2f}s (once per process)")
-    print(f"{'page data call':32}" + "".join(f"{r + ' cold':>12}{r + ' warm':>12}" for r in args.ranges))
-    baseline_row: list[float] = []
-    rows: dict[str, list[float]] = {name: [] for name in calls}
-    for key in args.ranges:
-        rng = preset_range(key, now)
-        ctx = build_context(settings)
-        baseline_row += [timed(partial(_baseline, ctx, rng)), timed(partial(_baseline, ctx, rng))]
-        for name, call in calls.items():
+
+    # Each floor is checked against the page's own answer once, then timed in every round.
+    floors: dict[tuple[str, str], Callable[[], object] | None] = {}
+    for key, rng in ranges.items():
+        for page in calls:
+            if page in ROLLUP_FLOORS:  # a range with raw pieces: not comparable
+                ok = check_floor(settings, page, rng)
+                floors[page, key] = partial(_rollup_floor, settings.lake, page, rng) if ok else None
+            elif page in RAW_FLOOR_PAGES:
+                floors[page, key] = raw_floor(settings, page, rng)
+
+    times: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    ratios: dict[tuple[str, str], list[float]] = {}
+    for _ in range(args.rounds):
+        for key, rng in ranges.items():
             ctx = build_context(settings)
-            rows[name] += [timed(partial(call, ctx, rng)), timed(partial(call, ctx, rng))]
-    print(f"{'baseline: count(*) of events':32}" + "".join(f"{t:>11.2f}s" for t in baseline_row))
-    for name, times in rows.items():
-        cells = "".join(f"{t:>6.2f}s {t / b:>3.0f}x" for t, b in zip(times, baseline_row, strict=True))
+            times.setdefault(("baseline", key), []).append(
+                (timed(partial(_baseline, ctx, rng)), timed(partial(_baseline, ctx, rng)))
+            )
+            for name, call in calls.items():
+                ctx = build_context(settings)
+                cold, warm = timed(partial(call, ctx, rng)), timed(partial(call, ctx, rng))
+                times.setdefault((name, key), []).append((cold, warm))
+                floor = floors.get((name, key))
+                if floor is not None:  # timed right after the page, in the same round
+                    ratios.setdefault((name, key), []).append(cold / timed(floor))
+
+    def median(values: list[float]) -> float:
+        return float(np.median(values))
+
+    print(f"{'page data call':32}" + "".join(f"{r + ' cold':>12}{r + ' warm':>12}" for r in ranges))
+    baseline = {key: [median([t[i] for t in times["baseline", key]]) for i in (0, 1)] for key in ranges}
+    print(
+        f"{'baseline: count(*) of events':32}"
+        + "".join(f"{t:>11.2f}s" for key in ranges for t in baseline[key])
+    )
+    for name in calls:
+        cells = ""
+        for key in ranges:
+            for i in (0, 1):
+                t = median([pair[i] for pair in times[name, key]])
+                cells += f"{t:>6.2f}s {t / baseline[key][i]:>3.0f}x"
         print(f"{name:32}{cells}")
-    print("\npages on rollups against one hand-written DuckDB statement over the rollup they read,")
-    print("answering the same (checked row for row first; cold)")
-    for page in [p for p in ROLLUP_FLOORS if p in calls]:
-        cells = []
-        for i, key in enumerate(args.ranges):
-            rng = preset_range(key, now)
-            if not check_floor(settings, page, rng):  # e.g. a range with raw pieces: not comparable
-                cells.append(f"{key}: the floor's rows differ from the page's, no ratio")
-                continue
-            floor = timed(partial(_rollup_floor, settings.lake, page, rng))
-            cold = rows[page][2 * i]
-            cells.append(f"{key}: {cold:.2f}s / {floor:.2f}s = {cold / floor:.1f}x")
-        print(f"{page:32}" + "   ".join(cells))
+    print("\npage (cold) against its floor, the median of the rounds' ratios: for a page on rollups one")
+    print("hand-written DuckDB statement over the rollup it reads; for a page over raw events one")
+    print("statement over the files its answer needs; each checked row for row against the page first")
+    for page in [p for p in calls if p in ROLLUP_FLOORS or p in RAW_FLOOR_PAGES]:
+        shown: list[str] = []
+        for key in ranges:
+            if floors[page, key] is None:
+                shown.append(f"{key}: the floor's rows differ from the page's, no ratio")
+            else:
+                spread = ratios[page, key]
+                shown.append(f"{key}: {median(spread):.2f}x ({min(spread):.2f}-{max(spread):.2f})")
+        print(f"{page:32}" + "   ".join(shown))
 
 
 if __name__ == "__main__":
