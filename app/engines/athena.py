@@ -318,6 +318,7 @@ def frame_from_csv(data: bytes, columns: list[tuple[str, str]]) -> pd.DataFrame:
 
 class AthenaEngine:
     name = "athena"
+    late_materialization = False
 
     def __init__(
         self,

@@ -42,6 +42,10 @@ def format_usd(amount: float) -> str:
 
 class QueryEngine(Protocol):
     name: str
+    # Does a top-N query (ORDER BY … LIMIT n) read its other columns for the n rows kept
+    # only? DuckDB does (late materialization, 1.3 and later); Athena reads every selected
+    # column of every row scanned, so wide columns are worth a second, narrower query there.
+    late_materialization: bool
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         """Run Athena SQL with ``:name`` placeholders bound to ``params`` (never spliced)."""

@@ -197,6 +197,7 @@ class DuckDBEngine:
     """
 
     name = "duckdb"
+    late_materialization = True
 
     def __init__(
         self,

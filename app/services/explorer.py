@@ -20,22 +20,25 @@ MAX_ROWS = 500
 JOURNEY_DAYS = 30  # an order's events (delivery, refunds, tickets) come within this many days
 TEXT_MAX = 200
 
-# A search reads in two passes. First the narrow columns (no ``detail`` unless the text
-# filter needs it), day windows newest first, growing 1, 2, 4, … days, until it has the rows
-# it shows; then ``detail`` of those rows only, from their days and sources. Each window
-# holds only events older than every row already found (a ``dt`` is its event's UTC date),
-# so the rows are those of one ORDER BY over the whole range. Ties on time are broken by
-# id, source and detail type, so that the 500 rows shown are the same on every run.
+# A search reads day windows newest first, growing 1, 2, 4, … days, until it has the rows
+# it shows. Each window holds only events older than every row already found (a ``dt`` is
+# its event's UTC date), so the rows are those of one ORDER BY over the whole range. Ties on
+# time are broken by id, source and detail type, so that the 500 rows shown are the same on
+# every run. ``detail`` (most of an event's bytes) is read for the rows shown only: on an
+# engine with late materialization (DuckDB) by the same top-N query; elsewhere (Athena reads
+# every selected column of every row it scans) by a second pass over those rows' days and
+# sources, the first reading the narrow columns (``detail`` only if the text filter needs it).
 FIND_SQL = """
-SELECT time, source, detail_type, id, dt
+SELECT time, source, detail_type, id, dt{wide}
 FROM events
 WHERE dt BETWEEN :dt_from AND :dt_to AND time >= :t_from AND time < :t_to{filters}
 ORDER BY time DESC, id, source, detail_type
 LIMIT {limit}
 """
 
+WIDE = "json_extract_scalar(detail, '$.order_id') AS order_id, detail"
 DETAIL_SQL = """
-SELECT DISTINCT time, source, detail_type, id, json_extract_scalar(detail, '$.order_id') AS order_id, detail
+SELECT DISTINCT time, source, detail_type, id, {wide}
 FROM events
 WHERE dt IN {days} AND source IN {sources} AND id IN {ids} AND time >= :first_time AND time <= :last_time
 """
@@ -80,9 +83,9 @@ def department_order() -> list[str]:
     return [d.name for d in DEPARTMENTS]
 
 
-def find_sql(query: EventQuery) -> tuple[str, dict[str, str]]:
-    """The search's first pass (narrow columns) and its extra bindings; every value stays a
-    bound parameter."""
+def find_sql(query: EventQuery, wide: bool = False) -> tuple[str, dict[str, str]]:
+    """The search's query (with ``order_id`` and ``detail`` when ``wide``; else its first,
+    narrow pass) and its extra bindings; every value stays a bound parameter."""
     filters, params = "", {}
     for column, name, values in (
         ("source", "source", query.sources),
@@ -98,7 +101,8 @@ def find_sql(query: EventQuery) -> tuple[str, dict[str, str]]:
             " OR strpos(detail, :text) > 0)"
         )
         params["text"] = query.text.strip()[:TEXT_MAX]
-    return FIND_SQL.replace("{filters}", filters).replace("{limit}", str(row_limit(query))), params
+    sql = FIND_SQL.replace("{wide}", f", {WIDE}" if wide else "").replace("{filters}", filters)
+    return sql.replace("{limit}", str(row_limit(query))), params
 
 
 def row_limit(query: EventQuery) -> int:
@@ -116,12 +120,13 @@ def day_windows(rng: TimeRange) -> Iterator[TimeRange]:
         end, length = start, length * 2
 
 
-def _newest_rows(ctx: Context, rng: TimeRange, query: EventQuery) -> pd.DataFrame:
-    """First pass: the newest rows' keys and ``dt``, window by window until there are enough."""
+def _newest_rows(ctx: Context, rng: TimeRange, query: EventQuery, wide: bool) -> pd.DataFrame:
+    """The newest rows' keys and ``dt`` (and ``order_id``, ``detail`` when ``wide``), window
+    by window until there are enough."""
     wanted, found = row_limit(query), list[pd.DataFrame]()
     for window in day_windows(rng):
         have = sum(len(f) for f in found)
-        sql, params = find_sql(replace(query, limit=wanted - have))
+        sql, params = find_sql(replace(query, limit=wanted - have), wide)
         found.append(run_planned(ctx, sql, window, params, {"events": _days(window)}))
         if have + len(found[-1]) >= wanted:
             break
@@ -140,7 +145,7 @@ def _details(ctx: Context, rng: TimeRange, rows: pd.DataFrame) -> pd.DataFrame:
     """Second pass: ``order_id`` and ``detail`` of the chosen rows only (``rows``: at least one)."""
     days, sources, ids = (tuple(sorted(set(rows[c].astype(str)))) for c in ("dt", "source", "id"))
     lists = {name: in_list(name, values) for name, values in (("day", days), ("src", sources), ("eid", ids))}
-    sql = DETAIL_SQL.format(days=lists["day"][0], sources=lists["src"][0], ids=lists["eid"][0])
+    sql = DETAIL_SQL.format(wide=WIDE, days=lists["day"][0], sources=lists["src"][0], ids=lists["eid"][0])
     params = {k: v for _, bound in lists.values() for k, v in bound.items()}
     # The rows' time span too: DuckDB then reads ``detail`` of fewer row groups (at 82k
     # events a day, the newest day's 500 rows: 0.067 -> 0.057 s).
@@ -167,12 +172,17 @@ def _summary(detail: str) -> str:
 
 def find_events(ctx: Context, rng: TimeRange, query: EventQuery) -> pd.DataFrame:
     """time, department, source, detail_type, id, order_id, summary, detail — newest first."""
-    rows = _newest_rows(ctx, rng, query)
+    wide = ctx.engine.late_materialization
+    rows = _newest_rows(ctx, rng, query, wide)
     if rows.empty:
         text = pd.Series(dtype=rows["id"].dtype)  # the engine's type for no rows of text
         frame = rows[KEYS].assign(order_id=text, detail=text)
     else:
-        frame = rows[KEYS].merge(_details(ctx, rng, rows), on=KEYS, how="left", sort=False)
+        found = rows if wide else rows[KEYS].merge(_details(ctx, rng, rows), on=KEYS, how="left", sort=False)
+        # Text in the engine's type for text, whatever the rows hold (a column of nulls only
+        # comes from DuckDB as objects, and windows' frames are concatenated).
+        text = rows["id"].dtype
+        frame = found[KEYS].assign(**{c: found[c].astype(text) for c in ("order_id", "detail")})
     frame["time"] = to_local_time(frame["time"], ctx.settings.timezone)
     frame.insert(1, "department", frame["source"].map(_department))
     frame["summary"] = frame["detail"].map(_summary)

@@ -53,6 +53,7 @@ class RecordingEngine:
     and ``rollup_days(start, end)``; every statement recorded."""
 
     name = "athena"
+    late_materialization = False
 
     def __init__(self, lake: Path, closed: frozenset[str]):
         self._duck = DuckDBEngine(lake)

@@ -130,9 +130,10 @@ def test_duckdb_answers_the_in_list_as_it_answered_contains(sources, tmp_path):
     pd.testing.assert_frame_equal(with_in, with_contains)
 
 
-def test_the_explorers_search_prunes():
+@pytest.mark.parametrize("wide", [False, True])
+def test_the_explorers_search_prunes(wide):
     sql, _ = explorer.find_sql(
-        explorer.EventQuery(("verticals.shop", "verticals.crm"), ("OrderPlaced",), "x")
+        explorer.EventQuery(("verticals.shop", "verticals.crm"), ("OrderPlaced",), "x"), wide
     )
     assert unprunable_predicates(to_positional(sql)[0]) == []
 
