@@ -152,9 +152,13 @@ class StateSpaceModel:
         return self
 
     def _applied(self, y: np.ndarray, exog: np.ndarray | None):
+        """The fitted parameters run over ``y``: what statsmodels' ``result.apply(y)`` does
+        (the model cloned on the new data), filtered only, where ``apply`` smooths too: its
+        filtered results are of the smoother's class, so it takes them for smoothed ones."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return self.result.apply(y, exog=exog) if self.uses_exog else self.result.apply(y)
+            model = self.result.model.clone(y, exog=exog) if self.uses_exog else self.result.model.clone(y)
+            return _filtered(model, self.result.params)
 
     def paths(self, y: np.ndarray, exog: np.ndarray | None, origins: np.ndarray, horizon: int) -> Paths:
         """Dynamic forecasts from every origin: one Kalman filter over ``y``, then every
