@@ -385,6 +385,8 @@ def _letter_row(queue: str, letter: DeadLetter) -> dict:
     try:
         event = letter.event
     except ValueError:
+        event = None
+    if not isinstance(event, dict):
         event = {}
     rule_arn = letter.attributes.get("RULE_ARN", "")
     return {
@@ -398,7 +400,7 @@ def _letter_row(queue: str, letter: DeadLetter) -> dict:
         "event_time": event.get("time", ""),
         **{name: letter.attributes.get(name, "") for name in DLQ_ATTRIBUTES},
         "message_id": letter.message_id,
-        "detail": event_summary(letter.body),
+        "detail": event_summary(letter.body, event),
     }
 
 
@@ -440,10 +442,12 @@ def dlq_summary(letters: pd.DataFrame, depth: dict[str, int]) -> pd.DataFrame:
     )
 
 
-def event_summary(body: str) -> str:
-    """A dead-lettered event's detail, compact, for a table cell."""
+def event_summary(body: str, event: dict | None = None) -> str:
+    """A dead-lettered event's detail, compact, for a table cell (``event``: the body
+    already parsed, when it is a JSON object)."""
     try:
-        return json.dumps(json.loads(body).get("detail", {}), separators=(",", ":"))[:200]
+        parsed = event or json.loads(body)
+        return json.dumps(parsed.get("detail", {}), separators=(",", ":"))[:200]
     except (ValueError, AttributeError):
         return body[:200]
 

@@ -100,6 +100,30 @@ def test_dead_letters_reads_the_newest_of_each_queue(tmp_path, settings_ctx):
     assert letters["event_id"].tolist() == ["e-5", "e-4"]
 
 
+def test_a_message_whose_body_is_not_an_event_is_still_a_row(tmp_path, settings_ctx):
+    """An SQS queue takes any body (on AWS anyone with access can send one): a body that is
+    not a JSON object shows as itself, with no event fields, beside the others."""
+    queue = LocalDeadLetterQueue(tmp_path / "q.jsonl")
+    queue.send({"id": "e-1", "detail": {"a": 1}}, {}, datetime(2026, 11, 1, tzinfo=UTC))
+    queue.send(["not", "an", "event"], {}, datetime(2026, 11, 2, tzinfo=UTC))  # type: ignore[arg-type]
+    queue.send("just text", {}, datetime(2026, 11, 3, tzinfo=UTC))  # type: ignore[arg-type]
+    with queue.path.open("a") as raw:  # a body that is not JSON at all
+        raw.write(
+            json.dumps(
+                {
+                    "MessageId": "m-4",
+                    "Body": "{broken",
+                    "Attributes": {},
+                    "SentTimestamp": "2026-11-04T00:00:00+00:00",
+                }
+            )
+            + "\n"
+        )
+    letters = delivery.dead_letters(settings_ctx(LocalDeadLetters(tmp_path, ["q"])))
+    assert letters["event_id"].tolist() == ["", "", "", "e-1"]
+    assert letters["detail"].tolist() == ["{broken", '"just text"', '["not", "an", "event"]', '{"a":1}']
+
+
 def test_no_dead_letters(tmp_path, settings_ctx):
     ctx = settings_ctx(LocalDeadLetters(tmp_path, ["crm-webhook-dlq"]))
     assert delivery.dead_letters(ctx).empty
