@@ -278,6 +278,7 @@ def main() -> None:
 
     times: dict[tuple[str, str], list[tuple[float, float]]] = {}
     ratios: dict[tuple[str, str], list[float]] = {}
+    floor_times: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.rounds):
         for key, rng in ranges.items():
             ctx = build_context(settings)
@@ -290,23 +291,25 @@ def main() -> None:
                 times.setdefault((name, key), []).append((cold, warm))
                 floor = floors.get((name, key))
                 if floor is not None:  # timed right after the page, in the same round
-                    ratios.setdefault((name, key), []).append(cold / timed(floor))
+                    took = timed(floor)
+                    floor_times.setdefault((name, key), []).append(took)
+                    ratios.setdefault((name, key), []).append(cold / took)
 
     def median(values: list[float]) -> float:
         return float(np.median(values))
 
-    print(f"{'page data call':32}" + "".join(f"{r + ' cold':>12}{r + ' warm':>12}" for r in ranges))
+    print(f"{'page data call':32}" + "".join(f"{r + ' cold':>13}{r + ' warm':>13}" for r in ranges))
     baseline = {key: [median([t[i] for t in times["baseline", key]]) for i in (0, 1)] for key in ranges}
     print(
         f"{'baseline: count(*) of events':32}"
-        + "".join(f"{t:>11.2f}s" for key in ranges for t in baseline[key])
+        + "".join(f"{t:>12.3f}s" for key in ranges for t in baseline[key])
     )
     for name in calls:
         cells = ""
         for key in ranges:
             for i in (0, 1):
                 t = median([pair[i] for pair in times[name, key]])
-                cells += f"{t:>6.2f}s {t / baseline[key][i]:>3.0f}x"
+                cells += f"{t:>7.3f}s {t / baseline[key][i]:>3.0f}x"
         print(f"{name:32}{cells}")
     print("\npage (cold) against its floor, the median of the rounds' ratios: for a page on rollups one")
     print("hand-written DuckDB statement over the rollup it reads; for a page over raw events one")
@@ -318,7 +321,9 @@ def main() -> None:
                 shown.append(f"{key}: the floor's rows differ from the page's, no ratio")
             else:
                 spread = ratios[page, key]
-                shown.append(f"{key}: {median(spread):.2f}x ({min(spread):.2f}-{max(spread):.2f})")
+                floor_s = median(floor_times[page, key])
+                low, high = min(spread), max(spread)
+                shown.append(f"{key}: {median(spread):.2f}x ({low:.2f}-{high:.2f}), floor {floor_s:.3f}s")
         print(f"{page:32}" + "   ".join(shown))
 
 
