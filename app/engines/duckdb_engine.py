@@ -40,6 +40,7 @@ import pandas as pd
 from sqlglot import exp
 
 from app.engines.base import QueryError, QueryResult
+from app.engines.day_filters import DayFilter, day_filters
 from app.engines.sqlparams import (
     check_params,
     check_tables,
@@ -90,6 +91,23 @@ def _listing(folder: Path) -> set[str]:
             return {entry.name for entry in entries if entry.is_dir()}
     except (FileNotFoundError, NotADirectoryError):
         return set()
+
+
+def _day_folders(folder: Path) -> list[str] | None:
+    """The ``dt`` values of ``folder``'s ``dt=YYYY-MM-DD`` folders (one directory read), or
+    None when it holds anything else (a file, a hidden or differently named folder): the
+    whole table's glob would read that too, so only the whole table answers the query."""
+    days = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                day = entry.name.removeprefix("dt=")
+                if not (entry.name.startswith("dt=") and is_dt(day) and entry.is_dir()):
+                    return None
+                days.append(day)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return days
 
 
 def _holds_data(folder: Path) -> bool:
@@ -215,6 +233,8 @@ class DuckDBEngine:
         limit_ms = 0 if timeout_s is None else max(1, round(timeout_s * 1000))
         self._db.execute(f"SET GLOBAL max_execution_time = {limit_ms}")
         self._union_by_name_setting = union_by_name
+        # Off: a query without ``days`` reads every table whole (the tests' reference).
+        self._prune_by_filters = True
         self.union_by_name: dict[str, bool] = {}
         # Tables whose view could not be made (a bad file): the sentence naming it. Only
         # the queries on such a table fail; each one tries again (the file may be gone).
@@ -257,12 +277,20 @@ class DuckDBEngine:
         days: Mapping[str, Collection[str]] | None = None,
     ) -> QueryResult:
         """``days``: table name -> the ``dt`` partitions the query can need of it (the
-        caller's promise: its filters admit no other); only their folders are read."""
+        caller's promise: its filters admit no other); only their folders are read.
+
+        Without ``days``, the query's own filters choose them: each table every reference
+        of which has a day filter (app/engines/day_filters.py) reads only the days those
+        filters admit, evaluated by DuckDB over the table's folder names with the query's
+        values (:meth:`_filtered_days`); every other table is read whole.
+        """
         sql, values = expand_in_lists(sql, params or {})
         tree, duck_sql, tables = _prepared(sql)
         names = set(tables)
         check_params(tree, values)
         self._views_for(names)
+        if days is None and self._prune_by_filters:
+            days = self._filtered_days(sql, values)
         try:
             frame, elapsed, profile = self._execute(duck_sql, values, names, days)
         except _SchemaMismatch as mismatch:
@@ -282,6 +310,44 @@ class DuckDBEngine:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _filtered_days(self, sql: str, values: Mapping[str, Any]) -> dict[str, list[str]] | None:
+        """Table -> the days its day filters admit, among its ``dt=`` folders (one listing
+        each): one DuckDB query runs every filter over the folder names, so that strings,
+        casts and functions compare exactly as in the query. A table is left out (read
+        whole) when its folder holds anything but day folders, when a filter admits a
+        NULL ``dt`` (an outer join's missing row would then pass it), or when the filters
+        fail to run."""
+        filters = _day_filters(sql)
+        branches: list[str] = []
+        bound: dict[str, Any] = {}
+        days: dict[str, list[str]] = {}
+        for name, table_filters in sorted(filters.items()):
+            present = _day_folders(self.lake / name)
+            if present is None or name in self.unavailable:
+                continue
+            days[name] = []
+            key = _free_name(f"dt_{len(branches)}", values)
+            bound[key] = [None, *present]
+            bound.update({p: values[p] for f in table_filters for p in f.params})
+            admitted = " OR ".join(f"({f.sql})" for f in table_filters)
+            branches.append(
+                f"SELECT {quote_string(name)} AS t, dt FROM (SELECT unnest(CAST(${key} AS VARCHAR[])) AS dt) "
+                f"WHERE {admitted}"
+            )
+        if not branches:
+            return None
+        with self._lock:
+            cursor = self._db.cursor()
+        try:
+            rows = cursor.execute(" UNION ALL ".join(branches), bound).fetchall()
+        except duckdb.Error:
+            return None
+        finally:
+            cursor.close()
+        for name, day in rows:
+            days[name].append(day)
+        return {name: chosen for name, chosen in days.items() if None not in chosen}
 
     def _create_view(self, table: Table, union_by_name: bool | None) -> bool:
         if union_by_name is None:
@@ -487,6 +553,21 @@ def _prepared(sql: str) -> tuple[exp.Query, str, frozenset[str]]:
     check_tables(tree, QUERYABLE)
     names = frozenset(t.name for t in lake_tables(tree))
     return tree, to_duckdb(_without_qualifiers(tree)), names
+
+
+@functools.lru_cache(maxsize=256)
+def _day_filters(sql: str) -> dict[str, tuple[DayFilter, ...]]:
+    """The day filters of each bounded table of a query, once per SQL text (the tree is
+    :func:`_prepared`'s). Only read."""
+    partitions = {name: table.partitions for name, table in QUERYABLE.items()}
+    return day_filters(_prepared(sql)[0], partitions)
+
+
+def _free_name(name: str, taken: Collection[str]) -> str:
+    """``name``, or it with underscores before it, that no parameter of ``taken`` has."""
+    while name in taken:
+        name = "_" + name
+    return name
 
 
 def _without_qualifiers(tree: exp.Expr) -> exp.Expr:
