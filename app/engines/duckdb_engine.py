@@ -11,7 +11,9 @@ before a column existed read it as NULL when the view reconciles files by column
 (``union_by_name``); that reads every file's footer at every query, so a table only does
 it when its files need it (:func:`needs_union_by_name`). ``read_parquet`` globs at every
 query, so new files show up without rebuilding anything; writers publish by rename, and
-the ``*.parquet`` glob never sees their ``.tmp`` names.
+the ``*.parquet`` glob never sees their ``.tmp`` names. A query whose ``dt`` filters bound a
+table reads that table through a temporary view over the admitted days' folders only
+(:meth:`DuckDBEngine.run`): the whole table's glob lists every partition folder first.
 
 Safety: a query must be one SELECT over lake tables (checked with sqlglot), parameters
 are bound by DuckDB (``$name``), and the database may only read files under the lake
