@@ -158,6 +158,20 @@ PRUNED = [
         id="outer-join-null-rejecting",
     ),
     pytest.param(
+        "SELECT o.order_id, p.order_id AS paid FROM orders AS o FULL JOIN payments AS p"
+        " ON p.order_id = o.order_id WHERE o.dt = :d AND p.dt = :d",
+        {"d": D0},
+        {"orders": {D0}, "payments": {D0}},
+        id="full-join",
+    ),
+    pytest.param(
+        "SELECT a.order_id, b.detail_type FROM orders AS a JOIN orders AS b ON b.order_id = a.order_id"
+        " WHERE a.dt = :x AND b.dt = :y",
+        {"x": D0, "y": D1},
+        {"orders": {D0, D1}},
+        id="self-join-two-ranges",
+    ),
+    pytest.param(
         "WITH paid AS (SELECT order_id FROM payments WHERE dt > :s AND detail_type = 'PaymentAuthorized')"
         " SELECT count(*) AS n FROM paid",
         {"s": D0},
