@@ -5,9 +5,13 @@ server does once at start (statsmodels, in the background) are done and timed fi
 call again on the same context — what the app pays after the OS file cache is warm but
 before its own st.cache_data hits (a cache hit costs nothing). The baseline, measured in
 the same run, is one `SELECT count(*)` over the raw events of the range: every figure is
-also printed as a multiple of it.
+also printed as a multiple of it. Each figure is the median of ``--rounds`` interleaved
+rounds. Then each page is set against its floor (``ROLLUP_FLOORS``, ``raw_floor``): the one
+DuckDB statement that answers what it answers, checked row for row against the page first
+and timed right after the page in every round.
 
-    .venv/bin/python bench/bench_pages.py --lake data/lake [--ranges 7d 30d 365d] [--pages "Delivery health"]
+    .venv/bin/python bench/bench_pages.py --lake data/lake [--ranges 7d 30d 365d] [--rounds 3]
+        [--pages "Delivery health"]
 """
 
 from __future__ import annotations
