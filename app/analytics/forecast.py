@@ -88,6 +88,11 @@ def target_matrix(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarra
     return np.stack([y[o : o + horizon] for o in origins])
 
 
+# The smallest spread (sd, log units) a model forecasts with: a flat history has none, and
+# a forecast's errors are standardised by it.
+MIN_SCALE = 1e-6
+
+
 class SeasonalNaive:
     """y[t + h] = y[t + h - 7k], the same weekday in the last observed week."""
 
@@ -102,7 +107,7 @@ class SeasonalNaive:
         diffs = diffs[~np.isnan(diffs)]
         # Under two seasons of history there is no seasonal difference to measure: NaN
         # scale (uncalibrated intervals), said so by the caller, rather than a warning.
-        self.scale = (float(np.std(diffs)) or 1e-6) if diffs.size > 1 else np.nan
+        self.scale = (float(np.std(diffs)) or MIN_SCALE) if diffs.size > 1 else np.nan
         return self
 
     def paths(self, y: np.ndarray, exog: np.ndarray | None, origins: np.ndarray, horizon: int) -> Paths:
@@ -340,7 +345,11 @@ class RegressionARIMA(StateSpaceModel):
             warnings.simplefilter("ignore")
             arima = SARIMAX(y - exog @ beta, order=self.order, concentrate_scale=True)
             arima_params = arima.fit(disp=False, return_params=True)
-            sigma2 = _filtered(arima, arima_params).scale  # the variance at those coefficients
+            # The variance at those coefficients; above 0 when the history is flat (a line
+            # selling at most a unit a day is a constant 0 in log units, and its scale 0),
+            # as the seasonal-naive model's scale is: a zero spread makes every standardised
+            # error 0/0 or x/0, and the intervals NaN or empty.
+            sigma2 = max(float(_filtered(arima, arima_params).scale), MIN_SCALE**2)
             model = self.build(y, exog)
             fixed = (
                 dict(zip([f"x{i + 1}" for i in range(exog.shape[1])], beta, strict=True))

@@ -206,3 +206,19 @@ def test_campaign_regressor_spreads_the_region_share_over_the_possible_lags():
     assert values[pd.Timestamp("2025-01-05")] == pytest.approx(0.2)
     assert values[pd.Timestamp("2025-01-08")] == pytest.approx(0.4)
     assert values[pd.Timestamp("2025-01-11")] == pytest.approx(0.2)
+
+
+def test_a_flat_history_still_gives_the_regression_arima_a_spread():
+    """A line selling at most a unit a day is a constant 0 in log units: the concentrated
+    likelihood's variance is then 0, and a zero sd makes every standardised error 0/0 or
+    x/0 (the backtest's coverage 0, its intervals NaN)."""
+    days = 90
+    exog = fc.weekday_dummies(pd.date_range("2025-01-01", periods=days))
+    flat = np.zeros(days)
+    model = fc.RegressionARIMA().fit(flat[:60], exog[:60])
+    assert model.result.params[-1] > 0  # sigma2
+    later = flat.copy()
+    later[60:] = np.log(np.random.default_rng(0).integers(1, 6, days - 60))
+    paths = model.paths(later, exog, np.arange(60, 80), 7)
+    errors = (fc.target_matrix(later, paths.origins, 7) - paths.mean) / paths.sd
+    assert (paths.sd > 0).all() and np.isfinite(errors).all()
