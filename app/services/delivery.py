@@ -384,7 +384,7 @@ LETTER_COLUMNS = [
 def _letter_row(queue: str, letter: DeadLetter) -> dict:
     try:
         event = letter.event
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than json's parser goes
         event = None
     if not isinstance(event, dict):
         event = {}
@@ -448,7 +448,7 @@ def event_summary(body: str, event: dict | None = None) -> str:
     try:
         parsed = event or json.loads(body)
         return json.dumps(parsed.get("detail", {}), separators=(",", ":"))[:200]
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return body[:200]
 
 

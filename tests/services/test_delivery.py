@@ -584,3 +584,18 @@ def test_percentiles_from_the_local_metrics_store(tmp_path):
     assert latency["p50"] == pytest.approx(10.0, rel=0.13) and latency["p99"] == pytest.approx(
         1000.0, rel=0.13
     )
+
+
+def test_a_body_nested_too_deep_for_the_json_parser_is_still_a_row(tmp_path, settings_ctx):
+    """Python's json parser gives up on deep nesting with RecursionError, not ValueError: an
+    SQS body of 100,000 '[' (well under SQS's 256 KiB) must show as itself, not stop the page."""
+    queue = LocalDeadLetterQueue(tmp_path / "q.jsonl")
+    queue.send({"id": "e-1", "detail": {"a": 1}}, {}, datetime(2026, 11, 1, tzinfo=UTC))
+    deep = "[" * 100_000
+    with queue.path.open("a") as raw:
+        sent = "2026-11-02T00:00:00+00:00"
+        message = {"MessageId": "m-2", "Body": deep, "Attributes": {}, "SentTimestamp": sent}
+        raw.write(json.dumps(message) + "\n")
+    letters = delivery.dead_letters(settings_ctx(LocalDeadLetters(tmp_path, ["q"])))
+    assert letters["event_id"].tolist() == ["", "e-1"]
+    assert letters["detail"].tolist() == [deep[:200], '{"a":1}']
