@@ -42,9 +42,11 @@ def format_usd(amount: float) -> str:
 
 class QueryEngine(Protocol):
     name: str
-    # Does a top-N query (ORDER BY … LIMIT n) read its other columns for the n rows kept
-    # only? DuckDB does (late materialization, 1.3 and later); Athena reads every selected
-    # column of every row scanned, so wide columns are worth a second, narrower query there.
+    # Should a top-N query (ORDER BY … LIMIT n) select its wide columns itself, rather than a
+    # second query fetch them for the n rows kept? DuckDB: yes, measured (explorer), although
+    # over the lake views it reads them for every row scanned: its late materialization does
+    # not reach through their UNION ALL. Athena bills every selected column of every row
+    # scanned, so wide columns are worth a second, narrower query there.
     late_materialization: bool
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
