@@ -197,6 +197,41 @@ PRUNED = [
         {"orders": set()},
         id="no-day-admitted",
     ),
+    # Review cases (answers compared as for every case here):
+    pytest.param(  # DuckDB binds WHERE's dt to the column, not to the SELECT's alias
+        "SELECT order_id, region AS dt FROM orders WHERE dt = 'east'",
+        {},
+        {"orders": set()},
+        id="select-alias-named-dt",
+    ),
+    pytest.param(  # the outer dt in the subquery is not the inner table's
+        "SELECT o1.order_id FROM orders AS o1 WHERE o1.dt = :d AND NOT EXISTS"
+        " (SELECT 1 FROM orders AS o2 WHERE o2.customer_id = o1.customer_id AND o2.dt > o1.dt)",
+        {"d": D0},
+        None,
+        id="correlated-dt",
+    ),
+    pytest.param(  # one conjunct admits NULL, their conjunction does not
+        "SELECT o.order_id FROM orders AS o LEFT JOIN payments AS p ON p.order_id = o.order_id"
+        " WHERE (p.dt IS NULL OR p.dt = :d) AND p.dt >= :s",
+        {"d": D2, "s": D0},
+        {"payments": {D2}},
+        id="null-admitting-conjunct-in-a-null-rejecting-filter",
+    ),
+    pytest.param(
+        "SELECT p.order_id, o.order_id AS placed FROM orders AS o RIGHT JOIN payments AS p"
+        " ON p.order_id = o.order_id WHERE o.dt = :d",
+        {"d": D0},
+        {"orders": {D0}},
+        id="right-join-null-extended-side",
+    ),
+    pytest.param(  # DuckDB takes ``orders`` for the CTE (names are case-insensitive)
+        "WITH ORDERS AS (SELECT order_id, dt FROM payments WHERE dt = :d)"
+        " SELECT order_id FROM orders WHERE dt >= :s",
+        {"d": D0, "s": D1},
+        {"orders": {D1, D2}, "payments": {D0}},
+        id="cte-named-in-another-case",
+    ),
 ]
 
 NOT_PRUNED = [
