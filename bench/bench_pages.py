@@ -25,6 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -115,14 +116,22 @@ def _floor_sql(lake: str, page: str, rng: TimeRange) -> str:
     )
 
 
-def _rollup_floor(lake: str, page: str, rng: TimeRange) -> pd.DataFrame:
-    import duckdb
+Floor = Callable[[duckdb.DuckDBPyConnection], pd.DataFrame]
 
+
+def on_fresh_connection(floor: Floor, timing: bool = False) -> Any:
+    """``floor`` run on a new DuckDB connection (cold: nothing cached), made before the clock
+    starts as the page's engine is (a connection costs ~10 ms); its time when ``timing``,
+    else its frame."""
     db = duckdb.connect(":memory:")
     try:
-        return db.sql(_floor_sql(lake, page, rng)).df()
+        return timed(partial(floor, db)) if timing else floor(db)
     finally:
         db.close()
+
+
+def _rollup_floor(lake: str, page: str, rng: TimeRange, db: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return db.sql(_floor_sql(lake, page, rng)).df()
 
 
 def _same_rows(ours: pd.DataFrame, floor: pd.DataFrame, keys: list[str], value: str) -> bool:
@@ -138,7 +147,7 @@ def _same_rows(ours: pd.DataFrame, floor: pd.DataFrame, keys: list[str], value: 
 
 def check_floor(settings: Settings, page: str, rng: TimeRange) -> bool:
     """Does the floor's statement answer what the page's data call answers?"""
-    floor = _rollup_floor(settings.lake, page, rng)
+    floor = on_fresh_connection(partial(_rollup_floor, settings.lake, page, rng))
     ctx = build_context(settings)
     if page == "Event rates":
         ours = event_rates.hourly_by_type(ctx, rng, rollup_days(ctx, rng))
@@ -166,29 +175,27 @@ def _day_list(first: str, last: str) -> list[str]:
     return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
 
 
-def _over_files(lake: str, tables: dict[str, list[str]], sql: str, params: dict[str, Any] | None = None):
-    """``sql`` on a fresh DuckDB connection whose tables are views over ``tables``' days'
-    files only (listing them included in what is timed)."""
-    import duckdb
-
-    db = duckdb.connect(":memory:")
-    try:
-        for table, days in tables.items():
-            files = _files(lake, table, days)
-            hive = ", ".join(f"'{p}': 'VARCHAR'" for p in TABLES[table].partitions)
-            db.execute(
-                f"CREATE VIEW {table} AS SELECT * FROM read_parquet({files!r}, hive_partitioning = true,"
-                f" hive_types = {{{hive}}})"
-            )
-        return db.execute(sql, params or {}).df()
-    finally:
-        db.close()
+def _over_files(
+    db: duckdb.DuckDBPyConnection, lake: str, tables: dict[str, list[str]], sql: str, params: dict[str, Any]
+) -> pd.DataFrame:
+    """``sql`` where each table is a view over ``tables``' days' files only (listing them is
+    part of the floor's work, as it is of the page's)."""
+    for table, days in tables.items():
+        files = _files(lake, table, days)
+        hive = ", ".join(f"'{p}': 'VARCHAR'" for p in TABLES[table].partitions)
+        db.execute(
+            f"CREATE VIEW {table} AS SELECT * FROM read_parquet({files!r}, hive_partitioning = true,"
+            f" hive_types = {{{hive}}})"
+        )
+    return db.execute(sql, params).df()
 
 
 # The pages whose answer is raw events by nature (an analyst's SQL; the explorer's newest
 # events) -> the floor they can approach: one DuckDB statement over exactly the files the
 # answer needs, found by listing those days' folders only.
-def _saved_query_floor(lake: str, duck_sql: str, values: dict[str, Any]) -> pd.DataFrame:
+def _saved_query_floor(
+    lake: str, duck_sql: str, values: dict[str, Any], db: duckdb.DuckDBPyConnection
+) -> pd.DataFrame:
     """order_funnel's own statement (the DuckDB text the engine ran) over the days its
     ``dt`` filters admit: the period for orders, up to 14 days after it for the rest."""
     period = _day_list(values["period_start"], values["period_end"])
@@ -196,7 +203,7 @@ def _saved_query_floor(lake: str, duck_sql: str, values: dict[str, Any]) -> pd.D
         values["period_start"], (date.fromisoformat(values["period_end"]) + timedelta(days=14)).isoformat()
     )
     tables = {"orders": period, "payments": followed, "inventory": followed, "shipments": followed}
-    return _over_files(lake, tables, duck_sql, values)
+    return _over_files(db, lake, tables, duck_sql, values)
 
 
 EXPLORER_FLOOR = (
@@ -206,13 +213,15 @@ EXPLORER_FLOOR = (
 )
 
 
-def _explorer_floor(lake: str, days: list[str], rng: TimeRange) -> pd.DataFrame:
+def _explorer_floor(
+    lake: str, days: list[str], rng: TimeRange, db: duckdb.DuckDBPyConnection
+) -> pd.DataFrame:
     """The newest 500 events of the range, detail included, from the days they fall on."""
     params = {"start": rng.start, "end": rng.end, "limit": explorer.MAX_ROWS}
-    return _over_files(lake, {"events": days}, EXPLORER_FLOOR, params)
+    return _over_files(db, lake, {"events": days}, EXPLORER_FLOOR, params)
 
 
-def raw_floor(settings: Settings, page: str, rng: TimeRange) -> Callable[[], object] | None:
+def raw_floor(settings: Settings, page: str, rng: TimeRange) -> Floor | None:
     """The floor's call for ``page`` over ``rng``, or None when its rows differ from the page's."""
     ctx = build_context(settings)
     if page == "Event explorer (search)":
@@ -221,7 +230,7 @@ def raw_floor(settings: Settings, page: str, rng: TimeRange) -> Callable[[], obj
         while True:  # the newest days, as many as hold the rows shown
             days.insert(0, day.isoformat())
             call = partial(_explorer_floor, settings.lake, list(days), rng)
-            floor = call()
+            floor = on_fresh_connection(call)
             if len(floor) >= explorer.MAX_ROWS or days[0] <= rng.dt_from:
                 break
             day -= timedelta(days=1)
@@ -232,7 +241,7 @@ def raw_floor(settings: Settings, page: str, rng: TimeRange) -> Callable[[], obj
     assert isinstance(run, QueryRun)
     values = bind(load_catalog_entries()[0][run.name], run.values)[1]  # what the engine was given
     call = partial(_saved_query_floor, settings.lake, run.result.sql, values)
-    floor, frame = call(), run.result.frame
+    floor, frame = on_fresh_connection(call), run.result.frame
     try:  # the same rows and values (the engine gives DuckDB's HUGEINT sums as Int64, .df() as floats)
         pd.testing.assert_frame_equal(
             frame.reset_index(drop=True), floor.reset_index(drop=True), check_dtype=False
@@ -271,7 +280,7 @@ def main() -> None:
     print(f"server start: the forecast's statsmodels import {timed(load_models):.2f}s (once per process)")
 
     # Each floor is checked against the page's own answer once, then timed in every round.
-    floors: dict[tuple[str, str], Callable[[], object] | None] = {}
+    floors: dict[tuple[str, str], Floor | None] = {}
     for key, rng in ranges.items():
         for page in calls:
             if page in ROLLUP_FLOORS:  # a range with raw pieces: not comparable
@@ -295,7 +304,7 @@ def main() -> None:
                 times.setdefault((name, key), []).append((cold, warm))
                 floor = floors.get((name, key))
                 if floor is not None:  # timed right after the page, in the same round
-                    took = timed(floor)
+                    took = on_fresh_connection(floor, timing=True)
                     floor_times.setdefault((name, key), []).append(took)
                     ratios.setdefault((name, key), []).append(cold / took)
 

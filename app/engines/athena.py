@@ -318,7 +318,7 @@ def frame_from_csv(data: bytes, columns: list[tuple[str, str]]) -> pd.DataFrame:
 
 class AthenaEngine:
     name = "athena"
-    late_materialization = False
+    wide_top_n = False
 
     def __init__(
         self,

@@ -47,7 +47,7 @@ class QueryEngine(Protocol):
     # over the lake views it reads them for every row scanned: its late materialization does
     # not reach through their UNION ALL. Athena bills every selected column of every row
     # scanned, so wide columns are worth a second, narrower query there.
-    late_materialization: bool
+    wide_top_n: bool
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         """Run Athena SQL with ``:name`` placeholders bound to ``params`` (never spliced)."""

@@ -217,7 +217,7 @@ class DuckDBEngine:
     """
 
     name = "duckdb"
-    late_materialization = True
+    wide_top_n = True
 
     def __init__(
         self,

@@ -24,7 +24,7 @@ TEXT_MAX = 200
 # it shows. Each window holds only events older than every row already found (a ``dt`` is
 # its event's UTC date), so the rows are those of one ORDER BY over the whole range. Ties on
 # time are broken by id, source and detail type, so that the 500 rows shown are the same on
-# every run. On DuckDB (``late_materialization``) the window's top-N query selects
+# every run. On DuckDB (``wide_top_n``) the window's top-N query selects
 # ``detail`` and ``order_id`` too: it then reads them for every row of the window, not the
 # rows kept only (DuckDB's late materialization does not reach through the lake views'
 # UNION ALL: EXPLAIN ANALYZE of one day seeded at 20,000 events shows the projection under
@@ -176,7 +176,7 @@ def _summary(detail: str) -> str:
 
 def find_events(ctx: Context, rng: TimeRange, query: EventQuery) -> pd.DataFrame:
     """time, department, source, detail_type, id, order_id, summary, detail — newest first."""
-    wide = ctx.engine.late_materialization
+    wide = ctx.engine.wide_top_n
     rows = _newest_rows(ctx, rng, query, wide)
     if rows.empty:
         text = pd.Series(dtype=rows["id"].dtype)  # the engine's type for no rows of text

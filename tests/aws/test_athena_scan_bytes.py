@@ -53,7 +53,7 @@ class RecordingEngine:
     and ``rollup_days(start, end)``; every statement recorded."""
 
     name = "athena"
-    late_materialization = False
+    wide_top_n = False
 
     def __init__(self, lake: Path, closed: frozenset[str]):
         self._duck = DuckDBEngine(lake)

@@ -1,5 +1,5 @@
 """The Event explorer's search (day windows newest first; ``detail`` read by the same top-N
-query on an engine with late materialization, else by a second pass over the rows shown)
+query on an engine that says ``wide_top_n``, else by a second pass over the rows shown)
 answers exactly what one query over the whole range gives, either way.
 
 Random filters (sources, detail types, text that is an event id, an order id, a fragment
@@ -53,13 +53,14 @@ def one_query(ctx: Context, rng: TimeRange, query: explorer.EventQuery) -> pd.Da
 
 class Recording:
     """The DuckDB engine, remembering each query and the days it was allowed to read;
-    ``late``: whether it says it has late materialization (as DuckDB does; Athena not)."""
+    ``wide``: whether it says a top-N query should select ``detail`` itself (DuckDB does;
+    Athena not)."""
 
     name = "duckdb"
 
-    def __init__(self, engine: DuckDBEngine, late: bool = True):
+    def __init__(self, engine: DuckDBEngine, wide: bool = True):
         self.engine, self.lake, self.calls = engine, engine.lake, []
-        self.late_materialization = late
+        self.wide_top_n = wide
 
     def run(self, sql, params=None, *, days=None):
         self.calls.append((sql, days))
@@ -108,15 +109,15 @@ def random_range(rnd: random.Random) -> tuple[TimeRange, str]:
     return TimeRange(end - length, end, CUSTOM, "random"), zone
 
 
-@pytest.mark.parametrize("late", [True, False], ids=["one pass", "two passes"])
-def test_the_search_answers_what_one_query_does(engine, late):
+@pytest.mark.parametrize("wide", [True, False], ids=["one pass", "two passes"])
+def test_the_search_answers_what_one_query_does(engine, wide):
     rnd = random.Random(13)
     ids, orders, fragments = samples(engine, rnd)
     kinds = set()
     for _ in range(40):
         rng, zone = random_range(rnd)
         query = random_query(rnd, ids, orders, fragments)
-        ctx = context(Recording(engine, late), zone)
+        ctx = context(Recording(engine, wide), zone)
         want, got = one_query(ctx, rng, query), explorer.find_events(ctx, rng, query)
         pd.testing.assert_frame_equal(got, want, obj=f"{query} over {rng}")
         kinds.add("empty" if want.empty else "full" if len(want) == explorer.row_limit(query) else "partial")
@@ -124,8 +125,8 @@ def test_the_search_answers_what_one_query_does(engine, late):
     assert kinds == {"empty", "full", "partial"}
 
 
-def test_without_late_materialization_detail_is_read_in_a_second_pass(engine):
-    recording = Recording(engine, late=False)
+def test_without_wide_top_n_detail_is_read_in_a_second_pass(engine):
+    recording = Recording(engine, wide=False)
     rng = TimeRange(NOW - timedelta(days=50), NOW, CUSTOM, "50 days")
     found = explorer.find_events(context(recording), rng, explorer.EventQuery())
     assert len(found) == explorer.MAX_ROWS
@@ -137,8 +138,8 @@ def test_without_late_materialization_detail_is_read_in_a_second_pass(engine):
     assert len(shown_days) <= 2  # the seeded lake holds 3,000 events a day: 500 fit in the newest day or two
 
 
-def test_with_late_materialization_one_query_per_window(engine):
-    recording = Recording(engine, late=True)
+def test_with_wide_top_n_one_query_per_window(engine):
+    recording = Recording(engine, wide=True)
     rng = TimeRange(NOW - timedelta(days=50), NOW, CUSTOM, "50 days")
     found = explorer.find_events(context(recording), rng, explorer.EventQuery())
     assert len(found) == explorer.MAX_ROWS
