@@ -24,13 +24,13 @@ TEXT_MAX = 200
 # it shows. Each window holds only events older than every row already found (a ``dt`` is
 # its event's UTC date), so the rows are those of one ORDER BY over the whole range. Ties on
 # time are broken by id, source and detail type, so that the 500 rows shown are the same on
-# every run. On DuckDB (``wide_top_n``) the window's top-N query selects
-# ``detail`` and ``order_id`` too: it then reads them for every row of the window, not the
-# rows kept only (DuckDB's late materialization does not reach through the lake views'
-# UNION ALL: EXPLAIN ANALYZE of one day seeded at 20,000 events shows the projection under
-# the top N taking all 18,384 rows), yet one query per window measured faster than two
-# (30M lake, 7 d: 0.09 -> 0.05 s). Athena bills every selected column of every row it scans: there ``detail``
-# is read for the rows shown only, by a second pass over those rows' days and sources, the
+# every run. On DuckDB (``wide_top_n``) the window's top-N query selects ``detail`` and
+# ``order_id`` too. It then reads them for every row of the window, not the rows kept only
+# (DuckDB's late materialization does not reach through the lake views' UNION ALL: EXPLAIN
+# ANALYZE of one day seeded at 20,000 events shows the projection under the top N taking
+# all 18,384 rows), yet one query per window measured faster than two (30M lake, 7 d: 0.09
+# -> 0.05 s). Athena bills every selected column of every row it scans: there ``detail`` is
+# read for the rows shown only, by a second pass over those rows' days and sources, the
 # first reading the narrow columns (``detail`` only if the text filter needs it).
 FIND_SQL = """
 SELECT time, source, detail_type, id, dt{wide}
