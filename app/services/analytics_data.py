@@ -150,7 +150,7 @@ def _order_parts(
     parts, params = _parts_sql(rolled, raw)
     key, aggregates = sums
     sql = PLANNED_ORDERS_SQL.format(key=key, sums=aggregates, parts=parts)
-    return run_on(engine, sql, params, {"orders": piece_days(raw)})
+    return run_on(engine, sql, params, {"orders": piece_days(raw), "orders_daily": piece_days(rolled)})
 
 
 def _parts_sql(rolled: list[Piece], raw: list[Piece]) -> tuple[str, dict[str, Any]]:
@@ -178,7 +178,9 @@ def daily_orders_and_demand(
     rolled, raw = day_runs(first_day, last_day, clean)
     parts, params = _parts_sql(rolled, raw)
     sql = BOTH_ORDER_SUMS_SQL.format(parts=parts)
-    both = _as_days(run_on(engine, sql, params, {"orders": piece_days(raw)}))
+    both = _as_days(
+        run_on(engine, sql, params, {"orders": piece_days(raw), "orders_daily": piece_days(rolled)})
+    )
     by_line = both["by_line"].astype(bool)
     orders = both.loc[~by_line, ["date", "region", "orders", "revenue"]]
     demand = both.loc[by_line, ["date", "product_line", "units", "orders"]]

@@ -106,7 +106,8 @@ def _hourly_rows(ctx: Context, rng: TimeRange, clean: frozenset[str]) -> pd.Data
     branches = [ROLLED_HOURLY_SQL.format(hours=hours)] if pieces.rollup else []
     branches += [RAW_HOURLY_SQL.format(raw=raw)] if pieces.raw or not branches else []
     sql = "\nUNION ALL\n".join(branches)
-    return run_planned(ctx, sql, rng, {**params, **more}, {"events": piece_days(pieces.raw)})
+    days = {"events": piece_days(pieces.raw), "events_hourly": piece_days(pieces.rollup)}
+    return run_planned(ctx, sql, rng, {**params, **more}, days)
 
 
 @dataclass(frozen=True)

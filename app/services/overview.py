@@ -203,7 +203,7 @@ def planned_parts_sql(
     Lead time counts the shipments of each piece whose order was placed on their day or up
     to LEAD_LOOKBACK_DAYS before: from ``shipment_leads`` on clean days, else raw. Capacity
     is filtered by the day it was written, so its pieces are whole days. Also returns the
-    ``dt`` partitions each raw table can be read from (for :func:`run_planned`).
+    ``dt`` partitions each table, raw or rollup, can be read from (for :func:`run_planned`).
     """
     pieces = split_at(rng.start, cut, rng.end, clean)
     capacity_rollup, capacity_raw = day_runs(
@@ -251,6 +251,7 @@ def planned_parts_sql(
     days["orders"] |= lookup  # the orders shipped in raw pieces: placed in their lookback
     days["production"] |= piece_days(capacity_raw)
     days["shipment_leads"] = piece_days(lead_rolled)
+    days["overview_hourly"] = piece_days(pieces.rollup) | piece_days(capacity_rollup)
     return "\nUNION ALL\n".join(b.strip() for b in branches), params, days
 
 

@@ -1,0 +1,77 @@
+"""A rollup table read for given days (``run(..., days=)``) reads each day's one file by
+its path (app/engines/duckdb_engine.py ``_day_view``): the same rows as the whole table's
+view over those days, nothing for a day without its file, and the whole table's view past
+ROLLUP_PATHS_UP_TO days."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from app.engines import duckdb_engine
+from app.engines.duckdb_engine import DuckDBEngine
+from app.lake.rollups import FILE_NAME, ROLLUP_TABLES, rebuild_rollups, rollup_file
+from tests.fixtures_lake import FIXTURE_END
+
+DAYS = [str(FIXTURE_END - timedelta(days=k)) for k in (2, 1, 0)]
+AFTER = datetime.combine(FIXTURE_END + timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+def rolled_lake(fixture_lake, tmp_path_factory):
+    lake = tmp_path_factory.mktemp("rolled") / "lake"
+    shutil.copytree(fixture_lake, lake)
+    assert rebuild_rollups(lake, now=AFTER).days_built == len(DAYS)
+    return lake
+
+
+def _rows(engine: DuckDBEngine, table: str, days: list[str] | None, asked: list[str]) -> pd.DataFrame:
+    """Every row of ``table`` on ``asked`` (the days the filter admits), read with ``days``
+    (None: the whole table's view, its filters not used to choose days)."""
+    marks = ", ".join(f":d{i}" for i in range(len(asked)))
+    order = ", ".join(str(n + 1) for n in range(len(ROLLUP_TABLES[table].column_names) + 1))
+    sql = f"SELECT * FROM {table} WHERE dt IN ({marks}) ORDER BY {order}"
+    values = {f"d{i}": day for i, day in enumerate(asked)}
+    engine._prune_by_filters = days is not None
+    result = engine.run(sql, values, days=None if days is None else {table: days})
+    return result.frame.reset_index(drop=True)
+
+
+@pytest.mark.parametrize("table", list(ROLLUP_TABLES))
+def test_days_read_by_path_are_the_rows_of_the_whole_table(rolled_lake, duckdb_extensions, table):
+    engine = DuckDBEngine(rolled_lake, extension_directory=duckdb_extensions)
+    whole = _rows(engine, table, None, DAYS[1:])
+    assert len(whole) > 0 or table == "shipment_leads"  # the fixture ships on one day only
+    by_path = _rows(engine, table, DAYS[1:], DAYS[1:])
+    pd.testing.assert_frame_equal(by_path, whole)
+    # A day without a folder (before the lake) is no error and no row.
+    early = str(FIXTURE_END - timedelta(days=30))
+    pd.testing.assert_frame_equal(_rows(engine, table, [early, *DAYS[1:]], DAYS[1:]), whole)
+
+
+def test_a_day_whose_file_is_gone_reads_as_no_rows(rolled_lake, duckdb_extensions, tmp_path):
+    lake = tmp_path / "lake"
+    shutil.copytree(rolled_lake, lake)
+    engine = DuckDBEngine(lake, extension_directory=duckdb_extensions)
+    kept = _rows(engine, "events_hourly", None, DAYS[:1])
+    assert len(kept) > 0
+    rollup_file(lake, ROLLUP_TABLES["events_hourly"], DAYS[1]).unlink()  # quarantined since
+    assert not (lake / "events_hourly" / f"dt={DAYS[1]}" / FILE_NAME).exists()
+    pd.testing.assert_frame_equal(_rows(engine, "events_hourly", DAYS[:2], DAYS[:2]), kept)
+
+
+def test_past_the_limit_the_whole_table_s_view_reads_them(rolled_lake, duckdb_extensions, monkeypatch):
+    engine = DuckDBEngine(rolled_lake, extension_directory=duckdb_extensions)
+    assert engine._day_view("overview_hourly", DAYS) is not None
+    monkeypatch.setattr(duckdb_engine, "ROLLUP_PATHS_UP_TO", len(DAYS) - 1)
+    assert engine._day_view("overview_hourly", DAYS) is None
+    # Days without a folder do not count toward the limit.
+    early = [str(FIXTURE_END - timedelta(days=k)) for k in range(30, 40)]
+    assert engine._day_view("overview_hourly", early + DAYS[1:]) is not None
+    whole = _rows(engine, "overview_hourly", None, DAYS)
+    pd.testing.assert_frame_equal(_rows(engine, "overview_hourly", DAYS, DAYS), whole)
+    # A raw table has no such limit: it reads its days' folders.
+    assert engine._day_view("orders", DAYS) is not None
