@@ -271,14 +271,19 @@ class DuckDBEngine:
     def tables(self) -> list[str]:
         return list(TABLES)
 
-    def rollup_days(self, start: datetime | None = None, end: datetime | None = None) -> frozenset[str]:
+    def rollup_days(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        tables: Collection[str] | None = None,
+    ) -> frozenset[str]:
         """UTC days (``YYYY-MM-DD``) whose rollups are up to date with the raw tables; only
-        those of ``[start, end)`` when given."""
+        those of ``[start, end)`` when given; only ``tables``' rollups when given."""
         if start is None or end is None:
-            return clean_days(self.lake)
+            return clean_days(self.lake, tables=tables)
         first = start.astimezone(UTC).date().isoformat()
         last = (end.astimezone(UTC) - timedelta(microseconds=1)).date().isoformat()
-        return clean_days(self.lake, first, last)
+        return clean_days(self.lake, first, last, tables)
 
     def last_day(self, table: str, since: str) -> str | None:
         """``SELECT max(dt) FROM <table> WHERE dt >= since`` from the folder names: the last

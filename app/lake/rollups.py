@@ -248,18 +248,22 @@ def _stamp(lake: Path) -> None:
     os.replace(tmp, path)
 
 
-def rolled_up_days(lake: Path, first: str | None = None, last: str | None = None) -> set[str]:
+def rolled_up_days(
+    lake: Path, first: str | None = None, last: str | None = None, tables: Iterable[str] | None = None
+) -> set[str]:
     """Days whose rollup files all exist (dirty or not), of the current version; only
-    ``first``..``last`` (``dt`` values) when given."""
+    ``first``..``last`` (``dt`` values) when given; only the files of ``tables`` (names of
+    ROLLUP_TABLES) when given: a page reads its own tables only (a stat of each per day)."""
     if not is_current(lake):
         return set()
+    names = list(ROLLUP_TABLES) if tables is None else [ROLLUP_TABLES[name].name for name in tables]
     if first is not None and last is not None:
         span = _day_span(date.fromisoformat(first), date.fromisoformat(last))
         if len(span) <= LISTING_FROM_DAYS:  # a stat per day and table, no listing
-            return {d for d in span if all(_has_file(lake, table, d) for table in ROLLUP_TABLES)}
+            return {d for d in span if all(_has_file(lake, table, d) for table in names)}
     found: set[str] | None = None
-    for table in ROLLUP_TABLES.values():
-        days = _days_with_file(os.path.join(lake, table.name), first or "", last or "\uffff")
+    for name in names:
+        days = _days_with_file(os.path.join(lake, name), first or "", last or "\uffff")
         found = days if found is None else found & days
     return found or set()
 
@@ -292,14 +296,17 @@ def _days_with_file(folder: str, first: str, last: str) -> set[str]:
         return set()
 
 
-def clean_days(lake: Path, first: str | None = None, last: str | None = None) -> frozenset[str]:
-    """Days a page may read from the rollups: rolled up and not dirty since; only
+def clean_days(
+    lake: Path, first: str | None = None, last: str | None = None, tables: Iterable[str] | None = None
+) -> frozenset[str]:
+    """Days a page may read from the rollups (of ``tables`` when given, else of every
+    rollup table: :func:`rolled_up_days`): rolled up and not dirty since; only
     ``first``..``last`` (``dt`` values) when given (a page's range: a stat per day of it
     instead of per day of the lake), and then also the days of it before the lake's first
     raw day (nothing to roll up: the rollups' nothing is the raw tables' nothing, and the
     previous period of a year on a young lake reads no raw table for it). A late event on
     such a day makes a raw folder, and the day is read raw from the next view on."""
-    days = rolled_up_days(lake, first, last)
+    days = rolled_up_days(lake, first, last, tables)
     dirty, first_from = _dirty(_markers(lake))
     clean = {d for d in days if d not in dirty and (first_from is None or d < first_from)}
     # A rolled-up first day had raw data: no day of the range is before the lake's first.

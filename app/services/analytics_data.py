@@ -125,11 +125,12 @@ def last_day(engine: QueryEngine, today: date | None = None, lookback_days: int 
 
 
 def rolled_up_days(engine: QueryEngine, first_day: date, last_day: date) -> frozenset[str]:
-    """The days the engine has up-to-date rollups for; an engine that builds them on demand
+    """The days the engine has an up-to-date ``orders_daily`` for (the one rollup these
+    pages read); an engine that builds rollups on demand
     (Athena) first builds the missing closed days of ``first_day``..``last_day`` (a few)."""
     start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
     end = datetime(last_day.year, last_day.month, last_day.day, tzinfo=UTC) + timedelta(days=1)
-    return engine_rollup_days(engine, start, end) if start < end else frozenset()
+    return engine_rollup_days(engine, start, end, ("orders_daily",)) if start < end else frozenset()
 
 
 def _order_parts(

@@ -272,7 +272,7 @@ def event_rates(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> EventR
     (the same figures; a range without a rolled-up day, e.g. today's hours, is all raw but
     reads only its days' folders); False: two queries over every raw event of the range."""
     if rollups:
-        counts = _Counts.of(_hourly_rows(ctx, rng, rollup_days(ctx, rng)))
+        counts = _Counts.of(_hourly_rows(ctx, rng, rollup_days(ctx, rng, ("events_hourly",))))
         rates, heatmap = counts.rates(rng), counts.heatmap(ctx.settings.timezone)
     else:
         rates = rates_over_time(ctx, rng)

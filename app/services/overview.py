@@ -346,7 +346,8 @@ def period_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> tuple
     orders_from = _orders_from(previous)
     # The rolled-up days the query can read: capacity's are the days written from orders_from.
     first = datetime.fromisoformat(orders_from).replace(tzinfo=UTC)
-    clean = rollup_days(ctx, TimeRange(first, rng.end, CUSTOM, "both periods and their lookback"))
+    lookback = TimeRange(first, rng.end, CUSTOM, "both periods and their lookback")
+    clean = rollup_days(ctx, lookback, ("overview_hourly", "shipment_leads"))
     sql, params, days = planned_parts_sql(both, rng.start, orders_from, clean)
     frame = run_planned(ctx, sql, both, {**params, "dt_orders_from": orders_from}, days)
     frame = frame.assign(

@@ -333,6 +333,28 @@ def test_late_events_and_replays_agree_before_and_after_the_refresh(lake: Path):
     assert_pages_agree(lake, cases)  # rebuilt days read from the rollups again
 
 
+def test_a_day_missing_one_rollup_file_is_read_raw_by_the_pages_that_read_it(lake: Path, tmp_path: Path):
+    """Pages ask for the days of their own rollup tables only: a day whose
+    ``overview_hourly`` file is gone (quarantined) is still rolled up for Event rates, and
+    the Overview reads it raw; both pages keep the raw figures."""
+    copy = tmp_path / "lake"
+    shutil.copytree(lake, copy)
+    day = sorted(rollups.clean_days(copy))[-3]
+    rollups.rollup_file(copy, rollups.OVERVIEW_HOURLY, day).unlink()
+    engine = DuckDBEngine(copy)
+    assert day not in engine.rollup_days(tables=("overview_hourly", "shipment_leads"))
+    assert day not in engine.rollup_days()  # every table's files: not rolled up
+    assert day in engine.rollup_days(tables=("events_hourly",))
+    around = custom_range(date.fromisoformat(day) - timedelta(days=1), date.fromisoformat(day), "UTC")
+    ctx = context(copy, "UTC")
+    assert_same_overview(
+        overview.department_overview(ctx, around), overview.department_overview(ctx, around, rollups=False)
+    )
+    assert_same_rates(
+        event_rates.event_rates(ctx, around), event_rates.event_rates(ctx, around, rollups=False)
+    )
+
+
 def test_refresh_and_rebuild_are_idempotent(lake: Path):
     day = sorted(rollups.clean_days(lake))[-5]
     files = [rollups.rollup_file(lake, t, day) for t in rollups.ROLLUP_TABLES.values()]
