@@ -110,15 +110,12 @@ def split(start: datetime, end: datetime, clean: frozenset[str]) -> Split:
     """Pieces of ``[start, end)``: whole hours of ``clean`` days, and the rest."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     first_hour, last_hour = _ceil(start, HOUR), _floor(end, HOUR)
-    covered = []
-    day = _floor(start, DAY)
-    while day < end:
-        if day.date().isoformat() in clean:
-            piece = (max(day, first_hour), min(day + DAY, last_hour))
-            if piece[0] < piece[1]:
-                covered.append(piece)
-        day += DAY
-    rollup = _merge(covered)
+    rollup = []
+    # A run of clean days is one piece: its days' whole hours inside the range.
+    for first, last, is_clean in _runs(start.date(), (end - timedelta(microseconds=1)).date(), clean):
+        piece = (max(_midnight(first), first_hour), min(_midnight(last) + DAY, last_hour))
+        if is_clean and piece[0] < piece[1]:
+            rollup.append(piece)
     raw, cursor = [], start
     for piece_start, piece_end in rollup:
         if cursor < piece_start:
@@ -127,6 +124,27 @@ def split(start: datetime, end: datetime, clean: frozenset[str]) -> Split:
     if cursor < end:
         raw.append((cursor, end))
     return Split(rollup, raw)
+
+
+def _runs(first: date, last: date, clean: frozenset[str]) -> list[tuple[date, date, bool]]:
+    """Days ``first``..``last`` as runs of consecutive days all clean or all not:
+    (first day, last day, clean), in order."""
+    if last < first:
+        return []
+    runs = []
+    run_first, run_clean, day = first, first.isoformat() in clean, first + DAY
+    while day <= last:
+        is_clean = day.isoformat() in clean
+        if is_clean != run_clean:
+            runs.append((run_first, day - DAY, run_clean))
+            run_first, run_clean = day, is_clean
+        day += DAY
+    runs.append((run_first, last, run_clean))
+    return runs
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def split_at(start: datetime, cut: datetime, end: datetime, clean: frozenset[str]) -> Split:
@@ -154,14 +172,8 @@ def split_by_day(pieces: list[Piece], clean: frozenset[str]) -> tuple[list[Piece
 def day_runs(first: date, last: date, clean: frozenset[str]) -> tuple[list[Piece], list[Piece]]:
     """Days ``first``..``last`` (``dt`` values) as runs of clean days and runs of the others,
     each run ``[midnight, midnight)``: for parts filtered by the day written, not by time."""
-    covered: list[Piece] = []
-    other: list[Piece] = []
-    day = datetime(first.year, first.month, first.day, tzinfo=UTC)
-    stop = datetime(last.year, last.month, last.day, tzinfo=UTC)
-    while day <= stop:
-        (covered if day.date().isoformat() in clean else other).append((day, day + DAY))
-        day += DAY
-    return _merge(covered), _merge(other)
+    runs = [(is_clean, (_midnight(a), _midnight(b) + DAY)) for a, b, is_clean in _runs(first, last, clean)]
+    return [run for is_clean, run in runs if is_clean], [run for is_clean, run in runs if not is_clean]
 
 
 def pieces_predicate(
@@ -194,11 +206,11 @@ def pieces_predicate(
         return "false", {}
     terms: list[str] = []
     params: dict[str, Any] = {}
-    days: set[str] = set()
+    spans: list[tuple[date, date]] = []  # each piece's first and last day
     for i, (piece_start, piece_end) in enumerate(pieces):
         key = f"{prefix}{i}"
         first, last = piece_start.date(), (piece_end - timedelta(microseconds=1)).date()
-        days.update((first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1))
+        spans.append((first, last))
         on_days = f"{dt_column} BETWEEN :{key}_dt_from AND :{key}_dt_to"
         if time_column is None or not hull:
             params[f"{key}_dt_from"], params[f"{key}_dt_to"] = first.isoformat(), last.isoformat()
@@ -210,14 +222,25 @@ def pieces_predicate(
         terms.append(f"({in_time})" if hull else f"({on_days} AND {in_time})")
     if (hull and time_column is None) or not prune:
         return "(" + " OR ".join(terms) + ")", params
-    if not hull and len(days) <= MAX_LISTED_DAYS:
-        listed = {f"{prefix}_dt{i}": day for i, day in enumerate(sorted(days))}
+    days = None if hull else _listed_days(spans)
+    if days is not None:
+        listed = {f"{prefix}_dt{i}": day for i, day in enumerate(days)}
         on_partitions = f"{dt_column} IN (" + ", ".join(f":{key}" for key in listed) + ")"
     else:
-        listed = {f"{prefix}_hull_from": min(days), f"{prefix}_hull_to": max(days)}
+        hull_from, hull_to = min(first for first, _ in spans), max(last for _, last in spans)
+        listed = {f"{prefix}_hull_from": hull_from.isoformat(), f"{prefix}_hull_to": hull_to.isoformat()}
         on_partitions = f"{dt_column} BETWEEN :{prefix}_hull_from AND :{prefix}_hull_to"
     params.update(listed)
     return f"({on_partitions} AND (" + " OR ".join(terms) + "))", params
+
+
+def _listed_days(spans: list[tuple[date, date]]) -> list[str] | None:
+    """The days of ``spans`` (first and last day each), in order, or None past
+    MAX_LISTED_DAYS (found without listing a long span's days)."""
+    if max((last - first).days + 1 for first, last in spans) > MAX_LISTED_DAYS:
+        return None
+    days = {first + timedelta(days=n) for first, last in spans for n in range((last - first).days + 1)}
+    return [day.isoformat() for day in sorted(days)] if len(days) <= MAX_LISTED_DAYS else None
 
 
 def piece_days(pieces: Iterable[Piece]) -> set[str]:
