@@ -164,7 +164,10 @@ class _Counts:
         bucket, pair, events = self.rows(rng)
         source, detail_type = np.divmod(pair, len(self.types))
         names = pd.Series(self.sources).map(department_name).array  # once per distinct source
-        department, departments = pd.factorize(names, sort=True)
+        ordered = sorted(set(names))  # as factorize(sort=True) orders them (code points, UTF-8 bytes)
+        position = {name: i for i, name in enumerate(ordered)}
+        department = np.array([position[name] for name in names], dtype="int64")
+        departments = pd.array(ordered, dtype=names.dtype)
         top = _top_frame(
             self.types, departments, *_sums(detail_type * len(departments) + department[source], events), rng
         )
@@ -180,7 +183,8 @@ class _Counts:
                 "detail_type": self.types.take(detail_type),
                 "events": events,
                 "department": names.take(source),
-            }
+            },
+            copy=False,  # arrays made here, for this frame only
         )
         # Detail type x local bucket: the two UTC hours a clock going back reads alike are one column.
         columns, column = np.unique(wall, return_inverse=True)
@@ -334,7 +338,8 @@ def _top_frame(
             "events": events,
             "share": events / total if total else np.zeros(len(events)),
             "per_day": events / days,
-        }
+        },
+        copy=False,  # arrays made here, for this frame only
     )
 
 
