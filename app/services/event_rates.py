@@ -84,6 +84,15 @@ def department_name(source: str) -> str:
     return department.name if department else source
 
 
+def _department_names(sources: pd.Index) -> pd.api.extensions.ExtensionArray:
+    """``pd.Series(sources).map(department_name).array``; sources of a string dtype (the
+    engines' strings) mapped in a list and given back their dtype, as map gives it (a
+    Series and map cost 0.1 ms for the 8 names)."""
+    if isinstance(sources.dtype, pd.StringDtype):
+        return pd.array([department_name(source) for source in sources.tolist()], dtype=sources.dtype)
+    return pd.Series(sources).map(department_name).array
+
+
 def rates_over_time(ctx: Context, rng: TimeRange) -> pd.DataFrame:
     """bucket (UTC), source, department, detail_type, events over the whole range."""
     return _shaped_rates(run_sql(ctx, with_unit(RATES_SQL, rng), rng), rng)
@@ -163,7 +172,7 @@ class _Counts:
         string column factorized again, the local time of each bucket computed once."""
         bucket, pair, events = self.rows(rng)
         source, detail_type = np.divmod(pair, len(self.types))
-        names = pd.Series(self.sources).map(department_name).array  # once per distinct source
+        names = _department_names(self.sources)  # once per distinct source
         ordered = sorted(set(names))  # as factorize(sort=True) orders them (code points, UTF-8 bytes)
         position = {name: i for i, name in enumerate(ordered)}
         department = np.array([position[name] for name in names], dtype="int64")
