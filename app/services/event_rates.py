@@ -337,8 +337,7 @@ def _top_frame(
     ``type * len(departments) + department``, ascending) and their events."""
     days = max(rng.duration.total_seconds() / 86_400, 1 / 24)
     total = events.sum()
-    # Busiest first, ties in the order ``sort_values("events", ascending=False)`` leaves them.
-    order = pd.Series(events).sort_values(ascending=False).index.to_numpy()
+    order = _descending(events)
     keys, events = keys[order], events[order]
     return pd.DataFrame(
         {
@@ -387,10 +386,19 @@ def detail_type_heatmap(rates: pd.DataFrame) -> pd.DataFrame:
     return _busiest_first(cells.reshape(len(types), len(buckets)), types, buckets)
 
 
+def _descending(values: np.ndarray) -> np.ndarray:
+    """The order ``sort_values(ascending=False)`` puts integers in, ties included: pandas'
+    nargsort reverses them, argsorts (quicksort) and reverses the result. Without building a
+    Series for a few numbers (0.1 ms in the page's run); tests/services/test_event_rates_hourly.py
+    checks the tables against sort_values."""
+    backwards = np.arange(len(values))[::-1]
+    return backwards[values[::-1].argsort(kind="quicksort")][::-1]
+
+
 def _busiest_first(cells: np.ndarray, types: pd.Index, buckets: pd.Index) -> pd.DataFrame:
     """The detail type x bucket table of ``cells``, its rows ordered as
     ``table.loc[table.sum(axis=1).sort_values(ascending=False).index]`` orders them."""
-    order = pd.Series(cells.sum(axis=1)).sort_values(ascending=False).index.to_numpy()
+    order = _descending(cells.sum(axis=1))
     return pd.DataFrame(
         cells[order], index=types.take(order).rename("detail_type"), columns=buckets.rename("bucket")
     )
