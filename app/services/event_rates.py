@@ -84,6 +84,15 @@ def department_name(source: str) -> str:
     return department.name if department else source
 
 
+def _department_names(sources: pd.Index) -> pd.api.extensions.ExtensionArray:
+    """``pd.Series(sources).map(department_name).array``; sources of a string dtype (the
+    engines' strings) mapped in a list and given back their dtype, as map gives it (a
+    Series and map cost 0.1 ms for the 8 names)."""
+    if isinstance(sources.dtype, pd.StringDtype):
+        return pd.array([department_name(source) for source in sources.tolist()], dtype=sources.dtype)
+    return pd.Series(sources).map(department_name).array
+
+
 def rates_over_time(ctx: Context, rng: TimeRange) -> pd.DataFrame:
     """bucket (UTC), source, department, detail_type, events over the whole range."""
     return _shaped_rates(run_sql(ctx, with_unit(RATES_SQL, rng), rng), rng)
@@ -114,12 +123,12 @@ def _hourly_rows(ctx: Context, rng: TimeRange, clean: frozenset[str]) -> pd.Data
 class _Counts:
     """Rows of events per UTC hour, source and detail type as integers, to be summed by
     array index rather than grouped as frames (the page's pandas cost was most of its time):
-    ``hour`` in ticks of ``unit`` since the epoch, ``source``/``detail_type`` positions in
-    the sorted ``sources``/``types``. Rows with a missing key are left out, as groupby does."""
+    ``hour`` in ticks of ``unit`` since the epoch, ``pair`` the source and detail type as
+    ``source * len(types) + detail_type``, positions in the sorted ``sources``/``types``.
+    Rows with a missing key are left out, as groupby does."""
 
     hour: np.ndarray
-    source: np.ndarray
-    detail_type: np.ndarray
+    pair: np.ndarray
     events: np.ndarray
     sources: pd.Index
     types: pd.Index
@@ -128,43 +137,82 @@ class _Counts:
     @classmethod
     def of(cls, frame: pd.DataFrame) -> _Counts:
         hour, unit = _ticks(frame["hour"])
-        source, sources = pd.factorize(frame["source"], sort=True)
-        detail_type, types = pd.factorize(frame["detail_type"], sort=True)
-        keep = (source >= 0) & (detail_type >= 0) & (hour != NAT)
+        source, sources = pd.factorize(frame["source"])  # in order of appearance
+        detail_type, types = pd.factorize(frame["detail_type"])
         events = frame["events"].to_numpy(dtype="int64")
-        return cls(hour[keep], source[keep], detail_type[keep], events[keep], sources, types, unit)
+        keep = (source >= 0) & (detail_type >= 0) & (hour != NAT)
+        if not keep.all():
+            hour, source, detail_type, events = hour[keep], source[keep], detail_type[keep], events[keep]
+        # Sorted as factorize(sort=True) sorts them, every row renumbered by one lookup in a
+        # table of the pairs rather than each column's rows by their own.
+        by_source, by_type = sources.argsort(), types.argsort()
+        pairs = _positions(by_source)[:, None] * len(types) + _positions(by_type)
+        pair = pairs.ravel()[source * len(types) + detail_type]
+        return cls(hour, pair, events, sources.take(by_source), types.take(by_type), unit)
 
     def tick(self, length: pd.Timedelta) -> int:
         return int(length // pd.Timedelta(1, self.unit))
 
-    def rates(self, rng: TimeRange) -> pd.DataFrame:
-        """What :func:`rates_over_time` returns: buckets of UTC hours, days or weeks from Monday."""
-        length = self.tick(BUCKET_LENGTH[rng.bucket])
-        if rng.bucket == "week":
-            day = self.tick(pd.Timedelta(days=1))
-            days = self.hour // day
-            bucket = (days - (days + 3) % 7) * day  # the epoch's first day was a Thursday
-        else:
-            bucket = self.hour // length * length
-        first = int(bucket.min()) if len(bucket) else 0
+    def rows(self, rng: TimeRange) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows :func:`rates_over_time` returns, in its order (bucket, source, detail
+        type): each one's bucket of UTC hours, days or weeks from Monday (ticks), source x
+        detail type pair (``source * len(types) + detail_type``) and events."""
+        length, start = self.tick(BUCKET_LENGTH[rng.bucket]), 0
+        if rng.bucket == "week":  # weeks from Monday 1969-12-29, the epoch's first day a Thursday
+            start = -3 * self.tick(pd.Timedelta(days=1))
+        index = (self.hour - start) // length
+        first = int(index.min()) if len(index) else 0
         width = len(self.sources) * len(self.types)
-        pair = self.source * len(self.types) + self.detail_type
-        keys, events = _sums((bucket - first) // length * width + pair, self.events)
-        source = keys % width // len(self.types)
-        departments = pd.Series(self.sources).map(department_name).array
-        return pd.DataFrame(
-            {
-                "bucket": _moments(first + keys // width * length, self.unit),
-                "source": self.sources.take(source),
-                "detail_type": self.types.take(keys % len(self.types)),
-                "events": events,
-                "department": departments.take(source),
-            }
-        )
+        keys, events = _sums((index - first) * width + self.pair, self.events)
+        return start + (first + keys // width) * length, keys % width, events
 
-    def heatmap(self, timezone: str) -> pd.DataFrame:
-        """:func:`weekday_hour_heatmap` of these rows."""
-        return _weekday_hour_means(self.hour, self.events, self.unit, timezone)
+    def shaped(self, rng: TimeRange, shown: TimeRange, timezone: str) -> EventRates:
+        """What the raw path makes of the same rows (:func:`chart_rates` of ``shown``,
+        :func:`top_detail_types`, :func:`detail_type_heatmap`, :func:`weekday_hour_heatmap`),
+        the frames built once from the summed arrays: no frame of UTC rates in between, no
+        string column factorized again, the local time of each bucket computed once."""
+        bucket, pair, events = self.rows(rng)
+        source, detail_type = np.divmod(pair, len(self.types))
+        names = _department_names(self.sources)  # once per distinct source
+        ordered = sorted(set(names))  # as factorize(sort=True) orders them (code points, UTF-8 bytes)
+        position = {name: i for i, name in enumerate(ordered)}
+        department = np.array([position[name] for name in names], dtype="int64")
+        departments = pd.array(ordered, dtype=names.dtype)
+        top = _top_frame(
+            self.types, departments, *_sums(detail_type * len(departments) + department[source], events), rng
+        )
+        # The whole buckets of ``shown``: a slice, the rows being in bucket order.
+        inside = slice(*np.searchsorted(bucket, _whole_bucket_ticks(shown, self.unit), "left"))
+        distinct, row_bucket = np.unique(bucket[inside], return_inverse=True)
+        wall = _wall_ticks(distinct, self.unit, timezone)
+        source, detail_type, events = source[inside], detail_type[inside], events[inside]
+        rates = pd.DataFrame(
+            {
+                "bucket": wall[row_bucket].astype(f"datetime64[{self.unit}]"),
+                "source": self.sources.take(source),
+                "detail_type": self.types.take(detail_type),
+                "events": events,
+                "department": names.take(source),
+            },
+            copy=False,  # arrays made here, for this frame only
+        )
+        # Detail type x local bucket: the two UTC hours a clock going back reads alike are one column.
+        columns, column = np.unique(wall, return_inverse=True)
+        seen = np.flatnonzero(np.bincount(detail_type, minlength=len(self.types)))
+        row = np.zeros(len(self.types), dtype="int64")
+        row[seen] = np.arange(len(seen))
+        cells = np.bincount(
+            row[detail_type] * len(columns) + column[row_bucket],
+            weights=events,
+            minlength=len(seen) * len(columns),
+        )
+        by_type = _busiest_first(
+            cells.astype("int64").reshape(len(seen), len(columns)),
+            self.types.take(seen),
+            pd.DatetimeIndex(columns.astype(f"datetime64[{self.unit}]")),
+        )
+        heatmap = _weekday_hour_means(self.hour, self.events, self.unit, timezone)
+        return EventRates(rates, rng.bucket, heatmap, top, by_type, rng.duration >= WEEK)
 
 
 NAT = np.iinfo(np.int64).min  # NaT's integer
@@ -172,13 +220,39 @@ NAT = np.iinfo(np.int64).min  # NaT's integer
 
 def _ticks(series: pd.Series) -> tuple[np.ndarray, str]:
     """Instants as integers since the epoch (UTC) and their unit."""
-    moments = pd.to_datetime(series, utc=True)
-    unit = str(moments.dt.unit)
-    return moments.dt.tz_localize(None).to_numpy().view("int64"), unit
+    if not isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = pd.to_datetime(series, utc=True)
+    unit = str(series.dtype.unit)
+    return series.to_numpy(dtype=f"datetime64[{unit}]").view("int64"), unit  # UTC, NaT as NAT
+
+
+def _positions(order: np.ndarray) -> np.ndarray:
+    """Where each item goes in the order ``order`` (an argsort) puts them: its inverse."""
+    positions = np.empty(len(order), dtype="int64")
+    positions[order] = np.arange(len(order))
+    return positions
 
 
 def _moments(ticks: np.ndarray, unit: str) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(ticks.astype(f"datetime64[{unit}]")).tz_localize("UTC")
+
+
+def _wall_ticks(ticks: np.ndarray, unit: str, timezone: str) -> np.ndarray:
+    """UTC instants (ticks of ``unit`` since the epoch) as the clock in ``timezone`` reads
+    them, in ticks of the same unit from the clock's 1970-01-01 00:00."""
+    if timezone == "UTC":
+        return ticks
+    wall = _moments(ticks, unit).tz_convert(timezone).tz_localize(None)
+    return wall.to_numpy(dtype=f"datetime64[{unit}]").view("int64")
+
+
+def _whole_bucket_ticks(rng: TimeRange, unit: str) -> np.ndarray:
+    """The first and one past the last bucket start (ticks of ``unit``) whose bucket
+    ``[t, t + length)`` lies inside ``rng``, ``length`` that of ``rng``'s own bucket (as
+    :func:`chart_rates` has it): :func:`whole_buckets` on integers."""
+    tick = pd.Timedelta(1, unit).value  # nanoseconds
+    start, last = pd.Timestamp(rng.start).value, pd.Timestamp(rng.end).value - BUCKET_LENGTH[rng.bucket].value
+    return np.array([-(-start // tick), last // tick + 1], dtype="int64")
 
 
 def _sums(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -243,8 +317,9 @@ def _weekday_hour_means(ticks: np.ndarray, events: np.ndarray, unit: str, timezo
     hour = int(pd.Timedelta(hours=1) // pd.Timedelta(1, unit))
     first = int(ticks.min())
     per_hour = np.bincount((ticks - first) // hour, weights=events)  # every hour first..last
-    local = _moments(first + np.arange(len(per_hour)) * hour, unit).tz_convert(timezone)
-    cell = local.day_of_week.to_numpy() * 24 + local.hour.to_numpy()
+    wall = _wall_ticks(first + np.arange(len(per_hour)) * hour, unit, timezone)
+    day = 24 * hour
+    cell = (wall // day + 3) % 7 * 24 + wall // hour % 24  # Monday 0; the epoch's first day was a Thursday
     total = np.bincount(cell, weights=per_hour, minlength=7 * 24)
     hours = np.bincount(cell, minlength=7 * 24)
     means = np.divide(total, hours, out=np.zeros(7 * 24), where=hours > 0)
@@ -252,19 +327,29 @@ def _weekday_hour_means(ticks: np.ndarray, events: np.ndarray, unit: str, timezo
 
 
 def top_detail_types(rates: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
-    days = max(rng.duration.total_seconds() / 86_400, 1 / 24)
     (types, departments), keys, events = _grouped(rates, ["detail_type", "department"])
+    return _top_frame(types, departments, keys, events, rng)
+
+
+def _top_frame(
+    types: pd.Index, departments: pd.Index, keys: np.ndarray, events: np.ndarray, rng: TimeRange
+) -> pd.DataFrame:
+    """:func:`top_detail_types` of the (detail type, department) groups present (``keys``:
+    ``type * len(departments) + department``, ascending) and their events."""
+    days = max(rng.duration.total_seconds() / 86_400, 1 / 24)
     total = events.sum()
-    top = pd.DataFrame(
+    order = _descending(events)
+    keys, events = keys[order], events[order]
+    return pd.DataFrame(
         {
             "detail_type": types.take(keys // len(departments)),
             "department": departments.take(keys % len(departments)),
             "events": events,
             "share": events / total if total else np.zeros(len(events)),
             "per_day": events / days,
-        }
+        },
+        copy=False,  # arrays made here, for this frame only
     )
-    return top.sort_values("events", ascending=False, ignore_index=True)
 
 
 def event_rates(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> EventRates:
@@ -272,11 +357,10 @@ def event_rates(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> EventR
     (the same figures; a range without a rolled-up day, e.g. today's hours, is all raw but
     reads only its days' folders); False: two queries over every raw event of the range."""
     if rollups:
-        counts = _Counts.of(_hourly_rows(ctx, rng, rollup_days(ctx, rng, ("events_hourly",))))
-        rates, heatmap = counts.rates(rng), counts.heatmap(ctx.settings.timezone)
-    else:
-        rates = rates_over_time(ctx, rng)
-        heatmap = weekday_hour_heatmap(run_sql(ctx, HOURLY_SQL, rng), ctx.settings.timezone)
+        hourly = _hourly_rows(ctx, rng, rollup_days(ctx, rng, ("events_hourly",)))
+        return rates_of_hourly(hourly, rng, arrived(ctx, rng), ctx.settings.timezone)
+    rates = rates_over_time(ctx, rng)
+    heatmap = weekday_hour_heatmap(run_sql(ctx, HOURLY_SQL, rng), ctx.settings.timezone)
     shown = chart_rates(rates, arrived(ctx, rng), ctx.settings.timezone)
     return EventRates(
         shown,
@@ -288,17 +372,37 @@ def event_rates(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> EventR
     )
 
 
+def rates_of_hourly(hourly: pd.DataFrame, rng: TimeRange, shown: TimeRange, timezone: str) -> EventRates:
+    """The page's figures from :func:`_hourly_rows`' frame (hour, source, detail_type,
+    events; an hour may come twice), as the raw path gives them: ``shown`` is the range
+    whose whole buckets are drawn (:func:`arrived`), ``timezone`` the one pages show."""
+    return _Counts.of(hourly).shaped(rng, shown, timezone)
+
+
 def detail_type_heatmap(rates: pd.DataFrame) -> pd.DataFrame:
     """Events per detail type (rows, busiest first) and bucket (columns)."""
     (types, buckets), keys, events = _grouped(rates, ["detail_type", "bucket"])
     cells = np.zeros(len(types) * len(buckets), dtype="int64")
     cells[keys] = events
-    table = pd.DataFrame(
-        cells.reshape(len(types), len(buckets)),
-        index=types.rename("detail_type"),
-        columns=buckets.rename("bucket"),
+    return _busiest_first(cells.reshape(len(types), len(buckets)), types, buckets)
+
+
+def _descending(values: np.ndarray) -> np.ndarray:
+    """The order ``sort_values(ascending=False)`` puts integers in, ties included: pandas'
+    nargsort reverses them, argsorts (quicksort) and reverses the result. Without building a
+    Series for a few numbers (0.1 ms in the page's run); tests/services/test_event_rates_hourly.py
+    checks the tables against sort_values."""
+    backwards = np.arange(len(values))[::-1]
+    return backwards[values[::-1].argsort(kind="quicksort")][::-1]
+
+
+def _busiest_first(cells: np.ndarray, types: pd.Index, buckets: pd.Index) -> pd.DataFrame:
+    """The detail type x bucket table of ``cells``, its rows ordered as
+    ``table.loc[table.sum(axis=1).sort_values(ascending=False).index]`` orders them."""
+    order = _descending(cells.sum(axis=1))
+    return pd.DataFrame(
+        cells[order], index=types.take(order).rename("detail_type"), columns=buckets.rename("bucket")
     )
-    return table.loc[table.sum(axis=1).sort_values(ascending=False).index]
 
 
 def recent_rates(ctx: Context, now: datetime, minutes: int = 60) -> pd.DataFrame:
