@@ -182,7 +182,7 @@ class _Counts:
             self.types, departments, *_sums(detail_type * len(departments) + department[source], events), rng
         )
         # The whole buckets of ``shown``: a slice, the rows being in bucket order.
-        inside = slice(*np.searchsorted(bucket, _whole_bucket_ticks(shown, self.unit), "left"))
+        inside = slice(*np.searchsorted(bucket, _whole_bucket_ticks(shown, rng.bucket, self.unit), "left"))
         distinct, row_bucket = np.unique(bucket[inside], return_inverse=True)
         wall = _wall_ticks(distinct, self.unit, timezone)
         source, detail_type, events = source[inside], detail_type[inside], events[inside]
@@ -246,12 +246,12 @@ def _wall_ticks(ticks: np.ndarray, unit: str, timezone: str) -> np.ndarray:
     return wall.to_numpy(dtype=f"datetime64[{unit}]").view("int64")
 
 
-def _whole_bucket_ticks(rng: TimeRange, unit: str) -> np.ndarray:
+def _whole_bucket_ticks(rng: TimeRange, bucket: str, unit: str) -> np.ndarray:
     """The first and one past the last bucket start (ticks of ``unit``) whose bucket
-    ``[t, t + length)`` lies inside ``rng``, ``length`` that of ``rng``'s own bucket (as
+    ``[t, t + length)`` lies inside ``rng``, ``length`` that of ``bucket`` (as
     :func:`chart_rates` has it): :func:`whole_buckets` on integers."""
     tick = pd.Timedelta(1, unit).value  # nanoseconds
-    start, last = pd.Timestamp(rng.start).value, pd.Timestamp(rng.end).value - BUCKET_LENGTH[rng.bucket].value
+    start, last = pd.Timestamp(rng.start).value, pd.Timestamp(rng.end).value - BUCKET_LENGTH[bucket].value
     return np.array([-(-start // tick), last // tick + 1], dtype="int64")
 
 
@@ -292,9 +292,13 @@ def _shaped_rates(frame: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
     return frame.sort_values(["bucket", "source", "detail_type"]).reset_index(drop=True)
 
 
-def chart_rates(rates: pd.DataFrame, rng: TimeRange, timezone: str) -> pd.DataFrame:
-    """The whole buckets only, in the time zone pages show."""
-    shown = whole_buckets(rates, "bucket", BUCKET_LENGTH[rng.bucket], rng)
+def chart_rates(
+    rates: pd.DataFrame, rng: TimeRange, timezone: str, bucket: str | None = None
+) -> pd.DataFrame:
+    """The whole buckets of ``rng`` only, in the time zone pages show. ``bucket``: the one
+    ``rates`` are summed in when ``rng`` is shorter than their range (:func:`arrived`: a
+    range of 8 days and 3 minutes is drawn in days, cut by 5 minutes it would be hours)."""
+    shown = whole_buckets(rates, "bucket", BUCKET_LENGTH[bucket or rng.bucket], rng)
     return shown.assign(bucket=to_local_time(shown["bucket"], timezone)).reset_index(drop=True)
 
 
@@ -361,7 +365,7 @@ def event_rates(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> EventR
         return rates_of_hourly(hourly, rng, arrived(ctx, rng), ctx.settings.timezone)
     rates = rates_over_time(ctx, rng)
     heatmap = weekday_hour_heatmap(run_sql(ctx, HOURLY_SQL, rng), ctx.settings.timezone)
-    shown = chart_rates(rates, arrived(ctx, rng), ctx.settings.timezone)
+    shown = chart_rates(rates, arrived(ctx, rng), ctx.settings.timezone, rng.bucket)
     return EventRates(
         shown,
         rng.bucket,

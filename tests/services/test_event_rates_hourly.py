@@ -94,7 +94,7 @@ def random_hourly(r: random.Random, rng: TimeRange, unit: str, size: int | None 
 
 def plain(hourly: pd.DataFrame, rng: TimeRange, shown: TimeRange, zone: str) -> dict[str, pd.DataFrame]:
     """What the page shows, in pandas: rows summed into UTC buckets, the whole buckets of
-    ``shown`` (as long as its own bucket) in local time, the top detail types over the
+    ``shown`` (as long as the whole range's bucket) in local time, the top detail types over the
     whole range, detail type x local bucket, and the weekday x hour means."""
     rows = hourly.dropna(subset=["hour", "source", "detail_type"])
     hour = rows["hour"]
@@ -111,7 +111,7 @@ def plain(hourly: pd.DataFrame, rng: TimeRange, shown: TimeRange, zone: str) -> 
     rates["department"] = rates["source"].map(event_rates.department_name)
 
     inside = (rates["bucket"] >= pd.Timestamp(shown.start)) & (
-        rates["bucket"] + LENGTH[shown.bucket] <= pd.Timestamp(shown.end)
+        rates["bucket"] + LENGTH[rng.bucket] <= pd.Timestamp(shown.end)
     )
     chart = rates[inside].reset_index(drop=True)
     chart["bucket"] = chart["bucket"].dt.tz_convert(zone).dt.tz_localize(None)
@@ -166,8 +166,9 @@ def cases(count: int) -> list[Case]:
 def fixed_cases() -> list[Case]:
     """Two days of hours about each zone's clock going back (New York and Berlin read an
     hour twice; Lord Howe goes back half an hour, its hours read at :30 after), and a
-    range of 8 days and 3 minutes: drawn in days, but cut by 5 minutes its whole buckets
-    are taken as long as its own bucket, an hour."""
+    range of 8 days and 3 minutes: drawn in days, and cut by 5 minutes (the lake's delay)
+    still in whole days (its own bucket would be an hour: the last day, partly there, was
+    drawn before)."""
     drawn = []
     for zone, change in (
         ("America/New_York", CHANGES[5]),

@@ -69,6 +69,18 @@ def test_the_hourly_chart_leaves_out_the_hour_still_arriving(ctx, monkeypatch):
     assert shown["bucket"].max() == last_local - pd.Timedelta(hours=1)
 
 
+@pytest.mark.parametrize("rollups", [False, True], ids=["raw", "rollups"])
+def test_a_range_drawn_in_days_keeps_whole_days_when_the_buffer_cuts_it(ctx, monkeypatch, rollups):
+    """8 days and 3 minutes are drawn in days; the buffer cuts the range to under 8 days,
+    whose own bucket would be an hour: the day under way (from 00:00) must not be drawn."""
+    monkeypatch.setattr("app.clock.now", lambda: NOW)
+    LakeWriter(ctx.settings.lake).write([event(1000 + d, NOW - timedelta(days=d)) for d in (1, 2, 3)])
+    rng = TimeRange(NOW - timedelta(days=8), NOW + timedelta(minutes=3), "custom", "8 days")
+    assert rng.bucket == "day" and arrived(ctx, rng, NOW).bucket == "hour"
+    drawn = event_rates.event_rates(ctx, rng, rollups=rollups).rates
+    assert not drawn.empty and drawn["bucket"].max() < pd.Timestamp("2026-11-02")
+
+
 def test_the_live_minutes_end_before_the_buffer(ctx):
     recent = event_rates.recent_rates(ctx, NOW)
     newest = recent["minute"].max()  # local time of the settings (UTC by default)
