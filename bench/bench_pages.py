@@ -102,9 +102,21 @@ ROLLUP_FLOORS: dict[str, str] = {
 }
 
 
+# Event rates over a range drawn in weeks: the hours summed into UTC weeks per source and
+# detail type and into hours (the page's BUCKETED_SQL), not every hour's rows.
+EVENT_RATES_WEEKS_FLOOR = (
+    "SELECT date_trunc('week', hour) AS bucket, source, detail_type, hour, grouping(hour) AS by_bucket,"
+    " sum(events) AS events FROM read_parquet('{lake}/events_hourly/*/*.parquet', hive_partitioning = true)"
+    " WHERE dt BETWEEN '{first}' AND '{last}'"
+    " AND hour >= TIMESTAMPTZ '{start}' AND hour < TIMESTAMPTZ '{end}'"
+    " GROUP BY GROUPING SETS ((date_trunc('week', hour), source, detail_type), (hour))"
+)
+
+
 def _floor_sql(lake: str, page: str, rng: TimeRange) -> str:
     previous = rng.previous()
-    return ROLLUP_FLOORS[page].format(
+    weeks = page == "Event rates" and rng.bucket == "week"
+    return (EVENT_RATES_WEEKS_FLOOR if weeks else ROLLUP_FLOORS[page]).format(
         lake=lake,
         start=rng.start.isoformat(),
         end=rng.end.isoformat(),
@@ -149,6 +161,15 @@ def check_floor(settings: Settings, page: str, rng: TimeRange) -> bool:
     """Does the floor's statement answer what the page's data call answers?"""
     floor = on_fresh_connection(partial(_rollup_floor, settings.lake, page, rng))
     ctx = build_context(settings)
+    if page == "Event rates" and rng.bucket == "week":
+        clean = rollup_days(ctx, rng, ("events_hourly",))
+        ours = event_rates._hourly_rows(ctx, rng, clean, bucketed=True)
+        floor = floor.assign(**{c: pd.to_datetime(floor[c], utc=True) for c in ("bucket", "hour")})
+        sets = ((1, ["bucket", "source", "detail_type"]), (0, ["hour"]))
+        return all(
+            _same_rows(ours[ours["by_bucket"] == n], floor[floor["by_bucket"] == n], keys, "events")
+            for n, keys in sets
+        )
     if page == "Event rates":
         ours = event_rates.hourly_by_type(ctx, rng, rollup_days(ctx, rng))
         floor = floor.assign(hour=pd.to_datetime(floor["hour"], utc=True))
