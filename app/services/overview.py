@@ -548,9 +548,13 @@ def _ratio(numerator: float, denominator: float | None) -> float | None:
 
 
 def _period_value(totals: np.ndarray, spec: KpiSpec) -> float | None:
+    """The KPI over a period: None for no data (a rate without a denominator; a count in a
+    period where nothing was counted at all, such as one before the lake began), but 0 for
+    a count of nothing in a period whose other departments were counted (no stock-out)."""
     numerator = totals[_CODE[spec.numerator]]
     denominator = totals[_CODE[spec.denominator]] if spec.denominator else None
-    if numerator == 0 and (denominator is None or denominator == 0):
+    counted = bool((totals[: len(COUNTED_PARTS)] > 0).any())  # planned capacity is no event
+    if numerator == 0 and (denominator == 0 or (denominator is None and not counted)):
         return None
     return _ratio(float(numerator), denominator)
 

@@ -59,6 +59,13 @@ def test_rates_are_ratios_of_sums_and_change_in_points():
             None,
             id="previous-zero-not-comparable",
         ),
+        pytest.param(  # no stock-out in a period whose orders were counted: 0, down 100%
+            parts(("2026-11-03", "orders", 5)),
+            parts(("2026-10-30", "stock_outs", 2)),
+            0,
+            -1.0,
+            id="none-where-others-were-counted",
+        ),
     ],
 )
 def test_missing_data_is_not_a_zero(this, before, value, change):

@@ -88,8 +88,9 @@ def expected(this_parts: pd.DataFrame, previous_parts: pd.DataFrame, rng: TimeRa
 
     def figure(name: str, spec) -> float | None:
         numerator = total(name, spec.numerator)
-        if spec.denominator is None:
-            return None if numerator == 0 else numerator
+        if spec.denominator is None:  # a count of nothing is 0 where something else was counted
+            counted = any(total(name, part) > 0 for part, *_ in overview.COUNTED_PARTS)
+            return None if numerator == 0 and not counted else numerator
         denominator = total(name, spec.denominator)
         return None if denominator == 0 else numerator / denominator
 
