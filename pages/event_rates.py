@@ -119,7 +119,7 @@ def heatmap_and_top(rates: event_rates.EventRates) -> None:
     with right:
         st.markdown("**Top detail types**")
         st.dataframe(
-            rates.top,
+            rates.top.assign(share=rates.top["share"] * 100),  # in points: one decimal for every row
             hide_index=True,
             height=330,
             column_order=["detail_type", "events", "share", "per_day", "department"],
@@ -127,7 +127,9 @@ def heatmap_and_top(rates: event_rates.EventRates) -> None:
                 "detail_type": "Detail type",
                 "department": "Department",
                 "events": st.column_config.NumberColumn("Events", format="localized"),
-                "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1),
+                "share": st.column_config.ProgressColumn(
+                    "Share", format="%.1f%%", min_value=0, max_value=100
+                ),
                 "per_day": st.column_config.NumberColumn("Per day", format="%.0f"),
             },
         )
