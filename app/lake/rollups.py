@@ -318,17 +318,41 @@ def clean_days(
 def _days_before_raw(lake: Path, first: date, last: date) -> set[str]:
     """Days ``first``..``last`` before the first ``dt`` folder of every raw table (none
     when the lake has no raw folder yet)."""
-    starts = []
-    for table in TABLES.values():
-        try:
-            with os.scandir(os.path.join(lake, table.name)) as entries:
-                starts += [e.name[3:] for e in entries if e.name.startswith("dt=")]
-        except (FileNotFoundError, NotADirectoryError):
-            continue
+    starts = [
+        day for table in TABLES.values() if (day := _first_dt(os.path.join(lake, table.name))) is not None
+    ]
     if not starts:
         return set()
-    lake_first = min(starts)
-    return {d for d in _day_span(first, last) if d < lake_first}
+    lake_first, days, current = min(starts), set(), first
+    while current <= last and (name := current.isoformat()) < lake_first:  # ISO days sort as dates
+        days.add(name)
+        current += timedelta(days=1)
+    return days
+
+
+# folder -> (its mtime in ns, its first ``dt=`` folder's value): a page asks at every view
+# of a range reaching before the lake (a year's previous period), and listing the eleven
+# raw tables cost 2-3 ms of it. A folder's mtime changes with every entry made, removed or
+# renamed in it; one changed less than MTIME_SETTLED ago is listed again each time, so that
+# a change within the file system's timestamp granularity is never hidden.
+_FIRST_DT: dict[str, tuple[int, str | None]] = {}
+MTIME_SETTLED_NS = 2 * 10**9
+
+
+def _first_dt(folder: str) -> str | None:
+    """The smallest ``dt=`` folder value in ``folder`` (None: none, or no folder)."""
+    try:
+        mtime = os.stat(folder).st_mtime_ns
+        cached = _FIRST_DT.get(folder)
+        if cached is not None and cached[0] == mtime:
+            return cached[1]
+        with os.scandir(folder) as entries:
+            first = min((e.name[3:] for e in entries if e.name.startswith("dt=")), default=None)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if time.time_ns() - mtime > MTIME_SETTLED_NS:
+        _FIRST_DT[folder] = (mtime, first)
+    return first
 
 
 # ---------------------------------------------------------------- building
