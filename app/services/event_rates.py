@@ -184,17 +184,13 @@ class _Counts:
         return start + (first + keys // width) * length, keys % width, events
 
     def shaped(
-        self,
-        rng: TimeRange,
-        shown: TimeRange,
-        timezone: str,
-        hours: tuple[np.ndarray, np.ndarray, str] | None = None,
+        self, rng: TimeRange, shown: TimeRange, timezone: str, heatmap: pd.DataFrame | None = None
     ) -> EventRates:
         """What the raw path makes of the same rows (:func:`chart_rates` of ``shown``,
         :func:`top_detail_types`, :func:`detail_type_heatmap`, :func:`weekday_hour_heatmap`),
         the frames built once from the summed arrays: no frame of UTC rates in between, no
-        string column factorized again, the local time of each bucket computed once. ``hours``:
-        the heatmap's events per UTC hour (ticks, events, unit) when these rows are not hours."""
+        string column factorized again, the local time of each bucket computed once.
+        ``heatmap``: the weekday x hour heatmap, when these rows are not hours."""
         bucket, pair, events = self.rows(rng)
         source, detail_type = np.divmod(pair, len(self.types))
         names = _department_names(self.sources)  # once per distinct source
@@ -235,7 +231,8 @@ class _Counts:
             self.types.take(seen),
             pd.DatetimeIndex(columns.astype(f"datetime64[{self.unit}]")),
         )
-        heatmap = _weekday_hour_means(*(hours or (self.hour, self.events, self.unit)), timezone)
+        if heatmap is None:
+            heatmap = _weekday_hour_means(self.hour, self.events, self.unit, timezone)
         return EventRates(rates, rng.bucket, heatmap, top, by_type, rng.duration >= WEEK)
 
 
@@ -418,10 +415,7 @@ def rates_of_buckets(bucketed: pd.DataFrame, rng: TimeRange, shown: TimeRange, t
     buckets = bucketed.loc[by_bucket, ["bucket", "source", "detail_type", "events"]]
     hours = bucketed.loc[~by_bucket, ["hour", "events"]]
     counts = _Counts.of(buckets.rename(columns={"bucket": "hour"}))
-    hour, unit = _ticks(hours["hour"])
-    seen = hour != NAT
-    heatmap = (hour[seen], hours["events"].to_numpy(dtype="int64")[seen], unit)
-    return counts.shaped(rng, shown, timezone, heatmap)
+    return counts.shaped(rng, shown, timezone, weekday_hour_heatmap(hours, timezone))
 
 
 def detail_type_heatmap(rates: pd.DataFrame) -> pd.DataFrame:
