@@ -12,8 +12,9 @@ before a column existed read it as NULL when the view reconciles files by column
 it when its files need it (:func:`needs_union_by_name`). ``read_parquet`` globs at every
 query, so new files show up without rebuilding anything; writers publish by rename, and
 the ``*.parquet`` glob never sees their ``.tmp`` names. A query whose ``dt`` filters bound a
-table reads that table through a temporary view over the admitted days' folders only
-(:meth:`DuckDBEngine.run`): the whole table's glob lists every partition folder first.
+table reads that table through its files macro over the admitted days' files only
+(:func:`files_macro_sql`, :meth:`DuckDBEngine.run`): the whole table's glob lists every
+partition folder first.
 
 Safety: a query must be one SELECT over lake tables (checked with sqlglot), parameters
 are bound by DuckDB (``$name``), and the database may only read files under the lake
@@ -46,9 +47,11 @@ from app.engines.day_filters import DayFilter, day_filters
 from app.engines.sqlparams import (
     check_params,
     check_tables,
+    ctes_in_scope,
     expand_in_lists,
     lake_tables,
     parse_query,
+    placeholders,
     to_duckdb,
 )
 from app.lake.check import check_lake, file_problem, parquet_problem
@@ -78,9 +81,14 @@ def files_sql(
         glob = "[" + ", ".join(quote_string(g) for g in glob_path) + "]"
     else:
         glob = quote_string(glob_path or f"{lake}/{table.name}/**/*.parquet")
+    return _read_sql(table, glob, union_by_name)
+
+
+def _read_sql(table: Table, files: str, union_by_name: bool) -> str:
+    """``read_parquet`` of ``files``: an SQL expression (a quoted glob, a list, a macro's parameter)."""
     hive_types = ", ".join(f"{quote_string(p)}: {quote_string(PARTITION_TYPE)}" for p in table.partitions)
     return (
-        f"SELECT * FROM read_parquet({glob}, hive_partitioning = true, "
+        f"SELECT * FROM read_parquet({files}, hive_partitioning = true, "
         f"hive_types = {{{hive_types}}}, union_by_name = {str(union_by_name).lower()}, "
         "allow_empty = true)"
     )
@@ -127,21 +135,10 @@ def _holds_data(folder: Path) -> bool:
 ROLLUP_PATHS_UP_TO = 100
 
 
-def view_sql(
-    table: Table,
-    lake: Path,
-    union_by_name: bool = True,
-    days: Collection[str] | None = None,
-    *,
-    present: Collection[str] | None = None,
-) -> str:
-    """The view that shows ``table``'s files under the Glue table's name.
-
-    ``days``: only the files of these ``dt`` partitions, as a temporary view (one cursor's):
-    a glob over the whole table lists every partition folder at every query, which cost
-    more than reading a few days' files. ``present``: the table's folder names, when the
-    caller has listed them. A rollup table's days are read by their file's path (one a
-    day, app/lake/rollups.py): no folder is globbed.
+def _relation_sql(table: Table, union_by_name: bool, short: str, long: str) -> str:
+    """``table``'s declared columns over files ``short`` and, for a table partitioned by
+    ``source``, the long-source files ``long`` (SQL expressions: quoted globs, lists, or a
+    macro's parameters).
 
     A ``source`` partition value comes from the folder name, which DuckDB's Hive
     partitioning decodes (``%2F`` -> ``/``, app/lake/paths.py). A source too long for a
@@ -152,37 +149,72 @@ def view_sql(
     columns = table_columns(table)
     typed_empty = ", ".join(f"CAST(NULL AS {t}) AS {quote_identifier(n)}" for n, t in columns)
     names = ", ".join(quote_identifier(n) for n, _ in columns)
-    temp = "" if days is None else "TEMP "
-    view = f"CREATE OR REPLACE {temp}VIEW {quote_identifier(table.name)} AS "
-    folders = ["*"] if days is None else [f"dt={check_dt(d)}" for d in sorted(days)]
-    if days is not None:  # one listing of the table, not a stat per day
-        present = _listing(lake / table.name) if present is None else present
-        folders = [f for f in folders if f in present]
-    if not folders:
-        return f"{view}SELECT {names} FROM (SELECT {typed_empty} WHERE false)"
-    if days is not None and table.name in ROLLUP_TABLES:
-        # allow_empty: a day whose file is gone since (lake quarantine) reads as no rows.
-        paths = [f"{lake}/{table.name}/{f}/{FILE_NAME}" for f in folders]
-        return (
-            f"{view}SELECT {names} FROM (SELECT {typed_empty} WHERE false UNION ALL BY NAME "
-            f"{files_sql(table, lake, union_by_name, paths)})"
-        )
+    relation = (
+        f"SELECT {names} FROM (SELECT {typed_empty} WHERE false UNION ALL BY NAME "
+        f"{_read_sql(table, short, union_by_name)})"
+    )
     if "source" not in table.partitions:
-        globs = [f"{lake}/{table.name}/{f}/*.parquet" for f in folders]
-        return (
-            f"{view}SELECT {names} FROM (SELECT {typed_empty} WHERE false UNION ALL BY NAME "
-            f"{files_sql(table, lake, union_by_name, globs if days is not None else None)})"
-        )
-    short: list[str] | str = [f"{lake}/{table.name}/{f}/source=[!{LONG_MARKER}]*/*.parquet" for f in folders]
-    long: list[str] | str = [f"{lake}/{table.name}/{f}/source={LONG_MARKER}*/*.parquet" for f in folders]
-    short_glob, long_glob = (short, long) if days is not None else (short[0], long[0])
+        return relation
     exact = quote_identifier(exact_column("source"))
     long_names = ", ".join(f"{exact} AS source" if n == "source" else quote_identifier(n) for n, _ in columns)
     return (
-        f"{view}SELECT {names} FROM (SELECT {typed_empty} WHERE false UNION ALL BY NAME "
-        f"{files_sql(table, lake, union_by_name, short_glob)}) UNION ALL "
+        f"{relation} UNION ALL "
         f"SELECT {long_names} FROM (SELECT {typed_empty}, CAST(NULL AS VARCHAR) AS {exact} WHERE false "
-        f"UNION ALL BY NAME {files_sql(table, lake, True, long_glob)})"
+        f"UNION ALL BY NAME {_read_sql(table, long, True)})"
+    )
+
+
+def _whole_globs(table: Table, lake: Path) -> tuple[str, str]:
+    if "source" not in table.partitions:
+        return f"{lake}/{table.name}/**/*.parquet", ""
+    return (
+        f"{lake}/{table.name}/*/source=[!{LONG_MARKER}]*/*.parquet",
+        f"{lake}/{table.name}/*/source={LONG_MARKER}*/*.parquet",
+    )
+
+
+def view_sql(table: Table, lake: Path, union_by_name: bool = True) -> str:
+    """The view that shows ``table``'s files under the Glue table's name."""
+    short, long = (quote_string(g) for g in _whole_globs(table, lake))
+    return (
+        f"CREATE OR REPLACE VIEW {quote_identifier(table.name)} AS "
+        f"{_relation_sql(table, union_by_name, short, long)}"
+    )
+
+
+def files_macro(name: str) -> str:
+    """The table macro that reads table ``name``'s view over given files only."""
+    return f"{name}__files"
+
+
+def files_macro_sql(table: Table, union_by_name: bool = True) -> str:
+    """``<table>__files(files[, long_files])``: the table's view over the files and globs of
+    the lists given (:func:`day_files`). A query reading a few days of a table reads them
+    through it (:meth:`DuckDBEngine.run`): the whole table's glob lists every partition
+    folder first. A macro, not a temporary view per query: DuckDB binds a view's files
+    when it is made and again in the query (a view over 8 rollup files cost about 1 ms
+    more than the macro's one binding, on the 30M-event bench lake)."""
+    long = "long_files" if "source" in table.partitions else ""
+    parameters = ", ".join(p for p in ("files", long) if p)
+    return (
+        f"CREATE OR REPLACE MACRO {quote_identifier(files_macro(table.name))}({parameters}) AS TABLE "
+        f"{_relation_sql(table, union_by_name, 'files', long)}"
+    )
+
+
+def day_files(table: Table, lake: Path, folders: Collection[str]) -> tuple[list[str], ...]:
+    """The arguments of ``table``'s files macro that read its ``dt=`` ``folders``: a rollup
+    table's one file a day by its path (app/lake/rollups.py, no folder globbed; a day
+    whose file is gone since, by ``lake quarantine``, reads as no rows), a raw table's data
+    files of each folder (short and long sources apart)."""
+    base = f"{lake}/{table.name}"
+    if table.name in ROLLUP_TABLES:
+        return ([f"{base}/{f}/{FILE_NAME}" for f in folders],)
+    if "source" not in table.partitions:
+        return ([f"{base}/{f}/*.parquet" for f in folders],)
+    return (
+        [f"{base}/{f}/source=[!{LONG_MARKER}]*/*.parquet" for f in folders],
+        [f"{base}/{f}/source={LONG_MARKER}*/*.parquet" for f in folders],
     )
 
 
@@ -265,6 +297,7 @@ class DuckDBEngine:
             self._try_view(table)
         for table in ROLLUP_TABLES.values():  # written whole by one writer: no DESCRIBE needed
             self._db.execute(view_sql(table, self.lake, union_by_name=False))
+            self._db.execute(files_macro_sql(table, union_by_name=False))
             self.union_by_name[table.name] = False
         _confine_to(self._db, self.lake)
 
@@ -311,19 +344,8 @@ class DuckDBEngine:
         filters admit, evaluated by DuckDB over the table's folder names with the query's
         values (:meth:`_filtered_days`); every other table is read whole.
         """
-        sql, values = expand_in_lists(sql, params or {})
-        tree, duck_sql, tables = _prepared(sql)
-        names = set(tables)
-        check_params(tree, values)
-        self._views_for(names)
-        if days is None and self._prune_by_filters:
-            days = self._filtered_days(sql, values)
-        try:
-            frame, elapsed, profile = self._execute(duck_sql, values, names, days)
-        except _SchemaMismatch as mismatch:
-            self._refuse_foreign(mismatch, names)
-            self._read_by_name(names)
-            frame, elapsed, profile = self._execute(duck_sql, values, names, days)
+        sql, values, names, days = self._planned(sql, params, days)
+        frame, elapsed, profile = self._executed(sql, values, names, days, profiled=True)
         files, scanned = scan_totals(profile)
         return QueryResult(
             frame=frame,
@@ -331,8 +353,50 @@ class DuckDBEngine:
             bytes_scanned=scanned,
             files_scanned=files,
             engine=self.name,
-            sql=duck_sql,
+            sql=_prepared(sql)[1],
         )
+
+    def frame(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        days: Mapping[str, Collection[str]] | None = None,
+    ) -> pd.DataFrame:
+        """:meth:`run`'s rows alone, for callers that show no measures: DuckDB does not
+        profile the query (the profile and its JSON cost about 0.5 ms a query)."""
+        sql, values, names, days = self._planned(sql, params, days)
+        return self._executed(sql, values, names, days, profiled=False)[0]
+
+    def _planned(
+        self, sql: str, params: Mapping[str, Any] | None, days: Mapping[str, Collection[str]] | None
+    ) -> tuple[str, dict[str, Any], set[str], Mapping[str, Collection[str]] | None]:
+        """The checked query (lists expanded), its values, its lake tables and the days to read."""
+        sql, values = expand_in_lists(sql, params or {})
+        tree, _, tables = _prepared(sql)
+        names = set(tables)
+        check_params(tree, values)
+        self._views_for(names)
+        if days is None and self._prune_by_filters:
+            days = self._filtered_days(sql, values)
+        return sql, values, names, days
+
+    def _executed(
+        self,
+        sql: str,
+        values: dict[str, Any],
+        names: set[str],
+        days: Mapping[str, Collection[str]] | None,
+        *,
+        profiled: bool,
+    ) -> tuple[pd.DataFrame, float, dict]:
+        """:meth:`_execute`, reading the tables' files by name when one lacks a column."""
+        try:
+            return self._execute(sql, values, names, days, profiled=profiled)
+        except _SchemaMismatch as mismatch:
+            self._refuse_foreign(mismatch, names)
+            self._read_by_name(names)
+            return self._execute(sql, values, names, days, profiled=profiled)
 
     def close(self) -> None:
         with self._lock:
@@ -380,6 +444,7 @@ class DuckDBEngine:
         if union_by_name is None:
             union_by_name = needs_union_by_name(self._db, table, self.lake)
         self._db.execute(view_sql(table, self.lake, union_by_name))
+        self._db.execute(files_macro_sql(table, union_by_name))
         return union_by_name
 
     def _try_view(self, table: Table) -> None:
@@ -428,47 +493,62 @@ class DuckDBEngine:
             for name in sorted(names):
                 if not self.union_by_name[name]:
                     self._db.execute(view_sql(QUERYABLE[name], self.lake, True))
+                    self._db.execute(files_macro_sql(QUERYABLE[name], True))
                     self.union_by_name[name] = True
 
-    def _day_view(self, name: str, days: Collection[str]) -> str | None:
-        """The temporary view of table ``name`` over ``days`` only, or None where the whole
-        table's view costs less: a rollup table of more than ROLLUP_PATHS_UP_TO days (DuckDB
-        binds a view over paths at ~20 us a path, a glob lists the table's folders at once)."""
-        table = QUERYABLE[name]
+    def _day_files(self, name: str, days: Collection[str]) -> tuple[list[str], ...] | None:
+        """The files macro's arguments that read table ``name`` on ``days`` only (the days
+        without a folder left out: one listing of the table, not a stat per day), or None
+        where the whole table's view costs less: a rollup table of more than
+        ROLLUP_PATHS_UP_TO days (DuckDB binds a list of paths at ~20 us a path, a glob lists
+        the table's folders at once)."""
         present = _listing(self.lake / name)
-        if name in ROLLUP_TABLES and sum(f"dt={d}" in present for d in days) > ROLLUP_PATHS_UP_TO:
+        folders = [folder for folder in (f"dt={check_dt(d)}" for d in sorted(days)) if folder in present]
+        if name in ROLLUP_TABLES and len(folders) > ROLLUP_PATHS_UP_TO:
             return None
-        return view_sql(table, self.lake, self.union_by_name[name], days, present=present)
+        return day_files(QUERYABLE[name], self.lake, folders)
 
     def _execute(
         self,
         sql: str,
         values: dict[str, Any],
-        names: set[str] | None = None,
+        names: set[str],
         days: Mapping[str, Collection[str]] | None = None,
+        *,
+        profiled: bool = True,
     ) -> tuple[pd.DataFrame, float, dict]:
+        """Run the (checked, expanded) Athena ``sql``; each table of ``days`` reads only
+        those days' files (through its files macro). ``profiled``: DuckDB's profile of the
+        query is returned (files and bytes read), else an empty one."""
+        files: dict[str, tuple[list[str], ...]] = {}
+        for name, chosen in (days or {}).items():
+            if name in names and name not in self.unavailable:
+                arguments = self._day_files(name, chosen)
+                if arguments is not None:
+                    files[name] = arguments
+        duck_sql = _prepared(sql)[1]
+        if files:
+            duck_sql, parameters = _by_files(sql, frozenset(files))
+            values = {**values}
+            for name, keys in parameters.items():
+                values.update(zip(keys, files[name], strict=True))
         with self._lock:
             cursor = self._db.cursor()
         try:
-            for name, chosen in (days or {}).items():
-                if name in (names or ()) and name not in self.unavailable:
-                    day_view = self._day_view(name, chosen)
-                    if day_view is not None:
-                        cursor.execute(day_view)
-            # Profiling is a per-connection setting (DuckDB refuses SET GLOBAL for it).
-            cursor.execute("SET enable_profiling = 'no_output'")
+            if profiled:  # a per-connection setting (DuckDB refuses SET GLOBAL for it)
+                cursor.execute("SET enable_profiling = 'no_output'")
             started = perf_counter()
             try:
-                frame = _fetch(cursor, sql, values)
+                frame = _fetch(cursor, duck_sql, values)
             except _TimedOut as exc:
                 raise QueryError(timeout_sentence(self.timeout_s or 0)) from exc
             except QueryError as exc:
-                sentence = self._bad_file_sentence(exc.__cause__ or exc, names or set())
+                sentence = self._bad_file_sentence(exc.__cause__ or exc, names)
                 if sentence:
                     raise QueryError(sentence) from exc
                 raise
             elapsed = perf_counter() - started
-            profile = json.loads(cursor.get_profiling_information(format="json"))
+            profile = json.loads(cursor.get_profiling_information(format="json")) if profiled else {}
             types = [str(d[1]) for d in cursor.description or ()]
         finally:
             cursor.close()
@@ -592,6 +672,32 @@ def _prepared(sql: str) -> tuple[exp.Query, str, frozenset[str]]:
     check_tables(tree, QUERYABLE)
     names = frozenset(t.name for t in lake_tables(tree))
     return tree, to_duckdb(_without_qualifiers(tree)), names
+
+
+@functools.lru_cache(maxsize=256)
+def _by_files(sql: str, tables: frozenset[str]) -> tuple[str, dict[str, tuple[str, ...]]]:
+    """:func:`_prepared`'s DuckDB text with every reference to one of ``tables`` reading its
+    files macro (:func:`files_macro_sql`) under the table's name (or its own alias), and
+    the macro's parameter names for each table so read (not one whose every reference names
+    a CTE): names none of the query's placeholders has."""
+    tree = _without_qualifiers(_prepared(sql)[0])  # a copy
+    taken = set(placeholders(tree))
+    parameters: dict[str, tuple[str, ...]] = {}
+    for name in sorted(tables):
+        kinds = ("files", "long_files") if "source" in QUERYABLE[name].partitions else ("files",)
+        parameters[name] = tuple(_free_name(f"{kind}_{name}", taken) for kind in kinds)
+        taken.update(parameters[name])
+    read: set[str] = set()
+    for table in lake_tables(tree):
+        name = table.name
+        # DuckDB's names are case-insensitive: ``orders`` may name a CTE ``ORDERS`` there.
+        if name not in tables or name.lower() in {cte.lower() for cte in ctes_in_scope(table)}:
+            continue
+        table.set("alias", table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name)))
+        arguments = [exp.Placeholder(this=p) for p in parameters[name]]
+        table.set("this", exp.Anonymous(this=files_macro(name), expressions=arguments))
+        read.add(name)
+    return to_duckdb(tree), {name: names for name, names in parameters.items() if name in read}
 
 
 @functools.lru_cache(maxsize=256)

@@ -273,9 +273,13 @@ def run_planned(
 def run_on(
     engine: Any, sql: str, params: dict[str, Any], days: Mapping[str, Collection[str]] | None = None
 ) -> pd.DataFrame:
-    """:func:`run_planned` on an engine, without a range: ``params`` are all the values."""
+    """:func:`run_planned` on an engine, without a range: ``params`` are all the values.
+    The engine's ``frame`` where it has one: the rows without the measures ``run`` takes."""
     used = set(PLACEHOLDER.findall(sql))  # our own SQL: no ``::`` casts, no ``:`` in strings
     values = {k: v for k, v in params.items() if k in used}
+    rows = getattr(engine, "frame", None)
+    if callable(rows):
+        return rows(sql, values, days=days) if days and "days" in _parameters(rows) else rows(sql, values)
     if days and "days" in _parameters(engine.run):
         return engine.run(sql, values, days=days).frame
     return engine.run(sql, values).frame

@@ -44,9 +44,9 @@ def _recording(engine: DuckDBEngine, monkeypatch) -> list:
     seen: list = []
     execute = engine._execute
 
-    def recorded(sql, values, names=None, days=None):
+    def recorded(sql, values, names, days=None, **options):
         seen.append(None if days is None else {name: set(chosen) for name, chosen in days.items()})
-        return execute(sql, values, names, days)
+        return execute(sql, values, names, days, **options)
 
     monkeypatch.setattr(engine, "_execute", recorded)
     return seen

@@ -1,5 +1,5 @@
 """A rollup table read for given days (``run(..., days=)``) reads each day's one file by
-its path (app/engines/duckdb_engine.py ``_day_view``): the same rows as the whole table's
+its path (app/engines/duckdb_engine.py ``_day_files``): the same rows as the whole table's
 view over those days, nothing for a day without its file, and the whole table's view past
 ROLLUP_PATHS_UP_TO days."""
 
@@ -65,13 +65,40 @@ def test_a_day_whose_file_is_gone_reads_as_no_rows(rolled_lake, duckdb_extension
 
 def test_past_the_limit_the_whole_table_s_view_reads_them(rolled_lake, duckdb_extensions, monkeypatch):
     engine = DuckDBEngine(rolled_lake, extension_directory=duckdb_extensions)
-    assert engine._day_view("overview_hourly", DAYS) is not None
+    assert engine._day_files("overview_hourly", DAYS) is not None
     monkeypatch.setattr(duckdb_engine, "ROLLUP_PATHS_UP_TO", len(DAYS) - 1)
-    assert engine._day_view("overview_hourly", DAYS) is None
+    assert engine._day_files("overview_hourly", DAYS) is None
     # Days without a folder do not count toward the limit.
     early = [str(FIXTURE_END - timedelta(days=k)) for k in range(30, 40)]
-    assert engine._day_view("overview_hourly", early + DAYS[1:]) is not None
+    assert engine._day_files("overview_hourly", early + DAYS[1:]) is not None
     whole = _rows(engine, "overview_hourly", None, DAYS)
     pd.testing.assert_frame_equal(_rows(engine, "overview_hourly", DAYS, DAYS), whole)
     # A raw table has no such limit: it reads its days' folders.
-    assert engine._day_view("orders", DAYS) is not None
+    assert engine._day_files("orders", DAYS) is not None
+
+
+@pytest.mark.parametrize("table", ["events_hourly", "overview_hourly", "events", "orders"])
+def test_only_the_days_given_are_read_under_the_table_s_name_or_alias(rolled_lake, duckdb_extensions, table):
+    """``days`` is the caller's promise, so a day left out of it is not read even where
+    the query's filter admits it: the rows come from the days' files alone, by path or by
+    folder, under the table's name, its alias, and not where a CTE takes the name."""
+    engine = DuckDBEngine(rolled_lake, extension_directory=duckdb_extensions)
+    engine._prune_by_filters = False
+
+    def count(sql: str, days: list[str] | None) -> int:
+        got = engine.frame(sql, {}, days=None if days is None else {table: days})
+        assert got.equals(engine.run(sql, {}, days=None if days is None else {table: days}).frame)
+        return int(got.iloc[0, 0])
+
+    per_day = {day: count(f"SELECT count(*) FROM {table} WHERE dt = '{day}'", None) for day in DAYS}
+    assert all(n > 0 for n in per_day.values()) or table == "shipment_leads"
+    assert count(f"SELECT count(*) FROM {table}", DAYS[1:]) == per_day[DAYS[1]] + per_day[DAYS[2]]
+    assert (
+        count(f"SELECT count(*) FROM verticals.{table} AS t WHERE t.dt >= '{DAYS[0]}'", DAYS[:1])
+        == (per_day[DAYS[0]])
+    )
+    assert count(f"SELECT count(*) FROM {table}", []) == 0
+    # A CTE named as the table (in another case: DuckDB's names are case-insensitive) is
+    # the CTE's rows; the table inside it reads its given days.
+    shadowed = f"WITH {table.upper()} AS (SELECT * FROM {table}) SELECT count(*) FROM {table}"
+    assert count(shadowed, DAYS[2:]) == per_day[DAYS[2]]

@@ -110,6 +110,10 @@ class RecordingEngine(DuckDBEngine):
         self.sent.append(sql)
         return super().run(sql, params, **kwargs)
 
+    def frame(self, sql, params=None, **kwargs):
+        self.sent.append(sql)
+        return super().frame(sql, params, **kwargs)
+
 
 DAILY_FRAMES = (analytics_data.daily_orders, analytics_data.daily_demand)
 
