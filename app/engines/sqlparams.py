@@ -92,9 +92,10 @@ def placeholders(tree: exp.Expr) -> list[str]:
     return names
 
 
-def check_params(tree: exp.Expr, params: Mapping[str, Any]) -> None:
-    """Every placeholder has a value and every value has a placeholder."""
-    wanted = placeholders(tree)
+def check_params(tree: exp.Expr | Sequence[str], params: Mapping[str, Any]) -> None:
+    """Every placeholder has a value and every value has a placeholder. ``tree``: the
+    query, or its :func:`placeholders` when the caller has them."""
+    wanted = placeholders(tree) if isinstance(tree, exp.Expr) else list(tree)
     missing = [n for n in wanted if n not in params]
     if missing:
         raise QueryError(f"missing value for parameter {', '.join(':' + n for n in missing)}")
