@@ -713,8 +713,10 @@ def _day_filters(sql: str) -> dict[str, tuple[DayFilter, ...]]:
 
 
 def _free_name(name: str, taken: Collection[str]) -> str:
-    """``name``, or it with underscores before it, that no parameter of ``taken`` has."""
-    while name in taken:
+    """``name``, or it with underscores before it, that no parameter of ``taken`` has in any
+    case: DuckDB's parameter names are case-insensitive (``$FILES_ORDERS`` is ``$files_orders``)."""
+    folded = {t.lower() for t in taken}
+    while name.lower() in folded:
         name = "_" + name
     return name
 

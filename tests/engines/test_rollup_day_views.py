@@ -101,3 +101,21 @@ def test_only_the_days_given_are_read_under_the_table_s_name_or_alias(rolled_lak
     # the CTE's rows; the table inside it reads its given days.
     shadowed = f"WITH {table.upper()} AS (SELECT * FROM {table}) SELECT count(*) FROM {table}"
     assert count(shadowed, DAYS[2:]) == per_day[DAYS[2]]
+
+
+@pytest.mark.parametrize("table", ["orders", "events"])
+@pytest.mark.parametrize("case", [str.lower, str.upper, str.title])
+def test_a_placeholder_named_as_the_files_macro_s_parameter_keeps_its_value(
+    rolled_lake, duckdb_extensions, table, case
+):
+    """The files macro's file lists take names no placeholder of the query has, in any case:
+    DuckDB's parameter names are case-insensitive, so ``$FILES_ORDERS`` is ``$files_orders``."""
+    engine = DuckDBEngine(rolled_lake, extension_directory=duckdb_extensions)
+    engine._prune_by_filters = False
+    whole = engine.frame(f"SELECT count(*) FROM {table} WHERE dt = :day", {"day": DAYS[1]})
+    assert int(whole.iloc[0, 0]) > 0
+    for kind in ("files", "long_files"):
+        name = case(f"{kind}_{table}")
+        sql = f"SELECT count(*) FROM {table} WHERE dt = :{name}"
+        got = engine.frame(sql, {name: DAYS[1]}, days={table: DAYS[1:]})
+        assert got.equals(whole), name
