@@ -74,10 +74,22 @@ def initial_values(query: SavedQuery, today: date) -> dict[str, Any]:
 
 def range_options(param: Param, today: date) -> list[str]:
     """The relative ranges to offer for a date-range parameter: its own default phrase
-    first (when it is one, e.g. "last 14 days"), then RANGE_PRESETS."""
+    first (when it is one, e.g. "last 14 days"), then RANGE_PRESETS; only those the
+    parameter takes on ``today`` (no longer than its ``max_days``), so that no choice
+    offered is refused when run."""
     phrase = " ".join(str(param.default).lower().split())
     own = [phrase] if relative_range(phrase, today) is not None else []
-    return list(dict.fromkeys([*own, *RANGE_PRESETS]))
+    return [
+        option
+        for option in dict.fromkeys([*own, *RANGE_PRESETS])
+        if not param.max_days or _range_days(option, today) <= param.max_days
+    ]
+
+
+def _range_days(phrase: str, today: date) -> int:
+    days = relative_range(phrase, today)
+    assert days is not None, phrase  # RANGE_PRESETS and ``own`` are relative ranges
+    return days.days
 
 
 def run_saved_query(ctx: Context, name: str, raw: Mapping[str, Any], today: date) -> QueryRun:

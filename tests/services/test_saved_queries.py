@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from app.catalog import load_catalog
+from app.catalog import load_catalog, resolve_params
 from app.services import saved_queries
 
 
@@ -26,6 +26,20 @@ def test_range_options_offer_the_default_phrase_first():
     options = saved_queries.range_options(param, date(2026, 11, 25))
     assert options[0] == " ".join(str(param.default).lower().split())
     assert len(options) == len(set(options))
+
+
+@pytest.mark.parametrize("today", [date(2026, 1, 1), date(2026, 3, 31), date(2026, 12, 5), date(2028, 2, 29)])
+def test_every_range_offered_is_taken_when_run(today):
+    """A query that reads at most N days offers no range longer than that (event_rate_by_source
+    takes 31 days; "last 90 days" and, late in a year, "year to date" would be refused)."""
+    for query in load_catalog().values():
+        for param in (p for p in query.params if p.type == "daterange"):
+            options = saved_queries.range_options(param, today)
+            assert options, (query.name, param.name)
+            for option in options:
+                resolve_params(query, {param.name: option}, today)  # raises ParamError if refused
+    limited = next(p for p in load_catalog()["event_rate_by_source"].params if p.type == "daterange")
+    assert limited.max_days == 31 and "last 90 days" not in saved_queries.range_options(limited, today)
 
 
 @pytest.mark.parametrize(
