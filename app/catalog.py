@@ -199,7 +199,11 @@ def _as_range(raw: Any, today: date) -> DateRange:
         return DateRange(*(_range_end(v) for v in raw))
     text = str(raw)
     if ".." in text:
-        return DateRange(*(_range_end(part) for part in text.split("..", 1)))
+        try:
+            return DateRange(*(_range_end(part) for part in text.split("..", 1)))
+        except ParamError:  # name what was typed, not the half of it that failed
+            example = "FIRST..LAST, e.g. 2026-11-01..2026-11-30"
+            raise ParamError(f"{text!r} is not a date range ({example})") from None
     single = _iso_date(text)
     value = DateRange(single, single) if single else relative_range(text, today)
     if value is None:

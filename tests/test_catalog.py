@@ -141,6 +141,10 @@ def test_values(query, name, raw, expected):
         pytest.param("period", "last week-ish", "is not a date range", id="unknown-phrase"),
         pytest.param("period", "2026-02-30", "is not a date range", id="impossible-date"),
         pytest.param("period", "last 0 days", "is not a date range", id="zero-days"),
+        pytest.param(  # the whole value named, not the empty half before ".."
+            "period", "../../etc/passwd", "'../../etc/passwd' is not a date range", id="path-with-dots"
+        ),
+        pytest.param("period", "2026-03-01..soon", "'2026-03-01..soon' is not a date range", id="bad-end"),
         pytest.param("regions", "east,mars", "'mars' is not a choice", id="bad-choice"),
         pytest.param("regions", " , ", "nothing was chosen", id="empty"),
         pytest.param("top_n", "0", "less than 1", id="below-min"),
