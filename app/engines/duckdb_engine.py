@@ -47,7 +47,6 @@ from app.engines.day_filters import DayFilter, day_filters
 from app.engines.sqlparams import (
     check_params,
     check_tables,
-    ctes_in_scope,
     expand_in_lists,
     lake_tables,
     parse_query,
@@ -683,7 +682,7 @@ def _by_files(sql: str, tables: frozenset[str]) -> tuple[str, dict[str, tuple[st
     """:func:`_prepared`'s DuckDB text with every reference to one of ``tables`` reading its
     files macro (:func:`files_macro_sql`) under the table's name (or its own alias), and
     the macro's parameter names for each table so read (not one whose every reference names
-    a CTE): names none of the query's placeholders has."""
+    a CTE): names none of the query's placeholders has, in any case."""
     tree = _without_qualifiers(_prepared(sql)[0])  # a copy
     taken = set(_placeholders(sql))
     parameters: dict[str, tuple[str, ...]] = {}
@@ -693,9 +692,8 @@ def _by_files(sql: str, tables: frozenset[str]) -> tuple[str, dict[str, tuple[st
         taken.update(parameters[name])
     read: set[str] = set()
     for table in lake_tables(tree):
-        name = table.name
-        # DuckDB's names are case-insensitive: ``orders`` may name a CTE ``ORDERS`` there.
-        if name not in tables or name.lower() in {cte.lower() for cte in ctes_in_scope(table)}:
+        name = table.name  # a CTE's name is no lake table (parse_query folds both to lower case)
+        if name not in tables:
             continue
         table.set("alias", table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name)))
         arguments = [exp.Placeholder(this=p) for p in parameters[name]]

@@ -78,6 +78,26 @@ def parse_query(sql: str) -> exp.Query:
     for node in tree.walk():
         if isinstance(node, _WRITES):
             raise QueryError(f"only SELECT queries are allowed; found {_statement_kind(node)}")
+    return _names_folded(tree)
+
+
+def _names_folded(tree: exp.Query) -> exp.Query:
+    """The query with its table, CTE and alias names (and the qualifiers that name them) in
+    lower case: Athena's names are case-insensitive, quoted or not (Trino folds them), so
+    ``FROM "Orders" AS O`` reads ``orders`` and a CTE ``X`` is ``x``. Column names are kept:
+    they name the result's columns."""
+    for node in list(tree.walk()):
+        if isinstance(node, exp.Table):
+            names = [node.args.get(key) for key in ("this", "db", "catalog")]
+        elif isinstance(node, exp.TableAlias):
+            names = [node.args.get("this")]
+        elif isinstance(node, exp.Column):
+            names = [node.args.get(key) for key in ("table", "db", "catalog")]
+        else:
+            continue
+        for name in names:
+            if isinstance(name, exp.Identifier) and name.this != name.this.lower():
+                name.set("this", name.this.lower())
     return tree
 
 

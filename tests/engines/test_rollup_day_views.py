@@ -119,3 +119,16 @@ def test_a_placeholder_named_as_the_files_macro_s_parameter_keeps_its_value(
         sql = f"SELECT count(*) FROM {table} WHERE dt = :{name}"
         got = engine.frame(sql, {name: DAYS[1]}, days={table: DAYS[1:]})
         assert got.equals(whole), name
+
+
+def test_a_table_named_in_any_case_is_the_table(rolled_lake, duckdb_extensions):
+    """``FROM ORDERS`` and ``FROM "Orders"`` read ``orders``, as Athena reads them, whole or
+    for given days."""
+    engine = DuckDBEngine(rolled_lake, extension_directory=duckdb_extensions)
+    since = {"first": DAYS[0]}
+    expected = int(engine.frame("SELECT count(*) FROM orders WHERE dt >= :first", since).iloc[0, 0])
+    assert expected > 0
+    for written in ("ORDERS", '"Orders"', "Verticals.Orders AS O"):
+        sql = f"SELECT count(*) FROM {written} WHERE dt >= :first"
+        assert int(engine.frame(sql, since).iloc[0, 0]) == expected, written
+        assert int(engine.frame(sql, since, days={"orders": DAYS}).iloc[0, 0]) == expected, written

@@ -150,10 +150,21 @@ def test_check_tables_rejects(sql, message):
         pytest.param("WITH a AS (SELECT 1) SELECT * FROM a UNION ALL SELECT * FROM a", id="union"),
         pytest.param("SELECT * FROM (WITH a AS (SELECT 1) SELECT * FROM a) q, orders", id="subquery-cte"),
         pytest.param("SELECT * FROM verticals.orders", id="qualified-lake-table"),
+        pytest.param('SELECT O.amount FROM Verticals."ORDERS" AS O', id="table-name-in-any-case"),
+        pytest.param("WITH X AS (SELECT 1) SELECT * FROM x, Orders", id="cte-name-in-any-case"),
     ],
 )
 def test_check_tables_allows_ctes_in_scope_and_lake_tables(sql):
     check_tables(parse_query(sql), {"orders"})
+
+
+def test_names_are_folded_as_athena_folds_them_columns_kept():
+    """Athena (Trino) folds table, CTE and alias names to lower case, quoted or not; the
+    column names stay as written (they name the result's columns)."""
+    tree = parse_query('WITH X AS (SELECT O.Amount FROM Verticals."ORDERS" AS O) SELECT x.Amount FROM X')
+    assert tree.sql(dialect="athena") == (
+        'WITH x AS (SELECT o.Amount FROM verticals."orders" AS o) SELECT x.Amount FROM x'
+    )
 
 
 def test_lake_tables_leave_out_only_the_ctes_in_scope():
