@@ -22,26 +22,30 @@ def _print_progress(done: int, total: int, events: int) -> None:
 
 
 def cmd_demo_seed(args: argparse.Namespace) -> int:
-    from app.demo.seed import lake_is_seeded, seed_lake
+    from app.demo.seed import SeedRefused, lake_is_seeded, seed_lake
 
     if args.backend == "aws":
         from app.cli.demo_aws import cmd_demo_seed_aws
 
         return cmd_demo_seed_aws(args, _print_progress)
-    if args.force or args.stack or args.region or args.profile:
-        raise CliError("--force, --stack, --region and --profile are for --backend aws")
+    if args.stack or args.region or args.profile:
+        raise CliError("--stack, --region and --profile are for --backend aws")
     lake = resolve_lake(args)
     if args.if_empty and lake_is_seeded(lake):
         print(f"lake already seeded at {lake}")
         return 0
-    report = seed_lake(
-        lake,
-        days=args.days,
-        events_per_day=args.events_per_day,
-        seed=args.seed,
-        end=args.end,
-        progress=None if args.quiet else _print_progress,
-    )
+    try:
+        report = seed_lake(
+            lake,
+            days=args.days,
+            events_per_day=args.events_per_day,
+            seed=args.seed,
+            end=args.end,
+            force=args.force,
+            progress=None if args.quiet else _print_progress,
+        )
+    except SeedRefused as refused:
+        raise CliError(str(refused)) from None
     rate = report.events / report.seconds if report.seconds else 0
     print(
         f"seeded {report.events:,} events over {report.days} days into {lake} "
@@ -70,7 +74,8 @@ def add_demo_commands(commands: argparse._SubParsersAction) -> None:
     seed.add_argument(
         "--force",
         action="store_true",
-        help="aws: write into a lake that holds data, replacing the days seeded (other days are kept)",
+        help="replace the data there: local, the lake and the bus's state beside it; aws, the days "
+        "seeded (other days are kept)",
     )
     seed.add_argument("--stack", default=None, help="aws: stack name (default: VERTICALS_STACK)")
     seed.add_argument("--region", default=None, help="aws: AWS region (default: VERTICALS_REGION)")

@@ -63,7 +63,8 @@ def _print_upload(table: str, done: int, total: int, rows: int) -> None:
 
 
 def cmd_demo_seed_aws(args: argparse.Namespace, simulate_progress: Callable[[int, int, int], None]) -> int:
-    from app.demo.seed_aws import SeedRefused, seed_aws
+    from app.demo.seed import SeedRefused
+    from app.demo.seed_aws import seed_aws
 
     if args.lake is not None:
         raise CliError("--lake is for the local backend; --backend aws writes the stack's lake")

@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from app.aws.errors import AwsError
 from app.aws.session import client
-from app.demo.seed import Progress, seed_lake
+from app.demo.seed import Progress, SeedRefused, seed_lake
 from app.lake.paths import encode_value
 from app.lake.tables import TABLES, Table
 
@@ -46,10 +46,6 @@ UploadProgress = Callable[[str, int, int, int], None]
 Parts = list[tuple[dict[str, str], list[Path]]]  # ({partition key: value}, files) of each partition
 
 DAYS_PER_WRITE = 31  # one wr.s3.to_parquet call per table and month: bounded memory for a year
-
-
-class SeedRefused(Exception):
-    """The lake already holds data and neither ``force`` nor ``if_empty`` was given."""
 
 
 @dataclass(frozen=True)

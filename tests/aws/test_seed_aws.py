@@ -174,5 +174,5 @@ def test_no_credentials_is_one_sentence(monkeypatch, capsys):
 def test_local_only_and_aws_only_options_are_refused(capsys):
     assert main(["demo", "seed", "--backend", "aws", "--stack", "s", "--lake", "/tmp/x"]) == 2
     assert "--lake is for the local backend" in capsys.readouterr().err
-    assert main(["demo", "seed", "--force", "--days", "1"]) == 2
+    assert main(["demo", "seed", "--region", "eu-west-1", "--days", "1"]) == 2
     assert "for --backend aws" in capsys.readouterr().err
