@@ -100,11 +100,14 @@ def find_sql(query: EventQuery, wide: bool = False) -> tuple[str, dict[str, str]
             filters += f"\n  AND {column} IN {placeholders}"
             params.update(bound)
     if query.text.strip():
+        # In any case: ids are written in lower case, order ids in upper, a word in the
+        # detail either way. The order id is read from the JSON too: `detail` holds it escaped
+        # where it has a quote, a backslash or (as JSON is often written) a non-ASCII letter.
         filters += (
-            "\n  AND (id = :text OR json_extract_scalar(detail, '$.order_id') = :text"
-            " OR strpos(detail, :text) > 0)"
+            "\n  AND (lower(id) = :text OR lower(json_extract_scalar(detail, '$.order_id')) = :text"
+            " OR strpos(lower(detail), :text) > 0)"
         )
-        params["text"] = query.text.strip()[:TEXT_MAX]
+        params["text"] = query.text.strip()[:TEXT_MAX].lower()
     sql = FIND_SQL.replace("{wide}", f", {WIDE}" if wide else "").replace("{filters}", filters)
     return sql.replace("{limit}", str(row_limit(query))), params
 

@@ -10,6 +10,7 @@ days in three time zones) over the small seeded lake, compared frame for frame.
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import re
 from datetime import timedelta
@@ -156,3 +157,35 @@ def test_windows_cover_the_range_once_newest_first():
     assert windows[0].dt_from == NOW.date().isoformat()
     assert windows[1].dt_from == (NOW.date() - timedelta(days=2)).isoformat()
     assert len(windows) == 5  # 12 hours, 2, 4, 8 days, then the 5 days 17 hours left of 16
+
+
+def test_the_text_is_found_in_any_case(engine):
+    """An event id pasted in capitals, an order id typed in lower case, a word of the detail
+    in either: each finds what the text in its own case finds, and the rows a plain
+    case-blind look at the same events picks (id equal, or the text inside the detail)."""
+    rnd = random.Random(20261207)
+    ctx = context(Recording(engine))
+    rng = TimeRange(NOW - timedelta(days=3), NOW, CUSTOM, "3 days")
+    every = engine.run(
+        "SELECT id, detail FROM events WHERE dt BETWEEN :a AND :b AND time >= :s AND time < :e",
+        {"a": rng.dt_from, "b": rng.dt_to, "s": rng.start, "e": rng.end},
+    ).frame
+    texts = []
+    for _, row in every.sample(frac=1.0, random_state=rnd.randrange(1 << 30)).iterrows():
+        fields = json.loads(row["detail"])
+        words = [v for k, v in fields.items() if isinstance(v, str) and not k.endswith("_id") and v.isalpha()]
+        if "order_id" in fields and words:
+            texts = [row["id"], fields["order_id"], words[0]]
+            break
+    assert texts, "the lake has events with an order id and a word in their detail"
+    for text in texts:
+        as_written = explorer.find_events(ctx, rng, explorer.EventQuery(text=text))
+        for other in {text.upper(), text.lower(), text.swapcase()}:
+            found = explorer.find_events(ctx, rng, explorer.EventQuery(text=other))
+            pd.testing.assert_frame_equal(found, as_written, obj=f"{other!r} against {text!r}")
+        wanted = every[
+            (every["id"].str.lower() == text.lower())
+            | every["detail"].str.lower().str.contains(text.lower(), regex=False)
+        ]
+        assert len(as_written) == min(len(wanted), explorer.MAX_ROWS) > 0
+        assert set(as_written["id"]) <= set(wanted["id"])
