@@ -7,35 +7,9 @@ from plotly.subplots import make_subplots
 from app import ui
 from app.services import overview
 
-view = ui.view()
-ui.page_header(
-    "Overview",
-    "One figure per department; the change is against the previous period of equal length",
-    view.range,
-)
 
-result = ui.load(overview.department_overview, view.ctx, view.range, what="the department KPIs")
-if result is not None and result.is_empty:
-    ui.empty_state()
-elif result is not None:
-    ui.kpi_row(
-        [
-            ui.Figure(
-                label=kpi.spec.label,
-                kicker=kpi.spec.department,
-                value=overview.format_value(kpi.value, kpi.spec.unit),
-                delta=overview.format_change(kpi),
-                inverse=not kpi.spec.higher_is_better,
-                # Two lines in every card, so the cards line up.
-                caption=f"{overview.format_detail(kpi) or '&nbsp;'}  \n"
-                f"before: {overview.format_value(kpi.previous, kpi.spec.unit)}",
-                trend=kpi.trend.fillna(0).tolist(),
-            )
-            for kpi in result.kpis
-        ]
-    )
-
-    st.subheader("Day by day, against the previous period")
+def daily_charts(result: overview.Overview) -> None:
+    """Each KPI's whole days, this period against the previous one, side by side."""
     figure = make_subplots(
         rows=2,
         cols=4,
@@ -69,3 +43,42 @@ elif result is not None:
         )
     figure.update_xaxes(title_text="day of the period", row=2)
     ui.chart(figure, height=520)
+
+
+view = ui.view()
+ui.page_header(
+    "Overview",
+    "One figure per department; the change is against the previous period of equal length",
+    view.range,
+)
+
+result = ui.load(overview.department_overview, view.ctx, view.range, what="the department KPIs")
+if result is not None and result.is_empty:
+    ui.empty_state()
+elif result is not None:
+    ui.kpi_row(
+        [
+            ui.Figure(
+                label=kpi.spec.label,
+                kicker=kpi.spec.department,
+                value=overview.format_value(kpi.value, kpi.spec.unit),
+                delta=overview.format_change(kpi),
+                inverse=not kpi.spec.higher_is_better,
+                # Two lines in every card, so the cards line up.
+                caption=f"{overview.format_detail(kpi) or '&nbsp;'}  \n"
+                f"before: {overview.format_value(kpi.previous, kpi.spec.unit)}",
+                trend=kpi.trend.fillna(0).tolist(),
+            )
+            for kpi in result.kpis
+        ]
+    )
+
+    st.subheader("Day by day, against the previous period")
+    if result.daily["value"].isna().all():  # a series shows whole days only
+        st.info(
+            "This range holds no whole day to draw day by day: choose a range of a few days or "
+            "more (such as Last 7 days) to see each department's days against the period before.",
+            icon=":material/calendar_month:",
+        )
+    else:
+        daily_charts(result)

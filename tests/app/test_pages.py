@@ -51,6 +51,17 @@ def test_overview_shows_a_kpi_per_department_with_its_change():
     assert len(figure["data"]) == 16  # 8 KPIs x (this, previous)
 
 
+def test_overview_over_24_hours_says_why_it_draws_no_day_instead_of_empty_charts():
+    at = open_app({"range": "24h"})
+    assert_clean(at)
+    assert all(value != "—" for value in metrics(at).values())  # the figures are there
+    assert "no whole day" in " ".join(i.value for i in at.info)
+    assert not charts(at)  # empty axes were drawn before
+    week = open_app({"range": "7d"})
+    assert not any("no whole day" in i.value for i in week.info)
+    assert chart_with_trace(week, "this period")
+
+
 def test_overview_compares_against_the_previous_period():
     at = open_app({"range": "7d"})
     assert_clean(at)
