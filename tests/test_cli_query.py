@@ -172,3 +172,16 @@ def test_params_with_equals_signs_in_the_value():
     }
     with pytest.raises(UsageError):
         parse_param_args(["=x"])
+
+
+def test_show_sql_prints_the_query_and_its_values_on_stderr_only(capsys, lake):
+    argv = ["query", "run", "late_deliveries", "--lake", str(lake), "--today", str(FIXTURE_END)]
+    argv += ["--param", "regions=east,west", "--format", "csv"]
+    code, plain_out, plain_err = run(capsys, *argv)
+    assert code == 0 and "SELECT" not in plain_err
+    code, out, err = run(capsys, *argv, "--show-sql")
+    assert code == 0 and out == plain_out  # the data on stdout is unchanged
+    sql, values = err.split("-- parameters:\n")
+    assert sql.lstrip().upper().startswith("SELECT") and ":period_start" in sql and ":regions" in sql
+    assert "--   regions = ['east', 'west']" in values.splitlines()
+    assert f"--   period_end = '{FIXTURE_END}'" in values.splitlines()

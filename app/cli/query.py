@@ -74,6 +74,9 @@ def add_query_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--max-rows", type=positive_int, default=200, help="table format: rows shown (default 200)"
     )
+    run.add_argument(
+        "--show-sql", action="store_true", help="print the query's Athena SQL and its parameters (on stderr)"
+    )
     lake_argument(run)
     run.set_defaults(handler=cmd_query_run)
 
@@ -105,6 +108,8 @@ def _run(args: argparse.Namespace) -> None:
     today = args.today or clock.today()
     sql, params = bind(query, resolve_params(query, raw, today))
     result = _engine(lake).run(sql, params)
+    if args.show_sql:
+        print(format_sql(sql, params), file=sys.stderr)
     print(format_result(result, args.format, query=query.name, params=params, max_rows=args.max_rows))
     if args.format == "csv":
         print(format_figures(result), file=sys.stderr)
@@ -195,6 +200,12 @@ def format_result(result: QueryResult, fmt: str, *, query: str, params: dict[str
         f"\n… {result.rows - max_rows} more rows (use --format csv for all)" if result.rows > max_rows else ""
     )
     return f"{shown}{more}\n\n{format_figures(result)}"
+
+
+def format_sql(sql: str, params: dict[str, Any]) -> str:
+    """The query's Athena SQL (``:name`` placeholders, lists expanded), then each value bound."""
+    values = "\n".join(f"--   {name} = {value!r}" for name, value in sorted(params.items()))
+    return f"{sql.strip()}\n-- parameters:\n{values}" if params else sql.strip()
 
 
 def figures(result: QueryResult) -> dict[str, Any]:
