@@ -404,7 +404,8 @@ def dead_letters_section() -> None:
         st.rerun()
     show_report()
     if letters.empty:
-        st.success("The dead-letter queues are empty: every failed delivery was retried successfully.")
+        # Empty says nothing of how: letters may have been redriven, or removed by hand.
+        st.success("The dead-letter queues are empty: no failed delivery is waiting to be redriven.")
         return
     st.dataframe(
         delivery.dlq_summary(letters, depth),
