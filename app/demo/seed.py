@@ -178,4 +178,11 @@ def seed_lake(
 
 
 def lake_is_seeded(lake: Path) -> bool:
-    return (Path(lake).parent / "ground_truth.json").exists() and any((Path(lake) / "events").glob("dt=*"))
+    """Seeded to the end: events, the truth beside them, and no seed under way or stopped
+    half way (whose ``ground_truth.json`` may be an earlier seed's)."""
+    lake = Path(lake)
+    return (
+        (lake.parent / "ground_truth.json").exists()
+        and not (lake / SEEDING).exists()
+        and any((lake / "events").glob("dt=*"))
+    )

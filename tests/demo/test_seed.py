@@ -72,7 +72,10 @@ def test_a_seed_stopped_half_way_is_redone_without_force(tmp_path):
     (lake / SEEDING).touch()  # what a seed killed before its end leaves
     (tmp_path / "bus" / "dlq").mkdir(parents=True)
     check_replaceable(lake)  # no SeedRefused
+    (tmp_path / "ground_truth.json").write_text("{}")  # an earlier seed's
+    assert not lake_is_seeded(lake)  # `make run` (--if-empty) seeds it again
     (lake / SEEDING).unlink()
+    assert lake_is_seeded(lake)
     with pytest.raises(SeedRefused, match="--force"):
         check_replaceable(lake)
 
