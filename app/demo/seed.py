@@ -11,8 +11,15 @@ Seeding a fresh lake deletes the lake folder and the local bus's state beside it
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
+import os
+import re
 import shutil
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -23,7 +30,10 @@ from app.bus.definition import BusDefinition, load_definition
 from app.bus.local import LocalBus
 from app.demo.enterprise import DemoConfig, Enterprise, write_ground_truth
 from app.events import format_time
-from app.lake.rollups import ROLLUP_TABLES, refresh_rollups
+from app.lake.metric_rollups import METRICS_DIR
+from app.lake.metric_rollups import ROLLUP_DIR as METRIC_ROLLUPS
+from app.lake.paths import QUARANTINE
+from app.lake.rollups import ROLLUP_TABLES, STATE, refresh_rollups
 from app.lake.tables import TABLES
 
 Progress = Callable[[int, int, int], None]  # (days done, days total, events so far)
@@ -48,6 +58,7 @@ def demo_transport(enterprise: Enterprise, definition: BusDefinition):
 
 
 SEEDING = "_seeding"  # in the lake while it is seeded: a seed stopped half way may be redone
+TRUTH = "ground_truth.json"  # beside the lake (its parent folder)
 
 
 class SeedRefused(Exception):
@@ -74,49 +85,149 @@ BUS_STATE = frozenset(
         "logs",
     }
 )
+# The files the bus writes inside them (queues, logs and archives are JSON lines; locks and
+# work files beside them).
+BUS_FILE = re.compile(r".+\.(json|jsonl|lock|tmp)")
+# A lake's own files: Parquet, and the hidden work files of its writers (app/lake: writer,
+# compaction, rollups).
+LAKE_FILE = re.compile(r"[^.].*\.parquet|\..+\.(tmp|compact|compact\.json)")
+ROLLUP_STATE_FILE = re.compile(r"\.lock|version|\..+\.tmp")  # in <lake>/_rollups
+PARTITIONED = frozenset({*TABLES, *ROLLUP_TABLES, METRICS_DIR, METRIC_ROLLUPS})
 
 
-def _entries(folder: Path) -> list[str]:
-    if folder.exists() and not folder.is_dir():
-        raise SeedRefused(f"{folder} is a file where a folder goes: move it, or give --lake another folder")
+def _lake_stranger(lake: Path) -> Path | None:
+    """The first entry under ``lake`` that a lake does not hold (None: all are its own):
+    table folders of ``key=value`` partitions of Parquet and work files, the rollups' state,
+    the quarantine (the lake's own files, moved aside) and the seed's marker."""
+    for top in sorted(lake.iterdir()):
+        if top.name == SEEDING and top.is_file():
+            continue
+        if top.name == QUARANTINE and top.is_dir():
+            continue
+        if top.name == STATE and top.is_dir():
+            stranger = _stranger(
+                top,
+                lambda f: bool(ROLLUP_STATE_FILE.fullmatch(f.name)) or "=" in f.name,
+                lambda d: d.name == "dirty",
+            )
+        elif top.name in PARTITIONED and top.is_dir():
+            stranger = _stranger(top, lambda f: bool(LAKE_FILE.fullmatch(f.name)), lambda d: "=" in d.name)
+        else:
+            return top
+        if stranger is not None:
+            return stranger
+    return None
+
+
+def _bus_stranger(bus: Path) -> Path | None:
+    """The first entry under ``bus`` that the local bus does not keep there (None: all are its own)."""
+    for top in sorted(bus.iterdir()):
+        if top.name not in BUS_STATE and not (
+            top.is_file() and top.name.startswith(".") and BUS_FILE.fullmatch(top.name)
+        ):
+            return top
+        if top.is_dir():
+            stranger = _stranger(top, lambda f: bool(BUS_FILE.fullmatch(f.name)), lambda d: True)
+            if stranger is not None:
+                return stranger
+    return None
+
+
+def _stranger(
+    folder: Path, file_ok: Callable[[Path], bool], folder_ok: Callable[[Path], bool]
+) -> Path | None:
+    """The first file or folder under ``folder`` that ``file_ok`` / ``folder_ok`` refuse
+    (anything that is neither, such as a link or a pipe, is refused too)."""
+    for root, folders, files in os.walk(folder):
+        for name in sorted(folders):
+            path = Path(root, name)
+            if path.is_symlink() or not folder_ok(path):
+                return path
+        for name in sorted(files):
+            path = Path(root, name)
+            if path.is_symlink() or not path.is_file() or not file_ok(path):
+                return path
+    return None
+
+
+def _folder(path: Path) -> bool:
+    """Whether ``path`` is a folder to look into (missing: no); a file there is refused."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        kind = "a link" if path.is_symlink() else "a file"
+        raise SeedRefused(f"{path} is {kind} where a folder goes: move it, or give --lake another folder")
+    return path.is_dir()
+
+
+def _truth_is_a_seeds(path: Path) -> bool:
+    """``ground_truth.json`` as :func:`write_ground_truth` writes it (or none there)."""
+    if not path.exists() and not path.is_symlink():
+        return True
     try:
-        return sorted(entry.name for entry in folder.iterdir())
-    except FileNotFoundError:
-        return []
-
-
-def _foreign(names: list[str], known: Callable[[str], bool]) -> str | None:
-    return next((name for name in names if not known(name)), None)
-
-
-def _is_lake_entry(name: str) -> bool:
-    """A lake table folder or the lake's own state (``_rollups``, ``_bus_metrics``, …)."""
-    return name in TABLES or name in ROLLUP_TABLES or name.startswith("_")
+        truth = json.loads(path.read_text()) if path.is_file() and not path.is_symlink() else None
+    except (OSError, ValueError):
+        return False
+    return isinstance(truth, dict) and {"seed", "days", "events_per_day", "start", "end"} <= truth.keys()
 
 
 def check_replaceable(lake: Path, *, force: bool = False) -> None:
     """Raise :class:`SeedRefused` unless a fresh seed may delete ``lake`` and the bus state
-    beside it: each missing or empty, or holding only a lake's or the bus's own entries,
-    and then only with ``force`` when they hold any (events, queues, a journal)."""
-    lake, bus = Path(lake), Path(lake).parent / "bus"
-    in_lake, in_bus = _entries(lake), _entries(bus)
-    stranger = _foreign(in_lake, _is_lake_entry)
+    beside it and write ``ground_truth.json`` there: each missing or empty, or holding only
+    what a lake, the bus or a seed writes (looked at file by file), and then only with
+    ``force`` when they hold any (events, queues, a journal) and the lake was not left by a
+    seed stopped half way."""
+    try:
+        _check_replaceable(Path(lake), force)
+    except OSError as error:  # a folder this user may not read: nothing is deleted
+        raise SeedRefused(
+            f"{error.filename or lake} cannot be read ({error.strerror}): give --lake a folder of your own"
+        ) from None
+
+
+def _check_replaceable(lake: Path, force: bool) -> None:
+    bus = lake.parent / "bus"
+    in_lake, in_bus = _folder(lake) and any(lake.iterdir()), _folder(bus) and any(bus.iterdir())
+    stranger = _lake_stranger(lake) if in_lake else None
     if stranger is not None:
         raise SeedRefused(
-            f"{lake} holds {stranger!r}, which is not part of a lake: give --lake a new or empty folder"
+            f"{lake} holds {str(stranger.relative_to(lake))!r}, which is not part of a lake: "
+            "give --lake a new or empty folder"
         )
-    stranger = _foreign(in_bus, BUS_STATE.__contains__)
+    stranger = _bus_stranger(bus) if in_bus else None
     if stranger is not None:
         raise SeedRefused(
-            f"{bus} (where the local bus keeps its state, beside the lake) holds {stranger!r}, "
-            "which is not the bus's: move it, or put the lake in another folder"
+            f"{bus} (where the local bus keeps its state, beside the lake) holds "
+            f"{str(stranger.relative_to(bus))!r}, which is not the bus's: move it, or put the lake in "
+            "another folder"
         )
-    interrupted = (lake / SEEDING).exists()  # a seed stopped half way: nothing else was there
+    truth = lake.parent / TRUTH
+    if not _truth_is_a_seeds(truth):
+        raise SeedRefused(
+            f"{truth} is not a seed's record of its simulated enterprise, and a seed writes its own "
+            "there: move it, or put the lake in another folder"
+        )
+    interrupted = (lake / SEEDING).is_file()  # a seed stopped half way
     if (in_lake or in_bus) and not (force or interrupted):
         raise SeedRefused(
             f"{lake} already holds a lake (or {bus} a bus's state): pass --force to replace them, "
             "or --if-empty to keep them"
         )
+
+
+@contextmanager
+def _only_seed(lake: Path) -> Iterator[None]:
+    """Hold the lake's seed lock for the whole seed: a second seed of the same lake is
+    refused while one runs, where it would delete the lake under it. The lock file is in
+    the temporary folder (named by the lake's path), so a refused seed leaves nothing."""
+    key = hashlib.sha256(str(lake.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"verticals-seed-{key}.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SeedRefused(f"another seed is writing {lake} now: wait for it to end") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def seed_lake(
@@ -133,15 +244,32 @@ def seed_lake(
     rollups: bool = True,
 ) -> SeedReport:
     """Publish ``days`` of the simulated enterprise into ``lake``; ``fresh``: into an empty
-    lake and bus, replacing any there only with ``force`` (:func:`check_replaceable`)."""
+    lake and bus, replacing any there only with ``force`` (:func:`check_replaceable`). One
+    seed of a lake at a time."""
     lake = Path(lake)
-    if fresh:
-        check_replaceable(lake, force=force)
-        for folder in (lake, lake.parent / "bus"):
-            shutil.rmtree(folder, ignore_errors=True)
-    lake.mkdir(parents=True, exist_ok=True)
-    if fresh:
-        (lake / SEEDING).touch()
+    with _only_seed(lake):
+        if fresh:
+            check_replaceable(lake, force=force)
+            for folder in (lake, lake.parent / "bus"):
+                shutil.rmtree(folder, ignore_errors=True)
+        lake.mkdir(parents=True, exist_ok=True)
+        if fresh:
+            (lake / SEEDING).touch()
+        report = _publish_history(lake, days, events_per_day, seed, end, definition, progress, rollups)
+        (lake / SEEDING).unlink(missing_ok=True)
+        return report
+
+
+def _publish_history(
+    lake: Path,
+    days: int,
+    events_per_day: int,
+    seed: int,
+    end: date | None,
+    definition: BusDefinition | None,
+    progress: Progress | None,
+    rollups: bool,
+) -> SeedReport:
     started, began = clock.now(), monotonic()
     definition = definition or load_definition()
     enterprise = Enterprise(DemoConfig(days=days, events_per_day=events_per_day, seed=seed, end=end))
@@ -173,7 +301,6 @@ def seed_lake(
     if rollups:  # every day closed by now: pages read them from rollups
         refresh_rollups(lake, now=started)
     write_ground_truth(enterprise, lake)
-    (lake / SEEDING).unlink(missing_ok=True)
     return SeedReport(days, total, monotonic() - began)
 
 

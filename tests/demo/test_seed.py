@@ -1,3 +1,7 @@
+import json
+import threading
+from pathlib import Path
+
 import pyarrow.dataset as ds
 import pytest
 
@@ -32,22 +36,33 @@ SMALL = ["--days", "1", "--events-per-day", "200", "--quiet"]
     ("where", "name"),
     [
         pytest.param("lake", "thesis.docx", id="a-document-in-the-lake-folder"),
-        pytest.param("lake", ".git", id="a-repository-in-the-lake-folder"),
+        pytest.param("lake", ".git/config", id="a-repository-in-the-lake-folder"),
         pytest.param("bus", "holiday.jpg", id="a-photo-in-the-bus-folder-beside"),
+        # Folders named as a lake's or the bus's, holding what they never write:
+        pytest.param("lake", "orders/invoice-2025-001.pdf", id="a-table-named-folder-of-invoices"),
+        pytest.param("lake", "events/dt=2026-01-01/.secret", id="a-hidden-file-in-a-partition"),
+        pytest.param("lake", "events/holidays/photo.parquet", id="a-folder-that-is-no-partition"),
+        pytest.param("lake", "_private/secret.txt", id="an-underscore-folder-of-the-user"),
+        pytest.param("lake", "_rollups/diary.txt", id="a-file-in-the-rollups-state"),
+        pytest.param("bus", "logs/mine.log", id="a-log-of-the-user-in-the-bus-logs"),
     ],
 )
 def test_a_folder_holding_what_is_not_a_lake_or_a_bus_is_refused_and_kept(tmp_path, capsys, where, name):
     from app.cli.main import main
 
     lake = tmp_path / "lake"
-    (tmp_path / where).mkdir()
-    (tmp_path / where / name).write_text("mine")
+    planted = tmp_path / where / name
+    planted.parent.mkdir(parents=True)
+    planted.write_text("mine")
+    before = sorted(tmp_path.rglob("*"))
     for force in ([], ["--force"]):
         assert main(["demo", "seed", "--lake", str(lake), *SMALL, *force]) == 2
         err = capsys.readouterr().err.strip()
-        assert err.startswith("error: ") and repr(name) in err and "\n" not in err
-        assert (tmp_path / where / name).read_text() == "mine"
-        assert not (lake / "events").exists()
+        assert err.startswith("error: ") and "\n" not in err
+        parts = name.split("/")  # the entry named: the planted file or a folder holding it
+        assert any(repr("/".join(parts[:n])) in err for n in range(1, len(parts) + 1)), err
+        assert planted.read_text() == "mine"
+        assert sorted(tmp_path.rglob("*")) == before  # nothing deleted, nothing seeded
 
 
 def test_a_seeded_lake_is_replaced_only_with_force(tmp_path, capsys):
@@ -66,13 +81,16 @@ def test_a_seeded_lake_is_replaced_only_with_force(tmp_path, capsys):
     assert sorted(p.name for p in (lake / "events").iterdir()) == days
 
 
+EARLIER_TRUTH = {"seed": 7, "days": 2, "events_per_day": 300, "start": "2026-12-05", "end": "2026-12-07"}
+
+
 def test_a_seed_stopped_half_way_is_redone_without_force(tmp_path):
     lake = tmp_path / "lake"
     (lake / "events" / "dt=2026-01-01").mkdir(parents=True)
     (lake / SEEDING).touch()  # what a seed killed before its end leaves
     (tmp_path / "bus" / "dlq").mkdir(parents=True)
     check_replaceable(lake)  # no SeedRefused
-    (tmp_path / "ground_truth.json").write_text("{}")  # an earlier seed's
+    (tmp_path / "ground_truth.json").write_text(json.dumps(EARLIER_TRUTH))  # an earlier seed's
     assert not lake_is_seeded(lake)  # `make run` (--if-empty) seeds it again
     (lake / SEEDING).unlink()
     assert lake_is_seeded(lake)
@@ -106,7 +124,6 @@ def test_every_file_the_bus_keeps_in_its_state_folder_is_known_to_the_seed():
     seed refuse a bus folder it made itself. The names the bus code writes there: every
     ``state_dir / "name"`` and every ``*.json`` / ``*.jsonl`` file name constant."""
     import re
-    from pathlib import Path
 
     import app.bus
 
@@ -117,3 +134,75 @@ def test_every_file_the_bus_keeps_in_its_state_folder_is_known_to_the_seed():
         names |= set(re.findall(r'^[A-Z_]+ = "([\w.-]+\.jsonl?)"', text, flags=re.MULTILINE))
     assert {"journal.jsonl", "dlq", "rules.json", "archives", "replays.json"} <= names  # it finds them
     assert names <= BUS_STATE, sorted(names - BUS_STATE)
+
+
+def test_a_seed_stopped_half_way_does_not_cover_what_is_not_a_lake(tmp_path):
+    lake = tmp_path / "lake"
+    (lake / "_private").mkdir(parents=True)
+    (lake / "_private" / "secret.txt").write_text("mine")
+    (lake / SEEDING).touch()
+    with pytest.raises(SeedRefused, match="_private"):
+        check_replaceable(lake, force=True)
+
+
+@pytest.mark.parametrize(
+    "truth",
+    [
+        pytest.param('{"my": "notes"}', id="a-json-file-of-the-user"),
+        pytest.param("not json at all", id="a-text-file"),
+        pytest.param(None, id="a-folder"),
+    ],
+)
+def test_a_ground_truth_json_beside_the_lake_that_no_seed_wrote_is_kept(tmp_path, truth):
+    path = tmp_path / "ground_truth.json"
+    if truth is None:
+        path.mkdir()
+    else:
+        path.write_text(truth)
+    with pytest.raises(SeedRefused, match=r"ground_truth\.json is not a seed's"):
+        seed_lake(tmp_path / "lake", days=1, events_per_day=200, force=True)
+    assert path.is_dir() if truth is None else path.read_text() == truth
+    path.unlink() if truth is not None else path.rmdir()
+    path.write_text(json.dumps(EARLIER_TRUTH))
+    check_replaceable(tmp_path / "lake")  # an earlier seed's is replaced
+
+
+def test_a_second_seed_of_the_same_lake_is_refused_while_the_first_runs(tmp_path):
+    from app.demo import seed as seeding
+
+    lake = tmp_path / "lake"
+    inside, release = threading.Event(), threading.Event()
+    original = seeding._publish_history
+
+    def slow(*args, **kwargs):
+        inside.set()
+        release.wait(30)
+        return original(*args, **kwargs)
+
+    seeding._publish_history = slow
+    try:
+        first = threading.Thread(target=seed_lake, args=(lake,), kwargs={"days": 1, "events_per_day": 200})
+        first.start()
+        assert inside.wait(30)
+        with pytest.raises(SeedRefused, match="another seed is writing"):
+            seed_lake(lake, days=1, events_per_day=200, force=True)
+        assert (lake / SEEDING).exists()  # the first seed's lake was not deleted under it
+        release.set()
+        first.join(60)
+    finally:
+        seeding._publish_history = original
+        release.set()
+    assert lake_is_seeded(lake)
+
+
+def test_a_folder_that_cannot_be_read_is_refused_in_one_sentence(tmp_path, monkeypatch):
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    (lake / "orders").mkdir()
+
+    def unreadable(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "iterdir", unreadable)
+    with pytest.raises(SeedRefused, match=r"cannot be read \(Permission denied\)"):
+        check_replaceable(lake, force=True)
