@@ -113,3 +113,25 @@ def test_lake_check_lists_a_stray_file_and_quarantine_moves_it(tmp_path, capsys)
     assert main(["lake", "quarantine", "--lake", str(lake)]) == 0
     assert (lake / "_quarantine" / "orders" / "stray.parquet").read_text() == "not parquet"
     assert main(["lake", "check", "--lake", str(lake)]) == 0
+
+
+def test_lake_tilde_is_home_and_an_empty_lake_is_refused(tmp_path, monkeypatch, capsys):
+    from app.cli.common import lake_path
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert lake_path("~/mylake") == tmp_path / "mylake"  # `--lake=~/mylake`: no shell expands it
+    with pytest.raises(SystemExit) as exit_:
+        main(["query", "run", "late_deliveries", "--lake", ""])
+    assert exit_.value.code == 2
+    assert "argument --lake: give a folder" in capsys.readouterr().err
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    from app.cli import query
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(query, "_run", interrupted)
+    assert main(["query", "run", "late_deliveries"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"

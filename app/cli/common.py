@@ -47,9 +47,19 @@ class CliError(Exception):
     """A user error: printed as one line, exit status 2."""
 
 
+def lake_path(text: str) -> Path:
+    """``--lake``'s value: a folder, ``~`` expanded as the shell does not after ``=``."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a folder (leave --lake out for the default, data/lake)")
+    return Path(text).expanduser()
+
+
 def lake_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--lake", type=Path, default=None, help="lake folder (default: the VERTICALS_LAKE setting, data/lake)"
+        "--lake",
+        type=lake_path,
+        default=None,
+        help="lake folder (default: the VERTICALS_LAKE setting, data/lake)",
     )
 
 

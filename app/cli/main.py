@@ -45,3 +45,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback (128 + SIGINT, as shells say)
+        print("interrupted", file=sys.stderr)
+        return 130
