@@ -50,3 +50,24 @@ def plain(value: Any, max_chars: int = MAX_CHARS) -> str:
 def plotly_text(value: Any) -> str:
     """``value`` for a Plotly title, label or hover: its tags shown, not applied."""
     return html.escape(str(value), quote=False)
+
+
+# Each department's colour on every chart, so that a department looks the same on every page
+# (Plotly's colour-blind-safe "Safe" palette, in the departments' order).
+SAFE_PALETTE = (
+    "rgb(136, 204, 238)",
+    "rgb(204, 102, 119)",
+    "rgb(221, 204, 119)",
+    "rgb(17, 119, 51)",
+    "rgb(51, 34, 136)",
+    "rgb(170, 68, 153)",
+    "rgb(68, 170, 153)",
+    "rgb(153, 153, 51)",
+)
+
+
+def department_colours() -> dict[str, str]:
+    """Department name -> its colour (a chart's ``color_discrete_map``)."""
+    from app.departments import DEPARTMENTS
+
+    return dict(zip((d.name for d in DEPARTMENTS), SAFE_PALETTE, strict=True))

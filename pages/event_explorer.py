@@ -4,7 +4,7 @@ import plotly.express as px
 import streamlit as st
 
 from app import ui
-from app.display import plotly_text
+from app.display import department_colours, plotly_text
 from app.services import explorer
 
 COLUMNS = {
@@ -50,7 +50,9 @@ elif events is not None:
         f"{len(events):,} newest events"
         + (" (the first 500; narrow the search to see others)" if len(events) >= explorer.MAX_ROWS else "")
     )
-    st.dataframe(events.drop(columns=["detail"]), hide_index=True, height=320, column_config=COLUMNS)
+    # An event without an order shows an empty cell, not Streamlit's "None" (read as an order's name).
+    shown_events = events.drop(columns=["detail"]).fillna({"order_id": ""})
+    st.dataframe(shown_events, hide_index=True, height=320, column_config=COLUMNS)
 
     st.subheader("Follow an order")
     order_ids = list(dict.fromkeys(events["order_id"].dropna()))
@@ -75,6 +77,7 @@ elif events is not None:
                 x="time",
                 y="department",
                 color="department",
+                color_discrete_map=department_colours(),  # as on Event rates
                 text="detail_type",
                 hover_data={"summary": True, "id": True, "department": False},
                 category_orders={"department": present},

@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import clock, ui
 from app.departments import DEPARTMENTS
+from app.display import department_colours
 from app.services import event_rates
 from app.services.common import still_arriving
 
@@ -14,7 +15,7 @@ view = ui.view()
 ui.page_header("Event rates", "Events accepted by the bus, per department and detail type", view.range)
 live = ui.live_toggle(view, key="rates_live")
 NAMES = [d.name for d in DEPARTMENTS]
-COLOURS = dict(zip(NAMES, px.colors.qualitative.Safe, strict=False))  # more colours than departments
+COLOURS = department_colours()
 
 
 def kpis(rates: event_rates.EventRates, days: float) -> None:

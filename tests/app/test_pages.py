@@ -9,6 +9,7 @@ import pytest
 from app.bus.definition import load_definition
 from app.catalog import load_catalog
 from app.departments import DEPARTMENTS, DETAIL_TYPES
+from app.display import department_colours
 from app.services.overview import KPIS
 from tests.app.apptest import open_app, open_page
 from tests.app.page_content import (
@@ -197,6 +198,29 @@ def test_event_explorer_finds_events_and_follows_an_order():
     assert journey["time"].is_monotonic_increasing
     timeline = chart_titled(at, order_id)
     assert order_id in timeline["layout"]["title"]["text"]
+    # Each department in the colour it has on Event rates (ERP was red here, green there).
+    colours = {t["name"]: t["marker"]["color"] for t in timeline["data"] if t.get("mode") != "lines"}
+    assert colours == {name: department_colours()[name] for name in colours} and len(colours) >= 5
+
+
+def test_event_explorer_shows_no_order_as_an_empty_cell_not_none():
+    at = open_page("event_explorer", WHOLE_LAKE)
+    at.multiselect(key="ex_types").set_value(["CartAbandoned", "OrderPlaced"]).run()
+    events = table_with(at, "id", "order_id")
+    without = events[events["detail_type"] == "CartAbandoned"]
+    assert len(without) > 0 and (without["order_id"] == "").all()
+    assert (events.loc[events["detail_type"] == "OrderPlaced", "order_id"].str.startswith("ORD-")).all()
+
+
+def test_event_rates_draws_each_department_in_its_colour():
+    at = open_page("event_rates", {"range": "7d"})
+    drawn = {
+        trace["name"]: trace.get("marker", {}).get("color") or trace.get("line", {}).get("color")
+        for figure in charts(at).values()
+        for trace in figure["data"]
+        if trace.get("name") in department_colours()
+    }
+    assert drawn and drawn == {name: department_colours()[name] for name in drawn}
 
 
 def test_event_explorer_finds_an_event_by_id():
