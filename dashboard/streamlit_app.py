@@ -37,7 +37,9 @@ def load_models_in_background() -> threading.Thread:
     return thread
 
 
-st.set_page_config(layout="wide", page_title="Verticals", page_icon=":material/hub:")
+# A local image: Streamlit draws a ":material/…:" page icon from fonts.gstatic.com, a request
+# to Google on every page load (and console errors on a machine without internet).
+st.set_page_config(layout="wide", page_title="Verticals", page_icon=str(ROOT / "dashboard" / "favicon.png"))
 load_models_in_background()
 user = ui.sign_in()
 

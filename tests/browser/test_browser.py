@@ -130,6 +130,11 @@ def test_every_page_renders_in_chromium(server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)  # HOME is a temporary folder
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        elsewhere: list[str] = []  # requests to anything but the app's own server
+        page.on(
+            "request",
+            lambda r: None if r.url.startswith((url, "data:", "blob:")) else elsewhere.append(r.url),
+        )
         for path, title in PAGES:
             page.goto(f"{url}/{path}?range=30d")
             _wait_until_drawn(page, title)
@@ -138,6 +143,7 @@ def test_every_page_renders_in_chromium(server):
             assert page.locator("[data-testid='stException']").count() == 0, f"{title} raised an exception"
         browser.close()
     assert len(list(SHOTS.glob("*.png"))) == len(PAGES)
+    assert not elsewhere, f"the pages asked other hosts: {sorted(set(elsewhere))}"
 
 
 def test_a_deep_link_is_the_first_request_of_a_new_server(seeded_lake, tmp_path):
