@@ -1,5 +1,6 @@
 """Overview: the health of every department, this period against the one before."""
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
@@ -8,28 +9,27 @@ from app import ui
 from app.services import overview
 
 
-def daily_charts(result: overview.Overview) -> None:
-    """Each KPI's whole days, this period against the previous one, side by side."""
+def period_charts(kpis: list[overview.Kpi], series: pd.DataFrame, offset: str, axis_title: str) -> None:
+    """Each KPI's ``series`` (by day or hour: ``offset``), this period against the previous
+    one, side by side."""
     figure = make_subplots(
         rows=2,
         cols=4,
-        subplot_titles=[k.spec.label for k in result.kpis],
+        subplot_titles=[k.spec.label for k in kpis],
         vertical_spacing=0.16,
         horizontal_spacing=0.06,
     )
-    for index, kpi in enumerate(result.kpis):
+    for index, kpi in enumerate(kpis):
         row, col = index // 4 + 1, index % 4 + 1
         for period, style in (
             ("previous", {"color": "#9ca3af", "dash": "dot"}),
             ("this", {"color": "#2563eb"}),
         ):
-            days = result.daily[
-                (result.daily["label"] == kpi.spec.label) & (result.daily["period"] == period)
-            ]
+            points = series[(series["label"] == kpi.spec.label) & (series["period"] == period)]
             figure.add_trace(
                 go.Scatter(
-                    x=days["offset_days"],
-                    y=days["value"],
+                    x=points[offset],
+                    y=points["value"],
                     name=f"{period} period",
                     line=style,
                     showlegend=index == 0,
@@ -38,10 +38,16 @@ def daily_charts(result: overview.Overview) -> None:
                 row=row,
                 col=col,
             )
+        largest = series.loc[series["label"] == kpi.spec.label, "value"].max()
+        whole = kpi.spec.unit == "count" and not largest > 5  # no half a stock-out ("500m")
         figure.update_yaxes(
-            rangemode="tozero", tickformat=".0%" if kpi.spec.unit == "percent" else "~s", row=row, col=col
+            rangemode="tozero",
+            tickformat=".0%" if kpi.spec.unit == "percent" else "~s",
+            dtick=1 if whole else None,
+            row=row,
+            col=col,
         )
-    figure.update_xaxes(title_text="day of the period", row=2)
+    figure.update_xaxes(title_text=axis_title, row=2)
     ui.chart(figure, height=520)
 
 
@@ -73,12 +79,15 @@ elif result is not None:
         ]
     )
 
-    st.subheader("Day by day, against the previous period")
-    if result.daily["value"].isna().all():  # a series shows whole days only
-        st.info(
-            "This range holds no whole day to draw day by day: choose a range of a few days or "
-            "more (such as Last 7 days) to see each department's days against the period before.",
-            icon=":material/calendar_month:",
-        )
-    else:
-        daily_charts(result)
+    if result.daily["value"].notna().any():
+        st.subheader("Day by day, against the previous period")
+        period_charts(result.kpis, result.daily, "offset_days", "day of the period")
+    else:  # no whole day: each KPI so far in the period, hour by hour
+        st.subheader("Hour by hour, so far in the period, against the previous one")
+        hourly = ui.load(overview.hourly_series, view.ctx, view.range, what="the hourly figures")
+        if hourly is not None and hourly["value"].notna().any():
+            period_charts(result.kpis, hourly, "offset_hours", "hours into the period")
+        elif hourly is not None:
+            st.info(
+                "This range holds no whole hour to draw: choose a longer range.", icon=":material/schedule:"
+            )

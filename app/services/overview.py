@@ -117,6 +117,18 @@ IN_CAPACITY_PERIOD = (
     "((pp.period = 0 AND dt <= :dt_before_to AND plan_date <= CAST(:dt_before_to AS DATE))"
     " OR (pp.period = 1 AND dt >= :dt_this_orders_from AND plan_date >= CAST(:dt_this_from AS DATE)))"
 )
+# Each branch's ``day``: a UTC date. :func:`planned_parts_sql` with ``hourly`` puts the
+# hour in its place (capacity's day as its midnight), for the series of a range too short
+# to hold a whole day.
+DAY_OF = {
+    "CASE WHEN part = 'capacity' THEN plan_date ELSE CAST(hour AS DATE) END AS day": (
+        "CASE WHEN part = 'capacity' THEN CAST(plan_date AS TIMESTAMP) ELSE hour END AS day"
+    ),
+    "SELECT CAST(l.time AS DATE) AS day": "SELECT date_trunc('hour', l.time) AS day",
+    "SELECT CAST(s.time AS DATE) AS day": "SELECT date_trunc('hour', s.time) AS day",
+    "SELECT plan_date AS day": "SELECT CAST(plan_date AS TIMESTAMP) AS day",
+    "SELECT CAST(t.time AS DATE) AS day": "SELECT date_trunc('hour', t.time) AS day",
+}
 ROLLUP_PARTS_SQL = f"""
 SELECT CASE WHEN part = 'capacity' THEN plan_date ELSE CAST(hour AS DATE) END AS day, part,
   pp.period, sum(value) AS value
@@ -194,7 +206,7 @@ def _raw_table_sql(table: str, where: str) -> str:
 
 
 def planned_parts_sql(
-    rng: TimeRange, cut: datetime, orders_from: str, clean: frozenset[str]
+    rng: TimeRange, cut: datetime, orders_from: str, clean: frozenset[str], *, hourly: bool = False
 ) -> tuple[str, dict[str, Any], dict[str, set[str]]]:
     """DAILY_PARTS_SQL's rows over ``rng`` (several per day and part: add them up), each
     with its ``period`` (1 from ``cut`` on, 0 before it; capacity that each period's own
@@ -205,6 +217,7 @@ def planned_parts_sql(
     to LEAD_LOOKBACK_DAYS before: from ``shipment_leads`` on clean days, else raw. Capacity
     is filtered by the day it was written, so its pieces are whole days. Also returns the
     ``dt`` partitions each table, raw or rollup, can be read from (for :func:`run_planned`).
+    ``hourly``: the rows by UTC hour (``DAY_OF``), capacity's at its day's midnight.
     """
     pieces = split_at(rng.start, cut, rng.end, clean)
     capacity_rollup, capacity_raw = day_runs(
@@ -253,7 +266,15 @@ def planned_parts_sql(
     days["production"] |= piece_days(capacity_raw)
     days["shipment_leads"] = piece_days(lead_rolled)
     days["overview_hourly"] = piece_days(pieces.rollup) | piece_days(capacity_rollup)
-    return "\nUNION ALL\n".join(b.strip() for b in branches), params, days
+    sql = "\nUNION ALL\n".join(b.strip() for b in branches)
+    return (_by_hour(sql) if hourly else sql), params, days
+
+
+def _by_hour(sql: str) -> str:
+    """``sql`` with each branch's day (``DAY_OF``) in hours."""
+    for day, hour in DAY_OF.items():
+        sql = sql.replace(day, hour)
+    return sql
 
 
 @dataclass(frozen=True)
@@ -355,6 +376,13 @@ def _both_periods(
 ) -> tuple[pd.DataFrame, _Rows, tuple[np.ndarray, np.ndarray]]:
     """The one statement's frame for ``rng`` and the period before it (``days``: theirs),
     its rows with capacity pro rata in each period, and which rows are of each period."""
+    frame = _planned_frame(ctx, rng)
+    return (frame, *_split_periods(frame, days))
+
+
+def _planned_frame(ctx: Context, rng: TimeRange, *, hourly: bool = False) -> pd.DataFrame:
+    """The one statement's rows (day or, ``hourly``, hour; part; period; value) for ``rng``
+    and the period before it."""
     previous = rng.previous()
     both = TimeRange(previous.start, rng.end, CUSTOM, "both periods")
     orders_from = _orders_from(previous)
@@ -362,9 +390,8 @@ def _both_periods(
     first = datetime.fromisoformat(orders_from).replace(tzinfo=UTC)
     lookback = TimeRange(first, rng.end, CUSTOM, "both periods and their lookback")
     clean = rollup_days(ctx, lookback, ("overview_hourly", "shipment_leads"))
-    sql, params, tables = planned_parts_sql(both, rng.start, orders_from, clean)
-    frame = run_planned(ctx, sql, both, {**params, "dt_orders_from": orders_from}, tables)
-    return (frame, *_split_periods(frame, days))
+    sql, params, tables = planned_parts_sql(both, rng.start, orders_from, clean, hourly=hourly)
+    return run_planned(ctx, sql, both, {**params, "dt_orders_from": orders_from}, tables)
 
 
 def _split_periods(
@@ -413,6 +440,7 @@ _DENOMINATORS = np.array([_CODE[spec.denominator or spec.numerator] for spec in 
 _RATES = np.array([[spec.denominator is not None] for spec in KPIS])
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_NS = 86_400 * 10**9
+_HOUR_NS = 3_600 * 10**9
 
 
 @dataclass(frozen=True)
@@ -459,6 +487,17 @@ class _Days:
         """Which of the day numbers ``day`` are among these days, and the positions of those."""
         inside = (day >= self.first) & (day < self.first + len(self.coverage))
         return inside, day[inside] - self.first
+
+
+def _hours_of(rng: TimeRange) -> _Days:
+    """:class:`_Days` of whole UTC hours: the range's hours (numbers since 1970-01-01 00:00)
+    and the fraction of each inside it."""
+    start_ns, end_ns = _nanoseconds(rng.start), _nanoseconds(rng.end)
+    first = start_ns // _HOUR_NS
+    count = max(-(-end_ns // _HOUR_NS) - first, 0)
+    bounds = (first + np.arange(count, dtype=np.int64)) * _HOUR_NS
+    inside = (np.minimum(end_ns, bounds + _HOUR_NS) - np.maximum(start_ns, bounds)) / _HOUR_NS
+    return _Days(first, inside)
 
 
 def _period_days(rng: TimeRange) -> tuple[_Days, _Days]:
@@ -641,6 +680,73 @@ def _trend_name(spec: KpiSpec, this: _Table) -> str | None:
     """A trend is named after its part when it is that part as it stands: a plain sum of a
     part with a value in the period's rows."""
     return spec.numerator if spec.denominator is None and this.present[_CODE[spec.numerator]] else None
+
+
+def hourly_series(ctx: Context, rng: TimeRange) -> pd.DataFrame:
+    """Each KPI so far in the period, hour by hour, for a range too short to hold a whole
+    day (:attr:`Overview.daily` by the hour): hour (UTC), department, label, value, period,
+    offset_hours. A whole hour's value is the KPI over its period up to that hour's end:
+    counts run up, rates are the ratio of the sums so far (planned capacity a 24th of its
+    day's an hour). An hour by itself would be noise: output comes in batches, and a rate
+    of one hour's few events swings. Hours cut by the range's edges and before the data
+    begins have none."""
+    frame = _planned_frame(ctx, rng, hourly=True)
+    rows = _Rows(
+        _hour_numbers(frame["day"]),
+        _part_codes(frame["part"]),
+        frame["value"].to_numpy(dtype=float, na_value=np.nan),
+    )
+    period = frame["period"].to_numpy(dtype=np.int64)
+    hours = (_hours_of(rng), _hours_of(rng.previous()))
+    tables = [
+        _Table.of(_capacity_by_hour(rows.where(period == number), these), these)
+        for number, these in zip((1, 0), hours, strict=True)
+    ]
+    starts = [table.first_data_day(these) for table, these in zip(tables, hours, strict=True)]
+    start = min((hour for hour in starts if hour is not None), default=None)
+    pieces = []
+    for name, table, these in zip(("this", "previous"), tables, hours, strict=True):
+        so_far = _Table(np.cumsum(table.sums, axis=1), table.present)
+        values = np.where(_shown(these, start), so_far.daily_values(), np.nan)  # [kpi, hour]
+        count = len(these.coverage)
+        moments = pd.to_datetime((these.first + np.arange(count)) * _HOUR_NS, utc=True)
+        pieces.append(
+            pd.DataFrame(
+                {
+                    "hour": np.tile(moments, len(KPIS)),
+                    "department": np.repeat([spec.department for spec in KPIS], count),
+                    "label": np.repeat([spec.label for spec in KPIS], count),
+                    "value": values.reshape(-1),
+                    "period": name,
+                    "offset_hours": np.tile(np.arange(count, dtype=np.int64), len(KPIS)),
+                }
+            )
+        )
+    return pd.concat(pieces, ignore_index=True)
+
+
+def _hour_numbers(moments: pd.Series) -> np.ndarray:
+    """Instants (naive ones in UTC) as UTC hour numbers (hours since 1970-01-01 00:00)."""
+    utc = pd.to_datetime(moments, utc=True).dt.tz_convert(None)
+    return utc.to_numpy(dtype="datetime64[ns]").astype("datetime64[h]").view(np.int64)
+
+
+def _capacity_by_hour(rows: _Rows, hours: _Days) -> _Rows:
+    """``rows`` with each capacity row (its day's planned units, at the day's midnight) as
+    24 rows of a 24th each, times the fraction of its hour inside the range of ``hours``."""
+    capacity = rows.part == _CODE["capacity"]
+    if not capacity.any():
+        return rows
+    hour = (rows.day[capacity][:, None] + np.arange(24, dtype=np.int64)).reshape(-1)
+    inside, at = hours.position(hour)
+    fraction = np.zeros(len(hour))
+    fraction[inside] = hours.coverage[at]
+    keep = ~capacity
+    return _Rows(
+        np.concatenate([rows.day[keep], hour]),
+        np.concatenate([rows.part[keep], np.full(len(hour), _CODE["capacity"], dtype=rows.part.dtype)]),
+        np.concatenate([rows.value[keep], np.repeat(rows.value[capacity] / 24, 24) * fraction]),
+    )
 
 
 def department_overview(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> Overview:

@@ -19,6 +19,7 @@ from tests.app.page_content import (
     charts,
     optional_table_with,
     table_with,
+    values,
 )
 
 pytestmark = pytest.mark.usefixtures("on_seeded_lake")
@@ -52,15 +53,19 @@ def test_overview_shows_a_kpi_per_department_with_its_change():
     assert len(figure["data"]) == 16  # 8 KPIs x (this, previous)
 
 
-def test_overview_over_24_hours_says_why_it_draws_no_day_instead_of_empty_charts():
+def test_overview_over_24_hours_draws_each_kpi_so_far_hour_by_hour():
     at = open_app({"range": "24h"})
     assert_clean(at)
-    assert all(value != "—" for value in metrics(at).values())  # the figures are there
-    assert "no whole day" in " ".join(i.value for i in at.info)
-    assert not charts(at)  # empty axes were drawn before
+    cards = metrics(at)
+    assert all(value != "—" for value in cards.values())  # the figures are there
+    assert [h.value for h in at.subheader][-1].startswith("Hour by hour")
+    figure = chart_with_trace(at, "this period")
+    assert figure["layout"]["xaxis5"]["title"]["text"] == "hours into the period"
+    orders = next(t for t in figure["data"] if t["name"] == "this period")  # the first subplot's
+    # The last whole hour's orders so far: the range's orders, less any of the partial hour.
+    assert 0 < values(orders)[-1] <= number(cards["Orders"])
     week = open_app({"range": "7d"})
-    assert not any("no whole day" in i.value for i in week.info)
-    assert chart_with_trace(week, "this period")
+    assert [h.value for h in week.subheader][-1].startswith("Day by day")
 
 
 def test_overview_compares_against_the_previous_period():

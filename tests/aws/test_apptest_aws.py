@@ -29,7 +29,7 @@ from app.infra.render import render_template
 from app.lake.rollups import ROLLUP_TABLES
 from app.lake.tables import TABLES
 from tests.app.apptest import open_app, open_page
-from tests.app.page_content import table_with
+from tests.app.page_content import chart_with_trace, table_with
 from tests.aws.cfn_moto import REGION, Resolver, create_stack
 from tests.aws.moto_athena import athena_answers_from
 from tests.instant import NOW, TODAY
@@ -328,6 +328,19 @@ def test_overview_on_aws_shows_what_the_local_backend_shows(on_aws, small_local_
     built = on_aws["athena"].statements
     assert built and all(s.startswith("INSERT INTO") and s.split('"')[1] in ROLLUP_TABLES for s in built)
     assert any("FROM overview_hourly" in q["QueryString"] for q in queries)
+
+
+def test_overview_over_24_hours_on_aws_draws_the_hours_the_local_backend_draws(
+    on_aws, small_local_lake, monkeypatch
+):
+    """The hourly series' SQL (each branch's day put in hours) runs on the Athena path too."""
+    monkeypatch.setenv("VERTICALS_LAKE", str(small_local_lake))
+    on_local, at = local_then_aws(monkeypatch, lambda: open_app({"range": "24h"}))
+    assert_clean(at)
+    assert figures(at) == figures(on_local)
+    drawn = [chart_with_trace(page, "this period")["data"] for page in (on_local, at)]
+    assert drawn[0] == drawn[1] and len(drawn[0]) == 16
+    assert any("date_trunc('hour'" in q["QueryString"].lower() for q in on_aws["athena"].queries)
 
 
 @pytest.mark.parametrize(
