@@ -709,11 +709,11 @@ def hourly_series(ctx: Context, rng: TimeRange) -> pd.DataFrame:
         so_far = _Table(np.cumsum(table.sums, axis=1), table.present)
         values = np.where(_shown(these, start), so_far.daily_values(), np.nan)  # [kpi, hour]
         count = len(these.coverage)
-        moments = pd.to_datetime((these.first + np.arange(count)) * _HOUR_NS, utc=True)
+        instants = np.tile((these.first + np.arange(count, dtype=np.int64)) * _HOUR_NS, len(KPIS))
         pieces.append(
             pd.DataFrame(
                 {
-                    "hour": np.tile(moments, len(KPIS)),
+                    "hour": pd.to_datetime(instants, utc=True),
                     "department": np.repeat([spec.department for spec in KPIS], count),
                     "label": np.repeat([spec.label for spec in KPIS], count),
                     "value": values.reshape(-1),
