@@ -350,15 +350,45 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
                     self._send(400, {"__type": code, "message": getattr(exc, "message", str(exc))})
                 else:  # the client gets EventBridge's shape and no Python text; the log gets the rest
                     log.exception("internal error")
+                    self.close_connection = True  # the request may not have been read to its end
                     self._send(500, {"__type": "InternalException", "message": "An internal error occurred."})
 
         def _read_request(self) -> tuple[str, dict]:
+            """The operation and its JSON request. The body is read whole before anything
+            about the request is refused: a refusal before it would leave the body on the
+            connection, read as the next request (smuggled past the headers it is checked
+            by: a web page could send any operation in a plain-text POST's body)."""
+            body = self._read_body()
+            host = self.headers.get("Host", "")
+            if service.config.host in LOOPBACK and _host_name(host) not in LOOPBACK:
+                # DNS rebinding: a page of evil.example resolved to 127.0.0.1 names its own host.
+                raise SerializationException(f"Host {host!r} is not this machine: the bus answers 127.0.0.1.")
+            kind = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if kind not in JSON_TYPES:  # a form or plain text is what a page may POST unasked
+                raise SerializationException(f"Content-Type must be {CONTENT_TYPE}, not {kind or 'none'!r}.")
             target = self.headers.get("X-Amz-Target", "")
             if not target.startswith(TARGET_PREFIX):
                 raise SerializationException(f"Missing or unknown X-Amz-Target header: {target!r}.")
-            text = (self.headers.get("Content-Length") or "0").strip()
+            try:
+                request = json.loads(body)
+            except (ValueError, RecursionError):
+                raise SerializationException("The request body is not valid JSON.") from None
+            if not isinstance(request, dict):
+                raise SerializationException("The request body must be a JSON object.")
+            return target[len(TARGET_PREFIX) :], request
+
+        def _read_body(self) -> bytes:
+            """The body, by one Content-Length; where its end is unknown or not reached the
+            connection is closed after the answer (the stream is unusable)."""
+            lengths = self.headers.get_all("Content-Length") or []
+            if self.headers.get("Transfer-Encoding") is not None or len(lengths) != 1:
+                self.close_connection = True
+                raise SerializationException(
+                    "A request needs one Content-Length header and no Transfer-Encoding."
+                )
+            text = lengths[0].strip()
             if not text.isdigit() or len(text) > 12:  # -1, abc, 1e9, a thousand digits
-                self.close_connection = True  # the body's end is unknown: the stream is unusable
+                self.close_connection = True
                 raise SerializationException("Content-Length must be a whole number of bytes.")
             length = int(text)
             if length > MAX_BODY_BYTES:
@@ -370,13 +400,7 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
             if len(body) < length:
                 self.close_connection = True
                 raise SerializationException("The request body ended before its Content-Length.")
-            try:
-                request = json.loads(body or b"{}")
-            except (ValueError, RecursionError):
-                raise SerializationException("The request body is not valid JSON.") from None
-            if not isinstance(request, dict):
-                raise SerializationException("The request body must be a JSON object.")
-            return target[len(TARGET_PREFIX) :], request
+            return body
 
         def _scope(self) -> Scope:
             return scope_of(self.headers.get("Authorization", ""), (service.bus.account, service.bus.region))
@@ -418,6 +442,19 @@ class BoundedHTTPServer(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self.slots.release()
+
+
+# What boto3 and the AWS CLI send; a browser must ask first (a CORS preflight, which this
+# server never grants) before it sends either cross-site.
+JSON_TYPES = (CONTENT_TYPE, "application/json")
+
+
+def _host_name(host: str) -> str:
+    """The name in a Host header, without its port (``[::1]:4010`` -> ``::1``)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def _refuse_busy(connection: Any) -> None:

@@ -39,7 +39,7 @@ def _length(data: bytes) -> int:
 
 def request_head(length: str, target: str = TARGET) -> str:
     return (
-        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.1\r\n"
         f"X-Amz-Target: {target}\r\nContent-Length: {length}\r\nConnection: close\r\n"
     )
 
@@ -83,3 +83,82 @@ def test_an_idle_connection_is_closed_and_a_flood_of_connections_costs_no_thread
             for conn in idle:
                 conn.close()
         assert "Rules" in bus.client().list_rules()  # the slots came back
+
+
+def answers(port: int, data: bytes, read_s: float = 5.0) -> list[bytes]:
+    """Every response the server sends on one connection for ``data``, until it closes it
+    or stays silent."""
+    with socket.create_connection(("127.0.0.1", port), timeout=read_s) as conn:
+        conn.sendall(data)
+        received = b""
+        try:
+            while chunk := conn.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+    return received.split(b"HTTP/1.1 ")[1:]
+
+
+SMUGGLED = json.dumps({"Name": "smuggled", "EventPattern": json.dumps({"source": ["x"]})})
+INNER = (
+    "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.1\r\n"
+    f"X-Amz-Target: AWSEvents.PutRule\r\nContent-Length: {len(SMUGGLED)}\r\n\r\n{SMUGGLED}"
+)
+
+
+@pytest.mark.parametrize(
+    "outer",
+    [
+        # What a web page can send cross-site unasked: a plain-text POST, its body a request.
+        pytest.param(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+            f"Content-Length: {len(INNER)}\r\n\r\n{INNER}",
+            id="plain-text-post-without-a-target",
+        ),
+        pytest.param(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.1\r\n"
+            f"X-Amz-Target: Events.PutEvents\r\nContent-Length: {len(INNER)}\r\n\r\n{INNER}",
+            id="a-wrong-target",
+        ),
+        pytest.param(
+            f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: {TARGET}\r\n\r\n{INNER}",
+            id="no-content-length",
+        ),
+        pytest.param(
+            f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: {TARGET}\r\n"
+            f"Transfer-Encoding: chunked\r\n\r\n{len(INNER):x}\r\n{INNER}\r\n0\r\n\r\n",
+            id="chunked",
+        ),
+        pytest.param(
+            f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: {TARGET}\r\n"
+            f"Content-Length: 2\r\nContent-Length: {len(INNER) + 2}\r\n\r\n{{}}{INNER}",
+            id="two-content-lengths",
+        ),
+    ],
+)
+def test_a_request_inside_a_refused_one_is_never_run(tmp_path, outer):
+    with running_bus(tmp_path, write_definition(tmp_path)) as bus:
+        got = answers(bus.port, outer.encode())
+        assert len(got) == 1 and got[0].startswith(b"400") and b"SerializationException" in got[0]
+        assert "smuggled" not in [r["Name"] for r in bus.client().list_rules()["Rules"]]
+
+
+@pytest.mark.parametrize(
+    ("header", "says"),
+    [
+        pytest.param("Host: evil.example:4010", "is not this machine", id="dns-rebinding"),
+        pytest.param("Content-Type: text/plain", "Content-Type must be", id="a-form-or-text-post"),
+    ],
+)
+def test_a_page_of_another_site_is_refused(tmp_path, header, says):
+    name = header.split(":")[0]
+    with running_bus(tmp_path, write_definition(tmp_path)) as bus:
+        head = request_head(str(len(SMUGGLED)), "AWSEvents.PutRule")
+        head = "\r\n".join(line for line in head.split("\r\n") if not line.startswith(name + ":"))
+        status, answer = raw(bus.port, head + header + "\r\n", SMUGGLED.encode())
+        assert status == 400 and says in answer["message"]
+        assert "smuggled" not in [r["Name"] for r in bus.client().list_rules()["Rules"]]
+        # What boto3 sends is still served, by the names of this machine.
+        for host in ("127.0.0.1", "localhost:4010", "[::1]:4010"):
+            head = request_head("2").replace("Host: 127.0.0.1", f"Host: {host}")
+            assert raw(bus.port, head, b"{}")[0] == 200
