@@ -23,7 +23,7 @@ from app.events import BusError, ValidationException, parse_time
 if TYPE_CHECKING:
     from app.bus.local import LocalBus
 
-NAME = re.compile(r"^[\.\-_A-Za-z0-9]+$")
+NAME = re.compile(r"^[\.\-_A-Za-z0-9]+\Z")
 ARCHIVE_NAME_MAX, REPLAY_NAME_MAX = 48, 64
 ARCHIVE_STATES = ("ENABLED", "DISABLED", "CREATING", "UPDATING", "CREATE_FAILED", "UPDATE_FAILED")
 REPLAY_STATES = ("STARTING", "RUNNING", "CANCELLING", "COMPLETED", "CANCELLED", "FAILED")

@@ -40,13 +40,13 @@ from app.bus.local import DEFAULT_BUS
 from app.events import EntryError, ValidationException, check_entry_count, validate_entry
 
 # CreateEventBus: a custom bus name (a partner bus's "aws.partner/…" is not supported here).
-BUS_NAME = re.compile(r"^[\.\-_A-Za-z0-9]{1,256}$")
+BUS_NAME = re.compile(r"^[\.\-_A-Za-z0-9]{1,256}\Z")
 # Operations that name an archive or replay: found among the buses of the account and region.
 ARCHIVE_OPERATIONS = ("DescribeArchive", "UpdateArchive", "DeleteArchive")
 REPLAY_OPERATIONS = ("DescribeReplay", "CancelReplay")
 
 
-RULE_ARN = re.compile(r"^arn:aws[\w-]*:events:([\w-]+):(\d{12}):rule/(?:([^/]+)/)?([^/]+)$")
+RULE_ARN = re.compile(r"^arn:aws[\w-]*:events:([\w-]+):(\d{12}):rule/(?:([^/]+)/)?([^/]+)\Z")
 
 
 class TagStore:

@@ -30,7 +30,7 @@ from app.events import ValidationException
 if TYPE_CHECKING:
     from app.bus.api_buses import EventsApi
 
-NAME = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}$")
+NAME = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}\Z")
 NAME_RULE = r"Member must satisfy regular expression pattern: [\.\-_A-Za-z0-9]+"
 AUTH_TYPES = ("BASIC", "OAUTH_CLIENT_CREDENTIALS", "API_KEY")
 HTTP_METHODS = ("HEAD", "POST", "PATCH", "DELETE", "PUT", "GET", "OPTIONS")

@@ -31,10 +31,10 @@ if TYPE_CHECKING:
     from app.bus.buses import Scope
 
 PATTERN = "Member must satisfy regular expression pattern: "
-PRINCIPAL = re.compile(r"^(\d{12}|\*)$")
-STATEMENT_ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
-ACTION = re.compile(r"^events:[a-zA-Z]+$")
-BUS_NAME = re.compile(r"^[\.\-_A-Za-z0-9]{1,256}$")
+PRINCIPAL = re.compile(r"^(\d{12}|\*)\Z")
+STATEMENT_ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}\Z")
+ACTION = re.compile(r"^events:[a-zA-Z]+\Z")
+BUS_NAME = re.compile(r"^[\.\-_A-Za-z0-9]{1,256}\Z")
 MAX_POLICY_BYTES = 10_240  # a resource policy's size quota (eb-quota.html: 10 KB)
 
 

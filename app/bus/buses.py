@@ -13,7 +13,9 @@ so that they are opened again after a restart.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -29,12 +31,15 @@ from app.bus.definition import BusDefinition, ResourceNotFoundException, TargetK
 from app.bus.journal import Journal
 from app.bus.local import DEFAULT_BUS, LocalBus
 from app.bus.rule_store import RuleStore, apply_stored_rules
+from app.events import BusError
 
 if TYPE_CHECKING:
     from app.bus.api import BusApi
 
+log = logging.getLogger("verticals.bus.buses")
+
 Scope = tuple[str, str]  # (account, region)
-BUS_ARN = re.compile(r"^arn:aws[\w-]*:events:([\w-]+):(\d{12}):event-bus/(.+)$")
+BUS_ARN = re.compile(r"^arn:aws[\w-]*:events:([\w-]+):(\d{12}):event-bus/(.+)\Z")
 FILE_NAME = "buses.json"
 
 
@@ -85,8 +90,12 @@ class BusRegistry:
         path = self.state_dir / FILE_NAME
         for raw in json.loads(path.read_text()) if path.exists() else []:
             info = BusInfo(**raw)
-            if _key(info.account, info.region, info.name) not in self.entries:
+            if _key(info.account, info.region, info.name) in self.entries:
+                continue
+            try:
                 self._open(info)
+            except (BusError, ValueError, OSError) as error:  # one written before names were checked
+                log.warning("bus %s/%s/%r left out: %s", info.account, info.region[:40], info.name, error)
 
     # -- lookups -----------------------------------------------------------------------
     def resolve(self, scope: Scope, name_or_arn: Any) -> tuple[Scope, str]:
@@ -96,7 +105,7 @@ class BusRegistry:
         match = BUS_ARN.match(str(name_or_arn))
         if match:
             region, account, name = match.groups()
-            return (account, region), name
+            return (account, checked_region(region)), name
         return scope, str(name_or_arn)
 
     def get(self, scope: Scope, name_or_arn: Any) -> BusEntry:
@@ -155,7 +164,15 @@ class BusRegistry:
         shutil.rmtree(self.folder(entry.info), ignore_errors=True)
 
     def folder(self, info: BusInfo) -> Path:
-        return self.state_dir / "buses" / info.account / info.region / info.name
+        """``<state>/buses/<account>/<region>/<name>``, each part a folder of its own inside
+        the one before: names of dots only (``.``, ``..``, which EventBridge allows) have
+        their dots spelled ``%2E`` (``%`` is in no bus name), and a name too long for a
+        folder (EventBridge allows 256 characters) is cut and given its hash."""
+        root = self.state_dir / "buses"
+        folder = root / info.account / checked_region(info.region) / _folder_name(info.name)
+        if root.resolve() not in folder.resolve().parents:
+            raise ValueError(f"Refusing the bus {info.name!r}: its folder would leave {root}.")
+        return folder
 
     def _open(self, info: BusInfo) -> BusEntry:
         folder = self.folder(info)
@@ -193,6 +210,33 @@ def _use_endpoints(bus: LocalBus, endpoints: EndpointView) -> None:
         for target in rule.targets:
             if target.kind == TargetKind.HTTP:
                 bus.targets[(rule.name, target.id)] = bus._build_target(target)
+
+
+# AWS regions: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4, cn-north-1, …
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+class InvalidRegionException(BusError):
+    """A region no AWS region is spelled like (from a request's SigV4 scope or an ARN): it
+    becomes a folder of the bus state, so ``..`` or 256 letters must not get that far."""
+
+    code = "InvalidSignatureException"
+    status = 400
+
+
+def checked_region(region: str) -> str:
+    if not REGION.fullmatch(region):
+        shown = region if len(region) <= 40 else region[:40] + "…"
+        raise InvalidRegionException(f"Credential should be scoped to a valid region, not {shown!r}.")
+    return region
+
+
+def _folder_name(name: str) -> str:
+    if set(name) <= {"."}:
+        return name.replace(".", "%2E")
+    if len(name.encode()) > 200:
+        return f"{name[:80]}~{hashlib.sha256(name.encode()).hexdigest()[:24]}"
+    return name
 
 
 def _key(account: str, region: str, name: str) -> tuple[str, str, str]:

@@ -28,8 +28,8 @@ from app.settings import REPO_ROOT
 DEFAULT_DEFINITION = REPO_ROOT / "infra" / "bus.yaml"
 MAX_RULES = 300
 MAX_TARGETS = 5
-NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}$")
-ARCHIVE_NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,48}$")
+NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}\Z")
+ARCHIVE_NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,48}\Z")
 MAX_DESCRIPTION = 512
 
 

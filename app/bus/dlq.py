@@ -29,7 +29,7 @@ from app.dead_letters import DeadLetter
 
 # SQS's rule for queue names (CreateQueue, QueueName): up to 80 alphanumerics, hyphens
 # and underscores, a FIFO queue's ending in ".fifo". Nothing else can name a file here.
-QUEUE_NAME = re.compile(r"^(?=.{1,80}$)[A-Za-z0-9_-]+(\.fifo)?$")
+QUEUE_NAME = re.compile(r"^(?=.{1,80}\Z)[A-Za-z0-9_-]+(\.fifo)?\Z")
 
 
 def queue_path(folder: Path, name: str) -> Path:

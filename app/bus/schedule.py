@@ -31,8 +31,8 @@ INVALID = "Parameter ScheduleExpression is not valid."
 MAX_LENGTH = 256  # the API reference's length constraint on ScheduleExpression
 SCHEDULED_SOURCE, SCHEDULED_DETAIL_TYPE = "aws.events", "Scheduled Event"
 
-RATE = re.compile(r"^rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)$")
-CRON = re.compile(r"^cron\(([^ ()]+(?: [^ ()]+)*)\)$")
+RATE = re.compile(r"^rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)\Z")
+CRON = re.compile(r"^cron\(([^ ()]+(?: [^ ()]+)*)\)\Z")
 UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 MAX_RATE_VALUE = 2**31 - 1  # a Java int, as EventBridge's service reads it (our bound)
 MONTH_NAMES = {"JAN": 1, "FEB": 2, "MAR": 3, "APR": 4, "MAY": 5, "JUN": 6}

@@ -37,7 +37,7 @@ from typing import Any, cast
 from app import clock
 from app.bus.api import BusApi, SerializationException
 from app.bus.api_buses import EventsApi
-from app.bus.buses import BusRegistry, Scope
+from app.bus.buses import BusRegistry, Scope, checked_region
 from app.bus.definition import BusDefinition, load_definition
 from app.bus.journal import Journal
 from app.bus.local import DEFAULT_ACCOUNT, DEFAULT_REGION, LocalBus
@@ -469,7 +469,7 @@ def _refuse_busy(connection: Any) -> None:
 
 # SigV4: "AWS4-HMAC-SHA256 Credential=AKID/20261206/eu-central-1/events/aws4_request, …"
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/")
-ACCOUNT_ID = re.compile(r"^\d{12}$")
+ACCOUNT_ID = re.compile(r"^\d{12}\Z")
 
 
 def scope_of(authorization: str, default: Scope) -> Scope:
@@ -480,7 +480,7 @@ def scope_of(authorization: str, default: Scope) -> Scope:
     if match is None:
         return default
     key, region = match.groups()
-    return (key if ACCOUNT_ID.match(key) else DEFAULT_ACCOUNT), region
+    return (key if ACCOUNT_ID.match(key) else DEFAULT_ACCOUNT), checked_region(region)
 
 
 def serve(config: ServerConfig, ready: threading.Event | None = None) -> None:

@@ -51,7 +51,7 @@ PREDEFINED = (
     "aws.events.event.json",
 )
 PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
-KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
+KEY = re.compile(r"^[A-Za-z0-9_\-]+\Z")
 PATH_STEP = re.compile(r"\.([A-Za-z0-9_\-/]+)|\.\*|\[\*\]|\[(\d+)\]")
 MISSING = object()
 

@@ -52,3 +52,52 @@ def test_hostile_queue_and_archive_names_stay_inside_the_state_folder(tmp_path):
         new = files_under(tmp_path) - before
     assert not outside(tmp_path, new), sorted(map(str, outside(tmp_path, new)))
     assert definition.exists()  # DeleteArchive of ".." removed nothing above the archives
+
+
+def _signed(bus, operation: str, body: dict, region: str) -> tuple[int, dict]:
+    """A request whose SigV4 credential scope names ``region`` (botocore checks a region's
+    spelling; an attacker does not use botocore)."""
+    import requests
+
+    answer = requests.post(
+        bus.url,
+        data=json.dumps(body),
+        headers={
+            "X-Amz-Target": f"AWSEvents.{operation}",
+            "Content-Type": "application/x-amz-json-1.1",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=AKID/20261206/{region}/events/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        },
+        timeout=10,
+    )
+    return answer.status_code, answer.json()
+
+
+def test_bus_names_of_dots_and_hostile_regions_stay_inside_the_bus_state(tmp_path):
+    definition = write_definition(tmp_path)
+    with running_bus(tmp_path, definition) as bus:
+        events = bus.client()
+        events.put_rule(Name="r", EventBusName="test-bus", EventPattern=json.dumps({"source": ["shop"]}))
+        state = tmp_path / "bus"
+        kept = {p for p in files_under(state) if "buses" not in p.parts}  # the journal, rules, …
+        for name in ("..", "."):  # names EventBridge's own pattern allows
+            events.create_event_bus(Name=name)
+            events.put_rule(Name="own", EventBusName=name, EventPattern=json.dumps({"source": ["x"]}))
+            events.delete_event_bus(Name=name)
+        for region in ("..", ".", "r" * 256, "a\x00b", "US-EAST-1"):
+            for operation, body in (("CreateEventBus", {"Name": ".."}), ("ListEventBuses", {})):
+                status, answer = _signed(bus, operation, body, region)
+                assert status == 400 and answer["__type"] == "InvalidSignatureException", (region, answer)
+                assert "valid region" in answer["message"]
+        arn = "arn:aws:events:" + "r" * 300 + ":123456789012:event-bus/default"
+        status, answer = _signed(bus, "PutRule", {"Name": "x", "EventBusName": arn}, "us-east-1")
+        assert status == 400 and "valid region" in answer["message"]
+        for name in ("x\n", "r\n"):  # a trailing newline passed ^…$
+            with pytest.raises(botocore.exceptions.ClientError):
+                events.create_event_bus(Name=name)
+        assert kept <= files_under(state), sorted(map(str, kept - files_under(state)))
+        assert [r["Name"] for r in events.list_rules(EventBusName="test-bus")["Rules"]] == ["r"]
+        assert definition.exists()
+    # The state it left starts a server again (a bad region in buses.json stopped every start).
+    with running_bus(tmp_path, definition) as bus:
+        assert [r["Name"] for r in bus.client().list_rules(EventBusName="test-bus")["Rules"]] == ["r"]
