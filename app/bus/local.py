@@ -473,9 +473,8 @@ class LocalBus:
     ) -> None:
         """First attempts, one batch to the target (an HTTP target invokes its consumer once
         per event). What fails is retried (or dead-lettered) through the pending heap."""
-        sink = self.targets[(rule, target.id)]
         starts = ats if run_at is None else [run_at] * len(ats)
-        outcomes = sink.deliver(self._payloads(rule, target.id, events, ats), starts, replay_name=replay_name)
+        outcomes = self._delivered(rule, target.id, events, ats, starts, replay_name)
         if all(outcome.ok for outcome in outcomes):  # the usual case, and the seeding hot path
             self._count_first_attempts(rule, ats, periods, ats, run_at)
             self._done(events, rule, target.id)
@@ -491,6 +490,47 @@ class LocalBus:
             self._retry_or_dead_letter(PendingDelivery(start, rule, target.id, event, at), target, outcome)
         self._count_first_attempts(rule, ats, periods, delivered_at, run_at)
         self._done(delivered, rule, target.id)
+
+    def _delivered(
+        self,
+        rule: str,
+        target_id: str,
+        events: list[dict],
+        ats: list[float],
+        starts: list[float],
+        replay_name: str | None,
+    ) -> list[Outcome]:
+        """The target's outcome for each event. A target that fails in a way it does not
+        answer for (an event the lake's writer cannot store, a URL or log name it cannot
+        use) fails that event alone, as an error the retry policy and the dead-letter queue
+        take: one bad event or target never stops the batch, the other rules or a restart."""
+        sink = self.targets[(rule, target_id)]
+        try:
+            return sink.deliver(self._payloads(rule, target_id, events, ats), starts, replay_name=replay_name)
+        except (
+            Exception
+        ) as error:  # any failure of one target is that delivery's (the writer is all or nothing)
+            if len(events) == 1:
+                log.warning(
+                    "rule %s target %s could not take event %s: %r",
+                    rule,
+                    target_id,
+                    events[0].get("id"),
+                    error,
+                )
+                return [
+                    Outcome(
+                        False,
+                        False,
+                        "INTERNAL_ERROR",
+                        f"The target could not take the event: {type(error).__name__}.",
+                    )
+                ]
+        # One at a time: only the events that fail by themselves fail.
+        return [
+            self._delivered(rule, target_id, [event], [at], [start], replay_name)[0]
+            for event, at, start in zip(events, ats, starts, strict=True)
+        ]
 
     def _count_first_attempts(
         self, rule: str, ats: list[float], periods: Periods, delivered_at: list[float], run_at: float | None
@@ -560,10 +600,15 @@ class LocalBus:
             outcome, exhausted, retry_attempts = delivery.dead_letter
             self._dead_letter(delivery, target, outcome, exhausted, delivery.due, retry_attempts)
             return
-        sink = self.targets[(delivery.rule, target.id)]
         at = delivery.due
-        payload = self._payload(delivery.rule, target.id, delivery.event, delivery.ingested)
-        [outcome] = sink.deliver([payload], [at], replay_name=delivery.event.get("replay-name"))
+        [outcome] = self._delivered(
+            delivery.rule,
+            target.id,
+            [delivery.event],
+            [delivery.ingested],
+            [at],
+            delivery.event.get("replay-name"),
+        )
         self.metrics.add(EventsMetric.INVOCATION_ATTEMPTS, at, rule=delivery.rule)
         self.metrics.add(EventsMetric.RETRY_INVOCATION_ATTEMPTS, at, rule=delivery.rule)
         if outcome.error_code == "THROTTLING":

@@ -467,7 +467,13 @@ ROLLUP_SQL: dict[str, str] = {
 def lookback_days(days: Iterable[str]) -> tuple[str, str]:
     """The first and last ``dt`` a ``<table>_lookback`` view holds when ``days`` are built."""
     chosen = sorted(days)
-    first = date.fromisoformat(chosen[0]) - timedelta(days=LEAD_LOOKBACK_DAYS)
+    day = date.fromisoformat(chosen[0])
+    # An event may be dated from year 1 (PutEvents takes Time in years 0001-9999).
+    first = (
+        day - timedelta(days=LEAD_LOOKBACK_DAYS)
+        if day > date.min + timedelta(days=LEAD_LOOKBACK_DAYS)
+        else date.min
+    )
     return first.isoformat(), chosen[-1]
 
 

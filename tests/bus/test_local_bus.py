@@ -460,3 +460,52 @@ def test_put_events_latency_is_recorded_per_call(tmp_path):
     bus.put_events([entry()], now=NOW)
     samples = recorded(bus, "samples")[("PutEventsLatency", "")]
     assert samples == 2 and recorded(bus)[("PutEventsLatency", "")] > 0
+
+
+# --- one bad event or target never stops the rest (the hostile probe's poison pills) ------
+
+
+def test_half_a_utf16_pair_in_detail_is_that_entry_s_error_and_the_others_reach_the_lake(tmp_path):
+    bus = LocalBus(definition(), tmp_path / "lake", transport=ScriptedConsumer())
+    good = {"Source": "verticals.shop", "DetailType": "CartAbandoned", "Detail": '{"order_id": "ORD-1"}'}
+    bad = {**good, "Detail": '{"order_id": "\\ud800"}'}  # valid JSON; no text UTF-8 can hold
+    odd_source = {**good, "Source": "verticals.\ud800"}
+    answer = bus.put_events([bad, good, odd_source], now=NOW)
+    assert answer["FailedEntryCount"] == 2
+    assert answer["Entries"][0]["ErrorCode"] == "MalformedDetail"
+    assert answer["Entries"][2]["ErrorCode"] == "InvalidArgument"
+    bus.flush()
+    ids = pq.read_table(tmp_path / "lake" / "events", columns=["id"]).column("id").to_pylist()
+    assert ids == [answer["Entries"][1]["EventId"]]  # the good one, once
+
+
+def test_a_target_that_cannot_take_an_event_fails_that_delivery_alone(tmp_path, monkeypatch):
+    consumer = ScriptedConsumer()
+    bus = LocalBus(definition(), tmp_path / "lake", transport=consumer, seed=1)
+    sink = bus.targets[("stock-log", "ops")]
+
+    def broken(*args, **kwargs):
+        raise ValueError("embedded null byte")  # what a log name with a NUL did
+
+    monkeypatch.setattr(sink, "deliver", broken)
+    entries = [
+        {"Source": "verticals.erp", "DetailType": "StockOut", "Detail": "{}"},
+        {"Source": "verticals.shop", "DetailType": "OrderPlaced", "Detail": '{"order_id": "ORD-9"}'},
+    ]
+    answer = bus.put_events(entries, now=NOW)  # raised before: every later rule went without
+    assert answer["FailedEntryCount"] == 0
+    bus.flush()
+    assert [call[1]["detail-type"] for call in consumer.calls] == ["OrderPlaced"]
+    stored = pq.read_table(tmp_path / "lake" / "events", columns=["detail_type"]).column("detail_type")
+    assert sorted(stored.to_pylist()) == ["OrderPlaced", "StockOut"]
+
+
+def test_an_event_of_year_one_is_rolled_up_with_the_rest(tmp_path):
+    from app.lake.rollups import refresh_rollups, rolled_up_days
+
+    bus = LocalBus(definition(), tmp_path / "lake", transport=ScriptedConsumer())
+    early = {**entry("CartAbandoned"), "Time": "0001-01-01T00:00:00Z"}  # PutEvents takes years 1-9999
+    assert bus.put_events([early, entry("CartAbandoned")], now=NOW)["FailedEntryCount"] == 0
+    bus.flush()
+    refresh_rollups(tmp_path / "lake", now=NOW)  # OverflowError before: no rollup refreshed again
+    assert "0001-01-01" in rolled_up_days(tmp_path / "lake")
