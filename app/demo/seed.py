@@ -12,12 +12,10 @@ Seeding a fresh lake deletes the lake folder and the local bus's state beside it
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -127,7 +125,13 @@ def _bus_stranger(bus: Path) -> Path | None:
         ):
             return top
         if top.is_dir():
-            stranger = _stranger(top, lambda f: bool(BUS_FILE.fullmatch(f.name)), lambda d: True)
+            # Each bus made through the API keeps a lake of its own under buses/.
+            own = (
+                (lambda f: bool(BUS_FILE.fullmatch(f.name) or LAKE_FILE.fullmatch(f.name)))
+                if top.name == "buses"
+                else (lambda f: bool(BUS_FILE.fullmatch(f.name)))
+            )
+            stranger = _stranger(top, own, lambda d: True)
             if stranger is not None:
                 return stranger
     return None
@@ -215,19 +219,19 @@ def _check_replaceable(lake: Path, force: bool) -> None:
 
 @contextmanager
 def _only_seed(lake: Path) -> Iterator[None]:
-    """Hold the lake's seed lock for the whole seed: a second seed of the same lake is
-    refused while one runs, where it would delete the lake under it. The lock file is in
-    the temporary folder (named by the lake's path), so a refused seed leaves nothing."""
-    key = hashlib.sha256(str(lake.resolve()).encode()).hexdigest()[:16]
-    with open(Path(tempfile.gettempdir()) / f"verticals-seed-{key}.lock", "a") as lock:
+    """Hold a lock on the lake's parent folder for the whole seed (the folder itself: no
+    lock file is left anywhere): a second seed there is refused while one runs, where it
+    would delete the lake under it."""
+    lake.parent.mkdir(parents=True, exist_ok=True)
+    folder = os.open(lake.parent, os.O_RDONLY)
+    try:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise SeedRefused(f"another seed is writing {lake} now: wait for it to end") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            raise SeedRefused(f"another seed is writing in {lake.parent} now: wait for it to end") from None
+        yield
+    finally:
+        os.close(folder)  # and with it the lock
 
 
 def seed_lake(

@@ -1,4 +1,5 @@
 import json
+import tempfile
 import threading
 from pathlib import Path
 
@@ -184,7 +185,7 @@ def test_a_second_seed_of_the_same_lake_is_refused_while_the_first_runs(tmp_path
         first = threading.Thread(target=seed_lake, args=(lake,), kwargs={"days": 1, "events_per_day": 200})
         first.start()
         assert inside.wait(30)
-        with pytest.raises(SeedRefused, match="another seed is writing"):
+        with pytest.raises(SeedRefused, match="another seed is writing in"):
             seed_lake(lake, days=1, events_per_day=200, force=True)
         assert (lake / SEEDING).exists()  # the first seed's lake was not deleted under it
         release.set()
@@ -206,3 +207,21 @@ def test_a_folder_that_cannot_be_read_is_refused_in_one_sentence(tmp_path, monke
     monkeypatch.setattr(Path, "iterdir", unreadable)
     with pytest.raises(SeedRefused, match=r"cannot be read \(Permission denied\)"):
         check_replaceable(lake, force=True)
+
+
+def test_a_bus_made_through_the_api_with_its_own_lake_is_the_bus_s(tmp_path):
+    own = tmp_path / "bus" / "buses" / "123456789012" / "us-east-1" / "mine"
+    (own / "_bus_metrics" / "dt=2026-01-01").mkdir(parents=True)
+    (own / "_bus_metrics" / "dt=2026-01-01" / "part-1.parquet").write_bytes(b"PAR1")
+    (own / "rules.json").write_text("[]")
+    check_replaceable(tmp_path / "lake", force=True)  # no SeedRefused: all of it is the bus's
+    (own / "notes.txt").write_text("mine")
+    with pytest.raises(SeedRefused, match=r"notes\.txt"):
+        check_replaceable(tmp_path / "lake", force=True)
+
+
+def test_a_seed_leaves_no_lock_file(tmp_path):
+    before = set(Path(tempfile.gettempdir()).iterdir())
+    seed_lake(tmp_path / "lake", days=1, events_per_day=200)
+    assert set(tmp_path.iterdir()) == {tmp_path / n for n in ("lake", "bus", "ground_truth.json")}
+    assert not {p for p in set(Path(tempfile.gettempdir()).iterdir()) - before if "verticals" in p.name}
