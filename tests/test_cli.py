@@ -135,3 +135,30 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
     monkeypatch.setattr(query, "_run", interrupted)
     assert main(["query", "run", "late_deliveries"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize("queue", ["../x", "nosuch-dlq"])
+def test_redrive_of_a_queue_that_is_none_of_the_bus_s_is_one_line(tmp_path, capsys, queue):
+    from tests.fixtures_lake import write_fixture_lake
+
+    lake = write_fixture_lake(tmp_path / "lake")
+    assert main(["bus", "redrive", "--lake", str(lake), "--queue", queue]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and repr(queue) in err
+
+
+def test_quarantine_of_a_table_linked_outside_the_lake_is_one_line(tmp_path, capsys):
+    from tests.fixtures_lake import write_fixture_lake
+
+    lake = write_fixture_lake(tmp_path / "lake")
+    elsewhere = tmp_path / "elsewhere"
+    (lake / "refunds").rename(elsewhere)
+    (lake / "refunds").symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / "dt=2026-01-01").mkdir(exist_ok=True)
+    (elsewhere / "dt=2026-01-01" / "stray.txt").write_text("x")
+    before = sorted(p.name for p in elsewhere.rglob("*"))
+    assert main(["lake", "quarantine", "--lake", str(lake)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Refusing to write") and "not inside the lake" in err
+    assert err.count("\n") == 1
+    assert sorted(p.name for p in elsewhere.rglob("*")) == before  # nothing moved out there

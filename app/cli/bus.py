@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from app import clock
-from app.cli.common import lake_argument, port_number, positive_float, positive_int, resolve_lake
+from app.cli.common import CliError, lake_argument, port_number, positive_float, positive_int, resolve_lake
 
 PUT_EVENTS_BATCH = 10  # PutEvents' entry limit
 
@@ -58,8 +58,11 @@ def cmd_bus_redrive(args: argparse.Namespace) -> int:
 
     definition = load_definition(args.definition) if args.definition else None
     letters = LocalDeadLetters.for_lake(resolve_lake(args), definition, state_dir=args.state_dir)
-    ids = args.message_id or [m.message_id for m in letters.peek(args.queue)]
-    result = letters.redrive(args.queue, ids)
+    try:
+        ids = args.message_id or [m.message_id for m in letters.peek(args.queue)]
+        result = letters.redrive(args.queue, ids)
+    except ValueError as exc:  # a queue name that is none, or none of the bus's
+        raise CliError(str(exc)) from None
     print(
         f"{args.queue}: {len(result.sent)} delivered again and deleted, {len(result.failed)} still failing, "
         f"{len(result.missing)} not found"

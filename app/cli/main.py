@@ -17,6 +17,7 @@ from app.cli.demo import add_demo_commands
 from app.cli.infra import add_infra_commands
 from app.cli.lake import add_lake_commands
 from app.cli.query import add_query_commands
+from app.lake.paths import LakePathError
 from app.settings import SettingsError
 
 # The command groups, in the order ``--help`` lists them.
@@ -42,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args) or 0
-    except (CliError, SettingsError) as exc:
+    except (CliError, SettingsError, LakePathError) as exc:  # a path the lake refuses: one sentence
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback (128 + SIGINT, as shells say)
