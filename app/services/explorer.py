@@ -40,7 +40,7 @@ ORDER BY time DESC, id, source, detail_type
 LIMIT {limit}
 """
 
-WIDE = "json_extract_scalar(detail, '$.order_id') AS order_id, detail"
+WIDE = "try(json_extract_scalar(detail, '$.order_id')) AS order_id, detail"
 DETAIL_SQL = """
 SELECT DISTINCT time, source, detail_type, id, {wide}
 FROM events
@@ -59,7 +59,7 @@ JOURNEY_SQL = """
 SELECT time, source, detail_type, id, detail
 FROM events
 WHERE dt BETWEEN :dt_from AND :dt_to AND time >= :t_from AND time < :t_to
-  AND json_extract_scalar(detail, '$.order_id') = :order_id
+  AND try(json_extract_scalar(detail, '$.order_id')) = :order_id
 ORDER BY time
 """
 
@@ -104,7 +104,7 @@ def find_sql(query: EventQuery, wide: bool = False) -> tuple[str, dict[str, str]
         # detail either way. The order id is read from the JSON too: `detail` holds it escaped
         # where it has a quote, a backslash or (as JSON is often written) a non-ASCII letter.
         filters += (
-            "\n  AND (lower(id) = :text OR lower(json_extract_scalar(detail, '$.order_id')) = :text"
+            "\n  AND (lower(id) = :text OR lower(try(json_extract_scalar(detail, '$.order_id'))) = :text"
             " OR strpos(lower(detail), :text) > 0)"
         )
         params["text"] = query.text.strip()[:TEXT_MAX].lower()
@@ -169,12 +169,15 @@ def _department(source: str) -> str:
 
 
 def _summary(detail: str) -> str:
-    """The detail's fields in one line, for a table cell or a hover."""
+    """The detail's fields in one line, for a table cell or a hover (half a UTF-16 pair,
+    which JSON can spell, shown as its escape: no table can hold it as text)."""
     try:
         fields = json.loads(detail)
     except (TypeError, ValueError):
-        return str(detail)[:200]
-    return ", ".join(f"{k}={v}" for k, v in fields.items() if not isinstance(v, (dict, list)))[:200]
+        text = str(detail)
+    else:
+        text = ", ".join(f"{k}={v}" for k, v in fields.items() if not isinstance(v, (dict, list)))
+    return text[:200].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def find_events(ctx: Context, rng: TimeRange, query: EventQuery) -> pd.DataFrame:
