@@ -80,9 +80,10 @@ def test_bus_names_of_dots_and_hostile_regions_stay_inside_the_bus_state(tmp_pat
         events.put_rule(Name="r", EventBusName="test-bus", EventPattern=json.dumps({"source": ["shop"]}))
         state = tmp_path / "bus"
         kept = {p for p in files_under(state) if "buses" not in p.parts}  # the journal, rules, …
-        for name in ("..", "."):  # names EventBridge's own pattern allows
-            events.create_event_bus(Name=name)
+        for name in ("..", ".", "b" * 256):  # names EventBridge's own pattern allows
+            events.create_event_bus(Name=name)  # 256 letters: a 500 before (too long for a folder)
             events.put_rule(Name="own", EventBusName=name, EventPattern=json.dumps({"source": ["x"]}))
+            assert [r["Name"] for r in events.list_rules(EventBusName=name)["Rules"]] == ["own"]
             events.delete_event_bus(Name=name)
         for region in ("..", ".", "r" * 256, "a\x00b", "US-EAST-1"):
             for operation, body in (("CreateEventBus", {"Name": ".."}), ("ListEventBuses", {})):
