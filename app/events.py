@@ -173,7 +173,7 @@ def validate_entry(entry: Any, max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES) -
         )
     resources = entry.get("Resources")
     if resources is not None and (
-        not isinstance(resources, list) or not all(isinstance(r, str) and _is_text(r) for r in resources)
+        not isinstance(resources, list) or not all(isinstance(r, str) and is_text(r) for r in resources)
     ):
         return EntryError(
             "InvalidArgument", "Parameter Resources is not valid. Reason: must be a list of strings."
@@ -194,14 +194,14 @@ def validate_entry(entry: Any, max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES) -
         return EntryError("MalformedDetail", "Detail is malformed: it must be a JSON object.")
     # JSON may spell half a character ("\ud800"): valid JSON, yet no text the lake (UTF-8)
     # can hold. Refused here, it is one entry's error; kept, it failed every write of its batch.
-    if "\\u" in entry["Detail"] and not _is_text(json.dumps(detail, ensure_ascii=False)):
+    if "\\u" in entry["Detail"] and not is_text(json.dumps(detail, ensure_ascii=False)):
         return EntryError(
             "MalformedDetail", "Detail is malformed: it holds half a UTF-16 pair (a lone surrogate)."
         )
     return detail
 
 
-def _is_text(value: str) -> bool:
+def is_text(value: str) -> bool:
     """Whether ``value`` is Unicode text (no lone surrogate, such as JSON's "\ud800")."""
     try:
         value.encode("utf-8")

@@ -39,10 +39,11 @@ from app.bus.definition import (
 from app.bus.dlq import QUEUE_NAME
 from app.bus.local import DEFAULT_BUS, LocalBus
 from app.bus.patterns import compile_pattern
+from app.bus.patterns.errors import InvalidEventPatternException
 from app.bus.rule_store import RuleStore
 from app.bus.schedule import MAX_LENGTH, ScheduleError, parse_schedule
 from app.bus.targets import target_fields_from_arn
-from app.events import ValidationException
+from app.events import ValidationException, is_text
 
 Deliver = Callable[[list[dict], datetime], None]
 # TestEventPattern's mandatory envelope fields (API_TestEventPattern.html, less ``resources``).
@@ -228,6 +229,10 @@ class BusApi(ArchiveOperations):
         if schedule:
             check_schedule(schedule, self.bus.name)
         if text:
+            if isinstance(text, str) and not is_text(text):  # half a UTF-16 pair: no file can hold it
+                raise InvalidEventPatternException(
+                    "Event pattern is not valid. Reason: it is not valid Unicode."
+                )
             compile_pattern(text)  # raises InvalidEventPatternException
         state = request.get("State", "ENABLED")
         if state not in ("ENABLED", "DISABLED"):

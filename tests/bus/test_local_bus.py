@@ -509,3 +509,15 @@ def test_an_event_of_year_one_is_rolled_up_with_the_rest(tmp_path):
     bus.flush()
     refresh_rollups(tmp_path / "lake", now=NOW)  # OverflowError before: no rollup refreshed again
     assert "0001-01-01" in rolled_up_days(tmp_path / "lake")
+
+
+def test_a_pattern_with_half_a_utf16_pair_is_an_invalid_pattern_not_a_500(tmp_path):
+    from app.bus.api import BusApi
+    from app.bus.patterns.errors import InvalidEventPatternException
+    from app.bus.rule_store import RuleStore
+
+    bus = LocalBus(definition(), tmp_path / "lake", transport=ScriptedConsumer())
+    api = BusApi(bus, RuleStore(tmp_path / "bus" / "rules.json"))
+    with pytest.raises(InvalidEventPatternException, match="not valid Unicode"):
+        api.put_rule({"Name": "odd", "EventPattern": '{"source": ["\ud800"]}'})
+    assert "odd" not in bus.rules
