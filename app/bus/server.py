@@ -414,6 +414,20 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """What http.server refuses itself (another method, an over-long line or too many
+            headers, a malformed request line): EventBridge's error shape, not an HTML page."""
+            self.close_connection = True
+            kind = "UnknownOperationException" if code == 501 else "SerializationException"
+            body = json.dumps({"__type": kind, "message": f"{message or 'Bad request'}."}).encode()
+            with contextlib.suppress(OSError):
+                self.send_response(code if 400 <= code < 600 else 400, message)
+                self.send_header("Content-Type", CONTENT_TYPE)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+
         def log_message(self, format: str, *args) -> None:
             log.debug(format, *args)
 

@@ -162,3 +162,20 @@ def test_a_page_of_another_site_is_refused(tmp_path, header, says):
         for host in ("127.0.0.1", "localhost:4010", "[::1]:4010"):
             head = request_head("2").replace("Host: 127.0.0.1", f"Host: {host}")
             assert raw(bus.port, head, b"{}")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        pytest.param("OPTIONS / HTTP/1.1\r\nHost: 127.0.0.1\r\n", 501, id="another-method"),
+        pytest.param(
+            f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: {'a' * 70_000}\r\n", 431, id="a-huge-header"
+        ),
+    ],
+)
+def test_what_http_server_refuses_itself_is_answered_in_eventbridge_s_shape(tmp_path, head, status):
+    with running_bus(tmp_path, write_definition(tmp_path)) as bus:
+        got, answer = raw(bus.port, head)  # an HTML page before: json.loads failed here
+        assert got == status and answer["__type"] in ("UnknownOperationException", "SerializationException")
+        assert "<" not in answer["message"]
+        assert "Rules" in bus.client().list_rules()
