@@ -19,10 +19,14 @@ a local extension — a plain ``http://`` URL for an HTTP consumer.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
+
+import requests
 
 from app import clock
 from app.bus.api_archive import ArchiveOperations, RunReplay
@@ -193,6 +197,8 @@ class BusApi(ArchiveOperations):
 
     def _kind_of(self, arn: str) -> tuple[str, dict]:
         if _is_url(arn):
+            if not _reachable_url(arn):  # a URL the delivery cannot parse failed every later rule
+                raise ValidationException(f"Target Arn {arn[:300]!r} is not a URL a request can go to.")
             return TargetKind.HTTP, {"endpoint": arn}
         parts = str(arn).split(":", 5)
         if len(parts) < 6 or parts[0] != "arn":
@@ -200,6 +206,11 @@ class BusApi(ArchiveOperations):
                 f"Parameter {arn} is not valid. Reason: Provided Arn is not in correct format."
             )
         fields = target_fields_from_arn(service=parts[2], resource=parts[5])
+        if fields is not None and "log" in fields and not LOG_GROUP.match(str(fields["log"])):
+            raise ValidationException(
+                f"Target Arn {arn[:300]!r} is not valid: a log group name is 1-512 letters, digits, "
+                "'.', '-', '_', '/' or '#'."
+            )
         if fields is not None:
             kind = fields.pop("kind")
             if kind == TargetKind.HTTP and fields["endpoint"] not in self.bus.definition.endpoints:
@@ -335,6 +346,24 @@ class BusApi(ArchiveOperations):
 
 class UnknownOperationException(ValidationException):
     code = "UnknownOperationException"
+
+
+def _reachable_url(url: str) -> bool:
+    """An http(s) URL with a host name DNS can spell (labels of 1-63 characters) and a port."""
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # .port raises for a port that is no number
+        if parts.scheme not in ("http", "https") or not host:
+            return False
+        host.encode("idna")  # an empty or over-long label
+        requests.Request("POST", url).prepare()
+    except (ValueError, UnicodeError, requests.RequestException):
+        return False
+    return True
+
+
+# CloudWatch Logs' log group name (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html).
+LOG_GROUP = re.compile(r"^[\.\-_/#A-Za-z0-9]{1,512}\Z")
 
 
 class SerializationException(ValidationException):

@@ -521,3 +521,28 @@ def test_a_pattern_with_half_a_utf16_pair_is_an_invalid_pattern_not_a_500(tmp_pa
     with pytest.raises(InvalidEventPatternException, match="not valid Unicode"):
         api.put_rule({"Name": "odd", "EventPattern": '{"source": ["\ud800"]}'})
     assert "odd" not in bus.rules
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        pytest.param("http://a..b/", id="an-empty-host-label"),
+        pytest.param("http://" + "h" * 70_000 + "/", id="a-host-of-70000-letters"),
+        pytest.param("http://a:notaport/", id="a-port-that-is-no-number"),
+        pytest.param("arn:aws:logs:us-east-1:123456789012:log-group:a\x00b", id="a-log-name-with-a-nul"),
+    ],
+)
+def test_a_target_no_delivery_could_reach_is_refused_by_put_targets(tmp_path, arn):
+    from app.bus.api import BusApi
+    from app.bus.rule_store import RuleStore
+
+    bus = LocalBus(definition(), tmp_path / "lake", transport=ScriptedConsumer())
+    api = BusApi(bus, RuleStore(tmp_path / "bus" / "rules.json"))
+    api.put_rule({"Name": "r", "EventPattern": '{"source": ["x"]}'})
+    with pytest.raises(ValidationException, match=r"not a URL a request can go to|log group name"):
+        api.put_targets({"Rule": "r", "Targets": [{"Id": "t", "Arn": arn}]})
+    fine = [
+        {"Id": "u", "Arn": "http://127.0.0.1:4020/events"},
+        {"Id": "l", "Arn": "arn:aws:logs:us-east-1:123456789012:log-group:/verticals/ops"},
+    ]
+    assert api.put_targets({"Rule": "r", "Targets": fine})["FailedEntryCount"] == 0
