@@ -57,6 +57,7 @@ AUTH_MEMBER = {
     ),
 }
 SECRETS = {"Password", "ApiKeyValue", "ClientSecret"}
+HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,512}\Z")  # an HTTP token (RFC 9110)
 
 
 def _validation(errors: list[str]) -> ValidationException:
@@ -124,7 +125,27 @@ def _auth_errors(kind: str, auth: Any) -> list[str]:
             f"Value at 'authParameters.{member[0].lower()}{member[1:]}' failed to satisfy constraint: "
             f"{', '.join(fields)} must be specified for authorization type {kind}"
         ]
+    # Each of them goes out in an HTTP header: a value that HTTP cannot carry (a snowman, a
+    # line break) failed every delivery of the connection's destinations, and a later rule's.
+    for field in fields:
+        value = str(given[field])
+        unfit = not value.isascii() and not _latin1(value)
+        if (
+            unfit
+            or any(c in value for c in "\r\n\x00")
+            or (field == "ApiKeyName" and not HEADER_NAME.match(value))
+        ):
+            where = f"authParameters.{member[0].lower()}{member[1:]}.{field}"
+            return [f"Value at '{where}' cannot be sent in an HTTP header"]
     return []
+
+
+def _latin1(value: str) -> bool:
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _connection(api: EventsApi, request: dict, scope: Scope, described: bool = False) -> Connection:

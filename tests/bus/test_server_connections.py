@@ -467,3 +467,26 @@ def test_bus_redrive_delivers_a_dead_letter_again_to_its_api_destination(tmp_pat
         headers = consumer.requests[-1][1]
         assert headers["Authorization"] == "Basic " + base64.b64encode(b"user:s3cret-pass").decode()
         assert consumer.bodies[-1]["detail"] == {"n": "dead"}
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        pytest.param(
+            {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "☃"}}, id="a-snowman-key"
+        ),
+        pytest.param(
+            {"ApiKeyAuthParameters": {"ApiKeyName": "x api key", "ApiKeyValue": "k"}},
+            id="a-name-no-header-has",
+        ),
+        pytest.param(
+            {"BasicAuthParameters": {"Username": "u", "Password": "a\r\nX-Evil: 1"}}, id="a-line-break"
+        ),
+    ],
+)
+def test_credentials_no_http_header_can_carry_are_refused(bus, auth):
+    kind = "API_KEY" if "ApiKeyAuthParameters" in auth else "BASIC"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        client(bus).create_connection(Name="conn-unfit", AuthorizationType=kind, AuthParameters=auth)
+    code, message, status = error(excinfo)
+    assert (code, status) == ("ValidationException", 400) and "cannot be sent in an HTTP header" in message
