@@ -47,7 +47,7 @@ if events is not None and events.empty:
     )
 elif events is not None:
     st.caption(
-        f"{len(events):,} newest events"
+        ("The one event" if len(events) == 1 else f"{len(events):,} newest events")
         + (" (the first 500; narrow the search to see others)" if len(events) >= explorer.MAX_ROWS else "")
     )
     # An event without an order shows an empty cell, not Streamlit's "None" (read as an order's name).

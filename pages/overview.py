@@ -1,5 +1,7 @@
 """Overview: the health of every department, this period against the one before."""
 
+from datetime import timedelta
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -7,6 +9,9 @@ from plotly.subplots import make_subplots
 
 from app import ui
 from app.services import overview
+
+HOURLY_UP_TO = timedelta(days=2)
+HOVER_FORMAT = {"percent": ".1%", "count": ",.0f", "money": "$,.0f", "hours": ",.1f"}
 
 
 def period_charts(kpis: list[overview.Kpi], series: pd.DataFrame, offset: str, axis_title: str) -> None:
@@ -34,6 +39,8 @@ def period_charts(kpis: list[overview.Kpi], series: pd.DataFrame, offset: str, a
                     line=style,
                     showlegend=index == 0,
                     legendgroup=period,
+                    # The value as the card writes it (a rate to a tenth of a point, not "5%").
+                    hovertemplate=f"%{{y:{HOVER_FORMAT[kpi.spec.unit]}}}<extra>{period} period</extra>",
                 ),
                 row=row,
                 col=col,
@@ -79,14 +86,21 @@ elif result is not None:
         ]
     )
 
-    if result.daily["value"].notna().any():
+    # Two days or fewer (the last 24 hours, one day, yesterday and today) are drawn by the
+    # hour: by the day they would be a point or two.
+    if view.range.end - view.range.start > HOURLY_UP_TO and result.daily["value"].notna().any():
         st.subheader("Day by day, against the previous period")
         period_charts(result.kpis, result.daily, "offset_days", "day of the period")
-    else:  # no whole day: each KPI so far in the period, hour by hour
+    else:  # each KPI so far in the period, hour by hour
         st.subheader("Hour by hour, so far in the period, against the previous one")
         hourly = ui.load(overview.hourly_series, view.ctx, view.range, what="the hourly figures")
         if hourly is not None and hourly["value"].notna().any():
             period_charts(result.kpis, hourly, "offset_hours", "hours into the period")
+            st.caption(
+                "Each figure from the period's start to the end of each hour. Output comes in "
+                "batches every eight hours, so its share of the capacity planned so far jumps, "
+                "then settles."
+            )
         elif hourly is not None:
             st.info(
                 "This range holds no whole hour to draw: choose a longer range.", icon=":material/schedule:"

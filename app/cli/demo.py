@@ -47,8 +47,9 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
     except SeedRefused as refused:
         raise CliError(str(refused)) from None
     rate = report.events / report.seconds if report.seconds else 0
+    days = f"{report.days} day{'s' if report.days != 1 else ''}"
     print(
-        f"seeded {report.events:,} events over {report.days} days into {lake} "
+        f"seeded {report.events:,} events over {days} into {lake} "
         f"in {report.seconds:.1f} s ({rate:,.0f} events/s)"
     )
     return 0

@@ -683,13 +683,13 @@ def _trend_name(spec: KpiSpec, this: _Table) -> str | None:
 
 
 def hourly_series(ctx: Context, rng: TimeRange) -> pd.DataFrame:
-    """Each KPI so far in the period, hour by hour, for a range too short to hold a whole
-    day (:attr:`Overview.daily` by the hour): hour (UTC), department, label, value, period,
-    offset_hours. A whole hour's value is the KPI over its period up to that hour's end:
-    counts run up, rates are the ratio of the sums so far (planned capacity a 24th of its
-    day's an hour). An hour by itself would be noise: output comes in batches, and a rate
-    of one hour's few events swings. Hours cut by the range's edges and before the data
-    begins have none."""
+    """Each KPI so far in the period, hour by hour, for a range of two days or less,
+    which by the day would be a point or two (:attr:`Overview.daily` by the hour): hour
+    (UTC), department, label, value, period, offset_hours. A whole hour's value is the
+    KPI over its period up to that hour's end: counts run up, rates are the ratio of the
+    sums so far (planned capacity a 24th of its day's an hour). An hour by itself would
+    be noise: output comes in batches, and a rate of one hour's few events swings. Hours
+    cut by the range's edges and before the data begins have none."""
     frame = _planned_frame(ctx, rng, hourly=True)
     rows = _Rows(
         _hour_numbers(frame["day"]),

@@ -3,6 +3,8 @@ Demand forecast: test_campaigns_page.py, test_demand_forecast_page.py)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pandas as pd
 import pytest
 
@@ -21,6 +23,7 @@ from tests.app.page_content import (
     table_with,
     values,
 )
+from tests.instant import TODAY
 
 pytestmark = pytest.mark.usefixtures("on_seeded_lake")
 
@@ -66,6 +69,14 @@ def test_overview_over_24_hours_draws_each_kpi_so_far_hour_by_hour():
     assert 0 < values(orders)[-1] <= number(cards["Orders"])
     week = open_app({"range": "7d"})
     assert [h.value for h in week.subheader][-1].startswith("Day by day")
+    # One or two days by the date are drawn by the hour too: by the day, a dot or two.
+    day = (TODAY - timedelta(days=1)).isoformat()
+    for days in ({"from": day, "to": day}, {"from": day, "to": TODAY.isoformat()}):
+        at = open_app(days)
+        assert [h.value for h in at.subheader][-1].startswith("Hour by hour"), days
+    # Hovers give the value as the card writes it.
+    hovers = [t["hovertemplate"] for t in figure["data"]]
+    assert "%{y:.1%}" in hovers[2] and "%{y:,.0f}" in hovers[0]
 
 
 def test_overview_compares_against_the_previous_period():
