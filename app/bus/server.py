@@ -370,7 +370,7 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
             if not target.startswith(TARGET_PREFIX):
                 raise SerializationException(f"Missing or unknown X-Amz-Target header: {target!r}.")
             try:
-                request = json.loads(body)
+                request = json.loads(body or b"{}")  # an empty body: no parameters
             except (ValueError, RecursionError):
                 raise SerializationException("The request body is not valid JSON.") from None
             if not isinstance(request, dict):
