@@ -505,11 +505,11 @@ class LocalBus:
         use) fails that event alone, as an error the retry policy and the dead-letter queue
         take: one bad event or target never stops the batch, the other rules or a restart."""
         sink = self.targets[(rule, target_id)]
+        # Any failure of one target is that delivery's; the lake's writer is all or nothing,
+        # so trying a batch's events again one at a time writes none of them twice.
         try:
             return sink.deliver(self._payloads(rule, target_id, events, ats), starts, replay_name=replay_name)
-        except (
-            Exception
-        ) as error:  # any failure of one target is that delivery's (the writer is all or nothing)
+        except Exception as error:
             if len(events) == 1:
                 log.warning(
                     "rule %s target %s could not take event %s: %r",
