@@ -201,10 +201,11 @@ def validate_entry(entry: Any, max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES) -
     return detail
 
 
-def is_text(value: str) -> bool:
-    """Whether ``value`` is Unicode text (no lone surrogate, such as JSON's "\ud800")."""
+def is_text(value: str, codec: str = "utf-8") -> bool:
+    """Whether ``value`` is text ``codec`` can write: UTF-8 takes all Unicode but half a
+    UTF-16 pair (JSON's "\ud800"); Latin-1, what an HTTP header value may hold."""
     try:
-        value.encode("utf-8")
+        value.encode(codec)
     except UnicodeEncodeError:
         return False
     return True

@@ -25,7 +25,7 @@ from app.bus.api import _page, _required
 from app.bus.api_archive import ResourceAlreadyExistsException
 from app.bus.connections import ApiDestination, Connection, ConnectionStore, Scope
 from app.bus.definition import MAX_DESCRIPTION, ResourceNotFoundException
-from app.events import ValidationException
+from app.events import ValidationException, is_text
 
 if TYPE_CHECKING:
     from app.bus.api_buses import EventsApi
@@ -129,23 +129,14 @@ def _auth_errors(kind: str, auth: Any) -> list[str]:
     # line break) failed every delivery of the connection's destinations, and a later rule's.
     for field in fields:
         value = str(given[field])
-        unfit = not value.isascii() and not _latin1(value)
         if (
-            unfit
+            not is_text(value, "latin-1")
             or any(c in value for c in "\r\n\x00")
             or (field == "ApiKeyName" and not HEADER_NAME.match(value))
         ):
             where = f"authParameters.{member[0].lower()}{member[1:]}.{field}"
             return [f"Value at '{where}' cannot be sent in an HTTP header"]
     return []
-
-
-def _latin1(value: str) -> bool:
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _connection(api: EventsApi, request: dict, scope: Scope, described: bool = False) -> Connection:
