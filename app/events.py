@@ -158,9 +158,7 @@ def validate_entry(entry: Any, max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES) -
             return EntryError(
                 "InvalidArgument", f"Parameter {name} is not valid. Reason: {name} must be a string."
             )
-        try:
-            value.encode("utf-8")  # a lone surrogate (JSON's "\ud800") is not text
-        except UnicodeEncodeError:
+        if not is_text(value):  # a lone surrogate (JSON's "\ud800") is not text
             return EntryError(
                 "InvalidArgument", f"Parameter {name} is not valid. Reason: {name} is not valid Unicode."
             )

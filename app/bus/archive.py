@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from app.bus.patterns import PatternIndex, compile_pattern
+from app.lake.paths import name_folder
 
 DAY_S = 86_400
 REPLAY_BATCH = 500  # events per publish call: whole minutes, at least this many when there are
@@ -130,13 +131,8 @@ class ArchiveStore:
         shutil.rmtree(self._folder(name), ignore_errors=True)
 
     def _folder(self, name: str) -> Path:
-        """The archive's folder. EventBridge allows names of dots only (``.``, ``..``): those
-        get their dots spelled ``%2E`` (``%`` is in no archive name, so no two collide), and
-        whatever the name, the folder must lie inside the archives' root."""
-        folder = self.root / (name.replace(".", "%2E") if set(name) <= {"."} else name)
-        if self.root.resolve() not in folder.resolve().parents:
-            raise ValueError(f"Refusing the archive name {name!r}: its folder would leave {self.root}.")
-        return folder
+        """The archive's folder (names of dots only spelled ``%2E``, kept inside the root)."""
+        return name_folder(self.root, name, "archive name")
 
     def matching(self, event: dict) -> list[str]:
         return self._index.match(event)

@@ -13,7 +13,6 @@ so that they are opened again after a restart.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ from app.bus.journal import Journal
 from app.bus.local import DEFAULT_BUS, LocalBus
 from app.bus.rule_store import RuleStore, apply_stored_rules
 from app.events import BusError
+from app.lake.paths import name_folder
 
 if TYPE_CHECKING:
     from app.bus.api import BusApi
@@ -164,15 +164,11 @@ class BusRegistry:
         shutil.rmtree(self.folder(entry.info), ignore_errors=True)
 
     def folder(self, info: BusInfo) -> Path:
-        """``<state>/buses/<account>/<region>/<name>``, each part a folder of its own inside
-        the one before: names of dots only (``.``, ``..``, which EventBridge allows) have
-        their dots spelled ``%2E`` (``%`` is in no bus name), and a name too long for a
-        folder (EventBridge allows 256 characters) is cut and given its hash."""
-        root = self.state_dir / "buses"
-        folder = root / info.account / checked_region(info.region) / _folder_name(info.name)
-        if root.resolve() not in folder.resolve().parents:
-            raise ValueError(f"Refusing the bus {info.name!r}: its folder would leave {root}.")
-        return folder
+        """``<state>/buses/<account>/<region>/<name>``: the region checked, the name's folder
+        as an archive's is (:func:`app.lake.paths.name_folder`: dots spelled, long names
+        hashed, kept inside its parent)."""
+        scope = self.state_dir / "buses" / info.account / checked_region(info.region)
+        return name_folder(scope, info.name, "bus")
 
     def _open(self, info: BusInfo) -> BusEntry:
         folder = self.folder(info)
@@ -229,14 +225,6 @@ def checked_region(region: str) -> str:
         shown = region if len(region) <= 40 else region[:40] + "…"
         raise InvalidRegionException(f"Credential should be scoped to a valid region, not {shown!r}.")
     return region
-
-
-def _folder_name(name: str) -> str:
-    if set(name) <= {"."}:
-        return name.replace(".", "%2E")
-    if len(name.encode()) > 200:
-        return f"{name[:80]}~{hashlib.sha256(name.encode()).hexdigest()[:24]}"
-    return name
 
 
 def _key(account: str, region: str, name: str) -> tuple[str, str, str]:

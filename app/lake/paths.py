@@ -99,3 +99,21 @@ def inside(root: Path, path: Path) -> Path:
     if target == base or base not in target.parents:
         raise LakePathError(f"Refusing to write {path}: it is not inside the lake {base}.")
     return target
+
+
+def name_folder(root: Path, name: str, what: str) -> Path:
+    """The folder under ``root`` for a resource an EventBridge name names (an archive, a bus):
+    a name of dots only (``.``, ``..``, which EventBridge's name patterns allow) has its dots
+    spelled ``%2E`` (``%`` is in no such name, so no two collide), a name too long for a
+    folder (buses take 256 characters) is cut and given its hash, and the folder must lie
+    inside ``root`` whatever the name (ValueError: ``what`` names the resource)."""
+    if set(name) <= {"."}:
+        part = name.replace(".", "%2E")
+    elif len(name.encode()) > 200:
+        part = f"{name[:80]}~{hashlib.sha256(name.encode()).hexdigest()[:24]}"
+    else:
+        part = name
+    folder = root / part
+    if root.resolve() not in folder.resolve().parents:
+        raise ValueError(f"Refusing the {what} {name!r}: its folder would leave {root}.")
+    return folder
