@@ -148,8 +148,14 @@ def http_consumer(status: int, delay_s: float = 0.0):
 
 
 def lake_ids(lake: Path) -> list[str]:
-    files = list((lake / "events").rglob("*.parquet"))
-    return sorted(i for f in files for i in pq.read_table(f, columns=["id"]).column("id").to_pylist())
+    """Every event id in the lake's raw events. A live bus's compaction may replace a file
+    between the listing and its read (app/lake/compact.py): the lake is then read again."""
+    while True:
+        files = list((lake / "events").rglob("*.parquet"))
+        try:
+            return sorted(i for f in files for i in pq.read_table(f, columns=["id"]).column("id").to_pylist())
+        except FileNotFoundError:
+            continue
 
 
 def dead_letters(tmp: Path, queue: str) -> list[dict]:
