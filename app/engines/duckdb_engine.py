@@ -26,6 +26,7 @@ cursor back; the database stays usable.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -535,9 +536,11 @@ class DuckDBEngine:
                 cursor.execute("SET enable_profiling = 'no_output'")
             started = perf_counter()
             try:
-                frame = _fetch(cursor, duck_sql, values)
+                frame = _fetch_again_if_replaced(cursor, duck_sql, values)
             except _TimedOut as exc:
                 raise QueryError(timeout_sentence(self.timeout_s or 0)) from exc
+            except _Vanished as exc:
+                raise QueryError(REPLACED_FILE_SENTENCE) from exc
             except QueryError as exc:
                 sentence = self._bad_file_sentence(exc.__cause__ or exc, names)
                 if sentence:
@@ -557,6 +560,20 @@ class _SchemaMismatch(Exception):
 
 class _TimedOut(Exception):
     pass
+
+
+class _Vanished(QueryError):
+    """A file DuckDB listed was gone when it opened it: compaction (app/lake/compact.py)
+    replaced it in between, or ``lake quarantine`` moved it."""
+
+
+# Attempts at a query whose files vanish under it. A compaction of a folder replaces its
+# files within milliseconds and each attempt lists them again; a folder rewritten without
+# pause (a stress test) failed 5% of queries, so three attempts all fail about 1 in 10^4.
+REPLACED_FILE_ATTEMPTS = 3
+REPLACED_FILE_SENTENCE = (
+    "The lake's files changed while the query read them (a compaction merged them); run it again."
+)
 
 
 def timeout_sentence(timeout_s: float) -> str:
@@ -728,12 +745,27 @@ def _without_qualifiers(tree: exp.Expr) -> exp.Expr:
     return tree
 
 
+def _fetch_again_if_replaced(
+    cursor: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any]
+) -> pd.DataFrame:
+    """:func:`_fetch`, run again (its globs listed again) while a file it listed vanished
+    before it was opened, up to REPLACED_FILE_ATTEMPTS times in all."""
+    for _ in range(REPLACED_FILE_ATTEMPTS - 1):
+        with contextlib.suppress(_Vanished):
+            return _fetch(cursor, sql, values)
+    return _fetch(cursor, sql, values)
+
+
 def _fetch(cursor: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any]) -> pd.DataFrame:
     try:
         return cursor.execute(sql, values or None).df()
     except duckdb.InterruptException as exc:
         if "maximum execution time" in str(exc):
             raise _TimedOut(str(exc)) from exc
+        raise QueryError(describe_error(exc)) from exc
+    except duckdb.IOException as exc:
+        if "Cannot open file" in str(exc) and "No such file or directory" in str(exc):
+            raise _Vanished(describe_error(exc)) from exc
         raise QueryError(describe_error(exc)) from exc
     except duckdb.Error as exc:
         if "schema mismatch in glob" in str(exc):
