@@ -139,6 +139,7 @@ def time_range_picker(timezone: str, max_days: int = timerange.DEFAULT_MAX_DAYS)
     rng, problem = _range_from_url(timezone)
     if problem is None:
         rng, problem = timerange.clip(rng, max_days, timezone)
+    rng = timerange.so_far(rng, clock.now())
     if problem:  # it may quote the URL: shown as text
         st.sidebar.warning(plain(problem))
     st.session_state[PRESET_KEY] = rng.preset

@@ -109,6 +109,16 @@ def custom_range(first: date, last: date, timezone: str = "UTC") -> TimeRange:
     return TimeRange(start, end, CUSTOM, f"{first:%d %b %Y} – {last:%d %b %Y}")
 
 
+def so_far(rng: TimeRange, now: datetime) -> TimeRange:
+    """``rng`` ending at now (rounded up to NOW_STEP, as a preset ends) when it runs past
+    it. Days picked up to today would otherwise compare today so far, and the hours of it
+    still to come, with a whole previous period: every delta would read as a fall."""
+    end = ceil_to(now, NOW_STEP)
+    if not rng.start < end < rng.end:
+        return rng
+    return TimeRange(rng.start, end, rng.preset, f"{rng.label} (so far)")
+
+
 def _one(value: Any) -> str:
     """A query parameter's value (Streamlit gives the last one for repeated keys)."""
     if isinstance(value, (list, tuple)):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
+from app.services.timerange import NOW_STEP, ceil_to
 from tests.app.apptest import open_app
+from tests.instant import NOW, TODAY
 
 pytestmark = pytest.mark.usefixtures("on_empty_lake")
 
@@ -87,3 +89,17 @@ def test_the_aws_backend_without_a_stack_says_what_to_do(monkeypatch):
     assert not at.exception
     assert len(at.error) == 1 and "VERTICALS_STACK" in at.error[0].value
     assert not at.metric
+
+
+@pytest.mark.dated
+def test_days_picked_up_to_today_end_at_now():
+    at = open_app({"from": (TODAY - timedelta(days=6)).isoformat(), "to": TODAY.isoformat()})
+    caption = at.sidebar.caption[0].value
+    end = ceil_to(NOW, NOW_STEP)
+    assert caption.endswith(f"→ {end:%d %b %Y %H:%M} (UTC)"), caption
+    assert (at.query_params["from"], at.query_params["to"]) == (
+        (TODAY - timedelta(days=6)).isoformat(),
+        TODAY.isoformat(),
+    )
+    days = at.sidebar.date_input(key="range_days").value
+    assert [d.isoformat() for d in days] == [(TODAY - timedelta(days=6)).isoformat(), TODAY.isoformat()]

@@ -202,3 +202,36 @@ def test_a_range_within_the_limit_is_kept():
     rng = custom_range(date(2026, 1, 1), date(2026, 12, 31))
     assert timerange.clip(rng, 366) == (rng, None)
     assert timerange.clip(preset_range("365d", NOW), 3660)[1] is None
+
+
+NOW_ISH = datetime(2026, 12, 7, 14, 31, 5, tzinfo=UTC)
+
+
+def test_days_picked_up_to_today_end_at_now_as_a_preset_does():
+    picked = custom_range(date(2026, 12, 1), date(2026, 12, 7), "Europe/Berlin")
+    cut = timerange.so_far(picked, NOW_ISH)
+    assert (cut.start, cut.end) == (picked.start, datetime(2026, 12, 7, 14, 35, tzinfo=UTC))
+    assert cut.label == "01 Dec 2026 – 07 Dec 2026 (so far)" and cut.preset == CUSTOM
+    # the previous period is as long: today so far is not compared with a whole day
+    assert cut.previous().duration == cut.duration == timedelta(days=6, hours=15, minutes=35)
+    assert to_query(cut, "Europe/Berlin") == {
+        "from": "2026-12-01",
+        "to": "2026-12-07",
+    }  # the link is the same
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        pytest.param(date(2026, 11, 1), date(2026, 12, 6), id="ended-yesterday"),
+        pytest.param(date(2026, 12, 8), date(2026, 12, 9), id="all-to-come"),
+    ],
+)
+def test_days_that_do_not_hold_now_are_kept_whole(first, last):
+    picked = custom_range(first, last)
+    assert timerange.so_far(picked, NOW_ISH) == picked
+
+
+def test_a_preset_is_unchanged_by_so_far():
+    rng = preset_range("7d", NOW_ISH)
+    assert timerange.so_far(rng, NOW_ISH) == rng
