@@ -65,7 +65,15 @@ ui.page_header(
     view.range,
 )
 
-result = ui.load(overview.department_overview, view.ctx, view.range, what="the department KPIs")
+# Two days or fewer (the last 24 hours, one day, yesterday and today) are drawn by the
+# hour: by the day they would be a point or two. One statement gives the cards and hours.
+by_hour = view.range.end - view.range.start <= HOURLY_UP_TO
+if by_hour:
+    loaded = ui.load(overview.overview_by_hour, view.ctx, view.range, what="the department KPIs")
+    result, hourly = loaded if loaded is not None else (None, None)
+else:
+    hourly = None
+    result = ui.load(overview.department_overview, view.ctx, view.range, what="the department KPIs")
 if result is not None and result.is_empty:
     ui.empty_state()
 elif result is not None:
@@ -86,14 +94,11 @@ elif result is not None:
         ]
     )
 
-    # Two days or fewer (the last 24 hours, one day, yesterday and today) are drawn by the
-    # hour: by the day they would be a point or two.
-    if view.range.end - view.range.start > HOURLY_UP_TO and result.daily["value"].notna().any():
+    if not by_hour:
         st.subheader("Day by day, against the previous period")
         period_charts(result.kpis, result.daily, "offset_days", "day of the period")
     else:  # each KPI so far in the period, hour by hour
         st.subheader("Hour by hour, so far in the period, against the previous one")
-        hourly = ui.load(overview.hourly_series, view.ctx, view.range, what="the hourly figures")
         if hourly is not None and hourly["value"].notna().any():
             period_charts(result.kpis, hourly, "offset_hours", "hours into the period")
             st.caption(
@@ -101,7 +106,7 @@ elif result is not None:
                 "batches every eight hours, so its share of the capacity planned so far jumps, "
                 "then settles."
             )
-        elif hourly is not None:
+        else:
             st.info(
                 "This range holds no whole hour to draw: choose a longer range.", icon=":material/schedule:"
             )

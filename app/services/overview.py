@@ -682,15 +682,25 @@ def _trend_name(spec: KpiSpec, this: _Table) -> str | None:
     return spec.numerator if spec.denominator is None and this.present[_CODE[spec.numerator]] else None
 
 
-def hourly_series(ctx: Context, rng: TimeRange) -> pd.DataFrame:
-    """Each KPI so far in the period, hour by hour, for a range of two days or less,
-    which by the day would be a point or two (:attr:`Overview.daily` by the hour): hour
-    (UTC), department, label, value, period, offset_hours. A whole hour's value is the
-    KPI over its period up to that hour's end: counts run up, rates are the ratio of the
-    sums so far (planned capacity a 24th of its day's an hour). An hour by itself would
-    be noise: output comes in batches, and a rate of one hour's few events swings. Hours
-    cut by the range's edges and before the data begins have none."""
+def overview_by_hour(ctx: Context, rng: TimeRange) -> tuple[Overview, pd.DataFrame]:
+    """:func:`department_overview` of a range of two days or less, which by the day would
+    be a point or two, and each KPI so far in the period hour by hour, from one statement
+    (the hourly one: a period's sums are its hours' sums, a row's day is its hour's day).
+
+    The series (:attr:`Overview.daily` by the hour): hour (UTC), department, label, value,
+    period, offset_hours. A whole hour's value is the KPI over its period up to that hour's
+    end: counts run up, rates are the ratio of the sums so far (planned capacity a 24th of
+    its day's an hour). An hour by itself would be noise: output comes in batches, and a
+    rate of one hour's few events swings. Hours cut by the range's edges and before the
+    data begins have none."""
     frame = _planned_frame(ctx, rng, hourly=True)
+    days = _period_days(rng)
+    rows, (this, before) = _split_periods(frame, days)
+    return _summarise((rows.where(this), rows.where(before)), rng, days), _hourly_from(frame, rng)
+
+
+def _hourly_from(frame: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
+    """:func:`overview_by_hour`'s series from the hourly statement's ``frame``."""
     rows = _Rows(
         _hour_numbers(frame["day"]),
         _part_codes(frame["part"]),

@@ -47,7 +47,7 @@ def ranges() -> list[tuple[TimeRange, str]]:
 @pytest.mark.parametrize(("rng", "zone"), ranges(), ids=lambda v: str(v)[:40])
 def test_each_hour_is_the_kpi_over_its_period_so_far(seeded_lake, rng, zone):
     ctx = context(seeded_lake, zone)
-    series = overview.hourly_series(ctx, rng)
+    series = overview.overview_by_hour(ctx, rng)[1]
     assert len(series) == 2 * 8 * len(overview._hours_of(rng).coverage)
     checked = 0
     for period, span in (("this", rng), ("previous", rng.previous())):
@@ -73,6 +73,26 @@ def test_each_hour_is_the_kpi_over_its_period_so_far(seeded_lake, rng, zone):
 
 def test_a_range_of_under_an_hour_draws_nothing(seeded_lake):
     rng = TimeRange(NOW - timedelta(minutes=40), NOW, CUSTOM, "40 minutes")
-    series = overview.hourly_series(context(seeded_lake, "UTC"), rng)
+    series = overview.overview_by_hour(context(seeded_lake, "UTC"), rng)[1]
     assert series["value"].isna().all()
     assert np.isin(series["period"].unique(), ["this", "previous"]).all()
+
+
+@pytest.mark.parametrize(("rng", "zone"), ranges(), ids=lambda v: str(v)[:40])
+def test_the_cards_from_the_hours_are_the_cards_of_the_day_path(seeded_lake, rng, zone):
+    """The page's one statement for a short range: its cards (values, previous values,
+    details, trends) and day series are those of the day statement."""
+    ctx = context(seeded_lake, zone)
+    by_hour, by_day = overview.overview_by_hour(ctx, rng)[0], overview.department_overview(ctx, rng)
+    assert [k.spec for k in by_hour.kpis] == [k.spec for k in by_day.kpis]
+    for hourly, daily in zip(by_hour.kpis, by_day.kpis, strict=True):
+        for field in ("value", "previous", "detail"):
+            got, want = getattr(hourly, field), getattr(daily, field)
+            assert (got is None) == (want is None), (hourly.spec.label, field)
+            if want is not None:
+                assert got == pytest.approx(want, rel=1e-9, abs=1e-12), (hourly.spec.label, field)
+        assert hourly.trend.index.equals(daily.trend.index), hourly.spec.label
+        np.testing.assert_allclose(hourly.trend.to_numpy(float), daily.trend.to_numpy(float), rtol=1e-9)
+    assert by_hour.daily.drop(columns="value").equals(by_day.daily.drop(columns="value"))
+    np.testing.assert_allclose(by_hour.daily["value"], by_day.daily["value"], rtol=1e-9, equal_nan=True)
+    assert not by_day.is_empty  # the comparison had figures to compare
