@@ -228,10 +228,19 @@ class AthenaRollups:
                 return keys
 
     def _delete_prefix(self, prefix: str) -> None:
+        """Delete every object under ``prefix``, or raise: DeleteObjects answers 200 and
+        lists the keys it could not delete in ``Errors`` (a rows file of a dead build left
+        under the day would be counted again beside the new INSERT's)."""
         keys = self._keys(prefix)
         for i in range(0, len(keys), 1000):
             chunk = [{"Key": k} for k in keys[i : i + 1000]]
-            self._s3("delete_objects", Bucket=self.bucket, Delete={"Objects": chunk, "Quiet": True})
+            answer = self._s3("delete_objects", Bucket=self.bucket, Delete={"Objects": chunk, "Quiet": True})
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise QueryError(
+                    f"S3 did not delete s3://{self.bucket}/{first.get('Key')} ({first.get('Code')}: "
+                    f"{first.get('Message')}), so its day's rollup was not rebuilt; pages read the day raw."
+                )
 
     def _s3(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         try:

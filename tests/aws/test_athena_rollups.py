@@ -125,6 +125,33 @@ def test_a_crash_between_insert_and_marking_never_double_counts(s3, crash_at):
     assert later.done_days() == frozenset({the_day})
 
 
+def test_a_dead_builds_object_s3_will_not_delete_stops_the_build_before_any_insert(s3, monkeypatch):
+    """DeleteObjects answers 200 and names the keys it kept in ``Errors``: a dead build's
+    rows it kept would be counted beside the new ones, so the day is neither written nor
+    marked (pages read it raw), and the sentence names the object."""
+    the_day = day(4)
+    table = next(iter(ROLLUP_TABLES.values()))
+    leftover = f"{rollup_prefix(table)}dt={the_day}/dead-build.parquet"
+    s3.put_object(Bucket=BUCKET, Key=leftover, Body=b"rows of a dead build")
+    rollups, athena = rollups_for(s3)
+    monkeypatch.setattr(
+        s3,
+        "delete_objects",
+        lambda Bucket, Delete: {
+            "Errors": [
+                {"Key": o["Key"], "Code": "AccessDenied", "Message": "Access Denied"}
+                for o in Delete["Objects"]
+            ]
+        },
+    )
+    with pytest.raises(
+        QueryError, match=f"S3 did not delete s3://{BUCKET}/{re.escape(leftover)} .AccessDenied"
+    ):
+        rollups.build([the_day])
+    assert athena.statements == [] and rollups.done_days() == frozenset()
+    assert objects(s3, f"{rollup_prefix(table)}dt={the_day}/") == [leftover]
+
+
 def test_a_crash_after_every_insert_but_before_the_marker_is_rebuilt_once(s3, monkeypatch):
     the_day = day(5)
     rollups, _ = rollups_for(s3)
