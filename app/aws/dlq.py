@@ -19,13 +19,15 @@ whose pattern matches sees it again — not only the target that failed.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from app.dead_letters import DeadLetter, RedriveResult
-from app.events import parse_time
+from app.events import DEFAULT_MAX_ENTRY_BYTES, entry_size, parse_time
 
+log = logging.getLogger("verticals.aws.dlq")
 BATCH = 10  # ReceiveMessage, ChangeMessageVisibilityBatch, DeleteMessageBatch and PutEvents
 EMPTY_RECEIVES_BEFORE_DONE = 3  # short polling can miss messages of a small queue
 
@@ -65,6 +67,26 @@ def put_events_entry(body: str, bus: str) -> dict[str, Any]:
 def chunks(items: list[Any], size: int = BATCH) -> Iterable[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def put_events_batches(
+    entries: list[tuple[Any, dict[str, Any]]],
+) -> Iterable[list[tuple[Any, dict[str, Any]]]]:
+    """``(message, entry)`` pairs in PutEvents calls: at most BATCH entries and, together,
+    at most DEFAULT_MAX_ENTRY_BYTES as EventBridge counts them ("The total entry size must
+    be less than 256KB", eb-putevent-size.html). Ten dead letters of 30 KB each would
+    otherwise fail the whole call."""
+    batch: list[tuple[Any, dict[str, Any]]] = []
+    size = 0
+    for pair in entries:
+        grown = size + entry_size(pair[1])
+        if batch and (len(batch) == BATCH or grown > DEFAULT_MAX_ENTRY_BYTES):
+            yield batch
+            batch, grown = [], entry_size(pair[1])
+        batch.append(pair)
+        size = grown
+    if batch:
+        yield batch
 
 
 class SqsDeadLetters:
@@ -128,8 +150,8 @@ class SqsDeadLetters:
         chosen = [m for m in messages if m["MessageId"] in wanted]
         result = RedriveResult(missing=sorted(wanted - {m["MessageId"] for m in chosen}))
         accepted = self._put_back(chosen, events, bus, result)
-        self._delete(url, accepted)
-        done = {m["MessageId"] for m in accepted}
+        self._delete(url, accepted, result)
+        done = set(result.sent)  # deleted; the rest is made visible again
         self._release(url, [m for m in messages if m["MessageId"] not in done])
         return result
 
@@ -158,18 +180,29 @@ class SqsDeadLetters:
             ).get("Messages", [])
             fresh = [m for m in batch if m["MessageId"] not in seen]
             empty = 0 if fresh else empty + 1
-            seen.update((m["MessageId"], m) for m in fresh)
+            # A message seen again (its visibility ran out) keeps its newest receipt handle:
+            # SQS deletes a message only by the handle of its latest receive.
+            seen.update((m["MessageId"], m) for m in batch)
         return list(seen.values())
 
     def _release(self, url: str, messages: list[dict[str, Any]]) -> None:
+        """Make the messages visible again. One SQS did not release (its ``Failed`` list)
+        is visible again when its visibility timeout ends: nothing is lost, so it is logged."""
         for batch in chunks(messages):
-            self.sqs.change_message_visibility_batch(
+            answer = self.sqs.change_message_visibility_batch(
                 QueueUrl=url,
                 Entries=[
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
                     for i, m in enumerate(batch)
                 ],
             )
+            for failure in answer.get("Failed", []):
+                log.warning(
+                    "SQS kept dead letter %s hidden (%s); it is visible again in %s s",
+                    batch[int(failure["Id"])]["MessageId"],
+                    failure.get("Code"),
+                    self.visibility_s,
+                )
 
     def _put_back(
         self, messages: list[dict[str, Any]], events: Any, bus: str, result: RedriveResult
@@ -181,7 +214,7 @@ class SqsDeadLetters:
             except ValueError as exc:
                 result.failed[message["MessageId"]] = str(exc)
         accepted = []
-        for batch in chunks(entries):
+        for batch in put_events_batches(entries):
             answers = events.put_events(Entries=[entry for _, entry in batch])["Entries"]
             for (message, _), answer in zip(batch, answers, strict=False):
                 if answer.get("ErrorCode"):
@@ -193,9 +226,20 @@ class SqsDeadLetters:
                     result.sent.append(message["MessageId"])
         return accepted
 
-    def _delete(self, url: str, messages: list[dict[str, Any]]) -> None:
+    def _delete(self, url: str, messages: list[dict[str, Any]], result: RedriveResult) -> None:
+        """Delete the redriven messages. DeleteMessageBatch answers 200 and lists the ones it
+        did not delete in ``Failed``: their events were sent, yet they are still in the
+        queue, so they move from ``sent`` to ``failed`` with a sentence saying so (a second
+        redrive would send them twice)."""
         for batch in chunks(messages):
-            self.sqs.delete_message_batch(
+            answer = self.sqs.delete_message_batch(
                 QueueUrl=url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
             )
+            for failure in answer.get("Failed", []):
+                message_id = batch[int(failure["Id"])]["MessageId"]
+                result.sent.remove(message_id)
+                result.failed[message_id] = (
+                    f"sent to the bus again, but SQS kept the message ({failure.get('Code')}: "
+                    f"{failure.get('Message', '')}); redriving it again would send its event twice"
+                )

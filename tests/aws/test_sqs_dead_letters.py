@@ -9,7 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from app.aws.dlq import SqsDeadLetters, parse_message, put_events_entry
+from app.aws.dlq import SqsDeadLetters, parse_message, put_events_batches, put_events_entry
+from app.events import DEFAULT_MAX_ENTRY_BYTES, entry_size
 
 RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/verticals/crm-customer-signals"
 
@@ -183,3 +184,102 @@ def test_parse_message_reads_attributes_and_sent_time():
     )
     assert letter.attributes == {"ERROR_CODE": "X"}
     assert letter.sent_at == "2026-03-14T09:30:00+00:00"
+
+
+class Answering:
+    """A boto3 client with some operations answered by the functions ``answers`` names."""
+
+    def __init__(self, real, **answers):
+        self.real, self.answers = real, answers
+
+    def __getattr__(self, name):
+        return self.answers.get(name) or getattr(self.real, name)
+
+
+def test_a_message_sqs_does_not_delete_is_not_reported_sent(aws):
+    """DeleteMessageBatch answers 200 and lists what it kept in ``Failed``: those events
+    went to the bus, the messages are still in the queue, and the result says so."""
+    sqs, url = aws
+
+    def keep_the_first(QueueUrl, Entries):
+        kept = Entries[0]
+        sqs.delete_message_batch(QueueUrl=QueueUrl, Entries=Entries[1:])
+        failure = {
+            "Id": kept["Id"],
+            "SenderFault": True,
+            "Code": "ReceiptHandleIsInvalid",
+            "Message": "stale",
+        }
+        return {"Successful": [{"Id": e["Id"]} for e in Entries[1:]], "Failed": [failure]}
+
+    events = boto3.client("events", region_name="us-east-1")
+    events.create_event_bus(Name="verticals")
+    letters = SqsDeadLetters(
+        Answering(sqs, delete_message_batch=keep_the_first),
+        {"crm-webhook-dlq": url},
+        events=events,
+        bus="verticals",
+    )
+    chosen = [x.message_id for x in letters.peek("crm-webhook-dlq")[:3]]
+    result = letters.redrive("crm-webhook-dlq", chosen)
+    assert len(result.sent) == 2 and len(result.failed) == 1
+    ((kept, why),) = result.failed.items()
+    assert why == (
+        "sent to the bus again, but SQS kept the message (ReceiptHandleIsInvalid: stale); "
+        "redriving it again would send its event twice"
+    )
+    remaining = {x.message_id for x in letters.peek("crm-webhook-dlq")}
+    assert kept in remaining and not set(result.sent) & remaining and len(remaining) == 12
+
+
+class OneMessageSeenTwice:
+    """An SQS queue of one message whose visibility runs out at once: the first two
+    receives return it, each with a receipt handle of its own, then the queue looks empty."""
+
+    def __init__(self):
+        self.receives, self.deleted = 0, []
+
+    def receive_message(self, **kwargs):
+        self.receives += 1
+        if self.receives > 2:
+            return {}
+        return {
+            "Messages": [
+                {"MessageId": "m1", "ReceiptHandle": f"handle-{self.receives}", "Body": json.dumps(event(1))}
+            ]
+        }
+
+    def delete_message_batch(self, QueueUrl, Entries):
+        self.deleted += [e["ReceiptHandle"] for e in Entries]
+        return {"Successful": [{"Id": e["Id"]} for e in Entries]}
+
+    def change_message_visibility_batch(self, QueueUrl, Entries):
+        return {"Successful": [{"Id": e["Id"]} for e in Entries]}
+
+
+def test_a_message_received_twice_is_deleted_by_its_newest_receipt_handle():
+    """SQS deletes a message only by the receipt handle of its latest receive."""
+    with mock_aws():
+        events = boto3.client("events", region_name="us-east-1")
+        events.create_event_bus(Name="verticals")
+        sqs = OneMessageSeenTwice()
+        letters = SqsDeadLetters(sqs, {"q": "https://sqs/q"}, events=events, bus="verticals")
+        result = letters.redrive("q", ["m1", "m2"])
+    assert result.sent == ["m1"] and result.missing == ["m2"]
+    assert sqs.deleted == ["handle-2"]
+
+
+def test_redrive_calls_stay_under_put_events_total_size():
+    """PutEvents refuses a call whose entries add up to more than 256 KB: ten dead letters
+    of 60 KB go in calls of four."""
+    big = {
+        "Source": "verticals.shop",
+        "DetailType": "OrderPlaced",
+        "Detail": json.dumps({"note": "x" * 60_000}),
+    }
+    batches = list(put_events_batches([(i, big) for i in range(10)] + [(10, {**big, "Detail": "{}"})]))
+    assert [len(b) for b in batches] == [4, 4, 3]
+    assert all(sum(entry_size(e) for _, e in b) <= DEFAULT_MAX_ENTRY_BYTES for b in batches)
+    assert [m for b in batches for m, _ in b] == list(range(11))  # every one, in order
+    small = [(i, {"Source": "s", "DetailType": "d", "Detail": "{}"}) for i in range(23)]
+    assert [len(b) for b in put_events_batches(small)] == [10, 10, 3]
