@@ -11,6 +11,7 @@ deploys (:data:`app.stack_names.OUTPUT_KEYS`); explicit settings win.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -41,6 +42,17 @@ BUFFER_PARAMETER = "FirehoseBufferSeconds"
 DEFAULT_BUFFER_S = 300  # the parameter's default in app/infra/parameters.py (a test keeps them equal)
 
 
+# "When dynamic partitioning is enabled … end-to-end delay of a batch of records might be
+# 1.5 times of the configured buffering hint time" (Firehose: buffering.html).
+DYNAMIC_PARTITIONING_DELAY = 1.5
+
+
+def firehose_delay_s(buffer_s: int) -> int:
+    """How far behind now the lake may be: 1.5 buffer intervals, as the lake's streams
+    partition dynamically (app/infra/lake.py)."""
+    return math.ceil(buffer_s * DYNAMIC_PARTITIONING_DELAY)
+
+
 @dataclass(frozen=True)
 class AwsResources:
     region: str
@@ -51,9 +63,9 @@ class AwsResources:
     stack: str = ""
     audit_log_group: str = ""  # empty: the audit trail stays in the local file
     dead_letter_queue_urls: Mapping[str, str] = field(default_factory=dict)  # queue name -> URL
-    # Firehose buffers this long before it writes a lake file: the newest seconds of the
-    # lake are still arriving (the stack's FirehoseBufferSeconds).
-    lake_delay_s: int = DEFAULT_BUFFER_S
+    # The newest seconds of the lake that may still be in Firehose's buffers
+    # (:func:`firehose_delay_s` of the stack's FirehoseBufferSeconds).
+    lake_delay_s: int = firehose_delay_s(DEFAULT_BUFFER_S)
 
     @property
     def location(self) -> str:
@@ -133,7 +145,8 @@ def resolve_resources(settings: Settings, session: boto3.Session, queue_names: l
         if settings.stack:
             described = describe_stack(client(session, "cloudformation"), settings.stack)
             outputs, delay = outputs_of(described), firehose_buffer_s(described)
-        resources = replace(resources_from(settings, outputs, queue_names), lake_delay_s=delay)
+        resources = resources_from(settings, outputs, queue_names)
+        resources = replace(resources, lake_delay_s=firehose_delay_s(delay))
         if not resources.dead_letter_queue_urls:
             urls = queue_urls_by_name(client(session, "sqs"), resources.bus_name, queue_names)
             resources = replace(resources, dead_letter_queue_urls=urls)

@@ -59,8 +59,8 @@ def still_arriving(ctx: Context, rng: TimeRange, now: datetime | None = None) ->
         return None
     minutes = ctx.lake_delay.total_seconds() / 60
     return (
-        f"The newest {minutes:g} minutes are still in Firehose's buffer (FirehoseBufferSeconds) "
-        "and are not drawn yet."
+        f"The newest {minutes:g} minutes may still be in Firehose's buffers (1.5 × "
+        "FirehoseBufferSeconds, as it partitions the lake by day and source) and are not drawn yet."
     )
 
 

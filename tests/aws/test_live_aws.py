@@ -29,4 +29,4 @@ def test_a_day_is_not_live_on_aws(page, key, on_aws):  # noqa: F811
 def test_the_event_rates_chart_on_aws_says_what_is_still_arriving(on_aws):  # noqa: F811
     at = open_page("event_rates", {"range": "24h"})
     assert_clean(at)
-    assert any("still in Firehose's buffer" in c.value for c in at.main.caption)
+    assert any("newest 7.5 minutes may still be in Firehose's buffers" in c.value for c in at.main.caption)
