@@ -185,25 +185,28 @@ def percentile_frame(
     return frame[[*keys, "samples", *names]].sort_values(keys).reset_index(drop=True)
 
 
-def cloudwatch_aligned_start(start: datetime, period_s: int) -> datetime:
-    """Where CloudWatch starts the first period when ``start`` is not aligned: to the minute
-    for periods under 5 min, to 5 min under an hour, to the hour above
-    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html)."""
-    step = "1min" if period_s < 300 else "5min" if period_s < 3600 else "1h"
-    return pd.Timestamp(start).floor(step).to_pydatetime()
+def cloudwatch_aligned_start(start: datetime, now: datetime) -> datetime:
+    """Where CloudWatch starts the first period of a request starting at ``start``: it
+    rounds the start down by its age, to the minute under 15 days, to 5 minutes under 63,
+    else to the hour (GetMetricData's StartTime,
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html).
+    Rounding down can make the start older than a boundary: then it is rounded again."""
+    aligned = start
+    while True:
+        step = granularity(aligned, now)
+        floored = pd.Timestamp(aligned).floor(f"{step}s").to_pydatetime()
+        if floored == aligned:
+            return aligned
+        aligned = floored
 
 
 def whole_range_period(start: datetime, end: datetime, now: datetime) -> tuple[datetime, int]:
-    """(aligned start, period) such that one legal period covers [start, end)."""
-    step = granularity(start, now)
-    period = max(step, math.ceil((end - start).total_seconds() / step) * step)
-    while True:
-        aligned = cloudwatch_aligned_start(start, period)
-        step = granularity(aligned, now)
-        needed = max(step, math.ceil((end - aligned).total_seconds() / step) * step)
-        if needed <= period and period % step == 0:
-            return aligned, period
-        period = max(needed, math.ceil(period / step) * step)
+    """(aligned start, period) such that one legal period covers [start, end), starting no
+    earlier than CloudWatch's own rounding of ``start``: a whole-range figure then holds
+    at most that rounding's minute (or 5 minutes, or hour) before the range."""
+    aligned = cloudwatch_aligned_start(start, now)
+    step = granularity(aligned, now)
+    return aligned, max(step, math.ceil((end - aligned).total_seconds() / step) * step)
 
 
 def batches(items: list[Any], size: int = MAX_QUERIES_PER_CALL) -> Iterator[list[Any]]:

@@ -74,9 +74,9 @@ def test_percentile_queries_ask_sample_count_and_each_percentile_per_series():
     ("start", "end", "aligned", "period"),
     [
         pytest.param("10:00", "11:00", "10:00", 3600, id="whole-hour"),
-        pytest.param("10:30", "11:30", "10:00", 5400, id="hour-period-aligns-to-the-hour"),
-        pytest.param("10:02:30", "10:04", "10:02", 120, id="minute-period-aligns-to-the-minute"),
-        pytest.param("10:07", "10:20", "10:05", 900, id="five-minute-alignment"),
+        pytest.param("10:30", "11:30", "10:30", 3600, id="a-recent-start-is-not-moved-to-the-hour"),
+        pytest.param("10:02:30", "10:04", "10:02", 120, id="a-recent-start-is-rounded-to-the-minute"),
+        pytest.param("10:07", "10:20", "10:07", 780, id="a-minute-multiple-not-a-five-minute-one"),
         pytest.param("10:00", "10:00:10", "10:00", 60, id="at-least-a-minute"),
     ],
 )
@@ -99,6 +99,8 @@ def test_whole_range_period_is_legal_for_the_age_of_its_start(days, minute):
     step = 60 if age < timedelta(days=15) else 300 if age < timedelta(days=63) else 3600
     assert period % step == 0
     assert aligned <= start and aligned + timedelta(seconds=period) >= NOW
+    # CloudWatch's own rounding of the start, by its age, and no further back
+    assert start - aligned < timedelta(seconds=step) and aligned.timestamp() % step == 0
 
 
 def test_percentile_frame_keeps_points_with_samples_and_the_busier_spelling():
@@ -141,36 +143,39 @@ def source(cloudwatch, rules=("r",), now=lambda: NOW):
 def test_latency_percentiles_sends_the_exact_get_metric_data_request():
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
     start, end = datetime(2026, 3, 16, 10, 30, tzinfo=UTC), datetime(2026, 3, 16, 11, 30, tzinfo=UTC)
-    hour = datetime(2026, 3, 16, 10, tzinfo=UTC)
+    # a start under 15 days old: CloudWatch rounds it to the minute, so the one period starts there
+    now = end + timedelta(minutes=15)
     with Stubber(cloudwatch) as stub:  # no ListMetrics: the series are the deployed rules'
         documented, cloudwatch_spelling = START_LATENCY, "IngestiontoInvocationStartLatency"
         stub.add_response(
             "get_metric_data",
             {
                 "MetricDataResults": [
-                    {"Id": "n1", "Timestamps": [hour], "Values": [40.0], "StatusCode": "Complete"},
-                    {"Id": "p0_1", "Timestamps": [hour], "Values": [11.0], "StatusCode": "Complete"},
-                    {"Id": "p1_1", "Timestamps": [hour], "Values": [35.0], "StatusCode": "Complete"},
-                    {"Id": "p2_1", "Timestamps": [hour], "Values": [120.0], "StatusCode": "Complete"},
+                    {"Id": "n1", "Timestamps": [start], "Values": [40.0], "StatusCode": "Complete"},
+                    {"Id": "p0_1", "Timestamps": [start], "Values": [11.0], "StatusCode": "Complete"},
+                    {"Id": "p1_1", "Timestamps": [start], "Values": [35.0], "StatusCode": "Complete"},
+                    {"Id": "p2_1", "Timestamps": [start], "Values": [120.0], "StatusCode": "Complete"},
                 ]
             },
             {
                 "MetricDataQueries": [
-                    query("n0", documented, "SampleCount", 5400),
-                    query("p0_0", documented, "p50", 5400),
-                    query("p1_0", documented, "p90", 5400),
-                    query("p2_0", documented, "p99", 5400),
-                    query("n1", cloudwatch_spelling, "SampleCount", 5400),
-                    query("p0_1", cloudwatch_spelling, "p50", 5400),
-                    query("p1_1", cloudwatch_spelling, "p90", 5400),
-                    query("p2_1", cloudwatch_spelling, "p99", 5400),
+                    query("n0", documented, "SampleCount", 3600),
+                    query("p0_0", documented, "p50", 3600),
+                    query("p1_0", documented, "p90", 3600),
+                    query("p2_0", documented, "p99", 3600),
+                    query("n1", cloudwatch_spelling, "SampleCount", 3600),
+                    query("p0_1", cloudwatch_spelling, "p50", 3600),
+                    query("p1_1", cloudwatch_spelling, "p90", 3600),
+                    query("p2_1", cloudwatch_spelling, "p99", 3600),
                 ],
-                "StartTime": hour,
+                "StartTime": start,
                 "EndTime": end,
                 "ScanBy": "TimestampAscending",
             },
         )
-        frame = source(cloudwatch).latency_percentiles([START_LATENCY], start, end, bus="verticals")
+        frame = source(cloudwatch, now=lambda: now).latency_percentiles(
+            [START_LATENCY], start, end, bus="verticals"
+        )
         stub.assert_no_pending_responses()
     assert list(frame.columns) == COLUMNS
     assert frame.values.tolist() == [
