@@ -8,8 +8,10 @@
   is not used: it omits metrics without data in the last two weeks, and
   ``FailedInvocations`` is published only when it is not zero, so older failures would
   vanish from 30-day views.
-- Spelling: CloudWatch spells two latencies ``IngestiontoInvocation…`` where the docs
-  print ``IngestionToInvocation…``; both spellings are read (:data:`SPELLINGS`) and merged.
+- Spelling: the two ingestion-to-invocation latencies are spelled ``IngestionTo…`` and
+  ``Ingestionto…`` in different places (the EventBridge docs are not consistent, accounts
+  have been seen with the lower case); both spellings of each are read (:data:`SPELLINGS`)
+  and merged, at the price of twice the latency queries.
 - Reading: GetMetricData, two queries per series (Sum or Average, and SampleCount), at
   most 500 queries per call, every page followed (NextToken).
 - Periods are legal for the age of the range's start (a multiple of 60 s up to 15 days
