@@ -242,6 +242,18 @@ def _wait_for_change_set(
         sleep(2.0)
 
 
+def _all_changes(cfn: Any, stack: str, name: str, described: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every change of the change set: DescribeChangeSet answers a page of them (about a
+    hundred; the stack has more resources) and a ``NextToken`` for the rest."""
+    changes = list(described.get("Changes", []))
+    token = described.get("NextToken")
+    while token:
+        page = cfn.describe_change_set(StackName=stack, ChangeSetName=name, NextToken=token)
+        changes += page.get("Changes", [])
+        token = page.get("NextToken")
+    return changes
+
+
 def deploy(
     cfn: Any,
     s3: Any,
@@ -297,7 +309,7 @@ def deploy(
         # No changes: only an update can have none (a create always adds the stack's resources).
         status = existing["StackStatus"] if existing else "UNKNOWN"
         return DeployResult(stack, status, changed=False, outputs=stack_outputs(cfn, stack))
-    for change in described.get("Changes", []):
+    for change in _all_changes(cfn, stack, name, described):
         on_change(change.get("ResourceChange", {}))
     watcher = StackWatcher(cfn, created["StackId"], on_event, sleep)
     watcher.mark_seen()

@@ -14,6 +14,7 @@ from moto import mock_aws
 from app.__main__ import main
 from app.aws.errors import AwsError
 from app.bus.definition import load_definition
+from app.infra import deploy as deploy_module
 from app.infra import render
 from app.infra.deploy import (
     MAX_INLINE_BODY,
@@ -362,3 +363,23 @@ def test_destroy_asks_for_the_stack_name(monkeypatch, capsys):
     args = argparse.Namespace(stack="prod", region=REGION, profile=None, yes=False)
     assert cmd_destroy(args, ask=lambda prompt: "no") == 1
     assert capsys.readouterr().out.strip() == "not removed"
+
+
+def test_every_page_of_a_large_change_set_is_shown():
+    """DescribeChangeSet answers a page of changes and a NextToken for the rest (the stack
+    has more resources than a page holds): every change is reported."""
+    cfn = boto3.client("cloudformation", region_name="us-east-1")
+
+    def change(i):
+        return {"Type": "Resource", "ResourceChange": {"Action": "Add", "LogicalResourceId": f"R{i}"}}
+
+    first = {"Status": "CREATE_COMPLETE", "Changes": [change(i) for i in range(100)], "NextToken": "t1"}
+    with Stubber(cfn) as stub:
+        stub.add_response(
+            "describe_change_set",
+            {"Changes": [change(i) for i in range(100, 158)]},
+            {"StackName": "s", "ChangeSetName": "cs", "NextToken": "t1"},
+        )
+        changes = deploy_module._all_changes(cfn, "s", "cs", first)
+        stub.assert_no_pending_responses()
+    assert [c["ResourceChange"]["LogicalResourceId"] for c in changes] == [f"R{i}" for i in range(158)]
