@@ -23,8 +23,10 @@ from app.aws.errors import AwsError, aws_errors
 from app.settings import BY_NAME, Settings
 from app.stack_names import OUTPUT_KEYS, dlq_output_key, queue_name
 
-# Our code retries throttled Athena calls itself (app/engines/athena.py); botocore's
-# standard mode still covers transient network and 5xx errors on every client.
+# botocore's standard mode retries transient network and 5xx errors and throttling
+# (ThrottlingException, TooManyRequestsException …) up to 4 attempts on every client. The
+# Athena engine retries a throttled call again with its own backoff (app/engines/athena.py),
+# so a call throttled throughout is tried up to 4 × 6 times before its sentence.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=10, read_timeout=60)
 
 
