@@ -461,3 +461,26 @@ def test_stack_name_problems(stack, glue_given, problem):
         assert problems == []
     else:
         assert any(problem in p for p in problems)
+
+
+def test_the_events_role_may_invoke_each_api_destination_by_either_arn():
+    """IAM may check the destination's ARN with its id or the name-only one CloudFormation
+    offers as ArnForPolicy "to be used in IAM policies" (Ref is the name): both are granted."""
+    destinations = sorted(k for k, v in RESOURCES.items() if v["Type"] == "AWS::Events::ApiDestination")
+    assert destinations  # the definition has HTTP consumers
+    statements = [
+        s
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::IAM::Role"
+        for p in r["Properties"].get("Policies", [])
+        for s in p["PolicyDocument"]["Statement"]
+        if "events:InvokeApiDestination" in s.get("Action", [])
+    ]
+    assert len(statements) == 1
+    granted = statements[0]["Resource"]
+    for name in destinations:
+        assert {"Fn::GetAtt": [name, "Arn"]} in granted
+        by_name = (
+            f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:api-destination/${{{name}}}"
+        )
+        assert {"Fn::Sub": by_name} in granted
