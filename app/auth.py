@@ -69,6 +69,21 @@ def who_may(permission: str) -> str:
     return " or ".join(r for r in ROLES if permission in PERMISSIONS[r])
 
 
+def host_name(host: str) -> str:
+    """The name in a Host header, without its port (``[::1]:4010`` -> ``::1``)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """Whether a request's Host header names this machine. A page of evil.example whose
+    name an attacker re-points at 127.0.0.1 (DNS rebinding) reaches a loopback server, but
+    its requests still carry ``Host: evil.example``."""
+    return host_name(host or "") in LOOPBACK
+
+
 def serves_only_localhost(address: str | None) -> bool:
     """Whether Streamlit's ``server.address`` keeps the app on this machine. Unset (the
     default) means every interface."""

@@ -25,6 +25,7 @@ from app.auth import (
     AlbVerifier,
     SignInError,
     User,
+    is_loopback_host,
     serves_only_localhost,
     user_from_claims,
     who_may,
@@ -466,6 +467,10 @@ def _show_failure(exc: Exception, what: str) -> None:
 # --- sign-in, roles and the audit trail ----------------------------------------------------
 
 SIGNED_IN_KEY = "verticals_signed_in"  # the identity whose sign-in this session recorded
+LOCAL_HOST_ONLY = (
+    "This dashboard has no sign-in configured and answers only to this machine's own names: "
+    "open it as localhost or 127.0.0.1, or configure a sign-in (VERTICALS_SIGN_IN, see docs/security.md)."
+)
 LOCAL_ONLY = (
     "This dashboard has no sign-in configured, so it serves this machine only: start it with "
     "--server.address 127.0.0.1, or configure a sign-in (VERTICALS_SIGN_IN, see docs/security.md)."
@@ -497,11 +502,19 @@ def _sign_in_prompt() -> NoReturn:
     st.stop()
 
 
+def _request_host() -> str | None:
+    """This session's Host header (None where there is none: AppTest)."""
+    return st.context.headers.get("Host")
+
+
 def _identify(settings: Settings) -> User:
     """This request's user; stops the run with a prompt or one sentence when there is none."""
     if settings.sign_in == "local":
         if not serves_only_localhost(st.get_option("server.address")):
             _refuse(LOCAL_ONLY)
+        host = _request_host()
+        if host is not None and not is_loopback_host(host):
+            _refuse(LOCAL_HOST_ONLY)
         return User("local", settings.local_roles, "local")
     if settings.sign_in == "oidc":
         if not st.user.get("is_logged_in"):

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from app import clock
+from app.auth import is_loopback_host
 from app.bus.api import BusApi, SerializationException
 from app.bus.api_buses import EventsApi
 from app.bus.buses import BusRegistry, Scope, checked_region
@@ -360,7 +361,7 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
             by: a web page could send any operation in a plain-text POST's body)."""
             body = self._read_body()
             host = self.headers.get("Host", "")
-            if service.config.host in LOOPBACK and _host_name(host) not in LOOPBACK:
+            if service.config.host in LOOPBACK and not is_loopback_host(host):
                 # DNS rebinding: a page of evil.example resolved to 127.0.0.1 names its own host.
                 raise SerializationException(f"Host {host!r} is not this machine: the bus answers 127.0.0.1.")
             kind = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -461,14 +462,6 @@ class BoundedHTTPServer(ThreadingHTTPServer):
 # What boto3 and the AWS CLI send; a browser must ask first (a CORS preflight, which this
 # server never grants) before it sends either cross-site.
 JSON_TYPES = (CONTENT_TYPE, "application/json")
-
-
-def _host_name(host: str) -> str:
-    """The name in a Host header, without its port (``[::1]:4010`` -> ``::1``)."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def _refuse_busy(connection: Any) -> None:

@@ -71,6 +71,24 @@ def test_without_sign_in_the_app_refuses_to_serve_beyond_localhost(on_empty_lake
     assert not at.metric and not at.sidebar.selectbox
 
 
+@pytest.mark.parametrize("host", ["evil.example:8501", "localhost.evil.example", "127.0.0.1.nip.io:8501"])
+def test_without_sign_in_a_page_reached_by_another_name_is_refused(on_empty_lake, monkeypatch, host):
+    """DNS rebinding: a page of evil.example re-points its name at 127.0.0.1 and reaches the
+    dashboard, but its requests name their own host."""
+    monkeypatch.setattr(ui, "_request_host", lambda: host)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert texts(at.error) == [ui.LOCAL_HOST_ONLY]
+    assert not at.metric and not at.sidebar.selectbox
+
+
+@pytest.mark.parametrize("host", ["localhost:8501", "127.0.0.1:8501", "[::1]:8501", "LOCALHOST"])
+def test_without_sign_in_this_machines_names_are_served(on_empty_lake, monkeypatch, host):
+    monkeypatch.setattr(ui, "_request_host", lambda: host)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    assert not at.exception and not at.error
+
+
 def test_a_manager_reads_dashboards_but_not_saved_queries(oidc):
     at = open_as(MANAGER)
     assert not at.exception and not at.error
