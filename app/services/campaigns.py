@@ -180,8 +180,15 @@ def counterfactuals(report: CampaignReport) -> dict[str, pd.DataFrame]:
     }
 
 
+# The region shown for orders and spend that name none (the lake keeps an event that lacks
+# a field, with a null there): counted and shown, never compared with a region's campaign.
+NO_REGION = "(no region)"
+
+
 def spend_and_orders(orders: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
     """date, region, spend, orders, revenue: one row per region and day with orders or spend."""
+    orders = orders.assign(region=orders["region"].fillna(NO_REGION))
+    spend = spend.assign(region=spend["region"].fillna(NO_REGION))
     per_region = spend.groupby(["date", "region"], as_index=False)["spend"].sum()
     frame = orders.merge(per_region, on=["date", "region"], how="outer")
     frame = frame.fillna({"spend": 0.0, "orders": 0, "revenue": 0.0}).astype({"orders": "int64"})
@@ -194,7 +201,8 @@ def spend_and_orders(orders: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
 
 
 def started_in(effects: pd.DataFrame, window: AnalysisWindow) -> pd.DataFrame:
-    days = effects["start_date"].dt.date
+    # An empty table of effects (a lake without campaigns) has an untyped start_date.
+    days = pd.to_datetime(effects["start_date"]).dt.date
     return effects[(days >= window.shown_first) & (days <= window.shown_last)]
 
 

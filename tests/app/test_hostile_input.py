@@ -98,3 +98,31 @@ def test_one_broken_saved_query_shows_its_error_on_its_own_entry(on_empty_lake, 
     assert len(at.error) == 1 and "broken_one.sql" in at.error[0].value
     at.selectbox(key="sq_name").set_value("late_deliveries").run()
     assert not at.error and at.button(key="sq_run")
+
+
+def order_placed(i: int, at: datetime, **detail) -> dict:
+    fields = {"order_id": f"o-{i}", "customer_id": "c", "channel": "web", "product_line": "chairs"}
+    fields |= {"sku": "S", "quantity": 1, "unit_price": 10.0, "amount": 10.0, "currency": "USD"}
+    return {
+        "version": "0",
+        "id": f"order-{i}",
+        "source": "verticals.shop",
+        "detail-type": "OrderPlaced",
+        "account": "123456789012",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [],
+        "detail": fields | detail,
+    }
+
+
+def test_an_order_without_a_region_is_counted_under_no_region_on_campaigns(on_empty_lake):
+    """The lake keeps an event that lacks a field (null there): the page sorted the
+    regions and raised on the null. And a lake of orders without any campaign raised on
+    the empty table of effects before that."""
+    days = [NOW - timedelta(days=d, hours=3) for d in range(1, 20)]
+    events = [order_placed(i, at, region="west" if i % 2 else "east") for i, at in enumerate(days)]
+    LakeWriter(on_empty_lake).write([*events, order_placed(99, days[3])])  # no region
+    at = open_page("campaigns", {"range": "30d"})
+    assert not at.exception, at.exception
+    assert at.multiselect(key="campaign_regions").options == ["(no region)", "east", "west"]
