@@ -20,6 +20,8 @@ import html
 import re
 from typing import Any
 
+import pandas as pd
+
 # Characters that open Markdown or Streamlit constructs wherever they stand.
 _ALWAYS = re.compile(r"([\\`*~\[\]<>$|#&{}])")
 # An underscore emphasises only at a word's edge (snake_case names stay readable).
@@ -50,6 +52,17 @@ def plain(value: Any, max_chars: int = MAX_CHARS) -> str:
 def plotly_text(value: Any) -> str:
     """``value`` for a Plotly title, label or hover: its tags shown, not applied."""
     return html.escape(str(value), quote=False)
+
+
+def plotly_frame(frame: pd.DataFrame, *columns: str, index: bool = False) -> pd.DataFrame:
+    """``frame`` with the text of ``columns`` (and of its index) made :func:`plotly_text`,
+    before a chart is built from it: Plotly Express writes a category into the trace's
+    name, its legend and its hover template, and Plotly applies the tags there (a lake's
+    source ``<a href=…>`` became a link in a legend)."""
+    shown = frame.assign(**{c: frame[c].map(plotly_text) for c in columns})
+    if index:
+        shown.index = shown.index.map(plotly_text)
+    return shown
 
 
 # Each department's colour on every chart, so that a department looks the same on every page

@@ -193,7 +193,7 @@ elif analysis is not None:
         shared_xaxes=True,
         vertical_spacing=0.04,
         specs=[[{"secondary_y": True}]] * len(chosen_regions),
-        subplot_titles=chosen_regions,
+        subplot_titles=[plotly_text(r) for r in chosen_regions],
     )
     for number, region in enumerate(chosen_regions, start=1):
         own = daily[daily["region"] == region]

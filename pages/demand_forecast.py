@@ -77,7 +77,12 @@ elif report is not None:
 
     lines = forecast.product_lines(report)
     left, right = st.columns([3, 1])
-    line = left.segmented_control("Product line", lines, default=lines[0], key="forecast_line") or lines[0]
+    line = (
+        left.segmented_control(
+            "Product line", lines, default=lines[0], format_func=ui.plain, key="forecast_line"
+        )  # options are Markdown; names come from the lake
+        or lines[0]
+    )
     weekly = right.toggle("Weekly totals", key="forecast_weekly")
     outlook = report.lines[line]
     shown = forecast.line_view(outlook, horizon, weekly)

@@ -4,7 +4,7 @@ import plotly.express as px
 import streamlit as st
 
 from app import ui
-from app.display import department_colours, plotly_text
+from app.display import department_colours, plotly_frame, plotly_text
 from app.services import explorer
 
 COLUMNS = {
@@ -67,11 +67,11 @@ elif events is not None:
         if journey is not None and journey.is_empty:
             st.info(f"No events carry order {ui.plain(order_id)} in this range — widen the range.")
         elif journey is not None:
-            present = [d for d in explorer.department_order() if d in set(journey.events["department"])]
             # Plotly reads HTML in its labels and hovers: event fields are shown as text.
-            shown = journey.events.assign(
-                **{c: journey.events[c].map(plotly_text) for c in ("detail_type", "summary", "id")}
-            )
+            shown = plotly_frame(journey.events, "detail_type", "summary", "id", "department")
+            present = [
+                plotly_text(d) for d in explorer.department_order() if d in set(journey.events["department"])
+            ]
             figure = px.scatter(
                 shown,
                 x="time",
@@ -86,8 +86,8 @@ elif events is not None:
             )
             figure.update_traces(marker={"size": 14}, textposition="top center")
             figure.add_scatter(
-                x=journey.events["time"],
-                y=journey.events["department"],
+                x=shown["time"],
+                y=shown["department"],
                 mode="lines",
                 line={"color": "#9ca3af", "width": 1},
                 showlegend=False,

@@ -7,7 +7,7 @@ import streamlit as st
 
 from app import clock, ui
 from app.departments import DEPARTMENTS
-from app.display import department_colours
+from app.display import department_colours, plotly_frame
 from app.services import event_rates
 from app.services.common import still_arriving
 
@@ -50,7 +50,7 @@ def recent_chart(now: datetime) -> None:
         st.caption("No events in the last hour.")
         return
     figure = px.bar(
-        recent,
+        plotly_frame(recent, "department"),  # a source the bus does not know names its own
         x="minute",
         y="events",
         color="department",
@@ -80,7 +80,7 @@ def rates_chart(rates: event_rates.EventRates) -> None:
         color = "department"
     series = frame.groupby(["bucket", color], as_index=False)["events"].sum()
     figure = px.area(
-        series,
+        plotly_frame(series, color),
         x="bucket",
         y="events",
         color=color,
@@ -110,7 +110,7 @@ def heatmap_and_top(rates: event_rates.EventRates) -> None:
             heat.update_xaxes(dtick=2)
         else:
             heat = px.imshow(
-                rates.by_type,
+                plotly_frame(rates.by_type, index=True),
                 aspect="auto",
                 color_continuous_scale="Blues",
                 labels={"x": "", "y": "", "color": "events"},

@@ -3,6 +3,7 @@ in an event field, Markdown in an order id. And: bounded ranges, one broken save
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -126,3 +127,49 @@ def test_an_order_without_a_region_is_counted_under_no_region_on_campaigns(on_em
     at = open_page("campaigns", {"range": "30d"})
     assert not at.exception, at.exception
     assert at.multiselect(key="campaign_regions").options == ["(no region)", "east", "west"]
+
+
+LINK = '<a href="https://evil.example/phish">CLICK</a><b>x</b>'
+
+
+def strings(value) -> list[str]:
+    """Every string in a chart's JSON spec."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return []
+
+
+def chart_strings(at) -> list[str]:
+    return [s for chart in at.get("plotly_chart") for s in strings(json.loads(chart.proto.spec))]
+
+
+@pytest.mark.parametrize(
+    ("page", "query", "split"),
+    [
+        pytest.param("event_rates", {"range": "24h"}, None, id="rates-by-department"),
+        pytest.param("event_rates", {"range": "24h"}, "Detail type", id="rates-by-detail-type"),
+        pytest.param("event_explorer", {"range": "24h"}, None, id="explorer-journey"),
+        pytest.param("campaigns", {"range": "30d"}, None, id="campaigns-regions"),
+    ],
+)
+def test_lake_names_in_charts_are_text_not_html(on_empty_lake, page, query, split):
+    """A source, detail type or region from the lake reached Plotly's legends, axes and
+    subplot titles as HTML: a link in a legend."""
+    days = [NOW - timedelta(days=d, hours=3) for d in range(20)]
+    events = [order_placed(i, at, region=LINK if i % 2 else "east") for i, at in enumerate(days)]
+    odd = {**hostile_event(500, NOW - timedelta(hours=2), "o-x", LINK), "source": LINK}
+    placed = order_placed(501, NOW - timedelta(hours=3), order_id="o-x", region="east")
+    LakeWriter(on_empty_lake).write([*events, placed, odd])
+    at = open_page(page, query)
+    if split:
+        at.segmented_control(key="rates_split").set_value(split).run()
+    if page == "event_explorer":
+        at.selectbox(key="ex_order").set_value("o-x").run()
+    assert not at.exception, at.exception
+    shown = chart_strings(at)
+    assert any("&lt;a href" in s for s in shown)  # the value is drawn, as text
+    assert not [s for s in shown if "<a " in s or "<b>" in s]
