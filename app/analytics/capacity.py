@@ -42,8 +42,12 @@ def capacity_ahead(history: pd.DataFrame, dates: pd.DatetimeIndex, lookback: int
 
 
 def shortfalls(forecast: pd.DataFrame, capacity: pd.DataFrame, bound: str = "high_80") -> pd.DataFrame:
-    """Per day: the forecast and its upper bound against capacity, and whether each exceeds it."""
+    """Per day: the forecast and its upper bound against capacity, and whether each exceeds it.
+    A line with no plan at all (a product line the plans do not name) has no capacity:
+    ``planned`` False and capacity 0, so its demand is short, not covered."""
     frame = forecast.merge(capacity[["date", "capacity"]], on="date", how="left")
+    frame["planned"] = frame["capacity"].notna()
+    frame["capacity"] = frame["capacity"].fillna(0.0)
     frame["short"] = frame["forecast"] > frame["capacity"]
     frame["at_risk"] = frame[bound] > frame["capacity"]
     frame["gap_units"] = (frame["forecast"] - frame["capacity"]).clip(lower=0.0)

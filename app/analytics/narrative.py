@@ -111,7 +111,14 @@ def _caveats(flags: list[str]) -> str:
     return (" " + " ".join(notes)) if notes else ""
 
 
-def shortfall_sentence(line: str, short_days: int, at_risk_days: int, horizon: int) -> str:
+def shortfall_sentence(
+    line: str, short_days: int, at_risk_days: int, horizon: int, planned: bool = True
+) -> str:
+    if not planned:
+        return (
+            f"{line}: no production capacity is planned for it, so its demand is short on {short_days} "
+            f"of the next {horizon} days."
+        )
     if short_days:
         return f"{line}: demand is expected to exceed capacity on {short_days} of the next {horizon} days."
     if at_risk_days:

@@ -78,7 +78,8 @@ def sentences(line: str, outlook: LineOutlook, horizon: int) -> list[str]:
     """What a manager reads about one line: the model and how it did, then the capacity."""
     result, metrics = outlook.forecast, outlook.forecast.metrics
     short, at_risk = int(outlook.daily["short"].sum()), int(outlook.daily["at_risk"].sum())
-    capacity = narrative.shortfall_sentence(line, short, at_risk, horizon)
+    planned = bool(outlook.daily["planned"].any())
+    capacity = narrative.shortfall_sentence(line, short, at_risk, horizon, planned)
     missing = missing_days(outlook)
     if missing:
         return [

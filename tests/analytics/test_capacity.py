@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from app.analytics import capacity as cap
+from app.analytics import narrative
 
 
 def production(rows):
@@ -50,3 +51,17 @@ def test_shortfalls_flag_the_forecast_and_its_upper_bound_separately():
     assert weeks["capacity"].tolist() == [700.0, 700.0]
     assert weeks["short"].tolist() == [False, True] and weeks["at_risk"].tolist() == [False, True]
     assert weeks["short_days"].tolist() == [0, 7] and weeks["at_risk_days"].tolist() == [7, 7]
+
+
+def test_a_line_without_any_plan_is_short_not_covered():
+    """A product line the capacity plans do not name: capacity_ahead has nothing (NaN), and
+    ``forecast > NaN`` is False, so every day read as covered."""
+    dates = pd.date_range("2026-02-01", periods=7)
+    ahead = cap.capacity_ahead(pd.DataFrame(columns=["date", "capacity_units", "downtime_share"]), dates)
+    forecast = pd.DataFrame({"date": dates, "forecast": [5.0] * 6 + [0.0], "high_80": [8.0] * 7})
+    daily = cap.shortfalls(forecast, ahead)
+    assert not daily["planned"].any() and daily["capacity"].tolist() == [0.0] * 7
+    assert daily["short"].tolist() == [True] * 6 + [False] and daily["at_risk"].all()
+    assert narrative.shortfall_sentence("lamps", 6, 7, 7, planned=False) == (
+        "lamps: no production capacity is planned for it, so its demand is short on 6 of the next 7 days."
+    )
