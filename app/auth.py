@@ -18,6 +18,7 @@ the audit trail. Nothing here imports Streamlit.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -236,9 +237,13 @@ class AlbVerifier:
         if not expiries:
             raise SignInError("The sign-in header has no expiry.")
         try:
-            expired = min(float(v) for v in expiries) + self.leeway_s < self._clock()
-        except (TypeError, ValueError):
+            times = [float(v) for v in expiries if not isinstance(v, bool)]
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int past any float
             raise SignInError("The sign-in header's expiry is not a time.") from None
+        if len(times) < len(expiries) or not all(math.isfinite(t) for t in times):
+            # "NaN" compares false with every time, and "Infinity" never comes: neither expires.
+            raise SignInError("The sign-in header's expiry is not a time.")
+        expired = min(times) + self.leeway_s < self._clock()
         if expired:
             raise SignInError("The sign-in has expired: reload the page to sign in again.")
         return claims

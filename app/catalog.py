@@ -94,24 +94,32 @@ N_DAYS_AGO = re.compile(r"(\d{1,4}) days? ago")
 
 
 def relative_range(phrase: str, today: date) -> DateRange | None:
-    """A named range ("last 7 days" = the 7 days ending today, today included), or None."""
+    """A named range ("last 7 days" = the 7 days ending today, today included), or None
+    (also when it would begin before year 1)."""
     text = " ".join(phrase.lower().split())
-    if text in RANGE_PHRASES:
-        return RANGE_PHRASES[text](today)
-    if match := LAST_N_DAYS.fullmatch(text):
-        days = int(match.group(1))
-        return DateRange(today - timedelta(days=days - 1), today) if days >= 1 else None
+    try:
+        if text in RANGE_PHRASES:
+            return RANGE_PHRASES[text](today)
+        if match := LAST_N_DAYS.fullmatch(text):
+            days = int(match.group(1))
+            return DateRange(today - timedelta(days=days - 1), today) if days >= 1 else None
+    except OverflowError:
+        return None
     return None
 
 
 def relative_date(phrase: str, today: date) -> date | None:
+    """A named day ("today", "3 days ago"), or None (also before year 1)."""
     text = " ".join(phrase.lower().split())
-    if text == "today":
-        return today
-    if text == "yesterday":
-        return today - timedelta(days=1)
-    if match := N_DAYS_AGO.fullmatch(text):
-        return today - timedelta(days=int(match.group(1)))
+    try:
+        if text == "today":
+            return today
+        if text == "yesterday":
+            return today - timedelta(days=1)
+        if match := N_DAYS_AGO.fullmatch(text):
+            return today - timedelta(days=int(match.group(1)))
+    except OverflowError:
+        return None
     return None
 
 

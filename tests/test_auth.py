@@ -78,6 +78,11 @@ def test_a_valid_header_gives_the_claims_and_the_key_is_kept_by_kid():
         pytest.param(token(key=INTRUDER), "signature does not match", id="bad-signature"),
         pytest.param(token(signer=OTHER_ALB), "signed by another load balancer", id="wrong-signer"),
         pytest.param(token(exp=NOW - 3600), "expired", id="expired"),
+        # NaN compares false with every time, Infinity never comes, a huge int is no float
+        pytest.param(token(exp="NaN"), "expiry is not a time", id="exp-nan"),
+        pytest.param(token(exp="Infinity"), "expiry is not a time", id="exp-infinity"),
+        pytest.param(token(exp=10**400), "expiry is not a time", id="exp-past-any-float"),
+        pytest.param(token(exp=True), "expiry is not a time", id="exp-boolean"),
         pytest.param(token(kid="kid-unknown"), "does not publish", id="unknown-kid"),
         pytest.param(token(kid="../../evil"), "no valid key id", id="kid-with-a-path"),
         pytest.param(token(alg="HS256", key="a-shared-secret-of-32-bytes-long!"), "ES256", id="hs256"),

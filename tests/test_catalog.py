@@ -11,6 +11,7 @@ from app.catalog import (
     bind,
     load_catalog,
     parse_saved_query,
+    relative_date,
     relative_range,
     resolve_params,
     split_header,
@@ -104,6 +105,13 @@ def test_bind_expands_ranges_and_lists(query):
 def test_relative_ranges(phrase, expected):
     found = relative_range(phrase, TODAY)
     assert (found.start.isoformat(), found.end.isoformat()) == expected
+
+
+def test_relative_days_before_year_one_are_no_days():
+    """They raised OverflowError: a traceback from `query run --today 0001-01-03`."""
+    first = date(1, 1, 3)
+    assert relative_range("last 9999 days", first) is None and relative_range("last month", first) is None
+    assert relative_date("9999 days ago", first) is None and relative_date("yesterday", date(1, 1, 1)) is None
 
 
 @pytest.mark.parametrize(
