@@ -54,6 +54,15 @@ def plotly_text(value: Any) -> str:
     return html.escape(str(value), quote=False)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_text(value: Any) -> str:
+    """``value`` for a terminal: control characters spelled ``\\xNN`` (a lake value with
+    ESC or BEL could otherwise recolour the terminal or set its title)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+
+
 def plotly_frame(frame: pd.DataFrame, *columns: str, index: bool = False) -> pd.DataFrame:
     """``frame`` with the text of ``columns`` (and of its index) made :func:`plotly_text`,
     before a chart is built from it: Plotly Express writes a category into the trace's

@@ -106,6 +106,18 @@ def test_csv_neutralises_formulas_like_the_dashboard():
     assert shown.splitlines() == ["'=name,delta", '"\'=HYPERLINK(""https://evil"", ""x"")",-5', "plain,3"]
 
 
+def test_a_table_prints_control_characters_spelled_out():
+    """A lake value with ESC or BEL reached the terminal as is: it could recolour it or set
+    its title. Spelled \\xNN in the table; JSON escapes them itself; CSV keeps the data."""
+    evil = "\x1b[31mRED\x1b[0m\x1b]0;pwned\x07"
+    frame = pd.DataFrame({"detail_type\x1b[1m": [evil, "plain"], "n": [1, 2]})
+    result = QueryResult(frame=frame, elapsed_s=0.0, bytes_scanned=0, files_scanned=0)
+    shown = format_result(result, "table", query="q", params={}, max_rows=10)
+    assert not any(c in shown for c in "\x1b\x07")
+    assert "\\x1b[31mRED\\x1b[0m\\x1b]0;pwned\\x07" in shown and "detail_type\\x1b[1m" in shown
+    assert "\\u001b" in format_result(result, "json", query="q", params={}, max_rows=10)
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

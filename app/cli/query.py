@@ -37,6 +37,7 @@ from app.catalog import (
     resolve_params,
 )
 from app.cli.common import lake_argument, positive_int, query_timeout, resolve_lake
+from app.display import terminal_text
 from app.engines.base import QueryError, QueryResult
 from app.exports import neutralise_formulas
 from app.lake.check import NotALake, validate_lake
@@ -195,7 +196,12 @@ def format_result(result: QueryResult, fmt: str, *, query: str, params: dict[str
         return json.dumps(
             {"query": query, "params": params, **figures(result), "rows": records(result.frame)}, indent=2
         )
-    shown = result.frame.head(max_rows).to_string(index=False, na_rep="-") if result.rows else "(no rows)"
+    head = result.frame.head(max_rows)
+    # Text cells and names as the terminal should print them, not as escape sequences.
+    head = head.rename(columns=terminal_text).apply(
+        lambda column: column.map(lambda v: terminal_text(v) if isinstance(v, str) else v)
+    )
+    shown = head.to_string(index=False, na_rep="-") if result.rows else "(no rows)"
     more = (
         f"\n… {result.rows - max_rows} more rows (use --format csv for all)" if result.rows > max_rows else ""
     )
