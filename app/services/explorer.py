@@ -103,11 +103,19 @@ def find_sql(query: EventQuery, wide: bool = False) -> tuple[str, dict[str, str]
         # In any case: ids are written in lower case, order ids in upper, a word in the
         # detail either way. The order id is read from the JSON too: `detail` holds it escaped
         # where it has a quote, a backslash or (as JSON is often written) a non-ASCII letter.
+        text = query.text.strip()[:TEXT_MAX].lower()
+        # The detail as JSON spells a quote \", a backslash \\ and (the local lake's writer,
+        # as JSON is often written) a non-ASCII letter \uXXXX: a word is looked for as typed
+        # and as the JSON spells it.
+        spelled = json.dumps(text)[1:-1]
         filters += (
             "\n  AND (lower(id) = :text OR lower(try(json_extract_scalar(detail, '$.order_id'))) = :text"
-            " OR strpos(lower(detail), :text) > 0)"
+            " OR strpos(lower(detail), :text) > 0"
+            + (" OR strpos(lower(detail), :text_json) > 0)" if spelled != text else ")")
         )
-        params["text"] = query.text.strip()[:TEXT_MAX].lower()
+        params["text"] = text
+        if spelled != text:
+            params["text_json"] = spelled
     sql = FIND_SQL.replace("{wide}", f", {WIDE}" if wide else "").replace("{filters}", filters)
     return sql.replace("{limit}", str(row_limit(query))), params
 

@@ -218,3 +218,31 @@ def test_an_event_whose_detail_spells_half_a_utf16_pair_is_shown_not_a_failure(t
     row = explorer.find_events(ctx, rng, explorer.EventQuery(text="HALF-A-PAIR")).iloc[0]
     assert row["id"] == "half-a-pair" and row["summary"] == "note=\\ud800"
     row["summary"].encode("utf-8")  # a table can show it
+
+
+@pytest.mark.parametrize("text", ["Müller", "müller", 'said "hi"', "back\\slash", "Zürich 5°", "MÜLLER SAID"])
+def test_a_word_is_found_as_typed_though_the_json_spells_it_escaped(tmp_path, text):
+    """The lake's `detail` spells a non-ASCII letter \\uXXXX, a quote \\" and a backslash \\\\:
+    a search for the word as the Detail column shows it found nothing."""
+    from app.lake.writer import LakeWriter
+    from tests.fixtures_lake import FIXTURE_END, write_fixture_lake
+
+    lake = write_fixture_lake(tmp_path / "lake")
+    note = 'Müller said "hi" from Zürich 5° back\\slash'
+    event = {
+        "version": "0",
+        "id": "spelled",
+        "detail-type": "TicketOpened",
+        "source": "verticals.crm",
+        "account": "123456789012",
+        "time": f"{FIXTURE_END.isoformat()}T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"note": note},
+    }
+    LakeWriter(lake).write([event])
+    ctx = context(DuckDBEngine(lake))
+    first, end = NOW.replace(year=2026, month=3, day=2), NOW.replace(year=2026, month=3, day=5)
+    rng = TimeRange(first, end, CUSTOM, "the fixture's days")
+    found = explorer.find_events(ctx, rng, explorer.EventQuery(text=text))
+    assert found["id"].tolist() == ["spelled"]
