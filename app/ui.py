@@ -350,8 +350,17 @@ def _daterange_input(param: Any, default: Any, key: str, label: str, range_optio
     )
     if choice != CUSTOM_DATES:
         return choice
-    picked = st.date_input(f"{param.label}: days", value=(default.start, default.end), key=f"{key}:days")
-    return tuple(picked)
+    picked = tuple(
+        st.date_input(f"{param.label}: days", value=(default.start, default.end), key=f"{key}:days")
+    )
+    if len(picked) == 2:
+        return picked
+    # The picker holds one day while the second is being chosen, none once cleared.
+    if len(picked) == 1:
+        st.caption(f"One day picked: {picked[0]:%d %b %Y} alone.")
+        return (picked[0], picked[0])
+    st.caption("No days picked: the query's default range is used.")
+    return (default.start, default.end)
 
 
 # --- live pages ----------------------------------------------------------------------------

@@ -173,3 +173,23 @@ def test_lake_names_in_charts_are_text_not_html(on_empty_lake, page, query, spli
     shown = chart_strings(at)
     assert any("&lt;a href" in s for s in shown)  # the value is drawn, as text
     assert not [s for s in shown if "<a " in s or "<b>" in s]
+
+
+@pytest.mark.parametrize(
+    ("days", "caption"),
+    [
+        pytest.param(1, "One day picked: 20 Feb 2026 alone.", id="one-day"),
+        pytest.param(0, "No days picked: the query's default range is used.", id="none"),
+    ],
+)
+def test_a_custom_range_being_picked_runs_without_a_python_repr(on_empty_lake, days, caption):
+    """The picker holds one day while the second is chosen, none once cleared: Run said
+    "'(datetime.date(2026, 11, 1),)' is not a date range; it accepts YYYY-MM-DD..…"."""
+    at = open_page("saved_queries")
+    at.selectbox(key="sq_name").set_value("late_deliveries").run()
+    at.selectbox(key="sq:late_deliveries:period:preset").set_value("custom dates").run()
+    picked = (datetime(2026, 2, 20).date(),)[:days]
+    at.date_input(key="sq:late_deliveries:period:days").set_value(picked).run()
+    at.button(key="sq_run").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert caption in texts(at.caption)
