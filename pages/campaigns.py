@@ -31,7 +31,10 @@ analysis = (
     )
 )
 if window is not None and not window.has_orders:
-    ui.empty_state("No orders in the lake yet — seed it with `make run`.")
+    ui.empty_state(  # the lake is read two years back from the range's end
+        f"No orders in the two years up to {window.shown_last:%d %b %Y}: pick an earlier range, "
+        "or seed an empty lake with `make run`."
+    )
 elif analysis is not None and analysis.is_empty:
     ui.empty_state(
         f"No orders between {window.first:%d %b %Y} and {window.last:%d %b %Y} — pick a later range or "

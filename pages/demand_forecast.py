@@ -41,7 +41,10 @@ report = (
     )
 )
 if window is not None and not window.has_orders:
-    ui.empty_state("No orders in the lake yet to forecast from — seed it with `make run`.")
+    ui.empty_state(  # the lake is read two years back from the range's end
+        f"No orders in the two years up to {window.shown_last:%d %b %Y}: pick an earlier range, "
+        "or seed an empty lake with `make run`."
+    )
 elif report is not None and forecast.is_empty(report):
     ui.empty_state(
         f"No orders between {window.first:%d %b %Y} and {window.last:%d %b %Y} to forecast from — pick a "

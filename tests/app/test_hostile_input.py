@@ -193,3 +193,16 @@ def test_a_custom_range_being_picked_runs_without_a_python_repr(on_empty_lake, d
     at.button(key="sq_run").click().run()
     assert not at.exception and not at.error, texts(at.error)
     assert caption in texts(at.caption)
+
+
+@pytest.mark.parametrize("page", ["campaigns", "demand_forecast"])
+def test_a_range_long_after_the_last_orders_does_not_call_the_lake_empty(on_empty_lake, page):
+    LakeWriter(on_empty_lake).write(
+        [order_placed(i, NOW - timedelta(days=i + 1), region="east") for i in range(5)]
+    )
+    at = open_page(page, {"from": "2199-12-30", "to": "2199-12-31"})
+    assert not at.exception and not at.error
+    assert texts(at.info) == [
+        "No orders in the two years up to 31 Dec 2199: pick an earlier range, "
+        "or seed an empty lake with `make run`."
+    ]
