@@ -164,8 +164,11 @@ def rule_chart(health: delivery.DeliveryMetrics) -> None:
     series = health.series[health.series["rule"].isin(chosen)]
     if not health.has_latency:
         series = series[~series["metric"].isin(delivery.LATENCIES)]
-    if series.empty:
+    if not chosen:
         st.info("Pick one or more rules to chart.")
+        return
+    if series.empty:
+        st.info("The rules picked have no metrics in this range.")
         return
     shown = [m for m in delivery.CHART_METRICS if m in set(series["metric"])]
     figure = px.line(
