@@ -209,3 +209,12 @@ def test_a_live_refresh_reads_new_events_and_a_still_page_keeps_its_cache(on_emp
     clock.now += ui.LIVE_EVERY_S
     at.run()
     assert events_kpi(at) == 8  # not live: the cache holds for cache_ttl
+
+
+def test_rules_picked_without_metrics_in_the_range_are_told_so(dead_letters):
+    """Dead letters keep the page past its empty state on days without metrics: it asked
+    to pick rules while three were picked."""
+    at = open_page("delivery_health", {"from": "1970-01-01", "to": "1970-01-02"})
+    assert not at.exception and not at.error
+    assert at.multiselect(key="delivery_rules").value  # rules are picked
+    assert "The rules picked have no metrics in this range." in [i.value for i in at.info]
