@@ -230,10 +230,11 @@ def _range_end(raw: Any) -> date:
 
 def _parse_number(param: Param, raw: Any, today: date) -> int | float:
     value = _as_number(raw, param.integer)
+    typed = str(raw).strip()  # as given: 1e308 or 99999999999999999999999, not a float's digits
     if param.min is not None and value < param.min:
-        raise ParamError(f"{value} is less than {_num(param.min)}")
+        raise ParamError(f"{typed} is less than {_num(param.min)}")
     if param.max is not None and value > param.max:
-        raise ParamError(f"{value} is more than {_num(param.max)}")
+        raise ParamError(f"{typed} is more than {_num(param.max)}")
     return value
 
 

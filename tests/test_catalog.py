@@ -157,6 +157,9 @@ def test_values(query, name, raw, expected):
         pytest.param("regions", " , ", "nothing was chosen", id="empty"),
         pytest.param("top_n", "0", "less than 1", id="below-min"),
         pytest.param("top_n", "101", "more than 100", id="above-max"),
+        # quoted as typed, not as the float it became (99999999999999991611392, 1 and 308 zeros)
+        pytest.param("top_n", "99999999999999999999999", "99999999999999999999999 is more", id="huge"),
+        pytest.param("top_n", "1e308", ": 1e308 is more than 100", id="huge-exponent"),
         pytest.param("top_n", "2.5", "not a whole number", id="not-whole"),
         pytest.param("top_n", "nan", "not a finite number", id="nan"),
         pytest.param("top_n", "1; DROP TABLE x", "not a number", id="hostile-number"),
