@@ -206,3 +206,22 @@ def test_a_range_long_after_the_last_orders_does_not_call_the_lake_empty(on_empt
         "No orders in the two years up to 31 Dec 2199: pick an earlier range, "
         "or seed an empty lake with `make run`."
     ]
+
+
+def test_a_product_line_is_text_in_the_forecasts_control(on_empty_lake):
+    """The segmented control's options are Markdown: a product line from the lake showed a
+    red bold ALERT and a warning icon there."""
+    markdown = "[Re-plan](https://evil.example/x) :red[**ALERT**] :material/warning:"
+    days = [NOW - timedelta(days=i % 40 + 1) for i in range(80)]
+    lines = [markdown if i % 2 else "chairs" for i in range(80)]
+    LakeWriter(on_empty_lake).write(
+        [
+            order_placed(i, at, region="east", product_line=line)
+            for i, (at, line) in enumerate(zip(days, lines, strict=True))
+        ]
+    )
+    at = open_page("demand_forecast", {"range": "30d"})
+    assert not at.exception and not at.error
+    options = [o.content for g in at.get("button_group") for o in g.proto.options]
+    shown = next(o for o in options if "Re-plan" in o)
+    assert shown != markdown and markdown in shown.replace("\\", "").replace("\u200b", "")
