@@ -12,6 +12,7 @@ import pytest
 from app import catalog
 from app.lake.writer import LakeWriter
 from tests.app.apptest import open_app, open_page
+from tests.app.test_live_and_redrive import event
 from tests.instant import NOW
 from tests.test_display_and_exports import HOSTILE, assert_inert, shown
 
@@ -102,19 +103,10 @@ def test_one_broken_saved_query_shows_its_error_on_its_own_entry(on_empty_lake, 
 
 
 def order_placed(i: int, at: datetime, **detail) -> dict:
+    """An OrderPlaced with every field the orders table reads; ``detail`` overrides them."""
     fields = {"order_id": f"o-{i}", "customer_id": "c", "channel": "web", "product_line": "chairs"}
     fields |= {"sku": "S", "quantity": 1, "unit_price": 10.0, "amount": 10.0, "currency": "USD"}
-    return {
-        "version": "0",
-        "id": f"order-{i}",
-        "source": "verticals.shop",
-        "detail-type": "OrderPlaced",
-        "account": "123456789012",
-        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": "us-east-1",
-        "resources": [],
-        "detail": fields | detail,
-    }
+    return {**event(i, at), "id": f"order-{i}", "detail": fields | detail}
 
 
 def test_an_order_without_a_region_is_counted_under_no_region_on_campaigns(on_empty_lake):
