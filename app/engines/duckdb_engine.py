@@ -165,6 +165,8 @@ def _relation_sql(table: Table, union_by_name: bool, short: str, long: str) -> s
 
 
 def _whole_globs(table: Table, lake: Path) -> tuple[str, str]:
+    if table.name in ROLLUP_TABLES:  # one file a day, of one name: no folder of a day listed
+        return f"{lake}/{table.name}/dt=*/{FILE_NAME}", ""
     if "source" not in table.partitions:
         return f"{lake}/{table.name}/**/*.parquet", ""
     return (
