@@ -3,13 +3,23 @@ in one of the pieces, in each of its forms (a day list, the hull past 62 days, `
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
 
-from app.services.rollup_plan import MAX_LISTED_DAYS, Piece, pieces_predicate, split
+from app.services.rollup_plan import (
+    CACHED_SPAN_DAYS,
+    MAX_LISTED_DAYS,
+    Piece,
+    day_names,
+    day_runs,
+    piece_days,
+    pieces_predicate,
+    split,
+)
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -74,3 +84,21 @@ def test_only_a_hull_leaves_the_pruning_to_its_statement():
 def test_no_piece_passes_nothing():
     assert pieces_predicate("p", [], "time") == ("false", {})
     assert pieces_predicate("p", [], None, hull=True) == ("false", {})
+
+
+@pytest.mark.parametrize("span_days", [1, 2, 40, CACHED_SPAN_DAYS - 1, CACHED_SPAN_DAYS, 2_000])
+def test_day_runs_and_piece_days_name_each_day_of_any_span(span_days: int):
+    """Runs of clean and other days, and the days pieces touch, against a day-by-day walk,
+    on spans named once (cached) and longer ones."""
+    draw = random.Random(span_days)
+    first = START.date()
+    days = [first + timedelta(days=n) for n in range(span_days)]
+    clean = frozenset(d.isoformat() for d in days if draw.random() < 0.7)
+    rolled, other = day_runs(days[0], days[-1], clean)
+    for runs, wanted in ((rolled, True), (other, False)):
+        named = piece_days(runs)
+        assert named == {d.isoformat() for d in days if (d.isoformat() in clean) == wanted}
+        assert sum((end - start).days for start, end in runs) == len(named)  # whole days, no overlap
+    changes = sum((a.isoformat() in clean) != (b.isoformat() in clean) for a, b in itertools.pairwise(days))
+    assert len(rolled) + len(other) == 1 + changes
+    assert day_names(days[0], days[-1]) == tuple(d.isoformat() for d in days)
