@@ -256,10 +256,12 @@ def _saved_query_floor(
     return _over_files(db, lake, tables, duck_sql, values)
 
 
+# The order id read from the kept rows' detail (inside the top N, from every row's: 30M lake,
+# a day's window, 31 -> 26 ms).
 EXPLORER_FLOOR = (
     "SELECT time, source, detail_type, id, json_extract_string(detail, '$.order_id') AS order_id, detail"
-    " FROM events WHERE time >= $start AND time < $end"
-    " ORDER BY time DESC, id, source, detail_type LIMIT $limit"
+    " FROM (SELECT time, source, detail_type, id, detail FROM events WHERE time >= $start AND time < $end"
+    " ORDER BY time DESC, id, source, detail_type LIMIT $limit) ORDER BY time DESC, id, source, detail_type"
 )
 
 
