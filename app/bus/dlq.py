@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from app.dead_letters import DeadLetter
 
@@ -92,10 +93,13 @@ class LocalDeadLetterQueue:
         return [_letter(json.loads(line)) for line in lines]
 
     def depth(self) -> int:
-        if not self.path.exists():
+        """How many non-blank lines the file holds. The lines counted are remembered per
+        file (:func:`counted_lines`): a view pays for the lines sent since the last one."""
+        try:
+            with self.path.open("rb") as stream:
+                return counted_lines(stream)
+        except FileNotFoundError:
             return 0
-        with self.path.open("rb") as lines:
-            return sum(1 for line in lines if line.strip())
 
     def delete(self, message_ids: set[str]) -> int:
         """Remove messages (after a redrive); rewrites the file atomically."""
@@ -120,6 +124,43 @@ class LocalDeadLetterQueue:
                     )
             os.replace(tmp, self.path)
         return len(letters) - len(kept)
+
+
+# A file (its path) -> (its inode, the offset after the last whole line counted, how many
+# non-blank lines end there, that last line's end). The bus only appends to a queue; a
+# failed append is cut back to where it began, after every line counted; a delete writes
+# a new file, whose inode the file system may give again to a later one: a file is taken
+# to start with the lines counted when its inode is the same, it is at least as long and
+# the counted line's end (its message id in it) is still there. One entry per queue file.
+_COUNTED: dict[str, tuple[int, int, int, bytes]] = {}
+COUNT_BLOCK = 1 << 16
+LINE_END_KEPT = 4096
+
+
+def counted_lines(stream: BinaryIO) -> int:
+    """The non-blank lines of the open file ``stream`` (its whole lines, and a last one
+    without a newline yet), reading only what was appended since it was last counted."""
+    key, stat = stream.name, os.fstat(stream.fileno())
+    inode, offset, lines, last = _COUNTED.get(key, (stat.st_ino, 0, 0, b""))
+    if inode != stat.st_ino or stat.st_size < offset or not _ends_with(stream, offset, last):
+        offset, lines, last = 0, 0, b""
+    stream.seek(offset)
+    rest = b""
+    while block := stream.read(COUNT_BLOCK):
+        *whole, end = (rest + block).split(b"\n")  # starts where a line starts; ``end``: no newline yet
+        if whole:
+            lines += sum(1 for line in whole if line.strip())
+            offset += len(rest) + len(block) - len(end)
+            last = (whole[-1] + b"\n")[-LINE_END_KEPT:]
+        rest = end
+    _COUNTED[key] = (stat.st_ino, offset, lines, last)
+    return lines + (1 if rest.strip() else 0)
+
+
+def _ends_with(stream: BinaryIO, offset: int, last: bytes) -> bool:
+    """Whether the file holds ``last`` just before ``offset``."""
+    stream.seek(offset - len(last))
+    return stream.read(len(last)) == last
 
 
 def _letter(raw: dict) -> DeadLetter:
