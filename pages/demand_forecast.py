@@ -78,13 +78,13 @@ elif report is not None:
         },
     )
 
-    lines = forecast.product_lines(report)
+    lines, opened = forecast.product_lines(report), forecast.default_line(report)
     left, right = st.columns([3, 1])
     line = (
         left.segmented_control(
-            "Product line", lines, default=lines[0], format_func=ui.plain, key="forecast_line"
+            "Product line", lines, default=opened, format_func=ui.plain, key="forecast_line"
         )  # options are Markdown; names come from the lake
-        or lines[0]
+        or opened
     )
     weekly = right.toggle("Weekly totals", key="forecast_weekly")
     outlook = report.lines[line]

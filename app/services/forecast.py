@@ -53,6 +53,15 @@ def product_lines(report: ForecastReport) -> list[str]:
     return sorted(report.lines)
 
 
+def default_line(report: ForecastReport) -> str:
+    """The line the page opens on: the one that sold the most units in its history (a name
+    first in the alphabet, such as a stray event's, would otherwise open the page); by
+    name among equals."""
+    return min(
+        report.lines, key=lambda name: (-float(report.lines[name].forecast.history["units"].sum()), name)
+    )
+
+
 def is_empty(report: ForecastReport) -> bool:
     return not report.lines
 

@@ -200,6 +200,19 @@ def test_a_range_long_after_the_last_orders_does_not_call_the_lake_empty(on_empt
     ]
 
 
+def test_a_stray_product_line_that_sorts_first_does_not_open_the_forecast(on_empty_lake):
+    """One order of a line whose name sorts first ("!!! test", a typo, a test event): the
+    page opened on it, as the first of the sorted lines. It opens on the line that sold most."""
+    days = [NOW - timedelta(days=i % 40 + 1) for i in range(60)]
+    orders = [order_placed(i, at, product_line="lamps", quantity=2) for i, at in enumerate(days)]
+    stray = order_placed(99, days[0], product_line="!!! test", quantity=5)
+    LakeWriter(on_empty_lake).write([*orders, stray])
+    at = open_page("demand_forecast", {"range": "30d"})
+    assert not at.exception and not at.error
+    control = at.segmented_control(key="forecast_line")
+    assert control.options[0] == "!!! test" and control.value == "lamps"
+
+
 def test_a_product_line_is_text_in_the_forecasts_control(on_empty_lake):
     """The segmented control's options are Markdown: a product line from the lake showed a
     red bold ALERT and a warning icon there."""
