@@ -22,6 +22,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -95,10 +96,12 @@ class LocalDeadLetterQueue:
     def depth(self) -> int:
         """How many non-blank lines the file holds. The lines counted are remembered per
         file (:func:`counted_lines`): a view pays for the lines sent since the last one."""
+        if not self.path.exists():  # nor its folder (a file there, a symlink loop: no queue)
+            return 0
         try:
             with self.path.open("rb") as stream:
                 return counted_lines(stream)
-        except FileNotFoundError:
+        except FileNotFoundError:  # deleted since
             return 0
 
     def delete(self, message_ids: set[str]) -> int:
@@ -126,41 +129,73 @@ class LocalDeadLetterQueue:
         return len(letters) - len(kept)
 
 
-# A file (its path) -> (its inode, the offset after the last whole line counted, how many
-# non-blank lines end there, that last line's end). The bus only appends to a queue; a
-# failed append is cut back to where it began, after every line counted; a delete writes
-# a new file, whose inode the file system may give again to a later one: a file is taken
-# to start with the lines counted when its inode is the same, it is at least as long and
-# the counted line's end (its message id in it) is still there. One entry per queue file.
-_COUNTED: dict[str, tuple[int, int, int, bytes]] = {}
+# A file (its path) -> where its count stands (_Counted). The bus only appends to a queue;
+# a failed append is cut back to where it began, after every line counted; a delete writes
+# a new file, whose inode the file system may give again to a later one. A file is taken
+# to start with the lines counted when it is on the same device with the same inode, at
+# least as long, and still holds the last counted line's start (its message id) and end
+# where they were. One entry per queue file.
+_COUNTED: dict[str, _Counted] = {}
 COUNT_BLOCK = 1 << 16
+LINE_START_KEPT = 256
 LINE_END_KEPT = 4096
+
+
+@dataclass(frozen=True)
+class _Counted:
+    device: int
+    inode: int
+    offset: int  # after the last whole line counted
+    lines: int  # non-blank lines before ``offset``
+    last_at: int  # where the last whole line counted starts
+    last_start: bytes  # its first LINE_START_KEPT bytes
+    last_end: bytes  # its last LINE_END_KEPT bytes, newline included
+
+    def holds(self, stream: BinaryIO, stat: os.stat_result) -> bool:
+        """Whether the open file ``stream`` still starts with the lines counted."""
+        if (self.device, self.inode) != (stat.st_dev, stat.st_ino) or stat.st_size < self.offset:
+            return False
+        stream.seek(self.last_at)
+        if stream.read(len(self.last_start)) != self.last_start:
+            return False
+        stream.seek(self.offset - len(self.last_end))
+        return stream.read(len(self.last_end)) == self.last_end
 
 
 def counted_lines(stream: BinaryIO) -> int:
     """The non-blank lines of the open file ``stream`` (its whole lines, and a last one
-    without a newline yet), reading only what was appended since it was last counted."""
+    without a newline yet), reading only what was appended since it was last counted; each
+    byte read is split into lines once, however long its line."""
     key, stat = stream.name, os.fstat(stream.fileno())
-    inode, offset, lines, last = _COUNTED.get(key, (stat.st_ino, 0, 0, b""))
-    if inode != stat.st_ino or stat.st_size < offset or not _ends_with(stream, offset, last):
-        offset, lines, last = 0, 0, b""
+    counted = _COUNTED.get(key)
+    if counted is None or not counted.holds(stream, stat):
+        counted = _Counted(stat.st_dev, stat.st_ino, 0, 0, 0, b"", b"")
+    offset, lines, last = counted.offset, counted.lines, None
     stream.seek(offset)
-    rest = b""
+    pending: list[bytes] = []  # the line under way: the bytes after the last newline read
     while block := stream.read(COUNT_BLOCK):
-        *whole, end = (rest + block).split(b"\n")  # starts where a line starts; ``end``: no newline yet
-        if whole:
-            lines += sum(1 for line in whole if line.strip())
-            offset += len(rest) + len(block) - len(end)
-            last = (whole[-1] + b"\n")[-LINE_END_KEPT:]
-        rest = end
-    _COUNTED[key] = (stat.st_ino, offset, lines, last)
-    return lines + (1 if rest.strip() else 0)
-
-
-def _ends_with(stream: BinaryIO, offset: int, last: bytes) -> bool:
-    """Whether the file holds ``last`` just before ``offset``."""
-    stream.seek(offset - len(last))
-    return stream.read(len(last)) == last
+        cut = block.rfind(b"\n") + 1
+        if not cut:
+            pending.append(block)
+            continue
+        whole = b"".join([*pending, block[:cut]]).split(b"\n")
+        whole.pop()  # the empty piece after the last newline
+        lines += sum(1 for line in whole if line.strip())
+        offset += sum(map(len, whole)) + len(whole)
+        last = whole[-1]
+        pending = [block[cut:]]
+    if last is not None:
+        counted = _Counted(
+            stat.st_dev,
+            stat.st_ino,
+            offset,
+            lines,
+            offset - len(last) - 1,
+            last[:LINE_START_KEPT],
+            (last + b"\n")[-LINE_END_KEPT:],
+        )
+    _COUNTED[key] = counted
+    return lines + (1 if b"".join(pending).strip() else 0)
 
 
 def _letter(raw: dict) -> DeadLetter:

@@ -87,7 +87,11 @@ def test_depth_reads_only_what_was_appended(tmp_path: Path, monkeypatch: pytest.
     counted_last, appended = (len(line) for line in queue.path.read_bytes().splitlines(keepends=True)[-2:])
     monkeypatch.setattr(Path, "open", counting_open)
     assert queue.depth() == 51
-    assert sum(read) == counted_last + appended  # the last line counted (still there?), then the new one
+    # the last line counted still there (its start and its end), then the new line
+    assert (
+        sum(read)
+        == min(counted_last - 1, dlq.LINE_START_KEPT) + min(counted_last, dlq.LINE_END_KEPT) + appended
+    )
 
 
 def test_a_rewritten_file_longer_than_the_counted_one_is_counted_anew(
@@ -120,3 +124,31 @@ def test_another_file_given_the_same_inode_is_counted_anew(tmp_path: Path, monke
         stream.write(other + b" " * (queue.path.stat().st_size - len(other)) + b"\n")
     assert queue.path.stat().st_ino == inode
     assert queue.depth() == _naive(queue.path) == 4
+
+
+def test_a_reused_inode_with_the_same_line_end_at_the_counted_offset_is_counted_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Long messages of one rule sent together end alike over more than LINE_END_KEPT
+    bytes: a later file given the inode back, with a line ending where the counted one did,
+    is told apart by the line's start (its message id)."""
+    monkeypatch.setattr(dlq, "_COUNTED", {})
+    queue = LocalDeadLetterQueue(tmp_path / "q.jsonl")
+    tail = b'"detail": "' + b"x" * (2 * dlq.LINE_END_KEPT) + b'"}\n'
+    lines = [b'{"MessageId": "m-%d", ' % n + tail for n in range(3)]
+    queue.path.write_bytes(b"".join(lines))
+    assert queue.depth() == 3
+    # The same inode (written over in place), as long: two lines, the last ending where the
+    # third did, with the same end and another start.
+    first = b'{"MessageId": "other", "detail": "' + b"y" * (len(lines[0]) * 2 - 37) + b'"}\n'
+    replaced = first + b'{"MessageId": "m-9", ' + tail
+    assert len(replaced) == 3 * len(lines[0])
+    with queue.path.open("r+b") as stream:
+        stream.write(replaced)
+    assert queue.depth() == _naive(queue.path) == 2
+
+
+def test_a_queue_whose_folder_is_a_file_has_no_messages(tmp_path: Path):
+    (tmp_path / "dlq").write_text("not a folder")
+    queue = LocalDeadLetterQueue(tmp_path / "dlq" / "q.jsonl")
+    assert queue.depth() == 0 and queue.peek() == []
