@@ -1,9 +1,12 @@
+import io
 import json
+import sys
 
 import pandas as pd
 import pytest
 
 from app.__main__ import main
+from app.cli import query as query_cli
 from app.cli.query import UsageError, format_result, parse_param_args
 from app.engines.base import QueryResult
 from tests.fixtures_lake import FIXTURE_END, write_fixture_lake
@@ -108,7 +111,8 @@ def test_csv_neutralises_formulas_like_the_dashboard():
 
 def test_a_table_prints_control_characters_spelled_out():
     """A lake value with ESC or BEL reached the terminal as is: it could recolour it or set
-    its title. Spelled \\xNN in the table; JSON escapes them itself; CSV keeps the data."""
+    its title. Spelled \\xNN in the table; JSON escapes them itself; CSV keeps the data
+    (to a terminal, below)."""
     evil = "\x1b[31mRED\x1b[0m\x1b]0;pwned\x07"
     frame = pd.DataFrame({"detail_type\x1b[1m": [evil, "plain"], "n": [1, 2]})
     result = QueryResult(frame=frame, elapsed_s=0.0, bytes_scanned=0, files_scanned=0)
@@ -116,6 +120,48 @@ def test_a_table_prints_control_characters_spelled_out():
     assert not any(c in shown for c in "\x1b\x07")
     assert "\\x1b[31mRED\\x1b[0m\\x1b]0;pwned\\x07" in shown and "detail_type\\x1b[1m" in shown
     assert "\\u001b" in format_result(result, "json", query="q", params={}, max_rows=10)
+
+
+def test_csv_to_a_terminal_spells_control_characters_and_to_a_file_keeps_them():
+    """`query run --format csv` printed ESC and BEL to the terminal as they were."""
+    evil = "\x1b[31mRED\x1b]0;pwned\x07\nnext"
+    frame = pd.DataFrame({"detail_type\x1b[1m": [evil, "plain"], "n": [1, 2]})
+    result = QueryResult(frame=frame, elapsed_s=0.0, bytes_scanned=0, files_scanned=0)
+    shown = format_result(result, "csv", query="q", params={}, max_rows=10, terminal=True)
+    assert not any(c in shown for c in "\x1b\x07")
+    assert shown.splitlines() == [
+        "detail_type\\x1b[1m,n",
+        "\\x1b[31mRED\\x1b]0;pwned\\x07\\x0anext,1",
+        "plain,2",
+    ]
+    kept = pd.read_csv(io.StringIO(format_result(result, "csv", query="q", params={}, max_rows=10)))
+    assert kept.columns[0] == "detail_type\x1b[1m" and kept.iloc[0, 0] == evil
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_run_tells_csv_whether_it_prints_to_a_terminal(capsys, lake, monkeypatch, tty):
+    seen: list[bool] = []
+
+    def format_spy(*args, **kwargs):
+        seen.append(kwargs["terminal"])
+        return real(*args, **kwargs)
+
+    real = query_cli.format_result
+    monkeypatch.setattr(query_cli, "format_result", format_spy)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
+    args = [
+        "query",
+        "run",
+        "refunds_by_reason",
+        "--lake",
+        str(lake),
+        "--today",
+        str(FIXTURE_END),
+        "--format",
+        "csv",
+    ]
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and seen == [tty] and out.startswith("reason,refunds")
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,15 @@ def _run(args: argparse.Namespace) -> None:
     result = _engine(lake).run(sql, params)
     if args.show_sql:
         print(format_sql(sql, params), file=sys.stderr)
-    print(format_result(result, args.format, query=query.name, params=params, max_rows=args.max_rows))
+    shown = format_result(
+        result,
+        args.format,
+        query=query.name,
+        params=params,
+        max_rows=args.max_rows,
+        terminal=sys.stdout.isatty(),
+    )
+    print(shown)
     if args.format == "csv":
         print(format_figures(result), file=sys.stderr)
 
@@ -188,24 +196,41 @@ def text_table(rows: list[dict[str, str]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def format_result(result: QueryResult, fmt: str, *, query: str, params: dict[str, Any], max_rows: int) -> str:
+def format_result(
+    result: QueryResult,
+    fmt: str,
+    *,
+    query: str,
+    params: dict[str, Any],
+    max_rows: int,
+    terminal: bool = False,
+) -> str:
+    """The rows as ``fmt`` says. ``terminal``: printed to a terminal, where CSV spells its
+    cells' control characters ``\\xNN`` as the table does (to a file or a pipe it keeps
+    the data as it is)."""
     if fmt == "csv":
         # Safe to open in a spreadsheet, like the dashboard's downloads (app/exports.py).
-        return neutralise_formulas(result.frame).to_csv(index=False).rstrip("\n")
+        frame = neutralise_formulas(result.frame)
+        if terminal:
+            frame = _terminal_cells(frame)
+        return frame.to_csv(index=False).rstrip("\n")
     if fmt == "json":
         return json.dumps(
             {"query": query, "params": params, **figures(result), "rows": records(result.frame)}, indent=2
         )
-    head = result.frame.head(max_rows)
-    # Text cells and names as the terminal should print them, not as escape sequences.
-    head = head.rename(columns=terminal_text).apply(
-        lambda column: column.map(lambda v: terminal_text(v) if isinstance(v, str) else v)
-    )
+    head = _terminal_cells(result.frame.head(max_rows))
     shown = head.to_string(index=False, na_rep="-") if result.rows else "(no rows)"
     more = (
         f"\n… {result.rows - max_rows} more rows (use --format csv for all)" if result.rows > max_rows else ""
     )
     return f"{shown}{more}\n\n{format_figures(result)}"
+
+
+def _terminal_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells and names as a terminal should print them, not as escape sequences."""
+    return frame.rename(columns=terminal_text).apply(
+        lambda column: column.map(lambda v: terminal_text(v) if isinstance(v, str) else v)
+    )
 
 
 def format_sql(sql: str, params: dict[str, Any]) -> str:
