@@ -58,7 +58,10 @@ FRESHNESS_LIMIT_S = 1800
 def stream_alarms(stream_id: str, table: str) -> dict[str, Any]:
     """Per lake stream (namespace AWS/Firehose, dimension DeliveryStreamName): records
     waiting too long, failed S3 writes, records the Parquet conversion rejected (they go to
-    ``_firehose_errors/<table>/format-conversion-failed/``)."""
+    ``_firehose_errors/<table>/format-conversion-failed/``), and more active partitions than
+    the stream may buffer (``PartitionCountExceeded``, 1 while over: the rest of the records
+    go to ``_firehose_errors/<table>/activePartitionExceeded/``, as a replay of months of
+    history at once can cause; https://docs.aws.amazon.com/firehose/latest/dev/buffering.html)."""
     dims = [{"Name": "DeliveryStreamName", "Value": ref(stream_id)}]
     return {
         logical_id("Alarm", stream_id, "Freshness"): _alarm(
@@ -84,6 +87,14 @@ def stream_alarms(stream_id: str, table: str) -> dict[str, Any]:
             "FailedConversion.Records",
             dims,
             "Sum",
+        ),
+        logical_id("Alarm", stream_id, "Partitions"): _alarm(
+            f"Lake table {table}: more active partitions than the stream's limit; records went to "
+            f"_firehose_errors/{table}/activePartitionExceeded/ (replay in slices, or raise the quota).",
+            FIREHOSE,
+            "PartitionCountExceeded",
+            dims,
+            "Maximum",
         ),
     }
 

@@ -297,7 +297,7 @@ def test_the_alarm_topic_uses_a_key_cloudwatch_may_use():
     assert any(s["Action"] == "kms:*" and "root" in json.dumps(s["Principal"]) for s in statements)
 
 
-def test_every_lake_stream_has_freshness_delivery_and_conversion_alarms():
+def test_every_lake_stream_has_freshness_delivery_conversion_and_partition_alarms():
     alarms = [a["Properties"] for a in of_type("AWS::CloudWatch::Alarm").values()]
     by_stream: dict[str, dict[str, dict]] = {}
     for alarm in alarms:
@@ -311,9 +311,11 @@ def test_every_lake_stream_has_freshness_delivery_and_conversion_alarms():
             "DeliveryToS3.DataFreshness",
             "DeliveryToS3.Success",
             "FailedConversion.Records",
+            "PartitionCountExceeded",
         }
-        assert found["FailedConversion.Records"]["ComparisonOperator"] == "GreaterThanThreshold"
-        assert found["FailedConversion.Records"]["Threshold"] == 0
+        for alarm in (found["FailedConversion.Records"], found["PartitionCountExceeded"]):
+            assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+        assert found["PartitionCountExceeded"]["Statistic"] == "Maximum"  # 1 while over the limit, else 0
         success = found["DeliveryToS3.Success"]
         assert (success["Statistic"], success["ComparisonOperator"], success["Threshold"]) == (
             "Minimum",
