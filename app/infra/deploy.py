@@ -105,6 +105,40 @@ def change_set_parameters(
     return listed
 
 
+# S3 refuses a lifecycle rule whose Glacier Instant Retrieval transition comes less than 30
+# days after its Standard-IA one (objects stay 30 days in Standard-IA), and CloudFormation's
+# Rules cannot compare numbers: checked here, before a change set is made, rather than by a
+# rolled-back bucket update.
+IA_DAYS, GLACIER_IR_DAYS = "LakeInfrequentAccessDays", "LakeGlacierInstantRetrievalDays"
+DAYS_IN_IA = 30
+
+
+def lifecycle_problem(
+    template: Mapping[str, Any], given: Mapping[str, str], previous: Mapping[str, str]
+) -> str | None:
+    """One sentence when the lake's lifecycle days the stack would get (given, else the
+    deployed stack's, else the template's default) are ones S3 refuses."""
+    declared = template.get("Parameters", {})
+    if IA_DAYS not in declared or GLACIER_IR_DAYS not in declared:
+        return None
+
+    def days(name: str) -> int | None:
+        value = given.get(name, previous.get(name, declared[name].get("Default")))
+        try:
+            return int(str(value))
+        except ValueError:
+            return None  # CloudFormation refuses a Number parameter that is not one
+
+    ia, glacier = days(IA_DAYS), days(GLACIER_IR_DAYS)
+    if ia is None or glacier is None or glacier >= ia + DAYS_IN_IA:
+        return None
+    return (
+        f"{GLACIER_IR_DAYS}={glacier} must be at least {DAYS_IN_IA} days after {IA_DAYS}={ia} "
+        f"(S3 keeps objects {DAYS_IN_IA} days in Standard-IA): "
+        f"give {GLACIER_IR_DAYS}={ia + DAYS_IN_IA} or more"
+    )
+
+
 def template_key(stack: str, body: str) -> str:
     return f"templates/{stack}/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
 
@@ -277,6 +311,9 @@ def deploy(
     problems = stack_name_problems(stack, dict(template), glue_database_given=glue_named)
     if problems:
         raise AwsError(f"the stack name {stack} cannot name its resources: " + "; ".join(problems))
+    lifecycle = lifecycle_problem(template, parameters, previous if existing else {})
+    if lifecycle:
+        raise AwsError(f"the stack {stack} would get a lake lifecycle S3 refuses: {lifecycle}")
     if existing and existing["StackStatus"] == "ROLLBACK_COMPLETE":
         raise AwsError(
             f"the stack {stack} failed to create and must be removed first: python -m app infra destroy "

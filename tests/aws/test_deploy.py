@@ -269,6 +269,50 @@ def test_a_stack_name_that_cannot_name_the_resources_is_refused_before_anything_
         stub.assert_no_pending_responses()  # no change set was asked for
 
 
+LIFECYCLE = {
+    "Parameters": {
+        "LakeInfrequentAccessDays": {"Type": "Number", "Default": 90},
+        "LakeGlacierInstantRetrievalDays": {"Type": "Number", "Default": 365},
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("given", "previous", "refused"),
+    [
+        pytest.param({}, {}, False, id="defaults"),
+        pytest.param({"LakeGlacierInstantRetrievalDays": "120"}, {}, False, id="thirty-days-after-exactly"),
+        pytest.param({"LakeGlacierInstantRetrievalDays": "119"}, {}, True, id="twenty-nine-days-after"),
+        pytest.param({"LakeInfrequentAccessDays": "400"}, {}, True, id="ia-after-the-default-glacier"),
+        pytest.param(
+            {"LakeGlacierInstantRetrievalDays": "220"}, {"LakeInfrequentAccessDays": "200"}, True, id="update"
+        ),
+        pytest.param(
+            {},
+            {"LakeInfrequentAccessDays": "200", "LakeGlacierInstantRetrievalDays": "230"},
+            False,
+            id="kept",
+        ),
+    ],
+)
+def test_lifecycle_days_s3_refuses_are_named(given, previous, refused):
+    problem = deploy_module.lifecycle_problem(LIFECYCLE, given, previous)
+    assert (problem is not None) == refused
+    if refused:
+        assert "must be at least 30 days after LakeInfrequentAccessDays" in problem
+
+
+def test_a_lifecycle_s3_refuses_is_refused_before_a_change_set():
+    template = render.render_template(load_definition())
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    parameters = {"LakeInfrequentAccessDays": "90", "LakeGlacierInstantRetrievalDays": "100"}
+    with Stubber(cfn) as stub:
+        stub.add_client_error("describe_stacks", "ValidationError", "Stack with id verticals does not exist")
+        with pytest.raises(AwsError, match="give LakeGlacierInstantRetrievalDays=120 or more"):
+            deploy(cfn, None, "verticals", template, "{}", parameters, template_bucket=None, region=REGION)
+        stub.assert_no_pending_responses()  # no change set was asked for
+
+
 # --- the command line ---------------------------------------------------------------------
 
 
