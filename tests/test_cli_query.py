@@ -81,9 +81,9 @@ def test_run_json_with_params(capsys, lake):
     assert document["files_scanned"] == 3 and document["bytes_scanned"] > 0
 
 
-def test_run_csv_keeps_figures_off_stdout(capsys, lake):
-    code, out, err = run(
-        capsys,
+def refunds_csv(lake) -> list[str]:
+    """The command line of a CSV run of refunds_by_reason over the fixture lake."""
+    return [
         "query",
         "run",
         "refunds_by_reason",
@@ -93,7 +93,11 @@ def test_run_csv_keeps_figures_off_stdout(capsys, lake):
         str(FIXTURE_END),
         "--format",
         "csv",
-    )
+    ]
+
+
+def test_run_csv_keeps_figures_off_stdout(capsys, lake):
+    code, out, err = run(capsys, *refunds_csv(lake))
     assert code == 0
     assert out.splitlines() == [
         "reason,refunds,amount,avg_amount,amount_share_pct",
@@ -149,18 +153,7 @@ def test_run_tells_csv_whether_it_prints_to_a_terminal(capsys, lake, monkeypatch
     real = query_cli.format_result
     monkeypatch.setattr(query_cli, "format_result", format_spy)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
-    args = [
-        "query",
-        "run",
-        "refunds_by_reason",
-        "--lake",
-        str(lake),
-        "--today",
-        str(FIXTURE_END),
-        "--format",
-        "csv",
-    ]
-    code, out, _ = run(capsys, *args)
+    code, out, _ = run(capsys, *refunds_csv(lake))
     assert code == 0 and seen == [tty] and out.startswith("reason,refunds")
 
 
