@@ -178,10 +178,10 @@ def counted_lines(stream: BinaryIO) -> int:
         if not cut:
             pending.append(block)
             continue
-        whole = b"".join([*pending, block[:cut]]).split(b"\n")
-        whole.pop()  # the empty piece after the last newline
+        data = b"".join([*pending, block[:cut]])  # whole lines, the first begun in earlier blocks
+        whole = data.split(b"\n")[:-1]  # the empty piece after the last newline left out
         lines += sum(1 for line in whole if line.strip())
-        offset += sum(map(len, whole)) + len(whole)
+        offset += len(data)
         last = whole[-1]
         pending = [block[cut:]]
     if last is not None:
