@@ -106,17 +106,15 @@ DAILY_PARTS_SQL = LEAD_AND_CAPACITY_SQL + "".join(
 # The same parts from the rollups (app/lake/rollups.py), for two periods side by side:
 # ``period`` 1 for rows at or after :t_cut (this period), 0 before it (the previous one).
 # Athena binds values in WHERE clauses only, so a row's period is chosen there: each row
-# meets both periods (PERIODS) and is kept with the one its instant falls in (IN_PERIOD).
-# Capacity is kept with each period it belongs to as that period's own query has it
-# (IN_CAPACITY_PERIOD: planned for one of its days, written from its orders' lookback to
-# its last day), the day both periods share twice. Whole hours of the days the rollups
-# cover ({hours}), capacity of whole days written ({days}). One scan.
+# meets both periods (PERIODS) and is kept with the one its instant falls in (IN_PERIOD,
+# an equality: a hash join on a table of two rows, where a condition inside an OR made
+# DuckDB filter the cross product, 7 ms of a year's 75). Capacity rows carry the day they
+# were ``written`` instead (period 0): each period takes those its own query would read
+# (:func:`_in_periods`), the day both periods share twice. Whole hours of the days the
+# rollups cover ({hours}), capacity of whole days written ({days}). One scan.
 PERIODS = "CROSS JOIN (VALUES (0), (1)) AS pp(period)"
 IN_PERIOD = "pp.period = CASE WHEN {time} >= :t_cut THEN 1 ELSE 0 END"
-IN_CAPACITY_PERIOD = (
-    "((pp.period = 0 AND dt <= :dt_before_to AND plan_date <= CAST(:dt_before_to AS DATE))"
-    " OR (pp.period = 1 AND dt >= :dt_this_orders_from AND plan_date >= CAST(:dt_this_from AS DATE)))"
-)
+NOT_WRITTEN = "CAST(NULL AS DATE) AS written"  # the rows other than capacity
 # Each branch's ``day``: a UTC date. :func:`planned_parts_sql` with ``hourly`` puts the
 # hour in its place (capacity's day as its midnight), for the series of a range too short
 # to hold a whole day.
@@ -131,13 +129,13 @@ DAY_OF = {
 }
 ROLLUP_PARTS_SQL = f"""
 SELECT CASE WHEN part = 'capacity' THEN plan_date ELSE CAST(hour AS DATE) END AS day, part,
-  pp.period, sum(value) AS value
+  pp.period, CASE WHEN part = 'capacity' THEN CAST(dt AS DATE) END AS written, sum(value) AS value
 FROM overview_hourly {PERIODS}
-WHERE dt BETWEEN :dt_orders_from AND :dt_to AND (
-  (part <> 'capacity' AND pp.period = CASE WHEN hour < :t_cut THEN 0 ELSE 1 END AND {{hours}})
-  OR (part = 'capacity' AND {{days}} AND plan_date BETWEEN CAST(:dt_from AS DATE) AND CAST(:dt_to AS DATE)
-    AND {IN_CAPACITY_PERIOD}))
-GROUP BY 1, 2, 3
+WHERE dt BETWEEN :dt_orders_from AND :dt_to
+  AND pp.period = CASE WHEN part <> 'capacity' AND hour >= :t_cut THEN 1 ELSE 0 END AND (
+  (part <> 'capacity' AND {{hours}})
+  OR (part = 'capacity' AND {{days}} AND plan_date BETWEEN CAST(:dt_from AS DATE) AND CAST(:dt_to AS DATE)))
+GROUP BY 1, 2, 3, 4
 """
 # The rest from the raw tables. Lead time of raw pieces on covered days: shipment_leads
 # ({leads}); of the other raw pieces ({shipments}, {shipped}): their shipments joined to
@@ -145,12 +143,12 @@ GROUP BY 1, 2, 3
 LEAD_PARTS = "CROSS JOIN (VALUES ('lead_hours'), ('lead_count')) AS k(part)"
 LEAD_VALUE = "CASE WHEN k.part = 'lead_hours' THEN sum(l.hours) ELSE CAST(count(*) AS DOUBLE) END"
 ROLLED_LEAD_SQL = f"""
-SELECT CAST(l.time AS DATE) AS day, k.part, pp.period, {LEAD_VALUE} AS value
+SELECT CAST(l.time AS DATE) AS day, k.part, pp.period, {NOT_WRITTEN}, {LEAD_VALUE} AS value
 FROM shipment_leads l {LEAD_PARTS} {PERIODS} WHERE {{leads}} AND {IN_PERIOD.format(time="l.time")}
 GROUP BY 1, 2, 3
 """
 RAW_LEAD_SQL = f"""
-SELECT l.day, k.part, l.period, {LEAD_VALUE} AS value
+SELECT l.day, k.part, l.period, {NOT_WRITTEN}, {LEAD_VALUE} AS value
 FROM (
   SELECT CAST(s.time AS DATE) AS day, pp.period, date_diff('second', p.placed_at, s.time) / 3600.0 AS hours
   FROM shipments s {PERIODS} JOIN (
@@ -164,12 +162,13 @@ FROM (
 ) l {LEAD_PARTS}
 GROUP BY 1, 2, 3
 """
-RAW_CAPACITY_SQL = f"""
-SELECT plan_date AS day, 'capacity' AS part, pp.period, CAST(sum(capacity_units) AS DOUBLE) AS value
-FROM production {PERIODS}
-WHERE {{days}} AND detail_type = 'CapacityPlanned'
-  AND plan_date BETWEEN CAST(:dt_from AS DATE) AND CAST(:dt_to AS DATE) AND {IN_CAPACITY_PERIOD}
-GROUP BY 1, 2, 3
+RAW_CAPACITY_SQL = """
+SELECT plan_date AS day, 'capacity' AS part, 0 AS period, CAST(dt AS DATE) AS written,
+  CAST(sum(capacity_units) AS DOUBLE) AS value
+FROM production
+WHERE {days} AND detail_type = 'CapacityPlanned'
+  AND plan_date BETWEEN CAST(:dt_from AS DATE) AND CAST(:dt_to AS DATE)
+GROUP BY plan_date, dt
 """
 # What each row adds to a part, by COUNTED_PARTS' aggregate.
 ROW_VALUE = {
@@ -198,7 +197,7 @@ def _raw_table_sql(table: str, where: str) -> str:
     only = "" if every_row else " AND detail_type IN (" + ", ".join(f"'{k}'" for k in kinds) + ")"
     parts = ", ".join(f"('{part}')" for part, *_ in specs)
     return (
-        f"SELECT CAST(t.time AS DATE) AS day, k.part, pp.period,"
+        f"SELECT CAST(t.time AS DATE) AS day, k.part, pp.period, {NOT_WRITTEN},"
         f" CAST(sum(CASE k.part {cases} END) AS DOUBLE) AS value\n"
         f"FROM {table} t CROSS JOIN (VALUES {parts}) AS k(part) {PERIODS}\n"
         f"WHERE {where}{only} AND {IN_PERIOD.format(time='t.time')} GROUP BY 1, 2, 3"
@@ -209,9 +208,9 @@ def planned_parts_sql(
     rng: TimeRange, cut: datetime, orders_from: str, clean: frozenset[str], *, hourly: bool = False
 ) -> tuple[str, dict[str, Any], dict[str, set[str]]]:
     """DAILY_PARTS_SQL's rows over ``rng`` (several per day and part: add them up), each
-    with its ``period`` (1 from ``cut`` on, 0 before it; capacity that each period's own
-    DAILY_PARTS_SQL would read), the whole hours of ``clean`` days read from the rollups
-    and only the rest from the raw tables.
+    with its ``period`` (1 from ``cut`` on, 0 before it) or, capacity, the day it was
+    ``written`` (:func:`_in_periods` gives each period its own), the whole hours of
+    ``clean`` days read from the rollups and only the rest from the raw tables.
 
     Lead time counts the shipments of each piece whose order was placed on their day or up
     to LEAD_LOOKBACK_DAYS before: from ``shipment_leads`` on clean days, else raw. Capacity
@@ -223,12 +222,7 @@ def planned_parts_sql(
     capacity_rollup, capacity_raw = day_runs(
         date.fromisoformat(orders_from), date.fromisoformat(rng.dt_to), clean
     )
-    params: dict[str, Any] = {
-        "t_cut": cut,
-        "dt_before_to": (cut.astimezone(UTC) - timedelta(microseconds=1)).date().isoformat(),
-        "dt_this_from": cut.astimezone(UTC).date().isoformat(),
-        "dt_this_orders_from": (cut.astimezone(UTC) - timedelta(days=LEAD_LOOKBACK_DAYS)).date().isoformat(),
-    }
+    params: dict[str, Any] = {"t_cut": cut}
     branches = []
     if pieces.rollup or capacity_rollup:
         # Its dt BETWEEN :dt_orders_from AND :dt_to prunes the rollup's days for the hours.
@@ -400,11 +394,38 @@ def _split_periods(
     """The rows of the one statement's ``frame`` (``period`` 1 this, 0 the previous one;
     ``days``: theirs) with capacity pro rata in each period, and which are of each."""
     rows = _Rows.of(frame)
-    period = frame["period"].to_numpy(dtype=np.int64)
+    taken, period = _in_periods(frame, rows.day, days)
+    rows = rows.take(taken)
     halves = (period == 1, period == 0)
     for half, period_days in zip(halves, days, strict=True):
         rows = _Rows(rows.day, rows.part, _pro_rata(rows, half, period_days))
     return rows, halves
+
+
+def _in_periods(
+    frame: pd.DataFrame, day: np.ndarray, days: tuple[_Days, _Days]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The one statement's rows as each period has them (``day``: each row's UTC day
+    number; ``days``: this period's, then the previous one's): which rows (a capacity row
+    twice when both periods take it) and each one's period. A capacity row (``written``:
+    the day its plan was written) is taken by a period it was planned for, written from
+    that period's orders' lookback to its last day: what that period's own query reads."""
+    period = frame["period"].to_numpy(dtype=np.int64)
+    written = _day_numbers(frame["written"])
+    capacity = written != _NO_DAY
+    if not capacity.any():
+        return np.arange(len(frame)), period
+    taken_this, taken_before = (capacity & _planned_in(day, written, period_days) for period_days in days)
+    rows = np.arange(len(frame))
+    taken = np.concatenate([rows[~capacity], rows[taken_before], rows[taken_this]])
+    periods = np.concatenate(
+        [
+            period[~capacity],
+            np.zeros(int(taken_before.sum()), np.int64),
+            np.ones(int(taken_this.sum()), np.int64),
+        ]
+    )
+    return taken, periods
 
 
 def raw_daily_parts(ctx: Context, rng: TimeRange) -> pd.DataFrame:
@@ -439,6 +460,7 @@ _NUMERATORS = np.array([_CODE[spec.numerator] for spec in KPIS])
 _DENOMINATORS = np.array([_CODE[spec.denominator or spec.numerator] for spec in KPIS])
 _RATES = np.array([[spec.denominator is not None] for spec in KPIS])
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NO_DAY = np.iinfo(np.int64).min  # a day number where there is none (NaT's)
 _DAY_NS = 86_400 * 10**9
 _HOUR_NS = 3_600 * 10**9
 
@@ -463,6 +485,9 @@ class _Rows:
 
     def where(self, mask: np.ndarray) -> _Rows:
         return _Rows(self.day[mask], self.part[mask], self.value[mask])
+
+    def take(self, rows: np.ndarray) -> _Rows:
+        return _Rows(self.day[rows], self.part[rows], self.value[rows])
 
 
 @dataclass(frozen=True)
@@ -506,6 +531,16 @@ def _period_days(rng: TimeRange) -> tuple[_Days, _Days]:
 
 def _nanoseconds(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def _planned_in(day: np.ndarray, written: np.ndarray, days: _Days) -> np.ndarray:
+    """Which plans (for day numbers ``day``, written on days ``written``) a period of
+    ``days`` reads: planned for one of its days, written from LEAD_LOOKBACK_DAYS before its
+    first day to its last."""
+    last = days.first + len(days.coverage) - 1
+    return (
+        (day >= days.first) & (day <= last) & (written >= days.first - LEAD_LOOKBACK_DAYS) & (written <= last)
+    )
 
 
 def _day_numbers(days: pd.Series) -> np.ndarray:
@@ -701,12 +736,11 @@ def overview_by_hour(ctx: Context, rng: TimeRange) -> tuple[Overview, pd.DataFra
 
 def _hourly_from(frame: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
     """:func:`overview_by_hour`'s series from the hourly statement's ``frame``."""
+    hour = _hour_numbers(frame["day"])
+    taken, period = _in_periods(frame, hour // 24, _period_days(rng))
     rows = _Rows(
-        _hour_numbers(frame["day"]),
-        _part_codes(frame["part"]),
-        frame["value"].to_numpy(dtype=float, na_value=np.nan),
-    )
-    period = frame["period"].to_numpy(dtype=np.int64)
+        hour, _part_codes(frame["part"]), frame["value"].to_numpy(dtype=float, na_value=np.nan)
+    ).take(taken)
     hours = (_hours_of(rng), _hours_of(rng.previous()))
     tables = [
         _Table.of(_capacity_by_hour(rows.where(period == number), these), these)

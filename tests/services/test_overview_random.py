@@ -1,7 +1,8 @@
 """The Overview's arithmetic after its query against a reference written plainly in pandas.
 
 A property test without hypothesis: SEED drives random part rows, as the one statement
-for both periods returns them (day, part, period, value) and as ``summarise`` takes them
+for both periods returns them (day, part, period, written, value: a capacity row's period
+is the days it was planned for and written on, not its ``period``) and as ``summarise`` takes them
 (day, part, value): days inside the periods and up to three days outside them, several
 rows of a day and part, null values, parts missing, a part none of the queries has,
 planned capacity on days the range covers in part, empty and all-null frames; ranges of
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.lake.rollups import LEAD_LOOKBACK_DAYS
 from app.services import overview
 from app.services.timerange import CUSTOM, TimeRange, custom_range
 
@@ -152,7 +154,9 @@ def random_range(r: random.Random) -> TimeRange:
 
 def random_rows(r: random.Random, rng: TimeRange) -> pd.DataFrame:
     """The statement's rows: over both periods' days and three days either side, each
-    tagged with a period (1 this, 0 the previous one) that need not hold its day."""
+    tagged with a period (1 this, 0 the previous one) that need not hold its day; capacity
+    also with the day it was written, from LEAD_LOOKBACK_DAYS + 3 days before the first
+    day to the last (other rows: none)."""
     first = rng.previous().start.astimezone(UTC).date() - timedelta(days=3)
     span = (rng.end.astimezone(UTC).date() - first).days + 4
     shape = r.randrange(6)
@@ -167,13 +171,36 @@ def random_rows(r: random.Random, rng: TimeRange) -> pd.DataFrame:
             if shape == 2 or r.random() < 0.12
             else float(r.choice([0, r.randrange(-3, 40), r.randrange(1, 40)]))
         )
-        rows.append((first + timedelta(days=r.randrange(span)), r.choice(parts), r.randrange(2), value))
-    frame = pd.DataFrame(rows, columns=["day", "part", "period", "value"])
-    frame["day"] = pd.to_datetime(frame["day"]).astype(r.choice(["datetime64[us]", "datetime64[ns]"]))
+        part = r.choice(parts)
+        written = (
+            first + timedelta(days=r.randrange(-LEAD_LOOKBACK_DAYS, span)) if part == "capacity" else None
+        )
+        rows.append((first + timedelta(days=r.randrange(span)), part, r.randrange(2), written, value))
+    frame = pd.DataFrame(rows, columns=["day", "part", "period", "written", "value"])
+    unit = r.choice(["datetime64[us]", "datetime64[ns]"])
+    frame["day"] = pd.to_datetime(frame["day"]).astype(unit)
+    if r.random() < 0.8:  # else Python dates, as an engine without a date type could give them
+        frame["written"] = pd.to_datetime(frame["written"]).astype(unit)
     if r.random() < 0.3:
         frame["part"] = frame["part"].astype(object)
     frame["period"] = frame["period"].astype(r.choice(["int32", "int64"]))
     return frame
+
+
+def of_period(frame: pd.DataFrame, code: int, rng: TimeRange) -> pd.DataFrame:
+    """The statement's rows a period has (1 ``rng``, 0 the previous period): its other
+    rows by ``period``, capacity planned for one of its days and written from its orders'
+    lookback (LEAD_LOOKBACK_DAYS before its first day) to its last day."""
+    period = rng if code == 1 else rng.previous()
+    first, last = pd.Timestamp(period.dt_from), pd.Timestamp(period.dt_to)
+    capacity = frame["part"] == "capacity"
+    planned, written = utc_midnights(frame["day"]), utc_midnights(frame["written"])
+    taken = (
+        capacity
+        & planned.between(first, last)
+        & written.between(first - timedelta(days=LEAD_LOOKBACK_DAYS), last)
+    )
+    return frame[(~capacity & (frame["period"] == code)) | taken][["day", "part", "value"]]
 
 
 class FrameEngine:
@@ -226,8 +253,7 @@ def test_the_query_s_rows_make_the_reference_s_overview(chunk: int):
     for i, rng, frame in cases()[chunk::4]:
         got = overview.department_overview(SimpleNamespace(engine=FrameEngine(frame)), rng)
         halves = [
-            pro_rated(frame.loc[frame["period"] == code, ["day", "part", "value"]], period)
-            for code, period in ((1, rng), (0, rng.previous()))
+            pro_rated(of_period(frame, code, rng), period) for code, period in ((1, rng), (0, rng.previous()))
         ]
         assert_matches(got, expected(halves[0], halves[1], rng), f"case {i} ({SEED=}): {rng}")
 
@@ -237,7 +263,7 @@ def test_summarise_makes_the_reference_s_overview(chunk: int):
     """summarise from each period's rows as they are (no pro rata), days as dates too."""
     r = random.Random(SEED + chunk)
     for i, rng, frame in cases()[chunk::4]:
-        this, before = (frame[frame["period"] == code].drop(columns="period") for code in (1, 0))
+        this, before = (of_period(frame, code, rng) for code in (1, 0))
         if r.random() < 0.3:  # Python dates, as an engine without a date type could give them
             this = this.assign(day=[d.date() for d in this["day"]]).astype({"day": object})
         got = overview.summarise(this, before, rng)
@@ -253,9 +279,17 @@ def test_the_cases_reach_the_edges():
     assert sum(frame["part"].eq("not_a_part").any() for frame in frames) >= 3
     partial = 0
     for _, rng, frame in every:
-        capacity = frame[(frame["part"] == "capacity") & frame["value"].gt(0) & (frame["period"] == 1)]
+        capacity = of_period(frame, 1, rng).query("part == 'capacity' and value > 0")
         partial += any(0 < share_inside(day, rng) < 1 for day in capacity["day"])
     assert partial >= 5
+    # Capacity rows that only this period takes, only the previous one, both (planned for
+    # the day they share), neither (written too early or too late): each kind, many times.
+    kinds: dict[tuple[bool, bool], int] = {}
+    for _, rng, frame in every:
+        this, before = (set(of_period(frame, code, rng).index) for code in (1, 0))
+        for row in frame.index[frame["part"] == "capacity"]:
+            kinds[row in this, row in before] = kinds.get((row in this, row in before), 0) + 1
+    assert len(kinds) == 4 and min(kinds.values()) >= 3, kinds
     assert sum(rng.start.minute == 30 for _, rng, _ in every) >= 3  # Asia/Kolkata days
     assert (
         sum(
