@@ -32,6 +32,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.analytics.forecast import load_models
+from app.engines import duckdb_engine
 from app.lake.rollups import LEAD_LOOKBACK_DAYS
 from app.lake.tables import TABLES
 from app.services import campaigns, delivery, event_rates, explorer, forecast, overview
@@ -312,6 +313,28 @@ def timed(call: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def timed_with_statements(call: Callable[[], object]) -> tuple[float, float]:
+    """``call``'s time and, of it, the time its DuckDB statements took (the engine's
+    execute-and-fetch of each, its frame included): what a floor is the other statement for.
+    The rest is the page's own work around them (rolled-up-day lookup, planning, figures)."""
+    spent: list[float] = []
+    fetch = duckdb_engine._fetch
+
+    def statement(cursor: Any, sql: str, values: dict[str, Any]) -> pd.DataFrame:
+        started = time.perf_counter()
+        try:
+            return fetch(cursor, sql, values)
+        finally:
+            spent.append(time.perf_counter() - started)
+
+    duckdb_engine._fetch = statement
+    try:
+        took = timed(call)
+    finally:
+        duckdb_engine._fetch = fetch
+    return took, sum(spent)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lake", type=Path, default=None)
@@ -338,9 +361,10 @@ def main() -> None:
         for page in calls:
             if page in ROLLUP_FLOORS:  # a range with raw pieces: not comparable
                 ok = check_floor(settings, page, rng)
-                floors[page, key] = partial(_rollup_floor, settings.lake, page, rng) if ok else None
+                by_glob = partial(_rollup_floor, settings.lake, page, rng)
+                floors[page, key] = by_glob if ok else None
                 by_path = partial(_rollup_floor, settings.lake, page, rng, by_path=True)
-                if ok and _same_frame(on_fresh_connection(by_path), on_fresh_connection(floors[page, key])):
+                if ok and _same_frame(on_fresh_connection(by_path), on_fresh_connection(by_glob)):
                     path_floors[page, key] = by_path
             elif page in RAW_FLOOR_PAGES:
                 floors[page, key] = raw_floor(settings, page, rng)
@@ -349,6 +373,8 @@ def main() -> None:
     ratios: dict[tuple[str, str], list[float]] = {}
     floor_times: dict[tuple[str, str], list[float]] = {}
     path_times: dict[tuple[str, str], list[float]] = {}
+    statement_ratios: dict[tuple[str, str], list[float]] = {}  # the page's statements / floor
+    rest_times: dict[tuple[str, str], list[float]] = {}  # the page's time outside its statements
     for _ in range(args.rounds):
         for key, rng in ranges.items():
             ctx = build_context(settings)
@@ -357,9 +383,13 @@ def main() -> None:
             )
             for name, call in calls.items():
                 ctx = build_context(settings)
-                cold, warm = timed(partial(call, ctx, rng)), timed(partial(call, ctx, rng))
-                times.setdefault((name, key), []).append((cold, warm))
                 floor = floors.get((name, key))
+                if floor is None:
+                    cold = timed(partial(call, ctx, rng))
+                else:
+                    cold, statements = timed_with_statements(partial(call, ctx, rng))
+                warm = timed(partial(call, ctx, rng))
+                times.setdefault((name, key), []).append((cold, warm))
                 if floor is not None:  # timed right after the page, in the same round
                     took = on_fresh_connection(floor, timing=True)
                     if (name, key) in path_floors:  # the faster of the two statements
@@ -368,6 +398,8 @@ def main() -> None:
                         took = min(took, by_path)
                     floor_times.setdefault((name, key), []).append(took)
                     ratios.setdefault((name, key), []).append(cold / took)
+                    statement_ratios.setdefault((name, key), []).append(statements / took)
+                    rest_times.setdefault((name, key), []).append(cold - statements)
 
     def median(values: list[float]) -> float:
         return float(np.median(values))
@@ -403,6 +435,17 @@ def main() -> None:
                 shown.append(
                     f"{key}: {median(spread):.2f}x ({low:.2f}-{high:.2f}), floor {floor_s:.3f}s{paths}"
                 )
+        print(f"{page:32}" + "   ".join(shown))
+    print("\nthe same pages' DuckDB statements alone (timed inside the cold call) against the floor, and")
+    print("the rest of the page's time (lookups, planning, figures), medians of the rounds:")
+    for page in [p for p in calls if p in ROLLUP_FLOORS or p in RAW_FLOOR_PAGES]:
+        shown = [
+            f"{key}: no floor"
+            if floors[page, key] is None
+            else f"{key}: {median(statement_ratios[page, key]):.2f}x,"
+            f" rest {median(rest_times[page, key]) * 1000:.1f} ms"
+            for key in ranges
+        ]
         print(f"{page:32}" + "   ".join(shown))
 
 

@@ -357,8 +357,8 @@ def period_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> tuple
     """
     if not rollups:
         return raw_daily_parts(ctx, rng), raw_daily_parts(ctx, rng.previous())
-    frame, rows, halves = _both_periods(ctx, rng, _period_days(rng))
-    days, parts = rows.day.astype("datetime64[D]").astype("datetime64[ns]"), frame["part"].array
+    frame, taken, rows, halves = _both_periods(ctx, rng, _period_days(rng))
+    days, parts = rows.day.astype("datetime64[D]").astype("datetime64[ns]"), frame["part"].array.take(taken)
     this, before = (
         pd.DataFrame({"day": days[half], "part": parts[half], "value": rows.value[half]}) for half in halves
     )
@@ -367,9 +367,10 @@ def period_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> tuple
 
 def _both_periods(
     ctx: Context, rng: TimeRange, days: tuple[_Days, _Days]
-) -> tuple[pd.DataFrame, _Rows, tuple[np.ndarray, np.ndarray]]:
+) -> tuple[pd.DataFrame, np.ndarray, _Rows, tuple[np.ndarray, np.ndarray]]:
     """The one statement's frame for ``rng`` and the period before it (``days``: theirs),
-    its rows with capacity pro rata in each period, and which rows are of each period."""
+    which of its rows each period has (:func:`_in_periods`), those rows with capacity pro
+    rata in their period, and which of them are of each period."""
     frame = _planned_frame(ctx, rng)
     return (frame, *_split_periods(frame, days))
 
@@ -390,16 +391,17 @@ def _planned_frame(ctx: Context, rng: TimeRange, *, hourly: bool = False) -> pd.
 
 def _split_periods(
     frame: pd.DataFrame, days: tuple[_Days, _Days]
-) -> tuple[_Rows, tuple[np.ndarray, np.ndarray]]:
-    """The rows of the one statement's ``frame`` (``period`` 1 this, 0 the previous one;
-    ``days``: theirs) with capacity pro rata in each period, and which are of each."""
+) -> tuple[np.ndarray, _Rows, tuple[np.ndarray, np.ndarray]]:
+    """The rows of the one statement's ``frame`` each period has (``days``: theirs; their
+    positions in ``frame``, :func:`_in_periods`), those rows with capacity pro rata in
+    their period, and which of them are of each (this period, then the previous one)."""
     rows = _Rows.of(frame)
     taken, period = _in_periods(frame, rows.day, days)
     rows = rows.take(taken)
     halves = (period == 1, period == 0)
     for half, period_days in zip(halves, days, strict=True):
         rows = _Rows(rows.day, rows.part, _pro_rata(rows, half, period_days))
-    return rows, halves
+    return taken, rows, halves
 
 
 def _in_periods(
@@ -730,7 +732,7 @@ def overview_by_hour(ctx: Context, rng: TimeRange) -> tuple[Overview, pd.DataFra
     data begins have none."""
     frame = _planned_frame(ctx, rng, hourly=True)
     days = _period_days(rng)
-    rows, (this, before) = _split_periods(frame, days)
+    _, rows, (this, before) = _split_periods(frame, days)
     return _summarise((rows.where(this), rows.where(before)), rng, days), _hourly_from(frame, rng)
 
 
@@ -798,7 +800,7 @@ def department_overview(ctx: Context, rng: TimeRange, *, rollups: bool = True) -
     if not rollups:
         return summarise(*period_parts(ctx, rng, rollups=False), rng)
     days = _period_days(rng)
-    _, rows, (this, before) = _both_periods(ctx, rng, days)
+    *_, rows, (this, before) = _both_periods(ctx, rng, days)
     return _summarise((rows.where(this), rows.where(before)), rng, days)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from app.engines.duckdb_engine import DuckDBEngine
@@ -71,6 +72,18 @@ def test_capacity_is_each_period_s_own(tmp_path: Path, plan: tuple[date, date], 
     got, want = (_capacity_kpi(overview.department_overview(ctx, WEEK, rollups=r)) for r in (True, False))
     assert (got.value, got.previous) == (want.value, want.previous)
     assert want.value == pytest.approx(50 / 100) and want.previous == pytest.approx(50 / 100)
+    # The parts themselves, each period's (capacity the plan's period takes, pro rata).
+    for got_parts, want_parts in zip(
+        *(overview.period_parts(ctx, WEEK, rollups=r) for r in (True, False)), strict=True
+    ):
+        assert _summed(got_parts) == _summed(want_parts)
+
+
+def _summed(parts: pd.DataFrame) -> dict[tuple[str, str], float]:
+    sums = parts.assign(day=pd.to_datetime(parts["day"]).dt.date.astype(str)).groupby(["day", "part"])[
+        "value"
+    ]
+    return {key: round(value, 9) for key, value in sums.sum().items() if value}
 
 
 def _capacity_kpi(result: overview.Overview) -> overview.Kpi:
