@@ -396,8 +396,16 @@ def load_catalog(directory: Path = QUERIES_DIR) -> dict[str, SavedQuery]:
     Parsing the files takes ~150 ms, so the result is kept until a file changes (pages
     call this on every rerun).
     """
-    paths = sorted(Path(directory).glob("*.sql"))
-    return dict(_load_files(tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in paths)))
+    return dict(_load_files(_versions(Path(directory))))
+
+
+def _versions(directory: Path) -> tuple[tuple[Path, int, int], ...]:
+    """Each ``*.sql`` file of ``directory`` (sorted) with its mtime and size: a stat each."""
+    versions = []
+    for path in sorted(directory.glob("*.sql")):
+        status = path.stat()
+        versions.append((path, status.st_mtime_ns, status.st_size))
+    return tuple(versions)
 
 
 @lru_cache(maxsize=8)
@@ -409,8 +417,7 @@ def load_catalog_entries(directory: Path | None = None) -> tuple[dict[str, Saved
     """Like :func:`load_catalog`, for the dashboard: the queries that load, and for each
     file that does not, why (one sentence) by its name, so one broken file does not hide
     the others. ``directory`` defaults to QUERIES_DIR as it is when called."""
-    paths = sorted(Path(directory or QUERIES_DIR).glob("*.sql"))
-    entries = _load_entries(tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in paths))
+    entries = _load_entries(_versions(Path(directory or QUERIES_DIR)))
     loaded = {name: entry for name, entry in entries if isinstance(entry, SavedQuery)}
     broken = {name: entry for name, entry in entries if isinstance(entry, str)}
     return loaded, broken

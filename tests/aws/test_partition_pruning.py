@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from app.catalog import QUERIES_DIR, bind, load_query, resolve_params
+from app.engines import sqlparams
 from app.engines.base import QueryError
 from app.engines.duckdb_engine import DuckDBEngine
 from app.engines.sqlparams import MAX_IN_VALUES, expand_in_lists, to_positional
@@ -90,6 +91,33 @@ def test_a_source_filter_is_an_in_list_of_parameters():
     assert "sources" not in bound
     positional, order = to_positional(expanded)
     assert "source IN (?, ?)" in positional and order[-2:] == ["sources__0", "sources__1"]
+
+
+def test_an_in_list_query_is_parsed_once_per_shape(monkeypatch):
+    """A query with a list parameter is parsed once per length of its lists (a saved
+    query's run parsed it every time); each run binds its own values."""
+    parsed: list[str] = []
+    real = sqlparams.parse_query
+    monkeypatch.setattr(sqlparams, "parse_query", lambda sql: parsed.append(sql) or real(sql))
+    sql = "SELECT count(*) FROM events WHERE source IN (:s) AND detail_type IN (:t) AND id = :id -- shape"
+    runs = [
+        ({"s": ["a", "b"], "t": ["x"], "id": "1"}, "source IN (:s__0, :s__1) AND detail_type IN (:t__0)"),
+        ({"s": ["c", "d"], "t": ("y",), "id": "2"}, "source IN (:s__0, :s__1) AND detail_type IN (:t__0)"),
+        ({"s": ["e"], "t": ["z"], "id": "3"}, "source IN (:s__0) AND detail_type IN (:t__0)"),
+    ]
+    for params, where in runs:
+        expanded, bound = expand_in_lists(sql, params)
+        assert where in expanded
+        values = {f"s__{i}": v for i, v in enumerate(params["s"])} | {
+            "t__0": params["t"][0],
+            "id": params["id"],
+        }
+        assert bound == values
+    assert len(parsed) == 2  # two lengths of :s
+    with pytest.raises(QueryError, match="empty list"):  # a refusal is not kept
+        expand_in_lists(sql, {"s": [], "t": ["x"], "id": "1"})
+    with pytest.raises(QueryError, match="empty list"):
+        expand_in_lists(sql, {"s": [], "t": ["x"], "id": "1"})
 
 
 @pytest.mark.parametrize(
