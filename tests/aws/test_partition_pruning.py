@@ -96,6 +96,7 @@ def test_a_source_filter_is_an_in_list_of_parameters():
 def test_an_in_list_query_is_parsed_once_per_shape(monkeypatch):
     """A query with a list parameter is parsed once per length of its lists (a saved
     query's run parsed it every time); each run binds its own values."""
+    sqlparams._expanded.cache_clear()  # a run before this one in the process may have parsed it
     parsed: list[str] = []
     real = sqlparams.parse_query
     monkeypatch.setattr(sqlparams, "parse_query", lambda sql: parsed.append(sql) or real(sql))

@@ -46,15 +46,25 @@ def _made(day: date, units: int) -> dict:
 
 @pytest.mark.parametrize("rolled", [True, False], ids=["rolled-up", "raw"])
 @pytest.mark.parametrize(
-    "plan",
+    ("plan", "output_vs_capacity"),
     [
         # planned in this period for a day of the previous one (after that period ended)
-        pytest.param((date(2026, 2, 24), date(2026, 2, 20)), id="planned-after-its-period"),
+        pytest.param(
+            (date(2026, 2, 24), date(2026, 2, 20)), (50 / 100, 50 / 100), id="planned-after-its-period"
+        ),
         # planned 28 days ahead: within the previous period's lookback, not this one's
-        pytest.param((date(2026, 1, 28), date(2026, 2, 25)), id="planned-far-ahead"),
+        pytest.param((date(2026, 1, 28), date(2026, 2, 25)), (50 / 100, 50 / 100), id="planned-far-ahead"),
+        # written on the first day of this period's lookback (21 days before it): its own
+        pytest.param((date(2026, 2, 2), date(2026, 2, 25)), (50 / 1100, 50 / 100), id="lookback-s-first-day"),
+        # a day before it: no period's
+        pytest.param((date(2026, 2, 1), date(2026, 2, 25)), (50 / 100, 50 / 100), id="before-the-lookback"),
+        # written on this period's last day for one of its days: its own
+        pytest.param((date(2026, 3, 1), date(2026, 2, 25)), (50 / 1100, 50 / 100), id="on-its-last-day"),
     ],
 )
-def test_capacity_is_each_period_s_own(tmp_path: Path, plan: tuple[date, date], rolled: bool):
+def test_capacity_is_each_period_s_own(
+    tmp_path: Path, plan: tuple[date, date], output_vs_capacity: tuple[float, float], rolled: bool
+):
     lake = tmp_path / "lake"
     written, planned = plan
     LakeWriter(lake).write(
@@ -71,7 +81,7 @@ def test_capacity_is_each_period_s_own(tmp_path: Path, plan: tuple[date, date], 
     ctx = _context(lake)
     got, want = (_capacity_kpi(overview.department_overview(ctx, WEEK, rollups=r)) for r in (True, False))
     assert (got.value, got.previous) == (want.value, want.previous)
-    assert want.value == pytest.approx(50 / 100) and want.previous == pytest.approx(50 / 100)
+    assert (want.value, want.previous) == pytest.approx(output_vs_capacity)
     # The parts themselves, each period's (capacity the plan's period takes, pro rata).
     for got_parts, want_parts in zip(
         *(overview.period_parts(ctx, WEEK, rollups=r) for r in (True, False)), strict=True
