@@ -68,7 +68,7 @@ import pyarrow.parquet as pq
 
 from app import clock
 from app.lake.metric_rollups import MetricRollupReport, refresh_metric_rollups
-from app.lake.paths import LONG_MARKER, check_dt
+from app.lake.paths import LONG_MARKER, check_dt, day_names
 from app.lake.sql import DUCKDB_TYPES, PARTITION_TYPE, quote_identifier, quote_string
 from app.lake.tables import EVENTS, ORDERS, TABLES, Column, Table
 
@@ -258,7 +258,7 @@ def rolled_up_days(
         return set()
     names = list(ROLLUP_TABLES) if tables is None else [ROLLUP_TABLES[name].name for name in tables]
     if first is not None and last is not None:
-        span = _day_span(date.fromisoformat(first), date.fromisoformat(last))
+        span = day_names(date.fromisoformat(first), date.fromisoformat(last))
         if len(span) <= LISTING_FROM_DAYS:  # a stat per day and table, no listing
             return {d for d in span if all(_has_file(lake, table, d) for table in names)}
     found: set[str] | None = None
@@ -270,10 +270,6 @@ def rolled_up_days(
 
 # A range of more days than this finds its rolled-up days by listing each rollup folder.
 LISTING_FROM_DAYS = 100
-
-
-def _day_span(first: date, last: date) -> list[str]:
-    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
 def _has_file(lake: Path, table: str, day: str) -> bool:

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 
 from app.departments import BY_SOURCE, DEPARTMENTS
+from app.lake.paths import day_names
 from app.services.common import in_list, run_sql, to_local_time
 from app.services.context import Context
 from app.services.errors import ServiceError
@@ -160,9 +161,8 @@ def _newest_rows(ctx: Context, rng: TimeRange, query: EventQuery, wide: bool) ->
     return pd.concat(rows, ignore_index=True)
 
 
-def _days(rng: TimeRange) -> list[str]:
-    first, last = date.fromisoformat(rng.dt_from), date.fromisoformat(rng.dt_to)
-    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+def _days(rng: TimeRange) -> tuple[str, ...]:
+    return day_names(date.fromisoformat(rng.dt_from), date.fromisoformat(rng.dt_to))
 
 
 def _details(ctx: Context, rng: TimeRange, rows: pd.DataFrame) -> pd.DataFrame:

@@ -732,21 +732,25 @@ def overview_by_hour(ctx: Context, rng: TimeRange) -> tuple[Overview, pd.DataFra
     data begins have none."""
     frame = _planned_frame(ctx, rng, hourly=True)
     days = _period_days(rng)
-    _, rows, (this, before) = _split_periods(frame, days)
-    return _summarise((rows.where(this), rows.where(before)), rng, days), _hourly_from(frame, rng)
+    taken, rows, halves = _split_periods(frame, days)
+    summary = _summarise((rows.where(halves[0]), rows.where(halves[1])), rng, days)
+    return summary, _hourly_from(frame, rng, taken, halves)
 
 
-def _hourly_from(frame: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
-    """:func:`overview_by_hour`'s series from the hourly statement's ``frame``."""
-    hour = _hour_numbers(frame["day"])
-    taken, period = _in_periods(frame, hour // 24, _period_days(rng))
+def _hourly_from(
+    frame: pd.DataFrame, rng: TimeRange, taken: np.ndarray, halves: tuple[np.ndarray, np.ndarray]
+) -> pd.DataFrame:
+    """:func:`overview_by_hour`'s series from the hourly statement's ``frame``: the rows
+    each period has (``taken``, ``halves``: :func:`_split_periods`'), by the hour."""
     rows = _Rows(
-        hour, _part_codes(frame["part"]), frame["value"].to_numpy(dtype=float, na_value=np.nan)
+        _hour_numbers(frame["day"]),
+        _part_codes(frame["part"]),
+        frame["value"].to_numpy(dtype=float, na_value=np.nan),
     ).take(taken)
     hours = (_hours_of(rng), _hours_of(rng.previous()))
     tables = [
-        _Table.of(_capacity_by_hour(rows.where(period == number), these), these)
-        for number, these in zip((1, 0), hours, strict=True)
+        _Table.of(_capacity_by_hour(rows.where(half), these), these)
+        for half, these in zip(halves, hours, strict=True)
     ]
     starts = [table.first_data_day(these) for table, these in zip(tables, hours, strict=True)]
     start = min((hour for hour in starts if hour is not None), default=None)

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from app.lake.paths import day_names
 from app.services.context import Context
 from app.services.timerange import TimeRange
 
@@ -141,28 +142,6 @@ def _runs(first: date, last: date, clean: frozenset[str]) -> list[tuple[date, da
             run_first, run_clean = n, is_clean
     runs.append((first + timedelta(days=run_first), last, run_clean))
     return runs
-
-
-def day_names(first: date, last: date) -> tuple[str, ...]:
-    """The ``dt`` values of days ``first``..``last``; a span of up to CACHED_SPAN_DAYS named
-    once (a page's spans are the same at every view of a range: a year's two periods and
-    their lookback named 1,500 days a view, 1.5 ms of the Overview's)."""
-    if (last - first).days < CACHED_SPAN_DAYS:
-        return _cached_day_names(first, last)
-    return _day_names(first, last)
-
-
-# A year's two periods and their lookback (752 days) fit; 32 spans hold at most ~1.5 MB.
-CACHED_SPAN_DAYS = 800
-
-
-@functools.lru_cache(maxsize=32)
-def _cached_day_names(first: date, last: date) -> tuple[str, ...]:
-    return _day_names(first, last)
-
-
-def _day_names(first: date, last: date) -> tuple[str, ...]:
-    return tuple((first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1))
 
 
 def _midnight(day: date) -> datetime:

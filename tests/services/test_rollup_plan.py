@@ -10,16 +10,8 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
-from app.services.rollup_plan import (
-    CACHED_SPAN_DAYS,
-    MAX_LISTED_DAYS,
-    Piece,
-    day_names,
-    day_runs,
-    piece_days,
-    pieces_predicate,
-    split,
-)
+from app.lake.paths import CACHED_SPAN_DAYS, day_names
+from app.services.rollup_plan import MAX_LISTED_DAYS, Piece, day_runs, piece_days, pieces_predicate, split
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
