@@ -8,7 +8,11 @@ the same run, is one `SELECT count(*)` over the raw events of the range: every f
 also printed as a multiple of it. Each figure is the median of ``--rounds`` interleaved
 rounds. Then each page is set against its floor (``ROLLUP_FLOORS``, ``raw_floor``): the one
 DuckDB statement that answers what it answers, checked row for row against the page first
-and timed right after the page in every round.
+and timed right after the page in every round. The page's cold call and each floor run
+after the same thing (``_settle``: the baseline on a context of its own, closed), and each
+context is closed when its page is done: a statement timed right after a different scan,
+on a context left to the garbage collector, ran up to 1.4x slower than the same statement
+timed right after its own warm run (docs/benchmarks.md).
 
     .venv/bin/python bench/bench_pages.py --lake data/lake [--ranges 7d 30d 365d] [--rounds 3]
         [--pages "Delivery health"]
@@ -307,6 +311,23 @@ def raw_floor(settings: Settings, page: str, rng: TimeRange) -> Floor | None:
 RAW_FLOOR_PAGES = ("Saved queries (order_funnel)", "Event explorer (search)")
 
 
+def _settle(settings: Settings, rng: TimeRange) -> None:
+    """What runs right before a page's cold call and before its floor, the same for both:
+    the baseline statement on a context of its own, closed."""
+    ctx = build_context(settings)
+    try:
+        _baseline(ctx, rng)
+    finally:
+        _close(ctx)
+
+
+def _close(ctx: Context) -> None:
+    """Close the context's engine now (DuckDB's; Athena's has nothing to close)."""
+    close = getattr(ctx.engine, "close", None)
+    if callable(close):
+        close()
+
+
 def timed(call: Callable[[], object]) -> float:
     started = time.perf_counter()
     call()
@@ -381,18 +402,24 @@ def main() -> None:
             times.setdefault(("baseline", key), []).append(
                 (timed(partial(_baseline, ctx, rng)), timed(partial(_baseline, ctx, rng)))
             )
+            _close(ctx)
             for name, call in calls.items():
-                ctx = build_context(settings)
                 floor = floors.get((name, key))
+                if floor is not None:
+                    _settle(settings, rng)
+                ctx = build_context(settings)
                 if floor is None:
                     cold = timed(partial(call, ctx, rng))
                 else:
                     cold, statements = timed_with_statements(partial(call, ctx, rng))
                 warm = timed(partial(call, ctx, rng))
+                _close(ctx)
                 times.setdefault((name, key), []).append((cold, warm))
                 if floor is not None:  # timed right after the page, in the same round
+                    _settle(settings, rng)
                     took = on_fresh_connection(floor, timing=True)
                     if (name, key) in path_floors:  # the faster of the two statements
+                        _settle(settings, rng)
                         by_path = on_fresh_connection(path_floors[name, key], timing=True)
                         path_times.setdefault((name, key), []).append(by_path)
                         took = min(took, by_path)
