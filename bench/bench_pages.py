@@ -9,10 +9,13 @@ also printed as a multiple of it. Each figure is the median of ``--rounds`` inte
 rounds. Then each page is set against its floor (``ROLLUP_FLOORS``, ``raw_floor``): the one
 DuckDB statement that answers what it answers, checked row for row against the page first
 and timed right after the page in every round. The page's cold call and each floor run
-after the same thing (``_settle``: the baseline on a context of its own, closed), and each
-context is closed when its page is done: a statement timed right after a different scan,
-on a context left to the garbage collector, ran up to 1.4x slower than the same statement
-timed right after its own warm run (docs/benchmarks.md).
+right after the same thing (``_settle``: the baseline on a context of its own, closed),
+their context or connection made before it, and each page's engine is closed when done:
+a statement timed right after a different scan, on a context left to the garbage
+collector, ran up to 1.4x slower than the same statement timed right after its own warm
+run (docs/benchmarks.md). A rollup floor's two forms (glob, paths) are each timed in every
+round; the ratios are against the form with the lower median, not the faster of the two
+in each round (which would bias them up).
 
     .venv/bin/python bench/bench_pages.py --lake data/lake [--ranges 7d 30d 365d] [--rounds 3]
         [--pages "Delivery health"]
@@ -23,7 +26,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -144,12 +148,14 @@ def _floor_sql(lake: str, page: str, rng: TimeRange) -> str:
 Floor = Callable[[duckdb.DuckDBPyConnection], pd.DataFrame]
 
 
-def on_fresh_connection(floor: Floor, timing: bool = False) -> Any:
+def on_fresh_connection(floor: Floor, timing: bool = False, before: Callable[[], None] | None = None) -> Any:
     """``floor`` run on a new DuckDB connection (cold: nothing cached), made before the clock
     starts as the page's engine is (a connection costs ~10 ms); its time when ``timing``,
-    else its frame."""
+    else its frame. ``before``: what runs between making the connection and the floor."""
     db = duckdb.connect(":memory:")
     try:
+        if before is not None:
+            before()
         return timed(partial(floor, db)) if timing else floor(db)
     finally:
         db.close()
@@ -185,30 +191,30 @@ def _same_rows(ours: pd.DataFrame, floor: pd.DataFrame, keys: list[str], value: 
 def check_floor(settings: Settings, page: str, rng: TimeRange) -> bool:
     """Does the floor's statement answer what the page's data call answers?"""
     floor = on_fresh_connection(partial(_rollup_floor, settings.lake, page, rng))
-    ctx = build_context(settings)
-    if page == "Event rates" and rng.bucket == "week":
-        clean = rollup_days(ctx, rng, ("events_hourly",))
-        ours = event_rates._hourly_rows(ctx, rng, clean, bucketed=True)
-        floor = floor.assign(**{c: pd.to_datetime(floor[c], utc=True) for c in ("bucket", "hour")})
-        sets = ((1, ["bucket", "source", "detail_type"]), (0, ["hour"]))
-        return all(
-            _same_rows(ours[ours["by_bucket"] == n], floor[floor["by_bucket"] == n], keys, "events")
-            for n, keys in sets
-        )
-    if page == "Event rates":
-        ours = event_rates.hourly_by_type(ctx, rng, rollup_days(ctx, rng))
-        floor = floor.assign(hour=pd.to_datetime(floor["hour"], utc=True))
-        return _same_rows(ours, floor, ["hour", "source", "detail_type"], "events")
-    floor = floor.assign(day=pd.to_datetime(floor["day"]))
-    periods = overview.period_parts(ctx, rng)
-    for name, period, ours in zip(("this", "previous"), (rng, rng.previous()), periods, strict=True):
-        capacity = floor[floor["part"] == "capacity"]
-        coverage = overview.day_coverage(period)
-        capacity = capacity.assign(value=capacity["value"] * capacity["day"].map(coverage))
-        theirs = pd.concat([floor[floor["period"] == name], capacity])
-        if not _same_rows(ours.assign(day=pd.to_datetime(ours["day"])), theirs, ["day", "part"], "value"):
-            return False
-    return True
+    with _context(settings) as ctx:
+        if page == "Event rates" and rng.bucket == "week":
+            clean = rollup_days(ctx, rng, ("events_hourly",))
+            ours = event_rates._hourly_rows(ctx, rng, clean, bucketed=True)
+            floor = floor.assign(**{c: pd.to_datetime(floor[c], utc=True) for c in ("bucket", "hour")})
+            sets = ((1, ["bucket", "source", "detail_type"]), (0, ["hour"]))
+            return all(
+                _same_rows(ours[ours["by_bucket"] == n], floor[floor["by_bucket"] == n], keys, "events")
+                for n, keys in sets
+            )
+        if page == "Event rates":
+            ours = event_rates.hourly_by_type(ctx, rng, rollup_days(ctx, rng))
+            floor = floor.assign(hour=pd.to_datetime(floor["hour"], utc=True))
+            return _same_rows(ours, floor, ["hour", "source", "detail_type"], "events")
+        floor = floor.assign(day=pd.to_datetime(floor["day"]))
+        periods = overview.period_parts(ctx, rng)
+        for name, period, ours in zip(("this", "previous"), (rng, rng.previous()), periods, strict=True):
+            capacity = floor[floor["part"] == "capacity"]
+            coverage = overview.day_coverage(period)
+            capacity = capacity.assign(value=capacity["value"] * capacity["day"].map(coverage))
+            theirs = pd.concat([floor[floor["period"] == name], capacity])
+            if not _same_rows(ours.assign(day=pd.to_datetime(ours["day"])), theirs, ["day", "part"], "value"):
+                return False
+        return True
 
 
 def _same_frame(a: pd.DataFrame, b: pd.DataFrame) -> bool:
@@ -280,32 +286,32 @@ def _explorer_floor(
 
 def raw_floor(settings: Settings, page: str, rng: TimeRange) -> Floor | None:
     """The floor's call for ``page`` over ``rng``, or None when its rows differ from the page's."""
-    ctx = build_context(settings)
-    if page == "Event explorer (search)":
-        ours = explorer.find_events(ctx, rng, explorer.EventQuery())
-        days, day = list[str](), date.fromisoformat(rng.dt_to)
-        while True:  # the newest days, as many as hold the rows shown
-            days.insert(0, day.isoformat())
-            call = partial(_explorer_floor, settings.lake, list(days), rng)
-            floor = on_fresh_connection(call)
-            if len(floor) >= explorer.MAX_ROWS or days[0] <= rng.dt_from:
-                break
-            day -= timedelta(days=1)
-        keys = ["source", "detail_type", "id", "order_id", "detail"]
-        same = len(ours) == len(floor) and ours[keys].reset_index(drop=True).equals(floor[keys])
-        return call if same else None
-    run = PAGE_CALLS[page](ctx, rng)
-    assert isinstance(run, QueryRun)
-    values = bind(load_catalog_entries()[0][run.name], run.values)[1]  # what the engine was given
-    call = partial(_saved_query_floor, settings.lake, run.result.sql, values)
-    floor, frame = on_fresh_connection(call), run.result.frame
-    try:  # the same rows and values (the engine gives DuckDB's HUGEINT sums as Int64, .df() as floats)
-        pd.testing.assert_frame_equal(
-            frame.reset_index(drop=True), floor.reset_index(drop=True), check_dtype=False
-        )
-    except AssertionError:
-        return None
-    return call
+    with _context(settings) as ctx:
+        if page == "Event explorer (search)":
+            ours = explorer.find_events(ctx, rng, explorer.EventQuery())
+            days, day = list[str](), date.fromisoformat(rng.dt_to)
+            while True:  # the newest days, as many as hold the rows shown
+                days.insert(0, day.isoformat())
+                call = partial(_explorer_floor, settings.lake, list(days), rng)
+                floor = on_fresh_connection(call)
+                if len(floor) >= explorer.MAX_ROWS or days[0] <= rng.dt_from:
+                    break
+                day -= timedelta(days=1)
+            keys = ["source", "detail_type", "id", "order_id", "detail"]
+            same = len(ours) == len(floor) and ours[keys].reset_index(drop=True).equals(floor[keys])
+            return call if same else None
+        run = PAGE_CALLS[page](ctx, rng)
+        assert isinstance(run, QueryRun)
+        values = bind(load_catalog_entries()[0][run.name], run.values)[1]  # what the engine was given
+        call = partial(_saved_query_floor, settings.lake, run.result.sql, values)
+        floor, frame = on_fresh_connection(call), run.result.frame
+        try:  # the same rows and values (the engine gives DuckDB's HUGEINT sums as Int64, .df() as floats)
+            pd.testing.assert_frame_equal(
+                frame.reset_index(drop=True), floor.reset_index(drop=True), check_dtype=False
+            )
+        except AssertionError:
+            return None
+        return call
 
 
 RAW_FLOOR_PAGES = ("Saved queries (order_funnel)", "Event explorer (search)")
@@ -314,9 +320,16 @@ RAW_FLOOR_PAGES = ("Saved queries (order_funnel)", "Event explorer (search)")
 def _settle(settings: Settings, rng: TimeRange) -> None:
     """What runs right before a page's cold call and before its floor, the same for both:
     the baseline statement on a context of its own, closed."""
+    with _context(settings) as ctx:
+        _baseline(ctx, rng)
+
+
+@contextmanager
+def _context(settings: Settings) -> Iterator[Context]:
+    """A fresh context, its engine closed on the way out."""
     ctx = build_context(settings)
     try:
-        _baseline(ctx, rng)
+        yield ctx
     finally:
         _close(ctx)
 
@@ -391,11 +404,10 @@ def main() -> None:
                 floors[page, key] = raw_floor(settings, page, rng)
 
     times: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    ratios: dict[tuple[str, str], list[float]] = {}
-    floor_times: dict[tuple[str, str], list[float]] = {}
-    path_times: dict[tuple[str, str], list[float]] = {}
-    statement_ratios: dict[tuple[str, str], list[float]] = {}  # the page's statements / floor
-    rest_times: dict[tuple[str, str], list[float]] = {}  # the page's time outside its statements
+    # (page, range) -> each round's cold call and, of it, its statements' time; and the
+    # floor's time in each round, by variant ("glob", and "paths" where there is one).
+    page_runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    floor_runs: dict[tuple[str, str], dict[str, list[float]]] = {}
     for _ in range(args.rounds):
         for key, rng in ranges.items():
             ctx = build_context(settings)
@@ -405,28 +417,24 @@ def main() -> None:
             _close(ctx)
             for name, call in calls.items():
                 floor = floors.get((name, key))
-                if floor is not None:
-                    _settle(settings, rng)
                 ctx = build_context(settings)
                 if floor is None:
                     cold = timed(partial(call, ctx, rng))
                 else:
+                    _settle(settings, rng)
                     cold, statements = timed_with_statements(partial(call, ctx, rng))
+                    page_runs.setdefault((name, key), []).append((cold, statements))
                 warm = timed(partial(call, ctx, rng))
                 _close(ctx)
                 times.setdefault((name, key), []).append((cold, warm))
-                if floor is not None:  # timed right after the page, in the same round
-                    _settle(settings, rng)
-                    took = on_fresh_connection(floor, timing=True)
-                    if (name, key) in path_floors:  # the faster of the two statements
-                        _settle(settings, rng)
-                        by_path = on_fresh_connection(path_floors[name, key], timing=True)
-                        path_times.setdefault((name, key), []).append(by_path)
-                        took = min(took, by_path)
-                    floor_times.setdefault((name, key), []).append(took)
-                    ratios.setdefault((name, key), []).append(cold / took)
-                    statement_ratios.setdefault((name, key), []).append(statements / took)
-                    rest_times.setdefault((name, key), []).append(cold - statements)
+                if floor is None:
+                    continue
+                variants = {"glob": floor, "paths": path_floors.get((name, key))}
+                for variant, statement in variants.items():  # timed right after the page
+                    if statement is not None:
+                        settle = partial(_settle, settings, rng)
+                        took = on_fresh_connection(statement, timing=True, before=settle)
+                        floor_runs.setdefault((name, key), {}).setdefault(variant, []).append(took)
 
     def median(values: list[float]) -> float:
         return float(np.median(values))
@@ -447,33 +455,46 @@ def main() -> None:
     print("\npage (cold) against its floor, the median of the rounds' ratios: for a page on rollups one")
     print("hand-written DuckDB statement over the rollup it reads; for a page over raw events one")
     print("statement over the files its answer needs; each checked row for row against the page first.")
-    print("A rollup floor is the faster in each round of its statement over the rollup's glob and over")
-    print("the paths of its days' files (the paths' own median in brackets).")
-    for page in [p for p in calls if p in ROLLUP_FLOORS or p in RAW_FLOOR_PAGES]:
+    print("A rollup floor has two forms, its statement over the rollup's glob and over the paths of its")
+    print("days' files, each timed in every round: the ratios are against the one with the lower median")
+    print("(the other's median in brackets).")
+    with_floor = [p for p in calls if p in ROLLUP_FLOORS or p in RAW_FLOOR_PAGES]
+    for page in with_floor:
         shown: list[str] = []
         for key in ranges:
             if floors[page, key] is None:
                 shown.append(f"{key}: the floor's rows differ from the page's, no ratio")
-            else:
-                spread = ratios[page, key]
-                floor_s = median(floor_times[page, key])
-                low, high = min(spread), max(spread)
-                paths = f" (paths {median(path_times[page, key]):.3f}s)" if (page, key) in path_times else ""
-                shown.append(
-                    f"{key}: {median(spread):.2f}x ({low:.2f}-{high:.2f}), floor {floor_s:.3f}s{paths}"
-                )
+                continue
+            spread, floor_s, other = _against_floor(page_runs[page, key], floor_runs[page, key], 0)
+            low, high = min(spread), max(spread)
+            aside = "".join(f" ({variant} {median(t):.3f}s)" for variant, t in other.items())
+            shown.append(f"{key}: {median(spread):.2f}x ({low:.2f}-{high:.2f}), floor {floor_s:.3f}s{aside}")
         print(f"{page:32}" + "   ".join(shown))
     print("\nthe same pages' DuckDB statements alone (timed inside the cold call) against the floor, and")
     print("the rest of the page's time (lookups, planning, figures), medians of the rounds:")
-    for page in [p for p in calls if p in ROLLUP_FLOORS or p in RAW_FLOOR_PAGES]:
-        shown = [
-            f"{key}: no floor"
-            if floors[page, key] is None
-            else f"{key}: {median(statement_ratios[page, key]):.2f}x,"
-            f" rest {median(rest_times[page, key]) * 1000:.1f} ms"
-            for key in ranges
-        ]
+    for page in with_floor:
+        shown = []
+        for key in ranges:
+            if floors[page, key] is None:
+                shown.append(f"{key}: no floor")
+                continue
+            runs = page_runs[page, key]
+            statement_ratios = _against_floor(runs, floor_runs[page, key], 1)[0]
+            rest = median([cold - statements for cold, statements in runs])
+            shown.append(f"{key}: {median(statement_ratios):.2f}x, rest {rest * 1000:.1f} ms")
         print(f"{page:32}" + "   ".join(shown))
+
+
+def _against_floor(
+    runs: list[tuple[float, float]], floor: dict[str, list[float]], which: int
+) -> tuple[list[float], float, dict[str, list[float]]]:
+    """Each round's ``runs[i][which]`` (0: the page's cold call, 1: its statements) over the
+    same round's floor, in the floor's form with the lower median (chosen by the medians, not
+    round by round: the faster of two samples in each round would bias every ratio up); that
+    form's median; the other forms' times."""
+    chosen = min(floor, key=lambda variant: float(np.median(floor[variant])))
+    ratios = [run[which] / took for run, took in zip(runs, floor[chosen], strict=True)]
+    return ratios, float(np.median(floor[chosen])), {v: t for v, t in floor.items() if v != chosen}
 
 
 if __name__ == "__main__":

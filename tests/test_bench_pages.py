@@ -1,6 +1,6 @@
 """bench/bench_pages.py on the seeded lake: it runs, and every floor it times answers what
-its page answers (it prints "no ratio" where a floor's rows differ from its page's). A floor
-that drifted from its page would make every ratio in docs/benchmarks.md meaningless. No
+its page answers (it prints "no ratio" where a floor's rows differ from its page's): a floor
+that drifted from its page would take that page's ratios out of docs/benchmarks.md. No
 time is checked: only that each page has its ratios and its split into statements and rest.
 """
 
@@ -18,6 +18,8 @@ from tests.instant import TODAY
 
 PAGES = ("Overview", "Event rates", "Saved queries (order_funnel)", "Event explorer (search)")
 RANGES = ("7d", "365d")  # a year on a 60-day lake: its previous period is before the lake
+# One worker runs the module: its fixture runs the bench once.
+pytestmark = pytest.mark.xdist_group("bench-pages")
 
 
 @pytest.fixture(scope="module")
