@@ -410,11 +410,10 @@ def main() -> None:
     floor_runs: dict[tuple[str, str], dict[str, list[float]]] = {}
     for _ in range(args.rounds):
         for key, rng in ranges.items():
-            ctx = build_context(settings)
-            times.setdefault(("baseline", key), []).append(
-                (timed(partial(_baseline, ctx, rng)), timed(partial(_baseline, ctx, rng)))
-            )
-            _close(ctx)
+            with _context(settings) as ctx:
+                times.setdefault(("baseline", key), []).append(
+                    (timed(partial(_baseline, ctx, rng)), timed(partial(_baseline, ctx, rng)))
+                )
             for name, call in calls.items():
                 floor = floors.get((name, key))
                 ctx = build_context(settings)
