@@ -33,6 +33,7 @@ from app.services.common import run_sql, to_day
 from app.services.context import Context
 from app.services.rollup_plan import (
     day_runs,
+    days_lacking,
     piece_days,
     pieces_predicate,
     rollup_days,
@@ -378,15 +379,29 @@ def _both_periods(
 def _planned_frame(ctx: Context, rng: TimeRange, *, hourly: bool = False) -> pd.DataFrame:
     """The one statement's rows (day or, ``hourly``, hour; part; period; value) for ``rng``
     and the period before it."""
-    previous = rng.previous()
-    both = TimeRange(previous.start, rng.end, CUSTOM, "both periods")
-    orders_from = _orders_from(previous)
-    # The rolled-up days the query can read: capacity's are the days written from orders_from.
-    first = datetime.fromisoformat(orders_from).replace(tzinfo=UTC)
-    lookback = TimeRange(first, rng.end, CUSTOM, "both periods and their lookback")
-    clean = rollup_days(ctx, lookback, ("overview_hourly", "shipment_leads"))
+    both = _both(rng)
+    orders_from = _orders_from(both)
+    clean = _readable_days(ctx, rng)
     sql, params, tables = planned_parts_sql(both, rng.start, orders_from, clean, hourly=hourly)
     return run_planned(ctx, sql, both, {**params, "dt_orders_from": orders_from}, tables)
+
+
+def _both(rng: TimeRange) -> TimeRange:
+    return TimeRange(rng.previous().start, rng.end, CUSTOM, "both periods")
+
+
+def _readable_days(ctx: Context, rng: TimeRange) -> frozenset[str]:
+    """The rolled-up days :func:`planned_parts_sql` can read for ``rng`` and the period
+    before it: those of ``overview_hourly`` from the orders' lookback (capacity's are the
+    days written from it) less those whose ``shipment_leads`` it would read and lack. It
+    reads that table only for the raw pieces of rolled-up days (the partial hours at the
+    periods' edges): a day without it is read raw whole, as a day not rolled up."""
+    both = _both(rng)
+    first = datetime.fromisoformat(_orders_from(both)).replace(tzinfo=UTC)
+    lookback = TimeRange(first, rng.end, CUSTOM, "both periods and their lookback")
+    clean = rollup_days(ctx, lookback, ("overview_hourly",))
+    rolled, _ = split_by_day(split_at(both.start, rng.start, both.end, clean).raw, clean)
+    return clean - days_lacking(ctx, piece_days(rolled), ("shipment_leads",))
 
 
 def _split_periods(

@@ -73,6 +73,21 @@ def engine_rollup_days(
     return source(**more)
 
 
+def days_lacking(ctx: Context, days: Collection[str], tables: Collection[str]) -> frozenset[str]:
+    """Of ``days`` (a few: a lookup each), those whose rollups of ``tables`` are not up to
+    date. None on an engine whose lookup does not tell tables apart: each day it gives has
+    all its tables."""
+    source = getattr(ctx.engine, "rollup_days", None)
+    if not days or not callable(source) or "tables" not in _parameters(source):
+        return frozenset()
+    lacking = set()
+    for day in days:
+        midnight = _midnight(date.fromisoformat(day))
+        if day not in engine_rollup_days(ctx.engine, midnight, midnight + DAY, tables):
+            lacking.add(day)
+    return frozenset(lacking)
+
+
 def _parameters(method: Any) -> frozenset[str]:
     """The parameter names of an engine's method (``inspect.signature`` costs ~0.1 ms: once
     per function, the engine itself not kept)."""

@@ -359,6 +359,29 @@ def test_a_day_missing_one_rollup_file_is_read_raw_by_the_pages_that_read_it(lak
     )
 
 
+def test_a_day_without_its_lead_rollup_is_read_raw_only_where_its_lead_is_needed(lake: Path, tmp_path: Path):
+    """The Overview reads ``shipment_leads`` only for the partial hours at a period's edge
+    on a rolled-up day: a day whose file of it is gone is still read from
+    ``overview_hourly`` in a range of whole hours, and read raw in one with an edge on it
+    (30 minutes into one of its hours); both keep the raw figures."""
+    copy = tmp_path / "lake"
+    shutil.copytree(lake, copy)
+    day = sorted(rollups.clean_days(copy))[-4]
+    rollups.rollup_file(copy, rollups.SHIPMENT_LEADS, day).unlink()
+    ctx = context(copy, "UTC")
+    midnight = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    whole = TimeRange(
+        midnight + timedelta(hours=5), midnight + timedelta(days=1, hours=3), CUSTOM, "whole hours"
+    )
+    edged = TimeRange(midnight + timedelta(hours=5, minutes=30), whole.end, CUSTOM, "an edge on the day")
+    for rng in (whole, edged):
+        assert_same_overview(
+            overview.department_overview(ctx, rng), overview.department_overview(ctx, rng, rollups=False)
+        )
+    assert day in overview._readable_days(ctx, whole)
+    assert day not in overview._readable_days(ctx, edged)
+
+
 def test_refresh_and_rebuild_are_idempotent(lake: Path):
     day = sorted(rollups.clean_days(lake))[-5]
     files = [rollups.rollup_file(lake, t, day) for t in rollups.ROLLUP_TABLES.values()]
