@@ -48,6 +48,7 @@ PRESET_KEY = "range_preset"
 DAYS_KEY = "range_days"
 LAST_RANGE_KEY = "verticals_last_range"
 CHART_HEIGHT = 340
+MISSING = "—"  # a missing figure, in a table as in a KPI (app/services/overview.py format_value)
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,12 @@ def page_header(title: str, caption: str, rng: TimeRange | None = None) -> None:
 
 def empty_state(message: str = EMPTY_RANGE) -> None:
     st.info(message, icon=":material/inbox:")
+
+
+def table(data: pd.DataFrame, *, missing: str = MISSING, **options: Any) -> Any:
+    """``st.dataframe`` with a missing value shown as ``missing`` (Streamlit's own default
+    is the word "None": a rate of no invocations, a model not scored on some days)."""
+    return st.dataframe(data, placeholder=missing, **options)
 
 
 def chart(figure: Any, height: int = CHART_HEIGHT, key: str | None = None) -> None:

@@ -90,7 +90,7 @@ elif analysis is not None:
             ]
         )
 
-        st.dataframe(
+        ui.table(
             table,
             hide_index=True,
             column_order=campaigns.TABLE_COLUMNS,

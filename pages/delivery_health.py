@@ -123,7 +123,7 @@ def recent_chart(rng_now: datetime) -> None:
 def rules_table(health: delivery.DeliveryMetrics) -> None:
     st.subheader("Rules, worst first")
     columns = [c for c in health.rules.columns if c != "latency_ms" or health.has_latency]
-    st.dataframe(health.rules, hide_index=True, column_order=columns, column_config=COUNT_CONFIG)
+    ui.table(health.rules, hide_index=True, column_order=columns, column_config=COUNT_CONFIG)
 
 
 def latency_table(health: delivery.DeliveryMetrics) -> None:
@@ -134,7 +134,7 @@ def latency_table(health: delivery.DeliveryMetrics) -> None:
     columns = (
         delivery.LATENCY_COLUMNS if health.has_percentiles else ["rule", "latency", "samples", "mean_ms"]
     )
-    st.dataframe(
+    ui.table(
         table,
         hide_index=True,
         column_order=columns,
@@ -232,7 +232,7 @@ def lake_streams_table(health: delivery.DeliveryMetrics) -> None:
             "The local bus writes the lake's Parquet files itself: there is no Firehose stream to watch."
         )
         return
-    st.dataframe(
+    ui.table(
         streams,
         hide_index=True,
         column_order=["table", "stream", "failed_conversion", "delivery_failed", "max_freshness_s"],
@@ -344,7 +344,7 @@ def browse(letters: pd.DataFrame, depth: dict[str, int]) -> None:
     shown = in_queue[in_queue["ERROR_CODE"].isin(chosen or codes)].reset_index(drop=True)
     ids = shown["message_id"].tolist()
     table_key, pick_key = f"dlq_table:{version}:{queue}", f"dlq_pick:{version}:{queue}"
-    st.dataframe(
+    ui.table(
         shown,
         hide_index=True,
         key=table_key,
@@ -410,7 +410,7 @@ def dead_letters_section() -> None:
         # Empty says nothing of how: letters may have been redriven, or removed by hand.
         st.success("The dead-letter queues are empty: no failed delivery is waiting to be redriven.")
         return
-    st.dataframe(
+    ui.table(
         delivery.dlq_summary(letters, depth),
         hide_index=True,
         column_config={
@@ -436,7 +436,7 @@ def audit_section() -> None:
         return
     where = ui.plain(ctx.audit.where)
     st.caption(f"Sign-ins, redrives and replays, newest first (the newest {len(trail):,}), from {where}.")
-    st.dataframe(
+    ui.table(
         trail,
         hide_index=True,
         column_config={

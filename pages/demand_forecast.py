@@ -56,7 +56,7 @@ elif report is not None:
         f"whole UTC days of orders up to {window.last:%d %b %Y}, the end of the range (a year at most, "
         "whatever the range's start). Capacity ahead: each line's last plan less its usual downtime."
     )
-    st.dataframe(
+    ui.table(
         forecast.summary(report),
         hide_index=True,
         column_config={
@@ -184,7 +184,7 @@ elif report is not None:
             f"{shown.unit} of the next {horizon} days."
         )
     else:
-        st.dataframe(
+        ui.table(
             flagged,
             hide_index=True,
             column_config={
@@ -210,7 +210,7 @@ elif report is not None:
             "of history."
         )
     else:
-        st.dataframe(
+        ui.table(
             table,
             hide_index=True,
             column_config={

@@ -52,7 +52,7 @@ elif events is not None:
     )
     # An event without an order shows an empty cell, not Streamlit's "None" (read as an order's name).
     shown_events = events.drop(columns=["detail"]).fillna({"order_id": ""})
-    st.dataframe(shown_events, hide_index=True, height=320, column_config=COLUMNS)
+    ui.table(shown_events, hide_index=True, height=320, column_config=COLUMNS)
 
     st.subheader("Follow an order")
     order_ids = list(dict.fromkeys(events["order_id"].dropna()))
@@ -95,4 +95,4 @@ elif events is not None:
             )
             figure.update_layout(showlegend=False, hovermode="closest")
             ui.chart(figure, height=420)
-            st.dataframe(journey.events, hide_index=True, column_config=COLUMNS)
+            ui.table(journey.events, hide_index=True, column_config=COLUMNS)

@@ -119,7 +119,7 @@ def heatmap_and_top(rates: event_rates.EventRates) -> None:
         ui.chart(heat, height=360, key="rates_heatmap")
     with right:
         st.markdown("**Top detail types**")
-        st.dataframe(
+        ui.table(
             rates.top.assign(share=rates.top["share"] * 100),  # in points: one decimal for every row
             hide_index=True,
             height=330,

@@ -94,7 +94,7 @@ if run is not None and run.name == name:
     if result.frame.empty:
         st.info("The query ran and returned no rows — widen the period or change the parameters.")
     else:
-        st.dataframe(result.frame, hide_index=True)
+        ui.table(result.frame, hide_index=True, missing="NULL")  # what the SQL returned
         st.download_button(
             "Download CSV",
             ui.csv_bytes(result.frame),

@@ -14,6 +14,7 @@ from app.catalog import load_catalog
 from app.departments import DEPARTMENTS, DETAIL_TYPES
 from app.display import department_colours
 from app.services.overview import KPIS
+from app.settings import REPO_ROOT
 from tests.app.apptest import open_app, open_page
 from tests.app.page_content import (
     assert_clean,
@@ -130,6 +131,8 @@ def test_delivery_health_ranks_rules_and_lists_dead_letters():
     )
     rates = rules["failure_rate"].fillna(-1)
     assert rates.is_monotonic_decreasing
+    # A rule without invocations has no failure rate: shown as a dash, not Streamlit's "None".
+    assert [table.proto.placeholder for table in at.dataframe] == ["—"] * len(at.dataframe)
     assert len(letters) > 0
     assert letters["ERROR_CODE"].ne("").all() and letters["RULE_ARN"].str.startswith("arn:aws:events:").all()
     assert summary["messages"].sum() == number(metrics(at)["Dead letters waiting"])  # every queue
@@ -175,6 +178,7 @@ def test_saved_query_runs_and_shows_rows():
     assert number(metrics(at)["Rows"]) == len(rows)
     assert number(metrics(at)["Files scanned"]) > 0
     assert at.get("download_button")
+    assert at.dataframe[0].proto.placeholder == "NULL"  # a null of the SQL's, named as SQL does
 
 
 def test_saved_query_search_filters_the_library():
@@ -292,3 +296,10 @@ def test_event_times_are_converted_to_the_time_zone(monkeypatch):
     local = table_with(at, "id", "order_id").iloc[0]["time"]
     expected = pd.Timestamp(first["time"], tz="UTC").tz_convert("America/New_York").tz_localize(None)
     assert local == expected and local != first["time"]
+
+
+def test_every_table_on_a_page_is_drawn_by_ui_table():
+    """ui.table shows a missing value as a dash (the SQL console's as NULL): no page calls
+    st.dataframe itself, whose missing value reads "None"."""
+    pages = [*sorted((REPO_ROOT / "pages").glob("*.py")), REPO_ROOT / "dashboard" / "streamlit_app.py"]
+    assert [p.name for p in pages if "st.dataframe(" in p.read_text()] == []
