@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -88,7 +89,7 @@ elif result is not None:
                 # Two lines in every card, so the cards line up.
                 caption=f"{overview.format_detail(kpi) or '&nbsp;'}  \n"
                 f"before: {overview.format_value(kpi.previous, kpi.spec.unit)}",
-                trend=kpi.trend.fillna(0).tolist(),
+                trend=np.where(np.isnan(kpi.trend_values), 0.0, kpi.trend_values).tolist(),
             )
             for kpi in result.kpis
         ]

@@ -325,7 +325,14 @@ class Kpi:
     value: float | None  # None: no data in the period
     previous: float | None
     detail: float | None  # the secondary figure, this period
-    trend: pd.Series  # daily value over this period, indexed by day
+    trend_values: np.ndarray  # daily value over this period's shown days (NaN: none)
+    trend_days: pd.DatetimeIndex  # those days
+    trend_name: str | None = None
+
+    @property
+    def trend(self) -> pd.Series:
+        """The daily values indexed by day (a card draws :attr:`trend_values` alone)."""
+        return pd.Series(self.trend_values, index=self.trend_days, name=self.trend_name)
 
     @property
     def change(self) -> float | None:
@@ -685,7 +692,9 @@ def _summarise(rows: tuple[_Rows, _Rows], rng: TimeRange, days: tuple[_Days, _Da
             _period_value(totals, spec),
             _period_value(totals_before, spec),
             _detail_value(totals, spec),
-            pd.Series(trends[i], index=trend_index, name=_trend_name(spec, this)),
+            trends[i],
+            trend_index,
+            _trend_name(spec, this),
         )
         for i, spec in enumerate(KPIS)
     ]
