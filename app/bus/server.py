@@ -19,10 +19,12 @@ takes the bus lock batch by batch, so live traffic keeps flowing while it runs).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import queue
 import re
+import socket
 import threading
 import time
 import uuid
@@ -55,8 +57,11 @@ TARGET_PREFIX = "AWSEvents."
 MAX_BODY_BYTES = 4 * 1024 * 1024
 # A connection idle (or a request body stalled) this long is closed: a client cannot hold a
 # worker forever. At most MAX_WORKERS requests are served at once; a connection beyond them
-# gets ThrottlingException at once rather than a thread of its own.
+# gets ThrottlingException at once rather than a thread of its own. A request must arrive
+# whole (request line, headers, body) within REQUEST_DEADLINE_S of its first byte: one that
+# trickles a byte every few seconds (Slowloris) would otherwise hold its worker for good.
 IDLE_TIMEOUT_S = 30.0
+REQUEST_DEADLINE_S = 20.0
 MAX_WORKERS = 64
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 RULE_CHANGES = ("PutRule", "EnableRule", "DisableRule", "DeleteRule", "DeleteEventBus")
@@ -334,6 +339,16 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
         timeout = IDLE_TIMEOUT_S  # socket timeout for every read: idle keep-alives and stalled bodies
 
+        def setup(self) -> None:
+            super().setup()
+            self.rfile.close()  # the plain reader: reads go through the deadline instead
+            self.reader = DeadlineReader(self.connection)
+            self.rfile = io.BufferedReader(self.reader)
+
+        def handle_one_request(self) -> None:
+            self.reader.next_request()
+            super().handle_one_request()  # a TimeoutError in the request line or headers closes
+
         def do_GET(self) -> None:
             self._send(200, {"status": "ok", "bus": service.bus.name})
 
@@ -397,7 +412,11 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
                 raise SerializationException(
                     f"Request body of {length} bytes is too large (at most {MAX_BODY_BYTES})."
                 )
-            body = self.rfile.read(length)
+            try:
+                body = self.rfile.read(length)
+            except TimeoutError:
+                self.close_connection = True
+                raise SerializationException("The request body did not arrive in time.") from None
             if len(body) < length:
                 self.close_connection = True
                 raise SerializationException("The request body ended before its Content-Length.")
@@ -407,6 +426,7 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
             return scope_of(self.headers.get("Authorization", ""), (service.bus.account, service.bus.region))
 
         def _send(self, status: int, body: dict) -> None:
+            self.reader.answering()
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", CONTENT_TYPE)
@@ -419,6 +439,7 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
             """What http.server refuses itself (another method, an over-long line or too many
             headers, a malformed request line): EventBridge's error shape, not an HTML page."""
             self.close_connection = True
+            self.reader.answering()
             kind = "UnknownOperationException" if code == 501 else "SerializationException"
             body = json.dumps({"__type": kind, "message": f"{message or 'Bad request'}."}).encode()
             with contextlib.suppress(OSError):
@@ -433,6 +454,40 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
             log.debug(format, *args)
 
     return Handler
+
+
+class DeadlineReader(io.RawIOBase):
+    """A connection's reads: waiting for a request's first byte up to the socket's idle
+    timeout, then each read given only what is left of REQUEST_DEADLINE_S from that byte
+    (TimeoutError once it is spent)."""
+
+    def __init__(self, connection: socket.socket):
+        self.connection = connection
+        self.idle_s = connection.gettimeout()
+        self.deadline: float | None = None
+
+    def next_request(self) -> None:
+        """The next read may be the first of a request: the idle timeout again."""
+        self.deadline = None
+
+    def answering(self) -> None:
+        """The answer is written with the idle timeout, not what was left of the deadline."""
+        self.connection.settimeout(self.idle_s)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.deadline is None:
+            self.connection.settimeout(self.idle_s)
+            read = self.connection.recv_into(buffer)
+            self.deadline = time.monotonic() + REQUEST_DEADLINE_S
+            return read
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"the request did not arrive within {REQUEST_DEADLINE_S:g} s")
+        self.connection.settimeout(left if self.idle_s is None else min(left, self.idle_s))
+        return self.connection.recv_into(buffer)
 
 
 class BoundedHTTPServer(ThreadingHTTPServer):

@@ -2,8 +2,10 @@
 Each malformed request gets a 4xx in EventBridge's error shape with no Python text, and the
 server keeps serving (the request after it succeeds)."""
 
+import contextlib
 import json
 import socket
+import threading
 import time
 
 import pytest
@@ -179,3 +181,83 @@ def test_what_http_server_refuses_itself_is_answered_in_eventbridge_s_shape(tmp_
         assert got == status and answer["__type"] in ("UnknownOperationException", "SerializationException")
         assert "<" not in answer["message"]
         assert "Rules" in bus.client().list_rules()
+
+
+@contextlib.contextmanager
+def serving_in_process(tmp_path):
+    """``bus serve``'s HTTP server in this process (so a test can shorten its deadline)."""
+    config = bus_server.ServerConfig(lake=tmp_path / "lake", definition=write_definition(tmp_path))
+    service = bus_server.BusService(config)
+    server = bus_server.BoundedHTTPServer(("127.0.0.1", 0), bus_server.handler_for(service))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+        service.journal.close()
+
+
+def trickle(port: int, head: bytes, data: bytes, every_s: float, for_s: float) -> tuple[float, bytes]:
+    """Send ``head`` at once, then ``data`` a byte every ``every_s`` (Slowloris) until the
+    server closes the connection or ``for_s`` pass: how long the server kept it, and what
+    it answered."""
+    started = time.monotonic()
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=every_s) as conn:
+        conn.sendall(head)
+        for byte in data:
+            if time.monotonic() - started > for_s:
+                break
+            try:
+                conn.sendall(bytes([byte]))
+                received += conn.recv(65536)  # nothing comes while the request is unfinished
+                break  # an answer, or b"": closed
+            except TimeoutError:
+                continue
+            except OSError:  # reset: closed
+                break
+    return time.monotonic() - started, received
+
+
+GOOD = request_head("2").replace("Connection: close\r\n", "") + "\r\n{}"
+SLOW_BODY = (request_head("201").replace("Connection: close\r\n", "") + "\r\n").encode()
+
+
+@pytest.mark.parametrize(
+    ("head", "data", "answer"),
+    [
+        pytest.param(b"", GOOD.encode(), b"", id="headers-a-byte-at-a-time"),
+        pytest.param(SLOW_BODY, b"{" + b" " * 200, b"did not arrive in time", id="body-a-byte-at-a-time"),
+    ],
+)
+def test_a_request_trickled_a_byte_at_a_time_loses_its_worker_at_the_deadline(
+    tmp_path, monkeypatch, head, data, answer
+):
+    """Each byte comes well within the idle timeout, but the request as a whole must arrive
+    within REQUEST_DEADLINE_S of its first byte: then the server closes the connection
+    (a late body gets one sentence first)."""
+    monkeypatch.setattr(bus_server, "REQUEST_DEADLINE_S", 1.5)
+    with serving_in_process(tmp_path) as port:
+        kept, got = trickle(port, head, data, every_s=0.25, for_s=15)
+        assert 1.5 <= kept < 5, kept  # closed at the deadline, long before the idle timeout
+        assert answer in got if answer else got == b"", got
+        status, _ = raw(port, request_head("2"), b"{}")  # and the server still serves
+        assert status == 200
+
+
+def test_a_keep_alive_connection_waits_the_idle_timeout_not_the_deadline_between_requests(
+    tmp_path, monkeypatch
+):
+    """The deadline runs from a request's first byte: a connection quiet between requests
+    for longer than it is not closed."""
+    monkeypatch.setattr(bus_server, "REQUEST_DEADLINE_S", 1.0)
+    with (
+        serving_in_process(tmp_path) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=5) as conn,
+    ):
+        for _ in range(2):
+            conn.sendall(GOOD.encode())
+            assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+            time.sleep(1.5)  # quiet for longer than the deadline
