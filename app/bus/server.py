@@ -343,11 +343,25 @@ def handler_for(service: BusService) -> type[BaseHTTPRequestHandler]:
             super().setup()
             self.rfile.close()  # the plain reader: reads go through the deadline instead
             self.reader = DeadlineReader(self.connection)
-            self.rfile = io.BufferedReader(self.reader)
+            self.buffered = io.BufferedReader(self.reader)
+            self.rfile = self.buffered
 
         def handle_one_request(self) -> None:
             self.reader.next_request()
+            try:  # the next request's first bytes: already buffered, or one idle-timed read
+                self.buffered.peek(1)
+            except TimeoutError:
+                self.close_connection = True
+                return
+            self.reader.started()
             super().handle_one_request()  # a TimeoutError in the request line or headers closes
+
+        def handle_expect_100(self) -> bool:
+            """``Expect: 100-continue``: the interim answer goes out now, not with the final
+            one (the writes are buffered), or the client waits for it while its deadline runs."""
+            ready = super().handle_expect_100()
+            self.wfile.flush()
+            return ready
 
         def do_GET(self) -> None:
             self._send(200, {"status": "ok", "bus": service.bus.name})
@@ -469,6 +483,12 @@ class DeadlineReader(io.RawIOBase):
     def next_request(self) -> None:
         """The next read may be the first of a request: the idle timeout again."""
         self.deadline = None
+
+    def started(self) -> None:
+        """The request's first bytes are here (read before, with the previous request's):
+        its deadline runs from now if no read has started it."""
+        if self.deadline is None:
+            self.deadline = time.monotonic() + REQUEST_DEADLINE_S
 
     def answering(self) -> None:
         """The answer is written with the idle timeout, not what was left of the deadline."""

@@ -228,7 +228,7 @@ SLOW_BODY = (request_head("201").replace("Connection: close\r\n", "") + "\r\n").
 @pytest.mark.parametrize(
     ("head", "data", "answer"),
     [
-        pytest.param(b"", GOOD.encode(), b"", id="headers-a-byte-at-a-time"),
+        pytest.param(b"POST / HTTP/1.1\r\n", GOOD.encode()[17:], b"", id="headers-a-byte-at-a-time"),
         pytest.param(SLOW_BODY, b"{" + b" " * 200, b"did not arrive in time", id="body-a-byte-at-a-time"),
     ],
 )
@@ -261,3 +261,63 @@ def test_a_keep_alive_connection_waits_the_idle_timeout_not_the_deadline_between
             conn.sendall(GOOD.encode())
             assert conn.recv(65536).startswith(b"HTTP/1.1 200")
             time.sleep(1.5)  # quiet for longer than the deadline
+
+
+def test_a_request_whose_first_bytes_came_with_the_previous_one_has_the_same_deadline(tmp_path, monkeypatch):
+    """The start of a second request sent right behind a whole one (pipelined, then left
+    unfinished) is already buffered when the first is answered: its deadline runs from
+    then, not from a read after the idle timeout."""
+    monkeypatch.setattr(bus_server, "REQUEST_DEADLINE_S", 1.0)
+    with serving_in_process(tmp_path) as port:
+        conn = socket.create_connection(("127.0.0.1", port), timeout=15)
+        with conn:
+            started = time.monotonic()
+            conn.sendall(GOOD.encode() + b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            received = b""
+            while chunk := conn.recv(65536):
+                received += chunk
+            kept = time.monotonic() - started
+        assert received.startswith(b"HTTP/1.1 200") and received.count(b"HTTP/1.1 ") == 1
+        assert 1.0 <= kept < 5, kept  # closed at the deadline, not after the 30 s idle timeout
+
+
+def test_an_answer_is_written_with_the_idle_timeout_not_what_is_left_of_the_deadline():
+    """A request read near its deadline leaves the socket a timeout of milliseconds; the
+    answer to a slow reader must not be cut by it."""
+    server_side, client_side = socket.socketpair()
+    with server_side, client_side:
+        server_side.settimeout(30.0)
+        reader = bus_server.DeadlineReader(server_side)
+        client_side.sendall(b"ab")
+        buffer = bytearray(1)
+        assert reader.readinto(buffer) == 1  # the request's first byte: its deadline starts
+        assert reader.readinto(buffer) == 1  # a later read: what is left of the deadline
+        assert server_side.gettimeout() <= bus_server.REQUEST_DEADLINE_S
+        reader.answering()
+        assert server_side.gettimeout() == 30.0
+
+
+def test_an_answer_is_written_with_the_idle_timeout_by_the_handler(tmp_path, monkeypatch):
+    """Every answer the handler writes (a success, a refusal) goes through ``answering``."""
+    answered = []
+    monkeypatch.setattr(bus_server.DeadlineReader, "answering", lambda self: answered.append(1))
+    with serving_in_process(tmp_path) as port:
+        assert raw(port, request_head("2"), b"{}")[0] == 200
+        assert raw(port, request_head("abc"), b"{}")[0] == 400
+    assert len(answered) == 2
+
+
+def test_expect_100_continue_is_answered_before_the_body(tmp_path, monkeypatch):
+    """A client that waits for ``100 Continue`` gets it at once (the writes are buffered:
+    it used to come only with the final answer, after the client had given up waiting)."""
+    monkeypatch.setattr(bus_server, "REQUEST_DEADLINE_S", 5.0)
+    head = GOOD.replace("Content-Length: 2\r\n", "Content-Length: 2\r\nExpect: 100-continue\r\n")
+    head, body = head.encode()[:-2], head.encode()[-2:]
+    with (
+        serving_in_process(tmp_path) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=3) as conn,
+    ):
+        conn.sendall(head)
+        assert conn.recv(65536).startswith(b"HTTP/1.1 100 Continue")
+        conn.sendall(body)
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
