@@ -41,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from app.display import terminal_text
 from app.engines.base import QueryError
 from app.engines.sqlparams import parse_query, placeholders
 from app.settings import REPO_ROOT
@@ -181,13 +182,32 @@ class ParamType:
     options: frozenset[str] = frozenset()
 
 
+# A value a user gave, as a sentence quotes it: at most this many characters of it.
+SAID_CHARS = 40
+
+
+def _cut(text: str, quote: str = "") -> str:
+    """``text`` in ``quote``s, its control characters spelled ``\\xNN`` (no other escapes:
+    ``a\\b`` stays as typed, where repr() doubles the backslash), cut at SAID_CHARS
+    characters with its length after it."""
+    shown = terminal_text(text)
+    if len(shown) <= SAID_CHARS:
+        return f"{quote}{shown}{quote}"
+    return f"{quote}{shown[: SAID_CHARS - 1]}…{quote} ({len(text)} characters)"
+
+
+def _said(value: Any) -> str:
+    """A value a user gave, quoted in a sentence (:func:`_cut`)."""
+    return _cut(str(value), "'")
+
+
 def _parse_date(param: Param, raw: Any, today: date) -> date:
     if isinstance(raw, date):
         return raw
     text = str(raw)
     value = _iso_date(text) or relative_date(text, today)
     if value is None:
-        raise ParamError(f"{text!r} is not a date")
+        raise ParamError(f"{_said(text)} is not a date")
     return value
 
 
@@ -211,11 +231,11 @@ def _as_range(raw: Any, today: date) -> DateRange:
             return DateRange(*(_range_end(part) for part in text.split("..", 1)))
         except ParamError:  # name what was typed, not the half of it that failed
             example = "FIRST..LAST, e.g. 2026-11-01..2026-11-30"
-            raise ParamError(f"{text!r} is not a date range ({example})") from None
+            raise ParamError(f"{_said(text)} is not a date range ({example})") from None
     single = _iso_date(text)
     value = DateRange(single, single) if single else relative_range(text, today)
     if value is None:
-        raise ParamError(f"{text!r} is not a date range")
+        raise ParamError(f"{_said(text)} is not a date range")
     return value
 
 
@@ -224,7 +244,7 @@ def _range_end(raw: Any) -> date:
         return raw
     value = _iso_date(str(raw))
     if value is None:
-        raise ParamError(f"{str(raw)!r} is not a date")
+        raise ParamError(f"{_said(raw)} is not a date")
     return value
 
 
@@ -232,23 +252,23 @@ def _parse_number(param: Param, raw: Any, today: date) -> int | float:
     value = _as_number(raw, param.integer)
     typed = str(raw).strip()  # as given: 1e308 or 99999999999999999999999, not a float's digits
     if param.min is not None and value < param.min:
-        raise ParamError(f"{typed} is less than {_num(param.min)}")
+        raise ParamError(f"{_cut(typed)} is less than {_num(param.min)}")
     if param.max is not None and value > param.max:
-        raise ParamError(f"{typed} is more than {_num(param.max)}")
+        raise ParamError(f"{_cut(typed)} is more than {_num(param.max)}")
     return value
 
 
 def _as_number(raw: Any, integer: bool) -> int | float:
     if isinstance(raw, bool):
-        raise ParamError(f"{raw!r} is not a number")
+        raise ParamError(f"{_said(raw)} is not a number")
     try:
         value = float(str(raw).strip())
     except ValueError:
-        raise ParamError(f"{str(raw)!r} is not a number") from None
+        raise ParamError(f"{_said(raw)} is not a number") from None
     if not math.isfinite(value):
-        raise ParamError(f"{str(raw)!r} is not a finite number")
+        raise ParamError(f"{_said(raw)} is not a finite number")
     if integer and not value.is_integer():
-        raise ParamError(f"{str(raw)!r} is not a whole number")
+        raise ParamError(f"{_said(raw)} is not a whole number")
     return int(value) if integer else value
 
 
@@ -262,7 +282,7 @@ def _choice(param: Param, text: str) -> str:
     folded = {c.lower(): c for c in param.choices}
     if text.lower() in folded:
         return folded[text.lower()]
-    raise ParamError(f"{text!r} is not a choice")
+    raise ParamError(f"{_said(text)} is not a choice")
 
 
 def _parse_multienum(param: Param, raw: Any, today: date) -> tuple[str, ...]:
@@ -281,13 +301,13 @@ def _is_list(raw: Any) -> bool:
 
 def _parse_text(param: Param, raw: Any, today: date) -> str:
     if not isinstance(raw, str):
-        raise ParamError(f"{raw!r} is not text")
+        raise ParamError(f"{_said(raw)} is not text")
     if len(raw) > param.max_length:
         raise ParamError(f"it is {len(raw)} characters long")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
         raise ParamError("it contains control characters")
     if param.pattern and not re.fullmatch(param.pattern, raw):
-        raise ParamError(f"{raw!r} does not match {param.pattern}")
+        raise ParamError(f"{_said(raw)} does not match {param.pattern}")
     return raw
 
 

@@ -178,6 +178,25 @@ def test_bad_values_name_the_parameter_and_what_it_accepts(query, name, raw, mes
     assert "it accepts" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "name, raw, said",
+    [
+        pytest.param("top_n", "2" * 400, f"'{'2' * 39}…' (400 characters) is not a finite", id="long"),
+        pytest.param("top_n", "9" * 100, f": {'9' * 39}… (100 characters) is more than 100", id="long-max"),
+        pytest.param("period", "x" * 60, f"'{'x' * 39}…' (60 characters) is not a date", id="long-range"),
+        pytest.param("top_n", "a\\b", "'a\\b' is not a number", id="backslash-as-typed"),
+        pytest.param("top_n", "1\x1b[2J", "'1\\x1b[2J' is not a number", id="escape-spelled"),
+    ],
+)
+def test_a_value_is_quoted_as_typed_and_cut(query, name, raw, said):
+    """A sentence quotes at most 40 characters of a value, then its length; a backslash
+    as typed (repr() doubled it), a control character spelled \\xNN."""
+    with pytest.raises(ParamError) as caught:
+        resolve_params(query, {name: raw}, TODAY)
+    assert said in str(caught.value), str(caught.value)
+    assert len(raw) <= 40 or raw not in str(caught.value)  # never the whole of a long value
+
+
 def test_unknown_parameter(query):
     with pytest.raises(ParamError, match="has no parameter colour; it takes period, regions"):
         resolve_params(query, {"colour": "red"}, TODAY)
