@@ -255,7 +255,7 @@ def is_current(lake: Path) -> bool:
         current = Path(path).read_text().strip() == str(ROLLUP_VERSION)
     except OSError:
         return False
-    if time.time_ns() - stat.st_mtime_ns > MTIME_SETTLED_NS:
+    if _settled(stat.st_mtime_ns):
         _CURRENT[path] = (seen, current)
     return current
 
@@ -365,9 +365,15 @@ def _first_dt(folder: str) -> str | None:
             first = min((e.name[3:] for e in entries if e.name.startswith("dt=")), default=None)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    if time.time_ns() - mtime > MTIME_SETTLED_NS:
+    if _settled(mtime):
         _FIRST_DT[folder] = (mtime, first)
     return first
+
+
+def _settled(mtime_ns: int) -> bool:
+    """Changed at least MTIME_SETTLED ago: a change since would show in the mtime (one
+    within the file system's timestamp granularity would not), so an answer may be kept."""
+    return time.time_ns() - mtime_ns > MTIME_SETTLED_NS
 
 
 # ---------------------------------------------------------------- building
