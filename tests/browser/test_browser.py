@@ -114,11 +114,17 @@ def server(seeded_lake, tmp_path_factory):
         yield url
 
 
+# The app root's script state, set by Streamlit's frontend: "initial" before the first run,
+# "running" during one, "notRunning" once it has finished. The status widget is no such
+# sign: it shows only after a run has lasted a moment, so a quick heading could come
+# before it and the rest of the page after the wait had ended.
+RUN_FINISHED = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
 def _wait_until_drawn(page, title: str) -> None:
+    """Until ``title`` is drawn and the run that drew it has finished."""
     page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
-    )
+    page.locator(RUN_FINISHED).wait_for(timeout=60_000)
 
 
 def test_every_page_renders_in_chromium(server):
@@ -192,9 +198,7 @@ def test_a_signed_out_visitor_sees_nothing_but_the_sign_in_prompt(seeded_lake, t
         for path in ("", "/delivery_health", "/saved_queries?range=7d"):
             page.goto(f"{url}{path}")
             page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)  # drawn after the text
-            page.wait_for_function(
-                "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
-            )
+            page.locator(RUN_FINISHED).wait_for(timeout=60_000)
             assert page.get_by_text("Sign in to see the dashboards.").count() == 1
             assert page.get_by_role("button", name="Sign in").count() == 1
             assert page.get_by_test_id("stSidebarNavLink").count() == 0
