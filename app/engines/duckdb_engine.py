@@ -37,9 +37,10 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
-from typing import Any
+from typing import Any, TypeAlias
 
 import duckdb
+import numpy as np
 import pandas as pd
 from sqlglot import exp
 
@@ -348,6 +349,7 @@ class DuckDBEngine:
         """
         sql, values, names, days = self._planned(sql, params, days)
         frame, elapsed, profile = self._executed(sql, values, names, days, profiled=True)
+        assert isinstance(frame, pd.DataFrame)
         files, scanned = scan_totals(profile)
         return QueryResult(
             frame=frame,
@@ -368,7 +370,24 @@ class DuckDBEngine:
         """:meth:`run`'s rows alone, for callers that show no measures: DuckDB does not
         profile the query (the profile and its JSON cost about 0.5 ms a query)."""
         sql, values, names, days = self._planned(sql, params, days)
-        return self._executed(sql, values, names, days, profiled=False)[0]
+        frame = self._executed(sql, values, names, days, profiled=False)[0]
+        assert isinstance(frame, pd.DataFrame)
+        return frame
+
+    def columns(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        days: Mapping[str, Collection[str]] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """:meth:`frame`'s rows as a NumPy array a column (:func:`filled`), for a caller
+        that computes on arrays: no DataFrame is built. The Overview's 217 rows come in
+        0.3 ms so, against 1.2 ms for the frame and 0.4 ms more at its first read."""
+        sql, values, names, days = self._planned(sql, params, days)
+        columns = self._executed(sql, values, names, days, profiled=False, arrays=True)[0]
+        assert isinstance(columns, dict)
+        return columns
 
     def _planned(
         self, sql: str, params: Mapping[str, Any] | None, days: Mapping[str, Collection[str]] | None
@@ -390,14 +409,15 @@ class DuckDBEngine:
         days: Mapping[str, Collection[str]] | None,
         *,
         profiled: bool,
-    ) -> tuple[pd.DataFrame, float, dict]:
+        arrays: bool = False,
+    ) -> tuple[Fetched, float, dict]:
         """:meth:`_execute`, reading the tables' files by name when one lacks a column."""
         try:
-            return self._execute(sql, values, names, days, profiled=profiled)
+            return self._execute(sql, values, names, days, profiled=profiled, arrays=arrays)
         except _SchemaMismatch as mismatch:
             self._refuse_foreign(mismatch, names)
             self._read_by_name(names)
-            return self._execute(sql, values, names, days, profiled=profiled)
+            return self._execute(sql, values, names, days, profiled=profiled, arrays=arrays)
 
     def close(self) -> None:
         with self._lock:
@@ -515,10 +535,12 @@ class DuckDBEngine:
         days: Mapping[str, Collection[str]] | None = None,
         *,
         profiled: bool = True,
-    ) -> tuple[pd.DataFrame, float, dict]:
+        arrays: bool = False,
+    ) -> tuple[Fetched, float, dict]:
         """Run the (checked, expanded) Athena ``sql``; each table of ``days`` reads only
         those days' files (through its files macro). ``profiled``: DuckDB's profile of the
-        query is returned (files and bytes read), else an empty one."""
+        query is returned (files and bytes read), else an empty one. ``arrays``: the rows
+        as :func:`filled` arrays, else a DataFrame."""
         files: dict[str, tuple[list[str], ...]] = {}
         for name, chosen in (days or {}).items():
             if name in names and name not in self.unavailable:
@@ -538,7 +560,7 @@ class DuckDBEngine:
                 cursor.execute("SET enable_profiling = 'no_output'")
             started = perf_counter()
             try:
-                frame = _fetch_again_if_replaced(cursor, duck_sql, values)
+                frame = _fetch_again_if_replaced(cursor, duck_sql, values, arrays)
             except _TimedOut as exc:
                 raise QueryError(timeout_sentence(self.timeout_s or 0)) from exc
             except _Vanished as exc:
@@ -553,7 +575,7 @@ class DuckDBEngine:
             types = [str(d[1]) for d in cursor.description or ()]
         finally:
             cursor.close()
-        return with_whole_counts(frame, types), elapsed, profile
+        return (frame if isinstance(frame, dict) else with_whole_counts(frame, types)), elapsed, profile
 
 
 class _SchemaMismatch(Exception):
@@ -748,19 +770,25 @@ def _without_qualifiers(tree: exp.Expr) -> exp.Expr:
 
 
 def _fetch_again_if_replaced(
-    cursor: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any]
-) -> pd.DataFrame:
+    cursor: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any], arrays: bool = False
+) -> Fetched:
     """:func:`_fetch`, run again (its globs listed again) while a file it listed vanished
     before it was opened, up to REPLACED_FILE_ATTEMPTS times in all."""
     for _ in range(REPLACED_FILE_ATTEMPTS - 1):
         with contextlib.suppress(_Vanished):
-            return _fetch(cursor, sql, values)
-    return _fetch(cursor, sql, values)
+            return _fetch(cursor, sql, values, arrays)
+    return _fetch(cursor, sql, values, arrays)
 
 
-def _fetch(cursor: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any]) -> pd.DataFrame:
+def _fetch(
+    cursor: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any], arrays: bool = False
+) -> Fetched:
+    """The statement's rows: a DataFrame, or (``arrays``) a :func:`filled` array a column."""
     try:
-        return cursor.execute(sql, values or None).df()
+        result = cursor.execute(sql, values or None)
+        if arrays:
+            return {name: filled(column) for name, column in result.fetchnumpy().items()}
+        return result.df()
     except duckdb.InterruptException as exc:
         if "maximum execution time" in str(exc):
             raise _TimedOut(str(exc)) from exc
@@ -773,6 +801,25 @@ def _fetch(cursor: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any]) 
         if "schema mismatch in glob" in str(exc):
             raise _SchemaMismatch(str(exc)) from exc
         raise QueryError(describe_error(exc)) from exc
+
+
+# What a statement's rows come as: a DataFrame, or a NumPy array a column.
+Fetched: TypeAlias = pd.DataFrame | dict[str, np.ndarray]
+
+
+def filled(column: np.ndarray) -> np.ndarray:
+    """A column of DuckDB's ``fetchnumpy`` with its nulls (a masked array's) as a DataFrame
+    has them: NaN in numbers (integers become floats), NaT in instants, None elsewhere."""
+    if not isinstance(column, np.ma.MaskedArray):
+        return column
+    kind = column.dtype.kind
+    if kind in "iuf":
+        return np.ma.filled(column.astype(float), np.nan)
+    if kind in "mM":
+        return column.filled(np.datetime64("NaT"))
+    values = column.data.astype(object)  # filled(None) would fill with the array's own fill value
+    values[np.ma.getmaskarray(column)] = None
+    return values
 
 
 def with_whole_counts(frame: pd.DataFrame, duckdb_types: list[str]) -> pd.DataFrame:

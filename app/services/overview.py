@@ -32,12 +32,13 @@ from app.lake.rollups import LEAD_LOOKBACK_DAYS
 from app.services.common import run_sql, to_day
 from app.services.context import Context
 from app.services.rollup_plan import (
+    Columns,
     day_runs,
     days_lacking,
     piece_days,
     pieces_predicate,
     rollup_days,
-    run_planned,
+    run_planned_columns,
     split_at,
     split_by_day,
 )
@@ -326,13 +327,13 @@ class Kpi:
     previous: float | None
     detail: float | None  # the secondary figure, this period
     trend_values: np.ndarray  # daily value over this period's shown days (NaN: none)
-    trend_days: pd.DatetimeIndex  # those days
+    trend_days: np.ndarray  # those days (datetime64[us], UTC midnights, as _calendar has them)
     trend_name: str | None = None
 
     @property
     def trend(self) -> pd.Series:
         """The daily values indexed by day (a card draws :attr:`trend_values` alone)."""
-        return pd.Series(self.trend_values, index=self.trend_days, name=self.trend_name)
+        return pd.Series(self.trend_values, index=pd.DatetimeIndex(self.trend_days), name=self.trend_name)
 
     @property
     def change(self) -> float | None:
@@ -365,8 +366,9 @@ def period_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> tuple
     """
     if not rollups:
         return raw_daily_parts(ctx, rng), raw_daily_parts(ctx, rng.previous())
-    frame, taken, rows, halves = _both_periods(ctx, rng, _period_days(rng))
-    days, parts = rows.day.astype("datetime64[D]").astype("datetime64[ns]"), frame["part"].array.take(taken)
+    columns, taken, rows, halves = _both_periods(ctx, rng, _period_days(rng))
+    days = rows.day.astype("datetime64[D]").astype("datetime64[ns]")
+    parts = pd.array(np.asarray(columns["part"], dtype=object)[taken], dtype="str")
     this, before = (
         pd.DataFrame({"day": days[half], "part": parts[half], "value": rows.value[half]}) for half in halves
     )
@@ -375,22 +377,23 @@ def period_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> tuple
 
 def _both_periods(
     ctx: Context, rng: TimeRange, days: tuple[_Days, _Days]
-) -> tuple[pd.DataFrame, np.ndarray, _Rows, tuple[np.ndarray, np.ndarray]]:
-    """The one statement's frame for ``rng`` and the period before it (``days``: theirs),
+) -> tuple[Columns, np.ndarray, _Rows, tuple[np.ndarray, np.ndarray]]:
+    """The one statement's columns for ``rng`` and the period before it (``days``: theirs),
     which of its rows each period has (:func:`_in_periods`), those rows with capacity pro
     rata in their period, and which of them are of each period."""
-    frame = _planned_frame(ctx, rng)
-    return (frame, *_split_periods(frame, days))
+    columns = _planned_columns(ctx, rng)
+    return (columns, *_split_periods(columns, days))
 
 
-def _planned_frame(ctx: Context, rng: TimeRange, *, hourly: bool = False) -> pd.DataFrame:
-    """The one statement's rows (day or, ``hourly``, hour; part; period; value) for ``rng``
-    and the period before it."""
+def _planned_columns(ctx: Context, rng: TimeRange, *, hourly: bool = False) -> Columns:
+    """The one statement's rows (day or, ``hourly``, hour; part; period; written; value)
+    for ``rng`` and the period before it, by column: the figures are computed on arrays,
+    so no DataFrame is made of them where the engine gives arrays."""
     both = _both(rng)
     orders_from = _orders_from(both)
     clean = _readable_days(ctx, rng)
     sql, params, tables = planned_parts_sql(both, rng.start, orders_from, clean, hourly=hourly)
-    return run_planned(ctx, sql, both, {**params, "dt_orders_from": orders_from}, tables)
+    return run_planned_columns(ctx, sql, both, {**params, "dt_orders_from": orders_from}, tables)
 
 
 def _both(rng: TimeRange) -> TimeRange:
@@ -412,13 +415,13 @@ def _readable_days(ctx: Context, rng: TimeRange) -> frozenset[str]:
 
 
 def _split_periods(
-    frame: pd.DataFrame, days: tuple[_Days, _Days]
+    columns: Columns, days: tuple[_Days, _Days]
 ) -> tuple[np.ndarray, _Rows, tuple[np.ndarray, np.ndarray]]:
-    """The rows of the one statement's ``frame`` each period has (``days``: theirs; their
-    positions in ``frame``, :func:`_in_periods`), those rows with capacity pro rata in
-    their period, and which of them are of each (this period, then the previous one)."""
-    rows = _Rows.of(frame)
-    taken, period = _in_periods(frame, rows.day, days)
+    """The rows of the one statement's ``columns`` each period has (``days``: theirs; their
+    positions in the statement's rows, :func:`_in_periods`), those rows with capacity pro
+    rata in their period, and which of them are of each (this period, then the previous one)."""
+    rows = _Rows.of(columns)
+    taken, period = _in_periods(columns, rows.day, days)
     rows = rows.take(taken)
     halves = (period == 1, period == 0)
     for half, period_days in zip(halves, days, strict=True):
@@ -427,20 +430,20 @@ def _split_periods(
 
 
 def _in_periods(
-    frame: pd.DataFrame, day: np.ndarray, days: tuple[_Days, _Days]
+    columns: Columns, day: np.ndarray, days: tuple[_Days, _Days]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The one statement's rows as each period has them (``day``: each row's UTC day
     number; ``days``: this period's, then the previous one's): which rows (a capacity row
     twice when both periods take it) and each one's period. A capacity row (``written``:
     the day its plan was written) is taken by a period it was planned for, written from
     that period's orders' lookback to its last day: what that period's own query reads."""
-    period = frame["period"].to_numpy(dtype=np.int64)
-    written = _day_numbers(frame["written"])
+    period = np.asarray(columns["period"], dtype=np.int64)
+    written = _day_numbers(columns["written"])
     capacity = written != _NO_DAY
+    rows = np.arange(len(period))
     if not capacity.any():
-        return np.arange(len(frame)), period
+        return rows, period
     taken_this, taken_before = (capacity & _planned_in(day, written, period_days) for period_days in days)
-    rows = np.arange(len(frame))
     taken = np.concatenate([rows[~capacity], rows[taken_before], rows[taken_this]])
     periods = np.concatenate(
         [
@@ -460,7 +463,7 @@ def raw_daily_parts(ctx: Context, rng: TimeRange) -> pd.DataFrame:
 
 def _orders_from(rng: TimeRange) -> str:
     """The first ``dt`` of the orders the range's shipments can ship (their lead time)."""
-    return (rng.start - pd.Timedelta(days=LEAD_LOOKBACK_DAYS)).date().isoformat()
+    return (rng.start - timedelta(days=LEAD_LOOKBACK_DAYS)).date().isoformat()
 
 
 def _capacity_pro_rata(frame: pd.DataFrame, rng: TimeRange) -> pd.DataFrame:
@@ -499,13 +502,9 @@ class _Rows:
     value: np.ndarray
 
     @staticmethod
-    def of(frame: pd.DataFrame) -> _Rows:
-        """A frame's ``day``, ``part`` and ``value`` columns."""
-        return _Rows(
-            _day_numbers(frame["day"]),
-            _part_codes(frame["part"]),
-            frame["value"].to_numpy(dtype=float, na_value=np.nan),
-        )
+    def of(columns: Columns | pd.DataFrame) -> _Rows:
+        """The ``day``, ``part`` and ``value`` columns of a statement's rows or a frame."""
+        return _Rows(_day_numbers(columns["day"]), _part_codes(columns["part"]), _values(columns["value"]))
 
     def where(self, mask: np.ndarray) -> _Rows:
         return _Rows(self.day[mask], self.part[mask], self.value[mask])
@@ -567,19 +566,31 @@ def _planned_in(day: np.ndarray, written: np.ndarray, days: _Days) -> np.ndarray
     )
 
 
-def _day_numbers(days: pd.Series) -> np.ndarray:
-    """Dates or instants as UTC day numbers (days since 1970-01-01), the days :func:`to_day`
-    gives; the smallest int64 where there is none."""
+def _day_numbers(days: pd.Series | np.ndarray) -> np.ndarray:
+    """Dates or instants (naive ones in UTC) as UTC day numbers (days since 1970-01-01),
+    the days :func:`to_day` gives; the smallest int64 where there is none."""
     if isinstance(days.dtype, np.dtype) and days.dtype.kind == "M":  # naive: DuckDB's and Athena's dates
-        moments = days.to_numpy()
+        moments = np.asarray(days)
     else:
-        moments = to_day(days).to_numpy()
+        moments = to_day(pd.Series(days)).to_numpy()
     return moments.astype("datetime64[D]").view(np.int64)
 
 
-def _part_codes(parts: pd.Series) -> np.ndarray:
+def _values(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Numbers as floats, NaN where there is none."""
+    if isinstance(values, np.ndarray):
+        return values.astype(float, copy=False)
+    return values.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _part_codes(parts: pd.Series | np.ndarray) -> np.ndarray:
     """Each row's part as its position in PARTS; any other part (none of the queries'),
     and a missing one, as a code of its own past them."""
+    if isinstance(parts, np.ndarray):  # a statement's column of names: looked up one by one
+        known = np.fromiter((_CODE.get(part, -1) for part in parts), dtype=np.intp, count=len(parts))
+        if (known >= 0).all():
+            return known
+        parts = pd.Series(parts, dtype=object)
     codes, names = parts.array.factorize()  # code -1 for a missing part: the lookup's last
     lookup = np.array([_CODE.get(name, -1) for name in names] + [-1], dtype=np.intp)
     other = lookup < 0
@@ -685,7 +696,7 @@ def _summarise(rows: tuple[_Rows, _Rows], rng: TimeRange, days: tuple[_Days, _Da
     values = [this.daily_values(), before.daily_values()]
     totals, totals_before = this.totals(), before.totals()
     periods = [(r.dt_from, r.dt_to) for r in (rng, rng.previous())]
-    trend_index, trends = _calendar(*periods[0])[shown[0]], values[0][:, shown[0]]
+    trend_days, trends = _days_from(*periods[0])[shown[0]], values[0][:, shown[0]]
     kpis = [
         Kpi(
             spec,
@@ -693,7 +704,7 @@ def _summarise(rows: tuple[_Rows, _Rows], rng: TimeRange, days: tuple[_Days, _Da
             _period_value(totals_before, spec),
             _detail_value(totals, spec),
             trends[i],
-            trend_index,
+            trend_days,
             _trend_name(spec, this),
         )
         for i, spec in enumerate(KPIS)
@@ -701,6 +712,12 @@ def _summarise(rows: tuple[_Rows, _Rows], rng: TimeRange, days: tuple[_Days, _Da
     shown_values = [np.where(mask, v, np.nan) for mask, v in zip(shown, values, strict=True)]
     daily = _daily_frame(*periods).assign(value=np.concatenate(shown_values, axis=1).reshape(-1))
     return Overview(kpis, daily)
+
+
+def _days_from(dt_from: str, dt_to: str) -> np.ndarray:
+    """The UTC days ``dt_from``..``dt_to`` as midnights (datetime64[us]): :func:`_calendar`'s
+    days without an index made of them."""
+    return np.arange(np.datetime64(dt_from), np.datetime64(dt_to) + 1).astype("datetime64[us]")
 
 
 # A range's days change once a day (a preset's end moves every 5 minutes): what depends on
@@ -754,23 +771,21 @@ def overview_by_hour(ctx: Context, rng: TimeRange) -> tuple[Overview, pd.DataFra
     its day's an hour). An hour by itself would be noise: output comes in batches, and a
     rate of one hour's few events swings. Hours cut by the range's edges and before the
     data begins have none."""
-    frame = _planned_frame(ctx, rng, hourly=True)
+    columns = _planned_columns(ctx, rng, hourly=True)
     days = _period_days(rng)
-    taken, rows, halves = _split_periods(frame, days)
+    taken, rows, halves = _split_periods(columns, days)
     summary = _summarise((rows.where(halves[0]), rows.where(halves[1])), rng, days)
-    return summary, _hourly_from(frame, rng, taken, halves)
+    return summary, _hourly_from(columns, rng, taken, halves)
 
 
 def _hourly_from(
-    frame: pd.DataFrame, rng: TimeRange, taken: np.ndarray, halves: tuple[np.ndarray, np.ndarray]
+    columns: Columns, rng: TimeRange, taken: np.ndarray, halves: tuple[np.ndarray, np.ndarray]
 ) -> pd.DataFrame:
-    """:func:`overview_by_hour`'s series from the hourly statement's ``frame``: the rows
+    """:func:`overview_by_hour`'s series from the hourly statement's ``columns``: the rows
     each period has (``taken``, ``halves``: :func:`_split_periods`'), by the hour."""
-    rows = _Rows(
-        _hour_numbers(frame["day"]),
-        _part_codes(frame["part"]),
-        frame["value"].to_numpy(dtype=float, na_value=np.nan),
-    ).take(taken)
+    rows = _Rows(_hour_numbers(columns["day"]), _part_codes(columns["part"]), _values(columns["value"])).take(
+        taken
+    )
     hours = (_hours_of(rng), _hours_of(rng.previous()))
     tables = [
         _Table.of(_capacity_by_hour(rows.where(half), these), these)
@@ -799,8 +814,10 @@ def _hourly_from(
     return pd.concat(pieces, ignore_index=True)
 
 
-def _hour_numbers(moments: pd.Series) -> np.ndarray:
+def _hour_numbers(moments: pd.Series | np.ndarray) -> np.ndarray:
     """Instants (naive ones in UTC) as UTC hour numbers (hours since 1970-01-01 00:00)."""
+    if isinstance(moments, np.ndarray) and moments.dtype.kind == "M":
+        return moments.astype("datetime64[h]").view(np.int64)
     utc = pd.to_datetime(moments, utc=True).dt.tz_convert(None)
     return utc.to_numpy(dtype="datetime64[ns]").astype("datetime64[h]").view(np.int64)
 

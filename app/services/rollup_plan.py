@@ -288,11 +288,34 @@ def run_on(
 ) -> pd.DataFrame:
     """:func:`run_planned` on an engine, without a range: ``params`` are all the values.
     The engine's ``frame`` where it has one: the rows without the measures ``run`` takes."""
-    used = set(PLACEHOLDER.findall(sql))  # our own SQL: no ``::`` casts, no ``:`` in strings
-    values = {k: v for k, v in params.items() if k in used}
     rows = getattr(engine, "frame", None)
     if callable(rows):
-        return rows(sql, values, days=days) if days and "days" in _parameters(rows) else rows(sql, values)
-    if days and "days" in _parameters(engine.run):
-        return engine.run(sql, values, days=days).frame
-    return engine.run(sql, values).frame
+        return _called(rows, sql, params, days)
+    return _called(engine.run, sql, params, days).frame
+
+
+# A statement's rows by column: NumPy arrays (an engine's ``columns``) or a frame's Series.
+Columns = Mapping[str, Any]
+
+
+def run_planned_columns(
+    ctx: Context,
+    sql: str,
+    rng: TimeRange,
+    params: dict[str, Any],
+    days: Mapping[str, Collection[str]] | None = None,
+) -> Columns:
+    """:func:`run_planned`'s rows as one NumPy array a column where the engine gives them
+    so (DuckDB's ``columns``: no DataFrame built), else its frame (a Series a column)."""
+    columns = getattr(ctx.engine, "columns", None)
+    if callable(columns):
+        return _called(columns, sql, {**rng.params(), **params}, days)
+    frame = run_planned(ctx, sql, rng, params, days)
+    return {name: frame[name] for name in frame.columns}
+
+
+def _called(method: Any, sql: str, params: dict[str, Any], days: Mapping[str, Collection[str]] | None) -> Any:
+    """An engine's ``method`` on ``sql`` with the values it uses, and ``days`` if it takes them."""
+    used = set(PLACEHOLDER.findall(sql))  # our own SQL: no ``::`` casts, no ``:`` in strings
+    values = {k: v for k, v in params.items() if k in used}
+    return method(sql, values, days=days) if days and "days" in _parameters(method) else method(sql, values)

@@ -2,6 +2,7 @@ import threading
 import time
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -309,3 +310,26 @@ def test_the_last_day_from_folder_names_is_the_last_day_a_query_finds(
         queried = engine.run(LAST_DAY_SQL, {"since": since}).frame["last_day"].iloc[0]
         assert engine.last_day("orders", since) == (None if pd.isna(queried) else queried), since
     assert engine.last_day("orders", D0) == D2 and engine.last_day("orders", later) is None
+
+
+def test_columns_are_the_frames_rows_as_arrays_nulls_included(engine):
+    """``columns`` (the Overview's statement: no DataFrame) gives the rows ``frame`` gives:
+    each column an array, nulls as NaN (numbers, integers as floats), NaT and None."""
+    sql = (
+        "SELECT order_id, time, CAST(time AS DATE) AS day, cancel_reason, quantity, amount,"
+        " CASE WHEN detail_type = 'OrderPlaced' THEN quantity END AS placed_quantity,"
+        " CASE WHEN detail_type = 'OrderPlaced' THEN CAST(time AS DATE) END AS placed_day,"
+        " CASE WHEN detail_type = 'OrderPlaced' THEN amount END AS placed_amount"
+        " FROM orders ORDER BY order_id, time"
+    )
+    frame, columns = engine.frame(sql), engine.columns(sql)
+    assert list(columns) == list(frame.columns)
+    assert all(type(column) is np.ndarray for column in columns.values())  # no masked array left
+    assert frame["cancel_reason"].isna().any() and frame["placed_day"].isna().any()  # nulls to fill
+    for name in ("order_id", "cancel_reason"):
+        assert columns[name].tolist() == [None if pd.isna(v) else v for v in frame[name]], name
+    assert (columns["time"] == frame["time"].dt.tz_convert(None).to_numpy()).all()
+    for name in ("day", "placed_day"):
+        np.testing.assert_array_equal(columns[name], frame[name].to_numpy(dtype="datetime64[us]"), name)
+    for name in ("quantity", "amount", "placed_quantity", "placed_amount"):
+        np.testing.assert_array_equal(columns[name], frame[name].to_numpy(dtype=float, na_value=np.nan), name)

@@ -50,10 +50,11 @@ def engine_over_a_folder_merged_mid_query(tmp: Path, merges: Callable[[], int]) 
     return engine
 
 
-def test_a_query_overtaken_by_a_compaction_reads_the_merged_file(tmp_path):
+@pytest.mark.parametrize("rows", ["frame", "columns"])
+def test_a_query_overtaken_by_a_compaction_reads_the_merged_file(tmp_path, rows):
     engine = engine_over_a_folder_merged_mid_query(tmp_path, merges=lambda: 1)
     # the 60 events, and the new ones (copies of one event) that came after the merge
-    assert engine.frame(COUNT)["n"].tolist() == [FILES + FILES]
+    assert list(getattr(engine, rows)(COUNT)["n"]) == [FILES + FILES]
 
 
 def test_a_folder_merged_at_every_attempt_is_one_sentence_after_the_last(tmp_path, monkeypatch):
