@@ -13,9 +13,10 @@ right after the same thing (``_settle``: the baseline on a context of its own, c
 their context or connection made before it, and each page's engine is closed when done:
 a statement timed right after a different scan, on a context left to the garbage
 collector, ran up to 1.4x slower than the same statement timed right after its own warm
-run (docs/benchmarks.md). A rollup floor's two forms (glob, paths) are each timed in every
-round; the ratios are against the form with the lower median, not the faster of the two
-in each round (which would bias them up).
+run (docs/benchmarks.md). A rollup floor's four forms (over a glob or paths, its rows
+fetched as a DataFrame or as NumPy arrays) are each timed in every round; the ratios are
+against the form with the lowest median, not the fastest in each round (which would bias
+them up).
 
     .venv/bin/python bench/bench_pages.py --lake data/lake [--ranges 7d 30d 365d] [--rounds 3]
         [--pages "Delivery health"]
@@ -162,11 +163,17 @@ def on_fresh_connection(floor: Floor, timing: bool = False, before: Callable[[],
 
 
 def _rollup_floor(
-    lake: str, page: str, rng: TimeRange, db: duckdb.DuckDBPyConnection, by_path: bool = False
-) -> pd.DataFrame:
+    lake: str,
+    page: str,
+    rng: TimeRange,
+    db: duckdb.DuckDBPyConnection,
+    by_path: bool = False,
+    arrays: bool = False,
+) -> Any:
     """The floor's statement over the rollup's glob, or (``by_path``) over the paths of its
     days' files that exist (found by a stat each, inside the floor's time, as the page reads
-    up to ROLLUP_PATHS_UP_TO days)."""
+    up to ROLLUP_PATHS_UP_TO days). Its rows as a DataFrame or (``arrays``) as DuckDB's
+    NumPy arrays, the cheaper fetch (the Overview computes on arrays)."""
     sql = _floor_sql(lake, page, rng)
     if by_path:
         table = "overview_hourly" if page == "Overview" else "events_hourly"
@@ -174,7 +181,8 @@ def _rollup_floor(
         day_files = [f"{lake}/{table}/dt={day}/rollup.parquet" for day in _day_list(first, rng.dt_to)]
         glob = f"'{lake}/{table}/dt=*/rollup.parquet'"
         sql = sql.replace(glob, repr([f for f in day_files if Path(f).exists()]))
-    return db.sql(sql).df()
+    rows = db.sql(sql)
+    return rows.fetchnumpy() if arrays else rows.df()
 
 
 def _same_rows(ours: pd.DataFrame, floor: pd.DataFrame, keys: list[str], value: str) -> bool:
@@ -390,7 +398,8 @@ def main() -> None:
 
     # Each floor is checked against the page's own answer once, then timed in every round.
     floors: dict[tuple[str, str], Floor | None] = {}
-    path_floors: dict[tuple[str, str], Floor] = {}  # the rollup floors over paths, not a glob
+    # The rollup floors' other forms: over paths, not a glob; each fetched as arrays too.
+    other_floors: dict[tuple[str, str], dict[str, Floor]] = {}
     for key, rng in ranges.items():
         for page in calls:
             if page in ROLLUP_FLOORS:  # a range with raw pieces: not comparable
@@ -398,8 +407,10 @@ def main() -> None:
                 by_glob = partial(_rollup_floor, settings.lake, page, rng)
                 floors[page, key] = by_glob if ok else None
                 by_path = partial(_rollup_floor, settings.lake, page, rng, by_path=True)
+                forms = {"glob, arrays": partial(by_glob, arrays=True)}
                 if ok and _same_frame(on_fresh_connection(by_path), on_fresh_connection(by_glob)):
-                    path_floors[page, key] = by_path
+                    forms |= {"paths": by_path, "paths, arrays": partial(by_path, arrays=True)}
+                other_floors[page, key] = forms
             elif page in RAW_FLOOR_PAGES:
                 floors[page, key] = raw_floor(settings, page, rng)
 
@@ -428,12 +439,11 @@ def main() -> None:
                 times.setdefault((name, key), []).append((cold, warm))
                 if floor is None:
                     continue
-                variants = {"glob": floor, "paths": path_floors.get((name, key))}
+                variants = {"glob": floor, **other_floors.get((name, key), {})}
                 for variant, statement in variants.items():  # timed right after the page
-                    if statement is not None:
-                        settle = partial(_settle, settings, rng)
-                        took = on_fresh_connection(statement, timing=True, before=settle)
-                        floor_runs.setdefault((name, key), {}).setdefault(variant, []).append(took)
+                    settle = partial(_settle, settings, rng)
+                    took = on_fresh_connection(statement, timing=True, before=settle)
+                    floor_runs.setdefault((name, key), {}).setdefault(variant, []).append(took)
 
     def median(values: list[float]) -> float:
         return float(np.median(values))
@@ -454,9 +464,9 @@ def main() -> None:
     print("\npage (cold) against its floor, the median of the rounds' ratios: for a page on rollups one")
     print("hand-written DuckDB statement over the rollup it reads; for a page over raw events one")
     print("statement over the files its answer needs; each checked row for row against the page first.")
-    print("A rollup floor has two forms, its statement over the rollup's glob and over the paths of its")
-    print("days' files, each timed in every round: the ratios are against the one with the lower median")
-    print("(the other's median in brackets).")
+    print("A rollup floor has four forms, its statement over the rollup's glob and over the paths of its")
+    print("days' files, each fetched as a DataFrame and as NumPy arrays, each timed in every round: the")
+    print("ratios are against the one with the lowest median (the others' medians in brackets).")
     with_floor = [p for p in calls if p in ROLLUP_FLOORS or p in RAW_FLOOR_PAGES]
     for page in with_floor:
         shown: list[str] = []
