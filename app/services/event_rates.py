@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,15 @@ from app.services.common import (
     with_unit,
 )
 from app.services.context import Context
-from app.services.rollup_plan import piece_days, pieces_predicate, rollup_days, run_planned, split
+from app.services.rollup_plan import (
+    Columns,
+    piece_days,
+    pieces_predicate,
+    rollup_days,
+    run_planned,
+    run_planned_columns,
+    split,
+)
 from app.services.timerange import CUSTOM, TimeRange
 
 RATES_SQL = """
@@ -119,10 +128,11 @@ def hourly_by_type(ctx: Context, rng: TimeRange, clean: frozenset[str]) -> pd.Da
 
 
 def _hourly_rows(
-    ctx: Context, rng: TimeRange, clean: frozenset[str], *, bucketed: bool = False
-) -> pd.DataFrame:
+    ctx: Context, rng: TimeRange, clean: frozenset[str], *, bucketed: bool = False, arrays: bool = False
+) -> Any:
     """:func:`hourly_by_type`'s query: an hour can come twice (rollup and raw branches).
-    ``bucketed``: BUCKETED_SQL of those rows (a range drawn in weeks)."""
+    ``bucketed``: BUCKETED_SQL of those rows (a range drawn in weeks). Its rows as a frame
+    or (``arrays``) as :func:`run_planned_columns` gives them."""
     pieces = split(rng.start, rng.end, clean)
     hours, params = pieces_predicate("u", pieces.rollup, "hour", hull=True)
     raw, more = pieces_predicate("r", pieces.raw, "time")
@@ -133,7 +143,8 @@ def _hourly_rows(
     if bucketed:
         sql = BUCKETED_SQL.format(unit=rng.bucket, hourly=sql)  # a unit of TimeRange.bucket
     days = {"events": piece_days(pieces.raw), "events_hourly": piece_days(pieces.rollup)}
-    return run_planned(ctx, sql, rng, {**params, **more}, days)
+    run = run_planned_columns if arrays else run_planned
+    return run(ctx, sql, rng, {**params, **more}, days)
 
 
 @dataclass(frozen=True)
@@ -152,11 +163,12 @@ class _Counts:
     unit: str
 
     @classmethod
-    def of(cls, frame: pd.DataFrame) -> _Counts:
-        hour, unit = _ticks(frame["hour"])
-        source, sources = pd.factorize(frame["source"])  # in order of appearance
-        detail_type, types = pd.factorize(frame["detail_type"])
-        events = frame["events"].to_numpy(dtype="int64")
+    def of(cls, rows: pd.DataFrame | Columns) -> _Counts:
+        """The counts of a frame or of a statement's columns (hour, source, detail_type, events)."""
+        hour, unit = _ticks(rows["hour"])
+        source, sources = _factorized(rows["source"])  # in order of appearance
+        detail_type, types = _factorized(rows["detail_type"])
+        events = np.asarray(rows["events"]).astype("int64", copy=False)
         keep = (source >= 0) & (detail_type >= 0) & (hour != NAT)
         if not keep.all():
             hour, source, detail_type, events = hour[keep], source[keep], detail_type[keep], events[keep]
@@ -239,8 +251,20 @@ class _Counts:
 NAT = np.iinfo(np.int64).min  # NaT's integer
 
 
-def _ticks(series: pd.Series) -> tuple[np.ndarray, str]:
-    """Instants as integers since the epoch (UTC) and their unit."""
+def _factorized(values: pd.Series | np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize``: codes in order of appearance (-1 for none) and the distinct values,
+    of a statement's column of names as of its frame's column: text (str), or objects when
+    there are no rows (DuckDB gives an empty frame's text columns so)."""
+    codes, distinct = pd.factorize(values)
+    if isinstance(distinct, pd.Index):
+        return codes, distinct
+    return codes, pd.Index(distinct, dtype="str" if len(distinct) else object)
+
+
+def _ticks(series: pd.Series | np.ndarray) -> tuple[np.ndarray, str]:
+    """Instants (naive ones in UTC) as integers since the epoch (UTC) and their unit."""
+    if isinstance(series, np.ndarray) and series.dtype.kind == "M":  # a statement's column
+        return series.view("int64"), np.datetime_data(series.dtype)[0]
     if not isinstance(series.dtype, pd.DatetimeTZDtype):
         series = pd.to_datetime(series, utc=True)
     unit = str(series.dtype.unit)
@@ -323,7 +347,7 @@ def chart_rates(
     return shown.assign(bucket=to_local_time(shown["bucket"], timezone)).reset_index(drop=True)
 
 
-def weekday_hour_heatmap(hourly: pd.DataFrame, timezone: str) -> pd.DataFrame:
+def weekday_hour_heatmap(hourly: pd.DataFrame | Columns, timezone: str) -> pd.DataFrame:
     """Mean events per hour for each weekday and hour of the day, in ``timezone``.
 
     ``hourly`` has ``hour`` (UTC instants, whole hours) and ``events``; hours without
@@ -332,7 +356,8 @@ def weekday_hour_heatmap(hourly: pd.DataFrame, timezone: str) -> pd.DataFrame:
     """
     ticks, unit = _ticks(hourly["hour"])
     seen = ticks != NAT
-    return _weekday_hour_means(ticks[seen], hourly["events"].to_numpy(dtype="int64")[seen], unit, timezone)
+    events = np.asarray(hourly["events"]).astype("int64", copy=False)
+    return _weekday_hour_means(ticks[seen], events[seen], unit, timezone)
 
 
 def _weekday_hour_means(ticks: np.ndarray, events: np.ndarray, unit: str, timezone: str) -> pd.DataFrame:
@@ -384,9 +409,9 @@ def event_rates(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> EventR
     if rollups:
         clean = rollup_days(ctx, rng, ("events_hourly",))
         if rng.bucket != "week":  # up to 120 days of hours: summed in Python as fast
-            hourly = _hourly_rows(ctx, rng, clean)
+            hourly = _hourly_rows(ctx, rng, clean, arrays=True)
             return rates_of_hourly(hourly, rng, arrived(ctx, rng), ctx.settings.timezone)
-        bucketed = _hourly_rows(ctx, rng, clean, bucketed=True)
+        bucketed = _hourly_rows(ctx, rng, clean, bucketed=True, arrays=True)
         return rates_of_buckets(bucketed, rng, arrived(ctx, rng), ctx.settings.timezone)
     rates = rates_over_time(ctx, rng)
     heatmap = weekday_hour_heatmap(run_sql(ctx, HOURLY_SQL, rng), ctx.settings.timezone)
@@ -401,21 +426,25 @@ def event_rates(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> EventR
     )
 
 
-def rates_of_hourly(hourly: pd.DataFrame, rng: TimeRange, shown: TimeRange, timezone: str) -> EventRates:
-    """The page's figures from :func:`_hourly_rows`' frame (hour, source, detail_type,
+def rates_of_hourly(
+    hourly: pd.DataFrame | Columns, rng: TimeRange, shown: TimeRange, timezone: str
+) -> EventRates:
+    """The page's figures from :func:`_hourly_rows`' rows (hour, source, detail_type,
     events; an hour may come twice), as the raw path gives them: ``shown`` is the range
     whose whole buckets are drawn (:func:`arrived`), ``timezone`` the one pages show."""
     return _Counts.of(hourly).shaped(rng, shown, timezone)
 
 
-def rates_of_buckets(bucketed: pd.DataFrame, rng: TimeRange, shown: TimeRange, timezone: str) -> EventRates:
-    """:func:`rates_of_hourly` from BUCKETED_SQL's frame of the same hours: its buckets are
+def rates_of_buckets(
+    bucketed: pd.DataFrame | Columns, rng: TimeRange, shown: TimeRange, timezone: str
+) -> EventRates:
+    """:func:`rates_of_hourly` from BUCKETED_SQL's rows of the same hours: its buckets are
     summed as hours are (a bucket's start is in its own bucket), the heatmap is of its hours."""
-    by_bucket = bucketed["by_bucket"].to_numpy(dtype="int64") == 1
-    buckets = bucketed.loc[by_bucket, ["bucket", "source", "detail_type", "events"]]
-    hours = bucketed.loc[~by_bucket, ["hour", "events"]]
-    counts = _Counts.of(buckets.rename(columns={"bucket": "hour"}))
-    return counts.shaped(rng, shown, timezone, weekday_hour_heatmap(hours, timezone))
+    by_bucket = np.asarray(bucketed["by_bucket"]).astype("int64") == 1
+    buckets = {"hour": bucketed["bucket"][by_bucket]}
+    buckets |= {name: bucketed[name][by_bucket] for name in ("source", "detail_type", "events")}
+    hours = {name: bucketed[name][~by_bucket] for name in ("hour", "events")}
+    return _Counts.of(buckets).shaped(rng, shown, timezone, weekday_hour_heatmap(hours, timezone))
 
 
 def detail_type_heatmap(rates: pd.DataFrame) -> pd.DataFrame:
