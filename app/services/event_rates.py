@@ -174,10 +174,10 @@ class _Counts:
             hour, source, detail_type, events = hour[keep], source[keep], detail_type[keep], events[keep]
         # Sorted as factorize(sort=True) sorts them, every row renumbered by one lookup in a
         # table of the pairs rather than each column's rows by their own.
-        by_source, by_type = sources.argsort(), types.argsort()
+        by_source, by_type = _order(sources), _order(types)
         pairs = _positions(by_source)[:, None] * len(types) + _positions(by_type)
         pair = pairs.ravel()[source * len(types) + detail_type]
-        return cls(hour, pair, events, sources.take(by_source), types.take(by_type), unit)
+        return cls(hour, pair, events, _in_order(sources, by_source), _in_order(types, by_type), unit)
 
     def tick(self, length: pd.Timedelta) -> int:
         return int(length // pd.Timedelta(1, self.unit))
@@ -251,14 +251,26 @@ class _Counts:
 NAT = np.iinfo(np.int64).min  # NaT's integer
 
 
-def _factorized(values: pd.Series | np.ndarray) -> tuple[np.ndarray, pd.Index]:
-    """``pd.factorize``: codes in order of appearance (-1 for none) and the distinct values,
-    of a statement's column of names as of its frame's column: text (str), or objects when
-    there are no rows (DuckDB gives an empty frame's text columns so)."""
-    codes, distinct = pd.factorize(values)
+def _factorized(values: pd.Series | np.ndarray) -> tuple[np.ndarray, pd.Index | np.ndarray]:
+    """``pd.factorize``: codes in order of appearance (-1 for none) and the distinct values
+    (an Index of a frame's column, an array of a statement's)."""
+    return pd.factorize(values)
+
+
+def _order(distinct: pd.Index | np.ndarray) -> np.ndarray:
+    """The argsort of a few distinct names, in Python: an Index of text sorts them in the
+    same order (code points, as UTF-8 bytes compare) at about 0.1 ms."""
+    names = distinct.tolist()
+    return np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.intp)
+
+
+def _in_order(distinct: pd.Index | np.ndarray, order: np.ndarray) -> pd.Index:
+    """``distinct`` in ``order`` as an Index: a frame's of its own type, a statement's of
+    text as its frame would have (objects when there are no rows, as DuckDB gives an empty
+    frame's text columns)."""
     if isinstance(distinct, pd.Index):
-        return codes, distinct
-    return codes, pd.Index(distinct, dtype="str" if len(distinct) else object)
+        return distinct.take(order)
+    return pd.Index(distinct[order], dtype="str" if len(distinct) else object)
 
 
 def _ticks(series: pd.Series | np.ndarray) -> tuple[np.ndarray, str]:
