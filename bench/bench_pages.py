@@ -172,8 +172,8 @@ def _rollup_floor(
 ) -> Any:
     """The floor's statement over the rollup's glob, or (``by_path``) over the paths of its
     days' files that exist (found by a stat each, inside the floor's time, as the page reads
-    up to ROLLUP_PATHS_UP_TO days). Its rows as a DataFrame or (``arrays``) as DuckDB's
-    NumPy arrays, the cheaper fetch (the Overview computes on arrays)."""
+    up to ROLLUP_PATHS_UP_TO days). Its rows as a DataFrame or (``arrays``) as the pages
+    take them, DuckDB's NumPy arrays with their nulls filled (the cheaper fetch)."""
     sql = _floor_sql(lake, page, rng)
     if by_path:
         table = "overview_hourly" if page == "Overview" else "events_hourly"
@@ -182,7 +182,9 @@ def _rollup_floor(
         glob = f"'{lake}/{table}/dt=*/rollup.parquet'"
         sql = sql.replace(glob, repr([f for f in day_files if Path(f).exists()]))
     rows = db.sql(sql)
-    return rows.fetchnumpy() if arrays else rows.df()
+    if arrays:
+        return {name: duckdb_engine.filled(column) for name, column in rows.fetchnumpy().items()}
+    return rows.df()
 
 
 def _same_rows(ours: pd.DataFrame, floor: pd.DataFrame, keys: list[str], value: str) -> bool:

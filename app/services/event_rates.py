@@ -28,6 +28,7 @@ from app.services.rollup_plan import (
     run_planned,
     run_planned_columns,
     split,
+    whole_numbers,
 )
 from app.services.timerange import CUSTOM, TimeRange
 
@@ -168,7 +169,7 @@ class _Counts:
         hour, unit = _ticks(rows["hour"])
         source, sources = _factorized(rows["source"])  # in order of appearance
         detail_type, types = _factorized(rows["detail_type"])
-        events = np.asarray(rows["events"]).astype("int64", copy=False)
+        events = whole_numbers(rows["events"])
         keep = (source >= 0) & (detail_type >= 0) & (hour != NAT)
         if not keep.all():
             hour, source, detail_type, events = hour[keep], source[keep], detail_type[keep], events[keep]
@@ -368,7 +369,7 @@ def weekday_hour_heatmap(hourly: pd.DataFrame | Columns, timezone: str) -> pd.Da
     """
     ticks, unit = _ticks(hourly["hour"])
     seen = ticks != NAT
-    events = np.asarray(hourly["events"]).astype("int64", copy=False)
+    events = whole_numbers(hourly["events"])
     return _weekday_hour_means(ticks[seen], events[seen], unit, timezone)
 
 

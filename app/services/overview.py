@@ -41,6 +41,7 @@ from app.services.rollup_plan import (
     run_planned_columns,
     split_at,
     split_by_day,
+    whole_numbers,
 )
 from app.services.timerange import CUSTOM, TimeRange
 
@@ -368,7 +369,8 @@ def period_parts(ctx: Context, rng: TimeRange, *, rollups: bool = True) -> tuple
         return raw_daily_parts(ctx, rng), raw_daily_parts(ctx, rng.previous())
     columns, taken, rows, halves = _both_periods(ctx, rng, _period_days(rng))
     days = rows.day.astype("datetime64[D]").astype("datetime64[ns]")
-    parts = pd.array(np.asarray(columns["part"], dtype=object)[taken], dtype="str")
+    parts = np.asarray(columns["part"], dtype=object)[taken]
+    parts = pd.array(parts, dtype="str" if len(parts) else object)  # as a frame of no rows has them
     this, before = (
         pd.DataFrame({"day": days[half], "part": parts[half], "value": rows.value[half]}) for half in halves
     )
@@ -437,7 +439,7 @@ def _in_periods(
     twice when both periods take it) and each one's period. A capacity row (``written``:
     the day its plan was written) is taken by a period it was planned for, written from
     that period's orders' lookback to its last day: what that period's own query reads."""
-    period = np.asarray(columns["period"], dtype=np.int64)
+    period = whole_numbers(columns["period"])
     written = _day_numbers(columns["written"])
     capacity = written != _NO_DAY
     rows = np.arange(len(period))

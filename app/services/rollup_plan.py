@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from app.lake.paths import day_names
@@ -296,6 +297,15 @@ def run_on(
 
 # A statement's rows by column: NumPy arrays (an engine's ``columns``) or a frame's Series.
 Columns = Mapping[str, Any]
+
+
+def whole_numbers(column: Any) -> np.ndarray:
+    """A column of whole numbers (an array or a Series) as int64; a missing one raises, as
+    a frame's ``to_numpy(dtype="int64")`` does, rather than become the smallest int64."""
+    values = np.asarray(column)
+    if values.dtype.kind not in "iu" and pd.isna(values).any():
+        raise ValueError("cannot convert to 'int64'-dtype NumPy array with missing values")
+    return values.astype("int64", copy=False)
 
 
 def run_planned_columns(

@@ -270,7 +270,8 @@ def test_tables_read_by_name_only_when_their_first_file_lacks_a_column(tmp_path,
     assert engine.union_by_name["orders"] is False and engine.union_by_name["tickets"] is False
 
 
-def test_a_later_file_lacking_a_column_switches_the_table_to_by_name(tmp_path, duckdb_extensions):
+@pytest.mark.parametrize("rows", ["frame", "columns"])
+def test_a_later_file_lacking_a_column_switches_the_table_to_by_name(tmp_path, duckdb_extensions, rows):
     LakeWriter(tmp_path).write(
         [
             event(
@@ -287,8 +288,8 @@ def test_a_later_file_lacking_a_column_switches_the_table_to_by_name(tmp_path, d
     engine = DuckDBEngine(tmp_path, extension_directory=duckdb_extensions)
     assert engine.union_by_name["refunds"] is False
     _old_refunds_file(tmp_path / "refunds" / f"dt={FIXTURE_END}")
-    frame = engine.run("SELECT refund_id, reason FROM refunds ORDER BY refund_id").frame
-    assert frame["refund_id"].tolist() == ["new", "old"] and frame["reason"].isna().tolist() == [False, True]
+    got = getattr(engine, rows)("SELECT refund_id, reason FROM refunds ORDER BY refund_id")
+    assert list(got["refund_id"]) == ["new", "old"] and pd.isna(got["reason"]).tolist() == [False, True]
     assert engine.union_by_name["refunds"] is True
 
 
@@ -313,8 +314,9 @@ def test_the_last_day_from_folder_names_is_the_last_day_a_query_finds(
 
 
 def test_columns_are_the_frames_rows_as_arrays_nulls_included(engine):
-    """``columns`` (the Overview's statement: no DataFrame) gives the rows ``frame`` gives:
-    each column an array, nulls as NaN (numbers, integers as floats), NaT and None."""
+    """``columns`` (the pages' statements on arrays: no DataFrame) gives the values ``frame``
+    gives, not its dtypes: each column an array, nulls as NaN (numbers; integers with a null
+    become floats), NaT and None."""
     sql = (
         "SELECT order_id, time, CAST(time AS DATE) AS day, cancel_reason, quantity, amount,"
         " CASE WHEN detail_type = 'OrderPlaced' THEN quantity END AS placed_quantity,"

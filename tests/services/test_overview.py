@@ -137,3 +137,30 @@ def test_daily_series_leave_out_days_under_way():
     orders = kpi(overview.summarise(this, parts(), rolling), "Orders")
     assert orders.value == 33  # the figure counts every instant of the range
     assert orders.trend.index.strftime("%d").tolist() == ["03", "04"]
+
+
+def test_a_statements_parts_get_the_codes_a_frames_get_unknown_and_missing_ones_too():
+    """The arrays path looks names up one by one; a name outside PARTS or a missing one
+    sends it to the frame's way (its own code past PARTS)."""
+    import numpy as np
+
+    names = ["orders", None, "no-such-part", "capacity", "no-such-part", "orders"]
+    as_array = overview._part_codes(np.array(names, dtype=object))
+    as_frame = overview._part_codes(pd.Series(names, dtype="str"))
+    np.testing.assert_array_equal(as_array, as_frame)
+    assert as_array[0] == overview.PARTS.index("orders") and as_array[1] >= len(overview.PARTS)
+    known = overview._part_codes(np.array(["tickets", "capacity"], dtype=object))
+    assert known.tolist() == [overview.PARTS.index("tickets"), overview.PARTS.index("capacity")]
+
+
+@pytest.mark.parametrize("kind", ["array", "series"])
+def test_a_missing_count_or_period_raises_rather_than_become_a_number(kind):
+    import numpy as np
+
+    from app.services.rollup_plan import whole_numbers
+
+    values = np.array([3.0, np.nan]) if kind == "array" else pd.Series([3, None], dtype="Int64")
+    with pytest.raises(ValueError, match="missing values"):
+        whole_numbers(values)
+    assert whole_numbers(np.array([3.0, 4.0])).tolist() == [3, 4]
+    assert whole_numbers(pd.Series([3, 4], dtype="Int64")).dtype == np.int64

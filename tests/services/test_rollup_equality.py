@@ -411,3 +411,19 @@ def test_week_buckets_agree(lake: Path):
         got = event_rates.event_rates(ctx, rng)
         assert got.rates["bucket"].nunique() >= 7  # the lake's 60 days: several whole weeks drawn
         assert_same_rates(got, event_rates.event_rates(ctx, rng, rollups=False))
+
+
+def test_a_range_without_rows_gives_the_same_empty_parts_both_ways(lake: Path):
+    """Days far past the lake: no row either way, and the same empty columns (the arrays
+    path gives its part names as a frame of no rows has them)."""
+    ctx = context(lake, "UTC")
+    later = lake_end(lake) + timedelta(days=400)
+    rng = TimeRange(later, later + timedelta(days=3), CUSTOM, "after the lake")
+    for got, want in zip(
+        overview.period_parts(ctx, rng), overview.period_parts(ctx, rng, rollups=False), strict=True
+    ):
+        assert got.empty and want.empty
+        assert got["part"].dtype == want["part"].dtype, (got.dtypes, want.dtypes)
+    assert_same_overview(
+        overview.department_overview(ctx, rng), overview.department_overview(ctx, rng, rollups=False)
+    )
