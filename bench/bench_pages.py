@@ -409,8 +409,10 @@ def main() -> None:
                 by_glob = partial(_rollup_floor, settings.lake, page, rng)
                 floors[page, key] = by_glob if ok else None
                 by_path = partial(_rollup_floor, settings.lake, page, rng, by_path=True)
+                if not ok:
+                    continue
                 forms = {"glob, arrays": partial(by_glob, arrays=True)}
-                if ok and _same_frame(on_fresh_connection(by_path), on_fresh_connection(by_glob)):
+                if _same_frame(on_fresh_connection(by_path), on_fresh_connection(by_glob)):
                     forms |= {"paths": by_path, "paths, arrays": partial(by_path, arrays=True)}
                 other_floors[page, key] = forms
             elif page in RAW_FLOOR_PAGES:

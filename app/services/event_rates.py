@@ -167,8 +167,9 @@ class _Counts:
     def of(cls, rows: pd.DataFrame | Columns) -> _Counts:
         """The counts of a frame or of a statement's columns (hour, source, detail_type, events)."""
         hour, unit = _ticks(rows["hour"])
-        source, sources = _factorized(rows["source"])  # in order of appearance
-        detail_type, types = _factorized(rows["detail_type"])
+        # In order of appearance; the distinct values an Index (a frame's) or an array (a statement's).
+        source, sources = pd.factorize(rows["source"])
+        detail_type, types = pd.factorize(rows["detail_type"])
         events = whole_numbers(rows["events"])
         keep = (source >= 0) & (detail_type >= 0) & (hour != NAT)
         if not keep.all():
@@ -250,12 +251,6 @@ class _Counts:
 
 
 NAT = np.iinfo(np.int64).min  # NaT's integer
-
-
-def _factorized(values: pd.Series | np.ndarray) -> tuple[np.ndarray, pd.Index | np.ndarray]:
-    """``pd.factorize``: codes in order of appearance (-1 for none) and the distinct values
-    (an Index of a frame's column, an array of a statement's)."""
-    return pd.factorize(values)
 
 
 def _order(distinct: pd.Index | np.ndarray) -> np.ndarray:
